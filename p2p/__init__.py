@@ -1,0 +1,1 @@
+"""huzhu p2p package."""

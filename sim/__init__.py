@@ -1,0 +1,1 @@
+"""huzhu sim package."""

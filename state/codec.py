@@ -1,0 +1,115 @@
+"""Canonical msgpack (PROTOCOL.md section 1): one value, one encoding, one hash.
+
+The decoder is strict: it decodes, checks every value's type, re-encodes canonically and
+compares bytes. Anything else (floats, ext types, unsorted or duplicate keys, non-shortest
+integers, trailing bytes, bad UTF-8) raises :class:`DecodeError` and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+MAX_SAFE_INT = 2**53 - 1
+MAX_DEPTH = 32
+
+
+class DecodeError(ValueError):
+    """Bytes that are not canonical msgpack of an allowed value."""
+
+
+class EncodeError(ValueError):
+    """A value that has no canonical encoding (float, non-str key, out-of-range int, ...)."""
+
+
+def _canon(value: Any, depth: int) -> Any:
+    """Return a copy of `value` whose maps are sorted by key bytes, checking every type."""
+    if depth > MAX_DEPTH:
+        raise EncodeError("nesting too deep")
+    t = type(value)
+    if value is None or t is bool or t is str or t is bytes:
+        return value
+    if t is int:
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise EncodeError(f"integer out of range: {value}")
+        return value
+    if t is bytearray or t is memoryview:
+        return bytes(value)
+    if t is list or t is tuple:
+        return [_canon(v, depth + 1) for v in value]
+    if t is dict:
+        for k in value:
+            if type(k) is not str:
+                raise EncodeError(f"map key is not a str: {k!r}")
+        return {
+            k: _canon(value[k], depth + 1)
+            for k in sorted(value, key=lambda s: s.encode("utf-8", "surrogatepass"))
+        }
+    raise EncodeError(f"type {t.__name__} cannot be encoded canonically")
+
+
+def encode(value: Any) -> bytes:
+    """Canonical msgpack bytes of `value` (dicts sorted by UTF-8 key bytes)."""
+    try:
+        return msgpack.packb(_canon(value, 0), use_bin_type=True)
+    except (UnicodeEncodeError, ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, EncodeError):
+            raise
+        raise EncodeError(str(exc)) from exc
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    raise DecodeError("ext types are not allowed")
+
+
+def _check(value: Any) -> None:
+    """Refuse types the canonical form excludes; iterative so deep input cannot recurse."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DecodeError("nesting too deep")
+        t = type(v)
+        if v is None or t is bool or t is str or t is bytes:
+            continue
+        if t is int:
+            if not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+                raise DecodeError(f"integer out of range: {v}")
+            continue
+        if t is list:
+            stack.extend((x, depth + 1) for x in v)
+            continue
+        if t is dict:
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise DecodeError("map key is not a str")
+                stack.append((x, depth + 1))
+            continue
+        raise DecodeError(f"type {t.__name__} is not allowed")
+
+
+def decode(data: bytes) -> Any:
+    """Decode canonical msgpack; raise DecodeError on anything that is not exactly canonical."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=False,
+            ext_hook=_ext_hook,
+        )
+    except DecodeError:
+        raise
+    except Exception as exc:  # msgpack raises many types: ExtraData, ValueError, ...
+        raise DecodeError(f"not msgpack: {type(exc).__name__}") from None
+    _check(value)
+    try:
+        again = encode(value)
+    except EncodeError as exc:
+        raise DecodeError(str(exc)) from None
+    if again != data:
+        raise DecodeError("not canonical")
+    return value

@@ -1,0 +1,55 @@
+"""Ed25519 and hashing in one place, so every node applies the same signature rule.
+
+libsodium's verify (what pynacl calls) refuses S >= L, non-canonical A or R and small-order
+A or R, then checks the cofactorless equation: exactly PROTOCOL.md section 2's rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+
+SIG_LEN = 64
+KEY_LEN = 32
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True when `signature` is a valid Ed25519 signature of `message` by `public_key`."""
+    if len(public_key) != KEY_LEN or len(signature) != SIG_LEN:
+        return False
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+class Signer:
+    """An Ed25519 private key; `public_key` is the 32-byte address / consensus key."""
+
+    __slots__ = ("_key", "public_key")
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != 32:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        self._key = nacl.signing.SigningKey(seed)
+        self.public_key: bytes = bytes(self._key.verify_key)
+
+    @classmethod
+    def generate(cls, seed: bytes) -> Signer:
+        """Build from caller-supplied randomness (core code never draws its own)."""
+        return cls(seed)
+
+    @property
+    def seed(self) -> bytes:
+        return bytes(self._key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message).signature
