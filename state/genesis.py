@@ -1,0 +1,380 @@
+"""The genesis file (PROTOCOL.md section 5): validated once at start, refused loudly when wrong.
+
+pydantic (strict: no bool for int, no "1" for 1, no 1.0 for 1; unknown keys refused) checks
+the shape and the ranges of section 3; the cross-field rules (duplicates, supply, min <= max)
+are checked afterwards so that each message names the exact field, e.g.
+`validators.1.consensus_key: duplicate consensus key`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from state import codec
+from state.codec import MAX_SAFE_INT
+from state.crypto import sha256
+from state.params import ChainParams, PoolParams
+
+MAX_CHAIN_ID_CHARS = 50
+MAX_NAME_CHARS = 64
+MAX_POOL_ID_CHARS = 32
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_POOL_ID = re.compile(r"[a-z0-9-]{1,32}")
+_RFC3339_UTC = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|\+00:00)"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class GenesisError(ValueError):
+    """A genesis document that breaks section 5; `field` is the dotted path of the culprit."""
+
+    def __init__(self, field: str, message: str, more: list[str] | None = None) -> None:
+        text = f"{field}: {message}"
+        if more:
+            text += "; " + "; ".join(more)
+        super().__init__(text)
+        self.field = field
+        self.message = message
+
+
+# --- field types -------------------------------------------------------------------------
+
+
+def _hex32(v: str) -> str:
+    if not _HEX64.fullmatch(v):
+        raise ValueError("bad hex: must be 64 hex characters (32 bytes)")
+    return v.lower()
+
+
+def _pool_id(v: str) -> str:
+    if not _POOL_ID.fullmatch(v):
+        raise ValueError(f"must be 1 to {MAX_POOL_ID_CHARS} characters of a-z, 0-9, -")
+    return v
+
+
+def _power(v: int) -> int:
+    if v != 1:
+        raise ValueError("must be 1")
+    return v
+
+
+def _p2p(v: str) -> str:
+    host, sep, port = v.rpartition(":")
+    if not sep or not host or not port.isascii() or not port.isdigit():
+        raise ValueError("must be host:port")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError("port must be in 1..65535")
+    return v
+
+
+def parse_rfc3339_utc_ms(v: str) -> int:
+    """Milliseconds since the Unix epoch of an RFC 3339 UTC time (`Z` or `+00:00`).
+
+    Digits beyond milliseconds are truncated; times before 1970 are refused."""
+    m = _RFC3339_UTC.fullmatch(v)
+    if m is None:
+        raise ValueError("must be an RFC 3339 UTC time like 2026-11-26T00:00:00Z")
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    try:
+        dt = datetime(y, mo, d, h, mi, s, tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"not a valid date/time: {exc}") from None
+    if dt < _EPOCH:
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    frac = m.group(7)
+    ms = int((frac[1:] + "00")[:3]) if frac else 0
+    return (dt - _EPOCH) // timedelta(milliseconds=1) + ms
+
+
+def _rfc3339(v: str) -> str:
+    parse_rfc3339_utc_ms(v)
+    return v
+
+
+U53 = Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
+Pos53 = Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INT)]
+Bps = Annotated[int, Field(strict=True, ge=0, le=10000)]
+Hex32 = Annotated[str, AfterValidator(_hex32)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PoolParamsModel(_Model):
+    """Pool params of section 3; a missing one takes the default."""
+
+    contribution: Pos53 = 100
+    period: Pos53 = 100
+    entry_fee: U53 = 10
+    waiting_period: U53 = 10
+    max_claim: U53 = 5000
+    claim_bond: U53 = 50
+    vote_window: Pos53 = 10
+    quorum: Pos53 = 2
+    approve_bps: Bps = 5000
+    juror_min_age: U53 = 5
+    notice_period: U53 = 3
+    fee_bps: Bps = 800
+    admission: Literal["open", "kyc"] = "open"
+
+
+class ChainParamsModel(_Model):
+    """Chain params of section 3. max_tx_bytes, max_block_txs and block_time_ms must be >= 1
+    (a chain where no transaction fits, or with no time between blocks, cannot run)."""
+
+    min_fee: U53 = 1
+    max_tx_bytes: Pos53 = 4096
+    max_block_txs: Pos53 = 5000
+    block_time_ms: Pos53 = 1000
+    epoch_length: Pos53 = 100
+    max_validators: Pos53 = 21
+    min_validators: Pos53 = 4
+    max_votes_per_elector: U53 = 30
+    treasury: Hex32
+    registrars: list[Hex32] = Field(default_factory=list)
+    operators: list[Hex32] = Field(default_factory=list)
+
+
+class ValidatorModel(_Model):
+    name: Name
+    operator: Hex32
+    consensus_key: Hex32
+    power: Annotated[int, Field(strict=True), AfterValidator(_power)]
+    p2p: Annotated[str, AfterValidator(_p2p)]
+
+
+class AccountModel(_Model):
+    address: Hex32
+    balance: U53
+
+
+class PoolModel(_Model):
+    id: Annotated[str, AfterValidator(_pool_id)]
+    name: Name
+    params: PoolParamsModel = Field(default_factory=PoolParamsModel)
+
+
+class GenesisModel(_Model):
+    chain_id: Annotated[str, Field(min_length=1, max_length=MAX_CHAIN_ID_CHARS)]
+    genesis_time: Annotated[str, AfterValidator(_rfc3339)]
+    params: ChainParamsModel
+    validators: Annotated[list[ValidatorModel], Field(min_length=1)]
+    accounts: list[AccountModel]
+    pools: list[PoolModel]
+
+
+# --- the parsed result -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisValidator:
+    name: str
+    operator: bytes
+    consensus_key: bytes
+    power: int
+    p2p: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisAccount:
+    address: bytes
+    balance: int
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisPool:
+    id: str
+    name: str
+    params: PoolParams
+
+
+@dataclass(frozen=True, slots=True)
+class Genesis:
+    """A validated genesis document.
+
+    `params.operators` is the file's `operators` followed by the validators' operators
+    not already listed (genesis validators are candidates of their operators).
+    """
+
+    chain_id: str
+    genesis_time: str
+    genesis_time_ms: int
+    params: ChainParams
+    validators: list[GenesisValidator]
+    accounts: list[GenesisAccount]
+    pools: list[GenesisPool]
+    _doc: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def supply(self) -> int:
+        """Total supply at genesis: the sum of the account balances."""
+        return sum(a.balance for a in self.accounts)
+
+    def to_json(self) -> dict[str, Any]:
+        """The parsed document: exactly the keys the file had (omitted optional keys stay
+        omitted, no defaults filled, validators' operators not merged into `operators`),
+        values as given except hex strings, which are lower-cased. A fresh copy."""
+        return copy.deepcopy(self._doc)
+
+    def hash(self) -> bytes:
+        """sha256 of the canonical msgpack of `to_json()` (block 1's prev_hash).
+
+        Whitespace, key order and hex case of the file do not change it; adding a key
+        whose value equals its default does."""
+        return sha256(codec.encode(self._doc))
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "genesis"
+
+
+def _msg(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _first_duplicate(values: list[Any]) -> int | None:
+    seen: set[Any] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            return i
+        seen.add(v)
+    return None
+
+
+def _cross_checks(m: GenesisModel) -> None:
+    """Rules that span fields: duplicates, validator bounds, total supply."""
+    p = m.params
+    if p.min_validators > p.max_validators:
+        raise GenesisError(
+            "params.min_validators",
+            f"{p.min_validators} is greater than max_validators {p.max_validators}",
+        )
+    checks: list[tuple[str, str, list[Any]]] = [
+        ("params.registrars", "", p.registrars),
+        ("params.operators", "", p.operators),
+        ("validators", "operator", [v.operator for v in m.validators]),
+        ("validators", "consensus_key", [v.consensus_key for v in m.validators]),
+        ("accounts", "address", [a.address for a in m.accounts]),
+        ("pools", "id", [pool.id for pool in m.pools]),
+    ]
+    for base, attr, values in checks:
+        i = _first_duplicate(values)
+        if i is not None:
+            path = f"{base}.{i}.{attr}" if attr else f"{base}.{i}"
+            raise GenesisError(path, f"duplicate {attr or 'address'} {values[i]!r}")
+    total = 0
+    for i, a in enumerate(m.accounts):
+        total += a.balance
+        if total > MAX_SAFE_INT:
+            raise GenesisError(
+                f"accounts.{i}.balance", "total supply exceeds 2^53-1 (9007199254740991)"
+            )
+
+
+def parse_genesis(obj: Any) -> Genesis:
+    """Validate a parsed JSON genesis document; raise GenesisError naming the field."""
+    if not isinstance(obj, dict):
+        raise GenesisError("genesis", "must be a JSON object")
+    try:
+        m = GenesisModel.model_validate(obj)
+    except ValidationError as exc:
+        errs = exc.errors(include_url=False)
+        first, rest = errs[0], errs[1:]
+        raise GenesisError(
+            _loc(first["loc"]),
+            _msg(first["msg"]),
+            [f"{_loc(e['loc'])}: {_msg(e['msg'])}" for e in rest],
+        ) from None
+    _cross_checks(m)
+    p = m.params
+    operators = list(p.operators)
+    for v in m.validators:
+        if v.operator not in operators:
+            operators.append(v.operator)
+    params = ChainParams(
+        treasury=bytes.fromhex(p.treasury),
+        min_fee=p.min_fee,
+        max_tx_bytes=p.max_tx_bytes,
+        max_block_txs=p.max_block_txs,
+        block_time_ms=p.block_time_ms,
+        epoch_length=p.epoch_length,
+        max_validators=p.max_validators,
+        min_validators=p.min_validators,
+        max_votes_per_elector=p.max_votes_per_elector,
+        registrars=tuple(bytes.fromhex(a) for a in p.registrars),
+        operators=tuple(bytes.fromhex(a) for a in operators),
+    )
+    return Genesis(
+        chain_id=m.chain_id,
+        genesis_time=m.genesis_time,
+        genesis_time_ms=parse_rfc3339_utc_ms(m.genesis_time),
+        params=params,
+        validators=[
+            GenesisValidator(
+                name=v.name,
+                operator=bytes.fromhex(v.operator),
+                consensus_key=bytes.fromhex(v.consensus_key),
+                power=v.power,
+                p2p=v.p2p,
+            )
+            for v in m.validators
+        ],
+        accounts=[GenesisAccount(bytes.fromhex(a.address), a.balance) for a in m.accounts],
+        pools=[
+            GenesisPool(pool.id, pool.name, PoolParams(**pool.params.model_dump()))
+            for pool in m.pools
+        ],
+        _doc=m.model_dump(mode="python", exclude_unset=True),
+    )
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise GenesisError("genesis", f"duplicate JSON key {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise GenesisError("genesis", f"{name} is not valid JSON")
+
+
+def parse_genesis_bytes(data: bytes) -> Genesis:
+    """Parse genesis JSON bytes (UTF-8; duplicate keys, NaN and Infinity refused)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GenesisError("genesis", f"not UTF-8: {exc}") from None
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except GenesisError:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge int literals, nesting
+        raise GenesisError("genesis", f"not JSON: {exc}") from None
+    return parse_genesis(obj)
+
+
+def load_genesis(path: Any) -> Genesis:
+    """Read and validate a genesis.json file; every problem is a GenesisError."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise GenesisError("genesis", f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse_genesis_bytes(data)
