@@ -1,0 +1,156 @@
+"""The canonical codec: one value, one encoding; everything else is a DecodeError."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from state.codec import MAX_DEPTH, MAX_SAFE_INT, DecodeError, EncodeError, decode, encode
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-MAX_SAFE_INT, max_value=MAX_SAFE_INT)
+    | st.text(max_size=40)
+    | st.binary(max_size=80)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=25,
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also tells True from 1 and str from bytes, recursively."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+@given(values)
+def test_encode_decode_identity(value: Any) -> None:
+    data = encode(value)
+    back = decode(data)
+    assert same(back, value)
+    assert encode(back) == data
+
+
+@given(st.dictionaries(st.text(max_size=6), st.integers(0, 9), min_size=2))
+def test_map_keys_are_sorted_by_utf8_bytes(d: dict[str, int]) -> None:
+    # Python's dict keeps insertion order; the encoding must not depend on it.
+    reordered = dict(reversed(list(d.items())))
+    assert encode(reordered) == encode(d)
+    keys = list(decode(encode(d)))
+    assert keys == sorted(d, key=lambda k: k.encode("utf-8"))
+
+
+def _decode_or_error(data: bytes) -> None:
+    """Either a DecodeError, or a value whose canonical encoding is exactly `data`."""
+    try:
+        value = decode(data)
+    except DecodeError:
+        return
+    assert encode(value) == data
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200))
+def test_random_bytes_raise_only_decode_error(data: bytes) -> None:
+    _decode_or_error(data)
+
+
+@settings(max_examples=300)
+@given(values, st.data())
+def test_mutated_encodings_raise_only_decode_error(value: Any, data: st.DataObject) -> None:
+    enc = bytearray(encode(value))
+    op = data.draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+    pos = data.draw(st.integers(0, len(enc) - 1))
+    if op == "flip":
+        enc[pos] ^= data.draw(st.integers(1, 255))
+    elif op == "insert":
+        enc.insert(pos, data.draw(st.integers(0, 255)))
+    elif op == "delete":
+        del enc[pos]
+    else:
+        del enc[pos:]
+    _decode_or_error(bytes(enc))
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("float64", msgpack.packb(1.5)),
+        ("float32", b"\xca\x3f\xc0\x00\x00"),
+        ("ext", msgpack.packb(msgpack.ExtType(1, b"xyz"))),
+        (
+            "timestamp",
+            msgpack.packb(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), datetime=True),
+        ),
+        ("unsorted keys", b"\x82\xa1b\x01\xa1a\x02"),
+        ("duplicate keys", b"\x82\xa1a\x01\xa1a\x02"),
+        ("non-shortest uint16", b"\xcd\x00\x01"),
+        ("non-shortest uint8 for fixint", b"\xcc\x05"),
+        ("non-shortest int8", b"\xd0\xff"),
+        ("non-shortest str8 header", b"\xd9\x01a"),
+        ("non-shortest array16", b"\xdc\x00\x01\xc0"),
+        ("int above 2^53-1", msgpack.packb(MAX_SAFE_INT + 1)),
+        ("int below -(2^53-1)", msgpack.packb(-MAX_SAFE_INT - 1)),
+        ("uint64 max", msgpack.packb(2**64 - 1)),
+        ("int map key", msgpack.packb({1: 2})),
+        ("bin map key", msgpack.packb({b"k": 2}, use_bin_type=True)),
+        ("nil map key", b"\x81\xc0\x01"),
+        ("trailing bytes", encode(1) + b"\x00"),
+        ("bad utf-8", b"\xa2\xff\xfe"),
+        ("overlong utf-8", b"\xa2\xc0\xaf"),
+        ("too deep", b"\x91" * (MAX_DEPTH + 2) + b"\xc0"),
+        ("truncated", encode({"a": b"x" * 10})[:-3]),
+        ("empty", b""),
+        ("huge map header", b"\xdf\xff\xff\xff\xff"),
+        ("never-used byte", b"\xc1"),
+    ],
+)
+def test_specific_refusals(name: str, data: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode(data)
+
+
+def test_depth_limit_is_exact() -> None:
+    ok = [None]
+    for _ in range(MAX_DEPTH - 1):
+        ok = [ok]
+    assert same(decode(encode(ok)), ok)
+    too_deep = [ok]  # one level more
+    with pytest.raises((EncodeError, DecodeError)):
+        decode(encode(too_deep))
+
+
+def test_int_range_boundaries() -> None:
+    for v in (MAX_SAFE_INT, -MAX_SAFE_INT, 0, -1, 127, 128, -32, -33, 2**32):
+        assert decode(encode(v)) == v
+    for v in (MAX_SAFE_INT + 1, -MAX_SAFE_INT - 1):
+        with pytest.raises(EncodeError):
+            encode(v)
+
+
+@pytest.mark.parametrize("bad", [1.0, {1: 2}, {b"k": 1}, object(), {"a": {2.5}}])
+def test_encode_refuses_values_without_canonical_form(bad: Any) -> None:
+    with pytest.raises(EncodeError):
+        encode(bad)
+
+
+def test_str_and_bin_are_distinct() -> None:
+    assert encode("ab") != encode(b"ab")
+    assert type(decode(encode("ab"))) is str
+    assert type(decode(encode(b"ab"))) is bytes
+    assert decode(encode(True)) is True
+    assert type(decode(encode(1))) is int
