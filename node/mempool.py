@@ -1,0 +1,281 @@
+"""The mempool: admitted transactions waiting for a block (PROTOCOL.md section 2).
+
+Admission runs checks 1-10 through `state.tx.check_tx` against the latest committed state,
+then check 11 (the configured limits). Pending transactions are indexed by hash and by
+(sender, nonce), so that:
+
+- duplicates (same hash, or same sender and nonce) are found in O(1);
+- the fees a sender has pending are a running sum, not a scan;
+- `reap` walks each sender's nonces upward from the account nonce, round-robin across senders
+  in arrival order: a block never holds a nonce gap for a sender, and no global sort is done
+  per block (cost is linear in what is reaped plus the number of senders);
+- after a commit only the senders the block touched are re-read from state (a sender's
+  balance and nonce only go down/up through its own transactions), so the update costs
+  per block what the block holds, not what the mempool holds.
+
+Signature verification is the expensive step (~50 µs each); `is_verified` exposes a bounded
+cache of hashes whose signature this node has already checked, which block execution receives
+as `verified=...`, so a transaction is verified once per node, at admission or at execution.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from state import codec
+from state.codec import DecodeError
+from state.crypto import sha256
+from state.errors import Code
+from state.tx import CheckResult, Tx, check_tx
+
+# Codes that check_tx only returns after the signature check (check 6) passed.
+_SIG_CHECKED = frozenset(
+    (Code.OK, Code.FEE_TOO_LOW, Code.DUPLICATE, Code.BAD_NONCE, Code.INSUFFICIENT_FUNDS)
+)
+
+
+class _Account(Protocol):
+    balance: int
+    nonce: int
+
+
+class StateViewLike(Protocol):
+    """The part of state.chain's StateView the mempool reads (latest committed state)."""
+
+    @property
+    def chain_id(self) -> str: ...
+
+    @property
+    def params(self) -> Any: ...
+
+    def account(self, addr: bytes) -> _Account: ...
+
+    def tx_result(self, tx_hash: bytes) -> object | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolLimits:
+    """Every bound of the mempool; each is a config value (node/config.py `[mempool]`)."""
+
+    max_txs: int = 10_000  # pending transactions
+    max_bytes: int = 32 * 1024 * 1024  # sum of pending wire sizes
+    verified_cache: int = 50_000  # hashes whose signature is known good
+
+    def __post_init__(self) -> None:
+        if self.max_txs < 1 or self.max_bytes < 1 or self.verified_cache < 1:
+            raise ValueError("mempool limits must be >= 1")
+
+
+class _Sender:
+    """One sender's pending transactions by nonce, with the account state they build on."""
+
+    __slots__ = ("txs", "fees", "base")
+
+    def __init__(self, base: int) -> None:
+        self.txs: dict[int, Tx] = {}
+        self.fees = 0
+        self.base = base  # account nonce at the last committed height read
+
+
+class Mempool:
+    """Pending transactions of one node. Not thread-safe: the asyncio loop owns it."""
+
+    def __init__(
+        self, view: Callable[[], StateViewLike], limits: MempoolLimits | None = None
+    ) -> None:
+        self._view = view
+        self.limits = limits or MempoolLimits()
+        self._by_hash: dict[bytes, Tx] = {}
+        self._senders: dict[bytes, _Sender] = {}  # insertion order = fairness order of reap
+        self._bytes = 0
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+
+    # ------------------------------------------------------------------ queries
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._by_hash
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, tx_hash: bytes) -> Tx | None:
+        return self._by_hash.get(tx_hash)
+
+    def is_verified(self, tx_hash: bytes) -> bool:
+        """True when this node already checked the signature of `tx_hash` (cache hit)."""
+        return tx_hash in self._verified
+
+    def pending_fees(self, sender: bytes) -> int:
+        s = self._senders.get(sender)
+        return s.fees if s is not None else 0
+
+    def pending_nonce(self, sender: bytes, account_nonce: int) -> int:
+        """The account nonce plus the number of consecutive pending nonces from it."""
+        s = self._senders.get(sender)
+        n = account_nonce
+        if s is None:
+            return n
+        while n in s.txs:
+            n += 1
+        return n
+
+    # ------------------------------------------------------------------ admission
+
+    def _is_duplicate(self, tx: Tx) -> bool:
+        if tx.hash in self._by_hash:
+            return True
+        s = self._senders.get(tx.sender)
+        return s is not None and tx.nonce in s.txs
+
+    def _remember_verified(self, tx_hash: bytes) -> None:
+        v = self._verified
+        if tx_hash in v:
+            v.move_to_end(tx_hash)
+            return
+        v[tx_hash] = None
+        while len(v) > self.limits.verified_cache:
+            v.popitem(last=False)
+
+    def add(self, wire: bytes) -> CheckResult:
+        """Admission checks 1-11; on success the transaction is pending. Never raises on bytes."""
+        view = self._view()
+        res = check_tx(
+            view,
+            wire,
+            is_duplicate=self._is_duplicate,
+            pending_fees=self.pending_fees,
+            verified=self.is_verified,
+        )
+        tx = res.tx
+        if tx is not None and res.code in _SIG_CHECKED:
+            self._remember_verified(tx.hash)
+        if res.code is not Code.OK:
+            return res
+        assert tx is not None
+        lim = self.limits
+        if len(self._by_hash) >= lim.max_txs:
+            return CheckResult(Code.MEMPOOL_FULL, f"{lim.max_txs} transactions pending", tx)
+        if self._bytes + len(tx.wire) > lim.max_bytes:
+            return CheckResult(Code.MEMPOOL_FULL, f"pending bytes would exceed {lim.max_bytes}", tx)
+        s = self._senders.get(tx.sender)
+        if s is None:
+            s = self._senders[tx.sender] = _Sender(view.account(tx.sender).nonce)
+        s.txs[tx.nonce] = tx
+        s.fees += tx.fee
+        self._by_hash[tx.hash] = tx
+        self._bytes += len(tx.wire)
+        return res
+
+    # ------------------------------------------------------------------ block building
+
+    def reap(self, max_txs: int, max_bytes: int) -> list[bytes]:
+        """Up to `max_txs` wires totalling at most `max_bytes`, each sender's nonces consecutive
+        from its account nonce, senders interleaved round-robin in arrival order.
+
+        A sender whose next nonce is missing (a gap) or whose next transaction does not fit
+        the byte budget stops contributing: anything after it could not execute anyway.
+        """
+        out: list[bytes] = []
+        if max_txs <= 0 or max_bytes <= 0:
+            return out
+        budget = max_bytes
+        # (sender state, next nonce) for senders whose first nonce is pending
+        active = [[s, s.base] for s in self._senders.values() if s.base in s.txs]
+        while active and len(out) < max_txs:
+            still: list[list[Any]] = []
+            for cur in active:
+                s, n = cur
+                tx = s.txs.get(n)
+                if tx is None or len(tx.wire) > budget:
+                    continue
+                out.append(tx.wire)
+                budget -= len(tx.wire)
+                if len(out) >= max_txs:
+                    return out
+                cur[1] = n + 1
+                still.append(cur)
+            active = still
+        return out
+
+    # ------------------------------------------------------------------ after a commit
+
+    def _remove(self, s: _Sender, tx: Tx) -> None:
+        del s.txs[tx.nonce]
+        s.fees -= tx.fee
+        del self._by_hash[tx.hash]
+        self._bytes -= len(tx.wire)
+
+    def update(self, block_txs: Iterable[bytes]) -> list[Tx]:
+        """Apply a committed block: drop its transactions, then for every sender it touched
+        drop pending txs below the new account nonce and, from the highest nonce down, those
+        the balance can no longer pay the fees of. Returns the transactions removed because
+        the block included them (hash-identical), for the RPC's waiters.
+
+        Call once per committed block, after the state is committed (the view is read here).
+        """
+        touched: set[bytes] = set()
+        included: list[Tx] = []
+        for wire in block_txs:
+            h = sha256(wire)
+            tx = self._by_hash.get(h)
+            if tx is not None:
+                touched.add(tx.sender)
+                self._remove(self._senders[tx.sender], tx)
+                included.append(tx)
+                continue
+            sender = _sender_of(wire)
+            if sender is not None and sender in self._senders:
+                touched.add(sender)
+        if not touched:
+            return included
+        view = self._view()
+        for sender in touched:
+            s = self._senders.get(sender)
+            if s is None:
+                continue
+            acct = view.account(sender)
+            s.base = acct.nonce
+            for nonce in [n for n in s.txs if n < acct.nonce]:
+                self._remove(s, s.txs[nonce])
+            if s.fees > acct.balance:
+                for nonce in sorted(s.txs, reverse=True):
+                    self._remove(s, s.txs[nonce])
+                    if s.fees <= acct.balance:
+                        break
+            if not s.txs:
+                del self._senders[sender]
+        return included
+
+    def remove(self, tx_hash: bytes) -> bool:
+        """Drop one pending transaction (e.g. a proposer found it invalid); True if it was."""
+        tx = self._by_hash.get(tx_hash)
+        if tx is None:
+            return False
+        s = self._senders[tx.sender]
+        self._remove(s, tx)
+        if not s.txs:
+            del self._senders[tx.sender]
+        return True
+
+
+def _sender_of(wire: bytes) -> bytes | None:
+    """The sender field of a committed transaction we never had pending (no verification:
+    the block is committed, we only need to know whose pending txs to re-check)."""
+    try:
+        env = codec.decode(wire)
+    except DecodeError:
+        return None
+    if type(env) is not dict:
+        return None
+    body = env.get("body")
+    if type(body) is not dict:
+        return None
+    sender = body.get("sender")
+    return sender if type(sender) is bytes else None
