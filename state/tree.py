@@ -1,0 +1,419 @@
+"""The state root: a Jellyfish-style authenticated tree over sha256 of the state keys.
+
+Why this shape: the state root must be a commitment that every node computes identically from
+the set of (key, value) pairs alone, that a block can update in time proportional to the keys
+it changes (never a full rehash), and that can prove both presence and absence of a key to a
+client holding only the root. A 16-ary sparse Merkle tree over the key hashes, with each leaf
+lifted to the shallowest level that isolates it (Diem/Aptos "Jellyfish Merkle tree"), gives
+all three with few nodes: for n random keys the depth is about log16(n) + 1.
+
+Structure
+---------
+Every key is addressed by its path ``kh = sha256(key)`` (32 bytes, read as 64 nibbles, high
+nibble of each byte first; ``nibble(kh, d)`` is nibble ``d``). A subtree at depth ``d`` holds
+exactly the keys whose first ``d`` nibbles equal its position, and is
+
+* **empty** when it holds no key;
+* a **leaf** when it holds exactly one key (whatever ``d``: leaves are not pushed down);
+* an **internal node** when it holds two or more keys: 16 child subtrees at depth ``d + 1``,
+  child ``i`` holding the keys with ``nibble(kh, d) == i``. An internal node may have a single
+  child, which is then itself internal (two keys sharing a long prefix give a chain); an
+  internal node never has a single leaf child nor no child (it would be that leaf, or empty).
+
+So the shape, and hence the root, depends only on the set of pairs, never on insertion order
+or batching.
+
+Hash rules (``H`` = sha256, ``||`` = concatenation)
+--------------------------------------------------
+* empty subtree:  ``EMPTY_ROOT = H(b"huzhu/tree/v1/empty")``
+* leaf:           ``H(0x00 || kh || H(value))``                  (65-byte preimage)
+* internal node:  ``H(0x01 || c_0 || c_1 || ... || c_15)``        (513-byte preimage)
+  where ``c_i`` is the hash of child ``i`` (``EMPTY_ROOT`` for an empty child).
+
+The root is the hash of the subtree at depth 0. The leading byte separates leaves from
+internal nodes (the preimage lengths differ too) and the empty hash is a hash of a fixed
+string that starts with neither byte, so no hash can be read as another kind of node.
+
+Proof format (:class:`Proof`)
+-----------------------------
+A proof for ``key`` is the walk from the root along ``kh`` until it meets a leaf or an empty
+child: ``siblings[d]`` (for ``d = 0 .. len(siblings) - 1``) holds the internal node at depth
+``d`` on that path as exactly 15 hashes: its children ``c_0 .. c_15`` in nibble order with the
+on-path child ``c_{nibble(kh, d)}`` left out (``EMPTY_ROOT`` for empty children). ``leaf`` is
+``(leaf_kh, H(leaf_value))`` for the leaf met at depth ``len(siblings)``, or ``None`` when the
+walk ended at an empty child (or the tree is empty). A verifier:
+
+1. requires ``len(siblings) <= 64``, 15 hashes of 32 bytes per level, and, if ``leaf`` is
+   given, that ``leaf_kh`` has the same first ``len(siblings)`` nibbles as ``kh``;
+2. for membership of ``value``: requires ``leaf == (kh, H(value))``; for non-membership:
+   requires ``leaf is None`` or ``leaf_kh != kh``;
+3. starts from ``h = H(0x00 || leaf_kh || leaf_vh)`` (or ``EMPTY_ROOT`` when ``leaf`` is None)
+   and for ``d`` from ``len(siblings) - 1`` down to 0 sets ``h`` to the internal hash of
+   ``siblings[d]`` with ``h`` inserted at position ``nibble(kh, d)``;
+4. accepts iff ``h == root``.
+
+``Proof.to_bytes()`` is canonical msgpack of ``{"leaf": [leaf_kh, leaf_vh] | nil,
+"siblings": [[15 x bin(32)], ...]}``.
+
+Storage
+-------
+Nodes are content-addressed: the node whose hash is ``h`` lives at ``prefix || h``.
+A leaf is stored as ``0x00 || kh || value`` (the tree can answer ``get`` on its own); an
+internal node as ``0x01 || bitmap(u16 BE) || leafmap(u16 BE) || hashes of the present
+children in nibble order`` (bit ``i`` of bitmap: child ``i`` is non-empty; of leafmap: child
+``i`` is a leaf, so a walk knows what it will read). The empty subtree is never stored.
+
+Only the latest version is kept. ``update`` returns, besides the new nodes, deletes of every
+node the new version no longer references. That is safe because nodes are never shared
+between positions: every leaf commits to its full key hash and every subtree to the keys
+below it, so a node hash determines its position, and a node that the update rewrote is
+referenced by nothing else. Nodes common to the old and the new version (untouched subtrees,
+leaves moved up by a collapse, nodes that hash the same again) are never deleted. Hence the
+store holds about one leaf per live key plus ~n/10 internal nodes, whatever the history; an
+old root can no longer be read once the caller has written an update's batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from state import codec
+from state.store import Batch, KVStore
+
+_sha256 = hashlib.sha256
+
+EMPTY_ROOT: bytes = _sha256(b"huzhu/tree/v1/empty").digest()
+HASH_LEN = 32
+MAX_DEPTH = 64  # nibbles in a sha256
+
+_LEAF = 0x00
+_INTERNAL = 0x01
+_LEAF_TAG = b"\x00"
+_INTERNAL_TAG = b"\x01"
+_HEX = {c: i for i, c in enumerate("0123456789abcdef")}
+
+
+class MissingNodeError(KeyError):
+    """A node of the asked root is not in the store: an unknown or pruned (old) root."""
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """The authentication path of one key; the module docstring fixes its meaning."""
+
+    siblings: tuple[tuple[bytes, ...], ...]
+    leaf: tuple[bytes, bytes] | None
+
+    def to_bytes(self) -> bytes:
+        return codec.encode(
+            {
+                "leaf": None if self.leaf is None else list(self.leaf),
+                "siblings": [list(level) for level in self.siblings],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Proof:
+        """Decode a proof; raises DecodeError on anything that is not the documented form."""
+        obj = codec.decode(data)
+        if not isinstance(obj, dict) or set(obj) != {"leaf", "siblings"}:
+            raise codec.DecodeError("proof: want a map with leaf and siblings")
+        leaf = obj["leaf"]
+        sibs = obj["siblings"]
+        if leaf is not None and not (
+            isinstance(leaf, list) and len(leaf) == 2 and all(type(x) is bytes for x in leaf)
+        ):
+            raise codec.DecodeError("proof: leaf must be nil or [bin, bin]")
+        if not isinstance(sibs, list) or not all(
+            isinstance(lv, list) and all(type(x) is bytes for x in lv) for lv in sibs
+        ):
+            raise codec.DecodeError("proof: siblings must be a list of lists of bin")
+        return cls(
+            siblings=tuple(tuple(lv) for lv in sibs),
+            leaf=None if leaf is None else (leaf[0], leaf[1]),
+        )
+
+
+def _leaf_hash(kh: bytes, value: bytes) -> bytes:
+    return _sha256(_LEAF_TAG + kh + _sha256(value).digest()).digest()
+
+
+def _internal_hash(children: list[bytes | None]) -> bytes:
+    e = EMPTY_ROOT
+    return _sha256(_INTERNAL_TAG + b"".join([c or e for c in children])).digest()
+
+
+def _nibble(kh: bytes, d: int) -> int:
+    b = kh[d >> 1]
+    return b & 0x0F if d & 1 else b >> 4
+
+
+def _decode_internal(node: bytes) -> tuple[list[bytes | None], int]:
+    """Children (None for empty) and leafmap of a stored internal node."""
+    bitmap = (node[1] << 8) | node[2]
+    leafmap = (node[3] << 8) | node[4]
+    children: list[bytes | None] = [None] * 16
+    pos = 5
+    for i in range(16):
+        if bitmap >> i & 1:
+            children[i] = node[pos : pos + HASH_LEN]
+            pos += HASH_LEN
+    return children, leafmap
+
+
+def _encode_internal(children: list[bytes | None], leafmap: int) -> bytes:
+    bitmap = 0
+    present = []
+    for i, c in enumerate(children):
+        if c is not None:
+            bitmap |= 1 << i
+            present.append(c)
+    return (
+        _INTERNAL_TAG + bitmap.to_bytes(2, "big") + leafmap.to_bytes(2, "big") + b"".join(present)
+    )
+
+
+# An update item: (hex of kh, kh, new value or None for delete, hash of an existing leaf that is
+# carried along unchanged or None). Items of one call are sorted by kh.
+_Item = tuple[str, bytes, bytes | None, bytes | None]
+
+
+class StateTree:
+    """Reads and updates of the tree whose nodes live in `store` under `prefix`.
+
+    The object holds no version state: every call names the root it works on. After an
+    update, `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
+    """
+
+    def __init__(self, store: KVStore, prefix: bytes = b"t/") -> None:
+        self._store = store
+        self._prefix = bytes(prefix)
+        self._cache: dict[bytes, bytes] = {}
+        self._written: dict[bytes, bytes] = {}
+        self._dead: set[bytes] = set()
+        self.last_reads = 0
+        self.last_writes = 0
+        self.last_deletes = 0
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _read(self, h: bytes) -> bytes:
+        node = self._cache.get(h)
+        if node is None:
+            node = self._store.get(self._prefix + h)
+            if node is None:
+                raise MissingNodeError(f"tree node {h.hex()} not in store (unknown or old root)")
+            self.last_reads += 1
+            self._cache[h] = node
+        return node
+
+    def _read_once(self, h: bytes) -> bytes:
+        node = self._store.get(self._prefix + h)
+        if node is None:
+            raise MissingNodeError(f"tree node {h.hex()} not in store (unknown or old root)")
+        return node
+
+    def get(self, root: bytes, key: bytes) -> bytes | None:
+        """The value of `key` in the tree of `root`, None when absent."""
+        kh = _sha256(key).digest()
+        h = root
+        depth = 0
+        while h != EMPTY_ROOT:
+            node = self._read_once(h)
+            if node[0] == _LEAF:
+                return node[33:] if node[1:33] == kh else None
+            children, _ = _decode_internal(node)
+            c = children[_nibble(kh, depth)]
+            if c is None:
+                return None
+            h = c
+            depth += 1
+        return None
+
+    def prove(self, root: bytes, key: bytes) -> Proof:
+        """A membership proof when `key` is present, else a non-membership proof."""
+        kh = _sha256(key).digest()
+        siblings: list[tuple[bytes, ...]] = []
+        h = root
+        depth = 0
+        while h != EMPTY_ROOT:
+            node = self._read_once(h)
+            if node[0] == _LEAF:
+                return Proof(tuple(siblings), (node[1:33], _sha256(node[33:]).digest()))
+            children, _ = _decode_internal(node)
+            nib = _nibble(kh, depth)
+            siblings.append(tuple(c or EMPTY_ROOT for i, c in enumerate(children) if i != nib))
+            nxt = children[nib]
+            h = EMPTY_ROOT if nxt is None else nxt
+            depth += 1
+        return Proof(tuple(siblings), None)
+
+    # -- updating -------------------------------------------------------------------------
+
+    def update(self, root: bytes, changes: Mapping[bytes, bytes | None]) -> tuple[bytes, Batch]:
+        """Apply a whole block's sets (bytes) and deletes (None) to the tree of `root`.
+
+        Returns the new root and a Batch of the new nodes and of deletes of the nodes the new
+        version no longer uses. Nothing is written: the caller puts the batch into its single
+        atomic block write. Each touched node is read and rewritten once, however many keys
+        change below it.
+        """
+        items: list[_Item] = []
+        for key, value in changes.items():
+            if value is not None and not isinstance(value, bytes | bytearray):
+                raise TypeError(f"tree values are bytes or None, not {type(value).__name__}")
+            kh = _sha256(key).digest()
+            items.append((kh.hex(), kh, None if value is None else bytes(value), None))
+        items.sort()
+        self._written = {}
+        self._dead = set()
+        self.last_reads = 0
+        try:
+            if root == EMPTY_ROOT:
+                new, _ = self._build(0, items)
+            else:
+                new, _ = self._apply(root, self._read(root)[0] == _LEAF, 0, items)
+            batch = Batch()
+            ops = batch.ops
+            p = self._prefix
+            written = self._written
+            deletes = 0
+            for h in self._dead:
+                if h not in written:
+                    ops[p + h] = None
+                    deletes += 1
+            for h, node in written.items():
+                ops[p + h] = node
+            self.last_writes = len(written)
+            self.last_deletes = deletes
+        finally:
+            self._written = {}
+            self._dead = set()
+            self._cache = {}
+        return (EMPTY_ROOT if new is None else new), batch
+
+    def _build(self, depth: int, items: list[_Item]) -> tuple[bytes | None, bool]:
+        """The subtree at `depth` holding exactly the live items (a fresh position)."""
+        live = [it for it in items if it[2] is not None or it[3] is not None]
+        if not live:
+            return None, False
+        if len(live) == 1:
+            _, kh, value, existing = live[0]
+            if existing is not None:
+                return existing, True
+            assert value is not None
+            h = _leaf_hash(kh, value)
+            self._written[h] = _LEAF_TAG + kh + value
+            return h, True
+        children: list[bytes | None] = [None] * 16
+        leafmap = 0
+        for nib, group in _groups(live, depth):
+            c, is_leaf = self._build(depth + 1, group)
+            children[nib] = c
+            if is_leaf:
+                leafmap |= 1 << nib
+        return self._store_internal(children, leafmap), False
+
+    def _apply(
+        self, h: bytes, is_leaf: bool, depth: int, items: list[_Item]
+    ) -> tuple[bytes | None, bool]:
+        """Apply `items` to the existing (non-empty) subtree `h` at `depth`."""
+        node = self._read(h)
+        if is_leaf:
+            kh0 = node[1:33]
+            if any(it[1] == kh0 for it in items):
+                self._dead.add(h)  # this key is set or deleted: the old leaf goes
+                return self._build(depth, items)
+            merged = sorted([*items, (kh0.hex(), kh0, None, h)])
+            return self._build(depth, merged)
+        children, leafmap = _decode_internal(node)
+        for nib, group in _groups(items, depth):
+            c = children[nib]
+            if c is None:
+                new, new_leaf = self._build(depth + 1, group)
+            else:
+                new, new_leaf = self._apply(c, bool(leafmap >> nib & 1), depth + 1, group)
+            children[nib] = new
+            if new_leaf:
+                leafmap |= 1 << nib
+            else:
+                leafmap &= ~(1 << nib)
+        present = [i for i, c in enumerate(children) if c is not None]
+        if not present:
+            self._dead.add(h)
+            return None, False
+        if len(present) == 1 and leafmap >> present[0] & 1:
+            self._dead.add(h)  # one leaf left: it moves up to this position
+            return children[present[0]], True
+        new_h = _internal_hash(children)
+        if new_h != h:
+            self._dead.add(h)
+            self._written[new_h] = _encode_internal(children, leafmap)
+        return new_h, False
+
+    def _store_internal(self, children: list[bytes | None], leafmap: int) -> bytes:
+        h = _internal_hash(children)
+        self._written[h] = _encode_internal(children, leafmap)
+        return h
+
+
+def _groups(items: list[_Item], depth: int) -> list[tuple[int, list[_Item]]]:
+    """Split items (sorted by kh) into runs sharing nibble `depth`, in nibble order."""
+    out: list[tuple[int, list[_Item]]] = []
+    cur = -1
+    run: list[_Item] = []
+    for it in items:
+        nib = _HEX[it[0][depth]]
+        if nib != cur:
+            if run:
+                out.append((cur, run))
+            cur = nib
+            run = []
+        run.append(it)
+    if run:
+        out.append((cur, run))
+    return out
+
+
+def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> bool:
+    """True iff `proof` shows `key` maps to `value` (None: is absent) in the tree of `root`.
+
+    Pure: needs no store. Malformed proofs give False, never an exception.
+    """
+    try:
+        siblings = proof.siblings
+        leaf = proof.leaf
+        n = len(siblings)
+        if n > MAX_DEPTH:
+            return False
+        kh = _sha256(key).digest()
+        if leaf is None:
+            if value is not None:
+                return False
+            h = EMPTY_ROOT
+        else:
+            leaf_kh, leaf_vh = leaf
+            if type(leaf_kh) is not bytes or type(leaf_vh) is not bytes:
+                return False
+            if len(leaf_kh) != HASH_LEN or len(leaf_vh) != HASH_LEN:
+                return False
+            if leaf_kh.hex()[:n] != kh.hex()[:n]:
+                return False
+            if value is None:
+                if leaf_kh == kh:
+                    return False
+            elif leaf_kh != kh or leaf_vh != _sha256(value).digest():
+                return False
+            h = _sha256(_LEAF_TAG + leaf_kh + leaf_vh).digest()
+        for d in range(n - 1, -1, -1):
+            level = siblings[d]
+            if len(level) != 15 or any(type(s) is not bytes or len(s) != HASH_LEN for s in level):
+                return False
+            nib = _nibble(kh, d)
+            children: list[bytes | None] = [*level[:nib], h, *level[nib:]]
+            h = _internal_hash(children)
+        return h == root
+    except (TypeError, ValueError, AttributeError):
+        return False
