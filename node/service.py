@@ -1,0 +1,276 @@
+"""NodeAPI (node/api.py) over a running node: the reads and writes behind every RPC method.
+
+The service is the only place where committed state, the block store and the mempool meet
+the JSON of PROTOCOL.md section 6. It reads through `NodeParts`, a narrow view of the runtime,
+so it can be driven in tests without sockets; every read takes one `StateView` so that the
+answer of a call is consistent at one height.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from node.api import DEFAULT_COMMIT_TIMEOUT_S, BroadcastMode, EventListener, NotFound
+from node.api import timeout_result as _timeout_result
+from node.mempool import Mempool
+from state.crypto import sha256
+from state.errors import Code
+from state.tx import decode_tx, tx_to_json
+
+log = logging.getLogger("huzhu.service")
+
+
+def rfc3339(ms: int) -> str:
+    """Milliseconds since the epoch as RFC 3339 UTC with millisecond precision."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+class NodeParts(Protocol):
+    """What the service needs from the runtime (node/runtime.py `Node` implements it)."""
+
+    node_id: bytes
+
+    def view(self) -> Any: ...  # state.chain StateView at the latest committed height
+
+    @property
+    def genesis(self) -> Any: ...
+
+    @property
+    def mempool(self) -> Mempool: ...
+
+    def block_at(self, height: int) -> Any | None: ...  # consensus Block or None
+
+    def commit_at(self, height: int) -> Any | None: ...  # consensus Commit or None
+
+    def catching_up(self) -> bool: ...
+
+    def peers(self) -> list[Any]: ...  # PeerInfo(node_id, address, direction)
+
+    def submit(self, wire: bytes) -> Any: ...  # mempool admission + gossip -> CheckResult
+
+
+class NodeService:
+    """Implements node.api.NodeAPI for one node."""
+
+    def __init__(self, parts: NodeParts) -> None:
+        self._p = parts
+        self._listeners: list[EventListener] = []
+        # tx hash -> futures of `commit`-mode callers waiting for inclusion
+        self._waiters: dict[bytes, list[asyncio.Future[dict[str, Any]]]] = {}
+
+    # ---------------------------------------------------------------- events, waiters
+
+    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, data)
+            except Exception:  # a listener's bug must not stop the others, nor the node
+                log.exception("event listener failed on %s", kind)
+
+    def on_committed(self, height: int, block: Any) -> None:
+        """Called by the runtime after block `height` is committed (state readable)."""
+        want_events = bool(self._listeners)
+        if not want_events and not self._waiters:
+            return
+        view = self._p.view()
+        if want_events:
+            self._emit("new_block", self._block_json(height, block))
+        for wire in block.txs:
+            h = sha256(wire)
+            waiters = self._waiters.pop(h, None)
+            if not want_events and not waiters:
+                continue
+            rec = view.tx_result(h)
+            if rec is None:  # not indexed: would be a state bug
+                log.error("committed tx %s has no index entry", h.hex())
+                continue
+            if waiters:
+                res = rec.to_json()
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(res)
+            if want_events:
+                self._emit("tx", self._tx_json(rec, wire))
+
+    # ---------------------------------------------------------------- writes
+
+    async def broadcast_tx(
+        self, wire: bytes, mode: BroadcastMode, timeout: float = DEFAULT_COMMIT_TIMEOUT_S
+    ) -> dict[str, Any]:
+        tx_hash = sha256(wire)
+        if mode == "async":
+            asyncio.get_running_loop().call_soon(self._submit_quietly, wire)
+            return {"hash": tx_hash.hex(), "code": 0, "error": None, "log": ""}
+        fut: asyncio.Future[dict[str, Any]] | None = None
+        if mode == "commit":
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(tx_hash, []).append(fut)
+        res = self._p.submit(wire)
+        answer = {"hash": tx_hash.hex(), "code": int(res.code), "error": res.error, "log": res.log}
+        if fut is None:
+            return answer
+        if res.code is not Code.OK:
+            self._drop_waiter(tx_hash, fut)
+            return answer
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            return _timeout_result(tx_hash)
+        finally:
+            self._drop_waiter(tx_hash, fut)
+
+    def _drop_waiter(self, tx_hash: bytes, fut: asyncio.Future[Any]) -> None:
+        lst = self._waiters.get(tx_hash)
+        if lst is None:
+            return
+        if fut in lst:
+            lst.remove(fut)
+        if not lst:
+            del self._waiters[tx_hash]
+        if not fut.done():
+            fut.cancel()
+
+    def _submit_quietly(self, wire: bytes) -> None:
+        try:
+            self._p.submit(wire)
+        except Exception:
+            log.exception("async broadcast_tx admission failed")
+
+    # ---------------------------------------------------------------- reads
+
+    async def status(self) -> dict[str, Any]:
+        view = self._p.view()
+        height = view.height
+        genesis = self._p.genesis
+        block = self._p.block_at(height) if height > 0 else None
+        node_id = self._p.node_id
+        next_set = view.validators(height + 1)
+        return {
+            "chain_id": view.chain_id,
+            "node_id": node_id.hex(),
+            "height": height,
+            "block_hash": block.hash.hex() if block is not None else None,
+            "state_root": view.state_root.hex(),
+            "time": rfc3339(block.header.time_ms) if block is not None else genesis.genesis_time,
+            "validator": any(v.consensus_key == node_id for v in next_set),
+            "catching_up": self._p.catching_up(),
+            "peers": len(self._p.peers()),
+        }
+
+    def _tx_json(self, rec: Any, wire: bytes) -> dict[str, Any]:
+        view_params = self._p.view()
+        out = rec.to_json()
+        tx = decode_tx(wire, chain_id=view_params.chain_id, params=view_params.params)
+        out.update(tx_to_json(tx))
+        return out
+
+    async def tx(self, hash: bytes) -> dict[str, Any]:
+        view = self._p.view()
+        rec = view.tx_result(hash)
+        if rec is None:
+            raise NotFound(f"transaction {hash.hex()} not found")
+        block = self._p.block_at(rec.height)
+        if block is None or rec.index >= len(block.txs):
+            raise NotFound(f"transaction {hash.hex()}: block {rec.height} not stored")
+        return self._tx_json(rec, block.txs[rec.index])
+
+    def _block_json(self, height: int, block: Any) -> dict[str, Any]:
+        hd = block.header
+        commit = self._p.commit_at(height)
+        return {
+            "height": height,
+            "hash": block.hash.hex(),
+            "prev_hash": hd.prev_hash.hex(),
+            "time": rfc3339(hd.time_ms),
+            "proposer": hd.proposer.hex(),
+            "state_root": hd.state_root.hex(),
+            "tx_root": hd.tx_root.hex(),
+            "txs": [sha256(w).hex() for w in block.txs],
+            "commit": None
+            if commit is None
+            else {
+                "round": commit.round,
+                "signatures": [
+                    {"validator": v.hex(), "signature": s.hex()} for v, s in commit.signatures
+                ],
+            },
+        }
+
+    async def block(self, height: int | None) -> dict[str, Any]:
+        latest = self._p.view().height
+        h = latest if height is None else height
+        if not 1 <= h <= latest:
+            raise NotFound(f"block {h} not found (latest is {latest})")
+        block = self._p.block_at(h)
+        if block is None:
+            raise NotFound(f"block {h} not stored")
+        return self._block_json(h, block)
+
+    async def account(self, address: bytes) -> dict[str, Any]:
+        acct = self._p.view().account(address)
+        return acct.to_json(address, self._p.mempool.pending_nonce(address, acct.nonce))
+
+    async def pool(self, id: str) -> dict[str, Any]:
+        view = self._p.view()
+        p = view.pool(id)
+        if p is None:
+            raise NotFound(f"pool {id!r} not found")
+        return p.to_json(view.pool_member_counts(id))
+
+    async def member(self, pool: str, address: bytes) -> dict[str, Any]:
+        view = self._p.view()
+        p = view.pool(pool)
+        if p is None:
+            raise NotFound(f"pool {pool!r} not found")
+        m = view.member(pool, address)
+        if m is None:
+            raise NotFound(f"{address.hex()} is not a member of pool {pool!r}")
+        return m.to_json(view.height, p.params.waiting_period)
+
+    async def claim(self, id: bytes) -> dict[str, Any]:
+        c = self._p.view().claim(id)
+        if c is None:
+            raise NotFound(f"claim {id.hex()} not found")
+        return c.to_json()
+
+    async def claims(self, pool: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+        view = self._p.view()
+        if view.pool(pool) is None:
+            raise NotFound(f"pool {pool!r} not found")
+        return [c.to_json() for c in view.claims(pool, status=status, limit=limit)]
+
+    async def validators(self, height: int | None) -> dict[str, Any]:
+        view = self._p.view()
+        latest = view.height
+        h = latest + 1 if height is None else height
+        if not 1 <= h <= latest + 2:
+            raise NotFound(f"validators of height {h} not known (1 to {latest + 2})")
+        return {"height": h, "validators": [v.to_json() for v in view.validators(h)]}
+
+    async def candidates(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in self._p.view().candidates()]
+
+    async def genesis(self) -> dict[str, Any]:
+        return self._p.genesis.to_json()
+
+    async def net_info(self) -> dict[str, Any]:
+        return {
+            "peers": [
+                {"node_id": p.node_id.hex(), "address": str(p.address), "direction": p.direction}
+                for p in self._p.peers()
+            ]
+        }
