@@ -55,6 +55,15 @@ def _hex32(v: str) -> str:
     return v.lower()
 
 
+def _text(v: str) -> str:
+    """JSON may carry lone surrogates ("\\ud800"); they have no UTF-8 (so no canonical) form."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return v
+
+
 def _pool_id(v: str) -> str:
     if not _POOL_ID.fullmatch(v):
         raise ValueError(f"must be 1 to {MAX_POOL_ID_CHARS} characters of a-z, 0-9, -")
@@ -104,7 +113,7 @@ U53 = Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
 Pos53 = Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INT)]
 Bps = Annotated[int, Field(strict=True, ge=0, le=10000)]
 Hex32 = Annotated[str, AfterValidator(_hex32)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(_text)]
 
 
 class _Model(BaseModel):
@@ -151,7 +160,7 @@ class ValidatorModel(_Model):
     operator: Hex32
     consensus_key: Hex32
     power: Annotated[int, Field(strict=True), AfterValidator(_power)]
-    p2p: Annotated[str, AfterValidator(_p2p)]
+    p2p: Annotated[str, AfterValidator(_text), AfterValidator(_p2p)]
 
 
 class AccountModel(_Model):
@@ -166,7 +175,9 @@ class PoolModel(_Model):
 
 
 class GenesisModel(_Model):
-    chain_id: Annotated[str, Field(min_length=1, max_length=MAX_CHAIN_ID_CHARS)]
+    chain_id: Annotated[
+        str, Field(min_length=1, max_length=MAX_CHAIN_ID_CHARS), AfterValidator(_text)
+    ]
     genesis_time: Annotated[str, AfterValidator(_rfc3339)]
     params: ChainParamsModel
     validators: Annotated[list[ValidatorModel], Field(min_length=1)]
@@ -215,6 +226,7 @@ class Genesis:
     accounts: list[GenesisAccount]
     pools: list[GenesisPool]
     _doc: dict[str, Any] = field(repr=False, compare=False)
+    _hash: bytes = field(repr=False, compare=False)
 
     @property
     def supply(self) -> int:
@@ -231,8 +243,8 @@ class Genesis:
         """sha256 of the canonical msgpack of `to_json()` (block 1's prev_hash).
 
         Whitespace, key order and hex case of the file do not change it; adding a key
-        whose value equals its default does."""
-        return sha256(codec.encode(self._doc))
+        whose value equals its default does. Computed once, at parse time."""
+        return self._hash
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -300,6 +312,7 @@ def parse_genesis(obj: Any) -> Genesis:
             [f"{_loc(e['loc'])}: {_msg(e['msg'])}" for e in rest],
         ) from None
     _cross_checks(m)
+    doc = m.model_dump(mode="python", exclude_unset=True)
     p = m.params
     operators = list(p.operators)
     for v in m.validators:
@@ -338,7 +351,8 @@ def parse_genesis(obj: Any) -> Genesis:
             GenesisPool(pool.id, pool.name, PoolParams(**pool.params.model_dump()))
             for pool in m.pools
         ],
-        _doc=m.model_dump(mode="python", exclude_unset=True),
+        _doc=doc,
+        _hash=sha256(codec.encode(doc)),
     )
 
 

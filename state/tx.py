@@ -375,6 +375,15 @@ def tx_to_json(tx: Tx) -> dict[str, Any]:
     }
 
 
+def _is_text(v: str) -> bool:
+    """False for strings with lone surrogates (possible in JSON, impossible in msgpack)."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _hex32(field: str, value: Any) -> bytes:
     if not isinstance(value, str) or not _HEX64.fullmatch(value):
         raise ValueError(f"{field}: must be {2 * KEY_LEN} hex characters")
@@ -410,11 +419,11 @@ def payload_from_json(
                 raise ValueError(f"{key}: must be an integer in 1..2^53-1")
             out[key] = v
         elif kind is _STR:
-            if _type_of(v) is not str:
+            if _type_of(v) is not str or not _is_text(v):
                 raise ValueError(f"{key}: must be a string")
             out[key] = v
         elif kind is _NAME:
-            if _type_of(v) is not str or not 1 <= len(v) <= MAX_NAME_CHARS:
+            if _type_of(v) is not str or not _is_text(v) or not 1 <= len(v) <= MAX_NAME_CHARS:
                 raise ValueError(f"{key}: must be a string of 1..{MAX_NAME_CHARS} characters")
             out[key] = v
         elif kind is _BOOL:

@@ -298,6 +298,9 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("pool name empty", _set("pools.0.name", ""), "pools.0.name"),
     ("pool name long", _set("pools.0.name", "\u00e9" * 65), "pools.0.name"),
     ("pool extra", _set("pools.0.balance", 5), "pools.0.balance"),
+    ("lone surrogate name", _set("pools.1.name", "x\ud800"), "pools.1.name"),
+    ("lone surrogate chain", _set("chain_id", "\udfff"), "chain_id"),
+    ("lone surrogate p2p", _set("validators.0.p2p", "h\ud800:1"), "validators.0.p2p"),
     ("pool params unknown", _set("pools.1.params", {"bonus": 1}), "pools.1.params.bonus"),
     ("contribution 0", _set("pools.0.params", {"contribution": 0}), "pools.0.params.contribution"),
     ("period 0", _set("pools.0.params", {"period": 0}), "pools.0.params.period"),
@@ -321,6 +324,13 @@ def test_bad_genesis_refused_naming_the_field(
     err = refused(mutated(change))
     assert err.field == field_path
     assert str(err).startswith(field_path + ": ")
+
+
+def test_lone_surrogate_from_json_text_is_refused_not_a_crash() -> None:
+    text = json.dumps(doc()).replace('"node0"', '"node\\ud800"')
+    with pytest.raises(GenesisError) as info:
+        parse_genesis_bytes(text.encode())
+    assert info.value.field == "validators.0.name"
 
 
 def test_not_an_object() -> None:

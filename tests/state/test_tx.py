@@ -574,6 +574,9 @@ def test_payload_from_json_accepts_upper_case_hex() -> None:
         ("elect", {"candidates": [K32.hex(), "00"]}, "candidates.1"),
         ("elect", {"candidates": K32.hex()}, "candidates"),
         ("mint", {}, "type"),
+        ("join", {"pool": "x\ud800"}, "pool"),
+        ("join", {"pool": None}, "pool"),
+        ("register_candidate", {"consensus_key": K32.hex(), "name": "\udc00"}, "name"),
     ],
 )
 def test_payload_from_json_names_the_bad_field(
