@@ -49,6 +49,8 @@ def test_committed_genesis_is_what_the_generator_writes() -> None:
 def test_generator_script_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["genesis"]) == 0
     assert capsys.readouterr().out == genesis_text()
+    assert main(["address", "treasury"]) == 0
+    assert capsys.readouterr().out.strip() == dev_signer("treasury").public_key.hex()
     assert main(["bogus"]) == 2
 
 
