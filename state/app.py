@@ -1,0 +1,160 @@
+"""`ChainApp`: the consensus `Application` protocol (INTERNALS.md) over a `Chain`.
+
+Consensus asks for a block to propose (prepare), judges proposals (validate) and finally
+commits one. Executing a block of thousands of transactions is the expensive part, so both
+prepare and validate keep their Execution keyed by a hash of all the block's fields and the
+commit of the same block reuses it instead of executing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from state import codec
+from state.chain import Chain
+from state.machine import BlockInput, EvidenceRef, Execution, InvalidBlock
+from state.model import ValidatorInfo
+from state.store import Batch
+
+__all__ = ["ChainApp", "EvidenceRef", "MAX_BLOCK_BYTES"]
+
+MAX_BLOCK_BYTES = 8 * 1024 * 1024  # transaction bytes a proposer reaps into one block
+CACHE_SIZE = 8  # executions kept (several proposals per height across rounds)
+
+TxSource = Callable[[int, int], list[bytes]]
+
+
+def _never(tx_hash: bytes) -> bool:
+    return False
+
+
+def as_evidence(items: Sequence[Any]) -> list[EvidenceRef]:
+    """EvidenceRef from any object with validator, height, round, vote_type, id."""
+    return [
+        e
+        if type(e) is EvidenceRef
+        else EvidenceRef(
+            bytes(e.validator), int(e.height), int(e.round), int(e.vote_type), bytes(e.id)
+        )
+        for e in items
+    ]
+
+
+def block_key(
+    height: int, time_ms: int, proposer: bytes, txs: Sequence[bytes], evidence: Sequence[Any]
+) -> bytes:
+    """A hash of every field that execution depends on (the cache key)."""
+    h = hashlib.sha256()
+    h.update(codec.encode([height, time_ms, bytes(proposer), len(txs)]))
+    for tx in txs:
+        h.update(hashlib.sha256(tx).digest())
+    for e in as_evidence(evidence):
+        h.update(codec.encode([e.validator, e.height, e.round, e.vote_type, e.id]))
+    return h.digest()
+
+
+class ChainApp:
+    """The state machine as consensus sees it.
+
+    `tx_source(max_txs, max_bytes)` reaps candidate transactions (the mempool, or the
+    simulator's generator); `verified(hash)` True lets execution skip a signature already
+    checked at admission; `on_commit(execution)` is told about every committed block (events
+    for RPC subscribers, mempool update).
+    """
+
+    def __init__(
+        self,
+        chain: Chain,
+        tx_source: TxSource,
+        *,
+        verified: Callable[[bytes], bool] = _never,
+        on_commit: Callable[[Execution], None] | None = None,
+        max_block_bytes: int = MAX_BLOCK_BYTES,
+    ) -> None:
+        self.chain = chain
+        self.tx_source = tx_source
+        self.verified = verified
+        self.on_commit = on_commit
+        self.max_block_bytes = max_block_bytes
+        self._cache: dict[bytes, Execution] = {}
+
+    def _remember(self, key: bytes, ex: Execution) -> None:
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = ex
+
+    def prepare(
+        self, height: int, time_ms: int, proposer: bytes, evidence: Sequence[Any]
+    ) -> tuple[list[bytes], bytes]:
+        """Transactions of a new block (invalid ones dropped) and the root after it."""
+        ev = as_evidence(evidence)
+        candidates = self.tx_source(self.chain.params.max_block_txs, self.max_block_bytes)
+        ex = self.chain.execute(
+            BlockInput(height, time_ms, bytes(proposer), list(candidates), ev),
+            propose=True,
+            verified=self.verified,
+        )
+        self._remember(block_key(height, time_ms, proposer, ex.txs, ev), ex)
+        return list(ex.txs), ex.state_root
+
+    def validate(
+        self,
+        height: int,
+        time_ms: int,
+        proposer: bytes,
+        txs: Sequence[bytes],
+        evidence: Sequence[Any],
+        state_root: bytes,
+    ) -> bool:
+        """True when the block is valid and executes to `state_root`."""
+        key = block_key(height, time_ms, proposer, txs, evidence)
+        ex = self._cache.get(key)
+        if ex is None:
+            try:
+                ex = self.chain.execute(
+                    BlockInput(height, time_ms, bytes(proposer), list(txs), as_evidence(evidence)),
+                    verified=self.verified,
+                )
+            except InvalidBlock:
+                return False
+            self._remember(key, ex)
+        return ex.state_root == state_root
+
+    def commit(
+        self,
+        height: int,
+        time_ms: int,
+        proposer: bytes,
+        txs: Sequence[bytes],
+        evidence: Sequence[Any],
+        state_root: bytes,
+        extra: Batch | None = None,
+    ) -> Execution:
+        """Persist the decided block with `extra` in one batch (re-executes on a cache miss)."""
+        key = block_key(height, time_ms, proposer, txs, evidence)
+        ex = self._cache.get(key)
+        if ex is None or ex.prev_root != self.chain.state_root:
+            ex = self.chain.execute(
+                BlockInput(height, time_ms, bytes(proposer), list(txs), as_evidence(evidence)),
+                verified=self.verified,
+            )
+        assert ex.state_root == state_root, "a decided block executes to another state root"
+        self.chain.commit(ex, extra)
+        self._cache.clear()
+        if self.on_commit is not None:
+            self.on_commit(ex)
+        return ex
+
+    def validators(self, height: int) -> list[ValidatorInfo]:
+        return self.chain.validators(height)
+
+    def last_height(self) -> int:
+        return self.chain.height
+
+    def state_root(self) -> bytes:
+        return self.chain.state_root
+
+    def genesis_hash(self) -> bytes:
+        return self.chain.genesis_hash

@@ -1,0 +1,185 @@
+"""The `s/...` key layout of the state and the encoding of each record kind.
+
+Everything under `s/` is in the state root. Values are canonical msgpack: records are encoded
+from `to_state()` maps whose keys are already sorted, which is what msgpack-python produces
+canonically, so the hot path skips the generic canonicaliser (tests check equality with
+`codec.encode`). Variable-length pool ids are length-prefixed so that no key is a prefix of
+another record's key. Heights are 8-byte big-endian so byte order is height order.
+
+| prefix            | key suffix                                  | value                       |
+|-------------------|---------------------------------------------|-----------------------------|
+| s/a/              | address                                     | Account                     |
+| s/p/              | pool id                                     | Pool                        |
+| s/m/              | lp(pool) + address                          | Member                      |
+| s/c/              | claim id                                    | Claim                       |
+| s/o/              | lp(pool) + claimant                         | id of the voting/approved claim |
+| s/t/              | be64(closes_at) + claim id                  | nil (claims to tally)       |
+| s/l/              | lp(pool) + be64(opened_at) + be32(tx index) | claim id (oldest first)     |
+| s/v/              | claim id + voter                            | approve (bool)              |
+| s/k/              | operator                                    | Candidate                   |
+| s/i/              | consensus key                               | operator                    |
+| s/e/              | elector address                             | list of operators           |
+| s/V/              | be64(effective height)                      | list of ValidatorInfo       |
+| s/d/              | evidence id                                 | height it was counted at    |
+| s/params          |                                             | ChainParams                 |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from state.model import Account, Candidate, Claim, Member, Pool, ValidatorInfo
+from state.params import ChainParams
+
+ACCOUNT = b"s/a/"
+POOL = b"s/p/"
+MEMBER = b"s/m/"
+CLAIM = b"s/c/"
+OPEN_CLAIM = b"s/o/"
+TALLY = b"s/t/"
+CLAIM_LIST = b"s/l/"
+VOTE = b"s/v/"
+CANDIDATE = b"s/k/"
+CONSENSUS_KEY = b"s/i/"
+ELECTOR = b"s/e/"
+VALIDATORS = b"s/V/"
+EVIDENCE = b"s/d/"
+PARAMS = b"s/params"
+
+NIL = b"\xc0"  # canonical msgpack nil: the value of pure index entries
+
+
+def be64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def from_be64(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def lp(pool: str) -> bytes:
+    """Length-prefixed pool id (ids are at most 32 bytes; one byte of length suffices)."""
+    raw = pool.encode("utf-8")
+    assert len(raw) < 256, "pool ids are validated to be short"
+    return bytes((len(raw),)) + raw
+
+
+def account_key(addr: bytes) -> bytes:
+    return ACCOUNT + addr
+
+
+def pool_key(pool: str) -> bytes:
+    return POOL + pool.encode("utf-8")
+
+
+def member_key(pool: str, addr: bytes) -> bytes:
+    return MEMBER + lp(pool) + addr
+
+
+def member_prefix(pool: str) -> bytes:
+    return MEMBER + lp(pool)
+
+
+def claim_key(claim_id: bytes) -> bytes:
+    return CLAIM + claim_id
+
+
+def open_claim_key(pool: str, claimant: bytes) -> bytes:
+    return OPEN_CLAIM + lp(pool) + claimant
+
+
+def tally_prefix(closes_at: int) -> bytes:
+    return TALLY + be64(closes_at)
+
+
+def tally_key(closes_at: int, claim_id: bytes) -> bytes:
+    return TALLY + be64(closes_at) + claim_id
+
+
+def claim_list_prefix(pool: str) -> bytes:
+    return CLAIM_LIST + lp(pool)
+
+
+def claim_list_key(pool: str, opened_at: int, index: int) -> bytes:
+    return CLAIM_LIST + lp(pool) + be64(opened_at) + index.to_bytes(4, "big")
+
+
+def vote_key(claim_id: bytes, voter: bytes) -> bytes:
+    return VOTE + claim_id + voter
+
+
+def candidate_key(operator: bytes) -> bytes:
+    return CANDIDATE + operator
+
+
+def consensus_key_key(key: bytes) -> bytes:
+    return CONSENSUS_KEY + key
+
+
+def elector_key(addr: bytes) -> bytes:
+    return ELECTOR + addr
+
+
+def validators_key(height: int) -> bytes:
+    return VALIDATORS + be64(height)
+
+
+def evidence_key(evidence_id: bytes) -> bytes:
+    return EVIDENCE + evidence_id
+
+
+# --- value encoding ----------------------------------------------------------------------
+
+_packb = msgpack.packb
+_unpackb = msgpack.unpackb
+
+
+def pack(value: Any) -> bytes:
+    """Canonical msgpack of a value whose maps are already key-sorted (see module doc)."""
+    return _packb(value, use_bin_type=True)
+
+
+def unpack(raw: bytes) -> Any:
+    """Decode a value the state itself wrote (trusted: no canonical re-check)."""
+    return _unpackb(raw, raw=False)
+
+
+def _validators_from(raw: Any) -> tuple[ValidatorInfo, ...]:
+    return tuple(ValidatorInfo.from_state(d) for d in raw)
+
+
+def _elector_from(raw: Any) -> tuple[bytes, ...]:
+    return tuple(raw)
+
+
+_DECODERS: dict[bytes, Callable[[Any], Any]] = {
+    ACCOUNT: Account.from_state,
+    POOL: Pool.from_state,
+    MEMBER: Member.from_state,
+    CLAIM: Claim.from_state,
+    CANDIDATE: Candidate.from_state,
+    ELECTOR: _elector_from,
+    VALIDATORS: _validators_from,
+    PARAMS[:4]: ChainParams.from_state,
+}
+_MODELS = (Account, Pool, Member, Claim, Candidate, ChainParams)
+
+
+def decode_value(key: bytes, raw: bytes) -> Any:
+    """The decoded record stored at `key` (a model for record keys, a plain value for indexes)."""
+    value = _unpackb(raw, raw=False)
+    dec = _DECODERS.get(key[:4])
+    return value if dec is None else dec(value)
+
+
+def encode_value(value: Any) -> bytes:
+    """Canonical bytes of a record (model), a validator set (tuple of ValidatorInfo) or a
+    plain index value."""
+    if isinstance(value, _MODELS):
+        return _packb(value.to_state(), use_bin_type=True)
+    if type(value) is tuple and value and type(value[0]) is ValidatorInfo:
+        return _packb([v.to_state() for v in value], use_bin_type=True)
+    return _packb(value, use_bin_type=True)
