@@ -78,6 +78,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 
 from state import codec
 from state.store import Batch, KVStore
@@ -150,8 +151,8 @@ def _nibble(kh: bytes, d: int) -> int:
     return b & 0x0F if d & 1 else b >> 4
 
 
-def _decode_internal(node: bytes) -> tuple[list[bytes | None], int]:
-    """Children (None for empty) and leafmap of a stored internal node."""
+def _decode_internal(node: bytes) -> tuple[list[bytes | None], int, int]:
+    """Children (None for empty), leafmap and bitmap of a stored internal node."""
     bitmap = (node[1] << 8) | node[2]
     leafmap = (node[3] << 8) | node[4]
     children: list[bytes | None] = [None] * 16
@@ -160,38 +161,37 @@ def _decode_internal(node: bytes) -> tuple[list[bytes | None], int]:
         if bitmap >> i & 1:
             children[i] = node[pos : pos + HASH_LEN]
             pos += HASH_LEN
-    return children, leafmap
-
-
-def _encode_internal(children: list[bytes | None], leafmap: int) -> bytes:
-    bitmap = 0
-    present = []
-    for i, c in enumerate(children):
-        if c is not None:
-            bitmap |= 1 << i
-            present.append(c)
-    return (
-        _INTERNAL_TAG + bitmap.to_bytes(2, "big") + leafmap.to_bytes(2, "big") + b"".join(present)
-    )
+    return children, leafmap, bitmap
 
 
 # An update item: (hex of kh, kh, new value or None for delete, hash of an existing leaf that is
 # carried along unchanged or None). Items of one call are sorted by kh.
 _Item = tuple[str, bytes, bytes | None, bytes | None]
+# A decoded node in the cache: a leaf's kh, or an internal node's (children, leafmap, bitmap).
+_Decoded = bytes | tuple[list[bytes | None], int, int]
+
+DEFAULT_CACHE_NODES = 1 << 18
 
 
 class StateTree:
     """Reads and updates of the tree whose nodes live in `store` under `prefix`.
 
-    The object holds no version state: every call names the root it works on. After an
-    update, `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
+    The object holds no version state: every call names the root it works on. It keeps a
+    bounded cache of decoded nodes (`cache_nodes` entries; a leaf costs ~0.1 kB, an internal
+    node ~0.3 kB): nodes are content-addressed, so a cached node can never be stale, and with
+    the cache warm an update reads almost nothing from the store. After an update,
+    `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
     """
 
-    def __init__(self, store: KVStore, prefix: bytes = b"t/") -> None:
+    def __init__(
+        self, store: KVStore, prefix: bytes = b"t/", cache_nodes: int = DEFAULT_CACHE_NODES
+    ) -> None:
         self._store = store
         self._prefix = bytes(prefix)
-        self._cache: dict[bytes, bytes] = {}
-        self._written: dict[bytes, bytes] = {}
+        self._cache: dict[bytes, _Decoded] = {}
+        self._cache_nodes = max(0, cache_nodes)
+        self._written: dict[bytes, bytes] = {}  # store key (prefix + hash) -> node bytes
+        self._fresh: dict[bytes, _Decoded] = {}
         self._dead: set[bytes] = set()
         self.last_reads = 0
         self.last_writes = 0
@@ -199,20 +199,20 @@ class StateTree:
 
     # -- reading --------------------------------------------------------------------------
 
-    def _read(self, h: bytes) -> bytes:
-        node = self._cache.get(h)
-        if node is None:
-            node = self._store.get(self._prefix + h)
-            if node is None:
-                raise MissingNodeError(f"tree node {h.hex()} not in store (unknown or old root)")
-            self.last_reads += 1
-            self._cache[h] = node
-        return node
-
     def _read_once(self, h: bytes) -> bytes:
         node = self._store.get(self._prefix + h)
         if node is None:
             raise MissingNodeError(f"tree node {h.hex()} not in store (unknown or old root)")
+        return node
+
+    def _load(self, h: bytes) -> _Decoded:
+        """The decoded node `h`, from the cache or the store (then cached)."""
+        node = self._cache.get(h)
+        if node is None:
+            raw = self._read_once(h)
+            self.last_reads += 1
+            node = raw[1:33] if raw[0] == _LEAF else _decode_internal(raw)
+            self._cache[h] = node
         return node
 
     def get(self, root: bytes, key: bytes) -> bytes | None:
@@ -224,7 +224,7 @@ class StateTree:
             node = self._read_once(h)
             if node[0] == _LEAF:
                 return node[33:] if node[1:33] == kh else None
-            children, _ = _decode_internal(node)
+            children = _decode_internal(node)[0]
             c = children[_nibble(kh, depth)]
             if c is None:
                 return None
@@ -242,7 +242,7 @@ class StateTree:
             node = self._read_once(h)
             if node[0] == _LEAF:
                 return Proof(tuple(siblings), (node[1:33], _sha256(node[33:]).digest()))
-            children, _ = _decode_internal(node)
+            children = _decode_internal(node)[0]
             nib = _nibble(kh, depth)
             siblings.append(tuple(c or EMPTY_ROOT for i, c in enumerate(children) if i != nib))
             nxt = children[nib]
@@ -268,31 +268,71 @@ class StateTree:
             items.append((kh.hex(), kh, None if value is None else bytes(value), None))
         items.sort()
         self._written = {}
+        self._fresh = {}
         self._dead = set()
         self.last_reads = 0
         try:
             if root == EMPTY_ROOT:
                 new, _ = self._build(0, items)
             else:
-                new, _ = self._apply(root, self._read(root)[0] == _LEAF, 0, items)
+                node = self._load(root)
+                if type(node) is bytes:
+                    new, _ = self._apply_leaf(root, node, 0, items)
+                else:
+                    new, _ = self._apply_internal(root, node, 0, items)  # type: ignore[arg-type]
             batch = Batch()
             ops = batch.ops
             p = self._prefix
             written = self._written
+            cache = self._cache
             deletes = 0
             for h in self._dead:
-                if h not in written:
-                    ops[p + h] = None
+                k = p + h
+                if k not in written:
+                    ops[k] = None
+                    cache.pop(h, None)
                     deletes += 1
-            for h, node in written.items():
-                ops[p + h] = node
+            ops.update(written)
             self.last_writes = len(written)
             self.last_deletes = deletes
+            self._remember(self._fresh)
         finally:
             self._written = {}
+            self._fresh = {}
             self._dead = set()
-            self._cache = {}
         return (EMPTY_ROOT if new is None else new), batch
+
+    def _remember(self, nodes: dict[bytes, _Decoded]) -> None:
+        """Cache the update's new nodes (the next block starts from them), within the bound."""
+        cache = self._cache
+        cache.update(nodes)
+        excess = len(cache) - self._cache_nodes
+        if excess > 0:
+            # dicts keep insertion order: drop the oldest entries, plus some slack so that
+            # eviction runs once per many updates rather than on every one
+            for h in list(islice(cache, excess + self._cache_nodes // 8)):
+                del cache[h]
+
+    def _new_leaf(self, kh: bytes, value: bytes) -> bytes:
+        h = _sha256(_LEAF_TAG + kh + _sha256(value).digest()).digest()
+        self._written[self._prefix + h] = _LEAF_TAG + kh + value
+        self._fresh[h] = kh
+        return h
+
+    def _new_internal(self, children: list[bytes | None], leafmap: int, bitmap: int) -> bytes:
+        """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
+        e = EMPTY_ROOT
+        h = _sha256(_INTERNAL_TAG + b"".join([c or e for c in children])).digest()
+        self._written[self._prefix + h] = b"".join(
+            [
+                _INTERNAL_TAG,
+                bitmap.to_bytes(2, "big"),
+                leafmap.to_bytes(2, "big"),
+                *[c for c in children if c is not None],
+            ]
+        )
+        self._fresh[h] = (children, leafmap, bitmap)
+        return h
 
     def _build(self, depth: int, items: list[_Item]) -> tuple[bytes | None, bool]:
         """The subtree at `depth` holding exactly the live items (a fresh position)."""
@@ -304,63 +344,82 @@ class StateTree:
             if existing is not None:
                 return existing, True
             assert value is not None
-            h = _leaf_hash(kh, value)
-            self._written[h] = _LEAF_TAG + kh + value
-            return h, True
+            return self._new_leaf(kh, value), True
         children: list[bytes | None] = [None] * 16
-        leafmap = 0
+        leafmap = bitmap = 0
         for nib, group in _groups(live, depth):
             c, is_leaf = self._build(depth + 1, group)
             children[nib] = c
+            bitmap |= 1 << nib  # two or more live keys below: never empty
             if is_leaf:
                 leafmap |= 1 << nib
-        return self._store_internal(children, leafmap), False
+        return self._new_internal(children, leafmap, bitmap), False
 
-    def _apply(
-        self, h: bytes, is_leaf: bool, depth: int, items: list[_Item]
+    def _apply_leaf(
+        self, h: bytes, kh0: bytes, depth: int, items: list[_Item]
     ) -> tuple[bytes | None, bool]:
-        """Apply `items` to the existing (non-empty) subtree `h` at `depth`."""
-        node = self._read(h)
-        if is_leaf:
-            kh0 = node[1:33]
-            if any(it[1] == kh0 for it in items):
-                self._dead.add(h)  # this key is set or deleted: the old leaf goes
-                return self._build(depth, items)
-            merged = sorted([*items, (kh0.hex(), kh0, None, h)])
-            return self._build(depth, merged)
-        children, leafmap = _decode_internal(node)
+        """Apply `items` to the position at `depth` that holds the single leaf `h` (key kh0)."""
+        if len(items) == 1:  # the common case, kept off the general path
+            _, kh, value, _ = items[0]
+            if kh == kh0:
+                self._dead.add(h)
+                if value is None:
+                    return None, False
+                return self._new_leaf(kh, value), True
+            if value is None:
+                return h, True  # deleting an absent key
+        elif any(it[1] == kh0 for it in items):
+            self._dead.add(h)  # this key is set or deleted: the old leaf goes
+            return self._build(depth, items)
+        merged = sorted([*items, (kh0.hex(), kh0, None, h)])
+        return self._build(depth, merged)
+
+    def _apply_internal(
+        self,
+        h: bytes,
+        node: tuple[list[bytes | None], int],
+        depth: int,
+        items: list[_Item],
+    ) -> tuple[bytes | None, bool]:
+        """Apply `items` to the internal node `h` at `depth`: one rewrite for all of them."""
+        children = list(node[0])  # the cached list is shared: never mutate it
+        leafmap = node[1]
+        bitmap = node[2]
+        load = self._load
         for nib, group in _groups(items, depth):
             c = children[nib]
+            bit = 1 << nib
             if c is None:
                 new, new_leaf = self._build(depth + 1, group)
+            elif leafmap & bit:
+                new, new_leaf = self._apply_leaf(c, load(c), depth + 1, group)  # type: ignore[arg-type]
             else:
-                new, new_leaf = self._apply(c, bool(leafmap >> nib & 1), depth + 1, group)
+                new, new_leaf = self._apply_internal(c, load(c), depth + 1, group)  # type: ignore[arg-type]
             children[nib] = new
-            if new_leaf:
-                leafmap |= 1 << nib
+            if new is None:
+                bitmap &= ~bit
             else:
-                leafmap &= ~(1 << nib)
-        present = [i for i, c in enumerate(children) if c is not None]
-        if not present:
+                bitmap |= bit
+            if new_leaf:
+                leafmap |= bit
+            else:
+                leafmap &= ~bit
+        if not bitmap:
             self._dead.add(h)
             return None, False
-        if len(present) == 1 and leafmap >> present[0] & 1:
+        if not bitmap & (bitmap - 1) and leafmap & bitmap:
             self._dead.add(h)  # one leaf left: it moves up to this position
-            return children[present[0]], True
-        new_h = _internal_hash(children)
+            return children[bitmap.bit_length() - 1], True
+        new_h = self._new_internal(children, leafmap, bitmap)
         if new_h != h:
             self._dead.add(h)
-            self._written[new_h] = _encode_internal(children, leafmap)
         return new_h, False
-
-    def _store_internal(self, children: list[bytes | None], leafmap: int) -> bytes:
-        h = _internal_hash(children)
-        self._written[h] = _encode_internal(children, leafmap)
-        return h
 
 
 def _groups(items: list[_Item], depth: int) -> list[tuple[int, list[_Item]]]:
     """Split items (sorted by kh) into runs sharing nibble `depth`, in nibble order."""
+    if len(items) == 1:
+        return [(_HEX[items[0][0][depth]], items)]
     out: list[tuple[int, list[_Item]]] = []
     cur = -1
     run: list[_Item] = []
