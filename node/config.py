@@ -1,0 +1,322 @@
+"""Node configuration (``HOME/config.toml``) and the layout of a node's home directory.
+
+Home layout (fixed names, so an operator, the docker entrypoint and ``huzhu testnet`` agree)::
+
+    HOME/config.toml      this file's model, NodeConfig (optional: defaults when absent)
+    HOME/genesis.json     the chain's genesis document (PROTOCOL.md section 5)
+    HOME/node_key.json    the node key (node/keys.py): a validator's consensus key, which is
+                          also its P2P node id; an observer's P2P identity
+    HOME/data/            the node's LevelDB (state, blocks, last-signed vote)
+
+Why pydantic, strict and ``extra="forbid"``: a misspelt key (``max_peer = 10``) must stop the
+node at start with a message naming it, not be ignored while the default silently applies.
+Every bound the node enforces at runtime is a field here, with its default and its range.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_FILE = "config.toml"
+GENESIS_FILE = "genesis.json"
+NODE_KEY_FILE = "node_key.json"
+DATA_DIR = "data"
+
+DEFAULT_RPC_PORT = 26657
+DEFAULT_P2P_PORT = 27657
+MIB = 1024 * 1024
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; ``field`` is the dotted path of the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """The paths of a node's home directory (see the module docstring)."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def genesis(self) -> Path:
+        return self.root / GENESIS_FILE
+
+    @property
+    def node_key(self) -> Path:
+        return self.root / NODE_KEY_FILE
+
+    @property
+    def data(self) -> Path:
+        return self.root / DATA_DIR
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """``"host:port"`` -> (host, port); IPv6 hosts in brackets (``[::1]:26657``).
+
+    Port 0 is allowed (the OS picks one: tests and throwaway nodes)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isascii() or not port.isdigit():
+        raise ValueError(f"{value!r} is not host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"{value!r} has no valid host")
+    n = int(port)
+    if not 0 <= n <= 65535:
+        raise ValueError(f"port {n} is outside 0..65535")
+    return host, n
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddress:
+    """A persistent peer: its node id (Ed25519 node key) and where to dial it."""
+
+    node_id: bytes
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.node_id.hex()}@{self.host}:{self.port}"
+
+
+def parse_peer(value: str) -> PeerAddress:
+    """``"<64 hex>@host:port"`` -> PeerAddress; raises ValueError saying what is wrong."""
+    node_id, sep, addr = value.partition("@")
+    if not sep:
+        raise ValueError(f"{value!r} is not <node id hex>@host:port")
+    if not _HEX64.fullmatch(node_id):
+        raise ValueError(f"{value!r}: node id must be 64 hex characters")
+    host, port = split_host_port(addr)
+    if port == 0:
+        raise ValueError(f"{value!r}: a peer's port cannot be 0")
+    return PeerAddress(bytes.fromhex(node_id), host, port)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _listen(v: str) -> str:
+    split_host_port(v)
+    return v
+
+
+class RpcConfig(_Section):
+    """The JSON-RPC server (PROTOCOL.md section 6); every resource a client can hold is bounded."""
+
+    listen: str = Field(f"127.0.0.1:{DEFAULT_RPC_PORT}", description="host:port of HTTP and /ws")
+    max_body_bytes: int = Field(
+        MIB, ge=1024, le=64 * MIB, description="larger request bodies get HTTP 413"
+    )
+    max_batch: int = Field(100, ge=1, le=10_000, description="calls per batch (more: -32600)")
+    max_connections: int = Field(
+        256, ge=1, le=100_000, description="open TCP connections; beyond, HTTP 503 and close"
+    )
+    max_ws_subscriptions: int = Field(
+        16, ge=1, le=10_000, description="subscriptions per WebSocket connection"
+    )
+    ws_send_queue: int = Field(
+        1024, ge=1, le=1_000_000, description="queued messages per WebSocket; a full queue drops it"
+    )
+    commit_timeout_ms: int = Field(
+        30_000, ge=1, le=600_000, description="broadcast_tx commit mode's longest wait"
+    )
+    max_claims_limit: int = Field(
+        1000, ge=1, le=100_000, description="largest `limit` of the claims method"
+    )
+
+    _check_listen = field_validator("listen")(_listen)
+
+
+class P2PConfig(_Section):
+    """The authenticated P2P transport (p2p/)."""
+
+    listen: str = Field(f"127.0.0.1:{DEFAULT_P2P_PORT}", description="host:port to accept peers")
+    peers: list[str] = Field(
+        default_factory=list, description='persistent peers, "<node id hex>@host:port"'
+    )
+    observers: list[str] = Field(
+        default_factory=list,
+        description="node ids (hex) of non-validators allowed to connect",
+    )
+    max_peers: int = Field(50, ge=1, le=10_000, description="connected peers, in and out")
+    max_frame_bytes: int = Field(
+        4 * MIB, ge=64 * 1024, le=256 * MIB, description="largest message a peer may send"
+    )
+    send_queue_len: int = Field(
+        1024, ge=1, le=1_000_000, description="queued messages per peer before it is lagging"
+    )
+    handshake_timeout_ms: int = Field(5_000, ge=1, le=600_000, description="handshake deadline")
+    dial_interval_ms: int = Field(
+        2_000, ge=1, le=3_600_000, description="wait before redialling a lost persistent peer"
+    )
+
+    _check_listen = field_validator("listen")(_listen)
+
+    @field_validator("peers")
+    @classmethod
+    def _check_peers(cls, v: list[str]) -> list[str]:
+        for i, p in enumerate(v):
+            try:
+                parse_peer(p)
+            except ValueError as exc:
+                raise ValueError(f"peers.{i}: {exc}") from None
+        return v
+
+    @field_validator("observers")
+    @classmethod
+    def _check_observers(cls, v: list[str]) -> list[str]:
+        for i, o in enumerate(v):
+            if not _HEX64.fullmatch(o):
+                raise ValueError(f"observers.{i}: must be 64 hex characters")
+        return [o.lower() for o in v]
+
+    def peer_addresses(self) -> list[PeerAddress]:
+        return [parse_peer(p) for p in self.peers]
+
+    def observer_ids(self) -> frozenset[bytes]:
+        return frozenset(bytes.fromhex(o) for o in self.observers)
+
+
+class MempoolConfig(_Section):
+    """Mempool bounds (node/mempool.py MempoolLimits); the 11th admission check."""
+
+    max_txs: int = Field(10_000, ge=1, le=10_000_000, description="pending transactions")
+    max_bytes: int = Field(
+        32 * MIB, ge=1024, le=16 * 1024 * MIB, description="sum of pending wire sizes"
+    )
+    verified_cache: int = Field(
+        50_000, ge=1, le=10_000_000, description="hashes whose signature is known good"
+    )
+
+
+class ConsensusConfig(_Section):
+    """Tendermint timeouts in milliseconds: round r waits base + r * delta."""
+
+    timeout_propose_ms: int = Field(3_000, ge=1, le=600_000)
+    timeout_propose_delta_ms: int = Field(500, ge=0, le=600_000)
+    timeout_prevote_ms: int = Field(1_000, ge=1, le=600_000)
+    timeout_prevote_delta_ms: int = Field(500, ge=0, le=600_000)
+    timeout_precommit_ms: int = Field(1_000, ge=1, le=600_000)
+    timeout_precommit_delta_ms: int = Field(500, ge=0, le=600_000)
+
+
+class NodeConfig(_Section):
+    """The whole of ``config.toml``."""
+
+    moniker: str = Field("node", min_length=1, max_length=64, description="human-readable name")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    rpc: RpcConfig = Field(default_factory=RpcConfig)
+    p2p: P2PConfig = Field(default_factory=P2PConfig)
+    mempool: MempoolConfig = Field(default_factory=MempoolConfig)
+    consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "config"
+
+
+def parse_config(obj: Any) -> NodeConfig:
+    """Validate a parsed TOML document; raise ConfigError naming the (first) bad field."""
+    if not isinstance(obj, dict):
+        raise ConfigError("config", "must be a table")
+    try:
+        return NodeConfig.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        field = _loc(err["loc"])
+        # list validators report "peers.1: ..." themselves: fold that into the path
+        head, sep, rest = msg.partition(": ")
+        if sep and re.fullmatch(r"[a-z_]+\.\d+", head):
+            field = field.rsplit(".", 1)[0] + "." + head
+            msg = rest
+        raise ConfigError(field, msg) from None
+
+
+def load_config(home: Path) -> NodeConfig:
+    """Read ``HOME/config.toml`` (defaults when the file does not exist)."""
+    path = Home(Path(home)).config
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return NodeConfig()
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        obj = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+    return parse_config(obj)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _toml_str(s: str) -> str:
+    # A JSON string literal is a TOML basic string, except that TOML also wants DEL escaped.
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, list):
+        if not v:
+            return "[]"
+        return "[\n" + "".join(f"  {_toml_value(x)},\n" for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _lines(model: BaseModel) -> Iterator[str]:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            continue
+        if info.description:
+            yield f"# {info.description}"
+        yield f"{name} = {_toml_value(value)}"
+
+
+def config_to_toml(cfg: NodeConfig) -> str:
+    """Readable TOML for ``cfg`` (every key written, so an operator sees all the knobs)."""
+    out = ["# huzhu node configuration; every key is optional (the value shown is in force)."]
+    out.extend(_lines(cfg))
+    for name in type(cfg).model_fields:
+        section = getattr(cfg, name)
+        if isinstance(section, BaseModel):
+            out.append("")
+            out.append(f"[{name}]")
+            doc = (type(section).__doc__ or "").strip().splitlines()
+            if doc:
+                out.insert(len(out) - 1, f"# {doc[0]}")
+            out.extend(_lines(section))
+    return "\n".join(out) + "\n"
+
+
+def write_config(path: Path, cfg: NodeConfig) -> None:
+    """Write ``cfg`` as TOML (tomllib reads TOML but cannot write it)."""
+    Path(path).write_text(config_to_toml(cfg), encoding="utf-8")

@@ -1,0 +1,584 @@
+"""The JSON-RPC 2.0 server of PROTOCOL.md section 6 (aiohttp): ``POST /``, ``/ws``, ``/health``.
+
+This module is the boundary where client bytes enter the node (DESIGN.md principle 5): every
+malformed input becomes its exact JSON-RPC error here, and the node behind ``NodeAPI`` only
+ever sees well-typed arguments. Order of checks for one call: the request object itself
+(-32600: ``jsonrpc`` is "2.0", ``method`` a string, ``id`` a string/number/null), the method
+(-32601), then ``params`` (-32602: an object, no unknown names, required ones present, each of
+the right type; the message names the parameter), then the node (-32001 not found, -32603
+internal). Calls without ``id`` are notifications: executed, never answered.
+
+Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
+open TCP connections (HTTP 503 beyond, before any byte is parsed), subscriptions per
+WebSocket, and each WebSocket's send queue: events are enqueued without waiting, and a
+subscriber whose queue is full is disconnected (close code 1013) so that a slow reader can
+never stall the node's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from node.api import (
+    BROADCAST_MODES,
+    CLAIM_STATUSES,
+    EVENT_KINDS,
+    InvalidParams,
+    NodeAPI,
+    NotFound,
+)
+from node.config import RpcConfig, split_host_port
+from state.codec import MAX_SAFE_INT
+
+log = logging.getLogger("huzhu.rpc")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+NOT_FOUND = -32001
+LIMIT_EXCEEDED = -32002  # extension: too many subscriptions on one WebSocket
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+# A connection that never finishes its TCP/HTTP setup is forgotten after this long.
+_PENDING_CONNECTION_TTL_S = 10.0
+# How long a refused connection may take to send its request before we hang up.
+_REFUSE_LINGER_S = 1.0
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object to send back (never raised out of this module)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _invalid(param: str, message: str) -> RpcError:
+    return RpcError(INVALID_PARAMS, f"invalid params: {param}: {message}")
+
+
+# --- parameter kinds ------------------------------------------------------------------------
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int  # bool is an int subclass; section 1: never an integer
+
+
+def _p_hex32(name: str, v: Any, _cfg: RpcConfig) -> bytes:
+    if not isinstance(v, str) or not _HEX64.fullmatch(v):
+        raise _invalid(name, "must be 64 hex characters (32 bytes)")
+    return bytes.fromhex(v)
+
+
+def _p_hex(name: str, v: Any, _cfg: RpcConfig) -> bytes:
+    if not isinstance(v, str) or not _HEX.fullmatch(v):
+        raise _invalid(name, "must be a hex string (an even number of 0-9, a-f, A-F)")
+    return bytes.fromhex(v)
+
+
+def _p_str(name: str, v: Any, _cfg: RpcConfig) -> str:
+    if not isinstance(v, str):
+        raise _invalid(name, "must be a string")
+    return v
+
+
+def _p_height(name: str, v: Any, _cfg: RpcConfig) -> int | None:
+    if v is None:
+        return None
+    if not _is_int(v) or abs(v) > MAX_SAFE_INT:
+        raise _invalid(name, "must be an integer height")
+    return v
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any, RpcConfig], str]:
+    def check(name: str, v: Any, _cfg: RpcConfig) -> str:
+        if not isinstance(v, str) or v not in options:
+            raise _invalid(name, "must be one of " + ", ".join(f'"{o}"' for o in options))
+        return v
+
+    return check
+
+
+def _p_status(name: str, v: Any, cfg: RpcConfig) -> str | None:
+    return None if v is None else _choice(CLAIM_STATUSES)(name, v, cfg)
+
+
+def _p_limit(name: str, v: Any, cfg: RpcConfig) -> int:
+    if not _is_int(v) or not 1 <= v <= cfg.max_claims_limit:
+        raise _invalid(name, f"must be an integer in 1..{cfg.max_claims_limit}")
+    return v
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    name: str
+    check: Callable[[str, Any, RpcConfig], Any]
+    required: bool = True
+    default: Any = None
+
+
+_METHODS: dict[str, tuple[_Param, ...]] = {
+    "status": (),
+    "broadcast_tx": (
+        _Param("tx", _p_hex),
+        _Param("mode", _choice(BROADCAST_MODES), False, "sync"),
+    ),
+    "tx": (_Param("hash", _p_hex32),),
+    "block": (_Param("height", _p_height, False),),
+    "account": (_Param("address", _p_hex32),),
+    "pool": (_Param("id", _p_str),),
+    "member": (_Param("pool", _p_str), _Param("address", _p_hex32)),
+    "claim": (_Param("id", _p_hex32),),
+    "claims": (
+        _Param("pool", _p_str),
+        _Param("status", _p_status, False),
+        _Param("limit", _p_limit, False, 100),
+    ),
+    "validators": (_Param("height", _p_height, False),),
+    "candidates": (),
+    "genesis": (),
+    "net_info": (),
+    "subscribe": (_Param("event", _choice(EVENT_KINDS)),),
+    "unsubscribe": (_Param("subscription", _p_str),),
+}
+_WS_ONLY = frozenset(("subscribe", "unsubscribe"))
+
+
+def _bind(method: str, params: Any, cfg: RpcConfig) -> dict[str, Any]:
+    """Check ``params`` against the method's signature; return the typed arguments."""
+    if params is None:
+        params = {}
+    if isinstance(params, list):
+        raise RpcError(INVALID_PARAMS, "invalid params: params must be an object (by name)")
+    if not isinstance(params, dict):
+        raise RpcError(INVALID_PARAMS, "invalid params: params must be an object")
+    spec = _METHODS[method]
+    known = {p.name for p in spec}
+    for name in params:
+        if name not in known:
+            raise _invalid(name, f"unknown parameter for {method}")
+    args: dict[str, Any] = {}
+    for p in spec:
+        if p.name not in params:
+            if p.required:
+                raise _invalid(p.name, "missing")
+            args[p.name] = p.default
+        else:
+            args[p.name] = p.check(p.name, params[p.name], cfg)
+    if method == "claims" and args["limit"] is None:
+        args["limit"] = 100
+    return args
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse(body: bytes) -> Any:
+    """Strict JSON (UTF-8, no NaN/Infinity); raises RpcError(-32700)."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _error(id_: Any, err: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id_, "error": {"code": err.code, "message": err.message}}
+
+
+def _valid_id(v: Any) -> bool:
+    return v is None or isinstance(v, str) or (isinstance(v, int | float) and type(v) is not bool)
+
+
+# --- WebSocket connections ------------------------------------------------------------------
+
+
+class _WsConn:
+    """One WebSocket: its subscriptions and its bounded send queue, drained by one task."""
+
+    def __init__(self, ws: web.WebSocketResponse, queue_len: int) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_len)
+        self.subs: dict[str, str] = {}  # subscription id -> event kind
+        self.next_sub = 1
+        self.dropped = False
+        self.task: asyncio.Task[None] | None = None  # the writer
+
+    async def writer(self) -> None:
+        while True:
+            msg = await self.queue.get()
+            await self.ws.send_str(msg)
+
+
+class RpcServer:
+    """The JSON-RPC server over a NodeAPI; ``start()`` binds, ``stop()`` closes everything."""
+
+    def __init__(self, api: NodeAPI, config: RpcConfig | None = None) -> None:
+        self.api = api
+        self.config = config or RpcConfig()
+        self._runner: web.AppRunner | None = None
+        self._site: _LimitedSite | None = None
+        self._conns: set[_WsConn] = set()
+        self._unsubscribe_events: Callable[[], None] | None = None
+        self._handlers: dict[str, Callable[..., Any]] = {
+            "status": lambda: api.status(),
+            "broadcast_tx": lambda tx, mode: api.broadcast_tx(
+                tx, mode, self.config.commit_timeout_ms / 1000
+            ),
+            "tx": lambda hash: api.tx(hash),
+            "block": lambda height: api.block(height),
+            "account": lambda address: api.account(address),
+            "pool": lambda id: api.pool(id),
+            "member": lambda pool, address: api.member(pool, address),
+            "claim": lambda id: api.claim(id),
+            "claims": lambda pool, status, limit: api.claims(pool, status, limit),
+            "validators": lambda height: api.validators(height),
+            "candidates": lambda: api.candidates(),
+            "genesis": lambda: api.genesis(),
+            "net_info": lambda: api.net_info(),
+        }
+
+    # -- lifecycle --
+
+    def make_app(self) -> web.Application:
+        # Bodies are read by hand (streamed, counted): client_max_size is only a backstop.
+        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app.router.add_post("/", self._http)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/health", self._health)
+        return app
+
+    async def start(self, host: str | None = None, port: int | None = None) -> None:
+        """Listen on ``config.listen`` (or the given host/port; port 0 picks a free one)."""
+        h, p = split_host_port(self.config.listen)
+        host = h if host is None else host
+        port = p if port is None else port
+        self._unsubscribe_events = self.api.subscribe_events(self._on_event)
+        self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        self._site = _LimitedSite(self._runner, host, port, self.config.max_connections)
+        await self._site.start()
+
+    @property
+    def host(self) -> str:
+        assert self._site is not None, "not started"
+        return self._site.host
+
+    @property
+    def port(self) -> int:
+        assert self._site is not None, "not started"
+        return self._site.port
+
+    @property
+    def url(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    async def stop(self) -> None:
+        if self._unsubscribe_events is not None:
+            self._unsubscribe_events()
+            self._unsubscribe_events = None
+        for conn in list(self._conns):
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- HTTP --
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        """The body, or None when it is over the limit (checked before and while reading)."""
+        limit = self.config.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.content.read(64 * 1024)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read_body(request)
+        if body is None:
+            resp = web.json_response(
+                _error(
+                    None,
+                    RpcError(
+                        INVALID_REQUEST,
+                        f"request body exceeds {self.config.max_body_bytes} bytes",
+                    ),
+                ),
+                status=413,
+            )
+            resp.force_close()
+            return resp
+        out = await self.handle_body(body, None)
+        if out is None:
+            return web.Response(status=204)
+        return web.Response(text=out, content_type="application/json")
+
+    # -- JSON-RPC --
+
+    async def handle_body(self, body: bytes, conn: _WsConn | None) -> str | None:
+        """Answer one HTTP body or WebSocket message (a call or a batch); None: no answer."""
+        try:
+            obj = _parse(body)
+        except RpcError as err:
+            return _dumps(_error(None, err))
+        if isinstance(obj, list):
+            if not obj:
+                return _dumps(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
+            if len(obj) > self.config.max_batch:
+                msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
+                return _dumps(_error(None, RpcError(INVALID_REQUEST, msg)))
+            answers = [a for a in [await self._call(c, conn) for c in obj] if a is not None]
+            return _dumps(answers) if answers else None
+        answer = await self._call(obj, conn)
+        return None if answer is None else _dumps(answer)
+
+    async def _call(self, req: Any, conn: _WsConn | None) -> dict[str, Any] | None:
+        if not isinstance(req, dict):
+            return _error(None, RpcError(INVALID_REQUEST, "invalid request: not an object"))
+        id_ = req.get("id")
+        if not _valid_id(id_):
+            return _error(None, RpcError(INVALID_REQUEST, "invalid request: bad id"))
+        if req.get("jsonrpc") != "2.0":
+            return _error(id_, RpcError(INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'))
+        method = req.get("method")
+        if not isinstance(method, str):
+            return _error(
+                id_, RpcError(INVALID_REQUEST, "invalid request: method must be a string")
+            )
+        notification = "id" not in req
+        try:
+            result = await self._dispatch(method, req.get("params"), conn)
+        except RpcError as err:
+            return None if notification else _error(id_, err)
+        if notification:
+            return None
+        return {"jsonrpc": "2.0", "id": id_, "result": result}
+
+    async def _dispatch(self, method: str, params: Any, conn: _WsConn | None) -> Any:
+        if method not in _METHODS or (method in _WS_ONLY and conn is None):
+            hint = " (WebSocket /ws only)" if method in _WS_ONLY else ""
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}{hint}")
+        args = _bind(method, params, self.config)
+        if conn is not None and method == "subscribe":
+            return self._subscribe(conn, **args)
+        if conn is not None and method == "unsubscribe":
+            return self._unsubscribe(conn, **args)
+        try:
+            result = self._handlers[method](**args)
+            if inspect.isawaitable(result):
+                result = await result
+        except NotFound as exc:
+            raise RpcError(NOT_FOUND, f"not found: {exc}") from None
+        except InvalidParams as exc:
+            raise _invalid(exc.param, exc.message) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("internal error in %s", method)
+            raise RpcError(INTERNAL_ERROR, "internal error") from None
+        return result
+
+    # -- WebSocket --
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=self.config.max_body_bytes, heartbeat=30.0)
+        await ws.prepare(request)
+        conn = _WsConn(ws, self.config.ws_send_queue)
+        self._conns.add(conn)
+        writer = conn.task = asyncio.create_task(conn.writer())
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    body: bytes = msg.data.encode("utf-8")
+                elif msg.type == WSMsgType.BINARY:
+                    body = msg.data
+                else:
+                    break
+                out = await self.handle_body(body, conn)
+                if out is not None and not conn.dropped:
+                    await conn.queue.put(out)  # answers wait for room: the client's own pace
+        finally:
+            self._conns.discard(conn)
+            conn.subs.clear()
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    def _subscribe(self, conn: _WsConn, event: str) -> str:
+        if len(conn.subs) >= self.config.max_ws_subscriptions:
+            raise RpcError(
+                LIMIT_EXCEEDED,
+                f"subscription limit reached ({self.config.max_ws_subscriptions} per connection)",
+            )
+        sub_id = str(conn.next_sub)
+        conn.next_sub += 1
+        conn.subs[sub_id] = event
+        return sub_id
+
+    def _unsubscribe(self, conn: _WsConn, subscription: str) -> bool:
+        if conn.subs.pop(subscription, None) is None:
+            raise RpcError(NOT_FOUND, f"not found: subscription {subscription!r}")
+        return True
+
+    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
+        """NodeAPI listener: fan out without awaiting; drop subscribers that lag."""
+        try:
+            kind_json = _dumps(kind)
+            data_json: str | None = None
+            for conn in list(self._conns):
+                for sub_id, sub_kind in list(conn.subs.items()):
+                    if sub_kind != kind or conn.dropped:
+                        continue
+                    if data_json is None:
+                        data_json = _dumps(data)
+                    msg = (
+                        '{"jsonrpc":"2.0","method":"event","params":{"subscription":'
+                        f'{_dumps(sub_id)},"event":{kind_json},"data":{data_json}}}}}'
+                    )
+                    try:
+                        conn.queue.put_nowait(msg)
+                    except asyncio.QueueFull:
+                        self._drop(conn)
+        except Exception:  # a listener must never raise into the node
+            log.exception("event fan-out failed for %s", kind)
+
+    def _drop(self, conn: _WsConn) -> None:
+        log.warning("dropping a WebSocket subscriber whose send queue is full")
+        conn.dropped = True
+        conn.subs.clear()
+        self._conns.discard(conn)
+        if conn.task is not None:
+            # Stop sending the backlog first: the close frame must not queue behind it, and
+            # cancelling between frames (a frame is written whole) leaves the stream intact.
+            conn.task.cancel()
+        asyncio.get_running_loop().create_task(
+            conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"subscriber too slow")
+        )
+
+
+# --- the connection-limited listening socket --------------------------------------------------
+
+
+class _Refuse(asyncio.Protocol):
+    """Answers HTTP 503 to a connection over the limit and hangs up."""
+
+    _RESPONSE = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        b"Content-Length: 25\r\nConnection: close\r\n\r\ntoo many open connections"
+    )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.write(self._RESPONSE)
+        # Wait for the request before closing: closing on unread data would reset the
+        # connection and the client might never see the 503.
+        asyncio.get_running_loop().call_later(_REFUSE_LINGER_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self._transport.close()
+
+
+class _LimitedSite(web.BaseSite):
+    """A TCP site that refuses connections beyond ``limit`` before aiohttp sees them.
+
+    aiohttp has no connection cap; counting here (rather than in a middleware) also covers
+    idle keep-alive connections and open WebSockets."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, limit: int) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._limit = limit
+        self._pending: dict[Any, float] = {}  # handler -> creation time, until connection_made
+        self._live: set[Any] = set()
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def open_connections(self) -> int:
+        return len(self._live) + len(self._pending)
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        made, lost = server.connection_made, server.connection_lost
+
+        def on_made(handler: Any, transport: asyncio.Transport) -> None:
+            if self._pending.pop(handler, None) is not None:
+                self._live.add(handler)
+            made(handler, transport)
+
+        def on_lost(handler: Any, exc: BaseException | None = None) -> None:
+            self._live.discard(handler)
+            self._pending.pop(handler, None)
+            lost(handler, exc)
+
+        server.connection_made = on_made  # type: ignore[method-assign]
+        server.connection_lost = on_lost  # type: ignore[method-assign]
+
+        def factory() -> asyncio.Protocol:
+            now = time.monotonic()
+            for h, t in list(self._pending.items()):
+                if now - t > _PENDING_CONNECTION_TTL_S:  # its transport never came up
+                    del self._pending[h]
+            if self.open_connections() >= self._limit:
+                return _Refuse()
+            handler = server()
+            self._pending[handler] = now
+            return handler
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            factory, self._host, self._port, backlog=self._backlog, reuse_address=True
+        )
+        self._port = self._server.sockets[0].getsockname()[1]

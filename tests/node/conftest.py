@@ -1,0 +1,165 @@
+"""Shared fixtures for the node tests: a fake NodeAPI and a running RpcServer on 127.0.0.1.
+
+The fake is a test double of the runtime (node/service.py implements the real one): a few
+accounts, one pool, blocks 1..3, a mempool admission that decodes the transaction with the
+real state.tx.decode_tx, and an event hook the tests fire by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from node.api import EventListener, InvalidParams, NotFound, timeout_result
+from node.config import RpcConfig
+from node.rpc import RpcServer
+from state.crypto import Signer, sha256
+from state.errors import TxError
+from state.params import ChainParams
+from state.tx import decode_tx, tx_to_json
+
+CHAIN_ID = "huzhu-test"
+TREASURY = Signer(sha256(b"test treasury"))
+PARAMS = ChainParams(treasury=TREASURY.public_key, min_fee=2)
+
+
+class FakeNode:
+    """A NodeAPI implementation with fixed data; records what it was asked."""
+
+    chain_id = CHAIN_ID
+    params = PARAMS
+
+    def __init__(self) -> None:
+        self.height = 3
+        self.calls: list[tuple[str, Any]] = []
+        self.received: list[bytes] = []
+        self.listeners: list[EventListener] = []
+        self.nonces: dict[bytes, int] = {}
+        self.commit_delay: float | None = 0.0  # None: never included (commit times out)
+
+    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(kind, data)
+
+    async def status(self) -> dict[str, Any]:
+        return {
+            "chain_id": CHAIN_ID,
+            "node_id": "ab" * 32,
+            "height": self.height,
+            "block_hash": "cd" * 32,
+            "state_root": "ef" * 32,
+            "time": "2026-11-26T00:00:03Z",
+            "validator": True,
+            "catching_up": False,
+            "peers": 0,
+        }
+
+    async def broadcast_tx(self, wire: bytes, mode: str, timeout: float = 30.0) -> dict[str, Any]:
+        self.calls.append(("broadcast_tx", (mode, timeout)))
+        h = sha256(wire)
+        base = {"hash": h.hex(), "code": 0, "error": None, "log": ""}
+        if mode == "async":
+            self.received.append(wire)
+            return base
+        try:
+            tx = decode_tx(wire, chain_id=CHAIN_ID, params=PARAMS)
+        except TxError as exc:
+            return {**base, "code": int(exc.code), "error": exc.code.error, "log": exc.log}
+        self.received.append(wire)
+        self.nonces[tx.sender] = tx.nonce + 1
+        if mode == "commit":
+            if self.commit_delay is None or self.commit_delay > timeout:
+                await asyncio.sleep(timeout)
+                return timeout_result(h)
+            await asyncio.sleep(self.commit_delay)
+            return {**base, "height": self.height + 1, "index": 0}
+        return base
+
+    async def tx(self, hash: bytes) -> dict[str, Any]:
+        for wire in self.received:
+            if sha256(wire) == hash:
+                tx = decode_tx(wire, chain_id=CHAIN_ID, params=PARAMS)
+                rec = {"hash": hash.hex(), "height": 1, "index": 0, "code": 0, "error": None}
+                return {**rec, "log": "", **tx_to_json(tx)}
+        raise NotFound(f"transaction {hash.hex()}")
+
+    async def block(self, height: int | None) -> dict[str, Any]:
+        h = self.height if height is None else height
+        if not 1 <= h <= self.height:
+            raise NotFound(f"block at height {h}")
+        return {"height": h, "hash": f"{h:064x}", "txs": [], "commit": None}
+
+    def account(self, address: bytes) -> dict[str, Any]:  # a plain def: allowed by NodeAPI
+        self.calls.append(("account", address))
+        nonce = self.nonces.get(address, 0)
+        return {
+            "address": address.hex(),
+            "balance": 1000,
+            "nonce": nonce,
+            "pending_nonce": nonce,
+            "kyc": False,
+        }
+
+    async def pool(self, id: str) -> dict[str, Any]:
+        if id != "medical":
+            raise NotFound(f"pool {id!r}")
+        return {"id": id, "name": "Medical", "balance": 0, "params": {}, "members": {}}
+
+    async def member(self, pool: str, address: bytes) -> dict[str, Any]:
+        raise NotFound(f"member {address.hex()} of pool {pool!r}")
+
+    async def claim(self, id: bytes) -> dict[str, Any]:
+        if id == b"\x01" * 32:
+            raise RuntimeError("boom")  # a bug in the node: must become -32603
+        raise NotFound(f"claim {id.hex()}")
+
+    async def claims(self, pool: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+        self.calls.append(("claims", (pool, status, limit)))
+        if pool != "medical":
+            raise NotFound(f"pool {pool!r}")
+        return []
+
+    async def validators(self, height: int | None) -> dict[str, Any]:
+        h = self.height + 1 if height is None else height
+        if not 1 <= h <= self.height + 2:
+            raise NotFound(f"validators at height {h}")
+        return {"height": h, "validators": []}
+
+    async def candidates(self) -> list[dict[str, Any]]:
+        return []
+
+    async def genesis(self) -> dict[str, Any]:
+        return {
+            "chain_id": CHAIN_ID,
+            "params": {**PARAMS.to_json()},
+        }
+
+    async def net_info(self) -> dict[str, Any]:
+        raise InvalidParams("peer", "refused by the node")  # exercised as -32602
+
+
+@pytest.fixture
+def fake_node() -> FakeNode:
+    return FakeNode()
+
+
+@pytest.fixture
+def rpc_config() -> RpcConfig:
+    return RpcConfig(listen="127.0.0.1:0")
+
+
+@pytest.fixture
+async def rpc_server(fake_node: FakeNode, rpc_config: RpcConfig) -> AsyncIterator[RpcServer]:
+    server = RpcServer(fake_node, rpc_config)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
