@@ -31,6 +31,7 @@ from typing import Any
 
 import msgpack
 
+from state import codec
 from state.model import Account, Candidate, Claim, Member, Pool, ValidatorInfo
 from state.params import ChainParams
 
@@ -165,7 +166,7 @@ _DECODERS: dict[bytes, Callable[[Any], Any]] = {
     VALIDATORS: _validators_from,
     PARAMS[:4]: ChainParams.from_state,
 }
-_MODELS = (Account, Pool, Member, Claim, Candidate, ChainParams)
+_MODELS = (Account, Pool, Member, Claim, Candidate)
 
 
 def decode_value(key: bytes, raw: bytes) -> Any:
@@ -178,6 +179,8 @@ def decode_value(key: bytes, raw: bytes) -> Any:
 def encode_value(value: Any) -> bytes:
     """Canonical bytes of a record (model), a validator set (tuple of ValidatorInfo) or a
     plain index value."""
+    if type(value) is ChainParams:
+        return codec.encode(value.to_state())  # once per chain: the generic path is fine
     if isinstance(value, _MODELS):
         return _packb(value.to_state(), use_bin_type=True)
     if type(value) is tuple and value and type(value[0]) is ValidatorInfo:

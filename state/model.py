@@ -68,7 +68,7 @@ class Pool:
             "balance": self.balance,
             "id": self.id,
             "name": self.name,
-            "params": self.params.to_state(),
+            "params": dict(sorted(self.params.to_state().items())),
         }
 
     @classmethod
