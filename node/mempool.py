@@ -212,16 +212,17 @@ class Mempool:
         del self._by_hash[tx.hash]
         self._bytes -= len(tx.wire)
 
-    def update(self, block_txs: Iterable[bytes]) -> list[Tx]:
+    def update(self, block_txs: Iterable[bytes]) -> tuple[list[Tx], list[Tx]]:
         """Apply a committed block: drop its transactions, then for every sender it touched
         drop pending txs below the new account nonce and, from the highest nonce down, those
-        the balance can no longer pay the fees of. Returns the transactions removed because
-        the block included them (hash-identical), for the RPC's waiters.
+        the balance can no longer pay the fees of. Returns (included, dropped): the pending
+        transactions the block carried, and those evicted as stale (gossip forgets both).
 
         Call once per committed block, after the state is committed (the view is read here).
         """
         touched: set[bytes] = set()
         included: list[Tx] = []
+        dropped: list[Tx] = []
         for wire in block_txs:
             h = sha256(wire)
             tx = self._by_hash.get(h)
@@ -234,7 +235,7 @@ class Mempool:
             if sender is not None and sender in self._senders:
                 touched.add(sender)
         if not touched:
-            return included
+            return included, dropped
         view = self._view()
         for sender in touched:
             s = self._senders.get(sender)
@@ -243,15 +244,17 @@ class Mempool:
             acct = view.account(sender)
             s.base = acct.nonce
             for nonce in [n for n in s.txs if n < acct.nonce]:
+                dropped.append(s.txs[nonce])
                 self._remove(s, s.txs[nonce])
             if s.fees > acct.balance:
                 for nonce in sorted(s.txs, reverse=True):
+                    dropped.append(s.txs[nonce])
                     self._remove(s, s.txs[nonce])
                     if s.fees <= acct.balance:
                         break
             if not s.txs:
                 del self._senders[sender]
-        return included
+        return included, dropped
 
     def remove(self, tx_hash: bytes) -> bool:
         """Drop one pending transaction (e.g. a proposer found it invalid); True if it was."""

@@ -28,6 +28,8 @@ from node.config import Home, NodeConfig, load_config
 from node.logs import kv, setup_logging
 from node.mempool import Mempool, MempoolLimits
 from node.service import NodeService, rfc3339
+from p2p.gossip import decode_batch
+from p2p.types import ProtocolViolation
 from state.crypto import Signer, sha256
 from state.errors import Code
 from state.genesis import load_genesis
@@ -41,7 +43,13 @@ CH_TXS = 2
 CH_EVIDENCE = 3
 CH_SYNC = 4
 
-TICK_INTERVAL_S = 0.25  # on_tick cadence (block-sync requests, re-gossip); not a deadline
+TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a deadline
+GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission
+
+# admission refusals that no honest peer can cause (they do not depend on state)
+_PEER_FAULTS = frozenset(
+    (Code.MALFORMED, Code.BAD_SIGNATURE, Code.TOO_LARGE, Code.WRONG_CHAIN, Code.UNKNOWN_TYPE)
+)
 
 
 def now_ms() -> int:
@@ -58,6 +66,7 @@ class Node:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        self._gossip_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
@@ -96,20 +105,22 @@ class Node:
         res = self._mempool.add(wire)
         if res.code is Code.OK:
             assert res.tx is not None
-            self.gossip.add(res.tx.wire)
+            self.gossip.add(res.tx.hash, res.tx.wire)
         return res
 
     # ---------------------------------------------------------------- start / stop
 
     async def start(self) -> None:
-        from consensus.replica import Replica, ReplicaParams
-        from p2p.gossip import TxGossip
-        from p2p.node import P2PNode, PeerAddr
-        from state.app import ChainApp
-        from state.chain import Chain
+        from consensus.replica import Replica
 
+        from consensus.params import ConsensusParams
         from node.keys import load_key
         from node.rpc import RpcServer
+        from p2p.gossip import TxGossip
+        from p2p.node import P2PNode
+        from p2p.types import PeerAddr
+        from state.app import ChainApp
+        from state.chain import Chain
 
         cfg = self.config
         self._genesis = load_genesis(self.home.genesis)
@@ -133,37 +144,40 @@ class Node:
             self.store,
             self.app,
             self.key,
-            ReplicaParams(
-                timeout_propose_ms=c.timeout_propose_ms,
-                timeout_propose_delta_ms=c.timeout_propose_delta_ms,
-                timeout_prevote_ms=c.timeout_prevote_ms,
-                timeout_prevote_delta_ms=c.timeout_prevote_delta_ms,
-                timeout_precommit_ms=c.timeout_precommit_ms,
-                timeout_precommit_delta_ms=c.timeout_precommit_delta_ms,
-                block_time_ms=self.chain.params.block_time_ms,
+            ConsensusParams(
+                propose_ms=c.timeout_propose_ms,
+                propose_delta_ms=c.timeout_propose_delta_ms,
+                prevote_ms=c.timeout_prevote_ms,
+                prevote_delta_ms=c.timeout_prevote_delta_ms,
+                precommit_ms=c.timeout_precommit_ms,
+                precommit_delta_ms=c.timeout_precommit_delta_ms,
+                commit_ms=self.chain.params.block_time_ms,
             ),
         )
         self.service = NodeService(self)
         self._refresh_allowed()
         host, port = _split(cfg.p2p.listen)
+        self.p2p_limits = p2p_limits(cfg)
         self.p2p = P2PNode(
             self.key,
             self._genesis.chain_id,
             (host, port),
             [PeerAddr(p.node_id, p.host, p.port) for p in cfg.p2p.peer_addresses()],
             is_allowed=self._is_allowed,
-            limits=cfg.p2p,
+            limits=self.p2p_limits,
             on_message=self._on_message,
             on_peer=self._on_peer,
         )
-        self.gossip = TxGossip(self.p2p, CH_TXS)
-        self.service.subscribe_events  # noqa: B018 (the server registers its listener)
+        self.gossip = TxGossip(self.p2p, self.p2p_limits, CH_TXS)
         self.rpc = RpcServer(self.service, cfg.rpc)
         await self.p2p.start()
         await self.rpc.start()
         self._started = True
         self._dispatch(self.replica.start(now_ms()))
         self._tick_task = asyncio.create_task(self._ticker(), name="huzhu-tick")
+        self._gossip_task = asyncio.create_task(
+            self.gossip.run(GOSSIP_INTERVAL_S), name="huzhu-gossip"
+        )
         v = self.chain.view()
         log.info(
             "node started %s",
@@ -183,10 +197,11 @@ class Node:
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
+        for task in (self._tick_task, self._gossip_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for part, name in ((self.rpc, "rpc"), (self.p2p, "p2p")):
             if part is None:
                 continue
@@ -254,7 +269,10 @@ class Node:
     def _on_committed(self, a: Any) -> None:
         block = a.block
         height = a.height
-        included = self._mempool.update(block.txs)
+        included, dropped = self._mempool.update(block.txs)
+        self.gossip.remove([sha256(w) for w in block.txs])
+        if dropped:
+            self.gossip.remove([t.hash for t in dropped])
         self.service.on_committed(height, block)
         if height % max(1, self.chain.params.epoch_length) == 0 or self._candidates_changed(block):
             self._refresh_allowed()
@@ -291,13 +309,12 @@ class Node:
         if self._stopping:
             return
         log.info("peer %s %s", "up" if up else "down", peer_id.hex()[:16])
-        if up:
-            self.gossip.on_peer_up(peer_id)
-        else:
-            self.gossip.on_peer_down(peer_id)
         self._dispatch(self.replica.on_peer(peer_id, up, now_ms()))
 
     def _on_message(self, peer_id: bytes, channel: int, payload: bytes) -> None:
+        """A peer's message. Provable garbage raises ProtocolViolation (the transport bans
+        the peer); an exception of ours is logged and the message dropped, never banning an
+        honest peer for our bug and never reaching the event loop."""
         if self._stopping:
             return
         try:
@@ -305,24 +322,41 @@ class Node:
                 self._on_tx_batch(peer_id, payload)
             else:
                 self._dispatch(self.replica.on_message(peer_id, channel, payload, now_ms()))
+        except ProtocolViolation:
+            raise
         except Exception:
             log.exception("message on channel %d from %s failed", channel, peer_id.hex()[:16])
-            self.p2p.penalize(peer_id, "message handling failed")
 
     def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
-        wires = self.gossip.decode_batch(peer_id, payload)
-        if wires is None:
-            self.p2p.penalize(peer_id, "garbage tx batch")
-            return
+        lim = self.p2p_limits
+        wires = decode_batch(payload, lim.gossip_batch_txs, lim.gossip_batch_bytes)
         for wire in wires:
             res = self._mempool.add(wire)
+            tx = res.tx
             if res.code is Code.OK:
-                assert res.tx is not None
-                self.gossip.add(res.tx.wire, source=peer_id)
-            elif res.code in (Code.MALFORMED, Code.BAD_SIGNATURE, Code.TOO_LARGE):
-                # an honest peer only gossips what it admitted: these cannot be races
-                self.p2p.penalize(peer_id, f"gossiped tx {res.error}")
-                return
+                assert tx is not None
+                self.gossip.add(tx.hash, tx.wire, from_peer=peer_id)
+            elif res.code in _PEER_FAULTS:
+                # checks independent of state: an honest peer admitted it, so cannot send it
+                raise ProtocolViolation(f"gossiped tx refused: {res.error}")
+            elif tx is not None:
+                self.gossip.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
+
+
+def p2p_limits(cfg: NodeConfig) -> Any:
+    """The transport's bounds from `[p2p]` of config.toml (the rest keep P2PLimits defaults)."""
+    from p2p.types import P2PLimits
+
+    p = cfg.p2p
+    dial_s = p.dial_interval_ms / 1000
+    return P2PLimits(
+        max_frame_bytes=p.max_frame_bytes,
+        max_peers=p.max_peers,
+        send_queue_len=p.send_queue_len,
+        handshake_timeout_s=p.handshake_timeout_ms / 1000,
+        backoff_min_s=dial_s,
+        backoff_max_s=max(dial_s, 4 * dial_s),
+    )
 
 
 def _split(listen: str) -> tuple[str, int]:
@@ -361,6 +395,3 @@ def run(home: Path) -> int:
         return uvloop.run(_serve(Path(home)))
     uvloop.install()
     return asyncio.run(_serve(Path(home)))
-
-
-_ = sha256  # re-exported helpers used by tests

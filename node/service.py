@@ -23,6 +23,8 @@ from state.tx import decode_tx, tx_to_json
 
 log = logging.getLogger("huzhu.service")
 
+_DIRECTION = {"inbound": "in", "outbound": "out"}  # p2p's words -> PROTOCOL.md's
+
 
 def rfc3339(ms: int) -> str:
     """Milliseconds since the epoch as RFC 3339 UTC with millisecond precision."""
@@ -270,7 +272,11 @@ class NodeService:
     async def net_info(self) -> dict[str, Any]:
         return {
             "peers": [
-                {"node_id": p.node_id.hex(), "address": str(p.address), "direction": p.direction}
+                {
+                    "node_id": p.node_id.hex(),
+                    "address": str(p.address),
+                    "direction": _DIRECTION.get(p.direction, p.direction),
+                }
                 for p in self._p.peers()
             ]
         }

@@ -213,8 +213,9 @@ def test_update_drops_included_and_stale_keeps_rest() -> None:
     # the block included a[0]; another node's tx for A with nonce 1 replaced ours
     other = tx(A, 1, amount=7)
     view.accounts[A.public_key] = Acct(balance=990, nonce=2)
-    included = mp.update([a[0].wire, other.wire])
+    included, dropped = mp.update([a[0].wire, other.wire])
     assert [t.hash for t in included] == [a[0].hash]
+    assert [t.hash for t in dropped] == [a[1].hash]
     assert a[0].hash not in mp and a[1].hash not in mp and a[2].hash in mp
     assert tx(B, 0).hash in mp and len(mp) == 2
     assert mp.pending_fees(A.public_key) == 2
@@ -228,7 +229,8 @@ def test_update_drops_what_the_sender_can_no_longer_pay() -> None:
     for t in ts:
         assert mp.add(t.wire).code is Code.OK
     view.accounts[A.public_key] = Acct(balance=15, nonce=1)  # pays one pending fee only
-    mp.update([ts[0].wire])
+    _, dropped = mp.update([ts[0].wire])
+    assert {t.hash for t in dropped} == {ts[2].hash, ts[3].hash}
     assert ts[1].hash in mp and ts[2].hash not in mp and ts[3].hash not in mp
     assert mp.pending_fees(A.public_key) == 10
 
@@ -236,7 +238,7 @@ def test_update_drops_what_the_sender_can_no_longer_pay() -> None:
 def test_update_of_unknown_and_garbage_block_txs_is_harmless() -> None:
     mp, _ = make(a=100)
     mp.add(tx(A, 0).wire)
-    assert mp.update([b"\xc1", tx(B, 0).wire]) == []
+    assert mp.update([b"\xc1", tx(B, 0).wire]) == ([], [])
     assert len(mp) == 1
 
 
