@@ -1,0 +1,559 @@
+"""P2PNode: listener, dialer and peer manager over :mod:`p2p.secret` links.
+
+One task reads each peer (and runs the application's ``on_message`` in order), one writes
+from a bounded queue, one sends pings and drops the peer when it goes quiet. A slow peer
+only ever fills its own queue: ``send`` then returns False and counts a drop; nobody waits.
+Every failure that comes from the network ends in a log line and a closed connection (and a
+ban when the peer is provably misbehaving); nothing raises into the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+
+from state.crypto import Signer
+
+from .secret import NonceExhausted, SecretConnection, handshake
+from .types import (
+    CH_CONTROL,
+    HandshakeError,
+    P2PLimits,
+    PeerAddr,
+    PeerInfo,
+    ProtocolViolation,
+    Refused,
+)
+
+log = logging.getLogger("huzhu.p2p")
+
+OnMessage = Callable[[bytes, int, bytes], "None | Awaitable[None]"]
+OnPeer = Callable[[bytes, bool], "None | Awaitable[None]"]
+
+# Control channel (0) messages: kind byte + 8 opaque bytes echoed by the pong.
+PING = 1
+PONG = 2
+CONTROL_LEN = 1 + 1 + 8
+# Frames sealed back to back before one drain: amortises syscalls without starving others.
+WRITE_BATCH_BYTES = 1024 * 1024
+INBOUND = "inbound"
+OUTBOUND = "outbound"
+
+
+class _Peer:
+    """One established, authenticated connection and its per-peer tasks and queue."""
+
+    __slots__ = (
+        "node_id",
+        "address",
+        "direction",
+        "conn",
+        "queue",
+        "queued_bytes",
+        "wake",
+        "done",
+        "closed",
+        "tasks",
+        "last_recv",
+        "dropped",
+        "pong_pending",
+    )
+
+    def __init__(self, node_id: bytes, address: str, direction: str, conn: SecretConnection):
+        self.node_id = node_id
+        self.address = address
+        self.direction = direction
+        self.conn = conn
+        self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.wake = asyncio.Event()
+        self.done = asyncio.Event()
+        self.closed = False
+        self.tasks: list[asyncio.Task[None]] = []
+        self.last_recv = time.monotonic()
+        self.dropped = 0
+        self.pong_pending = False
+
+
+def _peername(writer: asyncio.StreamWriter) -> str:
+    try:
+        name = writer.get_extra_info("peername")
+        host, port = name[0], name[1]
+    except Exception:
+        return "?"
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+class P2PNode:
+    """The node's transport: authenticated, encrypted, permissioned links to its peers.
+
+    ``on_message(peer_id, channel, payload)`` runs in the peer's reader task, in arrival
+    order; it may return an awaitable (awaited before that peer's next frame is read, which
+    is the back-pressure). Raising :class:`ProtocolViolation` from it bans the peer.
+    ``on_peer(peer_id, up)`` reports a peer's link going up or down (a duplicate link that
+    replaces a live one reports nothing: the peer never went away).
+    """
+
+    def __init__(
+        self,
+        node_key: Signer,
+        chain_id: str,
+        listen: tuple[str, int],
+        peers: list[PeerAddr],
+        is_allowed: Callable[[bytes], bool],
+        limits: P2PLimits | None = None,
+        on_message: OnMessage | None = None,
+        on_peer: OnPeer | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._key = node_key
+        self.node_id: bytes = node_key.public_key
+        self._chain_id = chain_id
+        self._listen = listen
+        self._addrs = list(peers)
+        self._is_allowed = is_allowed
+        self.limits = limits or P2PLimits()
+        self._on_message: OnMessage = on_message or (lambda _p, _c, _m: None)
+        self._on_peer: OnPeer = on_peer or (lambda _p, _u: None)
+        # Jitter only: p2p is outside the deterministic core, so OS randomness is fine.
+        self._rng = rng or random.Random(os.urandom(16))
+        self._peers: dict[bytes, _Peer] = {}
+        self._bans: dict[bytes, float] = {}
+        self._offences: dict[bytes, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self._port = 0
+        self._pending_handshakes = 0
+        self._stopping = False
+        self.dropped_total = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def listen_port(self) -> int:
+        """The port actually bound (the configured one, or the kernel's pick for port 0)."""
+        return self._port
+
+    async def start(self) -> None:
+        """Bind the listener and start dialing the configured peers."""
+        if self._server is not None:
+            raise RuntimeError("P2PNode already started")
+        host, port = self._listen
+        self._server = await asyncio.start_server(self._handle_inbound, host, port)
+        self._port = self._server.sockets[0].getsockname()[1]
+        log.info("p2p listening on %s:%d as %s", host, self._port, self.node_id.hex()[:16])
+        for addr in self._addrs:
+            self._spawn(self._dial_loop(addr), f"dial {addr}")
+
+    async def stop(self) -> None:
+        """Close the listener and every link; wait for all our tasks to finish."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for peer in list(self._peers.values()):
+            self._close_peer(peer, "node stopping")
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Our own bug: every loop catches what the network can cause.
+            log.error("p2p task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ------------------------------------------------------------------ public API
+
+    def send(self, peer_id: bytes, channel: int, payload: bytes) -> bool:
+        """Queue ``payload`` for one peer; False when not connected or its queue is full.
+
+        An unknown channel or a payload over ``limits.max_payload`` is a bug of the caller
+        and raises ValueError.
+        """
+        plaintext = self._plaintext(channel, payload)
+        peer = self._peers.get(peer_id)
+        return peer is not None and self._enqueue(peer, plaintext)
+
+    def broadcast(self, channel: int, payload: bytes, exclude: Iterable[bytes] = ()) -> int:
+        """Queue ``payload`` for every connected peer not in ``exclude``; return how many took it."""
+        plaintext = self._plaintext(channel, payload)
+        skip = set(exclude)
+        return sum(
+            1
+            for pid, peer in list(self._peers.items())
+            if pid not in skip and self._enqueue(peer, plaintext)
+        )
+
+    def penalize(self, peer_id: bytes, reason: str) -> None:
+        """Disconnect ``peer_id`` and refuse it for ``limits.ban_seconds``."""
+        log.warning("p2p penalize %s: %s", peer_id.hex()[:16], reason)
+        now = time.monotonic()
+        for pid in [p for p, until in self._bans.items() if until <= now]:
+            del self._bans[pid]
+        self._bans[peer_id] = now + self.limits.ban_seconds
+        self._offences[peer_id] = self._offences.get(peer_id, 0) + 1
+        peer = self._peers.get(peer_id)
+        if peer is not None:
+            self._close_peer(peer, f"penalized: {reason}")
+
+    def banned(self, peer_id: bytes) -> bool:
+        return self._ban_remaining(peer_id) > 0
+
+    def offences(self, peer_id: bytes) -> int:
+        """How many times the peer was penalized since this node started."""
+        return self._offences.get(peer_id, 0)
+
+    def peers(self) -> list[PeerInfo]:
+        return [
+            PeerInfo(p.node_id, p.address, p.direction, p.dropped)
+            for _, p in sorted(self._peers.items())
+        ]
+
+    def connected(self, peer_id: bytes) -> bool:
+        return peer_id in self._peers
+
+    # ------------------------------------------------------------------ queueing
+
+    def _plaintext(self, channel: int, payload: bytes) -> bytes:
+        if channel not in self.limits.channels:
+            raise ValueError(f"unknown channel {channel}")
+        if len(payload) > self.limits.max_payload:
+            raise ValueError(
+                f"payload of {len(payload)} bytes exceeds max_payload {self.limits.max_payload}"
+            )
+        return bytes([channel]) + payload
+
+    def _enqueue(self, peer: _Peer, plaintext: bytes) -> bool:
+        lim = self.limits
+        if peer.closed:
+            return False
+        if (
+            len(peer.queue) >= lim.send_queue_len
+            or peer.queued_bytes + len(plaintext) > lim.send_queue_bytes
+        ):
+            peer.dropped += 1
+            self.dropped_total += 1
+            return False
+        peer.queue.append(plaintext)
+        peer.queued_bytes += len(plaintext)
+        peer.wake.set()
+        return True
+
+    def _enqueue_control(self, peer: _Peer, frame: bytes) -> None:
+        # Control frames jump the queue and ignore its bounds (at most one ping and one pong
+        # are outstanding), so a busy link is not mistaken for a dead one.
+        peer.queue.appendleft(frame)
+        peer.queued_bytes += len(frame)
+        peer.wake.set()
+
+    # ------------------------------------------------------------------ connections
+
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[SecretConnection, bytes]:
+        async with asyncio.timeout(self.limits.handshake_timeout_s):
+            return await handshake(
+                reader, writer, self._key, self._chain_id, self.limits.max_frame_bytes
+            )
+
+    async def _handle_inbound(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # so stop() cancels handshakes and readers of inbound links
+        address = _peername(writer)
+        lim = self.limits
+        try:
+            if self._stopping:
+                return
+            if len(self._peers) >= lim.max_peers:
+                log.info("p2p refuse inbound %s: max_peers %d reached", address, lim.max_peers)
+                return
+            if self._pending_handshakes >= lim.max_pending_handshakes:
+                log.info("p2p refuse inbound %s: too many handshakes in progress", address)
+                return
+            self._pending_handshakes += 1
+            try:
+                conn, peer_key = await self._handshake(reader, writer)
+            finally:
+                self._pending_handshakes -= 1
+            peer = self._admit(conn, peer_key, INBOUND, address, expected=None)
+            await self._run_peer(peer)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._log_conn_error(address, exc)
+        finally:
+            writer.close()
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _log_conn_error(self, address: str, exc: BaseException) -> None:
+        if isinstance(exc, Refused | HandshakeError | ProtocolViolation):
+            log.info("p2p %s: %s: %s", address, type(exc).__name__, exc)
+        elif isinstance(exc, OSError | EOFError | TimeoutError | asyncio.IncompleteReadError):
+            log.debug("p2p %s: connection failed: %r", address, exc)
+        else:
+            log.exception("p2p %s: unexpected error", address, exc_info=exc)
+
+    def _new_link_wins(self, existing: _Peer, direction: str) -> bool:
+        """Which of two links to the same peer survives; both ends reach the same answer.
+
+        Links dialed by the same side: the newer wins (the dialer only redials when it
+        believes the old one dead). Links dialed by different sides (simultaneous dials):
+        the one dialed by the smaller node id wins.
+        """
+        peer_id = existing.node_id
+        existing_dialer = self.node_id if existing.direction == OUTBOUND else peer_id
+        new_dialer = self.node_id if direction == OUTBOUND else peer_id
+        if existing_dialer == new_dialer:
+            return True
+        return new_dialer == min(self.node_id, peer_id)
+
+    def _admit(
+        self,
+        conn: SecretConnection,
+        peer_key: bytes,
+        direction: str,
+        address: str,
+        expected: bytes | None,
+    ) -> _Peer:
+        """Decide on an authenticated link before reading any application frame from it."""
+        if peer_key == self.node_id:
+            raise Refused("connection to ourselves")
+        if expected is not None and peer_key != expected:
+            raise Refused(f"expected node {expected.hex()[:16]}, got {peer_key.hex()[:16]}")
+        if self.banned(peer_key):
+            raise Refused(f"node {peer_key.hex()[:16]} is banned")
+        try:
+            allowed = bool(self._is_allowed(peer_key))
+        except Exception:
+            log.exception("p2p is_allowed raised; refusing")
+            allowed = False
+        if not allowed:
+            raise Refused(f"node {peer_key.hex()[:16]} is not allowed")
+        if self._stopping:
+            raise Refused("node stopping")
+        existing = self._peers.get(peer_key)
+        if existing is not None:
+            if not self._new_link_wins(existing, direction):
+                raise Refused(f"duplicate link to {peer_key.hex()[:16]}")
+        elif direction == INBOUND and len(self._peers) >= self.limits.max_peers:
+            raise Refused("max_peers reached")
+        peer = _Peer(peer_key, address, direction, conn)
+        self._peers[peer_key] = peer
+        if existing is not None:
+            # Hand over what the old link had not written yet; the new one seals it anew.
+            peer.queue.extend(existing.queue)
+            peer.queued_bytes = existing.queued_bytes
+            peer.dropped = existing.dropped
+            existing.queue.clear()
+            existing.queued_bytes = 0
+            self._close_peer(existing, "replaced by a newer link")
+        peer.tasks.append(self._spawn(self._writer_loop(peer), f"p2p write {address}"))
+        peer.tasks.append(self._spawn(self._keepalive_loop(peer), f"p2p ping {address}"))
+        if peer.queue:
+            peer.wake.set()
+        log.info("p2p up %s %s %s", direction, address, peer_key.hex()[:16])
+        if existing is None:
+            self._notify_peer(peer_key, True)
+        return peer
+
+    def _close_peer(self, peer: _Peer, reason: str) -> None:
+        """Idempotent teardown; reports the peer down only if this was its current link."""
+        if peer.closed:
+            return
+        peer.closed = True
+        current = asyncio.current_task()
+        for task in peer.tasks:
+            if task is not current:
+                task.cancel()
+        try:
+            peer.conn.writer.close()
+        except Exception:  # a transport already torn down by the OS
+            pass
+        peer.done.set()
+        if self._peers.get(peer.node_id) is peer:
+            del self._peers[peer.node_id]
+            log.info("p2p down %s %s: %s", peer.address, peer.node_id.hex()[:16], reason)
+            self._notify_peer(peer.node_id, False)
+
+    def _notify_peer(self, peer_id: bytes, up: bool) -> None:
+        try:
+            result = self._on_peer(peer_id, up)
+            if inspect.isawaitable(result):
+                self._spawn(_await(result), "p2p on_peer")
+        except Exception:
+            log.exception("p2p on_peer callback raised")
+
+    # ------------------------------------------------------------------ per-peer tasks
+
+    async def _run_peer(self, peer: _Peer) -> None:
+        """Read frames until the link ends; the reason decides whether the peer is banned."""
+        reason = "connection closed"
+        channels = self.limits.channels
+        try:
+            while not peer.closed:
+                plaintext = await peer.conn.recv()
+                peer.last_recv = time.monotonic()
+                channel = plaintext[0]
+                if channel == CH_CONTROL:
+                    self._on_control(peer, plaintext)
+                    continue
+                if channel not in channels:
+                    raise ProtocolViolation(f"unknown channel {channel}")
+                result = self._on_message(peer.node_id, channel, plaintext[1:])
+                if inspect.isawaitable(result):
+                    await result
+        except ProtocolViolation as exc:
+            reason = f"protocol violation: {exc}"
+            self.penalize(peer.node_id, str(exc))
+        except asyncio.CancelledError:
+            reason = "cancelled"
+            raise
+        except (OSError, EOFError, asyncio.IncompleteReadError, NonceExhausted) as exc:
+            reason = f"connection lost: {exc!r}"
+        except Exception:
+            log.exception("p2p on_message raised for %s; dropping link", peer.node_id.hex()[:16])
+            reason = "application error"
+        finally:
+            self._close_peer(peer, reason)
+
+    def _on_control(self, peer: _Peer, plaintext: bytes) -> None:
+        if len(plaintext) != CONTROL_LEN:
+            raise ProtocolViolation("bad control frame length")
+        kind = plaintext[1]
+        if kind == PING:
+            if not peer.pong_pending:
+                peer.pong_pending = True
+                self._enqueue_control(peer, bytes([CH_CONTROL, PONG]) + plaintext[2:])
+        elif kind != PONG:
+            raise ProtocolViolation(f"unknown control message {kind}")
+
+    async def _writer_loop(self, peer: _Peer) -> None:
+        writer = peer.conn.writer
+        try:
+            while True:
+                while not peer.queue:
+                    peer.wake.clear()
+                    await peer.wake.wait()
+                written = 0
+                while peer.queue and written < WRITE_BATCH_BYTES:
+                    item = peer.queue.popleft()
+                    peer.queued_bytes -= len(item)
+                    if item[0] == CH_CONTROL and item[1] == PONG:
+                        peer.pong_pending = False
+                    frame = peer.conn.seal(item)
+                    writer.write(frame)
+                    written += len(frame)
+                # A peer that stops reading would block here forever; bound it.
+                async with asyncio.timeout(self.limits.idle_timeout_s):
+                    await writer.drain()
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self._close_peer(peer, "write stalled")
+        except (OSError, NonceExhausted) as exc:
+            self._close_peer(peer, f"write failed: {exc!r}")
+        except Exception:
+            log.exception("p2p writer for %s failed", peer.node_id.hex()[:16])
+            self._close_peer(peer, "writer error")
+
+    async def _keepalive_loop(self, peer: _Peer) -> None:
+        lim = self.limits
+        tick = min(lim.ping_interval_s, lim.idle_timeout_s / 4)
+        last_ping = time.monotonic()
+        while not peer.closed:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if now - peer.last_recv > lim.idle_timeout_s:
+                self._close_peer(peer, "idle timeout")
+                return
+            if now - last_ping >= lim.ping_interval_s:
+                last_ping = now
+                self._enqueue_control(peer, bytes([CH_CONTROL, PING]) + os.urandom(8))
+
+    # ------------------------------------------------------------------ dialing
+
+    def _ban_remaining(self, peer_id: bytes) -> float:
+        until = self._bans.get(peer_id)
+        return 0.0 if until is None else max(0.0, until - time.monotonic())
+
+    def _backoff(self, attempt: int) -> float:
+        lim = self.limits
+        base = min(lim.backoff_max_s, lim.backoff_min_s * 2 ** min(attempt, 60))
+        return base * (0.5 + 0.5 * self._rng.random())
+
+    async def _dial_loop(self, addr: PeerAddr) -> None:
+        """Keep one link to ``addr``: dial, run it, back off exponentially, repeat."""
+        lim = self.limits
+        target = addr.node_id
+        attempt = 0
+        while not self._stopping:
+            if target == self.node_id:
+                log.info("p2p not dialing %s: it is this node", addr)
+                return
+            if target is not None:
+                peer = self._peers.get(target)
+                if peer is not None:  # linked already (maybe inbound): wait for it to drop
+                    await peer.done.wait()
+                    await asyncio.sleep(self._backoff(0))
+                    continue
+                wait = self._ban_remaining(target)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+            stable = False
+            try:
+                async with asyncio.timeout(lim.handshake_timeout_s):
+                    reader, writer = await asyncio.open_connection(addr.host, addr.port)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._log_conn_error(str(addr), exc)
+            else:
+                try:
+                    conn, peer_key = await self._handshake(reader, writer)
+                    if addr.node_id is None:
+                        target = peer_key  # learnt: from now on we know whom this address is
+                    peer = self._admit(conn, peer_key, OUTBOUND, str(addr), addr.node_id)
+                    started = time.monotonic()
+                    await self._run_peer(peer)
+                    # A remote that refuses us right after the handshake must not reset the
+                    # backoff, or we would redial it in a tight loop.
+                    stable = time.monotonic() - started >= lim.ping_interval_s
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._log_conn_error(str(addr), exc)
+                finally:
+                    writer.close()
+            attempt = 0 if stable else attempt + 1
+            await asyncio.sleep(self._backoff(attempt))
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("p2p on_peer callback failed")
