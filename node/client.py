@@ -1,0 +1,294 @@
+"""The Python JSON-RPC client shared by the CLI, the tests and the benchmarks.
+
+``RpcClient`` is async (aiohttp); ``SyncRpcClient`` wraps it for the command line, one event
+loop per call, because a CLI invocation makes a handful of calls and must not keep a loop
+around. JSON-RPC errors raise ``RpcError(code, message)``; a node that cannot be reached
+raises ``RpcUnavailable``. Binary arguments may be given as ``bytes`` or hex strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from state.crypto import Signer
+from state.tx import build_tx, payload_from_json
+
+DEFAULT_TIMEOUT_S = 60.0  # above the server's 30 s commit wait
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answer (PROTOCOL.md section 6)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+
+
+class RpcUnavailable(ConnectionError):
+    """The node could not be reached, or answered something that is not JSON-RPC."""
+
+
+def _hex(v: bytes | str) -> str:
+    return v.hex() if isinstance(v, bytes | bytearray) else v
+
+
+def _ws_url(url: str) -> str:
+    base = url.rstrip("/")
+    if base.startswith("https://"):
+        base = "wss://" + base[len("https://") :]
+    elif base.startswith("http://"):
+        base = "ws://" + base[len("http://") :]
+    return base + "/ws"
+
+
+def _hexify(obj: Any) -> Any:
+    """bytes -> hex, recursively: lets build_and_send take wire-form payloads too."""
+    if isinstance(obj, bytes | bytearray):
+        return bytes(obj).hex()
+    if isinstance(obj, list | tuple):
+        return [_hexify(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _hexify(v) for k, v in obj.items()}
+    return obj
+
+
+class RpcClient:
+    """Async client of one node: ``async with RpcClient(url) as c: await c.status()``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = url if url.endswith("/") else url + "/"
+        self.timeout = timeout
+        self._session = session
+        self._own_session = session is None
+        self._ids = itertools.count(1)
+        self._genesis: dict[str, Any] | None = None
+
+    async def __aenter__(self) -> RpcClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return self._session
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _post(self, payload: Any) -> Any:
+        try:
+            async with self._get_session().post(self.url, json=payload) as r:
+                text = await r.text()
+                if r.status == 204:
+                    return None
+                if r.status != 200:
+                    try:
+                        err = json.loads(text)["error"]
+                    except (ValueError, KeyError, TypeError):
+                        raise RpcUnavailable(f"{self.url}: HTTP {r.status}: {text[:200]}") from None
+                    raise RpcError(err["code"], err["message"])
+        except aiohttp.ClientError as exc:
+            raise RpcUnavailable(f"{self.url}: {exc}") from None
+        except TimeoutError:
+            raise RpcUnavailable(f"{self.url}: no answer within {self.timeout} s") from None
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise RpcUnavailable(f"{self.url}: answer is not JSON: {text[:200]}") from None
+
+    @staticmethod
+    def _unwrap(answer: Any) -> Any:
+        if not isinstance(answer, dict):
+            raise RpcUnavailable(f"not a JSON-RPC answer: {answer!r:.200}")
+        if "error" in answer:
+            err = answer["error"]
+            raise RpcError(err.get("code", 0), err.get("message", ""))
+        return answer.get("result")
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Call ``method`` with named params; params that are None are left out."""
+        req = {
+            "jsonrpc": "2.0",
+            "id": next(self._ids),
+            "method": method,
+            "params": {k: v for k, v in params.items() if v is not None},
+        }
+        return self._unwrap(await self._post(req))
+
+    async def batch(self, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """One HTTP request; each item is the result or the RpcError of that call, in order."""
+        first = next(self._ids)
+        reqs = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
+            for i, (m, p) in enumerate(calls)
+        ]
+        self._ids = itertools.count(first + len(calls))
+        answers = await self._post(reqs)
+        if isinstance(answers, dict):  # the batch itself was refused
+            self._unwrap(answers)
+        by_id = {a.get("id"): a for a in answers}
+        out: list[Any] = []
+        for r in reqs:
+            try:
+                out.append(self._unwrap(by_id.get(r["id"])))
+            except RpcError as exc:
+                out.append(exc)
+        return out
+
+    # -- the methods of section 6 --
+
+    async def status(self) -> dict[str, Any]:
+        return await self.call("status")
+
+    async def broadcast_tx(self, tx: bytes | str, mode: str = "sync") -> dict[str, Any]:
+        return await self.call("broadcast_tx", tx=_hex(tx), mode=mode)
+
+    async def tx(self, hash: bytes | str) -> dict[str, Any]:
+        return await self.call("tx", hash=_hex(hash))
+
+    async def block(self, height: int | None = None) -> dict[str, Any]:
+        return await self.call("block", height=height)
+
+    async def account(self, address: bytes | str) -> dict[str, Any]:
+        return await self.call("account", address=_hex(address))
+
+    async def pool(self, id: str) -> dict[str, Any]:
+        return await self.call("pool", id=id)
+
+    async def member(self, pool: str, address: bytes | str) -> dict[str, Any]:
+        return await self.call("member", pool=pool, address=_hex(address))
+
+    async def claim(self, id: bytes | str) -> dict[str, Any]:
+        return await self.call("claim", id=_hex(id))
+
+    async def claims(
+        self, pool: str, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return await self.call("claims", pool=pool, status=status, limit=limit)
+
+    async def validators(self, height: int | None = None) -> dict[str, Any]:
+        return await self.call("validators", height=height)
+
+    async def candidates(self) -> list[dict[str, Any]]:
+        return await self.call("candidates")
+
+    async def genesis(self) -> dict[str, Any]:
+        """The genesis document (cached: it never changes for a node)."""
+        if self._genesis is None:
+            self._genesis = await self.call("genesis")
+        return self._genesis
+
+    async def net_info(self) -> dict[str, Any]:
+        return await self.call("net_info")
+
+    async def subscribe(self, event: str) -> AsyncIterator[dict[str, Any]]:
+        """Yield the ``data`` of each ``event`` notification, over a WebSocket of its own."""
+        try:
+            async with self._get_session().ws_connect(_ws_url(self.url)) as ws:
+                await ws.send_json(
+                    {"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"event": event}}
+                )
+                self._unwrap(await ws.receive_json())
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    note = json.loads(msg.data)
+                    if note.get("method") == "event":
+                        yield note["params"]["data"]
+                if ws.close_code not in (None, 1000):
+                    raise RpcUnavailable(f"subscription closed by the node ({ws.close_code})")
+        except aiohttp.ClientError as exc:
+            raise RpcUnavailable(f"{self.url}: {exc}") from None
+
+    # -- transactions --
+
+    async def build_and_send(
+        self,
+        signer: Signer,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        fee: int | None = None,
+        nonce: int | None = None,
+        mode: str = "sync",
+    ) -> dict[str, Any]:
+        """Build, sign and submit a transaction.
+
+        ``payload`` is in JSON form (hex for binary fields; bytes are accepted too) and is
+        checked against the type's schema first (ValueError naming the field). ``fee``
+        defaults to the chain's ``min_fee``, ``nonce`` to the account's ``pending_nonce``
+        (so several transactions can be sent without waiting for blocks)."""
+        genesis = await self.genesis()
+        params = genesis["params"]
+        wire_payload = payload_from_json(
+            type, _hexify(payload), max_votes=params.get("max_votes_per_elector")
+        )
+        if fee is None:
+            fee = int(params.get("min_fee", 1))
+        if nonce is None:
+            nonce = int((await self.account(signer.public_key))["pending_nonce"])
+        tx = build_tx(signer, genesis["chain_id"], type, nonce, fee, wire_payload)
+        return await self.broadcast_tx(tx.wire, mode=mode)
+
+
+_SYNC_METHODS = frozenset(
+    (
+        "call",
+        "batch",
+        "status",
+        "broadcast_tx",
+        "tx",
+        "block",
+        "account",
+        "pool",
+        "member",
+        "claim",
+        "claims",
+        "validators",
+        "candidates",
+        "genesis",
+        "net_info",
+        "build_and_send",
+    )
+)
+
+
+class SyncRpcClient:
+    """Blocking wrapper of RpcClient with the same methods (except ``subscribe``).
+
+    Each call runs in a fresh event loop with a fresh session: simple and safe for a CLI,
+    not meant for throughput (use RpcClient there)."""
+
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        async def go() -> Any:
+            async with RpcClient(self.url, timeout=self.timeout) as client:
+                return await getattr(client, name)(*args, **kwargs)
+
+        return asyncio.run(go())
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _SYNC_METHODS:
+            return functools.partial(self._run, name)
+        raise AttributeError(name)
