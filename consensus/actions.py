@@ -1,0 +1,125 @@
+"""What the consensus core and the replica ask their driver to do (sans-I/O outputs).
+
+Public actions (returned by :class:`consensus.replica.Replica`): Broadcast, SendTo,
+ScheduleTimeout, Committed, Penalize, EvidenceFound. The driver (node runtime or
+simulator) executes them in list order.
+
+Internal actions (returned by :class:`consensus.core.Core` to the replica only):
+SignedVote, SignedProposal, LockChanged, Decided, InvalidMessage, NeedBlock. The replica
+persists signing state before turning a signed message into a Broadcast (never sign twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .types import Block, Commit, DuplicateVoteEvidence, Proposal, Vote
+
+# timeout steps (ScheduleTimeout.step)
+STEP_NEW_HEIGHT = 0  # the commit timeout: start round 0 of the height
+STEP_PROPOSE = 1
+STEP_PREVOTE = 2
+STEP_PRECOMMIT = 3
+
+
+# ------------------------------------------------------------------ public
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    channel: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SendTo:
+    peer_id: bytes
+    channel: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimeout:
+    """Call ``on_timeout(this, now_ms)`` once ``now_ms >= at_ms``. Stale ones are ignored."""
+
+    at_ms: int
+    height: int
+    round: int
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """Block `height` and the commit that proves it are durable (state included)."""
+
+    height: int
+    block: Block
+    commit: Commit
+
+
+@dataclass(frozen=True, slots=True)
+class Penalize:
+    peer_id: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFound:
+    evidence: DuplicateVoteEvidence
+
+
+# ------------------------------------------------------------------ core -> replica
+
+
+@dataclass(frozen=True, slots=True)
+class SignedVote:
+    vote: Vote
+
+
+@dataclass(frozen=True, slots=True)
+class SignedProposal:
+    proposal: Proposal
+
+
+@dataclass(frozen=True, slots=True)
+class LockChanged:
+    """The lock to persist before the precommit that follows it leaves the node."""
+
+    height: int
+    round: int
+    block: Block | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    height: int
+    block: Block
+    commit: Commit
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidMessage:
+    """The message just fed to the core was bad; the replica penalises its sender."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeedBlock:
+    """2f+1 precommits for a block we do not have: fetch it."""
+
+    height: int
+    block_id: bytes
+
+
+Action = Broadcast | SendTo | ScheduleTimeout | Committed | Penalize | EvidenceFound
+CoreAction = (
+    ScheduleTimeout
+    | EvidenceFound
+    | SignedVote
+    | SignedProposal
+    | LockChanged
+    | Decided
+    | InvalidMessage
+    | NeedBlock
+)

@@ -1,0 +1,491 @@
+"""A replica: the consensus core plus the block store, height transitions, signing-state
+persistence and block sync. The node runtime and the simulator are its two drivers.
+
+Driving contract (all methods return actions to execute in order, never raise on peer input):
+
+- ``start(now_ms)`` once, after construction;
+- ``on_message(peer_id, channel, payload, now_ms)`` for every message on channels
+  CONSENSUS, EVIDENCE and BLOCKSYNC;
+- ``on_timeout(timeout, now_ms)`` when a ScheduleTimeout comes due (``next_deadline()`` is
+  the earliest pending one);
+- ``on_tick(now_ms)`` periodically (every few hundred ms): status announcements, re-gossip
+  of our own messages, block-sync requests;
+- ``on_peer(peer_id, up, now_ms)`` when a connection opens or closes.
+
+Durability: a committed block, its commit, its hash index and the next height's validator
+set go to the application's commit batch (one atomic synced write with the state). The last
+signed height/round/step (and the lock) is written with sync=True before the Broadcast of
+the signed message is returned, so a crash can never make us sign twice.
+"""
+
+from __future__ import annotations
+
+from state.codec import DecodeError, decode, encode
+from state.crypto import Signer
+from state.store import Batch, KVStore
+
+from .actions import (
+    STEP_PRECOMMIT,
+    STEP_PREVOTE,
+    STEP_PROPOSE,
+    Action,
+    Broadcast,
+    Committed,
+    CoreAction,
+    Decided,
+    EvidenceFound,
+    InvalidMessage,
+    LockChanged,
+    NeedBlock,
+    Penalize,
+    ScheduleTimeout,
+    SendTo,
+    SignedProposal,
+    SignedVote,
+)
+from .app import Application, EvidenceRef
+from .core import Core, HeightContext, SignState
+from .messages import (
+    BLOCKSYNC,
+    CONSENSUS,
+    EVIDENCE,
+    BlockRequest,
+    BlockResponse,
+    EvidenceMsg,
+    NoBlock,
+    ProposalMsg,
+    StatusMsg,
+    VoteMsg,
+    decode_message,
+    encode_message,
+)
+from .params import ConsensusParams
+from .types import PREVOTE, Block, Commit, InvalidCommit, InvalidEvidence, Proposal
+from .validators import ValidatorSet
+
+__all__ = [
+    "Action",
+    "Broadcast",
+    "Committed",
+    "ConsensusParams",
+    "EvidenceFound",
+    "Penalize",
+    "Replica",
+    "ScheduleTimeout",
+    "SendTo",
+]
+
+KEY_BLOCK = b"B/b/"
+KEY_COMMIT = b"B/c/"
+KEY_HASH = b"B/h/"
+KEY_VSET = b"B/v/"
+KEY_LAST_SIGNED = b"B/last_signed"
+KEY_LOCK = b"B/lock"
+
+_VSET_CACHE = 64
+
+
+def be64(h: int) -> bytes:
+    return h.to_bytes(8, "big")
+
+
+class StoreCorrupt(Exception):
+    """Our own store holds something we did not write: fail loudly at start."""
+
+
+class Replica:
+    """Tendermint for one node: consensus, block store and block sync over a KVStore."""
+
+    def __init__(
+        self,
+        chain_id: str,
+        store: KVStore,
+        app: Application,
+        signer: Signer | None,
+        params: ConsensusParams | None = None,
+    ) -> None:
+        self.chain_id = chain_id
+        self.store = store
+        self.app = app
+        self.signer = signer
+        self.params = params or ConsensusParams()
+        self._vsets: dict[int, ValidatorSet] = {}
+        self._committed = app.last_height()
+        if self._committed > 0 and store.get(KEY_BLOCK + be64(self._committed)) is None:
+            raise StoreCorrupt(f"state at height {self._committed} but no block stored")
+        self.core = Core(
+            chain_id,
+            app,
+            signer,
+            self.params,
+            last_signed=self._load_last_signed(),
+            lock=self._load_lock(),
+            validator_set_at=self.validator_set,
+        )
+        self._started = False
+        self._timeouts: dict[tuple[int, int, int], ScheduleTimeout] = {}
+        self._peers: dict[bytes, int] = {}
+        self._next_status = 0
+        self._behind_since: int | None = None
+        self._requests: dict[int, tuple[bytes, int, int]] = {}  # height -> peer, sent, tries
+        self._received: dict[int, tuple[bytes, Block, Commit]] = {}
+        self._catching_up = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def height(self) -> int:
+        """The last committed height (0 before block 1)."""
+        return self._committed
+
+    @property
+    def consensus_height(self) -> int:
+        """The height being decided."""
+        return self._committed + 1
+
+    @property
+    def round(self) -> int:
+        return self.core.round
+
+    @property
+    def is_validator(self) -> bool:
+        """Our key is in the set that decides the next block."""
+        if self.signer is None:
+            return False
+        vs = self.validator_set(self._committed + 1)
+        return vs is not None and self.signer.public_key in vs
+
+    @property
+    def catching_up(self) -> bool:
+        return self._catching_up
+
+    def next_deadline(self) -> int | None:
+        if not self._timeouts:
+            return None
+        return min(t.at_ms for t in self._timeouts.values())
+
+    def block(self, height: int) -> tuple[Block, Commit] | None:
+        b = self.store.get(KEY_BLOCK + be64(height))
+        c = self.store.get(KEY_COMMIT + be64(height))
+        if b is None or c is None:
+            return None
+        return Block.from_bytes(b), Commit.from_bytes(c)
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        v = self.store.get(KEY_HASH + block_hash)
+        return None if v is None else int.from_bytes(v, "big")
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        """The set (with priorities) that decides `height`, for heights up to the next."""
+        vs = self._vsets.get(height)
+        if vs is not None:
+            return vs
+        raw = self.store.get(KEY_VSET + be64(height))
+        if raw is None:
+            return None
+        vs = ValidatorSet.from_bytes(raw)
+        if len(self._vsets) >= _VSET_CACHE:
+            del self._vsets[min(self._vsets)]
+        self._vsets[height] = vs
+        return vs
+
+    # ------------------------------------------------------------------ driving
+
+    def start(self, now_ms: int) -> list[Action]:
+        """Enter consensus at the height after the last committed one."""
+        if self._started:
+            return []
+        self._started = True
+        h = self._committed + 1
+        if self.validator_set(h) is None:
+            if h != 1:
+                raise StoreCorrupt(f"no validator set stored for height {h}")
+            vs = ValidatorSet.from_members(self.app.validators(1))
+            self.store.put(KEY_VSET + be64(1), vs.to_bytes(), sync=True)
+            self._vsets[1] = vs
+        out: list[Action] = [self._status_broadcast()]
+        out += self._run(self.core.start_height(self._context(h), now_ms, now_ms), None, now_ms)
+        return out
+
+    def on_message(self, peer_id: bytes, channel: int, payload: bytes, now_ms: int) -> list[Action]:
+        try:
+            msg = decode_message(channel, payload)
+        except DecodeError as exc:
+            return [Penalize(peer_id, f"malformed message: {exc}")]
+        if isinstance(msg, ProposalMsg | VoteMsg):
+            if not self._started:
+                return []
+            m = msg.proposal if isinstance(msg, ProposalMsg) else msg.vote
+            cur = self.core.height
+            if m.height != cur:
+                if (
+                    m.height
+                    > max(cur, self._peers.get(peer_id, 0) + 1) + self.params.max_height_ahead
+                ):
+                    return [Penalize(peer_id, "message for a far-future height")]
+                return []
+            if isinstance(msg, ProposalMsg):
+                return self._run(self.core.on_proposal(msg.proposal, now_ms), peer_id, now_ms)
+            return self._run(self.core.on_vote(msg.vote, now_ms), peer_id, now_ms)
+        if isinstance(msg, EvidenceMsg):
+            return self._on_evidence(peer_id, msg, payload)
+        if isinstance(msg, StatusMsg):
+            if msg.chain_id != self.chain_id:
+                return [Penalize(peer_id, "wrong chain")]
+            self._peers[peer_id] = msg.height
+            return self._sync(now_ms)
+        if isinstance(msg, BlockRequest):
+            return self._serve(peer_id, msg)
+        if isinstance(msg, BlockResponse):
+            return self._on_block(peer_id, msg, now_ms)
+        assert isinstance(msg, NoBlock)
+        req = self._requests.get(msg.height)
+        if req is not None and req[0] == peer_id:
+            self._requests[msg.height] = (peer_id, -(10**15), req[2] + 1)  # retry elsewhere
+            if self._peers.get(peer_id, 0) >= msg.height:
+                self._peers[peer_id] = msg.height - 1
+        return []
+
+    def on_timeout(self, timeout: ScheduleTimeout, now_ms: int) -> list[Action]:
+        key = (timeout.height, timeout.round, timeout.step)
+        if self._timeouts.get(key) == timeout:
+            del self._timeouts[key]
+        return self._run(self.core.on_timeout(timeout, now_ms), None, now_ms)
+
+    def on_tick(self, now_ms: int) -> list[Action]:
+        out: list[Action] = []
+        if self._started and now_ms >= self._next_status:
+            self._next_status = now_ms + self.params.status_interval_ms
+            out.append(self._status_broadcast())
+            for m in self.core.gossip():
+                msg = ProposalMsg(m) if isinstance(m, Proposal) else VoteMsg(m)
+                out.append(Broadcast(CONSENSUS, encode_message(msg)))
+        return out + self._sync(now_ms)
+
+    def on_peer(self, peer_id: bytes, up: bool, now_ms: int) -> list[Action]:
+        if up:
+            return [SendTo(peer_id, BLOCKSYNC, encode_message(self._status()))]
+        self._peers.pop(peer_id, None)
+        for h, (p, _, tries) in list(self._requests.items()):
+            if p == peer_id:
+                self._requests[h] = (p, -(10**15), tries + 1)
+        return []
+
+    # ------------------------------------------------------------------ core actions
+
+    def _run(self, acts: list[CoreAction], peer: bytes | None, now_ms: int) -> list[Action]:
+        """Turn core actions into driver actions, persisting signing state first."""
+        out: list[Action] = []
+        for a in acts:
+            if isinstance(a, SignedVote):
+                v = a.vote
+                step = STEP_PREVOTE if v.type == PREVOTE else STEP_PRECOMMIT
+                self._persist_signed(SignState(v.height, v.round, step, v.to_bytes()))
+                out.append(Broadcast(CONSENSUS, encode_message(VoteMsg(v))))
+            elif isinstance(a, SignedProposal):
+                p = a.proposal
+                self._persist_signed(SignState(p.height, p.round, STEP_PROPOSE, p.to_bytes()))
+                out.append(Broadcast(CONSENSUS, encode_message(ProposalMsg(p))))
+            elif isinstance(a, LockChanged):
+                rec = {
+                    "height": a.height,
+                    "round": a.round,
+                    "block": None if a.block is None else a.block.to_bytes(),
+                }
+                self.store.put(KEY_LOCK, encode(rec), sync=True)
+            elif isinstance(a, ScheduleTimeout):
+                self._timeouts[(a.height, a.round, a.step)] = a
+                out.append(a)
+            elif isinstance(a, EvidenceFound):
+                out.append(a)
+                out.append(Broadcast(EVIDENCE, encode_message(EvidenceMsg(a.evidence))))
+            elif isinstance(a, InvalidMessage):
+                if peer is not None:
+                    out.append(Penalize(peer, a.reason))
+            elif isinstance(a, NeedBlock):
+                req = BlockRequest(a.height, a.block_id)
+                out.append(Broadcast(BLOCKSYNC, encode_message(req)))
+            elif isinstance(a, Decided):
+                out += self._commit_block(a.block, a.commit, now_ms)
+            else:  # pragma: no cover - a new action type the replica does not know
+                raise AssertionError(f"unhandled core action {a!r}")
+        return out
+
+    def _persist_signed(self, s: SignState) -> None:
+        rec = {"height": s.height, "round": s.round, "step": s.step, "message": s.message}
+        self.store.put(KEY_LAST_SIGNED, encode(rec), sync=True)
+
+    def _load_last_signed(self) -> SignState | None:
+        raw = self.store.get(KEY_LAST_SIGNED)
+        if raw is None:
+            return None
+        try:
+            r = decode(raw)
+            return SignState(r["height"], r["round"], r["step"], r["message"])
+        except (DecodeError, KeyError, TypeError) as exc:
+            raise StoreCorrupt(f"bad last-signed record: {exc}") from None
+
+    def _load_lock(self) -> LockChanged | None:
+        raw = self.store.get(KEY_LOCK)
+        if raw is None:
+            return None
+        try:
+            r = decode(raw)
+            block = None if r["block"] is None else Block.from_bytes(r["block"])
+            return LockChanged(r["height"], r["round"], block)
+        except (DecodeError, KeyError, TypeError) as exc:
+            raise StoreCorrupt(f"bad lock record: {exc}") from None
+
+    # ------------------------------------------------------------------ heights
+
+    def _context(self, h: int) -> HeightContext:
+        vs = self.validator_set(h)
+        assert vs is not None, f"validator set of height {h} missing"
+        if h == 1:
+            return HeightContext(1, vs, None, self.app.genesis_hash(), 0, None)
+        prev = self.block(h - 1)
+        assert prev is not None, f"block {h - 1} missing"
+        block, commit = prev
+        return HeightContext(
+            h, vs, self.validator_set(h - 1), block.hash, block.header.time_ms, commit
+        )
+
+    def _commit_block(self, block: Block, commit: Commit, now_ms: int) -> list[Action]:
+        """Persist block + commit + next validator set with the state in one batch, then
+        enter the next height after the commit timeout."""
+        h = block.height
+        assert h == self._committed + 1, "blocks are committed in order"
+        vs = self.validator_set(h)
+        assert vs is not None
+        next_vs = vs.update(self.app.validators(h + 1)).next_height()
+        batch = Batch()
+        batch.put(KEY_BLOCK + be64(h), block.to_bytes())
+        batch.put(KEY_COMMIT + be64(h), commit.to_bytes())
+        batch.put(KEY_HASH + block.hash, be64(h))
+        batch.put(KEY_VSET + be64(h + 1), next_vs.to_bytes())
+        hd = block.header
+        refs = [EvidenceRef.of(ev) for ev in block.evidence]
+        self.app.commit(
+            h, hd.time_ms, hd.proposer, list(block.txs), refs, hd.state_root, extra=batch
+        )
+        self._committed = h
+        self._vsets[h + 1] = next_vs
+        self.core.block_committed(block)
+        self._received.pop(h, None)
+        self._requests.pop(h, None)
+        self._behind_since = None
+        for key in [k for k in self._timeouts if k[0] <= h]:
+            del self._timeouts[key]
+        out: list[Action] = [Committed(h, block, commit), self._status_broadcast()]
+        self._update_catching_up()
+        ctx = self._context(h + 1)
+        start_at = now_ms + (0 if self._catching_up else self.params.commit_ms)
+        out += self._run(self.core.start_height(ctx, start_at, now_ms), None, now_ms)
+        return out
+
+    # ------------------------------------------------------------------ evidence
+
+    def _on_evidence(self, peer: bytes, msg: EvidenceMsg, payload: bytes) -> list[Action]:
+        ev = msg.evidence
+        if not self._committed + 1 - self.params.max_evidence_age <= ev.height:
+            return []  # too old to matter; not the sender's fault
+        if ev.height > self._committed + 1:
+            return []
+        vs = self.validator_set(ev.height)
+        if vs is None:
+            return []
+        try:
+            ev.verify(self.chain_id, vs)
+        except InvalidEvidence as exc:
+            return [Penalize(peer, f"invalid evidence: {exc.reason}")]
+        if self.core.add_evidence(ev):
+            return [EvidenceFound(ev), Broadcast(EVIDENCE, payload)]
+        return []
+
+    # ------------------------------------------------------------------ block sync
+
+    def _status(self) -> StatusMsg:
+        return StatusMsg(self.chain_id, self._committed)
+
+    def _status_broadcast(self) -> Broadcast:
+        return Broadcast(BLOCKSYNC, encode_message(self._status()))
+
+    def _update_catching_up(self) -> None:
+        best = max(self._peers.values(), default=0)
+        self._catching_up = best > self._committed + 1
+        self.core.passive = self._catching_up
+
+    def _sync(self, now_ms: int) -> list[Action]:
+        """Request missing committed blocks from peers that announced them.
+
+        One block behind is normal (a peer committed a moment earlier): we only fetch it if
+        consensus has not delivered it within a status interval."""
+        self._update_catching_up()
+        best = max(self._peers.values(), default=0)
+        if best <= self._committed:
+            self._behind_since = None
+            return []
+        if self._behind_since is None:
+            self._behind_since = now_ms
+        if not self._catching_up and now_ms - self._behind_since < self.params.status_interval_ms:
+            return []
+        out: list[Action] = []
+        last = min(best, self._committed + self.params.sync_window)
+        for h in range(self._committed + 1, last + 1):
+            if h in self._received:
+                continue
+            req = self._requests.get(h)
+            if req is not None and now_ms - req[1] < self.params.sync_timeout_ms:
+                continue
+            holders = sorted(p for p, ph in self._peers.items() if ph >= h)
+            if not holders:
+                continue
+            tries = 0 if req is None else req[2] + 1
+            peer = holders[(h + tries) % len(holders)]
+            self._requests[h] = (peer, now_ms, tries)
+            out.append(SendTo(peer, BLOCKSYNC, encode_message(BlockRequest(h))))
+        return out
+
+    def _serve(self, peer: bytes, req: BlockRequest) -> list[Action]:
+        if req.height <= self._committed:
+            got = self.block(req.height)
+            if got is not None:
+                wire = encode_message(BlockResponse(*got))
+                return [SendTo(peer, BLOCKSYNC, wire)]
+        elif req.block_id is not None and req.height == self.core.height:
+            p = self.core.block_by_id(req.block_id)
+            if p is not None:
+                return [SendTo(peer, CONSENSUS, encode_message(ProposalMsg(p)))]
+        return [SendTo(peer, BLOCKSYNC, encode_message(NoBlock(req.height)))]
+
+    def _on_block(self, peer: bytes, msg: BlockResponse, now_ms: int) -> list[Action]:
+        h = msg.block.height
+        if h <= self._committed or h > self._committed + self.params.sync_window:
+            return []
+        if h not in self._requests and h != self._committed + 1:
+            return []  # unsolicited and not immediately useful
+        self._requests.pop(h, None)
+        self._received[h] = (peer, msg.block, msg.commit)
+        out: list[Action] = []
+        while self._committed + 1 in self._received and self._started:
+            hh = self._committed + 1
+            p, block, commit = self._received.pop(hh)
+            reason = self._verify_synced(block, commit)
+            if reason is not None:
+                out.append(Penalize(p, f"bad synced block: {reason}"))
+                break
+            out += self._commit_block(block, commit, now_ms)
+        return out
+
+    def _verify_synced(self, block: Block, commit: Commit) -> str | None:
+        h = block.height
+        if commit.height != h or commit.block_id != block.hash:
+            return "commit is for another block"
+        vs = self.validator_set(h)
+        assert vs is not None
+        try:
+            commit.verify(self.chain_id, vs)
+        except InvalidCommit as exc:
+            return exc.reason
+        assert self.core.height == h
+        return self.core.check_block(block)
