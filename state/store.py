@@ -12,8 +12,24 @@ from collections.abc import Iterator
 from typing import Protocol
 
 
+def _as_bytes(x: object, what: str) -> bytes:
+    """`x` as bytes when it is bytes-like; anything else is a caller bug, refused loudly.
+
+    `bytes(x)` alone would turn an int n into n zero bytes and write garbage silently.
+    """
+    if type(x) is bytes:
+        return x
+    if isinstance(x, bytes | bytearray | memoryview):
+        return bytes(x)
+    raise TypeError(f"store {what} must be bytes, not {type(x).__name__}")
+
+
 class Batch:
-    """An ordered set of puts and deletes applied all at once by `KVStore.write`."""
+    """An ordered set of puts and deletes applied all at once by `KVStore.write`.
+
+    Callers may also fill `ops` directly (key -> value, None = delete); `write` checks every
+    op before applying any, so a bad one leaves the store untouched.
+    """
 
     __slots__ = ("ops",)
 
@@ -21,10 +37,10 @@ class Batch:
         self.ops: dict[bytes, bytes | None] = {}
 
     def put(self, key: bytes, value: bytes) -> None:
-        self.ops[bytes(key)] = bytes(value)
+        self.ops[_as_bytes(key, "key")] = _as_bytes(value, "value")
 
     def delete(self, key: bytes) -> None:
-        self.ops[bytes(key)] = None
+        self.ops[_as_bytes(key, "key")] = None
 
     def update(self, other: Batch) -> None:
         self.ops.update(other.ops)
@@ -45,11 +61,21 @@ class KVStore(Protocol):
     def iterate(
         self, prefix: bytes, start: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Pairs whose key starts with `prefix`, in key order (from `start` when given)."""
+        """Pairs whose key starts with `prefix`, in key order.
+
+        Writes made while an iteration runs may or may not be seen by it (LevelDB iterates a
+        snapshot; the memory store skips keys deleted meanwhile); either way it never fails.
+
+        With `start`, forward iteration yields keys >= start and reverse iteration keys
+        <= start, so a `start` outside the prefix's range gives all or nothing.
+        """
         ...
 
     def write(self, batch: Batch, sync: bool = True) -> None:
-        """Apply every op of the batch atomically; with sync, durable before returning."""
+        """Apply every op of the batch atomically; with sync, durable before returning.
+
+        A batch holding a non-bytes key or value raises TypeError and writes nothing.
+        """
         ...
 
     def close(self) -> None: ...
@@ -74,6 +100,8 @@ class MemoryStore:
         self._keys: list[bytes] = sorted(self._data)
 
     def get(self, key: bytes) -> bytes | None:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
         return self._data.get(key)
 
     def _set(self, key: bytes, value: bytes | None) -> None:
@@ -88,10 +116,10 @@ class MemoryStore:
             self._data[key] = value
 
     def put(self, key: bytes, value: bytes, sync: bool = False) -> None:
-        self._set(bytes(key), bytes(value))
+        self._set(_as_bytes(key, "key"), _as_bytes(value, "value"))
 
     def delete(self, key: bytes, sync: bool = False) -> None:
-        self._set(bytes(key), None)
+        self._set(_as_bytes(key, "key"), None)
 
     def iterate(
         self, prefix: bytes, start: bytes | None = None, reverse: bool = False
@@ -105,24 +133,42 @@ class MemoryStore:
             # reverse from `start` (inclusive) downwards, as LevelDB's reverse with stop
             lo = bisect.bisect_left(keys, prefix)
             hi = min(hi, bisect.bisect_right(keys, start))
+        data = self._data
+        # the key list is copied (fast, C); values are read as we go, and a key deleted
+        # meanwhile is skipped, so writing while iterating never breaks the iteration
         selected = keys[lo:hi]
-        if reverse:
-            selected = selected[::-1]
-        for k in selected:
-            yield k, self._data[k]
+        for k in reversed(selected) if reverse else selected:
+            v = data.get(k)
+            if v is not None:
+                yield k, v
 
     def write(self, batch: Batch, sync: bool = True) -> None:
-        if len(batch.ops) > 1000:
-            # bulk path: one re-sort instead of many insorts
-            for k, v in batch.ops.items():
-                if v is None:
-                    self._data.pop(k, None)
-                else:
-                    self._data[k] = v
-            self._keys = sorted(self._data)
+        # check everything first: a bad op must leave the store untouched (all-or-nothing)
+        ops = [
+            (_as_bytes(k, "key"), None if v is None else _as_bytes(v, "value"))
+            for k, v in batch.ops.items()
+        ]
+        if len(ops) <= 64:
+            for k, v in ops:
+                self._set(k, v)
             return
-        for k, v in batch.ops.items():
-            self._set(k, v)
+        # bulk path (a block's batch: thousands of tree nodes): one O(n) merge of the sorted
+        # key list instead of an O(n) list insert or delete per key
+        data = self._data
+        added = sorted(k for k, v in ops if v is not None and k not in data)
+        removed = {k for k, v in ops if v is None and k in data}
+        for k, v in ops:
+            if v is None:
+                data.pop(k, None)
+            else:
+                data[k] = v
+        keys = self._keys
+        if removed:
+            keys = [k for k in keys if k not in removed]
+        if added:
+            keys += added
+            keys.sort()  # two sorted runs: timsort merges them in linear time
+        self._keys = keys
 
     def snapshot(self) -> MemoryStore:
         """An independent copy: what a crashed node finds on its disk."""
@@ -141,38 +187,71 @@ class LevelDBStore:
         self._db = plyvel.DB(path, create_if_missing=create)
 
     def get(self, key: bytes) -> bytes | None:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
         return self._db.get(key)
 
     def put(self, key: bytes, value: bytes, sync: bool = False) -> None:
-        self._db.put(key, value, sync=sync)
+        self._db.put(_as_bytes(key, "key"), _as_bytes(value, "value"), sync=sync)
 
     def delete(self, key: bytes, sync: bool = False) -> None:
-        self._db.delete(key, sync=sync)
+        self._db.delete(_as_bytes(key, "key"), sync=sync)
 
     def iterate(
         self, prefix: bytes, start: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         end = _prefix_end(prefix)
         if reverse:
-            stop = end
-            if start is not None:
-                stop = start + b"\x00"  # inclusive of start
-                if end is not None and stop > end:
-                    stop = end
-            it = self._db.iterator(start=prefix, stop=stop, reverse=True)
-        else:
-            lo = prefix if start is None or start < prefix else start
-            it = self._db.iterator(start=lo, stop=end)
-        with it:
+            yield from self._iterate_reverse(prefix, start, end)
+            return
+        lo = prefix if start is None or start < prefix else start
+        with self._db.iterator(start=lo, stop=end) as it:
             yield from it
 
-    def write(self, batch: Batch, sync: bool = True) -> None:
-        with self._db.write_batch(transaction=True, sync=sync) as wb:
-            for k, v in batch.ops.items():
-                if v is None:
-                    wb.delete(k)
+    def _iterate_reverse(
+        self, prefix: bytes, start: bytes | None, end: bytes | None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Descending from min(start, end of prefix), on LevelDB's own seek/prev.
+
+        plyvel's `iterator(start=, stop=, reverse=True)` drops the range's first key when it
+        is the only one (plyvel 1.5: keys {b"b/", b"b/1"}, start=b"b/", stop=b"b/1" yields
+        nothing), which the contract suite caught; a raw iterator has no such logic to get
+        wrong.
+        """
+        upper = end  # exclusive upper bound; None: past the last key
+        if start is not None:
+            incl = start + b"\x00"  # the smallest key greater than start
+            if upper is None or incl < upper:
+                upper = incl
+        with self._db.raw_iterator() as it:
+            if upper is None:
+                it.seek_to_last()
+            else:
+                it.seek(upper)  # first key >= upper ...
+                if it.valid():
+                    it.prev()  # ... so the one before is the last key < upper
                 else:
-                    wb.put(k, v)
+                    it.seek_to_last()
+            while it.valid():
+                k = it.key()
+                if not k.startswith(prefix):
+                    return  # below the prefix: done
+                yield k, it.value()
+                it.prev()
+
+    def write(self, batch: Batch, sync: bool = True) -> None:
+        # transaction=True: an exception inside the block (a bad op) discards the whole batch
+        with self._db.write_batch(transaction=True, sync=sync) as wb:
+            put, delete = wb.put, wb.delete
+            for k, v in batch.ops.items():
+                if type(k) is not bytes:
+                    k = _as_bytes(k, "key")
+                if v is None:
+                    delete(k)
+                elif type(v) is bytes:
+                    put(k, v)
+                else:
+                    put(k, _as_bytes(v, "value"))
 
     def close(self) -> None:
         if not self._db.closed:
