@@ -273,17 +273,18 @@ class P2PNode:
                 reader, writer, self._key, self._chain_id, self.limits.max_frame_bytes
             )
 
-    async def _handle_inbound(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)  # so stop() cancels handshakes and readers of inbound links
+    def _handle_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Run in a task of ours, not the server's: stop() cancels it, and asyncio's own
+        # callback on a cancelled server task would log a spurious error.
+        if self._stopping:
+            writer.close()
+            return
+        self._spawn(self._inbound(reader, writer), "p2p inbound")
+
+    async def _inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address = _peername(writer)
         lim = self.limits
         try:
-            if self._stopping:
-                return
             if len(self._peers) >= lim.max_peers:
                 log.info("p2p refuse inbound %s: max_peers %d reached", address, lim.max_peers)
                 return
@@ -303,8 +304,6 @@ class P2PNode:
             self._log_conn_error(address, exc)
         finally:
             writer.close()
-            if task is not None:
-                self._tasks.discard(task)
 
     def _log_conn_error(self, address: str, exc: BaseException) -> None:
         if isinstance(exc, Refused | HandshakeError | ProtocolViolation):
@@ -506,6 +505,7 @@ class P2PNode:
         """Keep one link to ``addr``: dial, run it, back off exponentially, repeat."""
         lim = self.limits
         target = addr.node_id
+        hostport = str(PeerAddr(None, addr.host, addr.port))
         attempt = 0
         while not self._stopping:
             if target == self.node_id:
@@ -534,7 +534,7 @@ class P2PNode:
                     conn, peer_key = await self._handshake(reader, writer)
                     if addr.node_id is None:
                         target = peer_key  # learnt: from now on we know whom this address is
-                    peer = self._admit(conn, peer_key, OUTBOUND, str(addr), addr.node_id)
+                    peer = self._admit(conn, peer_key, OUTBOUND, hostport, addr.node_id)
                     started = time.monotonic()
                     await self._run_peer(peer)
                     # A remote that refuses us right after the handshake must not reset the
