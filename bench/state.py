@@ -1,0 +1,190 @@
+"""State-machine throughput: execute + commit of full blocks on a LevelDB state, one core.
+
+    python bench/state.py --json OUT [--accounts 100000] [--blocks N] [--block-txs 5000]
+
+Builds a genesis of `--accounts` funded accounts in a LevelDB store (temp dir), joins a share
+of them to a pool (untimed warm-up), pre-signs `--blocks` blocks of `--block-txs`
+transactions (70 % transfers, 20 % pool `pay`, 10 % `join` by new members), then times
+`Chain.execute` + `Chain.commit` of each block with signature checks excluded
+(`verified=lambda h: True`: the mempool verified them at admission). `exec_tps` counts
+transactions executed and committed per second, state root and synced batch included.
+`verify_tps` is pynacl Ed25519 verifications per second in the same run, for comparison.
+`--profile` prints the hottest functions (cProfile) of the timed part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import json
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from state.chain import BlockInput, Chain  # noqa: E402
+from state.crypto import Signer  # noqa: E402
+from state.genesis import parse_genesis  # noqa: E402
+from state.store import LevelDBStore  # noqa: E402
+from state.tx import Tx, build_tx, verify_tx  # noqa: E402
+
+CHAIN_ID = "huzhu-bench"
+BALANCE = 10_000_000
+
+
+def signer(i: int) -> Signer:
+    return Signer(hashlib.sha256(b"huzhu-bench/" + str(i).encode()).digest())
+
+
+def make_genesis(signers: list[Signer]) -> Any:
+    treasury = signer(-1).public_key.hex()
+    return parse_genesis(
+        {
+            "chain_id": CHAIN_ID,
+            "genesis_time": "2026-11-26T00:00:00Z",
+            "params": {"treasury": treasury, "max_block_txs": 100_000, "epoch_length": 10**6},
+            "validators": [
+                {
+                    "name": "bench",
+                    "operator": signer(-2).public_key.hex(),
+                    "consensus_key": signer(-3).public_key.hex(),
+                    "power": 1,
+                    "p2p": "127.0.0.1:1",
+                }
+            ],
+            "accounts": [{"address": s.public_key.hex(), "balance": BALANCE} for s in signers],
+            "pools": [{"id": "bench", "name": "Bench pool", "params": {"period": 10**6}}],
+        }
+    )
+
+
+def run(accounts: int, blocks: int, block_txs: int, profile: bool) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    signers = [signer(i) for i in range(accounts)]
+    genesis = make_genesis(signers)
+    out: dict[str, Any] = {"accounts": accounts, "blocks": blocks, "block_txs": block_txs}
+    with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as tmp:
+        store = LevelDBStore(tmp)
+        chain = Chain.init_genesis(store, genesis)
+        out["genesis_s"] = round(time.perf_counter() - t0, 3)
+        nonces = [0] * accounts
+        members = accounts // 5  # accounts [0, members) join during warm-up
+        height = 0
+
+        def commit_block(txs: list[Tx]) -> tuple[float, float]:
+            nonlocal height
+            height += 1
+            a = time.perf_counter()
+            ex = chain.execute(
+                BlockInput(height, height * 1000, b"\x00" * 32, [t.wire for t in txs], []),
+                verified=lambda h: True,
+            )
+            b = time.perf_counter()
+            chain.commit(ex)
+            c = time.perf_counter()
+            assert all(r.code == 0 for r in ex.results), {r.error for r in ex.results}
+            return b - a, c - b
+
+        def tx(i: int, type_: str, payload: dict[str, Any]) -> Tx:
+            t = build_tx(signers[i], CHAIN_ID, type_, nonces[i], 1, payload)
+            nonces[i] += 1
+            return t
+
+        t1 = time.perf_counter()
+        for start in range(0, members, block_txs):
+            commit_block(
+                [
+                    tx(i, "join", {"pool": "bench"})
+                    for i in range(start, min(members, start + block_txs))
+                ]
+            )
+        out["warmup_s"] = round(time.perf_counter() - t1, 3)
+
+        # pre-sign the timed blocks: each sender at most once per block
+        t2 = time.perf_counter()
+        next_joiner = members
+        cursor = 0
+        planned: list[list[Tx]] = []
+        for _ in range(blocks):
+            txs: list[Tx] = []
+            for k in range(block_txs):
+                kind = k % 10
+                if kind == 0 and next_joiner < accounts:
+                    txs.append(tx(next_joiner, "join", {"pool": "bench"}))
+                    next_joiner += 1
+                elif kind in (1, 2):
+                    i = (cursor * 7919) % members
+                    cursor += 1
+                    txs.append(tx(i, "pay", {"pool": "bench", "amount": 100}))
+                else:
+                    i = members + (cursor * 104729) % (accounts - members)
+                    cursor += 1
+                    j = (cursor * 15485863) % accounts
+                    txs.append(tx(i, "transfer", {"to": signers[j].public_key, "amount": 3}))
+            planned.append(txs)
+        out["sign_s"] = round(time.perf_counter() - t2, 3)
+
+        prof = cProfile.Profile() if profile else None
+        exec_s = commit_s = 0.0
+        per_block = []
+        if prof:
+            prof.enable()
+        for txs in planned:
+            e, c = commit_block(txs)
+            exec_s += e
+            commit_s += c
+            per_block.append(round(e + c, 4))
+        if prof:
+            prof.disable()
+        total = sum(len(b) for b in planned)
+        out["timed_txs"] = total
+        out["execute_s"] = round(exec_s, 3)
+        out["commit_s"] = round(commit_s, 3)
+        out["block_s"] = per_block
+        out["exec_tps"] = round(total / (exec_s + commit_s), 1)
+        out["state_root"] = chain.state_root.hex()
+        store.close()
+
+    # signature verification, same run, one core
+    sample = [t for b in planned for t in b][:2000]
+    t3 = time.perf_counter()
+    for t in sample:
+        assert verify_tx(t)
+    out["verify_tps"] = round(len(sample) / (time.perf_counter() - t3), 1)
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", required=True, help="write the figures here")
+    ap.add_argument("--accounts", type=int, default=100_000)
+    ap.add_argument("--blocks", type=int, default=4)
+    ap.add_argument("--block-txs", type=int, default=5000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args(argv)
+    if args.accounts < 20:
+        ap.error("--accounts must be at least 20")
+    res = run(args.accounts, args.blocks, args.block_txs, args.profile)
+    Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+    rows = [
+        ("accounts", res["accounts"]),
+        ("timed blocks x txs", f"{res['blocks']} x {res['block_txs']}"),
+        ("execute (s)", res["execute_s"]),
+        ("commit (s)", res["commit_s"]),
+        ("exec_tps (execute+commit)", res["exec_tps"]),
+        ("verify_tps (Ed25519, 1 core)", res["verify_tps"]),
+    ]
+    for name, value in rows:
+        print(f"{name:<30} {value:>14}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
