@@ -1,0 +1,352 @@
+"""``huzhu``: the command line (PROTOCOL.md section 8, plus query helpers).
+
+Output contract, so that scripts can rely on it: results are JSON on stdout (indented);
+problems are one line on stderr starting with ``error:``. Exit status 0 on success, 1 when the
+operation failed (node unreachable, JSON-RPC error, refused transaction, bad key file), 2 for
+usage errors (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from node.config import DEFAULT_RPC_PORT, ConfigError
+
+DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_RPC_PORT}"
+RPC_ENV = "HUZHU_RPC"
+
+
+class CliError(Exception):
+    """A failure to report on stderr with exit status 1."""
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _address(value: str) -> str:
+    """argparse type of a 32-byte hex value (address, key, hash, claim id)."""
+    v = value.strip()
+    if len(v) != 64 or any(c not in "0123456789abcdefABCDEF" for c in v):
+        raise argparse.ArgumentTypeError(f"{value!r} is not 64 hex characters")
+    return v.lower()
+
+
+def _amount(value: str) -> int:
+    try:
+        n = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
+    return n
+
+
+def _nonneg(value: str) -> int:
+    try:
+        n = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return n
+
+
+def _candidates(value: str) -> list[str]:
+    """Comma-separated operator addresses; an empty string withdraws all votes."""
+    return [_address(p) for p in value.split(",") if p.strip()]
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    from node.keys import PASSPHRASE_ENV, generate_key
+
+    signer = generate_key(Path(args.out), os.environ.get(PASSPHRASE_ENV) or None)
+    print(signer.public_key.hex())
+    return 0
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    from node.keys import load_public_key
+
+    print(load_public_key(Path(args.file)).hex())
+    return 0
+
+
+# --- networks --------------------------------------------------------------------------------
+
+
+def cmd_testnet(args: argparse.Namespace) -> int:
+    from node.testnet import create_testnet, load_template, print_summary
+
+    template = load_template(Path(args.genesis_template)) if args.genesis_template else None
+    net = create_testnet(
+        Path(args.out),
+        args.validators,
+        template=template,
+        base_port=args.base_port,
+        hostnames=args.hostnames,
+    )
+    print_summary(net)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    try:
+        from node.runtime import run
+    except ImportError as exc:
+        raise CliError(f"this build has no node runtime (node.runtime): {exc}") from None
+    home = Path(args.home)
+    if not home.is_dir():
+        raise CliError(f"--home {home} is not a directory")
+    return int(run(home) or 0)
+
+
+def cmd_localnet(args: argparse.Namespace) -> int:
+    from node.localnet import run_localnet
+
+    return run_localnet(
+        validators=args.validators,
+        base_port=args.base_port,
+        directory=Path(args.dir) if args.dir else None,
+    )
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+# CLI name -> (protocol type, payload builder from the parsed flags)
+_TX_TYPES: dict[str, tuple[str, Callable[[argparse.Namespace], dict[str, Any]]]] = {
+    "transfer": ("transfer", lambda a: {"to": a.to, "amount": a.amount}),
+    "admit": ("admit", lambda a: {"account": a.account}),
+    "join": ("join", lambda a: {"pool": a.pool}),
+    "pay": ("pay", lambda a: {"pool": a.pool, "amount": a.amount}),
+    "leave": ("leave", lambda a: {"pool": a.pool}),
+    "claim": (
+        "claim",
+        lambda a: {"pool": a.pool, "amount": a.amount, "evidence": a.evidence},
+    ),
+    "vote": ("vote", lambda a: {"claim": a.claim, "approve": a.approve}),
+    "payout": ("payout", lambda a: {"claim": a.claim}),
+    "register-candidate": (
+        "register_candidate",
+        lambda a: {"consensus_key": a.consensus_key, "name": a.name},
+    ),
+    "elect": ("elect", lambda a: {"candidates": a.candidates}),
+}
+
+
+def _add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tx = sub.add_parser("tx", help="build, sign and submit a transaction")
+    types = tx.add_subparsers(dest="tx_type", required=True, metavar="TYPE")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = types.add_parser(name, help=help)
+        p.add_argument("--key", required=True, help="the sender's key file")
+        p.add_argument(
+            "--rpc", default=None, help=f"node URL (default ${RPC_ENV} or {DEFAULT_RPC_URL})"
+        )
+        p.add_argument("--fee", type=_nonneg, help="default: the chain's min_fee")
+        p.add_argument("--nonce", type=_nonneg, help="default: the account's pending_nonce")
+        p.add_argument("--mode", choices=("async", "sync", "commit"), default="sync")
+        p.set_defaults(func=cmd_tx)
+        return p
+
+    p = add("transfer", "move funds to another account")
+    p.add_argument("--to", type=_address, required=True)
+    p.add_argument("--amount", type=_amount, required=True)
+    p = add("admit", "registrar: set an account's kyc flag")
+    p.add_argument("--account", type=_address, required=True)
+    for name, help in (("join", "join a pool"), ("leave", "leave a pool")):
+        add(name, help).add_argument("--pool", required=True)
+    p = add("pay", "pay contributions to a pool")
+    p.add_argument("--pool", required=True)
+    p.add_argument("--amount", type=_amount, required=True)
+    p = add("claim", "file a claim")
+    p.add_argument("--pool", required=True)
+    p.add_argument("--amount", type=_amount, required=True)
+    p.add_argument("--evidence", type=_address, required=True, help="32-byte hash, hex")
+    p = add("vote", "vote on a claim")
+    p.add_argument("--claim", type=_address, required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--approve", dest="approve", action="store_true")
+    g.add_argument("--reject", dest="approve", action="store_false")
+    p = add("payout", "pay an approved claim out")
+    p.add_argument("--claim", type=_address, required=True)
+    p = add("register-candidate", "operator: stand as a validator candidate")
+    p.add_argument("--consensus-key", type=_address, required=True)
+    p.add_argument("--name", required=True)
+    p = add("elect", "vote for validator candidates (replaces the previous list)")
+    p.add_argument(
+        "--candidates", type=_candidates, required=True, help="operators, comma-separated"
+    )
+
+
+def _rpc_url(args: argparse.Namespace) -> str:
+    return args.rpc or os.environ.get(RPC_ENV) or DEFAULT_RPC_URL
+
+
+def cmd_tx(args: argparse.Namespace) -> int:
+    from node.client import SyncRpcClient
+    from node.keys import load_key
+
+    signer = load_key(Path(args.key))
+    tx_type, build = _TX_TYPES[args.tx_type]
+    client = SyncRpcClient(_rpc_url(args))
+    try:
+        result = client.build_and_send(
+            signer, tx_type, build(args), fee=args.fee, nonce=args.nonce, mode=args.mode
+        )
+    except ValueError as exc:  # the payload breaks the type's schema (names the field)
+        raise CliError(f"invalid payload: {exc}") from None
+    _print_json(result)
+    if result.get("code") != 0:
+        print(
+            f"error: transaction {result.get('error')} (code {result.get('code')})"
+            + (f": {result['log']}" if result.get("log") else ""),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def _add_query_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    q = sub.add_parser("query", help="read from a node")
+    what = q.add_subparsers(dest="what", required=True, metavar="WHAT")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = what.add_parser(name, help=help)
+        p.add_argument("--rpc", default=None, help=f"node URL (default {DEFAULT_RPC_URL})")
+        p.set_defaults(func=cmd_query)
+        return p
+
+    add("status", "the node's status")
+    add("account", "an account").add_argument("address", type=_address)
+    add("pool", "a pool").add_argument("id")
+    p = add("member", "a pool member")
+    p.add_argument("pool")
+    p.add_argument("address", type=_address)
+    add("claim", "a claim").add_argument("id", type=_address)
+    p = add("claims", "a pool's claims, oldest first")
+    p.add_argument("pool")
+    p.add_argument("--status", choices=("voting", "approved", "rejected", "paid"))
+    p.add_argument("--limit", type=_amount)
+    add("block", "a block (default: latest)").add_argument("height", type=_nonneg, nargs="?")
+    add("tx", "a committed transaction").add_argument("hash", type=_address)
+    add("validators", "a validator set (default: next height)").add_argument(
+        "height", type=_nonneg, nargs="?"
+    )
+    add("candidates", "validator candidates")
+    add("genesis", "the genesis document")
+    add("net-info", "connected peers")
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from node.client import SyncRpcClient
+
+    c = SyncRpcClient(_rpc_url(args))
+    w = args.what
+    calls: dict[str, Callable[[], Any]] = {
+        "status": lambda: c.status(),
+        "account": lambda: c.account(args.address),
+        "pool": lambda: c.pool(args.id),
+        "member": lambda: c.member(args.pool, args.address),
+        "claim": lambda: c.claim(args.id),
+        "claims": lambda: c.claims(args.pool, args.status, args.limit),
+        "block": lambda: c.block(args.height),
+        "tx": lambda: c.tx(args.hash),
+        "validators": lambda: c.validators(args.height),
+        "candidates": lambda: c.candidates(),
+        "genesis": lambda: c.genesis(),
+        "net-info": lambda: c.net_info(),
+    }
+    _print_json(calls[w]())
+    return 0
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huzhu", description="huzhu: a permissioned blockchain node for mutual-aid pools"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    keys = sub.add_parser("keys", help="key files")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    p = ksub.add_parser(
+        "new",
+        help="write a new key file and print its address (encrypted when HUZHU_PASSPHRASE is set)",
+    )
+    p.add_argument("--out", required=True, help="the key file to create (never overwritten)")
+    p.set_defaults(func=cmd_keys_new)
+    p = ksub.add_parser("show", help="print a key file's address")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_keys_show)
+
+    p = sub.add_parser("testnet", help="generate the files of an N-validator network")
+    p.add_argument("--validators", type=int, required=True)
+    p.add_argument("--out", required=True, help="directory to create (or an empty one)")
+    p.add_argument("--genesis-template", help="genesis JSON supplying all but validators")
+    p.add_argument("--base-port", type=int, default=DEFAULT_RPC_PORT)
+    p.add_argument(
+        "--hostnames",
+        action="store_true",
+        help="docker compose: peers by service name node0.., listen on 0.0.0.0",
+    )
+    p.set_defaults(func=cmd_testnet)
+
+    p = sub.add_parser("start", help="run a node in the foreground until SIGINT/SIGTERM")
+    p.add_argument("--home", required=True)
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("localnet", help="generate and run a local network until Ctrl-C")
+    p.add_argument("--validators", type=int, default=4)
+    p.add_argument("--base-port", type=int, default=DEFAULT_RPC_PORT)
+    p.add_argument("--dir", help="keep the network here (default: a throwaway directory)")
+    p.set_defaults(func=cmd_localnet)
+
+    _add_tx_parsers(sub)
+    _add_query_parsers(sub)
+    sub.add_parser("sim", help="the simulation harness (huzhu sim --help)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["sim"]:
+        # The simulator owns its own flags: hand it everything after "sim" untouched.
+        try:
+            from sim.cli import main as sim_main
+        except ImportError as exc:
+            print(f"error: the simulator is not available: {exc}", file=sys.stderr)
+            return 1
+        return int(sim_main(args_list[1:]) or 0)
+
+    args = build_parser().parse_args(args_list)
+    from node.client import RpcError, RpcUnavailable
+    from node.keys import KeyFileError
+    from node.testnet import TestnetError
+
+    try:
+        return int(args.func(args))
+    except (CliError, RpcError, RpcUnavailable, KeyFileError, TestnetError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
