@@ -76,6 +76,7 @@ old root can no longer be read once the caller has written an update's batch.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
@@ -94,6 +95,7 @@ _INTERNAL = 0x01
 _LEAF_TAG = b"\x00"
 _INTERNAL_TAG = b"\x01"
 _HEX = {c: i for i, c in enumerate("0123456789abcdef")}
+_internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
 
 
 class MissingNodeError(KeyError):
@@ -141,9 +143,8 @@ def _leaf_hash(kh: bytes, value: bytes) -> bytes:
     return _sha256(_LEAF_TAG + kh + _sha256(value).digest()).digest()
 
 
-def _internal_hash(children: list[bytes | None]) -> bytes:
-    e = EMPTY_ROOT
-    return _sha256(_INTERNAL_TAG + b"".join([c or e for c in children])).digest()
+def _internal_hash(children: list[bytes]) -> bytes:
+    return _sha256(_INTERNAL_TAG + b"".join(children)).digest()
 
 
 def _nibble(kh: bytes, d: int) -> int:
@@ -151,11 +152,15 @@ def _nibble(kh: bytes, d: int) -> int:
     return b & 0x0F if d & 1 else b >> 4
 
 
-def _decode_internal(node: bytes) -> tuple[list[bytes | None], int, int]:
-    """Children (None for empty), leafmap and bitmap of a stored internal node."""
+def _decode_internal(node: bytes) -> tuple[list[bytes], int, int]:
+    """Children, leafmap and bitmap of a stored internal node.
+
+    An empty child is the EMPTY_ROOT object itself, so a node's hash preimage is just the
+    concatenation of its children and `c is EMPTY_ROOT` tests emptiness.
+    """
     bitmap = (node[1] << 8) | node[2]
     leafmap = (node[3] << 8) | node[4]
-    children: list[bytes | None] = [None] * 16
+    children: list[bytes] = [EMPTY_ROOT] * 16
     pos = 5
     for i in range(16):
         if bitmap >> i & 1:
@@ -168,7 +173,7 @@ def _decode_internal(node: bytes) -> tuple[list[bytes | None], int, int]:
 # carried along unchanged or None). Items of one call are sorted by kh.
 _Item = tuple[str, bytes, bytes | None, bytes | None]
 # A decoded node in the cache: a leaf's kh, or an internal node's (children, leafmap, bitmap).
-_Decoded = bytes | tuple[list[bytes | None], int, int]
+_Decoded = bytes | tuple[list[bytes], int, int]
 
 DEFAULT_CACHE_NODES = 1 << 18
 
@@ -225,10 +230,7 @@ class StateTree:
             if node[0] == _LEAF:
                 return node[33:] if node[1:33] == kh else None
             children = _decode_internal(node)[0]
-            c = children[_nibble(kh, depth)]
-            if c is None:
-                return None
-            h = c
+            h = children[_nibble(kh, depth)]
             depth += 1
         return None
 
@@ -244,9 +246,8 @@ class StateTree:
                 return Proof(tuple(siblings), (node[1:33], _sha256(node[33:]).digest()))
             children = _decode_internal(node)[0]
             nib = _nibble(kh, depth)
-            siblings.append(tuple(c or EMPTY_ROOT for i, c in enumerate(children) if i != nib))
-            nxt = children[nib]
-            h = EMPTY_ROOT if nxt is None else nxt
+            siblings.append(tuple(children[:nib] + children[nib + 1 :]))
+            h = children[nib]
             depth += 1
         return Proof(tuple(siblings), None)
 
@@ -319,17 +320,12 @@ class StateTree:
         self._fresh[h] = kh
         return h
 
-    def _new_internal(self, children: list[bytes | None], leafmap: int, bitmap: int) -> bytes:
+    def _new_internal(self, children: list[bytes], leafmap: int, bitmap: int) -> bytes:
         """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
         e = EMPTY_ROOT
-        h = _sha256(_INTERNAL_TAG + b"".join([c or e for c in children])).digest()
-        self._written[self._prefix + h] = b"".join(
-            [
-                _INTERNAL_TAG,
-                bitmap.to_bytes(2, "big"),
-                leafmap.to_bytes(2, "big"),
-                *[c for c in children if c is not None],
-            ]
+        h = _sha256(_INTERNAL_TAG + b"".join(children)).digest()
+        self._written[self._prefix + h] = _internal_header(_INTERNAL, bitmap, leafmap) + b"".join(
+            [c for c in children if c is not e]
         )
         self._fresh[h] = (children, leafmap, bitmap)
         return h
@@ -345,7 +341,7 @@ class StateTree:
                 return existing, True
             assert value is not None
             return self._new_leaf(kh, value), True
-        children: list[bytes | None] = [None] * 16
+        children: list[bytes] = [EMPTY_ROOT] * 16
         leafmap = bitmap = 0
         for nib, group in _groups(live, depth):
             c, is_leaf = self._build(depth + 1, group)
@@ -377,7 +373,7 @@ class StateTree:
     def _apply_internal(
         self,
         h: bytes,
-        node: tuple[list[bytes | None], int],
+        node: tuple[list[bytes], int, int],
         depth: int,
         items: list[_Item],
     ) -> tuple[bytes | None, bool]:
@@ -386,19 +382,58 @@ class StateTree:
         leafmap = node[1]
         bitmap = node[2]
         load = self._load
-        for nib, group in _groups(items, depth):
-            c = children[nib]
+        dead = self._dead
+        e = EMPTY_ROOT
+        n = len(items)
+        i = 0
+        d1 = depth + 1
+        while i < n:
+            # the run of items sharing nibble `depth` (items are sorted by kh)
+            first = items[i]
+            ch = first[0][depth]
+            j = i + 1
+            while j < n and items[j][0][depth] == ch:
+                j += 1
+            nib = _HEX[ch]
             bit = 1 << nib
-            if c is None:
-                new, new_leaf = self._build(depth + 1, group)
-            elif leafmap & bit:
-                new, new_leaf = self._apply_leaf(c, load(c), depth + 1, group)  # type: ignore[arg-type]
+            c = children[nib]
+            if j == i + 1:
+                # one key below this child: by far the commonest case, kept inline
+                _, kh, value, _ = first
+                if c is e:
+                    if value is None:
+                        i = j
+                        continue  # deleting an absent key
+                    new, new_leaf = self._new_leaf(kh, value), True
+                elif leafmap & bit:
+                    kh0 = load(c)
+                    if kh0 == kh:
+                        dead.add(c)
+                        if value is None:
+                            new, new_leaf = None, False
+                        else:
+                            new, new_leaf = self._new_leaf(kh, value), True
+                    elif value is None:
+                        i = j
+                        continue  # deleting an absent key
+                    else:
+                        new, new_leaf = self._apply_leaf(c, kh0, d1, [first])  # type: ignore[arg-type]
+                else:
+                    new, new_leaf = self._apply_internal(c, load(c), d1, [first])  # type: ignore[arg-type]
             else:
-                new, new_leaf = self._apply_internal(c, load(c), depth + 1, group)  # type: ignore[arg-type]
-            children[nib] = new
+                group = items[i:j]
+                if c is e:
+                    new, new_leaf = self._build(d1, group)
+                elif leafmap & bit:
+                    new, new_leaf = self._apply_leaf(c, load(c), d1, group)  # type: ignore[arg-type]
+                else:
+                    new, new_leaf = self._apply_internal(c, load(c), d1, group)  # type: ignore[arg-type]
+            i = j
             if new is None:
+                children[nib] = e
                 bitmap &= ~bit
             else:
+                children[nib] = new
                 bitmap |= bit
             if new_leaf:
                 leafmap |= bit
@@ -471,7 +506,7 @@ def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> 
             if len(level) != 15 or any(type(s) is not bytes or len(s) != HASH_LEN for s in level):
                 return False
             nib = _nibble(kh, d)
-            children: list[bytes | None] = [*level[:nib], h, *level[nib:]]
+            children = [*level[:nib], h, *level[nib:]]
             h = _internal_hash(children)
         return h == root
     except (TypeError, ValueError, AttributeError):
