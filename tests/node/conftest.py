@@ -69,7 +69,7 @@ class FakeNode:
             self.received.append(wire)
             return base
         try:
-            tx = decode_tx(wire, chain_id=CHAIN_ID, params=PARAMS)
+            tx = decode_tx(wire, chain_id=self.chain_id, params=PARAMS)
         except TxError as exc:
             return {**base, "code": int(exc.code), "error": exc.code.error, "log": exc.log}
         self.received.append(wire)
@@ -85,7 +85,7 @@ class FakeNode:
     async def tx(self, hash: bytes) -> dict[str, Any]:
         for wire in self.received:
             if sha256(wire) == hash:
-                tx = decode_tx(wire, chain_id=CHAIN_ID, params=PARAMS)
+                tx = decode_tx(wire, chain_id=self.chain_id, params=PARAMS)
                 rec = {"hash": hash.hex(), "height": 1, "index": 0, "code": 0, "error": None}
                 return {**rec, "log": "", **tx_to_json(tx)}
         raise NotFound(f"transaction {hash.hex()}")
@@ -137,7 +137,7 @@ class FakeNode:
 
     async def genesis(self) -> dict[str, Any]:
         return {
-            "chain_id": CHAIN_ID,
+            "chain_id": CHAIN_ID,  # what clients sign with, even if chain_id is changed
             "params": {**PARAMS.to_json()},
         }
 

@@ -1,0 +1,347 @@
+"""The ``huzhu`` command line: keys, testnet trees, tx building against a fake node, queries,
+localnet supervision."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.cli import main
+from node.config import load_config, parse_peer
+from node.keys import load_key, load_public_key, write_key
+from node.localnet import run_localnet
+from node.rpc import RpcServer
+from state.crypto import Signer, sha256
+from state.genesis import load_genesis
+from state.tx import decode_tx
+
+ALICE = Signer(sha256(b"cli alice"))
+OTHER = "cd" * 32
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+def test_keys_new_prints_the_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUZHU_PASSPHRASE", raising=False)
+    path = tmp_path / "k.json"
+    assert main(["keys", "new", "--out", str(path)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == load_key(path).public_key.hex()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert main(["keys", "show", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == out
+    assert main(["keys", "new", "--out", str(path)]) == 1  # never overwritten
+    assert "already exists" in capsys.readouterr().err
+
+
+# --- testnet -----------------------------------------------------------------------------
+
+
+def test_testnet_tree_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "net"
+    assert main(["testnet", "--validators", "3", "--out", str(out), "--base-port", "31000"]) == 0
+    genesis = load_genesis(out / "genesis.json")
+    assert len(genesis.validators) == 3
+    node_ids = []
+    for i in range(3):
+        home = out / f"node{i}"
+        assert (home / "genesis.json").read_bytes() == (out / "genesis.json").read_bytes()
+        key = load_key(home / "node_key.json")
+        node_ids.append(key.public_key)
+        assert genesis.validators[i].consensus_key == key.public_key  # node key = consensus key
+        assert genesis.validators[i].p2p == f"127.0.0.1:{32000 + i}"
+        cfg = load_config(home)
+        assert cfg.rpc.listen == f"127.0.0.1:{31000 + i}"
+        assert cfg.p2p.listen == f"127.0.0.1:{32000 + i}"
+    for i in range(3):
+        peers = [parse_peer(p) for p in load_config(out / f"node{i}").p2p.peers]
+        assert sorted((p.node_id, p.port) for p in peers) == sorted(
+            (node_ids[j], 32000 + j) for j in range(3) if j != i
+        )
+    # fresh keys for treasury, registrar, members and operators; operators are in operators
+    keys = out / "keys"
+    assert genesis.params.treasury == load_public_key(keys / "treasury.json")
+    assert genesis.params.registrars == (load_public_key(keys / "registrar.json"),)
+    operators = {load_public_key(keys / f"operator{i}.json") for i in range(3)}
+    assert operators <= set(genesis.params.operators)
+    funded = {a.address for a in genesis.accounts if a.balance > 0}
+    assert load_public_key(keys / "member0.json") in funded
+    assert [p.id for p in genesis.pools] == ["medical", "disaster"]
+    # refuses to write over an existing tree
+    assert main(["testnet", "--validators", "1", "--out", str(out)]) == 1
+    assert "not an empty directory" in capsys.readouterr().err
+
+
+def test_testnet_from_template(tmp_path: Path) -> None:
+    treasury = Signer(sha256(b"template treasury"))
+    template = {
+        "chain_id": "tpl-chain",
+        "genesis_time": "2026-01-01T00:00:00Z",
+        "params": {"treasury": treasury.public_key.hex(), "min_fee": 3},
+        "accounts": [{"address": ALICE.public_key.hex(), "balance": 500}],
+        "pools": [{"id": "dental", "name": "Dental"}],
+    }
+    (tmp_path / "t.json").write_text(json.dumps(template))
+    out = tmp_path / "net"
+    args = ["testnet", "--validators", "2", "--out", str(out), "--genesis-template"]
+    assert main([*args, str(tmp_path / "t.json")]) == 0
+    g = load_genesis(out / "genesis.json")
+    assert g.chain_id == "tpl-chain" and g.params.min_fee == 3
+    assert g.params.treasury == treasury.public_key
+    assert not (out / "keys" / "treasury.json").exists()  # the template named one
+    assert g.params.registrars == (load_public_key(out / "keys" / "registrar.json"),)
+    assert [(a.address, a.balance) for a in g.accounts] == [(ALICE.public_key, 500)]
+
+
+def test_testnet_bad_template_names_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "t.json").write_text(
+        json.dumps(
+            {
+                "chain_id": "x",
+                "genesis_time": "2026-01-01T00:00:00Z",
+                "params": {"min_fee": -1},
+                "accounts": [],
+                "pools": [],
+            }
+        )
+    )
+    out = tmp_path / "net"
+    args = ["testnet", "--validators", "1", "--out", str(out)]
+    assert main([*args, "--genesis-template", str(tmp_path / "t.json")]) == 1
+    assert "params.min_fee" in capsys.readouterr().err
+    assert not out.exists()  # nothing written
+
+
+def test_testnet_hostnames_for_compose(tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    assert main(["testnet", "--validators", "2", "--out", str(out), "--hostnames"]) == 0
+    cfg = load_config(out / "node1")
+    assert cfg.rpc.listen == "0.0.0.0:26657" and cfg.p2p.listen == "0.0.0.0:27657"
+    peer = parse_peer(cfg.p2p.peers[0])
+    assert (peer.host, peer.port) == ("node0", 27657)
+    assert load_genesis(out / "genesis.json").validators[1].p2p == "node1:27657"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--validators", "0"], ["--validators", "2", "--base-port", "64600"]],
+)
+def test_testnet_bounds(
+    tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["testnet", "--out", str(tmp_path / "n"), *args]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+# --- tx and query against a fake node -------------------------------------------------------
+
+
+@pytest.fixture
+def alice_key(tmp_path: Path) -> Path:
+    path = tmp_path / "alice.json"
+    write_key(path, ALICE)
+    return path
+
+
+async def run_cli(argv: list[str]) -> int:
+    return await asyncio.to_thread(main, argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "type", "payload"),
+    [
+        (
+            ["transfer", "--to", OTHER.upper(), "--amount", "5"],
+            "transfer",
+            {"to": bytes.fromhex(OTHER), "amount": 5},
+        ),
+        (["admit", "--account", OTHER], "admit", {"account": bytes.fromhex(OTHER)}),
+        (["join", "--pool", "medical"], "join", {"pool": "medical"}),
+        (
+            ["pay", "--pool", "medical", "--amount", "100"],
+            "pay",
+            {"pool": "medical", "amount": 100},
+        ),
+        (["leave", "--pool", "medical"], "leave", {"pool": "medical"}),
+        (
+            ["claim", "--pool", "medical", "--amount", "70", "--evidence", "ee" * 32],
+            "claim",
+            {"pool": "medical", "amount": 70, "evidence": b"\xee" * 32},
+        ),
+        (
+            ["vote", "--claim", "11" * 32, "--approve"],
+            "vote",
+            {"claim": b"\x11" * 32, "approve": True},
+        ),
+        (
+            ["vote", "--claim", "11" * 32, "--reject"],
+            "vote",
+            {"claim": b"\x11" * 32, "approve": False},
+        ),
+        (["payout", "--claim", "11" * 32], "payout", {"claim": b"\x11" * 32}),
+        (
+            ["register-candidate", "--consensus-key", OTHER, "--name", "val"],
+            "register_candidate",
+            {"consensus_key": bytes.fromhex(OTHER), "name": "val"},
+        ),
+        (
+            ["elect", "--candidates", f"{OTHER},{'ab' * 32}"],
+            "elect",
+            {"candidates": [bytes.fromhex(OTHER), b"\xab" * 32]},
+        ),
+        (["elect", "--candidates", ""], "elect", {"candidates": []}),
+    ],
+)
+async def test_tx_builds_the_signed_transaction(
+    rpc_server: RpcServer,
+    fake_node: Any,
+    alice_key: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    type: str,
+    payload: dict[str, Any],
+) -> None:
+    common = ["--key", str(alice_key), "--rpc", rpc_server.url]
+    assert await run_cli(["tx", *argv, *common]) == 0
+    [wire] = fake_node.received
+    tx = decode_tx(wire, chain_id=fake_node.chain_id, params=fake_node.params)
+    assert (tx.type, tx.sender, tx.nonce, tx.fee) == (type, ALICE.public_key, 0, 2)
+    assert tx.payload == payload
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["hash"] == tx.hash.hex() and printed["code"] == 0
+
+
+async def test_tx_fee_nonce_mode_flags(
+    rpc_server: RpcServer, fake_node: Any, alice_key: Path
+) -> None:
+    argv = [
+        "tx",
+        "join",
+        "--pool",
+        "medical",
+        "--key",
+        str(alice_key),
+        "--rpc",
+        rpc_server.url,
+        "--fee",
+        "7",
+        "--nonce",
+        "12",
+        "--mode",
+        "commit",
+    ]
+    assert await run_cli(argv) == 0
+    tx = decode_tx(fake_node.received[0], chain_id=fake_node.chain_id, params=fake_node.params)
+    assert (tx.fee, tx.nonce) == (7, 12)
+    assert fake_node.calls[-1][1][0] == "commit"
+
+
+async def test_tx_refused_exits_non_zero(
+    rpc_server: RpcServer, fake_node: Any, alice_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_node.chain_id = "another-chain"  # the node refuses what we sign: wrong_chain
+    argv = ["tx", "leave", "--pool", "m", "--key", str(alice_key), "--rpc", rpc_server.url]
+    assert await run_cli(argv) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"] == "wrong_chain"
+    assert "wrong_chain" in captured.err
+
+
+async def test_tx_usage_and_key_errors(
+    rpc_server: RpcServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["tx", "transfer", "--to", "xyz", "--amount", "5", "--key", "k"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["tx", "vote", "--claim", OTHER, "--approve", "--reject", "--key", "k"])
+    capsys.readouterr()
+    argv = [
+        "tx",
+        "leave",
+        "--pool",
+        "m",
+        "--key",
+        str(tmp_path / "none.json"),
+        "--rpc",
+        rpc_server.url,
+    ]
+    assert await run_cli(argv) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+async def test_query_commands(rpc_server: RpcServer, capsys: pytest.CaptureFixture[str]) -> None:
+    rpc = ["--rpc", rpc_server.url]
+    assert await run_cli(["query", "status", *rpc]) == 0
+    assert json.loads(capsys.readouterr().out)["height"] == 3
+    assert await run_cli(["query", "account", OTHER, *rpc]) == 0
+    assert json.loads(capsys.readouterr().out)["address"] == OTHER
+    assert await run_cli(["query", "block", "2", *rpc]) == 0
+    assert json.loads(capsys.readouterr().out)["height"] == 2
+    assert await run_cli(["query", "pool", "dental", *rpc]) == 1
+    assert "-32001" in capsys.readouterr().err
+
+
+def test_unreachable_node_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "status", "--rpc", "http://127.0.0.1:1"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_start_needs_an_existing_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["start", "--home", str(tmp_path / "missing")]) == 1
+    assert "not a directory" in capsys.readouterr().err
+
+
+# --- localnet ------------------------------------------------------------------------------
+
+
+def test_localnet_supervises_and_stops_its_nodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[Path] = []
+
+    def fake_node_cmd(home: Path) -> list[str]:
+        started.append(home)
+        # stands in for `huzhu start`: runs until SIGTERM, then exits 0
+        code = (
+            "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0));"
+            " time.sleep(60)"
+        )
+        return [sys.executable, "-c", code]
+
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    rc = run_localnet(
+        2, 33000, tmp_path / "ln", command=fake_node_cmd, stop=stop, poll_interval=0.2
+    )
+    assert rc == 0
+    assert started == [tmp_path / "ln" / "node0", tmp_path / "ln" / "node1"]
+    out = capsys.readouterr().out
+    assert "node0: rpc http://127.0.0.1:33000/" in out
+    assert "node1: rpc http://127.0.0.1:33001/" in out
+    assert "heights: node0=-  node1=-" in out
+    assert "exit codes [0, 0]" in out
+
+
+def test_localnet_stops_when_a_node_dies(tmp_path: Path) -> None:
+    rc = run_localnet(
+        1,
+        33100,
+        tmp_path / "ln",
+        command=lambda home: [sys.executable, "-c", "raise SystemExit(3)"],
+        stop=threading.Event(),
+        poll_interval=0.2,
+    )
+    assert rc == 1
