@@ -39,7 +39,10 @@ OnPeer = Callable[[bytes, bool], "None | Awaitable[None]"]
 # Control channel (0) messages: kind byte + 8 opaque bytes echoed by the pong.
 PING = 1
 PONG = 2
+ACCEPT = 3
 CONTROL_LEN = 1 + 1 + 8
+# The first frame each side sends after the auth frame, once it decided to keep the link.
+ACCEPT_FRAME = bytes([CH_CONTROL, ACCEPT]) + bytes(8)
 # Frames sealed back to back before one drain: amortises syscalls without starving others.
 WRITE_BATCH_BYTES = 1024 * 1024
 INBOUND = "inbound"
@@ -265,13 +268,37 @@ class P2PNode:
 
     # ------------------------------------------------------------------ connections
 
-    async def _handshake(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[SecretConnection, bytes]:
+    async def _establish(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        direction: str,
+        address: str,
+        expected: bytes | None,
+        learn: Callable[[bytes], None] = lambda _k: None,
+    ) -> _Peer:
+        """Handshake, then the accept exchange, then registration; all within the timeout.
+
+        After authenticating, each side checks the other (allowlist, ban, expected id, self,
+        duplicate, capacity) and only then sends an encrypted ACCEPT; a link is registered
+        (and reported up) only once the peer's ACCEPT arrived. So a refused dialer never sees
+        its link up, not even for a moment, and the refusing side reads nothing further.
+        """
         async with asyncio.timeout(self.limits.handshake_timeout_s):
-            return await handshake(
+            conn, peer_key = await handshake(
                 reader, writer, self._key, self._chain_id, self.limits.max_frame_bytes
             )
+            learn(peer_key)
+            self._check_admit(peer_key, direction, expected)
+            writer.write(conn.seal(ACCEPT_FRAME))
+            await writer.drain()
+            try:
+                first = await conn.recv()
+            except (EOFError, ConnectionError, asyncio.IncompleteReadError):
+                raise Refused("peer refused the link") from None
+            if first != ACCEPT_FRAME:
+                raise HandshakeError("expected the peer's accept")
+        return self._admit(conn, peer_key, direction, address, expected)
 
     def _handle_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Run in a task of ours, not the server's: stop() cancels it, and asyncio's own
@@ -293,10 +320,9 @@ class P2PNode:
                 return
             self._pending_handshakes += 1
             try:
-                conn, peer_key = await self._handshake(reader, writer)
+                peer = await self._establish(reader, writer, INBOUND, address, None)
             finally:
                 self._pending_handshakes -= 1
-            peer = self._admit(conn, peer_key, INBOUND, address, expected=None)
             await self._run_peer(peer)
         except asyncio.CancelledError:
             raise
@@ -327,15 +353,8 @@ class P2PNode:
             return True
         return new_dialer == min(self.node_id, peer_id)
 
-    def _admit(
-        self,
-        conn: SecretConnection,
-        peer_key: bytes,
-        direction: str,
-        address: str,
-        expected: bytes | None,
-    ) -> _Peer:
-        """Decide on an authenticated link before reading any application frame from it."""
+    def _check_admit(self, peer_key: bytes, direction: str, expected: bytes | None) -> None:
+        """Raise Refused unless an authenticated link from ``peer_key`` may be kept."""
         if peer_key == self.node_id:
             raise Refused("connection to ourselves")
         if expected is not None and peer_key != expected:
@@ -357,6 +376,18 @@ class P2PNode:
                 raise Refused(f"duplicate link to {peer_key.hex()[:16]}")
         elif direction == INBOUND and len(self._peers) >= self.limits.max_peers:
             raise Refused("max_peers reached")
+
+    def _admit(
+        self,
+        conn: SecretConnection,
+        peer_key: bytes,
+        direction: str,
+        address: str,
+        expected: bytes | None,
+    ) -> _Peer:
+        """Register an accepted link; the checks run again since the accept took a round trip."""
+        self._check_admit(peer_key, direction, expected)
+        existing = self._peers.get(peer_key)
         peer = _Peer(peer_key, address, direction, conn)
         self._peers[peer_key] = peer
         if existing is not None:
@@ -478,7 +509,7 @@ class P2PNode:
 
     async def _keepalive_loop(self, peer: _Peer) -> None:
         lim = self.limits
-        tick = min(lim.ping_interval_s, lim.idle_timeout_s / 4)
+        tick = min(lim.ping_interval_s / 2, lim.idle_timeout_s / 4)
         last_ping = time.monotonic()
         while not peer.closed:
             await asyncio.sleep(tick)
@@ -531,10 +562,15 @@ class P2PNode:
                 self._log_conn_error(str(addr), exc)
             else:
                 try:
-                    conn, peer_key = await self._handshake(reader, writer)
-                    if addr.node_id is None:
-                        target = peer_key  # learnt: from now on we know whom this address is
-                    peer = self._admit(conn, peer_key, OUTBOUND, hostport, addr.node_id)
+
+                    def learn(peer_key: bytes) -> None:
+                        nonlocal target
+                        if addr.node_id is None:
+                            target = peer_key  # from now on we know whom this address is
+
+                    peer = await self._establish(
+                        reader, writer, OUTBOUND, hostport, addr.node_id, learn
+                    )
                     started = time.monotonic()
                     await self._run_peer(peer)
                     # A remote that refuses us right after the handshake must not reset the

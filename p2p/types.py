@@ -59,7 +59,7 @@ class P2PLimits:
     max_peers: int = 50
     max_pending_handshakes: int = 32
     send_queue_len: int = 1024
-    send_queue_bytes: int = 64 * 1024 * 1024
+    send_queue_bytes: int = 32 * 1024 * 1024  # four whole max-size blocks per peer
     handshake_timeout_s: float = 5.0
     idle_timeout_s: float = 30.0
     ping_interval_s: float = 10.0

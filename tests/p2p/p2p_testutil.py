@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from p2p.node import P2PNode
+from p2p.node import ACCEPT_FRAME, P2PNode
 from p2p.secret import SecretConnection, handshake
 from p2p.types import P2PLimits, PeerAddr
 from state.crypto import Signer
@@ -107,9 +107,16 @@ async def raw_connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWr
 async def raw_handshake(
     port: int, signer: Signer, chain_id: str = CHAIN, max_frame: int = FAST.max_frame_bytes
 ) -> tuple[SecretConnection, bytes]:
-    """A hand-driven client speaking our handshake, to misbehave after it."""
+    """A hand-driven client speaking our handshake (and accept), to misbehave after it.
+
+    The node's own ACCEPT frame is left unread; a test that cares reads it with `conn.recv()`.
+    """
     reader, writer = await raw_connect(port)
-    return await asyncio.wait_for(handshake(reader, writer, signer, chain_id, max_frame), 2.0)
+    conn, peer_key = await asyncio.wait_for(
+        handshake(reader, writer, signer, chain_id, max_frame), 2.0
+    )
+    writer.write(conn.seal(ACCEPT_FRAME))
+    return conn, peer_key
 
 
 async def closed_by_peer(reader: asyncio.StreamReader, timeout: float = 2.0) -> bool:

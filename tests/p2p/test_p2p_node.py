@@ -8,6 +8,7 @@ import os
 import pytest
 from conftest import Net
 from p2p_testutil import (
+    CHAIN,
     HOST,
     Rec,
     closed_by_peer,
@@ -18,7 +19,8 @@ from p2p_testutil import (
     raw_handshake,
 )
 
-from p2p.secret import HELLO_LEN, HELLO_MAGIC
+from p2p.node import ACCEPT_FRAME
+from p2p.secret import HELLO_LEN, HELLO_MAGIC, handshake
 from p2p.types import HandshakeError, PeerAddr, ProtocolViolation
 
 
@@ -97,13 +99,28 @@ async def test_unlisted_key_refused_before_any_message(net: Net) -> None:
     net.track(conn.writer)
     assert peer_key == b.id
     conn.writer.write(conn.seal(b"\x01hello from an unlisted key"))
-    assert await closed_by_peer(conn.reader)
+    with pytest.raises(asyncio.IncompleteReadError):
+        await conn.recv()  # b never accepts the link: it closes instead
     assert b.msgs == [] and b.events == [] and b.node.peers() == []
     # A real node with an unlisted key never links either, in both directions.
     c = await net.node(intruder, [b.addr()])
     await asyncio.sleep(0.3)
     assert not b.node.connected(c.id) and b.msgs == [] and b.events == []
+    # The dialer never saw the link up either: b refused before sending its accept.
+    assert c.events == [] and c.node.peers() == []
     await assert_serves(net, b, signer_index=1)
+
+
+async def test_application_frame_before_accept_refused(net: Net) -> None:
+    b = await net.node(key(2))
+    reader, writer = await raw_connect(b.port)
+    net.track(writer)
+    signer = key(5)
+    conn, _ = await asyncio.wait_for(handshake(reader, writer, signer, CHAIN, 65536), 2.0)
+    assert await conn.recv() == ACCEPT_FRAME  # b accepts signer ...
+    writer.write(conn.seal(b"\x01skipping the accept"))  # ... which does not accept back
+    assert await closed_by_peer(reader)
+    assert b.msgs == [] and b.events == [] and not b.node.connected(signer.public_key)
 
 
 async def test_outbound_to_unlisted_key_refused(net: Net) -> None:
