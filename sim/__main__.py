@@ -1,0 +1,5 @@
+"""`python -m sim ...` is `huzhu sim ...`."""
+
+from sim.cli import main
+
+raise SystemExit(main())

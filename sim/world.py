@@ -1,0 +1,421 @@
+"""One simulated run: N real nodes, one network, one clock, one event queue, one seed.
+
+The loop pops the earliest event, advances the global clock to it, hands it to the node it
+concerns (at that node's skewed local time) and turns the replica's actions into new
+events: a Broadcast becomes one delivery event per peer copy the network lets through, a
+ScheduleTimeout becomes a timer event, a Committed is shown to the checker. Crashes,
+restarts, partitions and heals are events too, scheduled up front from the seed.
+
+Randomness is split into independent streams (keys, clock, network, faults, clients,
+Byzantine splits), each seeded from the run's master Random, so e.g. turning loss on does
+not change which keys or faults a seed gets.
+
+Every run is bounded twice: by simulated time (`max_sim_ms`) and by the number of events
+(`max_events`); reaching a bound is reported as a liveness failure, so a run always ends
+and a hang is never silent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from consensus.actions import (
+    Broadcast,
+    Committed,
+    EvidenceFound,
+    Penalize,
+    ScheduleTimeout,
+    SendTo,
+)
+from consensus.messages import CONSENSUS, ProposalMsg, VoteMsg, decode_message, encode_message
+from consensus.params import ConsensusParams
+from sim.byzantine import SILENT, make_behaviour
+from sim.checker import Checker
+from sim.config import SimConfig
+from sim.events import EventQueue, SimClock
+from sim.faults import CRASH, PARTITION, Fault, FaultConfig, schedule
+from sim.genesis import POOLS, Keyring, genesis_doc
+from sim.network import Latency, NetConfig, Network
+from sim.node import SimNode
+from sim.txgen import TxGenerator
+from state.genesis import parse_genesis
+
+#: simulated time starts this long after genesis time (block times must be later)
+START_AFTER_GENESIS_MS = 10_000
+#: how often the driver calls on_tick (re-gossip, status, sync timeouts), node-local ms
+TICK_MS = 250
+#: "10 rounds' worth of time" is the liveness window
+LIVENESS_ROUNDS = 10
+#: a canonical vote envelope starts with these bytes: {"k": "vote", ...}
+_VOTE_PREFIX = b"\x82\xa1k\xa4vote"
+
+
+def liveness_window_ms(params: ConsensusParams, rounds: int = LIVENESS_ROUNDS) -> int:
+    """Time of `rounds` full rounds (propose + prevote + precommit timeouts, growing with
+    the round) plus the commit wait: long enough that a correct cluster always decides."""
+    total = params.commit_ms
+    for r in range(rounds):
+        total += params.propose_timeout(r) + params.prevote_timeout(r) + params.precommit_timeout(r)
+    return total
+
+
+@dataclass(slots=True)
+class _Deliver:
+    dst: int
+    src: int
+    incarnation: int
+    channel: int
+    payload: bytes
+
+
+@dataclass(slots=True)
+class _Timer:
+    node: int
+    incarnation: int
+    timeout: ScheduleTimeout
+
+
+@dataclass(slots=True)
+class _Tick:
+    node: int
+    incarnation: int
+
+
+@dataclass(slots=True)
+class _FaultEdge:
+    fault: Fault
+    begin: bool
+
+
+class World:
+    """Build with a config and a seed, then `run()` once; the result is a JSON record."""
+
+    def __init__(self, cfg: SimConfig, seed: int, params: ConsensusParams | None = None) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.params = params or ConsensusParams()
+        master = random.Random(seed)
+        streams = [random.Random(master.getrandbits(64)) for _ in range(6)]
+        keys_rng, clock_rng, net_rng, fault_rng, tx_rng, byz_rng = streams
+
+        n, f = cfg.validators, cfg.byzantine
+        self.keys = Keyring.generate(keys_rng, n, cfg.members)
+        self.genesis = parse_genesis(genesis_doc(self.keys))
+        chain_id = self.genesis.chain_id
+        pools = tuple(pid for pid, _ in POOLS)
+        candidates = tuple(op.public_key for op in self.keys.operators)
+
+        # the first f validators are Byzantine (keys are random, so this picks no one special)
+        byzantine = set(range(f))
+        signers = list(self.keys.validators)
+        self.twin_pairs: list[tuple[int, int]] = []
+        if cfg.twins:
+            for j in range(f):
+                self.twin_pairs.append((j, n + j))
+                signers.append(self.keys.validators[j])
+        self.nodes: list[SimNode] = []
+        for i, signer in enumerate(signers):
+            is_byz = i in byzantine or i >= n
+            txgen = TxGenerator(
+                random.Random(tx_rng.getrandbits(64)),
+                chain_id,
+                self.keys.members,
+                pools,
+                candidates,
+                cfg.txs,
+            )
+            behaviour = make_behaviour(
+                cfg.behaviour if is_byz else None,
+                signer,
+                chain_id,
+                random.Random(byz_rng.getrandbits(64)),
+            )
+            node = SimNode(
+                i, signer, self.genesis, self.params, txgen, behaviour, honest=not is_byz
+            )
+            self.nodes.append(node)
+        total = len(self.nodes)
+        honest = frozenset(i for i in range(n) if i not in byzantine)
+        self.honest = honest
+        self.silent = cfg.byzantine > 0 and cfg.behaviour == SILENT
+
+        self.start_ms = self.genesis.genesis_time_ms + START_AFTER_GENESIS_MS
+        self.clock = SimClock.with_random_skews(self.start_ms, total, cfg.max_skew_ms, clock_rng)
+        net_cfg = NetConfig(
+            latency=Latency.parse(cfg.latency),
+            loss=cfg.loss,
+            duplicate=cfg.duplicate,
+            reorder=cfg.reorder,
+        )
+        self.network = Network(net_cfg, net_rng, total)
+        fault_end = self.start_ms + cfg.fault_window
+        self.faults = schedule(
+            FaultConfig(partition=cfg.partition, crash=cfg.crash),
+            fault_rng,
+            nodes=total,
+            crashable=sorted(honest),
+            start_ms=self.start_ms,
+            end_ms=fault_end,
+            twin_pairs=self.twin_pairs or None,
+        )
+        self.window_ms = liveness_window_ms(self.params)
+        self.max_time = self.start_ms + (
+            cfg.max_sim_ms or cfg.fault_window + self.window_ms * (cfg.heights + 2)
+        )
+        self.checker = Checker(
+            honest=honest,
+            honest_keys=frozenset(self.nodes[i].key for i in honest),
+            window_ms=self.window_ms,
+        )
+        self.queue = EventQueue()
+        self._reach: list[frozenset[bytes]] = [frozenset() for _ in self.nodes]
+        self._key_instances: dict[bytes, list[int]] = {}
+        for node in self.nodes:
+            self._key_instances.setdefault(node.key, []).append(node.index)
+        self.events = 0
+        self.delivered = 0
+        self.penalties: Counter[str] = Counter()
+        self.evidence = 0
+        self.committed_txs = 0
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        now = self.clock.now_ms
+        self.checker.start(now)
+        for fault in self.faults:
+            self.queue.push(fault.start_ms, _FaultEdge(fault, True))
+            self.queue.push(fault.end_ms, _FaultEdge(fault, False))
+        for node in self.nodes:
+            self._boot(node)
+        self._update_links()
+        bound: str | None = None
+        while not self._done():
+            if self.events >= self.cfg.max_events:
+                bound = "max_events"
+                break
+            t = self.queue.peek_time()
+            if t is None:
+                bound = "no_events"
+                break
+            if t > self.max_time:
+                bound = "max_sim_ms"
+                break
+            _, ev = self.queue.pop()
+            self.clock.advance(t)
+            self.events += 1
+            self.checker.on_time(t)
+            self._dispatch(ev)
+        self.checker.finish(self.clock.now_ms, self.cfg.heights, bound)
+        return self.record()
+
+    def _done(self) -> bool:
+        target = self.cfg.heights
+        heights = self.checker.node_height
+        return all(heights.get(i, 0) >= target for i in self.honest)
+
+    def _dispatch(self, ev: Any) -> None:
+        if type(ev) is _Deliver:
+            node = self.nodes[ev.dst]
+            if not node.up or node.incarnation != ev.incarnation:
+                return  # sent to an instance that has since crashed
+            if not self.network.connected(ev.src, ev.dst):
+                return  # a partition started while the message was in flight
+            self.delivered += 1
+            src_key = self.nodes[ev.src].key
+            actions = node.replica.on_message(
+                src_key, ev.channel, ev.payload, self.clock.local(node.index)
+            )
+            self._apply(node, actions)
+        elif type(ev) is _Timer:
+            node = self.nodes[ev.node]
+            if node.up and node.incarnation == ev.incarnation:
+                self._apply(node, node.replica.on_timeout(ev.timeout, self.clock.local(node.index)))
+        elif type(ev) is _Tick:
+            node = self.nodes[ev.node]
+            if node.up and node.incarnation == ev.incarnation:
+                self._apply(node, node.replica.on_tick(self.clock.local(node.index)))
+                self._schedule_tick(node)
+        elif type(ev) is _FaultEdge:
+            self._fault(ev.fault, ev.begin)
+        else:  # pragma: no cover - our own bug
+            raise AssertionError(f"unknown event {ev!r}")
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def _boot(self, node: SimNode) -> None:
+        replica = node.boot()
+        self._apply(node, replica.start(self.clock.local(node.index)))
+        self._schedule_tick(node)
+
+    def _schedule_tick(self, node: SimNode) -> None:
+        at = self.clock.now_ms + TICK_MS
+        self.queue.push(at, _Tick(node.index, node.incarnation))
+
+    def _fault(self, fault: Fault, begin: bool) -> None:
+        now = self.clock.now_ms
+        if fault.kind == CRASH:
+            node = self.nodes[fault.node]
+            if begin:
+                node.crash()
+            else:
+                self._boot(node)
+        else:
+            assert fault.kind == PARTITION
+            if begin:
+                self.network.partition(list(fault.sides))
+            else:
+                self.network.heal()
+        if begin:
+            self.checker.fault_started(now)
+        self._update_links()
+        if not begin:
+            self.checker.fault_ended(now)
+
+    def _update_links(self) -> None:
+        """Tell every live replica which peers it can now reach (as p2p would)."""
+        for node in self.nodes:
+            if not node.up:
+                self._reach[node.index] = frozenset()
+                continue
+            reach = frozenset(
+                other.key
+                for other in self.nodes
+                if other.key != node.key
+                and other.up
+                and self.network.connected(node.index, other.index)
+            )
+            before = self._reach[node.index]
+            self._reach[node.index] = reach
+            local = self.clock.local(node.index)
+            for key in sorted(before - reach):
+                self._apply(node, node.replica.on_peer(key, False, local))
+            for key in sorted(reach - before):
+                self._apply(node, node.replica.on_peer(key, True, local))
+
+    # --- actions -------------------------------------------------------------------------
+
+    def _apply(self, node: SimNode, actions: list[Any]) -> None:
+        for a in actions:
+            t = type(a)
+            if t is Broadcast:
+                self._send(node, None, a.channel, a.payload)
+            elif t is SendTo:
+                self._send(node, a.peer_id, a.channel, a.payload)
+            elif t is ScheduleTimeout:
+                at = max(self.clock.now_ms, self.clock.to_global(node.index, a.at_ms))
+                self.queue.push(at, _Timer(node.index, node.incarnation, a))
+            elif t is Committed:
+                self._committed(node, a)
+            elif t is Penalize:
+                self.penalties[a.reason] += 1
+            elif t is EvidenceFound:
+                self.evidence += 1
+
+    def _committed(self, node: SimNode, a: Committed) -> None:
+        # the node's own root is only known for its latest height; earlier heights of a
+        # batch (block sync) fall back to the header's, which its app validated
+        latest = node.chain is not None and node.chain.height == a.height
+        root = node.state_root() if latest else a.block.header.state_root
+        first = a.height not in self.checker.heights
+        self.checker.on_commit(
+            node.index, a.height, a.block.hash, root, a.commit.round, self.clock.now_ms
+        )
+        if first and a.height in self.checker.heights:
+            self.committed_txs += len(a.block.txs)
+
+    def _send(self, node: SimNode, peer: bytes | None, channel: int, payload: bytes) -> None:
+        if peer is None:
+            dsts = [o.index for o in self.nodes if o.key != node.key]
+        else:
+            dsts = list(self._key_instances.get(peer, ()))
+        if not dsts:
+            return
+        routes: list[tuple[list[int], bytes]]
+        if node.honest:
+            if channel == CONSENSUS and payload.startswith(_VOTE_PREFIX):
+                msg = decode_message(channel, payload)
+                assert isinstance(msg, VoteMsg)
+                v = msg.vote
+                if v.validator == node.key:
+                    self.checker.on_vote(
+                        node.index,
+                        v.validator,
+                        v.type,
+                        v.height,
+                        v.round,
+                        v.block_id,
+                        self.clock.now_ms,
+                    )
+            routes = [(dsts, payload)]
+        elif node.behaviour.name == SILENT:
+            node.behaviour.lies += 1
+            return
+        elif channel == CONSENSUS:
+            msg = decode_message(channel, payload)
+            inner = msg.vote if isinstance(msg, VoteMsg) else msg.proposal  # type: ignore[union-attr]
+            routes = []
+            for sub, m in node.behaviour.route(inner, dsts):
+                wrapped = VoteMsg(m) if isinstance(msg, VoteMsg) else ProposalMsg(m)
+                routes.append((sub, payload if m is inner else encode_message(wrapped)))
+        else:
+            routes = [(dsts, payload)]
+        now = self.clock.now_ms
+        src = node.index
+        for sub, data in routes:
+            for d in sub:
+                for delay in self.network.plan(src, d):
+                    self.queue.push(
+                        now + delay, _Deliver(d, src, self.nodes[d].incarnation, channel, data)
+                    )
+
+    # --- the result ----------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        """The run's JSON record: a pure function of (config, seed)."""
+        ck = self.checker
+        top = ck.max_height
+        rounds: list[int | None] = []
+        latencies: list[int | None] = []
+        prev_t = self.start_ms
+        for h in range(1, top + 1):
+            info = ck.heights.get(h)
+            if info is None:  # the checker missed a height (e.g. synced silently)
+                rounds.append(None)
+                latencies.append(None)
+                continue
+            rounds.append(info.round)
+            latencies.append(info.time_ms - prev_t)
+            prev_t = info.time_ms
+        honest_heights = [ck.node_height.get(i, 0) for i in sorted(self.honest)]
+        return {
+            "seed": self.seed,
+            "ok": not ck.safety and not ck.liveness,
+            "committed_heights": top,
+            "min_honest_height": min(honest_heights, default=0),
+            "rounds_per_height": rounds,
+            "commit_latency_ms": latencies,
+            "safety_violations": [v.to_json() for v in ck.safety],
+            "liveness_failures": [v.to_json() for v in ck.liveness],
+            "messages": self.network.sent,
+            "delivered": self.delivered,
+            "dropped": self.network.dropped,
+            "duplicated": self.network.duplicated,
+            "blocked_by_partition": self.network.blocked,
+            "simulated_seconds": round((self.clock.now_ms - self.start_ms) / 1000, 3),
+            "events": self.events,
+            "committed_txs": self.committed_txs,
+            "evidence_found": self.evidence,
+            "penalties": dict(sorted(self.penalties.items())),
+            "byzantine_lies": sum(n.behaviour.lies for n in self.nodes),
+            "crashes": sum(n.crashes for n in self.nodes),
+            "faults": [f.to_json() for f in self.faults],
+        }
+
+
+def run_seed(cfg: SimConfig, seed: int) -> dict[str, Any]:
+    """Run one seed of `cfg` to completion and return its record."""
+    return World(cfg, seed).run()
