@@ -179,8 +179,6 @@ def _bind(method: str, params: Any, cfg: RpcConfig) -> dict[str, Any]:
             args[p.name] = p.default
         else:
             args[p.name] = p.check(p.name, params[p.name], cfg)
-    if method == "claims" and args["limit"] is None:
-        args["limit"] = 100
     return args
 
 
