@@ -198,11 +198,14 @@ class Replica:
         self._started = True
         h = self._committed + 1
         if self.validator_set(h) is None:
-            if h != 1:
-                raise StoreCorrupt(f"no validator set stored for height {h}")
-            vs = ValidatorSet.from_members(self.app.validators(1))
-            self.store.put(KEY_VSET + be64(1), vs.to_bytes(), sync=True)
-            self._vsets[1] = vs
+            # genesis, or a crash between the block's batch and the next set's write
+            if h == 1:
+                self._store_vset(1, ValidatorSet.from_members(self.app.validators(1)))
+            else:
+                prev = self.validator_set(h - 1)
+                if prev is None:
+                    raise StoreCorrupt(f"no validator set stored for height {h - 1}")
+                self._store_vset(h, self._next_set(prev, h))
         out: list[Action] = [self._status_broadcast()]
         out += self._run(self.core.start_height(self._context(h), now_ms, now_ms), None, now_ms)
         return out
@@ -338,6 +341,16 @@ class Replica:
 
     # ------------------------------------------------------------------ heights
 
+    def _next_set(self, prev: ValidatorSet, h: int) -> ValidatorSet:
+        """The set deciding `h` from the one deciding h - 1: membership from the app,
+        priorities carried over and advanced one height (CometBFT's order: update, then
+        increment)."""
+        return prev.update(self.app.validators(h)).next_height()
+
+    def _store_vset(self, h: int, vs: ValidatorSet) -> None:
+        self.store.put(KEY_VSET + be64(h), vs.to_bytes(), sync=True)
+        self._vsets[h] = vs
+
     def _context(self, h: int) -> HeightContext:
         vs = self.validator_set(h)
         assert vs is not None, f"validator set of height {h} missing"
@@ -357,19 +370,19 @@ class Replica:
         assert h == self._committed + 1, "blocks are committed in order"
         vs = self.validator_set(h)
         assert vs is not None
-        next_vs = vs.update(self.app.validators(h + 1)).next_height()
         batch = Batch()
         batch.put(KEY_BLOCK + be64(h), block.to_bytes())
         batch.put(KEY_COMMIT + be64(h), commit.to_bytes())
         batch.put(KEY_HASH + block.hash, be64(h))
-        batch.put(KEY_VSET + be64(h + 1), next_vs.to_bytes())
         hd = block.header
         refs = [EvidenceRef.of(ev) for ev in block.evidence]
         self.app.commit(
             h, hd.time_ms, hd.proposer, list(block.txs), refs, hd.state_root, extra=batch
         )
         self._committed = h
-        self._vsets[h + 1] = next_vs
+        # The set for h + 1 was fixed by the election at the end of h - 1, so asking after
+        # the commit is safe; it is derived data (start() recomputes it after a crash).
+        self._store_vset(h + 1, self._next_set(vs, h + 1))
         self.core.block_committed(block)
         self._received.pop(h, None)
         self._requests.pop(h, None)

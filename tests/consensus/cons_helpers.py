@@ -18,6 +18,7 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
+from consensus.messages import CONSENSUS, VoteMsg, decode_message
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
 from state.codec import decode, encode
@@ -150,6 +151,10 @@ class Net:
         self.committed: dict[bytes, dict[int, bytes]] = {}
         self.penalties: list[tuple[bytes, bytes, str]] = []
         self.evidence: list[object] = []
+        #: (validator, height, round, type) -> block id of every vote ever broadcast
+        self.votes_sent: dict[tuple[bytes, int, int, int], bytes | None] = {}
+        #: drop(src, dst, channel, payload) -> True loses the message
+        self.drop: Callable[[bytes, bytes, int, bytes], bool] | None = None
         for s in self.signers:
             self.add(s)
 
@@ -173,6 +178,8 @@ class Net:
 
     def handle(self, src: bytes, actions: list) -> None:  # noqa: ANN001
         for a in actions:
+            if isinstance(a, Broadcast | SendTo) and a.channel == CONSENSUS:
+                self._check_no_double_sign(a.payload)
             if isinstance(a, Broadcast):
                 for k in self.replicas:
                     if k != src:
@@ -189,6 +196,15 @@ class Net:
                 self.penalties.append((src, a.peer_id, a.reason))
             elif isinstance(a, EvidenceFound):
                 self.evidence.append(a.evidence)
+
+    def _check_no_double_sign(self, payload: bytes) -> None:
+        msg = decode_message(CONSENSUS, payload)
+        if isinstance(msg, VoteMsg):
+            v = msg.vote
+            key = (v.validator, v.height, v.round, v.type)
+            if key in self.votes_sent:
+                assert self.votes_sent[key] == v.block_id, f"double sign {key}"
+            self.votes_sent[key] = v.block_id
 
     def step(self) -> bool:
         if not self.queue:
@@ -207,7 +223,8 @@ class Net:
                 self.handle(k, self.replicas[k].on_timeout(t, self.now))
         else:
             src, dst, ch, payload = data  # type: ignore[misc]
-            if dst in self.replicas and dst not in self.down and src not in self.down:
+            lost = self.drop is not None and self.drop(src, dst, ch, payload)
+            if dst in self.replicas and dst not in self.down and src not in self.down and not lost:
                 self.handle(dst, self.replicas[dst].on_message(src, ch, payload, self.now))
         return True
 
