@@ -249,11 +249,28 @@ class Replica:
                 self._peers[peer_id] = msg.height - 1
         return []
 
-    def on_timeout(self, timeout: ScheduleTimeout, now_ms: int) -> list[Action]:
+    def on_timeout(self, timeout: ScheduleTimeout | int, now_ms: int | None = None) -> list[Action]:
+        """Fire `timeout` (a ScheduleTimeout this replica returned) at `now_ms`.
+
+        Drivers that keep one timer at ``next_deadline()`` may instead call
+        ``on_timeout(now_ms)`` (same as :meth:`on_deadline`): every due timeout fires."""
+        if not isinstance(timeout, ScheduleTimeout):
+            return self.on_deadline(timeout)
+        assert now_ms is not None, "on_timeout(timeout, now_ms)"
         key = (timeout.height, timeout.round, timeout.step)
         if self._timeouts.get(key) == timeout:
             del self._timeouts[key]
         return self._run(self.core.on_timeout(timeout, now_ms), None, now_ms)
+
+    def on_deadline(self, now_ms: int) -> list[Action]:
+        """Fire every pending timeout due at `now_ms`, earliest first."""
+        out: list[Action] = []
+        while True:
+            due = [t for t in self._timeouts.values() if t.at_ms <= now_ms]
+            if not due:
+                return out
+            t = min(due, key=lambda x: (x.at_ms, x.height, x.round, x.step))
+            out += self.on_timeout(t, now_ms)
 
     def on_tick(self, now_ms: int) -> list[Action]:
         out: list[Action] = []
