@@ -170,7 +170,7 @@ def _bind(method: str, params: Any, cfg: RpcConfig) -> dict[str, Any]:
     known = {p.name for p in spec}
     for name in params:
         if name not in known:
-            raise _invalid(name, f"unknown parameter for {method}")
+            raise _invalid(_shown(name), f"unknown parameter for {method}")
     args: dict[str, Any] = {}
     for p in spec:
         if p.name not in params:
@@ -198,7 +198,22 @@ def _parse(body: bytes) -> Any:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # ASCII output: a lone surrogate echoed back in a message stays valid JSON and UTF-8.
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _shown(name: str, limit: int = 64) -> str:
+    """A client-chosen name as echoed in an error message: bounded, printable."""
+    return name if len(name) <= limit else name[:limit] + "..."
+
+
+def _encode_answer(answer: dict[str, Any]) -> str:
+    """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
+    try:
+        return _dumps(answer)
+    except (TypeError, ValueError):
+        log.exception("unserialisable result")
+        return _dumps(_error(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
 
 
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
@@ -363,9 +378,11 @@ class RpcServer:
                 msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
                 return _dumps(_error(None, RpcError(INVALID_REQUEST, msg)))
             answers = [a for a in [await self._call(c, conn) for c in obj] if a is not None]
-            return _dumps(answers) if answers else None
+            if not answers:
+                return None
+            return "[" + ",".join(_encode_answer(a) for a in answers) + "]"
         answer = await self._call(obj, conn)
-        return None if answer is None else _dumps(answer)
+        return None if answer is None else _encode_answer(answer)
 
     async def _call(self, req: Any, conn: _WsConn | None) -> dict[str, Any] | None:
         if not isinstance(req, dict):
@@ -392,7 +409,7 @@ class RpcServer:
     async def _dispatch(self, method: str, params: Any, conn: _WsConn | None) -> Any:
         if method not in _METHODS or (method in _WS_ONLY and conn is None):
             hint = " (WebSocket /ws only)" if method in _WS_ONLY else ""
-            raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}{hint}")
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {_shown(method)}{hint}")
         args = _bind(method, params, self.config)
         if conn is not None and method == "subscribe":
             return self._subscribe(conn, **args)

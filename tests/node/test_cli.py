@@ -345,3 +345,17 @@ def test_localnet_stops_when_a_node_dies(tmp_path: Path) -> None:
         poll_interval=0.2,
     )
     assert rc == 1
+
+
+def test_sim_gets_its_arguments_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.cli
+
+    seen: list[list[str]] = []
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 3
+
+    monkeypatch.setattr(sim.cli, "main", fake_main)
+    assert main(["sim", "--seed", "7", "--help-me", "tx"]) == 3
+    assert seen == [["--seed", "7", "--help-me", "tx"]]

@@ -49,7 +49,10 @@ async def test_status_result_and_id_echoed(rpc_server: RpcServer) -> None:
     assert body["result"]["chain_id"] == "huzhu-test" and body["result"]["height"] == 3
 
 
-@pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b'{"jsonrpc": NaN}', b"[1,", b""])
+@pytest.mark.parametrize(
+    "raw",
+    [b"{", b"\xff\xfe", b'{"jsonrpc": NaN}', b"[1,", b"", b"[" * 50_000 + b"]" * 50_000],
+)
 async def test_parse_error(rpc_server: RpcServer, raw: bytes) -> None:
     status, body = await post(rpc_server, None, raw=raw)
     assert status == 200
@@ -115,6 +118,28 @@ async def test_notifications_get_no_answer(rpc_server: RpcServer, fake_node: Any
 async def test_unknown_method(rpc_server: RpcServer) -> None:
     code, msg = error_of(await call(rpc_server, "transfer_all"))
     assert code == -32601 and "transfer_all" in msg
+
+
+async def test_hostile_method_names_are_answered_safely(rpc_server: RpcServer) -> None:
+    _, body = await post(rpc_server, None, raw=b'{"jsonrpc":"2.0","id":1,"method":"\\ud800"}')
+    assert error_of(body)[0] == -32601
+    code, msg = error_of(await call(rpc_server, "x" * 100_000))
+    assert code == -32601 and len(msg) < 200
+
+
+async def test_unserialisable_result_is_internal_error(
+    rpc_server: RpcServer, fake_node: Any
+) -> None:
+    async def bad_candidates() -> list[Any]:
+        return [b"raw bytes"]  # a node bug: bytes are not JSON
+
+    fake_node.candidates = bad_candidates
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "candidates"},
+        {"jsonrpc": "2.0", "id": 2, "method": "status"},
+    ]
+    _, body = await post(rpc_server, batch)
+    assert body[0]["error"]["code"] == -32603 and body[1]["result"]["height"] == 3
 
 
 async def test_subscribe_over_http_is_not_a_method(rpc_server: RpcServer) -> None:
