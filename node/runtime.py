@@ -89,10 +89,12 @@ class Node:
         return self.chain.view()
 
     def block_at(self, height: int) -> Any | None:
-        return self.replica.block_at(height)
+        bc = self.replica.block(height)
+        return None if bc is None else bc[0]
 
     def commit_at(self, height: int) -> Any | None:
-        return self.replica.commit_at(height)
+        bc = self.replica.block(height)
+        return None if bc is None else bc[1]
 
     def catching_up(self) -> bool:
         return bool(self.replica.catching_up)
@@ -111,9 +113,8 @@ class Node:
     # ---------------------------------------------------------------- start / stop
 
     async def start(self) -> None:
-        from consensus.replica import Replica
-
         from consensus.params import ConsensusParams
+        from consensus.replica import Replica
         from node.keys import load_key
         from node.rpc import RpcServer
         from p2p.gossip import TxGossip

@@ -1,0 +1,217 @@
+"""The node runtime in-process: a one-validator chain commits blocks, admits and executes
+transactions through the NodeAPI service, emits events, survives restart, and logs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.api import NotFound
+from node.config import NodeConfig, write_config
+from node.keys import write_key
+from node.logs import parse_level, setup_logging
+from node.runtime import Node
+from state.crypto import Signer, sha256
+from state.tx import build_tx
+
+CHAIN = "rt-test"
+VAL = Signer(sha256(b"runtime-test-validator"))
+ALICE = Signer(sha256(b"runtime-test-alice"))
+TREASURY = Signer(sha256(b"runtime-test-treasury"))
+
+
+def make_home(root: Path, block_time_ms: int = 50, **mempool: int) -> Path:
+    home = root / "home"
+    home.mkdir()
+    genesis = {
+        "chain_id": CHAIN,
+        "genesis_time": "2026-11-26T00:00:00Z",
+        "params": {
+            "block_time_ms": block_time_ms,
+            "treasury": TREASURY.public_key.hex(),
+            "registrars": [],
+            "operators": [],
+        },
+        "validators": [
+            {
+                "name": "v0",
+                "operator": VAL.public_key.hex(),
+                "consensus_key": VAL.public_key.hex(),
+                "power": 1,
+                "p2p": "127.0.0.1:1",
+            }
+        ],
+        "accounts": [{"address": ALICE.public_key.hex(), "balance": 10_000}],
+        "pools": [{"id": "medical", "name": "Medical"}],
+    }
+    (home / "genesis.json").write_text(json.dumps(genesis))
+    write_key(home / "node_key.json", VAL)
+    cfg = NodeConfig.model_validate(
+        {
+            "rpc": {"listen": "127.0.0.1:0"},
+            "p2p": {"listen": "127.0.0.1:0"},
+            "mempool": mempool,
+            "consensus": {
+                "timeout_propose_ms": 300,
+                "timeout_prevote_ms": 100,
+                "timeout_precommit_ms": 100,
+            },
+        }
+    )
+    write_config(home / "config.toml", cfg)
+    return home
+
+
+async def wait_height(node: Node, h: int, timeout: float = 20.0) -> None:
+    async def loop() -> None:
+        while node.view().height < h:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(loop(), timeout)
+
+
+def transfer(nonce: int, amount: int = 5, fee: int = 1) -> bytes:
+    payload = {"to": TREASURY.public_key, "amount": amount}
+    return build_tx(ALICE, CHAIN, "transfer", nonce, fee, payload).wire
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> Any:
+    n = Node(make_home(tmp_path))
+    await n.start()
+    try:
+        yield n
+    finally:
+        await n.stop()
+
+
+async def test_single_validator_commits_and_serves(node: Node) -> None:
+    await wait_height(node, 2)
+    api = node.service
+    st = await api.status()
+    assert st["chain_id"] == CHAIN and st["validator"] is True and st["height"] >= 2
+    assert st["node_id"] == VAL.public_key.hex() and st["peers"] == 0
+    blk = await api.block(1)
+    assert blk["height"] == 1 and blk["proposer"] == VAL.public_key.hex()
+    assert blk["commit"]["signatures"][0]["validator"] == VAL.public_key.hex()
+    with pytest.raises(NotFound):
+        await api.block(10**6)
+
+
+async def test_broadcast_modes_and_events(node: Node) -> None:
+    api = node.service
+    events: list[tuple[str, dict[str, Any]]] = []
+    api.subscribe_events(lambda kind, data: events.append((kind, data)))
+    # sync: admitted; pending_nonce counts it before it commits
+    r = await api.broadcast_tx(transfer(0), "sync")
+    assert r["code"] == 0 and r["error"] is None
+    # commit: waits for the block and answers the execution result
+    r1 = await api.broadcast_tx(transfer(1), "commit", timeout=20)
+    assert r1["code"] == 0 and r1["height"] >= 1 and "index" in r1
+    tx = await api.tx(bytes.fromhex(r1["hash"]))
+    assert tx["type"] == "transfer" and tx["nonce"] == 1 and tx["sender"] == ALICE.public_key.hex()
+    acct = await api.account(ALICE.public_key)
+    assert acct["nonce"] == 2 and acct["balance"] == 10_000 - 2 * 6
+    assert acct["pending_nonce"] == 2
+    # refused in commit mode: answered at once, without height
+    r2 = await api.broadcast_tx(transfer(1), "commit")
+    assert r2["error"] in ("duplicate", "bad_nonce") and "height" not in r2
+    # async: answered before any check; garbage is simply never committed
+    r3 = await api.broadcast_tx(b"\x01\x02", "async")
+    assert r3["code"] == 0 and r3["hash"] == sha256(b"\x01\x02").hex()
+    kinds = [k for k, _ in events]
+    assert "new_block" in kinds and "tx" in kinds
+    tx_events = [d for k, d in events if k == "tx"]
+    assert {d["hash"] for d in tx_events} >= {r1["hash"]}
+    blocks = [d for k, d in events if k == "new_block"]
+    for b in blocks[-2:]:
+        assert b == await api.block(b["height"])
+
+
+async def test_commit_mode_times_out(node: Node) -> None:
+    # nonce 5 is admitted (inside the window) but cannot execute before 0..4: never included
+    r = await node.service.broadcast_tx(transfer(5), "commit", timeout=0.3)
+    assert r["code"] == -1 and r["error"] == "timeout"
+    assert (await node.service.account(ALICE.public_key))["pending_nonce"] == 0
+
+
+async def test_reads_not_found_and_ranges(node: Node) -> None:
+    api = node.service
+    await wait_height(node, 1)
+    with pytest.raises(NotFound):
+        await api.pool("dental")
+    with pytest.raises(NotFound):
+        await api.member("medical", ALICE.public_key)
+    with pytest.raises(NotFound):
+        await api.claim(b"\x00" * 32)
+    with pytest.raises(NotFound):
+        await api.tx(b"\x00" * 32)
+    h = node.view().height
+    v = await api.validators(None)
+    assert v["height"] == h + 1 and v["validators"][0]["consensus_key"] == VAL.public_key.hex()
+    with pytest.raises(NotFound):
+        await api.validators(0)
+    with pytest.raises(NotFound):
+        await api.validators(node.view().height + 3)
+    pool = await api.pool("medical")
+    assert pool["members"] == {"waiting": 0, "active": 0, "lapsed": 0, "left": 0}
+    assert await api.claims("medical", None, 10) == []
+    assert (await api.genesis())["chain_id"] == CHAIN
+    assert (await api.net_info())["peers"] == []
+
+
+async def test_mempool_limit_from_config(tmp_path: Path) -> None:
+    n = Node(make_home(tmp_path, max_txs=2))
+    await n.start()
+    try:
+        # nonces 1..3 cannot be reaped (no nonce 0), so they stay pending
+        codes = [(await n.service.broadcast_tx(transfer(k), "sync"))["error"] for k in (1, 2, 3)]
+        assert codes == [None, None, "mempool_full"]
+    finally:
+        await n.stop()
+
+
+async def test_restart_resumes_from_store(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    n = Node(home)
+    await n.start()
+    r = await n.service.broadcast_tx(transfer(0), "commit", timeout=20)
+    assert r["code"] == 0
+    await n.stop()
+    h = r["height"]
+    n2 = Node(home)
+    await n2.start()
+    try:
+        assert n2.view().height >= h
+        assert (await n2.service.tx(bytes.fromhex(r["hash"])))["height"] == h
+        await wait_height(n2, h + 2)
+        assert (await n2.service.account(ALICE.public_key))["nonce"] == 1
+    finally:
+        await n2.stop()
+
+
+def test_logs_level_and_format() -> None:
+    assert parse_level("DEBUG") == logging.DEBUG and parse_level("warning") == logging.WARNING
+    with pytest.raises(ValueError):
+        parse_level("loud")
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    buf = io.StringIO()
+    try:
+        setup_logging("warning", buf)
+        logging.getLogger("huzhu.x").info("hidden")
+        logging.getLogger("huzhu.x").warning("shown %d", 1)
+        setup_logging("error", buf)  # again: replaces its handler, no line logged twice
+        logging.getLogger("huzhu.x").error("once")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    out = buf.getvalue()
+    assert "hidden" not in out and "WARNING huzhu.x: shown 1" in out
+    assert out.count("once") == 1 and out.startswith("20") and "Z " in out
