@@ -137,6 +137,12 @@ class RpcConfig(_Section):
     ws_send_queue: int = Field(
         1024, ge=1, le=1_000_000, description="queued messages per WebSocket; a full queue drops it"
     )
+    ws_max_pending: int = Field(
+        32, ge=1, le=10_000, description="calls of one WebSocket being answered at once"
+    )
+    read_timeout_ms: int = Field(
+        10_000, ge=10, le=600_000, description="time to receive a request body; then HTTP 408"
+    )
     commit_timeout_ms: int = Field(
         30_000, ge=1, le=600_000, description="broadcast_tx commit mode's longest wait"
     )

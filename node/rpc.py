@@ -344,7 +344,16 @@ class RpcServer:
             chunks.append(chunk)
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
-        body = await self._read_body(request)
+        try:
+            async with asyncio.timeout(self.config.read_timeout_ms / 1000):
+                body = await self._read_body(request)
+        except TimeoutError:  # a body trickled in to hold the connection (slowloris)
+            resp = web.json_response(
+                _error(None, RpcError(INVALID_REQUEST, "request body not received in time")),
+                status=408,
+            )
+            resp.force_close()
+            return resp
         if body is None:
             resp = web.json_response(
                 _error(
@@ -438,6 +447,10 @@ class RpcServer:
         conn = _WsConn(ws, self.config.ws_send_queue)
         self._conns.add(conn)
         writer = conn.task = asyncio.create_task(conn.writer())
+        # Calls run concurrently (a commit-mode broadcast must not hold up a status call), at
+        # most ws_max_pending at once: beyond that we stop reading, which slows the client.
+        slots = asyncio.Semaphore(self.config.ws_max_pending)
+        calls: set[asyncio.Task[None]] = set()
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -446,17 +459,27 @@ class RpcServer:
                     body = msg.data
                 else:
                     break
-                out = await self.handle_body(body, conn)
-                if out is not None and not conn.dropped:
-                    await conn.queue.put(out)  # answers wait for room: the client's own pace
+                await slots.acquire()
+                task = asyncio.create_task(self._ws_call(conn, body, slots))
+                calls.add(task)
+                task.add_done_callback(calls.discard)
         finally:
             self._conns.discard(conn)
             conn.subs.clear()
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            for task in (*calls, writer):
+                task.cancel()
+            await asyncio.gather(*calls, writer, return_exceptions=True)
             if not ws.closed:
                 await ws.close()
         return ws
+
+    async def _ws_call(self, conn: _WsConn, body: bytes, slots: asyncio.Semaphore) -> None:
+        try:
+            out = await self.handle_body(body, conn)
+            if out is not None and not conn.dropped:
+                await conn.queue.put(out)  # answers wait for room: the client's own pace
+        finally:
+            slots.release()
 
     def _subscribe(self, conn: _WsConn, event: str) -> str:
         if len(conn.subs) >= self.config.max_ws_subscriptions:
@@ -505,6 +528,8 @@ class RpcServer:
             # Stop sending the backlog first: the close frame must not queue behind it, and
             # cancelling between frames (a frame is written whole) leaves the stream intact.
             conn.task.cancel()
+        while not conn.queue.empty():  # frees any call waiting to queue its answer
+            conn.queue.get_nowait()
         asyncio.get_running_loop().create_task(
             conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"subscriber too slow")
         )

@@ -518,3 +518,31 @@ async def test_read_methods_over_a_real_chain() -> None:
         assert got[1]["data"]["hash"] == join.hash.hex() and got[2]["data"]["type"] == "transfer"
     finally:
         await server.stop()
+
+
+async def test_websocket_calls_do_not_wait_for_a_commit(
+    rpc_server: RpcServer, fake_node: Any
+) -> None:
+    fake_node.commit_delay = 0.3
+    async with aiohttp.ClientSession() as s, s.ws_connect(rpc_server.url + "ws") as ws:
+        commit = {"tx": _wire().hex(), "mode": "commit"}
+        await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx", "params": commit})
+        await ws.send_json({"jsonrpc": "2.0", "id": 2, "method": "status"})
+        first = await asyncio.wait_for(ws.receive_json(), 5)
+        second = await asyncio.wait_for(ws.receive_json(), 5)
+    assert (first["id"], second["id"]) == (2, 1)
+    assert second["result"]["height"] == 4
+
+
+async def test_slow_body_gets_408(fake_node: Any) -> None:
+    server = RpcServer(fake_node, RpcConfig(listen="127.0.0.1:0", read_timeout_ms=100))
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert b" 408 " in head
+    finally:
+        await server.stop()
