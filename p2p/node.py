@@ -5,6 +5,11 @@ from a bounded queue, one sends pings and drops the peer when it goes quiet. A s
 only ever fills its own queue: ``send`` then returns False and counts a drop; nobody waits.
 Every failure that comes from the network ends in a log line and a closed connection (and a
 ban when the peer is provably misbehaving); nothing raises into the event loop.
+
+Frames after the handshake (see :mod:`p2p.secret`) carry ``channel(1) || payload``. Channel 0
+belongs to the transport: ``0x00 kind(1) opaque(8)`` with kind 1 ping, 2 pong (echoes the 8
+bytes), 3 accept. Each side's first frame after the auth frame is the accept, sent once it
+has checked the peer; anything else first, or an accept later, is a violation.
 """
 
 from __future__ import annotations
@@ -131,6 +136,7 @@ class P2PNode:
         self._bans: dict[bytes, float] = {}
         self._offences: dict[bytes, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._callback_tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._port = 0
         self._pending_handshakes = 0
@@ -162,6 +168,10 @@ class P2PNode:
             self._server.close()
         for peer in list(self._peers.values()):
             self._close_peer(peer, "node stopping")
+        # Let the application's (async) on_peer callbacks for those closes run to completion,
+        # bounded, rather than cancelling them before they even started.
+        if self._callback_tasks:
+            await asyncio.wait(list(self._callback_tasks), timeout=self.limits.handshake_timeout_s)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -430,7 +440,9 @@ class P2PNode:
         try:
             result = self._on_peer(peer_id, up)
             if inspect.isawaitable(result):
-                self._spawn(_await(result), "p2p on_peer")
+                task = self._spawn(_await(result), "p2p on_peer")
+                self._callback_tasks.add(task)
+                task.add_done_callback(self._callback_tasks.discard)
         except Exception:
             log.exception("p2p on_peer callback raised")
 

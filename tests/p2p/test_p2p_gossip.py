@@ -264,3 +264,20 @@ async def test_gossip_over_a_line_of_three_nodes(net: Net) -> None:
     assert all(p == idb for r, p, _ in received if r == "C")
     assert not any(r == "A" for r, _, _ in received)
     assert len(received) == 40
+
+
+async def test_run_flushes_periodically_until_cancelled() -> None:
+    t = FakeTransport(A)
+    g = TxGossip(t, FAST)
+    task = asyncio.ensure_future(g.run(0.01))
+    h, w = tx(1)
+    g.add(h, w)
+    assert await eventually(lambda: t.to(A) == [w])
+    t.accept = None  # type: ignore[assignment]  # send now raises: run() must survive it
+    t.send = lambda *a: 1 / 0  # type: ignore[method-assign]
+    g.add(*tx(2))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -19,7 +19,7 @@ from p2p_testutil import (
     raw_handshake,
 )
 
-from p2p.node import ACCEPT_FRAME
+from p2p.node import ACCEPT_FRAME, P2PNode
 from p2p.secret import HELLO_LEN, HELLO_MAGIC, handshake
 from p2p.types import HandshakeError, PeerAddr, ProtocolViolation
 
@@ -425,3 +425,60 @@ async def test_stop_is_clean_and_idempotent(net: Net) -> None:
     assert a.events == [(b.id, True), (b.id, False)]
     await a.node.stop()
     assert not a.node.send(b.id, 1, b"after stop")
+
+
+def test_duplicate_tie_break_agrees_on_both_ends() -> None:
+    """Each end decides alone which of two links to keep; the decisions must match."""
+    from p2p.node import INBOUND, OUTBOUND, _Peer
+
+    ka, kb = key(1), key(2)
+    a = P2PNode(ka, CHAIN, (HOST, 0), [], lambda k: True)
+    b = P2PNode(kb, CHAIN, (HOST, 0), [], lambda k: True)
+
+    def keeps_new(node: P2PNode, other: bytes, existing_dir: str, new_dir: str) -> bool:
+        existing = _Peer(other, "x", existing_dir, None)  # type: ignore[arg-type]
+        return node._new_link_wins(existing, new_dir)
+
+    flip = {INBOUND: OUTBOUND, OUTBOUND: INBOUND}
+    for existing_dir in (INBOUND, OUTBOUND):
+        for new_dir in (INBOUND, OUTBOUND):
+            at_a = keeps_new(a, kb.public_key, existing_dir, new_dir)
+            at_b = keeps_new(b, ka.public_key, flip[existing_dir], flip[new_dir])
+            assert at_a == at_b
+    # Crossing dials: the link dialed by the smaller id survives.
+    small_is_a = ka.public_key < kb.public_key
+    assert keeps_new(a, kb.public_key, INBOUND, OUTBOUND) == small_is_a
+    # Same dialer twice: the newer link wins (the dialer found the old one dead).
+    assert keeps_new(a, kb.public_key, INBOUND, INBOUND)
+    assert keeps_new(a, kb.public_key, OUTBOUND, OUTBOUND)
+
+
+async def test_is_allowed_raising_refuses_without_crash(net: Net) -> None:
+    b = await net.node(key(2))
+
+    def broken(_k: bytes) -> bool:
+        raise RuntimeError("allowlist unavailable")
+
+    b.node._is_allowed = broken
+    a = await net.node(key(1), [b.addr()])
+    await asyncio.sleep(0.2)
+    assert not b.node.connected(a.id) and a.events == [] and b.events == []
+    b.node._is_allowed = lambda _k: True
+    assert await linked(a, b)
+
+
+async def test_async_and_failing_on_peer_callbacks(net: Net) -> None:
+    ups: list[tuple[bytes, bool]] = []
+
+    async def on_peer(peer: bytes, up: bool) -> None:
+        await asyncio.sleep(0)
+        ups.append((peer, up))
+        raise ValueError("callback bug")  # logged, never reaches the loop
+
+    b = await net.node(key(2))
+    b.node._on_peer = on_peer
+    a = await net.node(key(1), [b.addr()])
+    assert await linked(a, b)
+    assert await eventually(lambda: ups == [(a.id, True)])
+    a.node.send(b.id, 1, b"still works")
+    assert await eventually(lambda: b.got(a.id, 1, b"still works"))
