@@ -300,6 +300,14 @@ class Core:
         for (r, step), m in self.own_messages.items():
             if r == self.round or step == STEP_PRECOMMIT:
                 out.append(m)
+        # Relay the polka behind our validValue: a validator that missed it cannot accept
+        # the re-proposal [L28], and with the lockers prevoting it while the others prevote
+        # nil no round would ever gather 2f+1 (the paper assumes gossip delivers it).
+        if self.valid_value is not None and self.valid_round >= 0:
+            t = self._tallies.get((self.valid_round, PREVOTE))
+            if t is not None:
+                vid = self.valid_value.hash
+                out += [v for v in t.votes.values() if v.block_id == vid and v not in out]
         return out
 
     def block_by_id(self, block_id: bytes) -> Proposal | None:
