@@ -9,6 +9,7 @@ import pytest
 from conftest import Net
 from p2p_testutil import (
     CHAIN,
+    FAST,
     HOST,
     Rec,
     closed_by_peer,
@@ -377,13 +378,25 @@ async def test_penalize_bans_until_expiry(net: Net) -> None:
     assert b.node.offences(a.id) == 1
 
 
-async def test_banned_peer_not_dialed(net: Net) -> None:
+async def test_banned_peer_not_dialed_until_expiry(net: Net) -> None:
     b = await net.node(key(2))
-    a = await net.node(key(1), [b.addr()])
+    a = await net.node(key(1), [b.addr()], lim=limits(ban_seconds=0.5))
     assert await linked(a, b)
     a.node.penalize(b.id, "misbehaved")
-    await asyncio.sleep(0.3)
-    assert not a.node.connected(b.id)
+    await asyncio.sleep(0.3)  # b cannot dial a (no address), a must not dial b
+    assert not a.node.connected(b.id) and not b.node.connected(a.id)
+    assert await linked(a, b)  # the ban ran out: a dials again
+
+
+def test_backoff_grows_capped_with_jitter() -> None:
+    node = P2PNode(key(1), CHAIN, (HOST, 0), [], lambda k: True, limits())
+    lo, hi = FAST.backoff_min_s, FAST.backoff_max_s
+    for _ in range(50):
+        assert lo / 2 <= node._backoff(0) <= lo
+        assert 2 * lo / 2 <= node._backoff(1) <= 2 * lo
+        assert hi / 2 <= node._backoff(10) <= hi
+        assert hi / 2 <= node._backoff(10_000) <= hi  # no overflow for huge attempt counts
+    assert len({node._backoff(3) for _ in range(20)}) > 1  # jittered
 
 
 async def test_on_message_protocol_violation_bans(net: Net) -> None:
