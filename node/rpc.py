@@ -173,10 +173,10 @@ def _bind(method: str, params: Any, cfg: RpcConfig) -> dict[str, Any]:
             raise _invalid(_shown(name), f"unknown parameter for {method}")
     args: dict[str, Any] = {}
     for p in spec:
-        if p.name not in params:
+        if p.name not in params or (params[p.name] is None and not p.required):
             if p.required:
                 raise _invalid(p.name, "missing")
-            args[p.name] = p.default
+            args[p.name] = p.default  # an optional param given as null takes its default
         else:
             args[p.name] = p.check(p.name, params[p.name], cfg)
     return args
@@ -287,11 +287,16 @@ class RpcServer:
         h, p = split_host_port(self.config.listen)
         host = h if host is None else host
         port = p if port is None else port
-        self._unsubscribe_events = self.api.subscribe_events(self._on_event)
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         self._site = _LimitedSite(self._runner, host, port, self.config.max_connections)
-        await self._site.start()
+        try:
+            await self._site.start()
+        except OSError:  # e.g. the port is taken: leave nothing half-open behind
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        self._unsubscribe_events = self.api.subscribe_events(self._on_event)
 
     @property
     def host(self) -> str:

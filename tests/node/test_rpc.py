@@ -216,6 +216,7 @@ async def test_not_found_and_height_ranges(rpc_server: RpcServer) -> None:
     assert error_of(await call(rpc_server, "validators", {"height": 6}))[0] == -32001
     assert error_of(await call(rpc_server, "validators", {"height": 0}))[0] == -32001
     assert (await call(rpc_server, "validators"))["result"]["height"] == 4
+    assert (await call(rpc_server, "validators", {"height": None}))["result"]["height"] == 4
 
 
 async def test_node_bug_is_internal_error_not_a_500(rpc_server: RpcServer) -> None:
@@ -297,6 +298,15 @@ async def test_connection_limit(fake_node: Any) -> None:
             await ws2.close()
     finally:
         await server.stop()
+
+
+async def test_port_in_use_is_an_error_not_a_half_started_server(
+    rpc_server: RpcServer, fake_node: Any
+) -> None:
+    other = RpcServer(fake_node, RpcConfig(listen=f"127.0.0.1:{rpc_server.port}"))
+    with pytest.raises(OSError):
+        await other.start()
+    assert len(fake_node.listeners) == 1  # only the running server's
 
 
 async def test_health(rpc_server: RpcServer) -> None:
