@@ -103,7 +103,7 @@ class TxGossip:
 
     def fits(self, wire: bytes) -> bool:
         """Whether a tx can travel at all: alone in a batch within gossip_batch_bytes."""
-        return LIST_HEADER_MAX + _bin_size(len(wire)) <= self.limits.gossip_batch_bytes
+        return LIST_HEADER_MAX + _bin_size(len(wire)) <= self.limits.gossip_batch_limit
 
     def mark_seen(self, peer_id: bytes, tx_hash: bytes) -> None:
         """Record that ``peer_id`` has ``tx_hash`` (it sent it to us, or we sent it)."""
@@ -184,6 +184,7 @@ class TxGossip:
 
     def _flush_peer(self, pid: bytes, state: _PeerState) -> bool:
         lim = self.limits
+        max_bytes = lim.gossip_batch_limit
         order, pending = self._order, self._pending
         i = bisect.bisect_right(order, state.cursor, lo=self._head, key=lambda e: e[0])
         batch: list[tuple[bytes, bytes]] = []
@@ -195,7 +196,7 @@ class TxGossip:
             if entry is not None and entry[0] == seq and h not in state.seen:
                 wire = entry[1]
                 cost = _bin_size(len(wire))
-                if len(batch) >= lim.gossip_batch_txs or size + cost > lim.gossip_batch_bytes:
+                if len(batch) >= lim.gossip_batch_txs or size + cost > max_bytes:
                     break
                 batch.append((h, wire))
                 size += cost

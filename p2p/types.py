@@ -99,10 +99,16 @@ class P2PLimits:
             raise ValueError("ping_interval_s must be below idle_timeout_s or idle peers drop")
         if self.backoff_max_s < self.backoff_min_s:
             raise ValueError("backoff_max_s must be >= backoff_min_s")
-        if self.gossip_batch_bytes > self.max_payload:
-            raise ValueError("gossip_batch_bytes must fit in one frame")
         if not self.channels or any(not 1 <= c <= 255 for c in self.channels):
             raise ValueError("channels must be non-empty, each in 1..255 (0 is the transport's)")
+
+    @property
+    def gossip_batch_limit(self) -> int:
+        """Bytes of one tx batch: gossip_batch_bytes, but never more than a frame carries.
+
+        Clamped rather than refused so that a small max_frame_bytes alone is a valid config.
+        """
+        return min(self.gossip_batch_bytes, self.max_payload)
 
     @property
     def max_payload(self) -> int:

@@ -138,6 +138,17 @@ def test_batches_bounded_by_count_and_bytes_and_drain_in_order() -> None:
     assert len(t2.sent[0][2]) == 2
 
 
+def test_batches_never_exceed_a_frame() -> None:
+    lim = limits(max_frame_bytes=1024, gossip_batch_bytes=1 << 20)
+    t = FakeTransport(A)
+    g = TxGossip(t, lim)
+    for i in range(20):
+        g.add(*tx(i, size=96))  # 100-byte wires
+    while g.flush():
+        assert len(encode_batch(t.sent[-1][2])) <= lim.max_payload
+    assert len(t.to(A)) == 20
+
+
 def test_tx_larger_than_a_batch_is_not_gossiped() -> None:
     lim = limits(gossip_batch_bytes=1000)
     g = TxGossip(FakeTransport(A), lim)

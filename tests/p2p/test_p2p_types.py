@@ -71,7 +71,6 @@ def test_limits_defaults_and_payload() -> None:
         {"ping_interval_s": 30.0, "idle_timeout_s": 30.0},
         {"backoff_min_s": 2.0, "backoff_max_s": 1.0},
         {"ban_seconds": -1},
-        {"gossip_batch_bytes": 8 * 1024 * 1024},
         {"seen_cache_per_peer": 0},
         {"channels": frozenset({0, 1})},
         {"channels": frozenset()},
@@ -84,4 +83,11 @@ def test_limits_refuse_nonsense(changes: dict) -> None:
 
 def test_limits_boundaries_accepted() -> None:
     lim = dataclasses.replace(P2PLimits(), max_frame_bytes=112, gossip_batch_bytes=112 - 17)
-    assert lim.max_payload == 95
+    assert lim.max_payload == 95 and lim.gossip_batch_limit == 95
+
+
+def test_gossip_batch_clamped_to_frame() -> None:
+    lim = dataclasses.replace(P2PLimits(), max_frame_bytes=64 * 1024)  # batch default: 1 MiB
+    assert lim.gossip_batch_limit == 64 * 1024 - 17
+    lim = dataclasses.replace(lim, gossip_batch_bytes=1000)
+    assert lim.gossip_batch_limit == 1000
