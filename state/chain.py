@@ -327,13 +327,16 @@ class StateView:
             return []
         if self.pool(pool) is None:
             return []
+        prefix = (
+            K.claim_list_prefix(pool) if status is None else K.claim_status_prefix(pool, status)
+        )
         out: list[Claim] = []
-        for _, raw in self._c.store.iterate(K.claim_list_prefix(pool)):
+        for _, raw in self._c.store.iterate(prefix):
             if len(out) >= limit:
                 break
             c = self.claim(K.unpack(raw))
-            if c is not None and (status is None or c.status == status):
-                out.append(c)
+            assert c is not None and (status is None or c.status == status), "listing is exact"
+            out.append(c)
         return out
 
     def pool_member_counts(self, pool: str) -> dict[str, int]:

@@ -15,6 +15,7 @@ another record's key. Heights are 8-byte big-endian so byte order is height orde
 | s/o/              | lp(pool) + claimant                         | id of the voting/approved claim |
 | s/t/              | be64(closes_at) + claim id                  | nil (claims to tally)       |
 | s/l/              | lp(pool) + be64(opened_at) + be32(tx index) | claim id (oldest first)     |
+| s/S/              | lp(pool) + status code + be64 + be32        | claim id (per-status listing)|
 | s/v/              | claim id + voter                            | approve (bool)              |
 | s/k/              | operator                                    | Candidate                   |
 | s/i/              | consensus key                               | operator                    |
@@ -32,7 +33,7 @@ from typing import Any
 import msgpack
 
 from state import codec
-from state.model import Account, Candidate, Claim, Member, Pool, ValidatorInfo
+from state.model import CLAIM_STATUS_CODE, Account, Candidate, Claim, Member, Pool, ValidatorInfo
 from state.params import ChainParams
 
 ACCOUNT = b"s/a/"
@@ -42,6 +43,7 @@ CLAIM = b"s/c/"
 OPEN_CLAIM = b"s/o/"
 TALLY = b"s/t/"
 CLAIM_LIST = b"s/l/"
+CLAIM_STATUS_LIST = b"s/S/"
 VOTE = b"s/v/"
 CANDIDATE = b"s/k/"
 CONSENSUS_KEY = b"s/i/"
@@ -106,6 +108,14 @@ def claim_list_prefix(pool: str) -> bytes:
 
 def claim_list_key(pool: str, opened_at: int, index: int) -> bytes:
     return CLAIM_LIST + lp(pool) + be64(opened_at) + index.to_bytes(4, "big")
+
+
+def claim_status_prefix(pool: str, status: str) -> bytes:
+    return CLAIM_STATUS_LIST + lp(pool) + bytes((CLAIM_STATUS_CODE[status],))
+
+
+def claim_status_key(pool: str, status: str, opened_at: int, index: int) -> bytes:
+    return claim_status_prefix(pool, status) + be64(opened_at) + index.to_bytes(4, "big")
 
 
 def vote_key(claim_id: bytes, voter: bytes) -> bytes:

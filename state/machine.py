@@ -438,11 +438,13 @@ class BlockExecutor:
             opened_at=h,
             closes_at=_add(h, pp.vote_window),
             bond=pp.claim_bond,
+            index=index,
         )
         self.put(K.claim_key(tx.hash), claim)
         self.put(open_key, tx.hash)
         self.put(K.tally_key(claim.closes_at, tx.hash), True)
         self.put(K.claim_list_key(pool.id, h, index), tx.hash)
+        self.put(K.claim_status_key(pool.id, VOTING, h, index), tx.hash)
         return {
             "type": "claim_opened",
             "claim": tx.hash.hex(),
@@ -493,6 +495,7 @@ class BlockExecutor:
                 c.status,
                 c.payable_at,
                 c.bond,
+                c.index,
             ),
         )
         return {
@@ -535,6 +538,8 @@ class BlockExecutor:
         }
 
     def _set_claim_status(self, c: Claim, status: str, payable_at: int | None) -> None:
+        self.delete(K.claim_status_key(c.pool, c.status, c.opened_at, c.index))
+        self.put(K.claim_status_key(c.pool, status, c.opened_at, c.index), c.id)
         self.put(
             K.claim_key(c.id),
             Claim(
@@ -551,6 +556,7 @@ class BlockExecutor:
                 status,
                 payable_at,
                 c.bond,
+                c.index,
             ),
         )
 

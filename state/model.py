@@ -25,6 +25,7 @@ APPROVED = "approved"
 REJECTED = "rejected"
 PAID = "paid"
 CLAIM_STATUSES: tuple[str, ...] = (VOTING, APPROVED, REJECTED, PAID)
+CLAIM_STATUS_CODE: dict[str, int] = {s: i for i, s in enumerate(CLAIM_STATUSES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +140,9 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A claim; `bond` is the escrowed amount (internal: not part of the JSON of section 6),
-    kept on the claim so a later change of pool params cannot unbalance the supply."""
+    """A claim. Internal fields, not part of the JSON of section 6: `bond` is the escrowed
+    amount (kept on the claim so a later change of pool params cannot unbalance the supply)
+    and `index` the claim transaction's position in its block (its place in the listings)."""
 
     id: bytes
     pool: str
@@ -155,6 +157,7 @@ class Claim:
     status: str = VOTING
     payable_at: int | None = None
     bond: int = 0
+    index: int = 0
 
     @property
     def escrowed(self) -> int:
@@ -169,6 +172,7 @@ class Claim:
             "closes_at": self.closes_at,
             "evidence": self.evidence,
             "id": self.id,
+            "index": self.index,
             "opened_at": self.opened_at,
             "payable_at": self.payable_at,
             "pool": self.pool,
@@ -194,6 +198,7 @@ class Claim:
             status=d["status"],
             payable_at=d["payable_at"],
             bond=d["bond"],
+            index=d["index"],
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -111,6 +111,15 @@ def check_invariants(hx: Harness) -> None:
         assert K.decode_value(k, raw).balance >= 0
     for k, raw in hx.store.iterate(K.POOL):
         assert K.decode_value(k, raw).balance >= 0
+    # each claim is listed once, under its current status; open ones are indexed per claimant
+    claims = {k[len(K.CLAIM) :]: K.decode_value(k, raw) for k, raw in hx.store.iterate(K.CLAIM)}
+    listed = [K.unpack(raw) for _, raw in hx.store.iterate(K.CLAIM_STATUS_LIST)]
+    assert sorted(listed) == sorted(claims)
+    for pool in ("med", "kyc"):
+        for status in ("voting", "approved", "rejected", "paid"):
+            assert all(c.status == status for c in hx.view.claims(pool, status, limit=10**6))
+    open_ids = sorted(K.unpack(raw) for _, raw in hx.store.iterate(K.OPEN_CLAIM))
+    assert open_ids == sorted(i for i, c in claims.items() if c.status in ("voting", "approved"))
 
 
 def run(script: list[Any], follower: Harness | None = None) -> tuple[Harness, list[Tx]]:
