@@ -166,7 +166,7 @@ class P2PConfig(_Section):
     )
     max_peers: int = Field(50, ge=1, le=10_000, description="connected peers, in and out")
     max_frame_bytes: int = Field(
-        4 * MIB, ge=64 * 1024, le=256 * MIB, description="largest message a peer may send"
+        8 * MIB, ge=64 * 1024, le=256 * MIB, description="largest message a peer may send"
     )
     send_queue_len: int = Field(
         1024, ge=1, le=1_000_000, description="queued messages per peer before it is lagging"
