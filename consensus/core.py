@@ -60,6 +60,8 @@ from .validators import ValidatorSet
 STEP_DECIDED = 4
 #: at most this many distinct blocks kept per round (an equivocating proposer)
 MAX_BLOCKS_PER_ROUND = 2
+#: distinct votes (block ids) counted per equivocating validator per (round, type)
+MAX_VOTES_PER_VALIDATOR = 3
 #: committed evidence ids remembered so gossip cannot make us re-include them
 MAX_COMMITTED_EVIDENCE = 4096
 
@@ -93,14 +95,27 @@ class HeightContext:
 
 
 class _Tally:
-    """Votes of one (round, type): first vote per validator, power per block id."""
+    """Votes of one (round, type).
 
-    __slots__ = ("votes", "power", "any_power")
+    ``votes`` holds each validator's first vote (evidence, "2f+1 of any" counts). An
+    equivocator's conflicting votes are also counted, once per block id, in ``by_block``:
+    other validators may have counted exactly that vote in a polka or commit, and without
+    it we could never see that quorum (CometBFT tracks them the same way for claimed
+    majorities). Safety is unaffected: quorum intersection rests on correct validators,
+    which never vote twice. At most MAX_VOTES_PER_VALIDATOR block ids per validator.
+    """
+
+    __slots__ = ("votes", "by_block", "power", "any_power", "count")
 
     def __init__(self) -> None:
         self.votes: dict[bytes, Vote] = {}
+        self.by_block: dict[bytes | None, dict[bytes, Vote]] = {}
         self.power: dict[bytes | None, int] = {}
         self.any_power = 0
+        self.count: dict[bytes, int] = {}
+
+    def has(self, v: Vote) -> bool:
+        return v.validator in self.by_block.get(v.block_id, {})
 
 
 class Core:
@@ -260,10 +275,8 @@ class Core:
         if v.round > self.round + self.params.max_round_ahead:
             return []
         t = self._tallies.get((v.round, v.type))
-        if t is not None:
-            old = t.votes.get(v.validator)
-            if old is not None and old.block_id == v.block_id:
-                return []  # duplicate (or same vote re-signed): nothing new
+        if t is not None and t.has(v):
+            return []  # duplicate: nothing new
         if not v.verify_signature(self.chain_id):
             return [InvalidMessage("bad vote signature")]
         return self._add_vote(v) + self._process(now_ms)
@@ -307,7 +320,7 @@ class Core:
             t = self._tallies.get((self.valid_round, PREVOTE))
             if t is not None:
                 vid = self.valid_value.hash
-                out += [v for v in t.votes.values() if v.block_id == vid and v not in out]
+                out += [v for v in t.by_block.get(vid, {}).values() if v not in out]
         return out
 
     def block_by_id(self, block_id: bytes) -> Proposal | None:
@@ -502,7 +515,7 @@ class Core:
             if self._validity(block) is not None:
                 continue
             t = self._tallies[(r, PRECOMMIT)]
-            sigs = tuple(sorted((k, v.signature) for k, v in t.votes.items() if v.block_id == bid))
+            sigs = tuple(sorted((k, v.signature) for k, v in t.by_block[bid].items()))
             commit = Commit(self.height, r, bid, sigs)
             self.decided = block
             self.step = STEP_DECIDED
@@ -523,27 +536,32 @@ class Core:
         t = self._tallies.get((v.round, v.type))
         if t is None:
             t = self._tallies[(v.round, v.type)] = _Tally()
-        old = t.votes.get(v.validator)
-        if old is not None:
-            if old.block_id == v.block_id:
-                return []
-            ev = DuplicateVoteEvidence.of(old, v)
-            if self.add_evidence(ev):
-                return [EvidenceFound(ev)]
+        if t.has(v):
             return []
         val = self.validators.get(v.validator)
         assert val is not None
-        t.votes[v.validator] = v
+        acts: list[CoreAction] = []
+        old = t.votes.get(v.validator)
+        if old is None:
+            t.votes[v.validator] = v
+            t.any_power += val.power
+            self._round_senders.setdefault(v.round, {})[v.validator] = None
+        else:
+            ev = DuplicateVoteEvidence.of(old, v)
+            if self.add_evidence(ev):
+                acts.append(EvidenceFound(ev))
+            if t.count.get(v.validator, 1) >= MAX_VOTES_PER_VALIDATOR:
+                return acts
+        t.count[v.validator] = t.count.get(v.validator, 0) + 1
+        t.by_block.setdefault(v.block_id, {})[v.validator] = v
         t.power[v.block_id] = t.power.get(v.block_id, 0) + val.power
-        t.any_power += val.power
-        self._round_senders.setdefault(v.round, {})[v.validator] = None
         if (
             v.type == PRECOMMIT
             and v.block_id is not None
             and self.validators.has_quorum(t.power[v.block_id])
         ):
             self._commit_candidates[(v.round, v.block_id)] = None
-        return []
+        return acts
 
     def _can_sign(self) -> bool:
         return self.is_validator and not self.passive

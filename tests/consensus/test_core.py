@@ -370,9 +370,30 @@ def test_conflicting_votes_become_evidence() -> None:
     (ev,) = [x.evidence for x in acts if isinstance(x, EvidenceFound)]
     ev.verify(CHAIN, VS)
     assert ev.id in core.evidence_pool
-    # counted once: the second vote does not add power, the same evidence is not re-reported
-    assert core._power(0, PREVOTE, sha256(b"b")) == 0
-    assert feed(core, [b]) == []
+    # the same votes again: nothing new, the evidence is not reported twice
+    assert feed(core, [a, b]) == []
+    # the equivocator is one sender for "2f+1 of any" but each of its votes counts for
+    # its own block id (others may have counted exactly that vote in a quorum)
+    t = core._tallies[(0, PREVOTE)]
+    assert t.any_power == 1 and core._power(0, PREVOTE, a.block_id) == 1
+    assert core._power(0, PREVOTE, b.block_id) == 1
+    # bounded: a validator's third and later conflicting votes are not kept
+    for tag in (b"c", b"d", b"e"):
+        feed(core, [vote(P[0], PREVOTE, 0, sha256(tag))])
+    assert sum(1 for votes in t.by_block.values() if P[0].public_key in votes) == 3
+
+
+def test_equivocators_second_vote_completes_a_polka() -> None:
+    """Twins: the first vote we saw from P[0] was nil, but the other twin's vote for the
+    block is part of a polka others saw; we must be able to see it too (liveness)."""
+    core, _ = started(ME)
+    b = block(P[0])
+    feed(core, [vote(P[0], PREVOTE, 0, None)])
+    core.on_proposal(proposal(P[0], b), 10)  # we prevote b
+    acts = feed(core, [vote(P[1], PREVOTE, 0, b.hash), vote(P[0], PREVOTE, 0, b.hash)])
+    assert any(isinstance(a, EvidenceFound) for a in acts)
+    assert core.locked_value == b
+    assert [(x.type, x.block_id) for x in signed(acts)] == [(PRECOMMIT, b.hash)]
 
 
 def test_unknown_validator_and_bad_signature_are_reported() -> None:
