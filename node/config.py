@@ -216,14 +216,17 @@ class MempoolConfig(_Section):
 
 
 class ConsensusConfig(_Section):
-    """Tendermint timeouts in milliseconds: round r waits base + r * delta."""
+    """Tendermint timeouts in milliseconds: round r waits base + r * delta.
 
-    timeout_propose_ms: int = Field(3_000, ge=1, le=600_000)
+    The defaults are consensus.params.ConsensusParams'; the wait between blocks is the
+    chain's block_time_ms (genesis), not a node setting, so that all validators agree on it."""
+
+    timeout_propose_ms: int = Field(1_000, ge=1, le=600_000)
     timeout_propose_delta_ms: int = Field(500, ge=0, le=600_000)
-    timeout_prevote_ms: int = Field(1_000, ge=1, le=600_000)
-    timeout_prevote_delta_ms: int = Field(500, ge=0, le=600_000)
-    timeout_precommit_ms: int = Field(1_000, ge=1, le=600_000)
-    timeout_precommit_delta_ms: int = Field(500, ge=0, le=600_000)
+    timeout_prevote_ms: int = Field(500, ge=1, le=600_000)
+    timeout_prevote_delta_ms: int = Field(250, ge=0, le=600_000)
+    timeout_precommit_ms: int = Field(500, ge=1, le=600_000)
+    timeout_precommit_delta_ms: int = Field(250, ge=0, le=600_000)
 
 
 class NodeConfig(_Section):

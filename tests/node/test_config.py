@@ -100,3 +100,39 @@ def test_host_port_and_peer_parsing() -> None:
     for bad in ("x@h:1", f"{NODE_ID}h:1", f"{NODE_ID}@:1", f"{NODE_ID}@h:-1"):
         with pytest.raises(ValueError):
             parse_peer(bad)
+
+
+def test_defaults_agree_with_the_components_they_configure() -> None:
+    """A config.toml written by testnet must not quietly change the components' defaults."""
+    from consensus.params import ConsensusParams
+    from node.mempool import MempoolLimits
+    from p2p.types import P2PLimits
+
+    cfg = NodeConfig()
+    cp, ml, pl = ConsensusParams(), MempoolLimits(), P2PLimits()
+    c = cfg.consensus
+    assert (c.timeout_propose_ms, c.timeout_propose_delta_ms) == (
+        cp.propose_ms,
+        cp.propose_delta_ms,
+    )
+    assert (c.timeout_prevote_ms, c.timeout_prevote_delta_ms) == (
+        cp.prevote_ms,
+        cp.prevote_delta_ms,
+    )
+    assert (c.timeout_precommit_ms, c.timeout_precommit_delta_ms) == (
+        cp.precommit_ms,
+        cp.precommit_delta_ms,
+    )
+    m = cfg.mempool
+    assert (m.max_txs, m.max_bytes, m.verified_cache) == (
+        ml.max_txs,
+        ml.max_bytes,
+        ml.verified_cache,
+    )
+    p = cfg.p2p
+    assert (p.max_frame_bytes, p.max_peers, p.send_queue_len) == (
+        pl.max_frame_bytes,
+        pl.max_peers,
+        pl.send_queue_len,
+    )
+    assert p.handshake_timeout_ms == pl.handshake_timeout_s * 1000
