@@ -182,9 +182,11 @@ class StateTree:
     """Reads and updates of the tree whose nodes live in `store` under `prefix`.
 
     The object holds no version state: every call names the root it works on. It keeps a
-    bounded cache of decoded nodes (`cache_nodes` entries; a leaf costs ~0.1 kB, an internal
-    node ~0.3 kB): nodes are content-addressed, so a cached node can never be stale, and with
-    the cache warm an update reads almost nothing from the store. After an update,
+    bounded cache of decoded nodes (`cache_nodes` entries; a leaf costs ~0.17 kB, an internal
+    node ~0.65 kB, ~40 MB for a 100,000-key state): nodes are content-addressed, so a cached
+    node can never be stale, and with the cache warm an update reads nothing from the store
+    (bench/tree.py: 12,500 keys into 100,000, 0.21 s CPU warm, 0.6 s cold). Nodes an update
+    replaces leave the cache at once, so it holds the live tree, not history. After an update,
     `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
     """
 
@@ -201,6 +203,11 @@ class StateTree:
         self.last_reads = 0
         self.last_writes = 0
         self.last_deletes = 0
+
+    @property
+    def cached_nodes(self) -> int:
+        """How many decoded nodes the cache holds now (at most `cache_nodes`)."""
+        return len(self._cache)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -387,6 +394,7 @@ class StateTree:
         n = len(items)
         i = 0
         d1 = depth + 1
+        changed = False
         while i < n:
             # the run of items sharing nibble `depth` (items are sorted by kh)
             first = items[i]
@@ -429,6 +437,9 @@ class StateTree:
                 else:
                     new, new_leaf = self._apply_internal(c, load(c), d1, group)  # type: ignore[arg-type]
             i = j
+            if new == c or (new is None and c is e):
+                continue  # a value set to what it was, a delete of an absent key: no rewrite
+            changed = True
             if new is None:
                 children[nib] = e
                 bitmap &= ~bit
@@ -439,6 +450,8 @@ class StateTree:
                 leafmap |= bit
             else:
                 leafmap &= ~bit
+        if not changed:
+            return h, False
         if not bitmap:
             self._dead.add(h)
             return None, False

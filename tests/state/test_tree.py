@@ -278,3 +278,52 @@ def test_prefix_isolates_trees() -> None:
     assert ra == rb
     _apply(store, a, ra, {b"k": None})
     assert b.get(rb, b"k") == b"1"
+
+
+def test_update_cost_is_proportional_to_changes(store: KVStore) -> None:
+    """One changed key in a 4,000-key tree touches one root-to-leaf path, not the tree."""
+    tree = StateTree(store)
+    root = _apply(store, tree, EMPTY_ROOT, {b"s/%d" % i: b"v" for i in range(4000)})
+    depth = len(tree.prove(root, b"s/17").siblings)
+    cold = StateTree(store)  # nothing cached: every node it needs comes from the store
+    new_root, batch = cold.update(root, {b"s/17": b"w"})
+    assert cold.last_reads == depth + 1  # the internal nodes on the path and the leaf
+    assert cold.last_writes == depth + 1
+    assert cold.last_deletes == depth + 1
+    assert len(batch) == 2 * (depth + 1)
+    store.write(batch)
+    assert new_root == _spec_root({**{b"s/%d" % i: b"v" for i in range(4000)}, b"s/17": b"w"})
+
+
+def test_noop_changes_write_nothing(store: KVStore) -> None:
+    tree = StateTree(store)
+    root = _apply(store, tree, EMPTY_ROOT, {b"s/%d" % i: b"v" for i in range(500)})
+    new_root, batch = tree.update(root, {b"s/absent-%d" % i: None for i in range(50)})
+    assert new_root == root
+    assert len(batch) == 0
+
+
+@pytest.mark.parametrize("cache_nodes", [0, 40])
+def test_small_cache_and_abandoned_updates_stay_correct(cache_nodes: int) -> None:
+    """Eviction and updates computed but never written (a proposal that lost) must not
+    change any later root: the cache is an optimisation, never a source of truth."""
+    store = MemoryStore()
+    tree = StateTree(store, cache_nodes=cache_nodes)
+    rnd = random.Random(11)
+    model: dict[bytes, bytes] = {}
+    root = EMPTY_ROOT
+    for _ in range(12):
+        abandoned = {b"s/%d" % rnd.randrange(300): rnd.randbytes(3) for _ in range(40)}
+        tree.update(root, abandoned)  # computed, then dropped
+        changes: dict[bytes, bytes | None] = {
+            b"s/%d" % rnd.randrange(300): (None if rnd.random() < 0.3 else rnd.randbytes(3))
+            for _ in range(40)
+        }
+        root = _apply(store, tree, root, changes)
+        for k, v in changes.items():
+            if v is None:
+                model.pop(k, None)
+            else:
+                model[k] = v
+        assert root == _spec_root(model)
+    assert tree.cached_nodes <= cache_nodes  # bounded, whatever the history
