@@ -98,7 +98,8 @@ def plot(records: Sequence[dict[str, Any]], cfg: SimConfig, path: str) -> None:
             counts = [sum(1 for v in rounds_by_height[h] if lo <= v <= hi) for h in hs]
             ax_rounds.bar(hs, counts, bottom=bottom, color=color, label=label)
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-        ax_rounds.legend(loc="upper right")
+        ax_rounds.set_ylim(0, max(bottom) * 1.3)  # headroom for the legend
+        ax_rounds.legend(loc="upper right", ncols=4, fontsize="small")
     ax_rounds.set_xlabel("height")
     ax_rounds.set_ylabel("seeds")
     ax_rounds.set_title("round in which each height was decided")

@@ -208,8 +208,13 @@ class World:
             self.clock.advance(t)
             self.events += 1
             self.checker.on_time(t)
+            if self.checker.liveness or self.checker.safety:
+                # the run has already failed: stop here instead of burning the whole time
+                # bound on a stuck or forked cluster (the record says what happened)
+                break
             self._dispatch(ev)
-        self.checker.finish(self.clock.now_ms, self.cfg.heights, bound)
+        if not self.checker.safety:
+            self.checker.finish(self.clock.now_ms, self.cfg.heights, bound)
         return self.record()
 
     def _done(self) -> bool:
@@ -374,6 +379,11 @@ class World:
 
     # --- the result ----------------------------------------------------------------------
 
+    def _rel(self, d: dict[str, Any]) -> dict[str, Any]:
+        """Times in records are simulated ms since the run started (faults use the same)."""
+        d["time_ms"] -= self.start_ms
+        return d
+
     def record(self) -> dict[str, Any]:
         """The run's JSON record: a pure function of (config, seed)."""
         ck = self.checker
@@ -398,8 +408,8 @@ class World:
             "min_honest_height": min(honest_heights, default=0),
             "rounds_per_height": rounds,
             "commit_latency_ms": latencies,
-            "safety_violations": [v.to_json() for v in ck.safety],
-            "liveness_failures": [v.to_json() for v in ck.liveness],
+            "safety_violations": [self._rel(v.to_json()) for v in ck.safety],
+            "liveness_failures": [self._rel(v.to_json()) for v in ck.liveness],
             "messages": self.network.sent,
             "delivered": self.delivered,
             "dropped": self.network.dropped,
@@ -412,7 +422,14 @@ class World:
             "penalties": dict(sorted(self.penalties.items())),
             "byzantine_lies": sum(n.behaviour.lies for n in self.nodes),
             "crashes": sum(n.crashes for n in self.nodes),
-            "faults": [f.to_json() for f in self.faults],
+            "faults": [
+                {
+                    **f.to_json(),
+                    "start_ms": f.start_ms - self.start_ms,
+                    "end_ms": f.end_ms - self.start_ms,
+                }
+                for f in self.faults
+            ],
         }
 
 
