@@ -120,6 +120,7 @@ class Net:
         self.n = n
         self.base = free_base_port(n)
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.extra: dict[int, tuple[Path, int]] = {}
         self._logs: dict[int, Any] = {}
         tpl = root / "template.json"
         tpl.write_text(json.dumps(template))
@@ -147,7 +148,11 @@ class Net:
             self.configure(i, config or {})
 
     def home(self, i: int) -> Path:
-        return self.root / "net" / f"node{i}"
+        return self.extra.get(i, (self.root / "net" / f"node{i}", 0))[0]
+
+    def add_node(self, i: int, home: Path, rpc_port: int) -> None:
+        """Manage one more node home (index i >= n) with its own RPC port."""
+        self.extra[i] = (home, rpc_port)
 
     def configure(self, i: int, overrides: dict[str, Any]) -> None:
         """Rewrite node i's config.toml: fast consensus timeouts plus `overrides` per section."""
@@ -167,7 +172,8 @@ class Net:
         write_config(self.home(i) / "config.toml", cfg.model_copy(update=update))
 
     def rpc_url(self, i: int) -> str:
-        return f"http://127.0.0.1:{self.base + i}/"
+        port = self.extra[i][1] if i in self.extra else self.base + i
+        return f"http://127.0.0.1:{port}/"
 
     def p2p_port(self, i: int) -> int:
         return self.base + 1000 + i
@@ -227,7 +233,7 @@ class Net:
 
     def dump_logs(self, tail: int = 40) -> str:
         parts = []
-        for i in range(self.n):
+        for i in sorted(set(range(self.n)) | set(self.extra)):
             lines = self.log_text(i).splitlines()[-tail:]
             parts.append(f"--- node{i} ---\n" + "\n".join(lines))
         return "\n".join(parts)
@@ -271,7 +277,7 @@ class Net:
                 assert self.alive(i), f"node{i} exited:\n{self.log_text(i)[-3000:]}"
                 return False
 
-        wait_for(up, timeout, f"node{i} RPC")
+        wait_for(up, timeout, f"node{i} RPC", self)
 
     def wait_height(self, i: int, h: int, timeout: float = DEFAULT_WAIT_S) -> int:
         got = [0]
