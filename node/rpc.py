@@ -54,6 +54,8 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # A connection that never finishes its TCP/HTTP setup is forgotten after this long.
 _PENDING_CONNECTION_TTL_S = 10.0
+# How long stop() waits for WebSocket clients to answer the close handshake.
+_STOP_WAIT_S = 2.0
 # How long a refused connection may take to send its request before we hang up.
 _REFUSE_LINGER_S = 1.0
 
@@ -318,11 +320,21 @@ class RpcServer:
         return f"http://{host}:{self.port}/"
 
     async def stop(self) -> None:
+        """Close every WebSocket (code 1001) and the listener; bounded by _STOP_WAIT_S so a
+        client that never answers the close handshake cannot hold up the node's shutdown."""
         if self._unsubscribe_events is not None:
             self._unsubscribe_events()
             self._unsubscribe_events = None
-        for conn in list(self._conns):
-            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+        closing = [
+            asyncio.ensure_future(
+                conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+            )
+            for conn in list(self._conns)
+        ]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=_STOP_WAIT_S)
+            for task in late:
+                task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -556,3 +556,15 @@ async def test_slow_body_gets_408(fake_node: Any) -> None:
         assert b" 408 " in head
     finally:
         await server.stop()
+
+
+async def test_stop_closes_websockets_with_going_away(fake_node: Any) -> None:
+    server = RpcServer(fake_node, RpcConfig(listen="127.0.0.1:0"))
+    await server.start()
+    async with aiohttp.ClientSession() as s, s.ws_connect(server.url + "ws") as ws:
+        await ws_call(ws, "subscribe", {"event": "tx"}, 1)
+        stopping = asyncio.ensure_future(server.stop())
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
+        await asyncio.wait_for(stopping, 5)
+    assert fake_node.listeners == []
