@@ -568,3 +568,11 @@ async def test_stop_closes_websockets_with_going_away(fake_node: Any) -> None:
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
         await asyncio.wait_for(stopping, 5)
     assert fake_node.listeners == []
+
+
+async def test_websocket_message_over_the_body_limit_closes_1009(rpc_server: RpcServer) -> None:
+    limit = rpc_server.config.max_body_bytes
+    async with aiohttp.ClientSession() as s, s.ws_connect(rpc_server.url + "ws") as ws:
+        await ws.send_str(" " * (limit + 1))
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
