@@ -139,10 +139,6 @@ class Proof:
         )
 
 
-def _leaf_hash(kh: bytes, value: bytes) -> bytes:
-    return _sha256(_LEAF_TAG + kh + _sha256(value).digest()).digest()
-
-
 def _internal_hash(children: list[bytes]) -> bytes:
     return _sha256(_INTERNAL_TAG + b"".join(children)).digest()
 
