@@ -20,11 +20,21 @@ import logging
 import os
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
 from state.crypto import Signer
 
+from .peer import (
+    ACCEPT_FRAME,
+    CONTROL_LEN,
+    INBOUND,
+    OUTBOUND,
+    PING,
+    PONG,
+    WRITE_BATCH_BYTES,
+    Link,
+    peername,
+)
 from .secret import NonceExhausted, SecretConnection, handshake
 from .types import (
     CH_CONTROL,
@@ -40,62 +50,6 @@ log = logging.getLogger("huzhu.p2p")
 
 OnMessage = Callable[[bytes, int, bytes], "None | Awaitable[None]"]
 OnPeer = Callable[[bytes, bool], "None | Awaitable[None]"]
-
-# Control channel (0) messages: kind byte + 8 opaque bytes echoed by the pong.
-PING = 1
-PONG = 2
-ACCEPT = 3
-CONTROL_LEN = 1 + 1 + 8
-# The first frame each side sends after the auth frame, once it decided to keep the link.
-ACCEPT_FRAME = bytes([CH_CONTROL, ACCEPT]) + bytes(8)
-# Frames sealed back to back before one drain: amortises syscalls without starving others.
-WRITE_BATCH_BYTES = 1024 * 1024
-INBOUND = "inbound"
-OUTBOUND = "outbound"
-
-
-class _Peer:
-    """One established, authenticated connection and its per-peer tasks and queue."""
-
-    __slots__ = (
-        "node_id",
-        "address",
-        "direction",
-        "conn",
-        "queue",
-        "queued_bytes",
-        "wake",
-        "done",
-        "closed",
-        "tasks",
-        "last_recv",
-        "dropped",
-        "pong_pending",
-    )
-
-    def __init__(self, node_id: bytes, address: str, direction: str, conn: SecretConnection):
-        self.node_id = node_id
-        self.address = address
-        self.direction = direction
-        self.conn = conn
-        self.queue: deque[bytes] = deque()
-        self.queued_bytes = 0
-        self.wake = asyncio.Event()
-        self.done = asyncio.Event()
-        self.closed = False
-        self.tasks: list[asyncio.Task[None]] = []
-        self.last_recv = time.monotonic()
-        self.dropped = 0
-        self.pong_pending = False
-
-
-def _peername(writer: asyncio.StreamWriter) -> str:
-    try:
-        name = writer.get_extra_info("peername")
-        host, port = name[0], name[1]
-    except Exception:
-        return "?"
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 class P2PNode:
@@ -132,7 +86,7 @@ class P2PNode:
         self._on_peer: OnPeer = on_peer or (lambda _p, _u: None)
         # Jitter only: p2p is outside the deterministic core, so OS randomness is fine.
         self._rng = rng or random.Random(os.urandom(16))
-        self._peers: dict[bytes, _Peer] = {}
+        self._peers: dict[bytes, Link] = {}
         self._bans: dict[bytes, float] = {}
         self._offences: dict[bytes, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -253,7 +207,7 @@ class P2PNode:
             )
         return bytes([channel]) + payload
 
-    def _enqueue(self, peer: _Peer, plaintext: bytes) -> bool:
+    def _enqueue(self, peer: Link, plaintext: bytes) -> bool:
         lim = self.limits
         if peer.closed:
             return False
@@ -269,7 +223,7 @@ class P2PNode:
         peer.wake.set()
         return True
 
-    def _enqueue_control(self, peer: _Peer, frame: bytes) -> None:
+    def _enqueue_control(self, peer: Link, frame: bytes) -> None:
         # Control frames jump the queue and ignore its bounds (at most one ping and one pong
         # are outstanding), so a busy link is not mistaken for a dead one.
         peer.queue.appendleft(frame)
@@ -286,7 +240,7 @@ class P2PNode:
         address: str,
         expected: bytes | None,
         learn: Callable[[bytes], None] = lambda _k: None,
-    ) -> _Peer:
+    ) -> Link:
         """Handshake, then the accept exchange, then registration; all within the timeout.
 
         After authenticating, each side checks the other (allowlist, ban, expected id, self,
@@ -319,7 +273,7 @@ class P2PNode:
         self._spawn(self._inbound(reader, writer), "p2p inbound")
 
     async def _inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        address = _peername(writer)
+        address = peername(writer)
         lim = self.limits
         try:
             if len(self._peers) >= lim.max_peers:
@@ -349,7 +303,7 @@ class P2PNode:
         else:
             log.exception("p2p %s: unexpected error", address, exc_info=exc)
 
-    def _new_link_wins(self, existing: _Peer, direction: str) -> bool:
+    def _new_link_wins(self, existing: Link, direction: str) -> bool:
         """Which of two links to the same peer survives; both ends reach the same answer.
 
         Links dialed by the same side: the newer wins (the dialer only redials when it
@@ -394,11 +348,11 @@ class P2PNode:
         direction: str,
         address: str,
         expected: bytes | None,
-    ) -> _Peer:
+    ) -> Link:
         """Register an accepted link; the checks run again since the accept took a round trip."""
         self._check_admit(peer_key, direction, expected)
         existing = self._peers.get(peer_key)
-        peer = _Peer(peer_key, address, direction, conn)
+        peer = Link(peer_key, address, direction, conn)
         self._peers[peer_key] = peer
         if existing is not None:
             # Hand over what the old link had not written yet; the new one seals it anew.
@@ -417,7 +371,7 @@ class P2PNode:
             self._notify_peer(peer_key, True)
         return peer
 
-    def _close_peer(self, peer: _Peer, reason: str) -> None:
+    def _close_peer(self, peer: Link, reason: str) -> None:
         """Idempotent teardown; reports the peer down only if this was its current link."""
         if peer.closed:
             return
@@ -448,7 +402,7 @@ class P2PNode:
 
     # ------------------------------------------------------------------ per-peer tasks
 
-    async def _run_peer(self, peer: _Peer) -> None:
+    async def _run_peer(self, peer: Link) -> None:
         """Read frames until the link ends; the reason decides whether the peer is banned."""
         reason = "connection closed"
         channels = self.limits.channels
@@ -479,7 +433,7 @@ class P2PNode:
         finally:
             self._close_peer(peer, reason)
 
-    def _on_control(self, peer: _Peer, plaintext: bytes) -> None:
+    def _on_control(self, peer: Link, plaintext: bytes) -> None:
         if len(plaintext) != CONTROL_LEN:
             raise ProtocolViolation("bad control frame length")
         kind = plaintext[1]
@@ -490,7 +444,7 @@ class P2PNode:
         elif kind != PONG:
             raise ProtocolViolation(f"unknown control message {kind}")
 
-    async def _writer_loop(self, peer: _Peer) -> None:
+    async def _writer_loop(self, peer: Link) -> None:
         writer = peer.conn.writer
         try:
             while True:
@@ -519,7 +473,7 @@ class P2PNode:
             log.exception("p2p writer for %s failed", peer.node_id.hex()[:16])
             self._close_peer(peer, "writer error")
 
-    async def _keepalive_loop(self, peer: _Peer) -> None:
+    async def _keepalive_loop(self, peer: Link) -> None:
         lim = self.limits
         tick = min(lim.ping_interval_s / 2, lim.idle_timeout_s / 4)
         last_ping = time.monotonic()

@@ -8,7 +8,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from p2p.node import ACCEPT_FRAME, P2PNode
+from p2p.node import P2PNode
+from p2p.peer import ACCEPT_FRAME
 from p2p.secret import SecretConnection, handshake
 from p2p.types import P2PLimits, PeerAddr
 from state.crypto import Signer

@@ -20,7 +20,8 @@ from p2p_testutil import (
     raw_handshake,
 )
 
-from p2p.node import ACCEPT_FRAME, P2PNode
+from p2p.node import P2PNode
+from p2p.peer import ACCEPT_FRAME
 from p2p.secret import HELLO_LEN, HELLO_MAGIC, handshake
 from p2p.types import HandshakeError, PeerAddr, ProtocolViolation
 
@@ -442,14 +443,14 @@ async def test_stop_is_clean_and_idempotent(net: Net) -> None:
 
 def test_duplicate_tie_break_agrees_on_both_ends() -> None:
     """Each end decides alone which of two links to keep; the decisions must match."""
-    from p2p.node import INBOUND, OUTBOUND, _Peer
+    from p2p.peer import INBOUND, OUTBOUND, Link
 
     ka, kb = key(1), key(2)
     a = P2PNode(ka, CHAIN, (HOST, 0), [], lambda k: True)
     b = P2PNode(kb, CHAIN, (HOST, 0), [], lambda k: True)
 
     def keeps_new(node: P2PNode, other: bytes, existing_dir: str, new_dir: str) -> bool:
-        existing = _Peer(other, "x", existing_dir, None)  # type: ignore[arg-type]
+        existing = Link(other, "x", existing_dir, None)  # type: ignore[arg-type]
         return node._new_link_wins(existing, new_dir)
 
     flip = {INBOUND: OUTBOUND, OUTBOUND: INBOUND}

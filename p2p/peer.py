@@ -1,0 +1,70 @@
+"""One established link's state, and the transport's control-channel constants.
+
+Split from :mod:`p2p.node` so the peer manager stays readable; only the node uses these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from .secret import SecretConnection
+from .types import CH_CONTROL
+
+# Control channel (0) messages: kind byte + 8 opaque bytes echoed by the pong.
+PING = 1
+PONG = 2
+ACCEPT = 3
+CONTROL_LEN = 1 + 1 + 8
+# The first frame each side sends after the auth frame, once it decided to keep the link.
+ACCEPT_FRAME = bytes([CH_CONTROL, ACCEPT]) + bytes(8)
+# Frames sealed back to back before one drain: amortises syscalls without starving others.
+WRITE_BATCH_BYTES = 1024 * 1024
+INBOUND = "inbound"
+OUTBOUND = "outbound"
+
+
+class Link:
+    """One established, authenticated connection and its per-peer tasks and queue."""
+
+    __slots__ = (
+        "node_id",
+        "address",
+        "direction",
+        "conn",
+        "queue",
+        "queued_bytes",
+        "wake",
+        "done",
+        "closed",
+        "tasks",
+        "last_recv",
+        "dropped",
+        "pong_pending",
+    )
+
+    def __init__(self, node_id: bytes, address: str, direction: str, conn: SecretConnection):
+        self.node_id = node_id
+        self.address = address
+        self.direction = direction
+        self.conn = conn
+        self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.wake = asyncio.Event()
+        self.done = asyncio.Event()
+        self.closed = False
+        self.tasks: list[asyncio.Task[None]] = []
+        self.last_recv = time.monotonic()
+        self.dropped = 0
+        self.pong_pending = False
+
+
+def peername(writer: asyncio.StreamWriter) -> str:
+    """``host:port`` of the remote end for logs and PeerInfo; "?" if the socket is gone."""
+    try:
+        name = writer.get_extra_info("peername")
+        host, port = name[0], name[1]
+    except Exception:
+        return "?"
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
