@@ -327,3 +327,23 @@ def test_small_cache_and_abandoned_updates_stay_correct(cache_nodes: int) -> Non
                 model[k] = v
         assert root == _spec_root(model)
     assert tree.cached_nodes <= cache_nodes  # bounded, whatever the history
+
+
+def test_proof_bytes_round_trip_and_refuse_garbage(store: KVStore) -> None:
+    from state.codec import DecodeError, encode
+
+    tree = StateTree(store)
+    root = _apply(store, tree, EMPTY_ROOT, {b"s/%d" % i: b"x" for i in range(100)})
+    for k in (b"s/3", b"s/absent"):
+        p = tree.prove(root, k)
+        q = Proof.from_bytes(p.to_bytes())
+        assert q == p and verify_proof(root, k, tree.get(root, k), q)
+    for bad in (
+        encode([1, 2]),
+        encode({"leaf": None}),
+        encode({"leaf": [b"a"], "siblings": []}),
+        encode({"leaf": None, "siblings": [[1]]}),
+        b"\xc1",
+    ):
+        with pytest.raises(DecodeError):
+            Proof.from_bytes(bad)
