@@ -210,9 +210,27 @@ class Core:
         if ls is not None and ls.height == ctx.height:
             # resume in the round we last signed in; we cannot vote again below it anyway
             self._start_round_no = ls.round
+            self._restore_own(ls)
         if start_at_ms <= now_ms:
             return self._start_round(self._start_round_no, now_ms)
         return [ScheduleTimeout(start_at_ms, ctx.height, self._start_round_no, STEP_NEW_HEIGHT)]
+
+    def _restore_own(self, ls: SignState) -> None:
+        """After a restart, our last signed vote still counts and is gossiped again: the
+        others may never have received it, and we can never sign another one in its place
+        (without this a restarted validator is silent for the rest of the round)."""
+        if ls.step == STEP_PROPOSE:
+            return  # _make_proposal re-sends the stored proposal when its round starts
+        try:
+            v = Vote.from_bytes(ls.message)
+        except DecodeError:
+            return
+        step = STEP_PREVOTE if v.type == PREVOTE else STEP_PRECOMMIT
+        me = None if self.signer is None else self.signer.public_key
+        if (v.height, v.round, step) != ls.hrs or v.validator != me or me not in self.validators:
+            return
+        self.own_messages[(v.round, step)] = v
+        self._add_vote(v)
 
     def on_timeout(self, t: ScheduleTimeout, now_ms: int) -> list[CoreAction]:
         if t.height != self.height or self.decided is not None or self.ctx is None:
