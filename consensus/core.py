@@ -76,6 +76,8 @@ class SignState:
     round: int
     step: int
     message: bytes
+    #: our other votes of this height (recent rounds) to count and re-gossip after a restart
+    history: tuple[bytes, ...] = ()
 
     @property
     def hrs(self) -> tuple[int, int, int]:
@@ -216,21 +218,25 @@ class Core:
         return [ScheduleTimeout(start_at_ms, ctx.height, self._start_round_no, STEP_NEW_HEIGHT)]
 
     def _restore_own(self, ls: SignState) -> None:
-        """After a restart, our last signed vote still counts and is gossiped again: the
-        others may never have received it, and we can never sign another one in its place
-        (without this a restarted validator is silent for the rest of the round)."""
-        if ls.step == STEP_PROPOSE:
-            return  # _make_proposal re-sends the stored proposal when its round starts
-        try:
-            v = Vote.from_bytes(ls.message)
-        except DecodeError:
-            return
-        step = STEP_PREVOTE if v.type == PREVOTE else STEP_PRECOMMIT
+        """After a restart, our votes signed at this height still count and are gossiped
+        again: the others may never have received them, and we can never sign others in
+        their place (without this a restarted validator can stall a round for good)."""
         me = None if self.signer is None else self.signer.public_key
-        if (v.height, v.round, step) != ls.hrs or v.validator != me or me not in self.validators:
+        if me is None or me not in self.validators:
             return
-        self.own_messages[(v.round, step)] = v
-        self._add_vote(v)
+        msgs = list(ls.history)
+        if ls.step != STEP_PROPOSE:
+            msgs.append(ls.message)
+        for m in msgs:
+            try:
+                v = Vote.from_bytes(m)
+            except DecodeError:
+                continue
+            if v.height != ls.height or v.validator != me or v.round > ls.round:
+                continue
+            step = STEP_PREVOTE if v.type == PREVOTE else STEP_PRECOMMIT
+            self.own_messages[(v.round, step)] = v
+            self._add_vote(v)
 
     def on_timeout(self, t: ScheduleTimeout, now_ms: int) -> list[CoreAction]:
         if t.height != self.height or self.decided is not None or self.ctx is None:

@@ -60,7 +60,7 @@ from .messages import (
     encode_message,
 )
 from .params import ConsensusParams
-from .types import PREVOTE, Block, Commit, InvalidCommit, InvalidEvidence, Proposal
+from .types import PREVOTE, Block, Commit, InvalidCommit, InvalidEvidence, Proposal, Vote
 from .validators import ValidatorSet
 
 __all__ = [
@@ -83,6 +83,9 @@ KEY_LAST_SIGNED = b"B/last_signed"
 KEY_LOCK = b"B/lock"
 
 _VSET_CACHE = 64
+#: own votes of the current height kept in the last-signed record (prevote and precommit of
+#: the last two rounds)
+MAX_SIGNED_HISTORY = 4
 
 
 def be64(h: int) -> bytes:
@@ -110,6 +113,7 @@ class Replica:
         self.signer = signer
         self.params = params or ConsensusParams()
         self._vsets: dict[int, ValidatorSet] = {}
+        self._signed_history: list[tuple[int, int, bytes]] = []
         self._committed = app.last_height()
         if self._committed > 0 and store.get(KEY_BLOCK + be64(self._committed)) is None:
             raise StoreCorrupt(f"state at height {self._committed} but no block stored")
@@ -332,7 +336,23 @@ class Replica:
         return out
 
     def _persist_signed(self, s: SignState) -> None:
-        rec = {"height": s.height, "round": s.round, "step": s.step, "message": s.message}
+        """Durably record what we signed before it leaves the node (never sign twice).
+
+        Besides the last message, the record keeps our votes of this height in the last two
+        rounds: after a restart they are counted and gossiped again. Otherwise a validator
+        that crashed between its prevote and its precommit has a prevote nobody received
+        and none it may sign, and the round can stall without any timeout to end it."""
+        hist = [m for m in self._signed_history if m[0] == s.height and m[1] >= s.round - 1]
+        if s.step != STEP_PROPOSE:
+            hist.append((s.height, s.round, s.message))
+        self._signed_history = hist[-MAX_SIGNED_HISTORY:]
+        rec = {
+            "height": s.height,
+            "round": s.round,
+            "step": s.step,
+            "message": s.message,
+            "history": [m for _, _, m in self._signed_history],
+        }
         self.store.put(KEY_LAST_SIGNED, encode(rec), sync=True)
 
     def _load_last_signed(self) -> SignState | None:
@@ -341,9 +361,19 @@ class Replica:
             return None
         try:
             r = decode(raw)
-            return SignState(r["height"], r["round"], r["step"], r["message"])
+            hist = tuple(r.get("history", ()))
+            if not all(type(m) is bytes for m in hist):
+                raise TypeError("history is not a list of bin")
+            ls = SignState(r["height"], r["round"], r["step"], r["message"], hist)
         except (DecodeError, KeyError, TypeError) as exc:
             raise StoreCorrupt(f"bad last-signed record: {exc}") from None
+        for m in hist:
+            try:
+                v = Vote.from_bytes(m)
+            except DecodeError:
+                continue
+            self._signed_history.append((v.height, v.round, m))
+        return ls
 
     def _load_lock(self) -> LockChanged | None:
         raw = self.store.get(KEY_LOCK)
