@@ -184,6 +184,9 @@ class StateTree:
     (bench/tree.py: 12,500 keys into 100,000, 0.21 s CPU warm, 0.6 s cold). Nodes an update
     replaces leave the cache at once, so it holds the live tree, not history. After an update,
     `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
+
+    `update` is not reentrant (one block at a time); `get` and `prove` read the store
+    directly and never touch the cache, so an RPC thread may call them meanwhile.
     """
 
     def __init__(
