@@ -17,7 +17,7 @@ from consensus.messages import (
     encode_message,
 )
 from consensus.replica import KEY_LAST_SIGNED, Replica
-from consensus.types import PREVOTE, Vote
+from consensus.types import PRECOMMIT, PREVOTE, Vote
 from consensus.validators import ValidatorSet
 from state.codec import encode
 from state.crypto import sha256
@@ -321,3 +321,22 @@ def test_garbage_and_bad_messages_are_penalised_never_raised() -> None:
     assert h > 1 and r.on_message(peer, CONSENSUS, encode_message(VoteMsg(old)), net.now) == []
     # and the replica still works
     assert net.run_until(lambda: min(net.heights()) >= h + 2)
+
+
+def test_restart_between_prevote_and_precommit_keeps_both_votes() -> None:
+    net = Net(4)
+    victim = net.signers[2].public_key
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    h = net.replicas[victim].height + 1
+    assert net.run_until(lambda: (victim, h, 0, PRECOMMIT) in net.votes_sent)
+    net.down.add(victim)
+    image = net.stores[victim].snapshot()
+    s = net.signers[2]
+    r = Replica(CHAIN, image, CounterApp(image, net.validators_fn), s, FAST)
+    r.start(net.now)
+    gossip = {(m.round, m.type, m.block_id) for m in r.core.gossip() if isinstance(m, Vote)}
+    assert (0, PREVOTE, net.votes_sent[(victim, h, 0, PREVOTE)]) in gossip
+    assert (0, PRECOMMIT, net.votes_sent[(victim, h, 0, PRECOMMIT)]) in gossip
+    # and they count in its own tallies
+    assert victim in r.core._tallies[(0, PREVOTE)].votes
