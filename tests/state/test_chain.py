@@ -191,3 +191,21 @@ def test_cache_does_not_leak_uncommitted_state() -> None:
     assert hx.view.account(addr("m1")).balance == BALANCE
     ok(hx.do("m1", "transfer", to=addr("m2"), amount=BALANCE - 1))
     assert hx.view.account(addr("m1")).balance == 0
+
+
+def test_warm_and_cold_chains_compute_the_same_root() -> None:
+    """The record and tree-node caches never change a result: a chain reopened cold on the
+    same store executes the next block to the same root as the long-running one."""
+    hx = Harness()
+    hx.block([hx.tx(m, "join", pool="med") for m in ("m0", "m1", "m2")])
+    hx.advance_to(10)
+    t = hx.tx("m0", "claim", pool="med", amount=100, evidence=b"\x01" * 32)
+    hx.block([t, hx.tx("m1", "transfer", to=addr("m0"), amount=10)])
+    nxt = [hx.tx("m1", "vote", claim=t.hash, approve=True), hx.tx("m2", "leave", pool="med")]
+    block = BlockInput(hx.h + 1, 0, b"", [x.wire for x in nxt], [])
+    warm = hx.chain.execute(block)
+    cold = Chain(hx.store).execute(block)
+    assert warm.state_root == cold.state_root
+    assert warm.writes.ops == cold.writes.ops
+    hx.chain.commit(warm)
+    assert hx.chain.state_root == rebuilt_root(hx.store)
