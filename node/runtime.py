@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -188,6 +187,8 @@ class Node:
                 height=v.height,
                 rpc=cfg.rpc.listen,
                 p2p=cfg.p2p.listen,
+                validator=self.replica.is_validator,
+                loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
             ),
         )
 
@@ -275,8 +276,7 @@ class Node:
         if dropped:
             self.gossip.remove([t.hash for t in dropped])
         self.service.on_committed(height, block)
-        if height % max(1, self.chain.params.epoch_length) == 0 or self._candidates_changed(block):
-            self._refresh_allowed()
+        self._refresh_allowed()
         log.info(
             "committed %s",
             kv(
@@ -292,12 +292,12 @@ class Node:
 
     # ---------------------------------------------------------------- peers
 
-    def _candidates_changed(self, block: Any) -> bool:
-        """Cheap test: a register_candidate tx in the block may add an allowed peer key."""
-        return any(b"register_candidate" in w for w in block.txs)
-
     def _refresh_allowed(self) -> None:
-        """Genesis validators, registered candidates and configured observers may connect."""
+        """Genesis validators, registered candidates and configured observers may connect.
+
+        Re-read after every block (a `register_candidate` may add a key): the candidate list
+        is bounded by `operators`, so this is a short prefix scan, and the transport asks
+        `is_allowed` on every handshake without touching the store."""
         keys = {v.consensus_key for v in self._genesis.validators}
         keys.update(c.consensus_key for c in self.chain.view().candidates())
         keys.update(self.config.p2p.observer_ids())
@@ -366,6 +366,28 @@ def _split(listen: str) -> tuple[str, int]:
     return split_host_port(listen)
 
 
+def _startup_errors() -> tuple[type[BaseException], ...]:
+    import plyvel
+
+    from consensus.replica import StoreCorrupt
+    from node.config import ConfigError
+    from node.keys import KeyFileError
+    from state.genesis import GenesisError
+
+    return (
+        GenesisError,
+        ConfigError,
+        KeyFileError,
+        StoreCorrupt,
+        OSError,
+        plyvel.Error,
+        ValueError,
+    )
+
+
+_STARTUP_ERRORS = _startup_errors()
+
+
 async def _serve(home: Path) -> int:
     cfg = load_config(home)
     setup_logging(cfg.log_level)
@@ -376,6 +398,11 @@ async def _serve(home: Path) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await node.start()
+    except _STARTUP_ERRORS as exc:
+        # an operator's mistake (bad genesis, key, config, port in use, DB locked): one line
+        log.error("cannot start: %s: %s", type(exc).__name__, exc)
+        await node.stop()
+        return 1
     except Exception:
         log.exception("node failed to start")
         await node.stop()
@@ -388,11 +415,12 @@ async def _serve(home: Path) -> int:
 
 def run(home: Path) -> int:
     """Run a node in the foreground until SIGINT/SIGTERM; exit status 0 after a clean stop."""
+    factory = None
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
+
+        factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is optional
-        return asyncio.run(_serve(Path(home)))
-    if sys.version_info >= (3, 12):  # pragma: no cover
-        return uvloop.run(_serve(Path(home)))
-    uvloop.install()
-    return asyncio.run(_serve(Path(home)))
+        pass
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_serve(Path(home)))

@@ -215,3 +215,52 @@ def test_logs_level_and_format() -> None:
     out = buf.getvalue()
     assert "hidden" not in out and "WARNING huzhu.x: shown 1" in out
     assert out.count("once") == 1 and out.startswith("20") and "Z " in out
+
+
+def test_run_refuses_bad_genesis_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from node.runtime import run
+
+    home = make_home(tmp_path)
+    doc = json.loads((home / "genesis.json").read_text())
+    doc["validators"][0]["power"] = 2
+    (home / "genesis.json").write_text(json.dumps(doc))
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        assert run(home) == 1
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "cannot start: GenesisError" in err and "validators.0.power" in err
+    assert "Traceback" not in err
+
+
+async def test_store_of_another_genesis_is_refused(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    n = Node(home)
+    await n.start()
+    await n.stop()
+    doc = json.loads((home / "genesis.json").read_text())
+    doc["accounts"][0]["balance"] += 1
+    (home / "genesis.json").write_text(json.dumps(doc))
+    n2 = Node(home)
+    with pytest.raises(ValueError, match="another genesis"):
+        await n2.start()
+    await n2.stop()
+    # the store was closed: a third open works (LevelDB holds an exclusive lock)
+    doc["accounts"][0]["balance"] -= 1
+    (home / "genesis.json").write_text(json.dumps(doc))
+    n3 = Node(home)
+    await n3.start()
+    await n3.stop()
+
+
+async def test_stop_is_idempotent_and_closes_store(tmp_path: Path) -> None:
+    n = Node(make_home(tmp_path))
+    await n.start()
+    await n.stop()
+    await n.stop()
+    assert n.store is None
