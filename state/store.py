@@ -215,10 +215,10 @@ class LevelDBStore:
     ) -> Iterator[tuple[bytes, bytes]]:
         """Descending from min(start, end of prefix), on LevelDB's own seek/prev.
 
-        plyvel's `iterator(start=, stop=, reverse=True)` drops the range's first key when it
-        is the only one (plyvel 1.5: keys {b"b/", b"b/1"}, start=b"b/", stop=b"b/1" yields
-        nothing), which the contract suite caught; a raw iterator has no such logic to get
-        wrong.
+        plyvel 1.5's `iterator(start=, stop=, reverse=True)` drops a key equal to `start` when
+        it is the only key in the range (keys {b"b/", b"b/1"}: start=b"b/", stop=b"b/1" yields
+        nothing), so a prefix that is itself a key could vanish; the contract suite caught it.
+        A raw iterator leaves no such logic to get wrong.
         """
         upper = end  # exclusive upper bound; None: past the last key
         if start is not None:
