@@ -12,15 +12,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from dataclasses import dataclass, field
 from typing import Any
-
-
-@dataclass(order=True, slots=True)
-class _Entry:
-    time_ms: int
-    seq: int
-    event: Any = field(compare=False)
 
 
 class EventQueue:
@@ -29,22 +21,23 @@ class EventQueue:
     __slots__ = ("_heap", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[_Entry] = []
+        # plain tuples: compared in C; `seq` is unique, so the event is never compared
+        self._heap: list[tuple[int, int, Any]] = []
         self._seq = 0
 
     def push(self, time_ms: int, event: Any) -> None:
         """Schedule `event` at absolute global time `time_ms`."""
-        heapq.heappush(self._heap, _Entry(int(time_ms), self._seq, event))
+        heapq.heappush(self._heap, (int(time_ms), self._seq, event))
         self._seq += 1
 
     def pop(self) -> tuple[int, Any]:
         """Remove and return the earliest (time_ms, event); IndexError when empty."""
-        e = heapq.heappop(self._heap)
-        return e.time_ms, e.event
+        time_ms, _, event = heapq.heappop(self._heap)
+        return time_ms, event
 
     def peek_time(self) -> int | None:
         """Time of the earliest event, or None when the queue is empty."""
-        return self._heap[0].time_ms if self._heap else None
+        return self._heap[0][0] if self._heap else None
 
     @property
     def pushed(self) -> int:

@@ -107,3 +107,39 @@ def test_python_dash_m_sim_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "huzhu sim: totals" in proc.stdout
+
+
+def test_replay_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    """Determinism must not hinge on str/bytes hash randomisation (set or dict order)."""
+    records = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"h{hash_seed}.json"
+        argv = [
+            "--byzantine",
+            "1",
+            "--behaviour",
+            "double-vote",
+            "--heights",
+            "4",
+            "--txs",
+            "3",
+            "--loss",
+            "0.2",
+            "--partition",
+            "--crash",
+            "--reorder",
+            "0.1",
+            "--seed",
+            "3",
+        ]
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim", *argv, "--json", str(out)],
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        records.append(json.loads(out.read_text())["records"])
+    assert records[0] == records[1]
