@@ -328,3 +328,60 @@ def send(
     """Build, sign and broadcast through node i's JSON-RPC; the broadcast_tx result."""
     wire = build(net, i, signer, type, payload, **kw)
     return net.call(i, "broadcast_tx", timeout=40, tx=wire.hex(), mode=mode)
+
+
+class Load:
+    """Background transfers (sync mode) from `senders` through `nodes`, until `stop()`.
+
+    Each sender always talks to the same node and counts its nonces locally, so it never
+    races gossip; `acked` holds the hashes of every admitted transaction (what a client was
+    told "accepted"), so a test can check that none of them is lost."""
+
+    def __init__(self, net: Net, nodes: list[int], senders: list[int]) -> None:
+        import threading
+
+        self.net = net
+        self.nodes = nodes
+        self.senders = senders
+        self.acked: list[str] = []
+        self.refused: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        from state.tx import build_tx
+
+        route = {s: self.nodes[k % len(self.nodes)] for k, s in enumerate(self.senders)}
+        nonce = {
+            s: self.net.call(route[s], "account", address=member(s).public_key.hex())[
+                "pending_nonce"
+            ]
+            for s in self.senders
+        }
+        while not self._stop.is_set():
+            for s in self.senders:
+                to = TREASURY.public_key
+                wire = build_tx(
+                    member(s), "huzhu-e2e", "transfer", nonce[s], 1, {"to": to, "amount": 1}
+                )
+                try:
+                    r = self.net.call(route[s], "broadcast_tx", tx=wire.wire.hex(), mode="sync")
+                except (OSError, AssertionError, RpcError):
+                    continue
+                if r["code"] == 0:
+                    self.acked.append(r["hash"])
+                    nonce[s] += 1
+                else:
+                    self.refused[r["error"]] = self.refused.get(r["error"], 0) + 1
+            time.sleep(0.01)
