@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, SendTo
 from node.config import Home, NodeConfig, load_config
 from node.logs import kv, setup_logging
 from node.mempool import Mempool, MempoolLimits
@@ -238,7 +239,12 @@ class Node:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self._dispatch(self.replica.on_timeout(now_ms()))
+        try:
+            actions = self.replica.on_timeout(now_ms())
+        except Exception:  # our bug; keep the timer alive or consensus would stall for good
+            log.exception("replica timeout handling failed")
+            actions = []
+        self._dispatch(actions)
 
     async def _ticker(self) -> None:
         while True:
@@ -249,24 +255,37 @@ class Node:
                 log.exception("tick failed")
 
     def _dispatch(self, actions: list[Any]) -> None:
-        """Carry out the replica's actions in order, then re-arm the timer."""
+        """Carry out the replica's actions in order, then re-arm the timer.
+
+        One failing action (a bug of ours) is logged and the rest still run: a lost
+        broadcast is recovered by re-gossip, a stalled timer would never be."""
         if self._stopping:
             return
-        for a in actions:
-            kind = type(a).__name__
-            if kind == "Broadcast":
-                self.p2p.broadcast(a.channel, a.payload)
-            elif kind == "SendTo":
-                self.p2p.send(a.peer_id, a.channel, a.payload)
-            elif kind == "Committed":
-                self._on_committed(a)
-            elif kind == "Penalize":
-                self.p2p.penalize(a.peer_id, a.reason)
-            elif kind == "EvidenceFound":
-                log.warning("evidence of double signing found %s", getattr(a, "evidence", ""))
-            elif kind == "ScheduleTimeout":
-                pass  # next_deadline() covers every scheduled timeout
-        self._arm_timer()
+        try:
+            for a in actions:
+                try:
+                    self._act(a)
+                except Exception:
+                    log.exception("action %s failed", type(a).__name__)
+        finally:
+            self._arm_timer()
+
+    def _act(self, a: Any) -> None:
+        if isinstance(a, Broadcast):
+            self.p2p.broadcast(a.channel, a.payload)
+        elif isinstance(a, SendTo):
+            self.p2p.send(a.peer_id, a.channel, a.payload)
+        elif isinstance(a, Committed):
+            self._on_committed(a)
+        elif isinstance(a, Penalize):
+            self.p2p.penalize(a.peer_id, a.reason)
+        elif isinstance(a, EvidenceFound):
+            ev = a.evidence
+            log.warning(
+                "double signing %s",
+                kv(validator=ev.validator.hex()[:16], height=ev.height, round=ev.round),
+            )
+        # ScheduleTimeout: nothing to do, next_deadline() covers every pending timeout
 
     def _on_committed(self, a: Any) -> None:
         block = a.block
