@@ -299,8 +299,8 @@ class Core:
         if v.round > self.round + self.params.max_round_ahead:
             return []
         t = self._tallies.get((v.round, v.type))
-        if t is not None and t.has(v):
-            return []  # duplicate: nothing new
+        if t is not None and (t.has(v) or t.count.get(v.validator, 0) >= MAX_VOTES_PER_VALIDATOR):
+            return []  # duplicate, or an equivocator past its bound: nothing new
         if not v.verify_signature(self.chain_id):
             return [InvalidMessage("bad vote signature")]
         return self._add_vote(v) + self._process(now_ms)

@@ -480,6 +480,13 @@ class Replica:
 
         One block behind is normal (a peer committed a moment earlier): we only fetch it if
         consensus has not delivered it within a status interval."""
+        # A peer that did not answer in time loses its claim until its next status: a peer
+        # announcing heights it cannot serve must not keep us passive ("catching up").
+        for h, (p, sent, tries) in list(self._requests.items()):
+            if now_ms - sent >= self.params.sync_timeout_ms and sent >= 0:
+                if self._peers.get(p, 0) >= h:
+                    self._peers[p] = h - 1
+                self._requests[h] = (p, -(10**15), tries)
         self._update_catching_up()
         best = max(self._peers.values(), default=0)
         if best <= self._committed:

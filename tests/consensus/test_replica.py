@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cons_helpers import CHAIN, FAST, CounterApp, Net, members, signers
 
-from consensus.actions import Penalize, ScheduleTimeout, SignedVote
+from consensus.actions import Penalize, ScheduleTimeout, SendTo, SignedVote
 from consensus.messages import (
     BLOCKSYNC,
     CONSENSUS,
@@ -340,3 +340,21 @@ def test_restart_between_prevote_and_precommit_keeps_both_votes() -> None:
     assert (0, PRECOMMIT, net.votes_sent[(victim, h, 0, PRECOMMIT)]) in gossip
     # and they count in its own tallies
     assert victim in r.core._tallies[(0, PREVOTE)].votes
+
+
+def test_peer_announcing_heights_it_cannot_serve_does_not_keep_us_passive() -> None:
+    net = Net(4)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    r = net.replicas[net.signers[0].public_key]
+    liar = b"\x77" * 32
+    status = encode_message(StatusMsg(CHAIN, r.height + 1000))
+    acts = r.on_message(liar, BLOCKSYNC, status, net.now)
+    assert r.catching_up and r.core.passive
+    asked = [a for a in acts if isinstance(a, SendTo) and a.peer_id == liar]
+    assert asked  # it asks the liar, which never answers
+    r.on_tick(net.now + FAST.sync_timeout_ms + 1)
+    assert not r.catching_up and not r.core.passive
+    # the honest network goes on with it voting
+    start = r.height
+    assert net.run_until(lambda: min(net.heights()) >= start + 3)
