@@ -47,8 +47,6 @@ from .types import (
     BlockHeader,
     Commit,
     DuplicateVoteEvidence,
-    InvalidCommit,
-    InvalidEvidence,
     Proposal,
     Vote,
     commit_hash,
@@ -56,12 +54,14 @@ from .types import (
     tx_root,
 )
 from .validators import ValidatorSet
+from .validity import HeightContext, check_block
+from .votes import MAX_VOTES_PER_VALIDATOR, VoteTally
+
+__all__ = ["Core", "HeightContext", "SignState"]
 
 STEP_DECIDED = 4
 #: at most this many distinct blocks kept per round (an equivocating proposer)
 MAX_BLOCKS_PER_ROUND = 2
-#: distinct votes (block ids) counted per equivocating validator per (round, type)
-MAX_VOTES_PER_VALIDATOR = 3
 #: committed evidence ids remembered so gossip cannot make us re-include them
 MAX_COMMITTED_EVIDENCE = 4096
 
@@ -82,42 +82,6 @@ class SignState:
     @property
     def hrs(self) -> tuple[int, int, int]:
         return (self.height, self.round, self.step)
-
-
-@dataclass(frozen=True, slots=True)
-class HeightContext:
-    """Everything the core needs to know about the chain to decide block `height`."""
-
-    height: int
-    validators: ValidatorSet
-    prev_validators: ValidatorSet | None  # None at height 1
-    prev_hash: bytes  # the genesis hash at height 1
-    prev_time_ms: int  # 0 at height 1
-    last_commit: Commit | None  # the commit of height - 1 (None at height 1)
-
-
-class _Tally:
-    """Votes of one (round, type).
-
-    ``votes`` holds each validator's first vote (evidence, "2f+1 of any" counts). An
-    equivocator's conflicting votes are also counted, once per block id, in ``by_block``:
-    other validators may have counted exactly that vote in a polka or commit, and without
-    it we could never see that quorum (CometBFT tracks them the same way for claimed
-    majorities). Safety is unaffected: quorum intersection rests on correct validators,
-    which never vote twice. At most MAX_VOTES_PER_VALIDATOR block ids per validator.
-    """
-
-    __slots__ = ("votes", "by_block", "power", "any_power", "count")
-
-    def __init__(self) -> None:
-        self.votes: dict[bytes, Vote] = {}
-        self.by_block: dict[bytes | None, dict[bytes, Vote]] = {}
-        self.power: dict[bytes | None, int] = {}
-        self.any_power = 0
-        self.count: dict[bytes, int] = {}
-
-    def has(self, v: Vote) -> bool:
-        return v.validator in self.by_block.get(v.block_id, {})
 
 
 class Core:
@@ -163,7 +127,7 @@ class Core:
         self._blocks_per_round: dict[int, int] = {}
         self._valid: dict[bytes, str | None] = {}
         self._timely: dict[bytes, bool] = {}
-        self._tallies: dict[tuple[int, int], _Tally] = {}
+        self._tallies: dict[tuple[int, int], VoteTally] = {}
         self._round_senders: dict[int, dict[bytes, None]] = {}
         self._prevote_timeout_done: set[int] = set()
         self._precommit_timeout_done: set[int] = set()
@@ -518,7 +482,7 @@ class Core:
             break
         return acts
 
-    def _polka_block(self, r: int, t: _Tally) -> Block | None:
+    def _polka_block(self, r: int, t: VoteTally) -> Block | None:
         """The valid block (from a proposal we hold) with 2f+1 prevotes in round r."""
         vs = self.validators
         for bid, power in t.power.items():
@@ -559,7 +523,7 @@ class Core:
     def _add_vote(self, v: Vote) -> list[CoreAction]:
         t = self._tallies.get((v.round, v.type))
         if t is None:
-            t = self._tallies[(v.round, v.type)] = _Tally()
+            t = self._tallies[(v.round, v.type)] = VoteTally()
         if t.has(v):
             return []
         val = self.validators.get(v.validator)
@@ -637,60 +601,8 @@ class Core:
         return reason
 
     def _check(self, block: Block) -> str | None:
-        ctx = self.ctx
-        assert ctx is not None
-        h = block.header
-        if h.chain_id != self.chain_id:
-            return "wrong chain"
-        if h.height != ctx.height:
-            return "wrong height"
-        if h.prev_hash != ctx.prev_hash:
-            return "wrong prev_hash"
-        if h.validators_hash != ctx.validators.hash():
-            return "wrong validators_hash"
-        if h.proposer not in ctx.validators:
-            return "proposer not a validator"
-        if h.time_ms <= ctx.prev_time_ms:
-            return "time not after the previous block"
-        roots = block.check_roots()
-        if roots is not None:
-            return roots
-        lc = block.last_commit
-        if ctx.height == 1 or ctx.prev_validators is None:
-            if lc is not None:
-                return "unexpected last_commit"
-        else:
-            if lc is None:
-                return "missing last_commit"
-            if lc.height != ctx.height - 1 or lc.block_id != ctx.prev_hash:
-                return "last_commit for another block"
-            try:
-                lc.verify(self.chain_id, ctx.prev_validators)
-            except InvalidCommit as exc:
-                return f"last_commit: {exc.reason}"
-        if len(block.evidence) > self.params.max_block_evidence:
-            return "too much evidence"
-        seen: set[bytes] = set()
-        oldest = ctx.height - self.params.max_evidence_age
-        for ev in block.evidence:
-            if ev.id in seen:
-                return "duplicate evidence"
-            seen.add(ev.id)
-            if not oldest <= ev.height < ctx.height:
-                return "evidence height out of range"
-            vs = self._set_at(ev.height)
-            if vs is None:
-                return "evidence validator set unknown"
-            try:
-                ev.verify(self.chain_id, vs)
-            except InvalidEvidence as exc:
-                return f"evidence: {exc.reason}"
-        refs = [EvidenceRef.of(ev) for ev in block.evidence]
-        if not self.app.validate(
-            h.height, h.time_ms, h.proposer, list(block.txs), refs, h.state_root
-        ):
-            return "rejected by the application"
-        return None
+        assert self.ctx is not None
+        return check_block(block, self.ctx, self.chain_id, self.params, self.app, self._set_at)
 
     def _set_at(self, height: int) -> ValidatorSet | None:
         ctx = self.ctx
