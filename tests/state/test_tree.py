@@ -347,3 +347,17 @@ def test_proof_bytes_round_trip_and_refuse_garbage(store: KVStore) -> None:
     ):
         with pytest.raises(DecodeError):
             Proof.from_bytes(bad)
+
+
+def test_warm_cache_serves_the_next_update(store: KVStore) -> None:
+    tree = StateTree(store)
+    pairs = {b"s/%d" % i: b"v" for i in range(600)}
+    root = _apply(store, tree, EMPTY_ROOT, pairs)
+    nodes = _node_count(store)
+    restarted = StateTree(store)
+    assert restarted.warm() == nodes
+    new_root, _ = restarted.update(root, {b"s/%d" % i: b"w" for i in range(0, 600, 5)})
+    assert restarted.last_reads == 0
+    assert new_root == _spec_root({**pairs, **{b"s/%d" % i: b"w" for i in range(0, 600, 5)}})
+    small = StateTree(store, cache_nodes=10)
+    assert small.warm() == 10 and small.cached_nodes == 10
