@@ -459,3 +459,73 @@ def test_observer_follows_without_signing() -> None:
     acts += feed(core, [vote(P[i], PRECOMMIT, 0, b.hash) for i in (0, 1, 2)])
     assert signed(acts) == []
     assert any(isinstance(a, Decided) for a in acts)
+
+
+def test_lock_restored_after_restart_still_binds() -> None:
+    v, w = block(P[0]), block(P[1], tag=1)
+    app = CounterApp(MemoryStore(), lambda h: MEMBERS)
+    prior = vote(ME, PRECOMMIT, 0, v.hash)
+    core = Core(
+        CHAIN,
+        app,
+        ME,
+        PARAMS,
+        last_signed=SignState(1, 0, STEP_PRECOMMIT, prior.to_bytes()),
+        lock=LockChanged(1, 0, v),
+    )
+    core.start_height(CTX, 0, 0)
+    assert (core.locked_round, core.locked_value) == (0, v)
+    go_to_round(core, 1, 100)
+    (pv,) = signed(core.on_proposal(proposal(P[1], w, r=1), 2000))
+    assert pv.block_id is None  # still locked on v
+    # a lock of another height is ignored
+    core2 = Core(CHAIN, app, ME, PARAMS, lock=LockChanged(7, 0, v))
+    core2.start_height(CTX, 0, 0)
+    assert core2.locked_round == -1
+
+
+def test_gossip_relays_the_polka_behind_valid_value() -> None:
+    core, _ = started(ME)
+    b = block(P[0])
+    lock_on(core, b)
+    go_to_round(core, 1, 100)
+    relayed = {(x.validator, x.round, x.block_id) for x in core.gossip() if isinstance(x, Vote)}
+    for s in (P[0], P[1], ME):
+        assert (s.public_key, 0, b.hash) in relayed  # round 0's polka, not only our votes
+
+
+def test_voting_power_is_weighted() -> None:
+    ss = signers(4)
+    weighted = members(ss, [4, 1, 1, 1])  # total 7: quorum needs > 14/3, i.e. 5
+    vs = ValidatorSet.from_members(weighted)
+    ctx = HeightContext(1, vs, None, GENESIS, 0, None)
+    heavy = ss[0]
+    me = next(s for s in ss[1:] if vs.proposer(0) != s.public_key)
+    others = [s for s in ss[1:] if s is not me]
+    core = Core(CHAIN, CounterApp(MemoryStore(), lambda h: weighted), me, PARAMS)
+    acts = core.start_height(ctx, 0, 0)
+    core.on_timeout(timeouts(acts, STEP_PROPOSE)[0], 1000)  # we prevote nil (power 1)
+    nil = [
+        Vote(
+            PREVOTE,
+            1,
+            0,
+            None,
+            s.public_key,
+            s.sign(Vote.sign_bytes_for(CHAIN, PREVOTE, 1, 0, None)),
+        )
+        for s in others
+    ]
+    acts = feed(core, nil, 1001)
+    assert signed(acts) == []  # 3 of 7 is nothing
+    assert core.step == STEP_PREVOTE
+    hv = Vote(
+        PREVOTE,
+        1,
+        0,
+        None,
+        heavy.public_key,
+        heavy.sign(Vote.sign_bytes_for(CHAIN, PREVOTE, 1, 0, None)),
+    )
+    acts = feed(core, [hv], 1002)
+    assert [(x.type, x.block_id) for x in signed(acts)] == [(PRECOMMIT, None)]

@@ -358,3 +358,34 @@ def test_peer_announcing_heights_it_cannot_serve_does_not_keep_us_passive() -> N
     # the honest network goes on with it voting
     start = r.height
     assert net.run_until(lambda: min(net.heights()) >= start + 3)
+
+
+def test_signing_state_and_lock_are_persisted_with_every_vote() -> None:
+    from consensus.replica import KEY_LOCK
+    from state.codec import decode
+
+    net = Net(4)
+    k = net.signers[1].public_key
+    seen: list[tuple[int, int, int]] = []
+    orig = net.handle
+
+    def handle(src: bytes, actions: list) -> None:  # noqa: ANN001
+        if src == k:
+            for a in actions:
+                if getattr(a, "channel", None) == CONSENSUS:
+                    m = decode_message(CONSENSUS, a.payload)
+                    if isinstance(m, VoteMsg):
+                        # by the time the driver sees the broadcast, the record is durable
+                        rec = decode(net.stores[k].get(KEY_LAST_SIGNED))
+                        v = m.vote
+                        assert (rec["height"], rec["round"]) >= (v.height, v.round)
+                        seen.append((v.height, v.round, v.type))
+                        if v.type == PRECOMMIT and v.block_id is not None:
+                            lock = decode(net.stores[k].get(KEY_LOCK))
+                            assert (lock["height"], lock["round"]) == (v.height, v.round)
+        orig(src, actions)
+
+    net.handle = handle  # type: ignore[method-assign]
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 5)
+    assert len(seen) >= 8
