@@ -237,6 +237,11 @@ class Core:
             return [InvalidMessage("bad proposal signature")]
         if p.block.height != p.height:
             return [InvalidMessage("proposal block height mismatch")]
+        roots = p.block.check_roots()
+        if roots is not None:
+            # the header hash does not cover the body directly: a relayed copy with other
+            # txs must never be stored (or judged) under the genuine block's id
+            return [InvalidMessage(f"invalid proposal: {roots}")]
         if bid not in self.blocks:
             if self._blocks_per_round.get(p.round, 0) >= MAX_BLOCKS_PER_ROUND:
                 return []
@@ -593,6 +598,11 @@ class Core:
         return self._validity(block) is None and self._timely.get(block.hash, True)
 
     def _validity(self, block: Block) -> str | None:
+        """valid(v), cached by block id; a body not matching its header is never cached
+        (it says nothing about the genuine block with that id)."""
+        roots = block.check_roots()
+        if roots is not None:
+            return roots
         bid = block.hash
         if bid in self._valid:
             return self._valid[bid]

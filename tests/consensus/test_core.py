@@ -529,3 +529,16 @@ def test_voting_power_is_weighted() -> None:
     )
     acts = feed(core, [hv], 1002)
     assert [(x.type, x.block_id) for x in signed(acts)] == [(PRECOMMIT, None)]
+
+
+def test_tampered_body_does_not_poison_the_genuine_block() -> None:
+    core, _ = started(ME)
+    b = block(P[0], tag=1)
+    forged = Block(b.header, (b"tx:1:0", b"tx:1:9"), None, ())  # same header, other txs
+    assert forged.hash == b.hash
+    acts = core.on_proposal(proposal(P[0], forged), 10)
+    assert any(isinstance(a, InvalidMessage) and "tx_root" in a.reason for a in acts)
+    assert signed(acts) == [] and b.hash not in core.blocks
+    assert core.check_block(forged) == "tx_root mismatch"
+    (pv,) = signed(core.on_proposal(proposal(P[0], b), 11))
+    assert pv.block_id == b.hash
