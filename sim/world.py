@@ -165,9 +165,10 @@ class World:
         self.max_time = self.start_ms + (
             cfg.max_sim_ms or cfg.fault_window + self.window_ms * (cfg.heights + 2)
         )
+        self.honest_keys = frozenset(self.nodes[i].key for i in honest)
         self.checker = Checker(
             honest=honest,
-            honest_keys=frozenset(self.nodes[i].key for i in honest),
+            honest_keys=self.honest_keys,
             window_ms=self.window_ms,
         )
         self.queue = EventQueue()
@@ -178,6 +179,7 @@ class World:
         self.events = 0
         self.delivered = 0
         self.penalties: Counter[str] = Counter()
+        self.penalties_of_honest = 0
         self.evidence = 0
         self.committed_txs = 0
 
@@ -317,6 +319,9 @@ class World:
                 self._committed(node, a)
             elif t is Penalize:
                 self.penalties[a.reason] += 1
+                if node.honest and a.peer_id in self.honest_keys:
+                    # not a violation (a crash can cut a message), but worth a look
+                    self.penalties_of_honest += 1
             elif t is EvidenceFound:
                 self.evidence += 1
 
@@ -420,6 +425,7 @@ class World:
             "committed_txs": self.committed_txs,
             "evidence_found": self.evidence,
             "penalties": dict(sorted(self.penalties.items())),
+            "penalties_of_honest_peers": self.penalties_of_honest,
             "byzantine_lies": sum(n.behaviour.lies for n in self.nodes),
             "crashes": sum(n.crashes for n in self.nodes),
             "faults": [
