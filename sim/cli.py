@@ -206,6 +206,10 @@ def print_summary(
         t.add_row(k, str(v))
     console.print(t)
     bad = [r for r in records if failed(r)]
+    errors = [r for r in bad if r.get("traceback")]
+    if errors:  # the first one in full: where to start debugging
+        console.print(f"[red]seed {errors[0]['seed']} raised:[/]", highlight=False)
+        console.print(errors[0]["traceback"], highlight=False, markup=False)
     for r in bad[:MAX_REPLAY_LINES]:
         what = r.get("error") or ", ".join(
             sorted({v["kind"] for v in r["safety_violations"] + r["liveness_failures"]})

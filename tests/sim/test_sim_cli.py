@@ -143,3 +143,25 @@ def test_replay_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> 
         assert proc.returncode in (0, 1), proc.stderr
         records.append(json.loads(out.read_text())["records"])
     assert records[0] == records[1]
+
+
+def test_an_exception_in_a_run_fails_that_seed_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sim.run
+
+    real = sim.run.run_seed
+
+    def flaky(cfg: SimConfig, seed: int) -> dict:
+        if seed == 1:
+            raise AssertionError("core invariant broken")
+        return real(cfg, seed)
+
+    monkeypatch.setattr(sim.run, "run_seed", flaky)
+    rc = main(["--heights", "2", "--seeds", "0:3", "--workers", "1", "--quiet"])
+    assert rc == 1
+    text = capsys.readouterr().out
+    assert "seed 1 raised:" in text and "core invariant broken" in text
+    assert "seed 1 failed (AssertionError: core invariant broken)" in text
+    assert "huzhu sim --heights 2 --seed 1" in text
+    assert "seed 0 failed" not in text and "seed 2 failed" not in text
