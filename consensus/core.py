@@ -254,7 +254,8 @@ class Core:
         reason = self._validity(p.block)
         if reason is not None:
             acts.append(InvalidMessage(f"invalid proposal: {reason}"))
-        elif bid not in self._timely:
+        elif not self._timely.get(bid, False):
+            # judged at each arrival: a block early for our clock may be fine a round later
             self._timely[bid] = p.block.header.time_ms <= now_ms + self.params.max_clock_drift_ms
         return acts + self._process(now_ms)
 
