@@ -59,7 +59,6 @@ META_TIME = b"m/time_ms"
 TX_INDEX = b"x/"
 RESULTS = b"r/"
 CACHE_LIMIT = 2_000_000  # decoded records kept across blocks before the cache is reset
-NODE_CACHE_LIMIT = 2_000_000  # tree nodes kept across blocks before that cache is reset
 TREE_PREFIX = b"t/"
 
 _MISSING = object()
@@ -67,48 +66,6 @@ _MISSING = object()
 
 def _never(tx_hash: bytes) -> bool:
     return False
-
-
-class _NodeCache:
-    """Read-through cache of tree nodes in front of the store, kept across blocks.
-
-    Tree nodes are content-addressed (the key is the hash of the value), so a cached node can
-    never be stale: at worst it is a pruned node that no current root reaches. Without it
-    every block re-reads its whole path set from LevelDB, the largest cost of a commit.
-    """
-
-    def __init__(self, store: KVStore) -> None:
-        self.store = store
-        self.nodes: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        v = self.nodes.get(key)
-        if v is None:
-            v = self.store.get(key)
-            if v is not None:
-                self._room(1)
-                self.nodes[key] = v
-        return v
-
-    def iterate(
-        self, prefix: bytes, start: bytes | None = None, reverse: bool = False
-    ) -> Iterator[tuple[bytes, bytes]]:
-        return self.store.iterate(prefix, start, reverse)
-
-    def _room(self, n: int) -> None:
-        if len(self.nodes) + n > NODE_CACHE_LIMIT:
-            self.nodes.clear()
-
-    def remember(self, ops: dict[bytes, bytes | None]) -> None:
-        """Keep the tree nodes a committed batch wrote (forget the ones it pruned)."""
-        self._room(len(ops))
-        nodes = self.nodes
-        for k, v in ops.items():
-            if k[:2] == TREE_PREFIX:
-                if v is None:
-                    nodes.pop(k, None)
-                else:
-                    nodes[k] = v
 
 
 class _Committed:
@@ -152,8 +109,10 @@ class Chain:
         if raw_height is None:
             raise ValueError("store holds no chain: run Chain.init_genesis first")
         self.store = store
-        self._nodes = _NodeCache(store)
-        self.tree = StateTree(self._nodes, TREE_PREFIX)  # type: ignore[arg-type]
+        # the tree keeps decoded nodes across blocks; a reopened chain fills that cache by one
+        # scan instead of random reads during its first blocks
+        self.tree = StateTree(store, TREE_PREFIX)
+        self.tree.warm()
         self.height: int = K.unpack(raw_height)
         self.state_root: bytes = store.get(META_ROOT) or EMPTY_ROOT
         genesis_raw = store.get(META_GENESIS)
@@ -202,7 +161,6 @@ class Chain:
         chain = cls(store)
         # the genesis state is in memory already: start with warm caches
         chain._committed.refresh(objects)
-        chain._nodes.remember(nodes.ops)
         return chain
 
     # --- reading ---------------------------------------------------------------------------
@@ -267,7 +225,6 @@ class Chain:
         self.height = h
         self.state_root = ex.state_root
         self._committed.refresh(ex.objects)
-        self._nodes.remember(ex.writes.ops)
 
     def block_results(self, height: int) -> dict[str, Any] | None:
         """`results` (hash, code, log per tx) and `events` of a committed block."""
