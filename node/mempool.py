@@ -145,6 +145,12 @@ class Mempool:
 
     def add(self, wire: bytes) -> CheckResult:
         """Admission checks 1-11; on success the transaction is pending. Never raises on bytes."""
+        tx_hash = sha256(wire)
+        pending = self._by_hash.get(tx_hash)
+        if pending is not None:
+            # the same bytes passed checks 1-7 when admitted (they do not depend on state):
+            # answer check 8 without decoding again (gossip delivers most txs more than once)
+            return CheckResult(Code.DUPLICATE, "transaction already pending", pending)
         view = self._view()
         res = check_tx(
             view,

@@ -138,7 +138,13 @@ class Node:
                 verified_cache=cfg.mempool.verified_cache,
             ),
         )
-        self.app = ChainApp(self.chain, self._mempool.reap, verified=self._mempool.is_verified)
+        self._executions: dict[int, Any] = {}
+        self.app = ChainApp(
+            self.chain,
+            self._mempool.reap,
+            verified=self._mempool.is_verified,
+            on_commit=self._on_execution,
+        )
         c = cfg.consensus
         self.replica = Replica(
             self._genesis.chain_id,
@@ -287,14 +293,21 @@ class Node:
             )
         # ScheduleTimeout: nothing to do, next_deadline() covers every pending timeout
 
+    def _on_execution(self, ex: Any) -> None:
+        """ChainApp's commit hook: keep the results for the Committed action that follows."""
+        self._executions[ex.height] = ex
+
     def _on_committed(self, a: Any) -> None:
         block = a.block
         height = a.height
+        ex = self._executions.pop(height, None)
+        self._executions.clear()  # only the block being committed is ever pending
         included, dropped = self._mempool.update(block.txs)
         self.gossip.remove([sha256(w) for w in block.txs])
         if dropped:
             self.gossip.remove([t.hash for t in dropped])
-        self.service.on_committed(height, block)
+        results = ex.results if ex is not None and list(ex.txs) == list(block.txs) else None
+        self.service.on_committed(height, block, {t.hash: t for t in included}, results)
         self._refresh_allowed()
         log.info(
             "committed %s",

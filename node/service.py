@@ -19,7 +19,8 @@ from node.api import timeout_result as _timeout_result
 from node.mempool import Mempool
 from state.crypto import sha256
 from state.errors import Code
-from state.tx import decode_tx, tx_to_json
+from state.model import TxRecord
+from state.tx import Tx, decode_tx, tx_to_json
 
 log = logging.getLogger("huzhu.service")
 
@@ -83,30 +84,47 @@ class NodeService:
             except Exception:  # a listener's bug must not stop the others, nor the node
                 log.exception("event listener failed on %s", kind)
 
-    def on_committed(self, height: int, block: Any) -> None:
-        """Called by the runtime after block `height` is committed (state readable)."""
+    def on_committed(
+        self,
+        height: int,
+        block: Any,
+        decoded: dict[bytes, Tx] | None = None,
+        results: list[Any] | None = None,
+    ) -> None:
+        """Called by the runtime after block `height` is committed (state readable).
+
+        `decoded` maps hashes to already decoded transactions (the mempool's) and `results`
+        are the execution's TxResults in block order, so events and waiters cost no store
+        read and no second decode for the transactions this node already knew."""
         want_events = bool(self._listeners)
         if not want_events and not self._waiters:
             return
         view = self._p.view()
+        if results is not None and len(results) != len(block.txs):
+            results = None
         if want_events:
             self._emit("new_block", self._block_json(height, block))
-        for wire in block.txs:
+        for index, wire in enumerate(block.txs):
             h = sha256(wire)
             waiters = self._waiters.pop(h, None)
             if not want_events and not waiters:
                 continue
-            rec = view.tx_result(h)
-            if rec is None:  # not indexed: would be a state bug
-                log.error("committed tx %s has no index entry", h.hex())
-                continue
+            if results is not None:
+                r = results[index]
+                rec: Any = TxRecord(h, height, index, r.code, r.log)
+            else:
+                rec = view.tx_result(h)
+                if rec is None:  # not indexed: would be a state bug
+                    log.error("committed tx %s has no index entry", h.hex())
+                    continue
             if waiters:
                 res = rec.to_json()
                 for fut in waiters:
                     if not fut.done():
                         fut.set_result(res)
             if want_events:
-                self._emit("tx", self._tx_json(rec, wire))
+                tx = decoded.get(h) if decoded else None
+                self._emit("tx", self._tx_json(rec, wire, tx))
 
     # ---------------------------------------------------------------- writes
 
@@ -173,10 +191,11 @@ class NodeService:
             "peers": len(self._p.peers()),
         }
 
-    def _tx_json(self, rec: Any, wire: bytes) -> dict[str, Any]:
-        view_params = self._p.view()
+    def _tx_json(self, rec: Any, wire: bytes, tx: Tx | None = None) -> dict[str, Any]:
         out = rec.to_json()
-        tx = decode_tx(wire, chain_id=view_params.chain_id, params=view_params.params)
+        if tx is None:
+            view = self._p.view()
+            tx = decode_tx(wire, chain_id=view.chain_id, params=view.params)
         out.update(tx_to_json(tx))
         return out
 

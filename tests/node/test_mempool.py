@@ -259,3 +259,18 @@ def test_remove() -> None:
     mp.add(t.wire)
     assert mp.remove(t.hash) and not mp.remove(t.hash)
     assert len(mp) == 0 and mp.size_bytes == 0
+
+
+def test_pending_duplicate_answered_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.mempool as mpmod
+
+    mp, _ = make(a=100)
+    t = tx(A, 0)
+    assert mp.add(t.wire).code is Code.OK
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("check_tx must not run for a pending duplicate")
+
+    monkeypatch.setattr(mpmod, "check_tx", boom)
+    res = mp.add(t.wire)
+    assert res.code is Code.DUPLICATE and res.tx is not None and res.tx.hash == t.hash
