@@ -102,7 +102,11 @@ class _Committed:
 
 
 class Chain:
-    """The state of one chain in one store, at its latest committed height."""
+    """The state of one chain in one store, at its latest committed height.
+
+    Not thread-safe: views, executions and commits run on one thread (the node's event loop
+    or the simulator), so the committed-record cache is refreshed atomically with respect to
+    every reader."""
 
     def __init__(self, store: KVStore) -> None:
         raw_height = store.get(META_HEIGHT)

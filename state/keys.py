@@ -13,7 +13,7 @@ another record's key. Heights are 8-byte big-endian so byte order is height orde
 | s/m/              | lp(pool) + address                          | Member                      |
 | s/c/              | claim id                                    | Claim                       |
 | s/o/              | lp(pool) + claimant                         | id of the voting/approved claim |
-| s/t/              | be64(closes_at) + claim id                  | nil (claims to tally)       |
+| s/t/              | be64(closes_at) + claim id                  | true (claims to tally)      |
 | s/l/              | lp(pool) + be64(opened_at) + be32(tx index) | claim id (oldest first)     |
 | s/S/              | lp(pool) + status code + be64 + be32        | claim id (per-status listing)|
 | s/v/              | claim id + voter                            | approve (bool)              |
@@ -51,8 +51,6 @@ ELECTOR = b"s/e/"
 VALIDATORS = b"s/V/"
 EVIDENCE = b"s/d/"
 PARAMS = b"s/params"
-
-NIL = b"\xc0"  # canonical msgpack nil: the value of pure index entries
 
 
 def be64(n: int) -> bytes:
