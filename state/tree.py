@@ -64,13 +64,15 @@ children in nibble order`` (bit ``i`` of bitmap: child ``i`` is non-empty; of le
 ``i`` is a leaf, so a walk knows what it will read). The empty subtree is never stored.
 
 Only the latest version is kept. ``update`` returns, besides the new nodes, deletes of every
-node the new version no longer references. That is safe because nodes are never shared
-between positions: every leaf commits to its full key hash and every subtree to the keys
-below it, so a node hash determines its position, and a node that the update rewrote is
-referenced by nothing else. Nodes common to the old and the new version (untouched subtrees,
-leaves moved up by a collapse, nodes that hash the same again) are never deleted. Hence the
-store holds about one leaf per live key plus ~n/10 internal nodes, whatever the history; an
-old root can no longer be read once the caller has written an update's batch.
+node the new version no longer references. That is safe because subtrees are never shared:
+every leaf commits to its full key hash and every node to the full key hashes below it, so
+within one version a hash occurs at one position only, and a node on the path of a change
+that the update replaced is referenced by nothing else. Nodes the new version still uses
+(untouched subtrees, a leaf moved up when its siblings went, a node that hashes the same
+again) are never deleted: a write of a hash wins over a delete of it. Hence the store holds
+one leaf per live key plus about n / ln 16 ~ 0.36 n internal nodes, whatever the history
+(bench/tree.py: 150,609 nodes for 108,423 keys); an old root can no longer be read once the
+caller has written an update's batch.
 """
 
 from __future__ import annotations
