@@ -162,7 +162,7 @@ def run(script: list[Any], follower: Harness | None = None) -> tuple[Harness, li
     return hx, committed
 
 
-SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -171,7 +171,7 @@ def test_supply_conserved_and_no_negative_balance(script: list[Any]) -> None:
     run(script)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks)
 def test_memory_and_leveldb_agree_on_every_root(script: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as d:
@@ -184,7 +184,7 @@ def test_memory_and_leveldb_agree_on_every_root(script: list[Any]) -> None:
             store.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks, st.data())
 def test_replayed_transaction_is_refused(script: list[Any], data: st.DataObject) -> None:
     hx, committed = run(script)
