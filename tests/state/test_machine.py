@@ -598,3 +598,29 @@ def test_json_forms() -> None:
     assert cl["voters"] == [{"address": "05" * 32, "approve": True},
                             {"address": "06" * 32, "approve": False}]  # fmt: skip
     assert "bond" not in cl and cl["payable_at"] == 14
+
+
+def test_events_name_each_successful_transaction(hx: Harness) -> None:
+    ex = hx.block(
+        [
+            hx.tx("m0", "transfer", to=addr("m1"), amount=5),
+            hx.tx("registrar", "admit", account=addr("m2")),
+            hx.tx("m1", "join", pool="med"),
+            hx.tx("m1", "pay", pool="med", amount=100),
+            hx.tx("m1", "leave", pool="med"),
+            hx.tx("op-extra", "register_candidate", consensus_key=addr("vx"), name="x"),
+            hx.tx("m3", "elect", candidates=[addr("op0")]),
+            hx.tx("m4", "join", pool="nope"),  # refused: no event
+        ]
+    )
+    assert [e["type"] for e in ex.events] == [
+        "transfer",
+        "kyc_admitted",
+        "member_joined",
+        "contribution_paid",
+        "member_left",
+        "candidate_registered",
+        "elector_updated",
+    ]
+    assert [e["tx"] for e in ex.events] == [h.hex() for h in ex.tx_hashes[:7]]
+    assert ex.events[3]["paid_through"] == 1 + 99 + 100
