@@ -49,7 +49,8 @@ def block_key(
     h = hashlib.sha256()
     h.update(codec.encode([height, time_ms, bytes(proposer), len(txs)]))
     for tx in txs:
-        h.update(hashlib.sha256(tx).digest())
+        h.update(len(tx).to_bytes(4, "big"))
+        h.update(tx)
     for e in as_evidence(evidence):
         h.update(codec.encode([e.validator, e.height, e.round, e.vote_type, e.id]))
     return h.digest()
