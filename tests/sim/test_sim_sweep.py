@@ -13,9 +13,9 @@ SEEDS_PER_BEHAVIOUR = 50
 CASES = [
     # behaviour, loss: every behaviour meets lossy links, the worst at 30 %
     ("equivocate", 0.3),
-    ("double-vote", 0.2),
+    ("double-vote", 0.3),
     ("silent", 0.3),
-    ("twins", 0.1),
+    ("twins", 0.2),
 ]
 
 
