@@ -133,3 +133,16 @@ def test_negative_control_more_twins_than_tolerated_fork() -> None:
     assert tot["safety_violations"] > 0
     assert {v["kind"] for r in recs for v in r["safety_violations"]} >= {"fork"}
     assert len(tot["unsafe_seeds"]) >= 2
+
+
+def test_liveness_negative_control_too_many_silent_validators_stall() -> None:
+    """2 silent of 4: no quorum can form, so every seed must be reported as stalled."""
+    cfg = SimConfig(validators=4, byzantine=2, behaviour="silent", heights=3)
+    for seed in range(3):
+        rec = run_seed(cfg, seed)
+        assert not rec["ok"] and rec["safety_violations"] == []
+        kinds = [v["kind"] for v in rec["liveness_failures"]]
+        assert kinds[0] == "stall" and "not_caught_up" in kinds
+        stall = rec["liveness_failures"][0]
+        # reported exactly one liveness window after the (fault-free) start
+        assert stall["time_ms"] == stall["window_ms"] and rec["committed_heights"] == 0
