@@ -12,8 +12,6 @@ The only state kept across a crash outside the store is the node's transaction g
 
 from __future__ import annotations
 
-from typing import Any
-
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
 from sim.byzantine import Behaviour
@@ -54,7 +52,7 @@ class SimNode:
         self.crashes = 0
         self.chain: Chain | None = None
         self.app: ChainApp | None = None
-        self.replica: Any = None
+        self.replica: Replica | None = None
 
     def boot(self) -> Replica:
         """(Re)build the node from its store and return the fresh replica."""
@@ -74,6 +72,12 @@ class SimNode:
         self.app = None
         self.chain = None
         self.store = self.store.snapshot()
+
+    @property
+    def live(self) -> Replica:
+        """The running replica; only asked of a node that is up (our own bug otherwise)."""
+        assert self.replica is not None, f"node {self.index} is down"
+        return self.replica
 
     @property
     def height(self) -> int:

@@ -233,18 +233,18 @@ class World:
                 return  # a partition started while the message was in flight
             self.delivered += 1
             src_key = self.nodes[ev.src].key
-            actions = node.replica.on_message(
+            actions = node.live.on_message(
                 src_key, ev.channel, ev.payload, self.clock.local(node.index)
             )
             self._apply(node, actions)
         elif type(ev) is _Timer:
             node = self.nodes[ev.node]
             if node.up and node.incarnation == ev.incarnation:
-                self._apply(node, node.replica.on_timeout(ev.timeout, self.clock.local(node.index)))
+                self._apply(node, node.live.on_timeout(ev.timeout, self.clock.local(node.index)))
         elif type(ev) is _Tick:
             node = self.nodes[ev.node]
             if node.up and node.incarnation == ev.incarnation:
-                self._apply(node, node.replica.on_tick(self.clock.local(node.index)))
+                self._apply(node, node.live.on_tick(self.clock.local(node.index)))
                 self._schedule_tick(node)
         elif type(ev) is _FaultEdge:
             self._fault(ev.fault, ev.begin)
@@ -299,9 +299,9 @@ class World:
             self._reach[node.index] = reach
             local = self.clock.local(node.index)
             for key in sorted(before - reach):
-                self._apply(node, node.replica.on_peer(key, False, local))
+                self._apply(node, node.live.on_peer(key, False, local))
             for key in sorted(reach - before):
-                self._apply(node, node.replica.on_peer(key, True, local))
+                self._apply(node, node.live.on_peer(key, True, local))
 
     # --- actions -------------------------------------------------------------------------
 
