@@ -264,3 +264,43 @@ async def test_stop_is_idempotent_and_closes_store(tmp_path: Path) -> None:
     await n.stop()
     await n.stop()
     assert n.store is None
+
+
+async def test_tx_batches_from_peers(node: Node) -> None:
+    from p2p.gossip import encode_batch
+    from p2p.types import ProtocolViolation
+
+    peer = b"\x07" * 32
+    good = transfer(0)
+    node._on_message(peer, 2, encode_batch([good]))
+    assert sha256(good) in node.mempool
+    # the same tx again, and a stale one: dropped silently, the peer is not punished
+    node._on_message(peer, 2, encode_batch([good, transfer(70)]))
+    # garbage batch, and a batch carrying a tx no honest peer could have admitted
+    with pytest.raises(ProtocolViolation):
+        node._on_message(peer, 2, b"\xc1\xc1")
+    forged = good[:-1] + bytes([good[-1] ^ 1])
+    with pytest.raises(ProtocolViolation):
+        node._on_message(peer, 2, encode_batch([forged]))
+    # consensus garbage becomes a Penalize action (the transport disconnects and bans)
+    banned: list[bytes] = []
+    node.p2p.penalize = lambda pid, reason: banned.append(pid)  # type: ignore[method-assign]
+    node._on_message(peer, 1, b"\x00garbage")
+    assert banned == [peer]
+
+
+async def test_failing_timeout_handler_does_not_stall_consensus(node: Node) -> None:
+    await wait_height(node, 1)
+    real = node.replica.on_timeout
+    calls = {"n": 0}
+
+    def flaky(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected bug")
+        return real(*args)
+
+    node.replica.on_timeout = flaky  # type: ignore[method-assign]
+    h = node.view().height
+    await wait_height(node, h + 3)
+    assert calls["n"] > 1
