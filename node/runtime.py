@@ -7,8 +7,9 @@ actions it returns. Everything runs on one event loop thread, so no component ne
 - ONE timer (`asyncio.TimerHandle`) is re-armed after every call into the replica at
   `replica.next_deadline()`; a periodic tick (`on_tick`) drives block sync and re-gossip.
 - Peer messages arrive through `P2PNode.on_message`; channel 2 (tx batches) goes to the
-  mempool, every other channel to the replica. An exception raised while handling bad peer
-  bytes is caught at this edge, logged, and the peer penalised: it never reaches the loop.
+  mempool, every other channel to the replica. Provable garbage from a peer raises
+  ProtocolViolation (the transport bans it) or comes back as a Penalize action; an exception
+  of our own is logged at this edge and never reaches the loop nor stalls the timer.
 - `Committed` updates the mempool, resolves `broadcast_tx` commit waiters, emits RPC events
   and logs one line per block.
 """
@@ -23,16 +24,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+import plyvel
+
 from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, SendTo
-from node.config import Home, NodeConfig, load_config
+from consensus.params import ConsensusParams
+from consensus.replica import Replica, StoreCorrupt
+from consensus.types import Block, Commit
+from node.config import ConfigError, Home, NodeConfig, load_config, split_host_port
+from node.keys import KeyFileError, load_key
 from node.logs import kv, setup_logging
 from node.mempool import Mempool, MempoolLimits
+from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
-from p2p.gossip import decode_batch
-from p2p.types import ProtocolViolation
+from p2p.gossip import TxGossip, decode_batch
+from p2p.node import P2PNode
+from p2p.types import P2PLimits, PeerAddr, PeerInfo, ProtocolViolation
+from state.app import ChainApp
+from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
 from state.errors import Code
-from state.genesis import load_genesis
+from state.genesis import Genesis, GenesisError, load_genesis
+from state.machine import Execution
 from state.store import LevelDBStore
 from state.tx import CheckResult
 
@@ -70,36 +82,40 @@ class Node:
         self._stopping = False
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
-        self.store: Any = None
-        self.p2p: Any = None
-        self.rpc: Any = None
-        self.replica: Any = None
+        self.store: LevelDBStore | None = None
+        self.p2p: P2PNode | None = None
+        self.rpc: RpcServer | None = None
+        self.replica: Replica
+        self.chain: Chain
+        self.gossip: TxGossip
+        self._genesis: Genesis
+        self._mempool: Mempool
 
     # ---------------------------------------------------------------- NodeParts
 
     @property
-    def genesis(self) -> Any:
+    def genesis(self) -> Genesis:
         return self._genesis
 
     @property
     def mempool(self) -> Mempool:
         return self._mempool
 
-    def view(self) -> Any:
+    def view(self) -> StateView:
         return self.chain.view()
 
-    def block_at(self, height: int) -> Any | None:
+    def block_at(self, height: int) -> Block | None:
         bc = self.replica.block(height)
         return None if bc is None else bc[0]
 
-    def commit_at(self, height: int) -> Any | None:
+    def commit_at(self, height: int) -> Commit | None:
         bc = self.replica.block(height)
         return None if bc is None else bc[1]
 
     def catching_up(self) -> bool:
         return bool(self.replica.catching_up)
 
-    def peers(self) -> list[Any]:
+    def peers(self) -> list[PeerInfo]:
         return self.p2p.peers() if self.p2p is not None else []
 
     def submit(self, wire: bytes) -> CheckResult:
@@ -113,16 +129,11 @@ class Node:
     # ---------------------------------------------------------------- start / stop
 
     async def start(self) -> None:
-        from consensus.params import ConsensusParams
-        from consensus.replica import Replica
-        from node.keys import load_key
-        from node.rpc import RpcServer
-        from p2p.gossip import TxGossip
-        from p2p.node import P2PNode
-        from p2p.types import PeerAddr
-        from state.app import ChainApp
-        from state.chain import Chain
+        """Open the store, build every part, then listen (P2P, RPC) and enter consensus.
 
+        The node key is always handed to the replica as its signer: the replica signs only at
+        heights whose validator set holds the key, so a candidate elected later starts
+        validating without a restart, and an observer never signs."""
         cfg = self.config
         self._genesis = load_genesis(self.home.genesis)
         self.key: Signer = load_key(self.home.node_key)
@@ -138,7 +149,7 @@ class Node:
                 verified_cache=cfg.mempool.verified_cache,
             ),
         )
-        self._executions: dict[int, Any] = {}
+        self._executions: dict[int, Execution] = {}
         self.app = ChainApp(
             self.chain,
             self._mempool.reap,
@@ -163,7 +174,7 @@ class Node:
         )
         self.service = NodeService(self)
         self._refresh_allowed()
-        host, port = _split(cfg.p2p.listen)
+        host, port = split_host_port(cfg.p2p.listen)
         self.p2p_limits = p2p_limits(cfg)
         self.p2p = P2PNode(
             self.key,
@@ -293,11 +304,11 @@ class Node:
             )
         # ScheduleTimeout: nothing to do, next_deadline() covers every pending timeout
 
-    def _on_execution(self, ex: Any) -> None:
+    def _on_execution(self, ex: Execution) -> None:
         """ChainApp's commit hook: keep the results for the Committed action that follows."""
         self._executions[ex.height] = ex
 
-    def _on_committed(self, a: Any) -> None:
+    def _on_committed(self, a: Committed) -> None:
         block = a.block
         height = a.height
         ex = self._executions.pop(height, None)
@@ -307,7 +318,8 @@ class Node:
         if dropped:
             self.gossip.remove([t.hash for t in dropped])
         results = ex.results if ex is not None and list(ex.txs) == list(block.txs) else None
-        self.service.on_committed(height, block, {t.hash: t for t in included}, results)
+        decoded = {t.hash: t for t in included}
+        self.service.on_committed(height, block, a.commit, decoded, results)
         self._refresh_allowed()
         log.info(
             "committed %s",
@@ -376,10 +388,8 @@ class Node:
                 self.gossip.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
 
 
-def p2p_limits(cfg: NodeConfig) -> Any:
+def p2p_limits(cfg: NodeConfig) -> P2PLimits:
     """The transport's bounds from `[p2p]` of config.toml (the rest keep P2PLimits defaults)."""
-    from p2p.types import P2PLimits
-
     p = cfg.p2p
     dial_s = p.dial_interval_ms / 1000
     return P2PLimits(
@@ -392,32 +402,17 @@ def p2p_limits(cfg: NodeConfig) -> Any:
     )
 
 
-def _split(listen: str) -> tuple[str, int]:
-    from node.config import split_host_port
-
-    return split_host_port(listen)
-
-
-def _startup_errors() -> tuple[type[BaseException], ...]:
-    import plyvel
-
-    from consensus.replica import StoreCorrupt
-    from node.config import ConfigError
-    from node.keys import KeyFileError
-    from state.genesis import GenesisError
-
-    return (
-        GenesisError,
-        ConfigError,
-        KeyFileError,
-        StoreCorrupt,
-        OSError,
-        plyvel.Error,
-        ValueError,
-    )
-
-
-_STARTUP_ERRORS = _startup_errors()
+# an operator's mistake, reported in one line: bad genesis/key/config, port in use, DB locked,
+# a store of another genesis (ValueError from Chain.init_genesis)
+_STARTUP_ERRORS = (
+    GenesisError,
+    ConfigError,
+    KeyFileError,
+    StoreCorrupt,
+    OSError,
+    plyvel.Error,
+    ValueError,
+)
 
 
 async def _serve(home: Path) -> int:

@@ -88,11 +88,13 @@ class NodeService:
         self,
         height: int,
         block: Any,
+        commit: Any = None,
         decoded: dict[bytes, Tx] | None = None,
         results: list[Any] | None = None,
     ) -> None:
         """Called by the runtime after block `height` is committed (state readable).
 
+        `commit` is the certificate that committed it (read from the store when None);
         `decoded` maps hashes to already decoded transactions (the mempool's) and `results`
         are the execution's TxResults in block order, so events and waiters cost no store
         read and no second decode for the transactions this node already knew."""
@@ -103,7 +105,9 @@ class NodeService:
         if results is not None and len(results) != len(block.txs):
             results = None
         if want_events:
-            self._emit("new_block", self._block_json(height, block))
+            if commit is None:
+                commit = self._p.commit_at(height)
+            self._emit("new_block", self._block_json(height, block, commit))
         for index, wire in enumerate(block.txs):
             h = sha256(wire)
             waiters = self._waiters.pop(h, None)
@@ -209,9 +213,9 @@ class NodeService:
             raise NotFound(f"transaction {hash.hex()}: block {rec.height} not stored")
         return self._tx_json(rec, block.txs[rec.index])
 
-    def _block_json(self, height: int, block: Any) -> dict[str, Any]:
+    def _block_json(self, height: int, block: Any, commit: Any) -> dict[str, Any]:
+        """The `block` result; `commit` is the certificate this node holds for the block."""
         hd = block.header
-        commit = self._p.commit_at(height)
         return {
             "height": height,
             "hash": block.hash.hex(),
@@ -239,7 +243,7 @@ class NodeService:
         block = self._p.block_at(h)
         if block is None:
             raise NotFound(f"block {h} not stored")
-        return self._block_json(h, block)
+        return self._block_json(h, block, self._p.commit_at(h))
 
     async def account(self, address: bytes) -> dict[str, Any]:
         acct = self._p.view().account(address)
