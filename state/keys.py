@@ -73,7 +73,8 @@ def account_key(addr: bytes) -> bytes:
 
 
 def pool_key(pool: str) -> bytes:
-    return POOL + pool.encode("utf-8")
+    # surrogatepass: an RPC id with a lone surrogate (possible in JSON) simply finds nothing
+    return POOL + pool.encode("utf-8", "surrogatepass")
 
 
 def member_key(pool: str, addr: bytes) -> bytes:

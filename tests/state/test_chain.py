@@ -179,6 +179,7 @@ def test_claims_listing_oldest_first_with_status_and_limit() -> None:
     assert [c.id for c in hx.view.claims("med", status="voting")] == [second.hash]
     assert hx.view.claims("med", status="bogus") == []
     assert hx.view.claims("nope") == []
+    assert hx.view.pool("\ud800") is None and hx.view.claims("x" * 300) == []
     assert len(list(hx.store.iterate(K.CLAIM_STATUS_LIST))) == 3  # one entry per claim
     assert hx.view.pool_member_counts("med")["active"] == 5
     assert hx.view.member("nope", addr("m0")) is None
