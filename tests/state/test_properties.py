@@ -20,6 +20,7 @@ from test_machine import Harness, addr
 from state import keys as K
 from state.chain import InvalidBlock
 from state.machine import EvidenceRef
+from state.model import Account
 from state.store import LevelDBStore
 from state.tx import Tx
 
@@ -207,3 +208,200 @@ def test_generated_scripts_reach_the_interesting_rules() -> None:
     claim = [t for t in committed if t.type == "claim"][0]
     assert hx.view.claim(claim.hash).status == "paid"
     assert hx.view.claim(claim.hash).amount == 300
+
+
+# --- a second, deliberately naive model of section 4, compared transaction by transaction ---
+
+
+class Model:
+    """Plain dicts and the rules as PROTOCOL.md words them, no indexes, no overlay."""
+
+    def __init__(self, hx: Harness) -> None:
+        g = hx.genesis
+        self.params = g.params
+        self.pp = {p.id: p.params for p in g.pools}
+        self.acct: dict[bytes, list[Any]] = {a.address: [a.balance, 0, False] for a in g.accounts}
+        self.pool = {p.id: 0 for p in g.pools}
+        self.member: dict[tuple[str, bytes], list[Any]] = {}
+        self.claims: dict[bytes, dict[str, Any]] = {}
+
+    def a(self, addr_: bytes) -> list[Any]:
+        return self.acct.setdefault(addr_, [0, 0, False])
+
+    def status(self, pool: str, who: bytes, h: int) -> str | None:
+        m = self.member.get((pool, who))
+        if m is None:
+            return None
+        joined, paid, left = m
+        if left:
+            return "left"
+        if h > paid:
+            return "lapsed"
+        return "active" if h >= joined + self.pp[pool].waiting_period else "waiting"
+
+    def apply(self, tx: Tx, h: int) -> int:
+        s = self.a(tx.sender)
+        s[0] -= tx.fee
+        s[1] += 1
+        self.a(self.params.treasury)[0] += tx.fee
+        p = tx.payload
+        t = tx.type
+        if t == "transfer":
+            if s[0] < p["amount"]:
+                return 6
+            s[0] -= p["amount"]
+            self.a(p["to"])[0] += p["amount"]
+        elif t == "admit":
+            if tx.sender not in self.params.registrars:
+                return 11
+            self.a(p["account"])[2] = True
+        elif t in ("join", "pay", "leave", "claim"):
+            if p["pool"] not in self.pool:
+                return 12
+            pp = self.pp[p["pool"]]
+            st = self.status(p["pool"], tx.sender, h)
+            if t == "join":
+                if st in ("waiting", "active"):
+                    return 14
+                if pp.admission == "kyc" and not s[2]:
+                    return 11
+                if s[0] < pp.entry_fee + pp.contribution:
+                    return 6
+                s[0] -= pp.entry_fee + pp.contribution
+                self.a(self.params.treasury)[0] += pp.entry_fee
+                self.pool[p["pool"]] += pp.contribution
+                self.member[(p["pool"], tx.sender)] = [h, h + pp.period - 1, False]
+            elif t == "pay":
+                if st not in ("waiting", "active"):
+                    return 15
+                if p["amount"] % pp.contribution:
+                    return 13
+                if s[0] < p["amount"]:
+                    return 6
+                s[0] -= p["amount"]
+                self.pool[p["pool"]] += p["amount"]
+                self.member[(p["pool"], tx.sender)][1] += p["amount"] // pp.contribution * pp.period
+            elif t == "leave":
+                if st not in ("waiting", "active"):
+                    return 15
+                self.member[(p["pool"], tx.sender)][2] = True
+            else:
+                if st not in ("waiting", "active"):
+                    return 15
+                if st == "waiting":
+                    return 16
+                if p["amount"] > pp.max_claim:
+                    return 13
+                if any(
+                    c["pool"] == p["pool"] and c["claimant"] == tx.sender
+                    and c["status"] in ("voting", "approved")
+                    for c in self.claims.values()
+                ):  # fmt: skip
+                    return 17
+                if s[0] < pp.claim_bond:
+                    return 6
+                s[0] -= pp.claim_bond
+                self.claims[tx.hash] = {
+                    "pool": p["pool"], "claimant": tx.sender, "amount": p["amount"],
+                    "closes_at": h + pp.vote_window, "for": 0, "against": 0, "voters": set(),
+                    "status": "voting", "payable_at": None, "bond": pp.claim_bond,
+                }  # fmt: skip
+        elif t == "vote":
+            c = self.claims.get(p["claim"])
+            if c is None:
+                return 12
+            if c["status"] != "voting" or h >= c["closes_at"]:
+                return 18
+            st = self.status(c["pool"], tx.sender, h)
+            if st not in ("waiting", "active"):
+                return 15
+            joined = self.member[(c["pool"], tx.sender)][0]
+            if (
+                st != "active"
+                or h - joined < self.pp[c["pool"]].juror_min_age
+                or tx.sender == c["claimant"]
+            ):
+                return 19
+            if tx.sender in c["voters"]:
+                return 20
+            c["voters"].add(tx.sender)
+            c["for" if p["approve"] else "against"] += 1
+        elif t == "payout":
+            c = self.claims.get(p["claim"])
+            if c is None:
+                return 12
+            if c["status"] == "paid":
+                return 22
+            if c["status"] != "approved":
+                return 21
+            if h < c["payable_at"]:
+                return 23
+            if self.pool[c["pool"]] < c["amount"]:
+                return 24
+            fee = c["amount"] * self.pp[c["pool"]].fee_bps // 10000
+            self.pool[c["pool"]] -= c["amount"]
+            self.a(self.params.treasury)[0] += fee
+            self.a(c["claimant"])[0] += c["amount"] - fee + c["bond"]
+            c["status"] = "paid"
+        else:
+            raise AssertionError(f"the model does not cover {t}")
+        return 0
+
+    def end_of_block(self, h: int) -> None:
+        for c in self.claims.values():
+            if c["status"] == "voting" and c["closes_at"] == h + 1:
+                pp = self.pp[c["pool"]]
+                total = c["for"] + c["against"]
+                if total >= pp.quorum and c["for"] * 10000 > pp.approve_bps * total:
+                    c["status"] = "approved"
+                    c["payable_at"] = c["closes_at"] + pp.notice_period
+                else:
+                    c["status"] = "rejected"
+                    self.pool[c["pool"]] += c["bond"]
+
+
+MODEL_KINDS = ("transfer", "join", "pay", "leave", "claim", "vote", "vote", "payout", "admit")
+model_op = st.tuples(
+    st.sampled_from(MODEL_KINDS),
+    st.integers(0, len(MEMBERS)),
+    st.integers(0, 7),
+    st.integers(0, 3),
+    st.integers(0, 9),
+)
+model_blocks = st.lists(st.tuples(st.lists(model_op, max_size=8), st.integers(0, 2)), max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model_blocks)
+def test_machine_matches_a_naive_model(script: list[Any]) -> None:
+    hx = harness()
+    model = Model(hx)
+    claims: list[bytes] = []
+    setup = [
+        ([("join", i, 0, 0, 0) for i in range(len(MEMBERS))], 2),
+        ([("claim", 0, 0, 1, 0), ("claim", 1, 0, 2, 0)], 0),
+    ]
+    for ops, pause in [*setup, *script]:
+        txs = {t.hash: t for t in (to_tx(hx, claims, o) for o in ops)}
+        ex = hx.execute(list(txs.values()), propose=True)
+        h = hx.h + 1
+        expected = [model.apply(txs[x], h) for x in ex.tx_hashes]
+        assert [int(r.code) for r in ex.results] == expected
+        model.end_of_block(h)
+        hx.chain.commit(ex)
+        hx._nonces.clear()
+        claims += [x for x, r in zip(ex.tx_hashes, ex.results, strict=True)
+                   if r.code == 0 and txs[x].type == "claim"]  # fmt: skip
+        for _ in range(pause):
+            hx.block()
+            model.end_of_block(hx.h)
+        view = hx.view
+        for a, (bal, nonce, kyc) in model.acct.items():
+            assert view.account(a) == Account(bal, nonce, kyc)
+        for pid, bal in model.pool.items():
+            assert view.pool(pid).balance == bal
+        for cid, c in model.claims.items():
+            got = view.claim(cid)
+            assert (got.status, got.payable_at, got.votes_for, got.votes_against) == (
+                c["status"], c["payable_at"], c["for"], c["against"],
+            )  # fmt: skip
