@@ -32,7 +32,8 @@ from consensus.actions import (
 )
 from consensus.messages import CONSENSUS, ProposalMsg, VoteMsg, decode_message, encode_message
 from consensus.params import ConsensusParams
-from sim.byzantine import SILENT, make_behaviour
+from consensus.types import Proposal, Vote
+from sim.byzantine import SILENT, Behaviour, make_behaviour
 from sim.checker import Checker
 from sim.config import SimConfig
 from sim.events import EventQueue, SimClock
@@ -346,35 +347,12 @@ class World:
             dsts = list(self._key_instances.get(peer, ()))
         if not dsts:
             return
-        routes: list[tuple[list[int], bytes]]
         if node.honest:
             if channel == CONSENSUS and payload.startswith(_VOTE_PREFIX):
-                msg = decode_message(channel, payload)
-                assert isinstance(msg, VoteMsg)
-                v = msg.vote
-                if v.validator == node.key:
-                    self.checker.on_vote(
-                        node.index,
-                        v.validator,
-                        v.type,
-                        v.height,
-                        v.round,
-                        v.block_id,
-                        self.clock.now_ms,
-                    )
+                self._observe_vote(node, payload)
             routes = [(dsts, payload)]
-        elif node.behaviour.name == SILENT:
-            node.behaviour.lies += 1
-            return
-        elif channel == CONSENSUS:
-            msg = decode_message(channel, payload)
-            inner = msg.vote if isinstance(msg, VoteMsg) else msg.proposal  # type: ignore[union-attr]
-            routes = []
-            for sub, m in node.behaviour.route(inner, dsts):
-                wrapped = VoteMsg(m) if isinstance(msg, VoteMsg) else ProposalMsg(m)
-                routes.append((sub, payload if m is inner else encode_message(wrapped)))
         else:
-            routes = [(dsts, payload)]
+            routes = self._byzantine_routes(node, dsts, channel, payload)
         now = self.clock.now_ms
         src = node.index
         for sub, data in routes:
@@ -383,6 +361,38 @@ class World:
                     self.queue.push(
                         now + delay, _Deliver(d, src, self.nodes[d].incarnation, channel, data)
                     )
+
+    def _observe_vote(self, node: SimNode, payload: bytes) -> None:
+        """Show the checker a vote an honest node signed itself (relays are not its own)."""
+        msg = decode_message(CONSENSUS, payload)
+        assert isinstance(msg, VoteMsg)
+        v = msg.vote
+        if v.validator == node.key:
+            self.checker.on_vote(
+                node.index, v.validator, v.type, v.height, v.round, v.block_id, self.clock.now_ms
+            )
+
+    def _byzantine_routes(
+        self, node: SimNode, dsts: list[int], channel: int, payload: bytes
+    ) -> list[tuple[list[int], bytes]]:
+        """Where a Byzantine node's message really goes, after its behaviour lied about it."""
+        behaviour = node.behaviour
+        if behaviour.name == SILENT:
+            behaviour.lies += 1
+            return []
+        if channel != CONSENSUS or type(behaviour) is Behaviour:  # twins run honest replicas
+            return [(dsts, payload)]
+        msg = decode_message(channel, payload)
+        assert isinstance(msg, VoteMsg | ProposalMsg)
+        inner: Vote | Proposal = msg.vote if isinstance(msg, VoteMsg) else msg.proposal
+        routes: list[tuple[list[int], bytes]] = []
+        for sub, m in behaviour.route(inner, dsts):
+            if m is inner:
+                routes.append((sub, payload))
+            else:
+                lie = VoteMsg(m) if isinstance(m, Vote) else ProposalMsg(m)
+                routes.append((sub, encode_message(lie)))
+        return routes
 
     # --- the result ----------------------------------------------------------------------
 
