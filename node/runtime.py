@@ -374,7 +374,7 @@ class Node:
 
     def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
         lim = self.p2p_limits
-        wires = decode_batch(payload, lim.gossip_batch_txs, lim.gossip_batch_bytes)
+        wires = decode_batch(payload, lim.gossip_batch_txs, lim.gossip_batch_limit)
         for wire in wires:
             res = self._mempool.add(wire)
             tx = res.tx

@@ -138,9 +138,9 @@ def test_member_story(make_net) -> None:
     wait_for(lambda: net.call(0, "claim", id=claim_id)["status"] == "approved", 30, "approval", net)
     claim = net.call(0, "claim", id=claim_id)
     assert claim["votes_for"] == 3 and claim["votes_against"] == 0
-    assert [v["address"] for v in claim["voters"]] != [] and claim["payable_at"] == claim[
-        "closes_at"
-    ] + 1
+    voters = {v["address"]: v["approve"] for v in claim["voters"]}
+    assert voters == {member(m).public_key.hex(): True for m in (1, 2, 3)}
+    assert claim["payable_at"] == claim["closes_at"] + 1
     net.wait_height(0, claim["payable_at"])
     ok(send(net, 3, member(4), "payout", {"claim": bytes.fromhex(claim_id)}))
     fees += 1

@@ -304,3 +304,23 @@ async def test_failing_timeout_handler_does_not_stall_consensus(node: Node) -> N
     h = node.view().height
     await wait_height(node, h + 3)
     assert calls["n"] > 1
+
+
+def test_p2p_limits_follow_config() -> None:
+    from node.runtime import p2p_limits
+
+    cfg = NodeConfig.model_validate(
+        {
+            "p2p": {
+                "max_peers": 3,
+                "max_frame_bytes": 65536,
+                "send_queue_len": 7,
+                "handshake_timeout_ms": 1500,
+                "dial_interval_ms": 250,
+            }
+        }
+    )
+    lim = p2p_limits(cfg)
+    assert (lim.max_peers, lim.max_frame_bytes, lim.send_queue_len) == (3, 65536, 7)
+    assert lim.handshake_timeout_s == 1.5 and lim.backoff_min_s == 0.25
+    assert lim.backoff_max_s >= lim.backoff_min_s
