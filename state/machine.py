@@ -12,13 +12,13 @@ offending transaction is dropped (with the sender's later ones) instead of faili
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any, Protocol
 
 from state import keys as K
 from state.codec import MAX_SAFE_INT
 from state.errors import Code, TxError
-from state.model import (
+from state.model import (  # the block types live with the records; re-exported here
     ACTIVE,
     APPROVED,
     EMPTY_ACCOUNT,
@@ -27,10 +27,15 @@ from state.model import (
     VOTING,
     WAITING,
     Account,
+    BlockInput,
     Candidate,
     Claim,
+    EvidenceRef,
+    Execution,
+    InvalidBlock,
     Member,
     Pool,
+    TxResult,
     ValidatorInfo,
     member_status,
 )
@@ -38,63 +43,21 @@ from state.params import ChainParams
 from state.store import Batch
 from state.tx import Tx, decode_tx, verify_tx
 
+__all__ = [
+    "BlockExecutor",
+    "BlockInput",
+    "EvidenceRef",
+    "Execution",
+    "InvalidBlock",
+    "StateReader",
+    "TxResult",
+    "execute_block",
+]
+OK_RESULT = TxResult(Code.OK)
+
 _ACCOUNT = K.ACCOUNT
 _SCANNED = frozenset((K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS))
 _MEMBER_OK = (WAITING, ACTIVE)
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceRef:
-    """Duplicate-vote evidence as the state machine sees it (already verified by consensus)."""
-
-    validator: bytes  # consensus key
-    height: int
-    round: int
-    vote_type: int
-    id: bytes  # 32 bytes identifying the evidence: counted once
-
-
-@dataclass(frozen=True, slots=True)
-class BlockInput:
-    height: int
-    time_ms: int
-    proposer: bytes  # the proposer's consensus key
-    txs: Sequence[bytes]
-    evidence: Sequence[Any] = ()  # EvidenceRef-like: validator, height, round, vote_type, id
-
-
-class InvalidBlock(Exception):
-    """The block breaks "Block validity" of PROTOCOL.md section 2."""
-
-
-@dataclass(frozen=True, slots=True)
-class TxResult:
-    code: Code
-    log: str = ""
-
-    @property
-    def error(self) -> str | None:
-        return self.code.error
-
-
-OK_RESULT = TxResult(Code.OK)
-
-
-@dataclass
-class Execution:
-    """The outcome of executing a block on a given root; `writes` holds state changes and
-    tree nodes, `objects` the decoded changed records (the chain's cache after commit)."""
-
-    height: int
-    txs: list[bytes]
-    tx_hashes: list[bytes]
-    results: list[TxResult]
-    events: list[dict[str, Any]]
-    state_root: bytes
-    writes: Batch
-    time_ms: int
-    prev_root: bytes = b""
-    objects: dict[bytes, Any] = field(default_factory=dict)
 
 
 class StateReader(Protocol):
@@ -383,10 +346,7 @@ class BlockExecutor:
         self.debit(tx.sender, amount)
         self.add_to_pool(pool, amount)
         paid_through = _add(m.paid_through, (amount // pp.contribution) * pp.period)
-        self.put(
-            K.member_key(pool.id, tx.sender),
-            Member(m.pool, m.address, m.joined_at, paid_through, m.left),
-        )
+        self.put(K.member_key(pool.id, tx.sender), replace(m, paid_through=paid_through))
         return {
             "type": "contribution_paid",
             "pool": pool.id,
@@ -401,10 +361,7 @@ class BlockExecutor:
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         assert m is not None
-        self.put(
-            K.member_key(pool.id, tx.sender),
-            Member(m.pool, m.address, m.joined_at, m.paid_through, True),
-        )
+        self.put(K.member_key(pool.id, tx.sender), replace(m, left=True))
         return {"type": "member_left", "pool": pool.id, "address": tx.sender.hex()}
 
     def _claim(self, tx: Tx, index: int) -> dict[str, Any]:
@@ -481,21 +438,11 @@ class BlockExecutor:
         self.put(vkey, approve)
         self.put(
             K.claim_key(cid),
-            Claim(
-                c.id,
-                c.pool,
-                c.claimant,
-                c.amount,
-                c.evidence,
-                c.opened_at,
-                c.closes_at,
-                c.votes_for + (1 if approve else 0),
-                c.votes_against + (0 if approve else 1),
-                (*c.voters, (tx.sender, approve)),
-                c.status,
-                c.payable_at,
-                c.bond,
-                c.index,
+            replace(
+                c,
+                votes_for=c.votes_for + (1 if approve else 0),
+                votes_against=c.votes_against + (0 if approve else 1),
+                voters=(*c.voters, (tx.sender, approve)),
             ),
         )
         return {
@@ -538,27 +485,10 @@ class BlockExecutor:
         }
 
     def _set_claim_status(self, c: Claim, status: str, payable_at: int | None) -> None:
+        """Move a claim to `status`, keeping the per-status listing in step."""
         self.delete(K.claim_status_key(c.pool, c.status, c.opened_at, c.index))
         self.put(K.claim_status_key(c.pool, status, c.opened_at, c.index), c.id)
-        self.put(
-            K.claim_key(c.id),
-            Claim(
-                c.id,
-                c.pool,
-                c.claimant,
-                c.amount,
-                c.evidence,
-                c.opened_at,
-                c.closes_at,
-                c.votes_for,
-                c.votes_against,
-                c.voters,
-                status,
-                payable_at,
-                c.bond,
-                c.index,
-            ),
-        )
+        self.put(K.claim_key(c.id), replace(c, status=status, payable_at=payable_at))
 
     def _register_candidate(self, tx: Tx, index: int) -> dict[str, Any]:
         sender = tx.sender
@@ -582,7 +512,7 @@ class BlockExecutor:
         else:
             if cand.consensus_key != key:
                 self.delete(K.consensus_key_key(cand.consensus_key))
-            cand = Candidate(sender, key, name, cand.votes, cand.barred_until)
+            cand = replace(cand, consensus_key=key, name=name)
         self.put(ckey, cand)
         self.put(K.consensus_key_key(key), sender)
         return {
@@ -668,7 +598,7 @@ class BlockExecutor:
         for key, c in self.scan(K.CANDIDATE):
             w = weights.get(c.operator, 0)
             if c.votes != w:
-                self.put(key, Candidate(c.operator, c.consensus_key, c.name, w, c.barred_until))
+                self.put(key, replace(c, votes=w))
             if w > 0 and not c.barred(h):
                 ranked.append((-w, c.operator, c))
         ranked.sort(key=lambda r: (r[0], r[1]))
@@ -715,10 +645,7 @@ class BlockExecutor:
                 if c is None:
                     c = Candidate(operator, ev.validator, "")
                 if c.barred_until < barred_until:
-                    self.put(
-                        ckey,
-                        Candidate(c.operator, c.consensus_key, c.name, c.votes, barred_until),
-                    )
+                    self.put(ckey, replace(c, barred_until=barred_until))
             self.events.append(
                 {
                     "type": "evidence",

@@ -8,11 +8,13 @@ msgpack; `to_json()` is the JSON of PROTOCOL.md section 6 (lowercase hex, null f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from state.errors import Code
 from state.params import PoolParams
+from state.store import Batch
 
 WAITING = "waiting"
 ACTIVE = "active"
@@ -311,3 +313,57 @@ class TxRecord:
             "error": self.error,
             "log": self.log,
         }
+
+
+# --- block input and output (the executor's interface, re-exported by state.machine) ---
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    """Duplicate-vote evidence as the state machine sees it (already verified by consensus)."""
+
+    validator: bytes  # consensus key
+    height: int
+    round: int
+    vote_type: int
+    id: bytes  # 32 bytes identifying the evidence: counted once
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInput:
+    height: int
+    time_ms: int
+    proposer: bytes  # the proposer's consensus key
+    txs: Sequence[bytes]
+    evidence: Sequence[Any] = ()  # EvidenceRef-like: validator, height, round, vote_type, id
+
+
+class InvalidBlock(Exception):
+    """The block breaks "Block validity" of PROTOCOL.md section 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult:
+    code: Code
+    log: str = ""
+
+    @property
+    def error(self) -> str | None:
+        return self.code.error
+
+
+@dataclass
+class Execution:
+    """The outcome of executing a block on a given root; `writes` holds state changes and
+    tree nodes, `objects` the decoded changed records (the chain's cache after commit)."""
+
+    height: int
+    txs: list[bytes]
+    tx_hashes: list[bytes]
+    results: list[TxResult]
+    events: list[dict[str, Any]]
+    state_root: bytes
+    writes: Batch
+    time_ms: int
+    prev_root: bytes = b""
+    objects: dict[bytes, Any] = field(default_factory=dict)
