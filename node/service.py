@@ -29,7 +29,7 @@ _DIRECTION = {"inbound": "in", "outbound": "out"}  # p2p's words -> PROTOCOL.md'
 
 def rfc3339(ms: int) -> str:
     """Milliseconds since the epoch as RFC 3339 UTC with millisecond precision."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)  # integer seconds: no float rounding
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 

@@ -324,3 +324,11 @@ def test_p2p_limits_follow_config() -> None:
     assert (lim.max_peers, lim.max_frame_bytes, lim.send_queue_len) == (3, 65536, 7)
     assert lim.handshake_timeout_s == 1.5 and lim.backoff_min_s == 0.25
     assert lim.backoff_max_s >= lim.backoff_min_s
+
+
+def test_rfc3339_is_exact_to_the_millisecond() -> None:
+    from node.service import rfc3339
+
+    assert rfc3339(0) == "1970-01-01T00:00:00.000Z"
+    assert rfc3339(1_764_115_199_999) == "2025-11-25T23:59:59.999Z"
+    assert rfc3339(1_764_115_200_000) == "2025-11-26T00:00:00.000Z"
