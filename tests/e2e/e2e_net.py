@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -56,6 +57,18 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _free_ports(k: int) -> list[int]:
+    """k ports the kernel says are free right now (bound together, so distinct)."""
+    socks = [socket.socket() for _ in range(k)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def free_base_port(n: int) -> int:
@@ -170,6 +183,40 @@ class Net:
             else:
                 update[key] = value
         write_config(self.home(i) / "config.toml", cfg.model_copy(update=update))
+
+    def add_outside_node(self, i: int) -> bytes:
+        """Create (not start) node i >= n: a fresh node key, the chain's genesis, its own free
+        ports, dialing every validator. Returns its node id (not allowed unless listed)."""
+        from node.keys import generate_key, load_public_key
+
+        home = self.root / f"extra{i}"
+        home.mkdir()
+        shutil.copy(self.home(0) / "genesis.json", home / "genesis.json")
+        generate_key(home / "node_key.json")
+        cfg = load_config(self.home(0))
+        peers = [
+            f"{load_public_key(self.home(k) / 'node_key.json').hex()}@127.0.0.1:{self.p2p_port(k)}"
+            for k in range(self.n)
+        ]
+        rpc_port, p2p_port = _free_ports(2)
+        cfg = cfg.model_copy(
+            update={
+                "rpc": cfg.rpc.model_copy(update={"listen": f"127.0.0.1:{rpc_port}"}),
+                "p2p": cfg.p2p.model_copy(
+                    update={"listen": f"127.0.0.1:{p2p_port}", "peers": peers}
+                ),
+            }
+        )
+        write_config(home / "config.toml", cfg)
+        self.add_node(i, home, rpc_port)
+        return load_public_key(home / "node_key.json")
+
+    def allow_observer(self, node_id: bytes) -> None:
+        """List `node_id` in every validator's `p2p.observers` (takes effect at next start)."""
+        for k in range(self.n):
+            cfg = load_config(self.home(k))
+            p2p = cfg.p2p.model_copy(update={"observers": [*cfg.p2p.observers, node_id.hex()]})
+            write_config(self.home(k) / "config.toml", cfg.model_copy(update={"p2p": p2p}))
 
     def rpc_url(self, i: int) -> str:
         port = self.extra[i][1] if i in self.extra else self.base + i

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 
 import msgpack
 import pytest
 from e2e_net import TREASURY, Net, genesis_template, member, send
 
-from node.config import load_config, write_config
-from node.keys import generate_key, load_public_key
 from state.tx import build_tx
 
 pytestmark = pytest.mark.slow
@@ -112,28 +109,7 @@ def test_node_with_unlisted_key_cannot_join(make_net) -> None:
     net = make_net(4)
     net.start_all()
     net.wait_height(0, 2)
-    # an outsider: a copy of node0's home with a fresh key and its own ports
-    home = net.root / "outsider"
-    home.mkdir()
-    shutil.copy(net.home(0) / "genesis.json", home / "genesis.json")
-    generate_key(home / "node_key.json")
-    outsider_id = load_public_key(home / "node_key.json")
-    cfg = load_config(net.home(0))
-    node0 = f"{load_public_key(net.home(0) / 'node_key.json').hex()}@127.0.0.1:{net.p2p_port(0)}"
-    with socket.socket() as s1, socket.socket() as s2:
-        s1.bind(("127.0.0.1", 0))
-        s2.bind(("127.0.0.1", 0))
-        rpc_port, p2p_port = s1.getsockname()[1], s2.getsockname()[1]
-    cfg = cfg.model_copy(
-        update={
-            "rpc": cfg.rpc.model_copy(update={"listen": f"127.0.0.1:{rpc_port}"}),
-            "p2p": cfg.p2p.model_copy(
-                update={"listen": f"127.0.0.1:{p2p_port}", "peers": [*cfg.p2p.peers, node0]}
-            ),
-        }
-    )
-    write_config(home / "config.toml", cfg)
-    net.add_node(4, home, rpc_port)
+    outsider_id = net.add_outside_node(4)  # a fresh key nobody listed
     net.start(4)
     net.wait_rpc(4)
     h = net.height(0)
