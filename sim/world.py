@@ -54,6 +54,15 @@ LIVENESS_ROUNDS = 10
 _VOTE_PREFIX = b"\x82\xa1k\xa4vote"
 
 
+def _kind(payload: bytes) -> str:
+    """The message kind from a canonical envelope {"k": kind, "v": ...} without decoding it
+    (fixmap 2, fixstr "k", then the kind as a fixstr); "?" for anything else."""
+    if len(payload) > 4 and payload[:3] == b"\x82\xa1k" and payload[3] & 0xE0 == 0xA0:
+        n = payload[3] & 0x1F
+        return payload[4 : 4 + n].decode("ascii", "replace")
+    return "?"
+
+
 def liveness_window_ms(params: ConsensusParams, rounds: int = LIVENESS_ROUNDS) -> int:
     """Time of `rounds` full rounds (propose + prevote + precommit timeouts, growing with
     the round) plus the commit wait: long enough that a correct cluster always decides."""
@@ -180,6 +189,7 @@ class World:
         self.delivered = 0
         self.penalties: Counter[str] = Counter()
         self.penalties_of_honest = 0
+        self.sent_by_kind: Counter[str] = Counter()
         self.evidence = 0
         self.committed_txs = 0
         self._reached: set[int] = set()
@@ -355,7 +365,9 @@ class World:
             routes = self._byzantine_routes(node, dsts, channel, payload)
         now = self.clock.now_ms
         src = node.index
+        kind = _kind(payload)
         for sub, data in routes:
+            self.sent_by_kind[kind] += len(sub)
             for d in sub:
                 for delay in self.network.plan(src, d):
                     self.queue.push(
@@ -428,6 +440,7 @@ class World:
             "safety_violations": [self._rel(v.to_json()) for v in ck.safety],
             "liveness_failures": [self._rel(v.to_json()) for v in ck.liveness],
             "messages": self.network.sent,
+            "messages_by_kind": dict(sorted(self.sent_by_kind.items())),
             "delivered": self.delivered,
             "dropped": self.network.dropped,
             "duplicated": self.network.duplicated,
