@@ -332,3 +332,32 @@ def test_rfc3339_is_exact_to_the_millisecond() -> None:
     assert rfc3339(0) == "1970-01-01T00:00:00.000Z"
     assert rfc3339(1_764_115_199_999) == "2025-11-25T23:59:59.999Z"
     assert rfc3339(1_764_115_200_000) == "2025-11-26T00:00:00.000Z"
+
+
+def test_run_with_rpc_port_in_use_exits_1_and_releases_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from node.runtime import run
+    from state.store import LevelDBStore
+
+    home = make_home(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = NodeConfig.model_validate(
+            {"rpc": {"listen": f"127.0.0.1:{port}"}, "p2p": {"listen": "127.0.0.1:0"}}
+        )
+        write_config(home / "config.toml", cfg)
+        root = logging.getLogger()
+        saved = (list(root.handlers), root.level)
+        try:
+            assert run(home) == 1
+        finally:
+            root.handlers[:] = saved[0]
+            root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "cannot start: OSError" in err and "Traceback" not in err
+    LevelDBStore(str(home / "data")).close()  # the lock was released by the failed start
