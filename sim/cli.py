@@ -198,6 +198,7 @@ def print_summary(
         ("p95 commit latency (ms)", _fmt(tot["commit_latency_ms_p95"])),
         ("mean rounds per height", _fmt(tot["rounds_mean"], 3)),
         ("messages", tot["messages"]),
+        ("  by kind", ", ".join(f"{k} {v}" for k, v in tot["messages_by_kind"].items()) or "-"),
         ("simulated seconds", _fmt(tot["simulated_seconds"], 1)),
         ("wall seconds", f"{wall:.1f}"),
         ("seeds per minute", f"{60 * tot['runs'] / wall:.1f}" if wall > 0 else "-"),

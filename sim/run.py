@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import statistics
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -81,6 +82,9 @@ def failed(rec: dict[str, Any]) -> bool:
 def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Aggregate figures of a sweep (the JSON `totals`)."""
     latencies = [x for r in records for x in r["commit_latency_ms"] if x is not None]
+    kinds: Counter[str] = Counter()
+    for r in records:
+        kinds.update(r.get("messages_by_kind", {}))
     rounds = [x for r in records for x in r["rounds_per_height"] if x is not None]
     return {
         "runs": len(records),
@@ -91,6 +95,7 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "unsafe_seeds": [r["seed"] for r in records if r["safety_violations"]],
         "heights_committed": sum(r["committed_heights"] for r in records),
         "messages": sum(r["messages"] for r in records),
+        "messages_by_kind": dict(kinds.most_common()),
         "simulated_seconds": round(sum(r["simulated_seconds"] for r in records), 3),
         "commit_latency_ms_median": statistics.median(latencies) if latencies else None,
         "commit_latency_ms_p95": _quantile(latencies, 0.95),
