@@ -23,6 +23,9 @@ def test_clean_cluster_commits_every_height_with_equal_state() -> None:
     assert rec["committed_txs"] > 0  # member transactions really went through the chain
     assert len(rec["rounds_per_height"]) == rec["committed_heights"]
     assert all(x is not None and x > 0 for x in rec["commit_latency_ms"])
+    kinds = rec["messages_by_kind"]
+    assert {"proposal", "vote", "status"} <= set(kinds) and "?" not in kinds
+    assert sum(kinds.values()) == rec["messages"]
     # every node's own chain agrees, read straight from its store
     roots = {}
     for node in w.nodes:
