@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import aiohttp
 import pytest
-from e2e_net import TREASURY, Load, Net, RpcError, member, send, wait_for
+from e2e_net import TREASURY, Load, Net, RpcError, build, member, send, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +37,43 @@ def test_four_validators_commit_identical_blocks(make_net) -> None:
     for i in range(4):
         tx = net.call(i, "tx", hash=res["hash"])
         assert tx["height"] == res["height"] and tx["type"] == "transfer"
+    # WebSocket subscribers of another node see the next tx's block and result
+    ev = asyncio.run(_tx_event_via_ws(net, 2))
+    assert ev["tx"]["code"] == 0 and ev["tx"]["type"] == "transfer"
+    assert ev["tx"]["hash"] in ev["block"]["txs"]
+    # the same block on every node; the commit is the precommits *this* node holds (a 2/3+
+    # subset that may differ between nodes), so it is compared by its round only
+    other = net.call(0, "block", height=ev["tx"]["height"])
+    assert ev["block"]["commit"]["round"] == other["commit"]["round"]
+    assert {k: v for k, v in ev["block"].items() if k != "commit"} == {
+        k: v for k, v in other.items() if k != "commit"
+    }
     # clean shutdown: SIGTERM gives exit status 0
     assert net.stop(3) == 0
+
+
+async def _tx_event_via_ws(net: Net, i: int) -> dict:  # type: ignore[type-arg]
+    """Subscribe to new_block and tx on node i, send a transfer through node 0 and return
+    the events carrying it."""
+    wire = build(net, 0, member(1), "transfer", {"to": TREASURY.public_key, "amount": 1})
+    got: dict = {}  # type: ignore[type-arg]
+    async with aiohttp.ClientSession() as s, s.ws_connect(net.rpc_url(i) + "ws") as ws:
+        for k, event in enumerate(("new_block", "tx")):
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": k, "method": "subscribe", "params": {"event": event}}
+            )
+            assert "result" in await asyncio.wait_for(ws.receive_json(), 10)
+        r = net.call(0, "broadcast_tx", tx=wire.hex(), mode="sync")
+        assert r["code"] == 0, r
+        blocks: dict[int, dict] = {}  # type: ignore[type-arg]
+        while "tx" not in got:
+            msg = (await asyncio.wait_for(ws.receive_json(), 30))["params"]
+            if msg["event"] == "new_block":
+                blocks[msg["data"]["height"]] = msg["data"]
+            elif msg["data"]["hash"] == r["hash"]:
+                got["tx"] = msg["data"]
+        got["block"] = blocks[got["tx"]["height"]]  # the block event comes first
+    return got
 
 
 def committed_on(net: Net, i: int, hashes: list[str]) -> bool:
