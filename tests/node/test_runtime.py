@@ -361,3 +361,24 @@ def test_run_with_rpc_port_in_use_exits_1_and_releases_the_store(
     err = capsys.readouterr().err
     assert "cannot start: OSError" in err and "Traceback" not in err
     LevelDBStore(str(home / "data")).close()  # the lock was released by the failed start
+
+
+async def test_signature_verified_once_from_admission_to_commit(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import state.machine
+    import state.tx
+
+    checked: list[bytes] = []
+    real = state.tx.verify_tx
+
+    def counting(tx: Any) -> bool:
+        checked.append(tx.hash)
+        return real(tx)
+
+    monkeypatch.setattr(state.tx, "verify_tx", counting)
+    monkeypatch.setattr(state.machine, "verify_tx", counting)
+    r = await node.service.broadcast_tx(transfer(0), "commit", timeout=20)
+    assert r["code"] == 0
+    h = bytes.fromhex(r["hash"])
+    assert checked.count(h) == 1  # at admission; proposal, validation and commit reuse it
