@@ -59,23 +59,24 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_ports(k: int) -> list[int]:
-    """k ports the kernel says are free right now (bound together, so distinct)."""
-    socks = [socket.socket() for _ in range(k)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+def _free_ports(k: int, exclude: set[int]) -> list[int]:
+    """k distinct ports free right now, below the ephemeral range (see free_base_port),
+    none in `exclude` (ports reserved for nodes not started yet)."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    out: list[int] = []
+    while len(out) < k:
+        port = rng.randrange(31000, 32700)
+        if port not in out and port not in exclude and _port_free(port):
+            out.append(port)
+    return out
 
 
 def free_base_port(n: int) -> int:
     """A base port P with P..P+n-1 (RPC) and P+1000.. (P2P) all free right now."""
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(200):
-        base = rng.randrange(20000, 39000, 10)
+        base = rng.randrange(20000, 31000, 10)  # RPC and P2P ports stay below the
+        # ephemeral range (32768+), where outgoing connections could take them first
         ports = [base + i for i in range(n)] + [base + 1000 + i for i in range(n)]
         if all(_port_free(p) for p in ports):
             return base
@@ -198,7 +199,10 @@ class Net:
             f"{load_public_key(self.home(k) / 'node_key.json').hex()}@127.0.0.1:{self.p2p_port(k)}"
             for k in range(self.n)
         ]
-        rpc_port, p2p_port = _free_ports(2)
+        reserved = {self.base + k for k in range(self.n)}
+        reserved |= {self.p2p_port(k) for k in range(self.n)}
+        reserved |= {port for _, port in self.extra.values()}
+        rpc_port, p2p_port = _free_ports(2, reserved)
         cfg = cfg.model_copy(
             update={
                 "rpc": cfg.rpc.model_copy(update={"listen": f"127.0.0.1:{rpc_port}"}),
