@@ -9,7 +9,7 @@ Safety (checked at every commit and every vote):
 - agreement: no two honest nodes commit different blocks at one height;
 - determinism: honest nodes that committed a height have equal state roots there;
 - no equivocation: no honest validator signs two different block ids for one
-  (height, round, vote type).
+  (height, round, vote type), nor two different proposals for one (height, round).
 
 Liveness (checked on simulated time): while no fault is active (no partition, every node
 up), honest nodes must commit a new height within `window_ms` of the later of the last
@@ -24,6 +24,8 @@ from typing import Any
 FORK = "fork"
 ROOT_MISMATCH = "state_root_mismatch"
 EQUIVOCATION = "honest_equivocation"
+#: `vote_type` under which an honest proposer's signed proposals are tracked (votes are 1, 2)
+PROPOSAL = 0
 STALL = "stall"
 NOT_CAUGHT_UP = "not_caught_up"
 BOUND = "bound_reached"
@@ -124,7 +126,8 @@ class Checker:
         block_id: bytes | None,
         now_ms: int,
     ) -> None:
-        """Node `node` sent a vote signed by `validator`; honest ones must never conflict."""
+        """Node `node` sent a vote signed by `validator` (`vote_type` PROPOSAL: a proposal
+        of block `block_id`); an honest validator's must never conflict."""
         if node not in self.honest or validator not in self.honest_keys:
             return
         key = (validator, vote_type, height, round)

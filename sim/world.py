@@ -34,7 +34,7 @@ from consensus.messages import CONSENSUS, ProposalMsg, VoteMsg, decode_message, 
 from consensus.params import ConsensusParams
 from consensus.types import Proposal, Vote
 from sim.byzantine import SILENT, Behaviour, make_behaviour
-from sim.checker import Checker
+from sim.checker import PROPOSAL, Checker
 from sim.config import SimConfig
 from sim.events import EventQueue, SimClock
 from sim.faults import CRASH, PARTITION, Fault, FaultConfig, schedule
@@ -50,8 +50,8 @@ START_AFTER_GENESIS_MS = 10_000
 TICK_MS = 250
 #: "10 rounds' worth of time" is the liveness window
 LIVENESS_ROUNDS = 10
-#: a canonical vote envelope starts with these bytes: {"k": "vote", ...}
-_VOTE_PREFIX = b"\x82\xa1k\xa4vote"
+#: canonical envelopes {"k": "vote" | "proposal", ...} start with these bytes
+_OWN_SIGNED_PREFIXES = (b"\x82\xa1k\xa4vote", b"\x82\xa1k\xa8proposal")
 
 
 def _kind(payload: bytes) -> str:
@@ -358,8 +358,8 @@ class World:
         if not dsts:
             return
         if node.honest:
-            if channel == CONSENSUS and payload.startswith(_VOTE_PREFIX):
-                self._observe_vote(node, payload)
+            if channel == CONSENSUS and payload.startswith(_OWN_SIGNED_PREFIXES):
+                self._observe_signed(node, payload)
             routes = [(dsts, payload)]
         else:
             routes = self._byzantine_routes(node, dsts, channel, payload)
@@ -374,14 +374,26 @@ class World:
                         now + delay, _Deliver(d, src, self.nodes[d].incarnation, channel, data)
                     )
 
-    def _observe_vote(self, node: SimNode, payload: bytes) -> None:
-        """Show the checker a vote an honest node signed itself (relays are not its own)."""
+    def _observe_signed(self, node: SimNode, payload: bytes) -> None:
+        """Show the checker a vote or proposal an honest node signed itself.
+
+        Votes carry their signer (relayed ones are not the node's own); a proposal is
+        signed by the round's proposer, so it is the node's own only when the node is
+        that proposer, i.e. when the signature verifies under the node's key."""
         msg = decode_message(CONSENSUS, payload)
-        assert isinstance(msg, VoteMsg)
-        v = msg.vote
-        if v.validator == node.key:
+        now = self.clock.now_ms
+        if isinstance(msg, VoteMsg):
+            v = msg.vote
+            if v.validator == node.key:
+                self.checker.on_vote(
+                    node.index, v.validator, v.type, v.height, v.round, v.block_id, now
+                )
+            return
+        assert isinstance(msg, ProposalMsg)
+        p = msg.proposal
+        if p.verify_signature(self.genesis.chain_id, node.key):
             self.checker.on_vote(
-                node.index, v.validator, v.type, v.height, v.round, v.block_id, self.clock.now_ms
+                node.index, node.key, PROPOSAL, p.height, p.round, p.block.hash, now
             )
 
     def _byzantine_routes(

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from consensus.params import ConsensusParams
+from sim.checker import PROPOSAL
 from sim.config import SimConfig
 from sim.faults import CRASH
 from sim.run import sweep, totals
@@ -33,8 +34,10 @@ def test_clean_cluster_commits_every_height_with_equal_state() -> None:
         assert chain.height >= 4
         roots.setdefault(chain.height, set()).add(chain.state_root)
     assert all(len(r) == 1 for r in roots.values())
-    # the checker saw the honest validators' votes
+    # the checker saw the honest validators' votes and their own proposals, once each
     assert {k[0] for k in w.checker._votes} == {n.key for n in w.nodes}
+    proposals = {k for k in w.checker._votes if k[1] == PROPOSAL}
+    assert {k[2] for k in proposals} >= set(range(1, 5))
 
 
 def test_same_seed_replays_identically_and_seeds_differ() -> None:
