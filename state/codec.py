@@ -1,6 +1,6 @@
 """Canonical msgpack (PROTOCOL.md section 1): one value, one encoding, one hash.
 
-The decoder is strict: it decodes, checks every value's type, re-encodes canonically and
+The decoder is strict: it decodes, checks every value's type and key order, re-encodes and
 compares bytes. Anything else (floats, ext types, unsorted or duplicate keys, non-shortest
 integers, trailing bytes, bad UTF-8) raises :class:`DecodeError` and nothing else.
 """
@@ -64,27 +64,37 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 
 def _check(value: Any) -> None:
-    """Refuse types the canonical form excludes; iterative so deep input cannot recurse."""
+    """Refuse types the canonical form excludes and map keys out of canonical order.
+
+    Iterative so deep input cannot recurse. Keys must be strictly increasing: for valid
+    Unicode strings (msgpack decoding refuses bad UTF-8) code point order is UTF-8 byte order,
+    so comparing the str values is the canonical byte-order rule without encoding them.
+    """
     stack = [(value, 0)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        v, depth = stack.pop()
+        v, depth = pop()
         if depth > MAX_DEPTH:
             raise DecodeError("nesting too deep")
         t = type(v)
-        if v is None or t is bool or t is str or t is bytes:
+        if t is str or t is bytes or v is None or t is bool:
             continue
         if t is int:
             if not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
                 raise DecodeError(f"integer out of range: {v}")
             continue
         if t is list:
-            stack.extend((x, depth + 1) for x in v)
+            extend((x, depth + 1) for x in v)
             continue
         if t is dict:
+            prev = None
             for k, x in v.items():
                 if type(k) is not str:
                     raise DecodeError("map key is not a str")
-                stack.append((x, depth + 1))
+                if prev is not None and not prev < k:
+                    raise DecodeError("not canonical")
+                prev = k
+                push((x, depth + 1))
             continue
         raise DecodeError(f"type {t.__name__} is not allowed")
 
@@ -106,9 +116,11 @@ def decode(data: bytes) -> Any:
     except Exception as exc:  # msgpack raises many types: ExtraData, ValueError, ...
         raise DecodeError(f"not msgpack: {type(exc).__name__}") from None
     _check(value)
+    # Types, ranges and key order are checked, so msgpack's own encoder (shortest forms)
+    # gives the canonical bytes directly, without _canon's copy: decode is on every tx's path.
     try:
-        again = encode(value)
-    except EncodeError as exc:
+        again = msgpack.packb(value, use_bin_type=True)
+    except (UnicodeEncodeError, ValueError, TypeError, OverflowError) as exc:
         raise DecodeError(str(exc)) from None
     if again != data:
         raise DecodeError("not canonical")
