@@ -17,6 +17,7 @@ from state.chain import Chain
 from state.machine import BlockInput, EvidenceRef, Execution, InvalidBlock
 from state.model import ValidatorInfo
 from state.store import Batch
+from state.tx import Tx
 
 __all__ = ["ChainApp", "EvidenceRef", "MAX_BLOCK_BYTES"]
 
@@ -61,7 +62,8 @@ class ChainApp:
 
     `tx_source(max_txs, max_bytes)` reaps candidate transactions (the mempool, or the
     simulator's generator); `verified(hash)` True lets execution skip a signature already
-    checked at admission; `on_commit(execution)` is told about every committed block (events
+    checked at admission; `known(wire)` returns a Tx already decoded and checked for those
+    bytes (the mempool's), so execution neither decodes nor verifies it again; `on_commit(execution)` is told about every committed block (events
     for RPC subscribers, mempool update).
     """
 
@@ -71,12 +73,14 @@ class ChainApp:
         tx_source: TxSource,
         *,
         verified: Callable[[bytes], bool] = _never,
+        known: Callable[[bytes], Tx | None] | None = None,
         on_commit: Callable[[Execution], None] | None = None,
         max_block_bytes: int = MAX_BLOCK_BYTES,
     ) -> None:
         self.chain = chain
         self.tx_source = tx_source
         self.verified = verified
+        self.known = known
         self.on_commit = on_commit
         self.max_block_bytes = max_block_bytes
         self._cache: dict[bytes, Execution] = {}
@@ -96,6 +100,7 @@ class ChainApp:
             BlockInput(height, time_ms, bytes(proposer), list(candidates), ev),
             propose=True,
             verified=self.verified,
+            known=self.known,
         )
         self._remember(block_key(height, time_ms, proposer, ex.txs, ev), ex)
         return list(ex.txs), ex.state_root
@@ -117,6 +122,7 @@ class ChainApp:
                 ex = self.chain.execute(
                     BlockInput(height, time_ms, bytes(proposer), list(txs), as_evidence(evidence)),
                     verified=self.verified,
+                    known=self.known,
                 )
             except InvalidBlock:
                 return False
@@ -140,6 +146,7 @@ class ChainApp:
             ex = self.chain.execute(
                 BlockInput(height, time_ms, bytes(proposer), list(txs), as_evidence(evidence)),
                 verified=self.verified,
+                known=self.known,
             )
         assert ex.state_root == state_root, "a decided block executes to another state root"
         self.chain.commit(ex, extra)

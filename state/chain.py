@@ -39,6 +39,7 @@ from state.model import (
 from state.params import ChainParams
 from state.store import Batch, KVStore
 from state.tree import EMPTY_ROOT, StateTree
+from state.tx import Tx
 
 __all__ = [
     "BlockInput",
@@ -190,6 +191,7 @@ class Chain:
         *,
         propose: bool = False,
         verified: Callable[[bytes], bool] = _never,
+        known: Callable[[bytes], Tx | None] | None = None,
     ) -> Execution:
         """Execute `block` on the committed state; writes nothing (see Execution, commit)."""
         if block.height != self.height + 1:
@@ -203,6 +205,7 @@ class Chain:
             block=block,
             propose=propose,
             verified=verified,
+            known=known,
         )
 
     def commit(self, ex: Execution, extra: Batch | None = None) -> None:

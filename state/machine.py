@@ -177,8 +177,14 @@ class BlockExecutor:
         *,
         propose: bool,
         verified: Callable[[bytes], bool],
+        known: Callable[[bytes], Tx | None] | None = None,
     ) -> tuple[list[bytes], list[bytes], list[TxResult]]:
-        """Validate and execute the transactions, then the end of block."""
+        """Validate and execute the transactions, then the end of block.
+
+        `known(wire)` may return the Tx this node already decoded and signature-checked for
+        those exact bytes (its mempool): decoding is a pure function of the wire, the chain id
+        and the genesis params, so reusing it saves the second decode of every transaction.
+        """
         params = self.params
         if not propose and len(txs) > params.max_block_txs:
             raise InvalidBlock(f"{len(txs)} transactions > max_block_txs {params.max_block_txs}")
@@ -196,17 +202,22 @@ class BlockExecutor:
         for pos, wire in enumerate(txs):
             if len(included) >= max_txs:
                 break  # propose mode only: the check above refused longer blocks
-            try:
-                tx = decode_tx(wire, chain_id=chain_id, params=params)
-            except TxError as exc:
-                if propose:
-                    continue
-                raise InvalidBlock(f"tx {pos}: {exc}") from None
+            tx = known(wire) if known is not None else None
+            if tx is None:
+                try:
+                    tx = decode_tx(wire, chain_id=chain_id, params=params)
+                except TxError as exc:
+                    if propose:
+                        continue
+                    raise InvalidBlock(f"tx {pos}: {exc}") from None
+                checked = verified(tx.hash)
+            else:
+                checked = True
             sender = tx.sender
             problem = None
             if sender in dropped:
                 problem = "an earlier transaction of the sender was dropped"
-            elif not verified(tx.hash) and not verify_tx(tx):
+            elif not checked and not verify_tx(tx):
                 problem = "bad_signature"
             elif tx.fee < min_fee:
                 problem = f"fee_too_low: {tx.fee} < {min_fee}"
@@ -668,11 +679,12 @@ def execute_block(
     block: Any,
     propose: bool = False,
     verified: Callable[[bytes], bool] = _never,
+    known: Callable[[bytes], Tx | None] | None = None,
 ) -> Execution:
     """Execute `block` (BlockInput-like) on the committed state `base` whose root is `root`."""
     ex = BlockExecutor(base, chain_id, params, block.height)
     included, hashes, results = ex.run(
-        block.txs, block.evidence, propose=propose, verified=verified
+        block.txs, block.evidence, propose=propose, verified=verified, known=known
     )
     new_root, writes, objects = ex.finish(tree, root)
     return Execution(
