@@ -213,6 +213,12 @@ class MempoolConfig(_Section):
     verified_cache: int = Field(
         50_000, ge=1, le=10_000_000, description="hashes whose signature is known good"
     )
+    max_future_txs: int = Field(
+        2_500, ge=0, le=10_000_000, description="pending txs behind a nonce gap, all senders"
+    )
+    max_future_per_sender: int = Field(
+        16, ge=0, le=64, description="pending txs behind a nonce gap, one sender"
+    )
 
 
 class ConsensusConfig(_Section):
