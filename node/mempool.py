@@ -15,7 +15,18 @@ then check 11 (the configured limits). Pending transactions are indexed by hash 
 
 Signature verification is the expensive step (~50 µs each); `is_verified` exposes a bounded
 cache of hashes whose signature this node has already checked, which block execution receives
-as `verified=...`, so a transaction is verified once per node, at admission or at execution.
+as `verified=...`, so a transaction is verified once per node, at admission or at execution;
+`known(wire)` hands execution the pending Tx itself, so it is not decoded twice either.
+
+Pinning. A transaction whose nonce is beyond a gap ("future": the sender's nonce n is not
+pending) cannot be reaped until the gap fills, and section 2 keeps it after every block. Left
+unbounded, such transactions fill `max_txs` and the node refuses every executable one. The
+policy here: admission (check 11, `mempool_full`) bounds future transactions, per sender
+(`max_future_per_sender`) and in total (`max_future_txs`, a fraction of `max_txs`), so at
+least `max_txs - max_future_txs` slots always remain for executable transactions. Gaps are
+still admitted within those caps (section 2 forbids refusing them outright), nothing is
+evicted after admission, and a future transaction becomes executable, and reapable, as soon
+as its gap is filled.
 """
 
 from __future__ import annotations
@@ -63,21 +74,27 @@ class MempoolLimits:
     max_txs: int = 10_000  # pending transactions
     max_bytes: int = 32 * 1024 * 1024  # sum of pending wire sizes
     verified_cache: int = 50_000  # hashes whose signature is known good
+    max_future_txs: int = 2_500  # pending txs behind a nonce gap, all senders together
+    max_future_per_sender: int = 16  # pending txs behind a nonce gap, one sender
 
     def __post_init__(self) -> None:
         if self.max_txs < 1 or self.max_bytes < 1 or self.verified_cache < 1:
             raise ValueError("mempool limits must be >= 1")
+        if self.max_future_txs < 0 or self.max_future_per_sender < 0:
+            raise ValueError("mempool future-transaction limits must be >= 0")
 
 
 class _Sender:
     """One sender's pending transactions by nonce, with the account state they build on."""
 
-    __slots__ = ("txs", "fees", "base")
+    __slots__ = ("txs", "fees", "base", "ready", "future")
 
     def __init__(self, base: int) -> None:
         self.txs: dict[int, Tx] = {}
         self.fees = 0
         self.base = base  # account nonce at the last committed height read
+        self.ready = 0  # txs at nonces base, base + 1, ... with no gap: executable in order
+        self.future = 0  # the other pending txs: behind a gap (as last counted)
 
 
 class Mempool:
@@ -91,6 +108,7 @@ class Mempool:
         self._by_hash: dict[bytes, Tx] = {}
         self._senders: dict[bytes, _Sender] = {}  # insertion order = fairness order of reap
         self._bytes = 0
+        self._future = 0  # sum of _Sender.future
         self._verified: OrderedDict[bytes, None] = OrderedDict()
 
     # ------------------------------------------------------------------ queries
@@ -107,6 +125,16 @@ class Mempool:
 
     def get(self, tx_hash: bytes) -> Tx | None:
         return self._by_hash.get(tx_hash)
+
+    @property
+    def future_count(self) -> int:
+        """Pending transactions behind a nonce gap (not reapable until it fills)."""
+        return self._future
+
+    def known(self, wire: bytes) -> Tx | None:
+        """The pending Tx of exactly these bytes (decoded, signature checked), else None."""
+        tx = self._by_hash.get(sha256(wire))
+        return tx if tx is not None and tx.wire == wire else None
 
     def is_verified(self, tx_hash: bytes) -> bool:
         """True when this node already checked the signature of `tx_hash` (cache hit)."""
@@ -172,12 +200,40 @@ class Mempool:
             return CheckResult(Code.MEMPOOL_FULL, f"pending bytes would exceed {lim.max_bytes}", tx)
         s = self._senders.get(tx.sender)
         if s is None:
-            s = self._senders[tx.sender] = _Sender(view.account(tx.sender).nonce)
+            s = _Sender(view.account(tx.sender).nonce)
+        if tx.nonce != s.base + s.ready:  # behind a gap (check 9 gave nonce >= base)
+            if s.future >= lim.max_future_per_sender:
+                return CheckResult(
+                    Code.MEMPOOL_FULL,
+                    f"sender has {s.future} transactions pending behind a nonce gap",
+                    tx,
+                )
+            if self._future >= lim.max_future_txs:
+                return CheckResult(
+                    Code.MEMPOOL_FULL, f"{self._future} transactions pending behind nonce gaps", tx
+                )
+        self._senders.setdefault(tx.sender, s)
         s.txs[tx.nonce] = tx
         s.fees += tx.fee
         self._by_hash[tx.hash] = tx
         self._bytes += len(tx.wire)
+        self._recount(s)
         return res
+
+    def _recount(self, s: _Sender) -> None:
+        """Re-derive the sender's ready/future split (after its txs or base changed).
+
+        Bounded by the nonce window (64 pending nonces per sender at most)."""
+        ready = 0
+        txs = s.txs
+        n = s.base
+        while n in txs:
+            ready += 1
+            n += 1
+        future = len(txs) - ready
+        self._future += future - s.future
+        s.ready = ready
+        s.future = future
 
     # ------------------------------------------------------------------ block building
 
@@ -258,6 +314,7 @@ class Mempool:
                     self._remove(s, s.txs[nonce])
                     if s.fees <= acct.balance:
                         break
+            self._recount(s)
             if not s.txs:
                 del self._senders[sender]
         return included, dropped
@@ -269,6 +326,7 @@ class Mempool:
             return False
         s = self._senders[tx.sender]
         self._remove(s, tx)
+        self._recount(s)
         if not s.txs:
             del self._senders[tx.sender]
         return True

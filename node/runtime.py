@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,8 @@ class Node:
                 max_txs=cfg.mempool.max_txs,
                 max_bytes=cfg.mempool.max_bytes,
                 verified_cache=cfg.mempool.verified_cache,
+                max_future_txs=cfg.mempool.max_future_txs,
+                max_future_per_sender=cfg.mempool.max_future_per_sender,
             ),
         )
         self._executions: dict[int, Execution] = {}
@@ -154,6 +157,7 @@ class Node:
             self.chain,
             self._mempool.reap,
             verified=self._mempool.is_verified,
+            known=self._mempool.known,
             on_commit=self._on_execution,
         )
         c = cfg.consensus
@@ -415,14 +419,18 @@ _STARTUP_ERRORS = (
 )
 
 
-async def _serve(home: Path) -> int:
-    cfg = load_config(home)
-    setup_logging(cfg.log_level)
-    node = Node(home, cfg)
+async def _serve(home: Path, stop_requested: Callable[[], bool] = lambda: False) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # A signal that came while the process was still importing (the CLI records those) must
+    # still mean "stop": a node told to stop before it started exits 0 without starting.
+    if stop_requested():
+        return 0
+    cfg = load_config(home)
+    setup_logging(cfg.log_level)
+    node = Node(home, cfg)
     try:
         await node.start()
     except _STARTUP_ERRORS as exc:
@@ -440,8 +448,11 @@ async def _serve(home: Path) -> int:
     return 0
 
 
-def run(home: Path) -> int:
-    """Run a node in the foreground until SIGINT/SIGTERM; exit status 0 after a clean stop."""
+def run(home: Path, stop_requested: Callable[[], bool] = lambda: False) -> int:
+    """Run a node in the foreground until SIGINT/SIGTERM; exit status 0 after a clean stop.
+
+    `stop_requested` tells whether a stop signal arrived before this function installed its
+    handlers (`huzhu start` records them from its first instruction on)."""
     factory = None
     try:
         import uvloop
@@ -450,4 +461,4 @@ def run(home: Path) -> int:
     except ImportError:  # pragma: no cover - uvloop is optional
         pass
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(_serve(Path(home)))
+        return runner.run(_serve(Path(home), stop_requested))

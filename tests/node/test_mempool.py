@@ -274,3 +274,72 @@ def test_pending_duplicate_answered_without_decoding(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(mpmod, "check_tx", boom)
     res = mp.add(t.wire)
     assert res.code is Code.DUPLICATE and res.tx is not None and res.tx.hash == t.hash
+
+
+# ---------------------------------------------------------------- pinning (future txs)
+
+
+def test_future_per_sender_cap_at_boundary() -> None:
+    """Txs behind a nonce gap are admitted up to max_future_per_sender, then mempool_full."""
+    mp, _ = make(MempoolLimits(max_future_per_sender=2), a=1000)
+    assert mp.add(tx(A, 2).wire).code is Code.OK
+    assert mp.add(tx(A, 3).wire).code is Code.OK  # exactly at the cap
+    res = mp.add(tx(A, 4).wire)
+    assert res.code is Code.MEMPOOL_FULL and "gap" in res.log
+    assert mp.future_count == 2
+    # executable txs are never held back by the cap; filling the gap makes the rest ready
+    assert mp.add(tx(A, 0).wire).code is Code.OK
+    assert mp.future_count == 2
+    assert mp.add(tx(A, 1).wire).code is Code.OK
+    assert mp.future_count == 0
+    assert mp.reap(100, 1 << 20) == [tx(A, n).wire for n in range(4)]
+    assert mp.add(tx(A, 4).wire).code is Code.OK  # no gap any more
+
+
+def test_future_total_cap_at_boundary_leaves_room_for_executable_txs() -> None:
+    mp, _ = make(MempoolLimits(max_txs=4, max_future_txs=2), a=1000, b=1000, c=1000)
+    assert mp.add(tx(A, 5).wire).code is Code.OK
+    assert mp.add(tx(B, 5).wire).code is Code.OK  # exactly at the total cap
+    assert mp.add(tx(C, 5).wire).code is Code.MEMPOOL_FULL
+    assert mp.add(tx(C, 0).wire).code is Code.OK
+    assert mp.add(tx(C, 1).wire).code is Code.OK
+    assert len(mp) == 4 and mp.future_count == 2
+
+
+def test_zero_future_cap_refuses_every_gap() -> None:
+    mp, _ = make(MempoolLimits(max_future_txs=0), a=1000)
+    assert mp.add(tx(A, 1).wire).code is Code.MEMPOOL_FULL
+    assert mp.add(tx(A, 0).wire).code is Code.OK
+
+
+def test_future_count_follows_commits_and_removals() -> None:
+    """A block that advances the nonce to a gap's end turns future txs into ready ones."""
+    mp, view = make(a=1000)
+    for n in (0, 2, 3):
+        assert mp.add(tx(A, n).wire).code is Code.OK
+    assert mp.future_count == 2
+    # the block carries nonces 0 and 1 (1 came from elsewhere): 2 and 3 become executable
+    view.accounts[A.public_key] = Acct(balance=990, nonce=2)
+    mp.update([tx(A, 0).wire, tx(A, 1).wire])
+    assert mp.future_count == 0
+    assert mp.reap(100, 1 << 20) == [tx(A, 2).wire, tx(A, 3).wire]
+    assert mp.remove(tx(A, 2).hash)
+    assert mp.future_count == 1  # 3 is behind a gap again
+    assert mp.remove(tx(A, 3).hash) and mp.future_count == 0
+
+
+def test_future_limits_must_not_be_negative() -> None:
+    with pytest.raises(ValueError):
+        MempoolLimits(max_future_txs=-1)
+    with pytest.raises(ValueError):
+        MempoolLimits(max_future_per_sender=-1)
+
+
+def test_known_returns_the_pending_tx_of_exactly_those_bytes() -> None:
+    mp, _ = make(a=1000)
+    t = tx(A, 0)
+    assert mp.known(t.wire) is None
+    mp.add(t.wire)
+    got = mp.known(t.wire)
+    assert got is not None and got.hash == t.hash and got.wire == t.wire
+    assert mp.known(tx(A, 1).wire) is None
