@@ -185,6 +185,27 @@ def print_summary(
                 str(len(r["liveness_failures"])),
             )
         console.print(table)
+    if len(records) == 1 and failed(records[0]) and records[0].get("final_nodes"):
+        nodes = Table(title=f"seed {records[0]['seed']}: where each node ended")
+        # (record field, column label): short labels keep the table inside 80 columns
+        cols = (
+            ("node", "node"),
+            ("key", "key"),
+            ("honest", "hon"),
+            ("up", "up"),
+            ("restarts", "rst"),
+            ("height", "height"),
+            ("round", "round"),
+            ("step", "step"),
+            ("locked_round", "lock"),
+            ("valid_round", "valid"),
+        )
+        for _, label in cols:
+            nodes.add_column(label, justify="right")
+        for nd in records[0]["final_nodes"]:
+            nodes.add_row(*(_fmt(nd.get(field)) for field, _ in cols))
+        console.print(nodes)
+        console.print("step: 0 new height, 1 propose, 2 prevote, 3 precommit, 4 decided")
     t = Table(title="huzhu sim: totals")
     t.add_column("figure")
     t.add_column("value", justify="right")

@@ -420,6 +420,27 @@ class World:
 
     # --- the result ----------------------------------------------------------------------
 
+    @staticmethod
+    def _node_state(node: SimNode) -> dict[str, Any]:
+        """Where a node ended up: the first thing to read when a run stalled."""
+        d: dict[str, Any] = {
+            "node": node.index,
+            "key": node.key.hex()[:8],
+            "honest": node.honest,
+            "up": node.up,
+            "restarts": node.incarnation,
+        }
+        if node.replica is not None:
+            core = node.replica.core
+            d.update(
+                height=node.replica.height,
+                round=core.round,
+                step=core.step,
+                locked_round=core.locked_round,
+                valid_round=core.valid_round,
+            )
+        return d
+
     def _rel(self, d: dict[str, Any]) -> dict[str, Any]:
         """Times in records are simulated ms since the run started (faults use the same)."""
         d["time_ms"] -= self.start_ms
@@ -465,6 +486,7 @@ class World:
             "penalties_of_honest_peers": self.penalties_of_honest,
             "byzantine_lies": sum(n.behaviour.lies for n in self.nodes),
             "crashes": sum(n.crashes for n in self.nodes),
+            "final_nodes": [self._node_state(n) for n in self.nodes],
             "faults": [
                 {
                     **f.to_json(),

@@ -54,6 +54,7 @@ def test_failing_seed_exits_1_and_prints_its_replay_command(
     assert rc == 1
     text = capsys.readouterr().out
     assert "seed 3 failed (fork)" in text
+    assert "seed 3: where each node ended" in text  # one failing seed: the node table
     assert "huzhu sim --byzantine 2 --behaviour twins --heights 6 --seed 3" in text
 
 

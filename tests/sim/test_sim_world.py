@@ -24,6 +24,9 @@ def test_clean_cluster_commits_every_height_with_equal_state() -> None:
     assert rec["committed_txs"] > 0  # member transactions really went through the chain
     assert len(rec["rounds_per_height"]) == rec["committed_heights"]
     assert all(x is not None and x > 0 for x in rec["commit_latency_ms"])
+    final = rec["final_nodes"]
+    assert [d["node"] for d in final] == [0, 1, 2, 3]
+    assert all(d["up"] and d["honest"] and d["height"] >= 4 and d["restarts"] == 0 for d in final)
     kinds = rec["messages_by_kind"]
     assert {"proposal", "vote", "status"} <= set(kinds) and "?" not in kinds
     assert sum(kinds.values()) == rec["messages"]
