@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VALIDATORS ?= 4
-COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "docker-compose")
 PYTHON_IMAGE ?= python:3.11-slim
 IMAGE ?= huzhu:local
 DOCKER_TESTNET := docker/testnet
+DOCKER_PROJECT ?= huzhu
 
 .PHONY: test localnet lint format clean docker-build docker-localnet docker-stop docker-wipe
 
@@ -38,7 +38,11 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
 
-# --- docker (cluster operators) ---------------------------------------------------------
+# --- docker (cluster operators, docs/docker.md) ---------------------------------------
+# `docker compose` (v2) when present, else docker-compose (v1); only looked up by these targets
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) \
+	-p $(DOCKER_PROJECT) -f docker/compose.yml
+
 docker-build:
 	docker build -f docker/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) .
 
@@ -46,12 +50,13 @@ $(DOCKER_TESTNET)/genesis.json: | $(STAMP)
 	$(BIN)/huzhu testnet --validators 4 --out $(DOCKER_TESTNET) --hostnames
 
 docker-localnet: docker-build $(DOCKER_TESTNET)/genesis.json
-	HUZHU_IMAGE=$(IMAGE) $(COMPOSE) -f docker/compose.yml up -d
-	@echo "RPC: http://127.0.0.1:26657 http://127.0.0.1:26658 http://127.0.0.1:26659 http://127.0.0.1:26660"
+	HUZHU_IMAGE=$(IMAGE) $(COMPOSE) up -d
+	@echo "RPC (127.0.0.1 only):"
+	@for i in 0 1 2 3; do echo "  node$$i  http://127.0.0.1:$$(HUZHU_IMAGE=$(IMAGE) $(COMPOSE) port node$$i 26657 | cut -d: -f2)/"; done
 
 docker-stop:
-	$(COMPOSE) -f docker/compose.yml stop
+	$(COMPOSE) stop
 
 docker-wipe:
-	$(COMPOSE) -f docker/compose.yml down -v
+	$(COMPOSE) down -v --remove-orphans
 	rm -rf $(DOCKER_TESTNET)
