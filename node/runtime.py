@@ -40,12 +40,13 @@ from node.service import NodeService, rfc3339
 from p2p.gossip import TxGossip, decode_batch
 from p2p.node import P2PNode
 from p2p.types import P2PLimits, PeerAddr, PeerInfo, ProtocolViolation
-from state.app import ChainApp
+from state.app import MAX_BLOCK_BYTES, ChainApp
 from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
 from state.errors import Code
 from state.genesis import Genesis, GenesisError, load_genesis
 from state.machine import Execution
+from state.params import ChainParams
 from state.store import LevelDBStore
 from state.tx import CheckResult
 
@@ -83,6 +84,7 @@ class Node:
         self._stopping = False
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
+        self._last_block: Block | None = None  # the latest committed block, decoded
         self.store: LevelDBStore | None = None
         self.p2p: P2PNode | None = None
         self.rpc: RpcServer | None = None
@@ -106,6 +108,10 @@ class Node:
         return self.chain.view()
 
     def block_at(self, height: int) -> Block | None:
+        # `status` asks for the tip on every call: serve it without decoding a whole block
+        last = self._last_block
+        if last is not None and last.header.height == height:
+            return last
         bc = self.replica.block(height)
         return None if bc is None else bc[0]
 
@@ -153,9 +159,11 @@ class Node:
             ),
         )
         self._executions: dict[int, Execution] = {}
+        self.p2p_limits = p2p_limits(cfg)
         self.app = ChainApp(
             self.chain,
             self._mempool.reap,
+            max_block_bytes=block_tx_budget(self.p2p_limits.max_payload, self.chain.params),
             verified=self._mempool.is_verified,
             known=self._mempool.known,
             on_commit=self._on_execution,
@@ -174,12 +182,14 @@ class Node:
                 precommit_ms=c.timeout_precommit_ms,
                 precommit_delta_ms=c.timeout_precommit_delta_ms,
                 commit_ms=self.chain.params.block_time_ms,
+                # the state machine counts evidence at most epoch_length blocks old
+                # (PROTOCOL.md section 4): accept and propose exactly that window
+                max_evidence_age=self.chain.params.epoch_length,
             ),
         )
         self.service = NodeService(self)
         self._refresh_allowed()
         host, port = split_host_port(cfg.p2p.listen)
-        self.p2p_limits = p2p_limits(cfg)
         self.p2p = P2PNode(
             self.key,
             self._genesis.chain_id,
@@ -315,6 +325,7 @@ class Node:
     def _on_committed(self, a: Committed) -> None:
         block = a.block
         height = a.height
+        self._last_block = block
         ex = self._executions.pop(height, None)
         self._executions.clear()  # only the block being committed is ever pending
         included, dropped = self._mempool.update(block.txs)
@@ -390,6 +401,22 @@ class Node:
                 raise ProtocolViolation(f"gossiped tx refused: {res.error}")
             elif tx is not None:
                 self.gossip.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
+
+
+#: room kept in a proposal frame for everything that is not transaction bytes: the header,
+#: the previous block's commit (one signature per validator), evidence, msgpack framing
+PROPOSAL_OVERHEAD_BYTES = 256 * 1024
+
+
+def block_tx_budget(max_payload: int, params: ChainParams) -> int:
+    """Transaction bytes a proposer may reap so that the whole proposal fits one P2P frame.
+
+    Without this bound a mempool holding ~8 MiB of large transactions makes every proposer
+    build blocks it cannot send (the transport refuses payloads over its frame limit).
+    """
+    per_tx = 8  # msgpack bin header and array slot per transaction, rounded up
+    budget = max_payload - PROPOSAL_OVERHEAD_BYTES - per_tx * params.max_block_txs
+    return max(params.max_tx_bytes, min(MAX_BLOCK_BYTES, budget))
 
 
 def p2p_limits(cfg: NodeConfig) -> P2PLimits:

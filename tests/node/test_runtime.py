@@ -382,3 +382,44 @@ async def test_signature_verified_once_from_admission_to_commit(
     assert r["code"] == 0
     h = bytes.fromhex(r["hash"])
     assert checked.count(h) == 1  # at admission; proposal, validation and commit reuse it
+
+
+def test_a_full_block_fits_one_p2p_frame() -> None:
+    """A worst-case proposal (tx budget filled, 100 commit signatures, full evidence) is
+    encodable within the transport's payload limit, so a proposer never builds a block it
+    cannot send."""
+    from consensus.messages import ProposalMsg, encode_message
+    from consensus.params import ConsensusParams
+    from consensus.types import (
+        PRECOMMIT,
+        Block,
+        BlockHeader,
+        Commit,
+        DuplicateVoteEvidence,
+        Proposal,
+        Vote,
+    )
+    from node.runtime import block_tx_budget
+    from p2p.types import P2PLimits
+    from state.params import ChainParams
+
+    params = ChainParams(treasury=b"\x01" * 32)
+    max_payload = P2PLimits().max_payload
+    budget = block_tx_budget(max_payload, params)
+    tx = b"\xaa" * params.max_tx_bytes
+    txs = tuple([tx] * min(params.max_block_txs, budget // len(tx)))
+    assert sum(map(len, txs)) > budget - len(tx)  # the block really is full
+    sig, h32 = b"\x05" * 64, b"\x07" * 32
+    commit = Commit(1, 0, h32, tuple((bytes([i % 256]) * 32, sig) for i in range(100)))
+
+    def vote(block_id: bytes) -> Vote:
+        return Vote(PRECOMMIT, 1, 0, block_id, h32, sig)
+
+    evidence = tuple(
+        DuplicateVoteEvidence.of(vote(h32), vote(bytes([i]) * 32))
+        for i in range(ConsensusParams().max_block_evidence)
+    )
+    header = BlockHeader("huzhu-localnet", 2, 1, h32, h32, h32, h32, h32, h32, h32)
+    block = Block(header, txs, commit, evidence)
+    wire = encode_message(ProposalMsg(Proposal(2, 0, -1, block, sig)))
+    assert len(wire) <= max_payload
