@@ -439,7 +439,16 @@ class Replica:
         out: list[Action] = [Committed(h, block, commit), self._status_broadcast()]
         self._update_catching_up()
         ctx = self._context(h + 1)
-        start_at = now_ms + (0 if self._catching_up else self.params.commit_ms)
+        # commit_ms is the target block interval, counted from the committed block's time
+        # (its proposer's clock), so the time spent executing and voting on a large block
+        # is not added on top of it; never later than commit_ms from now (liveness bound),
+        # never before now.
+        target = hd.time_ms + self.params.commit_ms
+        start_at = (
+            now_ms
+            if self._catching_up
+            else min(now_ms + self.params.commit_ms, max(now_ms, target))
+        )
         out += self._run(self.core.start_height(ctx, start_at, now_ms), None, now_ms)
         return out
 
