@@ -50,6 +50,7 @@ class SimNode:
         self.incarnation = 0
         self.up = False
         self.crashes = 0
+        self.crashed_at_ms = -1
         self.chain: Chain | None = None
         self.app: ChainApp | None = None
         self.replica: Replica | None = None
@@ -63,8 +64,9 @@ class SimNode:
         self.up = True
         return self.replica
 
-    def crash(self) -> None:
+    def crash(self, now_ms: int) -> None:
         """Lose everything in memory; keep only what reached the store."""
+        self.crashed_at_ms = now_ms
         self.up = False
         self.incarnation += 1
         self.crashes += 1

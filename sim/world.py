@@ -48,6 +48,11 @@ from state.genesis import parse_genesis
 START_AFTER_GENESIS_MS = 10_000
 #: how often the driver calls on_tick (re-gossip, status, sync timeouts), node-local ms
 TICK_MS = 250
+#: a crash also loses what the node sent in its last moments (kernel send buffers): messages
+#: sent this long before a crash and not yet delivered are dropped. This is what makes
+#: "never sign twice" bite: the restarted node must resend the very vote it signed, since
+#: its peers may never have seen it.
+CRASH_SEND_BUFFER_MS = 100
 #: "10 rounds' worth of time" is the liveness window
 LIVENESS_ROUNDS = 10
 #: canonical envelopes {"k": "vote" | "proposal", ...} start with these bytes
@@ -76,9 +81,11 @@ def liveness_window_ms(params: ConsensusParams, rounds: int = LIVENESS_ROUNDS) -
 class _Deliver:
     dst: int
     src: int
-    incarnation: int
+    incarnation: int  # the destination's, when sent
     channel: int
     payload: bytes
+    sent_ms: int
+    src_incarnation: int
 
 
 @dataclass(slots=True)
@@ -242,6 +249,12 @@ class World:
                 return  # sent to an instance that has since crashed
             if not self.network.connected(ev.src, ev.dst):
                 return  # a partition started while the message was in flight
+            src = self.nodes[ev.src]
+            if (
+                src.incarnation != ev.src_incarnation
+                and ev.sent_ms >= src.crashed_at_ms - CRASH_SEND_BUFFER_MS
+            ):
+                return  # still in the crashed sender's socket buffers: lost with it
             self.delivered += 1
             src_key = self.nodes[ev.src].key
             actions = node.live.on_message(
@@ -278,7 +291,7 @@ class World:
         if fault.kind == CRASH:
             node = self.nodes[fault.node]
             if begin:
-                node.crash()
+                node.crash(now)
             else:
                 self._boot(node)
         else:
@@ -371,7 +384,10 @@ class World:
             for d in sub:
                 for delay in self.network.plan(src, d):
                     self.queue.push(
-                        now + delay, _Deliver(d, src, self.nodes[d].incarnation, channel, data)
+                        now + delay,
+                        _Deliver(
+                            d, src, self.nodes[d].incarnation, channel, data, now, node.incarnation
+                        ),
                     )
 
     def _observe_signed(self, node: SimNode, payload: bytes) -> None:

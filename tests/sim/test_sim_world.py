@@ -84,7 +84,7 @@ def test_crash_keeps_only_the_store() -> None:
     node = w.nodes[1]
     height, root = node.chain.height, node.chain.state_root  # type: ignore[union-attr]
     old_store = node.store
-    node.crash()
+    node.crash(w.clock.now_ms)
     assert node.replica is None and node.chain is None and not node.up
     assert node.store is not old_store  # a fresh object: nothing in memory is shared
     replica = node.boot()
@@ -155,3 +155,24 @@ def test_liveness_negative_control_too_many_silent_validators_stall() -> None:
         stall = rec["liveness_failures"][0]
         # reported exactly one liveness window after the (fault-free) start
         assert stall["time_ms"] == stall["window_ms"] and rec["committed_heights"] == 0
+
+
+def test_crash_loses_the_last_moments_of_sent_messages() -> None:
+    from consensus.messages import BLOCKSYNC, StatusMsg, encode_message
+    from sim.world import CRASH_SEND_BUFFER_MS, _Deliver
+
+    w = World(SimConfig(validators=4, heights=2), 1)
+    w.run()
+    now = w.clock.now_ms
+    sender, dst = w.nodes[1], w.nodes[2]
+    old_inc = sender.incarnation
+    sender.crash(now)
+    payload = encode_message(StatusMsg(w.genesis.chain_id, 0))
+
+    def deliver(sent_ms: int) -> int:
+        before = w.delivered
+        w._dispatch(_Deliver(2, 1, dst.incarnation, BLOCKSYNC, payload, sent_ms, old_inc))
+        return w.delivered - before
+
+    assert deliver(now - CRASH_SEND_BUFFER_MS // 2) == 0  # died in the send buffer
+    assert deliver(now - CRASH_SEND_BUFFER_MS - 1) == 1  # was already on the wire
