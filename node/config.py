@@ -219,6 +219,13 @@ class MempoolConfig(_Section):
     max_future_per_sender: int = Field(
         16, ge=0, le=64, description="pending txs behind a nonce gap, one sender"
     )
+    propose_max_txs: int = Field(
+        2_000,
+        ge=1,
+        le=1_000_000,
+        description="txs this node reaps into a block it proposes (the chain's max_block_txs "
+        "still applies): bounds the proposal's execution so it fits the propose timeout",
+    )
 
 
 class ConsensusConfig(_Section):
