@@ -160,9 +160,9 @@ class Node:
         )
         self._executions: dict[int, Execution] = {}
         self.p2p_limits = p2p_limits(cfg)
-        self.app = ChainApp(
+        self.app = PacedApp(
             self.chain,
-            self._mempool.reap,
+            self._reap,
             max_block_bytes=block_tx_budget(self.p2p_limits.max_payload, self.chain.params),
             verified=self._mempool.is_verified,
             known=self._mempool.known,
@@ -318,6 +318,20 @@ class Node:
             )
         # ScheduleTimeout: nothing to do, next_deadline() covers every pending timeout
 
+    def _reap(self, max_txs: int, max_bytes: int) -> list[bytes]:
+        """Candidates for our proposal. Every validator executes a block within the propose
+        timeout (the proposer to build it, the others to judge it), so the node caps what it
+        proposes below the chain's max_block_txs: an oversized block misses the timeout,
+        wastes the round and grows the backlog that makes the next block larger still.
+        The cap is `[mempool] propose_max_txs`, lowered further to what this node measured
+        it can execute in EXEC_SHARE_OF_PROPOSE of the propose timeout (a busy machine)."""
+        cap = self.config.mempool.propose_max_txs
+        per_tx = self.app.seconds_per_tx
+        if per_tx is not None:
+            budget_s = self.config.consensus.timeout_propose_ms / 1000 * EXEC_SHARE_OF_PROPOSE
+            cap = min(cap, max(MIN_PROPOSE_TXS, int(budget_s / per_tx)))
+        return self._mempool.reap(min(max_txs, cap), max_bytes)
+
     def _on_execution(self, ex: Execution) -> None:
         """ChainApp's commit hook: keep the results for the Committed action that follows."""
         self._executions[ex.height] = ex
@@ -417,6 +431,50 @@ def block_tx_budget(max_payload: int, params: ChainParams) -> int:
     per_tx = 8  # msgpack bin header and array slot per transaction, rounded up
     budget = max_payload - PROPOSAL_OVERHEAD_BYTES - per_tx * params.max_block_txs
     return max(params.max_tx_bytes, min(MAX_BLOCK_BYTES, budget))
+
+
+#: share of the propose timeout one block execution may take: the proposer executes to
+#: build the block, then every other validator executes it again before the timeout fires
+EXEC_SHARE_OF_PROPOSE = 0.3
+#: never propose fewer than this many txs for pacing reasons (a slow sample must not
+#: starve the chain); the configured propose_max_txs still applies if lower
+MIN_PROPOSE_TXS = 200
+#: executions smaller than this say little about the cost per tx (fixed costs dominate)
+PACE_MIN_SAMPLE_TXS = 100
+PACE_EWMA_ALPHA = 0.3
+
+
+class PacedApp(ChainApp):
+    """ChainApp that measures how long this node takes to execute a transaction (wall clock,
+    so a machine shared with other work counts), for the proposer's block-size pacing.
+
+    Only real executions count: `prepare` always executes; `validate` only on a cache miss
+    (the proposer's own block and re-proposals hit the cache)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seconds_per_tx: float | None = None
+
+    def _sample(self, txs: int, seconds: float) -> None:
+        if txs < PACE_MIN_SAMPLE_TXS:
+            return
+        x = seconds / txs
+        old = self.seconds_per_tx
+        self.seconds_per_tx = x if old is None else old + PACE_EWMA_ALPHA * (x - old)
+
+    def prepare(self, *args: Any, **kwargs: Any) -> tuple[list[bytes], bytes]:
+        t = time.perf_counter()
+        out = super().prepare(*args, **kwargs)
+        self._sample(len(out[0]), time.perf_counter() - t)
+        return out
+
+    def validate(self, height: int, time_ms: int, proposer: bytes, txs: Any, *rest: Any) -> bool:
+        last = next(reversed(self._cache), None)
+        t = time.perf_counter()
+        ok = super().validate(height, time_ms, proposer, txs, *rest)
+        if next(reversed(self._cache), None) is not last:  # executed, not a cache hit
+            self._sample(len(txs), time.perf_counter() - t)
+        return ok
 
 
 def p2p_limits(cfg: NodeConfig) -> P2PLimits:

@@ -423,3 +423,82 @@ def test_a_full_block_fits_one_p2p_frame() -> None:
     block = Block(header, txs, commit, evidence)
     wire = encode_message(ProposalMsg(Proposal(2, 0, -1, block, sig)))
     assert len(wire) <= max_payload
+
+
+async def test_execution_reuses_the_mempool_decoding(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tx admitted to the mempool is not decoded again to build, judge or commit a block."""
+    import state.machine
+
+    decoded: list[bytes] = []
+    real = state.machine.decode_tx
+
+    def counting(wire: bytes, **kw: Any) -> Any:
+        decoded.append(wire)
+        return real(wire, **kw)
+
+    monkeypatch.setattr(state.machine, "decode_tx", counting)
+    wire = transfer(0)
+    r = await node.service.broadcast_tx(wire, "commit", timeout=20)
+    assert r["code"] == 0
+    assert wire not in decoded
+
+
+async def test_proposals_hold_at_most_propose_max_txs(tmp_path: Path) -> None:
+    n = Node(make_home(tmp_path, propose_max_txs=2))
+    await n.start()
+    try:
+        for k in range(5):
+            assert (await n.service.broadcast_tx(transfer(k), "sync"))["code"] == 0
+        await asyncio.wait_for(_until_empty(n), 20)
+        sizes = [len(b.txs) for h in range(1, n.view().height + 1) if (b := n.block_at(h))]
+        assert sum(sizes) == 5 and max(sizes) == 2  # exactly at the cap, never above
+    finally:
+        await n.stop()
+
+
+async def _until_empty(n: Node) -> None:
+    while len(n.mempool):
+        await asyncio.sleep(0.02)
+
+
+def test_pacing_lowers_the_reap_cap_to_the_measured_execution_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from node import runtime
+
+    n = Node(make_home(tmp_path, propose_max_txs=5000))
+    asked: list[int] = []
+
+    class FakeMempool:
+        def reap(self, max_txs: int, max_bytes: int) -> list[bytes]:
+            asked.append(max_txs)
+            return []
+
+    class FakeApp:
+        seconds_per_tx: float | None = None
+
+    n._mempool = FakeMempool()  # type: ignore[assignment]
+    n.app = FakeApp()  # type: ignore[assignment]
+    budget_s = n.config.consensus.timeout_propose_ms / 1000 * runtime.EXEC_SHARE_OF_PROPOSE
+    n._reap(10_000, 1 << 20)  # nothing measured yet: the configured cap
+    n.app.seconds_per_tx = budget_s / 1234
+    n._reap(10_000, 1 << 20)
+    n._reap(1000, 1 << 20)  # the chain's limit still applies
+    n.app.seconds_per_tx = 10.0  # absurdly slow sample: the floor, not zero
+    n._reap(10_000, 1 << 20)
+    assert asked == [5000, 1234, 1000, runtime.MIN_PROPOSE_TXS]
+
+
+def test_paced_app_ewma_ignores_small_blocks() -> None:
+    from node.runtime import PACE_EWMA_ALPHA, PACE_MIN_SAMPLE_TXS, PacedApp
+
+    app = PacedApp.__new__(PacedApp)
+    app.seconds_per_tx = None
+    app._sample(PACE_MIN_SAMPLE_TXS - 1, 5.0)
+    assert app.seconds_per_tx is None
+    app._sample(PACE_MIN_SAMPLE_TXS, PACE_MIN_SAMPLE_TXS * 0.01)
+    assert app.seconds_per_tx == pytest.approx(0.01)
+    app._sample(PACE_MIN_SAMPLE_TXS, PACE_MIN_SAMPLE_TXS * 0.02)
+    assert app.seconds_per_tx == pytest.approx(0.01 + PACE_EWMA_ALPHA * 0.01)
