@@ -200,10 +200,14 @@ class World:
         self.evidence = 0
         self.committed_txs = 0
         self._reached: set[int] = set()
+        self._ran = False
 
     # --- the loop -----------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        """Run to the target height, a failure or a bound; once per World."""
+        assert not self._ran, "a World runs once: build a new one to replay"
+        self._ran = True
         now = self.clock.now_ms
         self.checker.start(now)
         for fault in self.faults:
