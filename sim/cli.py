@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=d.txs,
         metavar="K",
-        help="member transactions offered per proposed block",
+        help="member transactions offered per proposed block (one per sender, so at most --members)",
     )
     p.add_argument("--loss", type=_probability, default=d.loss, metavar="P")
     p.add_argument("--duplicate", type=_probability, default=d.duplicate, metavar="P")
