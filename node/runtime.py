@@ -48,7 +48,7 @@ from state.genesis import Genesis, GenesisError, load_genesis
 from state.machine import Execution
 from state.params import ChainParams
 from state.store import LevelDBStore
-from state.tx import CheckResult
+from state.tx import CheckResult, Tx
 
 log = logging.getLogger("huzhu.node")
 
@@ -159,6 +159,7 @@ class Node:
             ),
         )
         self._executions: dict[int, Execution] = {}
+        self._mempool_updates: dict[int, tuple[list[Tx], list[Tx]]] = {}
         self.p2p_limits = p2p_limits(cfg)
         self.app = PacedApp(
             self.chain,
@@ -333,8 +334,16 @@ class Node:
         return self._mempool.reap(min(max_txs, cap), max_bytes)
 
     def _on_execution(self, ex: Execution) -> None:
-        """ChainApp's commit hook: keep the results for the Committed action that follows."""
+        """ChainApp's commit hook, run as the state commits: update the mempool now and keep
+        the results for the Committed action that follows.
+
+        The mempool must not wait for that action: the replica enters the next height inside
+        the same call and, when the block interval is already spent, reaps and proposes at
+        once. A mempool still holding the committed txs would offer them again; execution
+        drops them (stale nonces) together with every later tx of their senders."""
         self._executions[ex.height] = ex
+        self._mempool_updates[ex.height] = self._mempool.update(ex.txs)
+        self.gossip.remove(ex.tx_hashes)
 
     def _on_committed(self, a: Committed) -> None:
         block = a.block
@@ -342,8 +351,12 @@ class Node:
         self._last_block = block
         ex = self._executions.pop(height, None)
         self._executions.clear()  # only the block being committed is ever pending
-        included, dropped = self._mempool.update(block.txs)
-        self.gossip.remove([sha256(w) for w in block.txs])
+        update = self._mempool_updates.pop(height, None)
+        self._mempool_updates.clear()
+        if update is None:  # committed without the hook (not expected): same update here
+            update = self._mempool.update(block.txs)
+            self.gossip.remove([sha256(w) for w in block.txs])
+        included, dropped = update
         if dropped:
             self.gossip.remove([t.hash for t in dropped])
         results = ex.results if ex is not None and list(ex.txs) == list(block.txs) else None

@@ -502,3 +502,25 @@ def test_paced_app_ewma_ignores_small_blocks() -> None:
     assert app.seconds_per_tx == pytest.approx(0.01)
     app._sample(PACE_MIN_SAMPLE_TXS, PACE_MIN_SAMPLE_TXS * 0.02)
     assert app.seconds_per_tx == pytest.approx(0.01 + PACE_EWMA_ALPHA * 0.01)
+
+
+async def test_mempool_is_updated_as_the_state_commits(node: Node) -> None:
+    """The replica may enter the next height and propose inside the same call that commits
+    a block (when the block interval is already spent), before the Committed action reaches
+    the runtime: by the time app.commit returns, the mempool must no longer hold the
+    block's txs, or the next proposal would offer them again (and execution would drop
+    their senders' later txs with them)."""
+    still_pending: list[bytes] = []
+    real_commit = node.app.commit
+
+    def commit(*args: Any, **kwargs: Any) -> Any:
+        ex = real_commit(*args, **kwargs)
+        still_pending.extend(h for h in ex.tx_hashes if h in node.mempool)
+        return ex
+
+    node.app.commit = commit  # type: ignore[method-assign]
+    for k in range(3):
+        assert (await node.service.broadcast_tx(transfer(k), "sync"))["code"] == 0
+    r = await node.service.broadcast_tx(transfer(3), "commit", timeout=20)
+    assert r["code"] == 0
+    assert still_pending == []
