@@ -7,8 +7,22 @@ in genesis, pre-signs a realistic mix (transfers, pool payments, claim votes) BE
 measured window, submits it from a separate process through JSON-RPC batches to all
 validators (open loop at --rate tx/s, or saturating when absent), and measures over --seconds
 after a warm-up: committed tx/s, submission-to-commit latency (p50/p95/p99), block interval,
-refused and lost transactions, peak RSS per node. It also measures Ed25519 verifications per
-second on one core and prints E = committed_tps * N / (verify_per_core * cores).
+refused and lost transactions, peak RSS and CPU per node. It also measures Ed25519
+verifications per second on one core and prints E = committed_tps * N / (verify_per_core *
+cores): the share of the machine's signature-checking capacity the committed load uses, each
+node checking each transaction once.
+
+Saturating mode is closed-loop: each node has at most --window submitted transactions that
+are not committed yet (the observer publishes commits to the submitter through shared memory),
+so it measures the chain's capacity instead of filling mempools.
+
+Accounting (so that "lost" means a real loss):
+- refused: the node answered the submission with a code != 0 (a real admission refusal);
+- errors: no answer (transport failure or RPC error): outcome unknown, not counted as refused;
+- after a refusal or error the submitter sends nothing more for that sender (its later nonces
+  could never execute); txs of that sender already admitted behind the gap are "stranded";
+- lost: admitted (code 0), not stranded, and not in any block after the drain, which lasts
+  until every admitted tx is seen or --drain seconds pass without a new block of ours.
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import queue
 import shutil
 import signal
 import statistics
@@ -195,7 +210,7 @@ async def submit_commit(session: aiohttp.ClientSession, url: str, wires: list[by
         )
         bad = [r for r in res if r.get("result", {}).get("code") != 0]
         if bad:
-            raise RuntimeError(f"setup transaction refused: {bad[0]}")
+            raise RuntimeError(f"setup transaction refused by {url} (batch at {i}): {bad[0]}")
 
 
 # ------------------------------------------------------------------------- workload building
@@ -203,8 +218,8 @@ async def submit_commit(session: aiohttp.ClientSession, url: str, wires: list[by
 
 def build_workload(
     senders: int, claim_ids: list[bytes], count: int, voter_count: int
-) -> list[tuple[int, bytes]]:
-    """Pre-sign `count` txs as (sender index, wire): ~55% transfers, 25% pays, 20% votes.
+) -> list[tuple[int, int, bytes]]:
+    """Pre-sign `count` txs as (sender index, nonce, wire): ~55% transfers, 25% pays, 20% votes.
 
     Sender i's nonces run consecutively; the submitter sends sender i's txs to node i % N, so
     every sender's order is preserved at its entry node. Voters (senders < voter_count) were
@@ -212,7 +227,7 @@ def build_workload(
     """
     nonces = [1] * voter_count + [0] * (senders - voter_count)  # voters spent nonce 0 on join
     votes_cast = [0] * senders
-    out: list[tuple[int, bytes]] = []
+    out: list[tuple[int, int, bytes]] = []
     keys = [sender_signer(i) for i in range(senders)]
     for k in range(count):
         i = k % senders
@@ -227,39 +242,53 @@ def build_workload(
         else:
             to = keys[(i + 1) % senders].public_key
             tx = build_tx(signer, CHAIN_ID, "transfer", nonces[i], 1, {"to": to, "amount": 1})
+        out.append((i, nonces[i], tx.wire))
         nonces[i] += 1
-        out.append((i, tx.wire))
     return out
 
 
 # ---------------------------------------------------------------------------- the submitter
 
 
+Sent = tuple[str, float, int, int, int]  # hash, submit time, code, sender, nonce
+ERROR_NO_RESULT = -2  # the RPC answered without a result for this call
+ERROR_TRANSPORT = -3  # no answer at all (connection error, timeout, bad body)
+
+
 def submitter_main(
     urls: list[str],
-    work: list[tuple[int, bytes]],
+    work: list[tuple[int, int, bytes]],
     rate: float | None,
+    window: int,
     seconds: float,
     start_at: float,
+    committed: Any,
     out_q: mp.Queue,
 ) -> None:
-    """Separate process: open-loop (or saturating) submission; reports per-tx outcomes."""
-    asyncio.run(_submit(urls, work, rate, seconds, start_at, out_q))
+    """Separate process: open-loop (or closed-loop saturating) submission; reports per-tx
+    outcomes. `committed[k]` is the observer's count of committed txs that went to node k."""
+    asyncio.run(_submit(urls, work, rate, window, seconds, start_at, committed, out_q))
 
 
 async def _submit(
     urls: list[str],
-    work: list[tuple[int, bytes]],
+    work: list[tuple[int, int, bytes]],
     rate: float | None,
+    window: int,
     seconds: float,
     start_at: float,
+    committed: Any,
     out_q: mp.Queue,
 ) -> None:
     n = len(urls)
-    queues: list[list[bytes]] = [[] for _ in range(n)]
-    for i, wire in work:
-        queues[i % n].append(wire)
-    sent: list[tuple[str, float, int]] = []  # hash, submit time, code
+    queues: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
+    for item in work:
+        queues[item[0] % n].append(item)
+    sent: list[Sent] = []
+    blocked: set[int] = set()  # senders with a refused/unanswered tx: later nonces not sent
+    skipped = 0
+    admitted = [0] * n  # code 0 answers per node
+    pending_calls = [0] * n  # txs in RPC calls not answered yet
     conn = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=conn) as session:
         while time.time() < start_at:
@@ -269,43 +298,65 @@ async def _submit(
         pos = [0] * n
         inflight: set[asyncio.Task[None]] = set()
 
-        async def send(node: int, wires: list[bytes]) -> None:
+        async def send(node: int, items: list[tuple[int, int, bytes]]) -> None:
             ts = time.time()
-            calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for w in wires]
+            calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for _, _, w in items]
             try:
                 res = await rpc_batch(session, urls[node], calls)
-                codes = [r.get("result", {}).get("code", -2) for r in res]
+                codes = [r.get("result", {}).get("code", ERROR_NO_RESULT) for r in res]
             except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
-                codes = [-3] * len(wires)
-            for w, c in zip(wires, codes, strict=False):
-                sent.append((sha256(w).hex(), ts, c))
+                codes = [ERROR_TRANSPORT] * len(items)
+            pending_calls[node] -= len(items)
+            for (i, nonce, w), c in zip(items, codes, strict=False):
+                sent.append((sha256(w).hex(), ts, c, i, nonce))
+                if c == 0:
+                    admitted[node] += 1
+                else:
+                    blocked.add(i)
 
-        node = 0
+        def take_from(node: int, want: int) -> list[tuple[int, int, bytes]]:
+            nonlocal skipped
+            q, chunk = queues[node], []
+            while len(chunk) < want and pos[node] < len(q):
+                item = q[pos[node]]
+                pos[node] += 1
+                if item[0] in blocked:
+                    skipped += 1
+                else:
+                    chunk.append(item)
+            return chunk
+
+        node = -1
+        submitted = 0
         while time.time() < end and any(pos[i] < len(queues[i]) for i in range(n)):
+            node = (node + 1) % n
             if rate is None:
-                # saturating: keep a bounded number of batches in flight per node
-                if len(inflight) >= 4 * n:
-                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                # closed loop: at most `window` uncommitted txs per node
+                room = window - (admitted[node] + pending_calls[node] - committed[node])
+                take = min(RPC_BATCH, room)
+                if take < RPC_BATCH // 4:
+                    if node == n - 1:
+                        await asyncio.sleep(0.01)
                     continue
-                take = RPC_BATCH
             else:
-                due = int((time.time() - t0) * rate) - sum(pos)
+                due = int((time.time() - t0) * rate) - submitted
                 if due <= 0:
                     await asyncio.sleep(0.005)
                     continue
                 take = min(RPC_BATCH, due)
-            node = (node + 1) % n
-            q = queues[node]
-            if pos[node] >= len(q):
+            chunk = take_from(node, take)
+            if not chunk:
                 continue
-            chunk = q[pos[node] : pos[node] + take]
-            pos[node] += len(chunk)
+            submitted += len(chunk)
+            pending_calls[node] += len(chunk)
             task = asyncio.create_task(send(node, chunk))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
+            if len(inflight) >= 8 * n:  # bound client-side concurrency in both modes
+                await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
         if inflight:
             await asyncio.wait(inflight)
-    out_q.put(sent)
+    out_q.put((sent, skipped))
 
 
 # -------------------------------------------------------------------------------- observing
@@ -314,28 +365,44 @@ async def _submit(
 async def observe(
     session: aiohttp.ClientSession,
     url: str,
-    until: float,
+    stop: Any,
     seen: dict[str, float],
     blocks: list[tuple[int, float, int, str]],
     start_height: int,
+    node_of: dict[str, int],
+    committed: Any,
 ) -> int:
-    """Poll blocks until `until`; records first-seen commit time per tx hash."""
+    """Poll blocks until `stop()` is true; records the first-seen commit time per tx hash and
+    counts commits per entry node into `committed` (the submitter's back-pressure)."""
     h = start_height
-    while time.time() < until:
+    while not stop():
         try:
             top = (await rpc(session, url, "status"))["height"]
         except (aiohttp.ClientError, RuntimeError, OSError):
             await asyncio.sleep(0.1)
             continue
         while h < top:
+            b = await rpc(session, url, "block", height=h + 1)
             h += 1
-            b = await rpc(session, url, "block", height=h)
             now = time.time()
             for txh in b["txs"]:
-                seen.setdefault(txh, now)
+                if txh not in seen:
+                    seen[txh] = now
+                    k = node_of.get(txh)
+                    if k is not None:
+                        committed[k] += 1
             blocks.append((h, now, len(b["txs"]), b["time"]))
         await asyncio.sleep(0.05)
     return h
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process so far (from /proc; None where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -416,40 +483,95 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         work = build_workload(senders, claim_ids, total, voter_count)
         print(f"[setup] signed in {time.perf_counter() - t:.1f}s", flush=True)
 
+        node_of = {sha256(w).hex(): i % n for i, _, w in work}
         start_height = (await rpc(session, net.rpc[0], "status"))["height"]
         start_at = time.time() + 1.0
         q: mp.Queue = mp.Queue()
+        committed = mp.Array("q", n, lock=False)  # one writer (us), one reader
         proc = mp.Process(
             target=submitter_main,
-            args=(net.rpc, work, args.rate, args.warmup + args.seconds, start_at, q),
+            args=(
+                net.rpc,
+                work,
+                args.rate,
+                args.window,
+                args.warmup + args.seconds,
+                start_at,
+                committed,
+                q,
+            ),
         )
         proc.start()
         seen: dict[str, float] = {}
         blocks: list[tuple[int, float, int, str]] = []
         t_end = start_at + args.warmup + args.seconds
-        last_h = await observe(session, net.rpc[0], t_end + args.drain, seen, blocks, start_height)
-        sent: list[tuple[str, float, int]] = q.get(timeout=60)
+        w0 = start_at + args.warmup
+        cpu0: list[float | None] = []
+        box: dict[str, Any] = {"out": None, "waiting": set(), "progress": 0.0}
+
+        def stop() -> bool:
+            """True once every admitted tx is committed, or the drain ran out."""
+            now = time.time()
+            if not cpu0 and now >= w0:
+                cpu0.extend(cpu_seconds(p.pid) for p in net.procs)
+            if "cpu1" not in box and now >= t_end:
+                box["cpu1"] = [cpu_seconds(p.pid) for p in net.procs]
+            if box["out"] is None:
+                try:
+                    box["out"] = q.get_nowait()
+                except queue.Empty:
+                    return False
+                box["waiting"] = {h for h, _, c, _, _ in box["out"][0] if c == 0}
+                box["progress"] = now
+            waiting: set[str] = box["waiting"]
+            before = len(waiting)
+            waiting.difference_update([h for h in list(waiting) if h in seen])
+            if len(waiting) < before:
+                box["progress"] = now
+            return not waiting or now - box["progress"] > args.drain
+
+        last_h = await observe(
+            session, net.rpc[0], stop, seen, blocks, start_height, node_of, committed
+        )
+        sent, skipped = box["out"]
         proc.join(timeout=30)
         rss = [peak_rss_mb(p.pid) for p in net.procs]
+        cpu1 = box.get("cpu1") or [cpu_seconds(p.pid) for p in net.procs]
 
-    w0, w1 = start_at + args.warmup, t_end
-    accepted = {h: ts for h, ts, c in sent if c == 0}
-    refused = sum(1 for _, _, c in sent if c != 0)
+    w1 = t_end
+    accepted = {h: ts for h, ts, c, _, _ in sent if c == 0}
+    refused = sum(1 for _, _, c, _, _ in sent if c > 0)
+    errors = sum(1 for _, _, c, _, _ in sent if c < 0)
+    first_bad: dict[int, int] = {}  # sender -> lowest nonce refused or unanswered
+    for _, _, c, i, nonce in sent:
+        if c != 0 and nonce < first_bad.get(i, 1 << 62):
+            first_bad[i] = nonce
+    stranded = {
+        h for h, _, c, i, nonce in sent if c == 0 and i in first_bad and nonce > first_bad[i]
+    }
     in_window = [h for h, t in seen.items() if w0 <= t < w1]
     lat = [(seen[h] - accepted[h]) * 1000 for h in accepted if h in seen and w0 <= seen[h] < w1]
-    lost = sum(1 for h in accepted if h not in seen)
+    lost = sum(1 for h in accepted if h not in seen and h not in stranded)
     win_blocks = [b for b in blocks if w0 <= b[1] < w1]
     intervals = [(b2[1] - b1[1]) * 1000 for b1, b2 in zip(win_blocks, win_blocks[1:], strict=False)]
     vpc = verify_per_core()
     cores = os.cpu_count() or 1
     committed_tps = len(in_window) / args.seconds
+    cpu_pct = [
+        round((c1 - c0) / args.seconds * 100, 1) if c0 is not None and c1 is not None else None
+        for c0, c1 in zip(cpu0 or [None] * n, cpu1, strict=True)
+    ]
     result = {
         "validators": n,
         "seconds": args.seconds,
         "rate": args.rate,
+        "mode": "open-loop" if args.rate else f"closed-loop window {args.window}/node",
         "submitted": len(sent),
         "accepted": len(accepted),
         "refused": refused,
+        "errors": errors,
+        "skipped": skipped,
+        "stranded": len(stranded),
         "committed_tps": round(committed_tps, 1),
         "p50_ms": round(pct(lat, 50), 1),
         "p95_ms": round(pct(lat, 95), 1),
@@ -459,10 +581,18 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         "block_interval_ms": round(statistics.mean(intervals), 1) if intervals else None,
         "last_height": last_h,
         "peak_rss_mb": [round(r, 1) if r else None for r in rss],
+        "node_cpu_pct": cpu_pct,
+        # CPU the nodes spent per committed tx (all nodes together): robust to a shared,
+        # busy machine where tx/s also measures the neighbours
+        "node_cpu_us_per_tx": (
+            round(sum(cpu_pct) / 100 * args.seconds / len(in_window) * 1e6)
+            if in_window and None not in cpu_pct
+            else None
+        ),
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),
-        "timeline": _timeline(seen, accepted, start_at, t_end + args.drain),
+        "timeline": _timeline(seen, accepted, start_at, time.time()),
     }
     return result
 
@@ -497,12 +627,17 @@ def print_table(r: dict[str, Any]) -> None:
         "accepted",
         "refused",
         "lost",
+        "errors",
+        "skipped",
+        "stranded",
         "verify_per_core",
         "cores",
         "efficiency",
     ):
         t.add_row(k, str(r[k]))
     t.add_row("peak_rss_mb", ", ".join(str(x) for x in r["peak_rss_mb"]))
+    t.add_row("node_cpu_pct", ", ".join(str(x) for x in r["node_cpu_pct"]))
+    t.add_row("node_cpu_us_per_tx", str(r["node_cpu_us_per_tx"]))
     Console().print(t)
 
 
@@ -540,7 +675,18 @@ def main(argv: list[str] | None = None) -> int:
         help="when saturating: pre-sign enough for this many tx/s",
     )
     p.add_argument("--warmup", type=float, default=5)
-    p.add_argument("--drain", type=float, default=15)
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=30,
+        help="after the load: stop waiting for admitted txs after this long without progress",
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=3000,
+        help="saturating mode: uncommitted submitted txs allowed per node",
+    )
     p.add_argument("--senders", type=int, default=2000)
     p.add_argument("--base-port", type=int, default=36657)
     p.add_argument("--json", dest="json_out", required=True)
