@@ -11,15 +11,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from node.config import DEFAULT_RPC_PORT, ConfigError
-
+# Only the standard library is imported before main() runs: `huzhu start` must install its
+# signal handlers within milliseconds of exec (see _record_stop_signals). Keep in step with
+# node.config.DEFAULT_RPC_PORT (tests/node/test_cli.py checks they agree).
+DEFAULT_RPC_PORT = 26657
 DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_RPC_PORT}"
 RPC_ENV = "HUZHU_RPC"
+
+
+def _record_stop_signals() -> Callable[[], bool]:
+    """From now on SIGINT/SIGTERM are recorded instead of killing the process.
+
+    Why: importing the node (aiohttp, plyvel, pynacl, pydantic) takes most of a second. A
+    SIGTERM in that window (localnet stopping its nodes, systemd, a test) used to kill the
+    process by the signal (exit status -15/143) and a SIGINT raised KeyboardInterrupt with a
+    traceback, instead of the clean exit 0 that section 8 promises. The runtime replaces these
+    handlers with its own and asks the returned function whether a signal came first."""
+    got: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        got.append(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, record)
+    return lambda: bool(got)
 
 
 class CliError(Exception):
@@ -100,6 +122,7 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    stop_requested: Callable[[], bool] = getattr(args, "stop_requested", lambda: False)
     try:
         from node.runtime import run
     except ImportError as exc:
@@ -107,7 +130,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     home = Path(args.home)
     if not home.is_dir():
         raise CliError(f"--home {home} is not a directory")
-    return int(run(home) or 0)
+    return int(run(home, stop_requested) or 0)
 
 
 def cmd_localnet(args: argparse.Namespace) -> int:
@@ -139,8 +162,20 @@ _TX_TYPES: dict[str, tuple[str, Callable[[argparse.Namespace], dict[str, Any]]]]
         "register_candidate",
         lambda a: {"consensus_key": a.consensus_key, "name": a.name},
     ),
-    "elect": ("elect", lambda a: {"candidates": a.candidates}),
+    "elect": ("elect", lambda a: {"candidates": [c for group in a.candidates for c in group]}),
 }
+# Section 8 writes `huzhu tx TYPE` with TYPE a section 4 name, so `register_candidate` is
+# accepted as well as the dashed spelling of the other commands.
+_TX_ALIASES = {"register-candidate": ["register_candidate"]}
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("true", "yes", "1", "approve"):
+        return True
+    if v in ("false", "no", "0", "reject"):
+        return False
+    raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
 
 
 def _add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,14 +183,18 @@ def _add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     types = tx.add_subparsers(dest="tx_type", required=True, metavar="TYPE")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
-        p = types.add_parser(name, help=help)
+        p = types.add_parser(name, help=help, aliases=_TX_ALIASES.get(name, []))
+        p.set_defaults(tx_type=name)
         p.add_argument("--key", required=True, help="the sender's key file")
         p.add_argument(
             "--rpc", default=None, help=f"node URL (default ${RPC_ENV} or {DEFAULT_RPC_URL})"
         )
         p.add_argument("--fee", type=_nonneg, help="default: the chain's min_fee")
         p.add_argument("--nonce", type=_nonneg, help="default: the account's pending_nonce")
-        p.add_argument("--mode", choices=("async", "sync", "commit"), default="sync")
+        # Default commit (our choice; section 8 leaves it open): the command answers with
+        # the execution result and exits non-zero when the rule refused, and a script's next
+        # command sees the new state. `--mode sync` returns after admission.
+        p.add_argument("--mode", choices=("async", "sync", "commit"), default="commit")
         p.set_defaults(func=cmd_tx)
         return p
 
@@ -176,7 +215,15 @@ def _add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = add("vote", "vote on a claim")
     p.add_argument("--claim", type=_address, required=True)
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--approve", dest="approve", action="store_true")
+    g.add_argument(
+        "--approve",
+        dest="approve",
+        nargs="?",
+        const=True,
+        type=_bool,
+        metavar="BOOL",
+        help="approve (or --approve false)",
+    )
     g.add_argument("--reject", dest="approve", action="store_false")
     p = add("payout", "pay an approved claim out")
     p.add_argument("--claim", type=_address, required=True)
@@ -185,7 +232,11 @@ def _add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--name", required=True)
     p = add("elect", "vote for validator candidates (replaces the previous list)")
     p.add_argument(
-        "--candidates", type=_candidates, required=True, help="operators, comma-separated"
+        "--candidates",
+        type=_candidates,
+        nargs="*",
+        required=True,
+        help="operators, comma- or space-separated; none withdraws every vote",
     )
 
 
@@ -278,6 +329,9 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from node.config import DEFAULT_RPC_PORT as CONFIG_RPC_PORT
+
+    assert CONFIG_RPC_PORT == DEFAULT_RPC_PORT, "node.cli and node.config disagree"
     parser = argparse.ArgumentParser(
         prog="huzhu", description="huzhu: a permissioned blockchain node for mutual-aid pools"
     )
@@ -334,8 +388,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return int(sim_main(args_list[1:]) or 0)
 
+    stop_requested = _record_stop_signals() if args_list[:1] == ["start"] else None
     args = build_parser().parse_args(args_list)
+    if stop_requested is not None:
+        args.stop_requested = stop_requested
     from node.client import RpcError, RpcUnavailable
+    from node.config import ConfigError
     from node.keys import KeyFileError
     from node.testnet import TestnetError
 

@@ -9,12 +9,25 @@ for it (SIGKILL after a grace period), so no node is left running.
 Without ``--dir`` the network lives in a throwaway directory removed on exit; with ``--dir``
 an empty directory gets a new testnet and one that already holds a testnet is restarted
 (chain state kept). Node logs go to ``DIR/nodeI.log``.
+
+Failure modes this module guards against, because a newcomer cannot diagnose them:
+
+- a port still held (a previous localnet still stopping, another program): every RPC and P2P
+  port is checked before any node starts, and the taken one is named;
+- ports in the kernel's ephemeral range (``--base-port 46000``): outgoing connections between
+  the nodes may take a port another node is about to listen on; a warning says so;
+- orphans: if this supervisor is killed (SIGKILL, closed terminal), Linux sends each node
+  SIGTERM (PR_SET_PDEATHSIG), so no node keeps running and holding its ports;
+- a node that dies: its last log lines are printed with its exit status.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +43,73 @@ from node.testnet import create_testnet
 
 POLL_INTERVAL_S = 3.0
 STOP_GRACE_S = 20.0
+LOG_TAIL_LINES = 5
+_PR_SET_PDEATHSIG = 1
+
+
+class LocalnetError(Exception):
+    """The localnet cannot start (e.g. a port is taken); the message says what to do."""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a listener could bind host:port now (with SO_REUSEADDR, as the node does, so
+    that connections of a previous run lingering in TIME_WAIT do not count as taken)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of ports for outgoing connections (Linux; else IANA's)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49152, 65535
+
+
+def _listen_ports(homes: list[Path]) -> list[tuple[str, str, int]]:
+    """(what, host, port) of every listener of the network: RPC and P2P of each node."""
+    out = []
+    for home in homes:
+        cfg = load_config(home)
+        for what, listen in (("RPC", cfg.rpc.listen), ("P2P", cfg.p2p.listen)):
+            host, port = split_host_port(listen)
+            out.append((f"{home.name} {what}", host, port))
+    return out
+
+
+def check_ports(homes: list[Path]) -> list[str]:
+    """Refuse (LocalnetError) when a port is taken; return warnings for risky ports."""
+    ports = _listen_ports(homes)
+    taken = [f"{what} port {port}" for what, host, port in ports if not port_is_free(host, port)]
+    if taken:
+        raise LocalnetError(
+            f"{', '.join(taken)} already in use (a localnet or node still running? "
+            "stop it, or pick free ports with --base-port)"
+        )
+    low, high = ephemeral_range()
+    risky = sorted(port for _, _, port in ports if low <= port <= high)
+    if risky:
+        return [
+            f"warning: ports {risky[0]}..{risky[-1]} are in the kernel's ephemeral range "
+            f"({low}-{high}): connections between the nodes may take a port before its node "
+            f"listens on it; a base port below {low - 1000 - len(homes)} avoids that"
+        ]
+    return []
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM (a clean stop) when the supervisor dies."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: orphans are possible, nothing else breaks
+        pass
 
 
 def node_command(home: Path) -> list[str]:
@@ -76,7 +156,12 @@ class _Supervisor:
             log = open(home.parent / f"{home.name}.log", "ab")  # noqa: SIM115 (closed in stop)
             self.logs.append(log)
             self.procs.append(
-                subprocess.Popen(self.command(home), stdout=log, stderr=subprocess.STDOUT)
+                subprocess.Popen(
+                    self.command(home),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                )
             )
 
     def exited(self) -> list[tuple[str, int]]:
@@ -85,6 +170,14 @@ class _Supervisor:
             for h, p in zip(self.homes, self.procs, strict=True)
             if p.poll() is not None
         ]
+
+    def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
+        path = self.homes[0].parent / f"{name}.log"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
 
     def stop(self) -> list[int | None]:
         for p in self.procs:
@@ -103,6 +196,48 @@ class _Supervisor:
         return codes
 
 
+def _huzhu_command() -> str:
+    """How to invoke ``huzhu`` from the user's shell: bare when it is on PATH, else the path
+    of the one next to this interpreter (``make localnet`` runs .venv/bin/huzhu)."""
+    beside = Path(sys.executable).parent / "huzhu"
+    on_path = shutil.which("huzhu")
+    if on_path and (not beside.exists() or Path(on_path).resolve() == beside.resolve()):
+        return "huzhu"
+    if beside.exists():
+        return str(beside)
+    return f"{sys.executable} -m node.cli"
+
+
+def _print_keys(root: Path, url: str) -> None:
+    """Where the funded development keys are, and a first command to paste."""
+    keydir = root / "keys"
+    if not keydir.is_dir():
+        return
+    from node.keys import load_public_key
+
+    names = sorted(p.stem for p in keydir.glob("*.json"))
+    members = sorted((n for n in names if n.startswith("member")), key=lambda n: int(n[6:] or 0))
+    print(f"keys in {keydir}/:")
+    for role in ("treasury", "registrar"):
+        if role in names:
+            print(f"  {role}: {keydir / (role + '.json')}")
+    if members:
+        print(f"  funded members: {members[0]}.json .. {members[-1]}.json")
+    if len(members) >= 2:
+        to = load_public_key(keydir / f"{members[1]}.json").hex()
+        huzhu = _huzhu_command()
+        base = url.rstrip("/")
+        print("try:")
+        print(
+            f"  {huzhu} tx transfer --to {to} --amount 100 "
+            f"--key {keydir / (members[0] + '.json')} --rpc {base}"
+        )
+        print(f"  {huzhu} query account {to} --rpc {base}")
+        print(
+            f"  {huzhu} tx join --pool medical --key {keydir / (members[1] + '.json')} --rpc {base}"
+        )
+
+
 def run_localnet(
     validators: int = 4,
     base_port: int = DEFAULT_RPC_PORT,
@@ -112,15 +247,23 @@ def run_localnet(
     stop: threading.Event | None = None,
     poll_interval: float = POLL_INTERVAL_S,
 ) -> int:
-    """Run until ``stop`` is set, Ctrl-C or SIGTERM; 0 after a clean stop, 1 if a node died.
+    """Run until ``stop`` is set, Ctrl-C, SIGTERM or SIGHUP; 0 after a clean stop, 1 if a node
+    died or could not start (then the reason is printed).
 
     ``command`` and ``stop`` exist for tests (and embedding): the defaults are what the
     ``huzhu localnet`` command uses."""
+    stop = stop or threading.Event()
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        # First thing: a Ctrl-C from here on stops the nodes we started, never orphans them.
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, on_signal)
     throwaway = directory is None
     root = Path(tempfile.mkdtemp(prefix="huzhu-localnet-")) if directory is None else directory
-    stop = stop or threading.Event()
     sup: _Supervisor | None = None
-    previous: dict[int, object] = {}
     try:
         if not _homes(root):
             net = create_testnet(root, validators, base_port=base_port)
@@ -129,17 +272,19 @@ def run_localnet(
             print(f"localnet: restarting the network in {root}")
         homes = _homes(root)
         urls = [_rpc_url(h) for h in homes]
-        if threading.current_thread() is threading.main_thread():
-
-            def on_signal(signum: int, frame: FrameType | None) -> None:
-                stop.set()
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            for warning in check_ports(homes):
+                print(f"localnet: {warning}", file=sys.stderr)
+        except LocalnetError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if stop.is_set():
+            return 0
         sup = _Supervisor(homes, command)
         sup.start()
         for h, url in zip(homes, urls, strict=True):
             print(f"  {h.name}: rpc {url}  log {h.parent / (h.name + '.log')}")
+        _print_keys(root, urls[0])
         print("Ctrl-C stops every node.", flush=True)
         status = 0
         while not stop.wait(poll_interval):
@@ -150,6 +295,10 @@ def run_localnet(
                     f"localnet: node stopped unexpectedly: {names}; stopping the rest",
                     file=sys.stderr,
                 )
+                for n, _ in dead:
+                    tail = sup.log_tail(n)
+                    if tail:
+                        print(f"  last lines of {n}.log:\n{tail}", file=sys.stderr)
                 status = 1
                 break
             heights = "  ".join(f"{h.name}={_height(u)}" for h, u in zip(homes, urls, strict=True))

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
+import signal
+import socket
 import stat
+import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +23,7 @@ import pytest
 from node.cli import main
 from node.config import load_config, parse_peer
 from node.keys import load_key, load_public_key, write_key
-from node.localnet import run_localnet
+from node.localnet import port_is_free, run_localnet
 from node.rpc import RpcServer
 from state.crypto import Signer, sha256
 from state.genesis import load_genesis
@@ -202,6 +209,28 @@ async def run_cli(argv: list[str]) -> int:
             {"candidates": [bytes.fromhex(OTHER), b"\xab" * 32]},
         ),
         (["elect", "--candidates", ""], "elect", {"candidates": []}),
+        # section 8 names TYPE by its section 4 name; values in the forms people type
+        (
+            ["register_candidate", "--consensus-key", OTHER, "--name", "val"],
+            "register_candidate",
+            {"consensus_key": bytes.fromhex(OTHER), "name": "val"},
+        ),
+        (
+            ["vote", "--claim", "11" * 32, "--approve", "false"],
+            "vote",
+            {"claim": b"\x11" * 32, "approve": False},
+        ),
+        (
+            ["vote", "--approve", "true", "--claim", "11" * 32],
+            "vote",
+            {"claim": b"\x11" * 32, "approve": True},
+        ),
+        (
+            ["elect", "--candidates", OTHER, "ab" * 32],
+            "elect",
+            {"candidates": [bytes.fromhex(OTHER), b"\xab" * 32]},
+        ),
+        (["elect", "--candidates"], "elect", {"candidates": []}),
     ],
 )
 async def test_tx_builds_the_signed_transaction(
@@ -246,6 +275,24 @@ async def test_tx_fee_nonce_mode_flags(
     tx = decode_tx(fake_node.received[0], chain_id=fake_node.chain_id, params=fake_node.params)
     assert (tx.fee, tx.nonce) == (7, 12)
     assert fake_node.calls[-1][1][0] == "commit"
+
+
+async def test_tx_waits_for_the_commit_by_default(
+    rpc_server: RpcServer, fake_node: Any, alice_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --mode the command answers with the execution result (height and index), so
+    a script's next command sees the new state."""
+    argv = ["tx", "join", "--pool", "medical", "--key", str(alice_key), "--rpc", rpc_server.url]
+    assert await run_cli(argv) == 0
+    assert fake_node.calls[-1][1][0] == "commit"
+    assert "height" in json.loads(capsys.readouterr().out)
+
+
+def test_cli_default_port_is_the_config_default() -> None:
+    import node.cli
+    import node.config
+
+    assert node.cli.DEFAULT_RPC_PORT == node.config.DEFAULT_RPC_PORT == 26657
 
 
 async def test_tx_refused_exits_non_zero(
@@ -304,15 +351,110 @@ def test_start_needs_an_existing_home(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "not a directory" in capsys.readouterr().err
 
 
+# --- start: signals ---------------------------------------------------------------------------
+
+
+def _free_base_port() -> int:
+    """A base port with P (RPC) and P + 1000 (P2P) free, below the ephemeral range."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        base = rng.randrange(20000, 31000)
+        if all(port_is_free("127.0.0.1", p) for p in (base, base + 1000)):
+            return base
+    raise RuntimeError("no free port")
+
+
+def _start_node(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    base = _free_base_port()
+    assert (
+        main(
+            ["testnet", "--validators", "1", "--out", str(tmp_path / "n"), "--base-port", str(base)]
+        )
+        == 0
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "start", "--home", str(tmp_path / "n" / "node0")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # the signals' default actions, whatever this test process inherited (a shell
+        # running pytest in the background ignores SIGINT)
+        preexec_fn=lambda: [
+            signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)
+        ],
+    )
+    return proc, f"http://127.0.0.1:{base}/"
+
+
+def _caught_signals(pid: int) -> int:
+    """The SigCgt mask of /proc/PID/status: which signals the process has handlers for."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_start_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    """Section 8: SIGINT or SIGTERM -> clean shutdown, exit status 0."""
+    from node.client import RpcError, RpcUnavailable, SyncRpcClient
+
+    proc, url = _start_node(tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[0].decode()
+            try:
+                if SyncRpcClient(url, timeout=1).status()["height"] >= 1:
+                    break
+            except (RpcError, RpcUnavailable):
+                pass
+            assert time.monotonic() < deadline, "node did not start"
+            time.sleep(0.1)
+        proc.send_signal(sig)
+        out = proc.communicate(timeout=30)[0].decode()
+        assert proc.returncode == 0, out
+        assert "node stopped" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _loaded(pid: int, name: str) -> bool:
+    return name in Path(f"/proc/{pid}/maps").read_text(errors="replace")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_start_signal_during_startup_is_a_clean_stop(tmp_path: Path, sig: signal.Signals) -> None:
+    """A stop signal that arrives while the node is still importing (localnet stopping at
+    once, systemd) is a clean exit 0, not death by the signal: the handlers are the CLI's
+    first instruction, before the node's libraries (plyvel, ...) are even loaded."""
+    bits = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    proc, _ = _start_node(tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while _caught_signals(proc.pid) & bits != bits:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.0005)
+        early = not _loaded(proc.pid, "plyvel")
+        proc.send_signal(sig)
+        out = proc.communicate(timeout=30)[0].decode()
+        assert early, "signal handlers installed only after the node's imports"
+        assert proc.returncode == 0, out
+        assert "Traceback" not in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 # --- localnet ------------------------------------------------------------------------------
 
 
-def test_localnet_supervises_and_stops_its_nodes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    started: list[Path] = []
-
-    def fake_node_cmd(home: Path) -> list[str]:
+def _fake_node_cmd(started: list[Path]) -> Callable[[Path], list[str]]:
+    def cmd(home: Path) -> list[str]:
         started.append(home)
         # stands in for `huzhu start`: runs until SIGTERM, then exits 0
         code = (
@@ -321,30 +463,101 @@ def test_localnet_supervises_and_stops_its_nodes(
         )
         return [sys.executable, "-c", code]
 
+    return cmd
+
+
+def test_localnet_supervises_and_stops_its_nodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[Path] = []
+    base = _free_base_port()
     stop = threading.Event()
     threading.Timer(1.0, stop.set).start()
     rc = run_localnet(
-        2, 33000, tmp_path / "ln", command=fake_node_cmd, stop=stop, poll_interval=0.2
+        2, base, tmp_path / "ln", command=_fake_node_cmd(started), stop=stop, poll_interval=0.2
     )
     assert rc == 0
     assert started == [tmp_path / "ln" / "node0", tmp_path / "ln" / "node1"]
     out = capsys.readouterr().out
-    assert "node0: rpc http://127.0.0.1:33000/" in out
-    assert "node1: rpc http://127.0.0.1:33001/" in out
+    assert f"node0: rpc http://127.0.0.1:{base}/" in out
+    assert f"node1: rpc http://127.0.0.1:{base + 1}/" in out
     assert "heights: node0=-  node1=-" in out
     assert "exit codes [0, 0]" in out
 
 
-def test_localnet_stops_when_a_node_dies(tmp_path: Path) -> None:
+def test_localnet_tells_a_newcomer_where_the_keys_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _free_base_port()
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    keys = tmp_path / "ln" / "keys"
+    assert run_localnet(1, base, tmp_path / "ln", command=_fake_node_cmd([]), stop=stop) == 0
+    out = capsys.readouterr().out
+    assert f"treasury: {keys / 'treasury.json'}" in out
+    assert f"registrar: {keys / 'registrar.json'}" in out
+    assert "funded members: member0.json .. member9.json" in out
+    # the first command is ready to paste: a funded key, a real address, this node's RPC
+    to = load_public_key(keys / "member1.json").hex()
+    line = next(ln for ln in out.splitlines() if " tx transfer " in ln)
+    assert f"--to {to} --amount 100 --key {keys / 'member0.json'}" in line
+    assert line.endswith(f"--rpc http://127.0.0.1:{base}")
+    genesis = load_genesis(tmp_path / "ln" / "genesis.json")
+    funded = {a.address.hex() for a in genesis.accounts if a.balance > 0}
+    assert load_public_key(keys / "member0.json").hex() in funded
+
+
+def test_localnet_names_a_taken_port_and_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _free_base_port()
+    started: list[Path] = []
+    with socket.socket() as held:  # e.g. a previous localnet still running
+        held.bind(("127.0.0.1", base + 1000))
+        held.listen()
+        rc = run_localnet(
+            1, base, tmp_path / "ln", command=_fake_node_cmd(started), stop=threading.Event()
+        )
+    assert rc == 1 and started == []
+    err = capsys.readouterr().err
+    assert f"node0 P2P port {base + 1000} already in use" in err
+
+
+def test_localnet_warns_about_ephemeral_ports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from node.localnet import ephemeral_range
+
+    low, high = ephemeral_range()
+    base = next(
+        p
+        for p in range(low + 10, high - 1100, 7)
+        if port_is_free("127.0.0.1", p) and port_is_free("127.0.0.1", p + 1000)
+    )
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    assert run_localnet(1, base, tmp_path / "ln", command=_fake_node_cmd([]), stop=stop) == 0
+    assert "ephemeral range" in capsys.readouterr().err
+
+
+def test_localnet_stops_when_a_node_dies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def dying(home: Path) -> list[str]:
+        return [sys.executable, "-c", "print('cannot start: the reason'); raise SystemExit(3)"]
+
     rc = run_localnet(
         1,
-        33100,
+        _free_base_port(),
         tmp_path / "ln",
-        command=lambda home: [sys.executable, "-c", "raise SystemExit(3)"],
+        command=dying,
         stop=threading.Event(),
         poll_interval=0.2,
     )
     assert rc == 1
+    err = capsys.readouterr().err
+    assert "node stopped unexpectedly: node0 (exit 3)" in err
+    assert "cannot start: the reason" in err  # the log's last lines say why
 
 
 def test_sim_gets_its_arguments_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
