@@ -40,6 +40,16 @@ def _hex(v: bytes | str) -> str:
     return v.hex() if isinstance(v, bytes | bytearray) else v
 
 
+def normalize_url(url: str) -> str:
+    """The node's base URL with a scheme and a trailing slash: people type
+    ``127.0.0.1:26657`` or ``localhost:26657`` as often as ``http://127.0.0.1:26657``, and
+    without a scheme aiohttp fails with an error that names nothing useful."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    return url if url.endswith("/") else url + "/"
+
+
 def _ws_url(url: str) -> str:
     base = url.rstrip("/")
     if base.startswith("https://"):
@@ -70,7 +80,7 @@ class RpcClient:
         timeout: float = DEFAULT_TIMEOUT_S,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.url = url if url.endswith("/") else url + "/"
+        self.url = normalize_url(url)
         self.timeout = timeout
         self._session = session
         self._own_session = session is None

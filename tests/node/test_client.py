@@ -102,3 +102,12 @@ async def test_sync_wrapper(rpc_server: RpcServer) -> None:
         await asyncio.to_thread(client.tx, "00" * 32)
     with pytest.raises(AttributeError):
         client.subscribe  # noqa: B018 (async only)
+
+
+async def test_url_without_scheme_or_slash(rpc_server: RpcServer) -> None:
+    """`--rpc 127.0.0.1:26657` works as well as `http://127.0.0.1:26657/`."""
+    bare = rpc_server.url.removeprefix("http://").rstrip("/")
+    async with RpcClient(bare) as c:
+        assert (await c.status())["height"] == 3
+    async with RpcClient(f"  http://{bare}  ") as c:
+        assert (await c.status())["height"] == 3
