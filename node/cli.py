@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -26,22 +27,23 @@ DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_RPC_PORT}"
 RPC_ENV = "HUZHU_RPC"
 
 
-def _record_stop_signals() -> Callable[[], bool]:
-    """From now on SIGINT/SIGTERM are recorded instead of killing the process.
+def _record_stop_signals() -> threading.Event:
+    """From now on SIGINT/SIGTERM set the returned event instead of killing the process.
 
-    Why: importing the node (aiohttp, plyvel, pynacl, pydantic) takes most of a second. A
-    SIGTERM in that window (localnet stopping its nodes, systemd, a test) used to kill the
-    process by the signal (exit status -15/143) and a SIGINT raised KeyboardInterrupt with a
-    traceback, instead of the clean exit 0 that section 8 promises. The runtime replaces these
-    handlers with its own and asks the returned function whether a signal came first."""
-    got: list[int] = []
+    Why: importing the node (aiohttp, plyvel, pynacl, pydantic) takes most of a second, more
+    on a loaded machine. A SIGTERM in that window (localnet stopping its nodes, systemd, a
+    test) used to kill `huzhu start` or `huzhu localnet` by the signal (exit status 143) and a
+    SIGINT raised KeyboardInterrupt with a traceback, instead of the clean exit 0 that section
+    8 promises. The runtime and the localnet supervisor install their own handlers later and
+    look at this event for a signal that came first."""
+    stop = threading.Event()
 
     def record(signum: int, frame: FrameType | None) -> None:
-        got.append(signum)
+        stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, record)
-    return lambda: bool(got)
+    return stop
 
 
 class CliError(Exception):
@@ -122,7 +124,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    stop_requested: Callable[[], bool] = getattr(args, "stop_requested", lambda: False)
+    early: threading.Event | None = getattr(args, "stop_event", None)
+    stop_requested: Callable[[], bool] = early.is_set if early is not None else lambda: False
     try:
         from node.runtime import run
     except ImportError as exc:
@@ -140,6 +143,7 @@ def cmd_localnet(args: argparse.Namespace) -> int:
         validators=args.validators,
         base_port=args.base_port,
         directory=Path(args.dir) if args.dir else None,
+        stop=getattr(args, "stop_event", None),
     )
 
 
@@ -388,10 +392,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return int(sim_main(args_list[1:]) or 0)
 
-    stop_requested = _record_stop_signals() if args_list[:1] == ["start"] else None
+    # the long-running commands: signals recorded before anything slow happens
+    stop_event = _record_stop_signals() if args_list[:1] in (["start"], ["localnet"]) else None
     args = build_parser().parse_args(args_list)
-    if stop_requested is not None:
-        args.stop_requested = stop_requested
+    args.stop_event = stop_event
     from node.client import RpcError, RpcUnavailable
     from node.config import ConfigError
     from node.keys import KeyFileError

@@ -265,6 +265,8 @@ def run_localnet(
     root = Path(tempfile.mkdtemp(prefix="huzhu-localnet-")) if directory is None else directory
     sup: _Supervisor | None = None
     try:
+        if stop.is_set():  # interrupted while starting up: nothing to stop
+            return 0
         if not _homes(root):
             net = create_testnet(root, validators, base_port=base_port)
             print(f"localnet {net.chain_id}: {len(net.nodes)} validators in {root}")

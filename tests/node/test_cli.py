@@ -376,13 +376,16 @@ def _start_node(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
         [sys.executable, "-m", "node.cli", "start", "--home", str(tmp_path / "n" / "node0")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        # the signals' default actions, whatever this test process inherited (a shell
-        # running pytest in the background ignores SIGINT)
-        preexec_fn=lambda: [
-            signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)
-        ],
+        preexec_fn=_default_signals,
     )
     return proc, f"http://127.0.0.1:{base}/"
+
+
+def _default_signals() -> None:
+    """The signals' default actions, whatever this test process inherited (a shell running
+    pytest in the background ignores SIGINT)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
 
 
 def _caught_signals(pid: int) -> int:
@@ -426,22 +429,35 @@ def _loaded(pid: int, name: str) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+@pytest.mark.parametrize("command", ["start", "localnet"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_start_signal_during_startup_is_a_clean_stop(tmp_path: Path, sig: signal.Signals) -> None:
-    """A stop signal that arrives while the node is still importing (localnet stopping at
-    once, systemd) is a clean exit 0, not death by the signal: the handlers are the CLI's
-    first instruction, before the node's libraries (plyvel, ...) are even loaded."""
+def test_signal_during_startup_is_a_clean_stop(
+    tmp_path: Path, sig: signal.Signals, command: str
+) -> None:
+    """A stop signal that arrives while `huzhu start` or `huzhu localnet` is still importing
+    (localnet stopping at once, systemd, an impatient Ctrl-C) is a clean exit 0, not death by
+    the signal: the handlers are the CLI's first instruction, before the libraries it needs
+    (pydantic, plyvel, ...) are even loaded."""
     bits = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
-    proc, _ = _start_node(tmp_path)
+    if command == "start":
+        proc, _ = _start_node(tmp_path)
+    else:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "localnet", "--validators", "1"]
+            + ["--base-port", str(_free_base_port()), "--dir", str(tmp_path / "ln")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_default_signals,
+        )
     try:
         deadline = time.monotonic() + 30
         while _caught_signals(proc.pid) & bits != bits:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.0005)
-        early = not _loaded(proc.pid, "plyvel")
+        early = not _loaded(proc.pid, "pydantic_core")
         proc.send_signal(sig)
-        out = proc.communicate(timeout=30)[0].decode()
-        assert early, "signal handlers installed only after the node's imports"
+        out = proc.communicate(timeout=60)[0].decode()
+        assert early, "signal handlers installed only after the imports"
         assert proc.returncode == 0, out
         assert "Traceback" not in out
     finally:
