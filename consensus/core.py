@@ -57,7 +57,7 @@ from .validators import ValidatorSet
 from .validity import HeightContext, check_block
 from .votes import MAX_VOTES_PER_VALIDATOR, VoteTally
 
-__all__ = ["Core", "HeightContext", "SignState"]
+__all__ = ["Core", "HeightContext", "LockState", "SignState"]
 
 STEP_DECIDED = 4
 #: at most this many distinct blocks kept per round (an equivocating proposer)
@@ -84,6 +84,26 @@ class SignState:
         return (self.height, self.round, self.step)
 
 
+@dataclass(frozen=True, slots=True)
+class LockState:
+    """What a restart must not lose besides the signing record: lockedValue/lockedRound and
+    validValue/validRound of one height, with the 2f+1 prevotes (polka) behind each.
+
+    Without the prevotes a restarted locker keeps its lock but can no longer justify it: it
+    re-proposes its lockedValue with pol_round = lockedRound, and nobody, itself included,
+    accepts that proposal without 2f+1 prevotes for it in that round [L28]. If the prevotes'
+    other holders are gone (crashed, faulty, or in later rounds where they no longer send
+    them), the height stalls for good."""
+
+    height: int
+    locked_round: int = -1
+    locked_value: Block | None = None
+    valid_round: int = -1
+    valid_value: Block | None = None
+    #: a quorum of prevotes for each of (locked_round, locked_value), (valid_round, valid_value)
+    prevotes: tuple[Vote, ...] = ()
+
+
 class Core:
     """One validator's (or observer's) view of consensus for one height at a time."""
 
@@ -94,7 +114,7 @@ class Core:
         signer: Signer | None,
         params: ConsensusParams | None = None,
         last_signed: SignState | None = None,
-        lock: LockChanged | None = None,
+        lock: LockState | LockChanged | None = None,
         validator_set_at: Callable[[int], ValidatorSet | None] = lambda h: None,
     ) -> None:
         self.chain_id = chain_id
@@ -102,6 +122,8 @@ class Core:
         self.signer = signer
         self.params = params or ConsensusParams()
         self.last_signed = last_signed
+        if isinstance(lock, LockChanged):
+            lock = LockState(lock.height, lock.round, lock.block, lock.round, lock.block)
         self._restored_lock = lock
         self._validator_set_at = validator_set_at
         #: when True (catching up) the core follows but signs nothing
@@ -167,11 +189,8 @@ class Core:
         self._reset(ctx.height)
         self.ctx = ctx
         lock = self._restored_lock
-        if lock is not None and lock.height == ctx.height and lock.block is not None:
-            # a lock taken before a restart still binds us (safety across crashes)
-            self.locked_value = self.valid_value = lock.block
-            self.locked_round = self.valid_round = lock.round
-            self.blocks[lock.block.hash] = lock.block
+        if lock is not None and lock.height == ctx.height:
+            self._restore_lock(lock)
         ls = self.last_signed
         if ls is not None and ls.height == ctx.height:
             # resume in the round we last signed in; we cannot vote again below it anyway
@@ -180,6 +199,69 @@ class Core:
         if start_at_ms <= now_ms:
             return self._start_round(self._start_round_no, now_ms)
         return [ScheduleTimeout(start_at_ms, ctx.height, self._start_round_no, STEP_NEW_HEIGHT)]
+
+    def _restore_lock(self, s: LockState) -> None:
+        """A lock taken before a restart still binds us (safety across crashes), and the
+        polka behind it (and behind validValue) counts again and is relayed by gossip(), so
+        we and the others can accept the re-proposal of that value [L28] (liveness)."""
+        if s.locked_value is not None and s.locked_round >= 0:
+            self.locked_value = self.valid_value = s.locked_value
+            self.locked_round = self.valid_round = s.locked_round
+            self.blocks[s.locked_value.hash] = s.locked_value
+        if s.valid_value is not None and s.valid_round > self.valid_round:
+            self.valid_value, self.valid_round = s.valid_value, s.valid_round
+            self.blocks[s.valid_value.hash] = s.valid_value
+        wanted = {
+            (r, b.hash)
+            for r, b in (
+                (self.locked_round, self.locked_value),
+                (self.valid_round, self.valid_value),
+            )
+            if b is not None
+        }
+        for v in s.prevotes:
+            if (
+                v.type != PREVOTE
+                or v.height != self.height
+                or (v.round, v.block_id) not in wanted
+                or self.validators.get(v.validator) is None
+                or not v.verify_signature(self.chain_id)
+            ):
+                continue
+            self._add_vote(v)
+
+    def lock_state(self) -> LockState:
+        """The lock and valid value of this height with their polkas, to persist."""
+        votes: list[Vote] = []
+        for r, b in ((self.locked_round, self.locked_value), (self.valid_round, self.valid_value)):
+            if b is not None:
+                votes += [v for v in self._polka_votes(r, b.hash) if v not in votes]
+        return LockState(
+            self.height,
+            self.locked_round,
+            self.locked_value,
+            self.valid_round,
+            self.valid_value,
+            tuple(votes),
+        )
+
+    def _polka_votes(self, r: int, bid: bytes) -> list[Vote]:
+        """A quorum (or all we have, if less) of round-r prevotes for `bid`, by key order."""
+        t = self._tallies.get((r, PREVOTE))
+        if t is None:
+            return []
+        vs = self.validators
+        out: list[Vote] = []
+        power = 0
+        for k, v in sorted(t.by_block.get(bid, {}).items()):
+            val = vs.get(k)
+            if val is None:
+                continue
+            out.append(v)
+            power += val.power
+            if vs.has_quorum(power):
+                break
+        return out
 
     def _restore_own(self, ls: SignState) -> None:
         """After a restart, our votes signed at this height still count and are gossiped
@@ -307,14 +389,16 @@ class Core:
         for (r, step), m in self.own_messages.items():
             if r == self.round or step == STEP_PRECOMMIT:
                 out.append(m)
-        # Relay the polka behind our validValue: a validator that missed it cannot accept
-        # the re-proposal [L28], and with the lockers prevoting it while the others prevote
-        # nil no round would ever gather 2f+1 (the paper assumes gossip delivers it).
-        if self.valid_value is not None and self.valid_round >= 0:
-            t = self._tallies.get((self.valid_round, PREVOTE))
+        # Relay the polkas behind our validValue and lockedValue: a validator that missed
+        # one cannot accept the re-proposal [L28], and with the lockers prevoting it while
+        # the others prevote nil no round would ever gather 2f+1 (the paper assumes gossip
+        # delivers it). At most one prevote per validator and value: bounded by the set.
+        for r, b in ((self.valid_round, self.valid_value), (self.locked_round, self.locked_value)):
+            if b is None or r < 0:
+                continue
+            t = self._tallies.get((r, PREVOTE))
             if t is not None:
-                vid = self.valid_value.hash
-                out += [v for v in t.by_block.get(vid, {}).values() if v not in out]
+                out += [v for v in t.by_block.get(b.hash, {}).values() if v not in out]
         return out
 
     def block_by_id(self, block_id: bytes) -> Proposal | None:

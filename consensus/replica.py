@@ -44,7 +44,7 @@ from .actions import (
     SignedVote,
 )
 from .app import Application, EvidenceRef
-from .core import Core, HeightContext, SignState
+from .core import Core, HeightContext, LockState, SignState
 from .messages import (
     BLOCKSYNC,
     CONSENSUS,
@@ -114,6 +114,8 @@ class Replica:
         self.params = params or ConsensusParams()
         self._vsets: dict[int, ValidatorSet] = {}
         self._signed_history: list[tuple[int, int, bytes]] = []
+        #: (height, valid round) of the last lock record written
+        self._lock_key = (-1, -1)
         self._committed = app.last_height()
         if self._committed > 0 and store.get(KEY_BLOCK + be64(self._committed)) is None:
             raise StoreCorrupt(f"state at height {self._committed} but no block stored")
@@ -311,12 +313,9 @@ class Replica:
                 self._persist_signed(SignState(p.height, p.round, STEP_PROPOSE, p.to_bytes()))
                 out.append(Broadcast(CONSENSUS, encode_message(ProposalMsg(p))))
             elif isinstance(a, LockChanged):
-                rec = {
-                    "height": a.height,
-                    "round": a.round,
-                    "block": None if a.block is None else a.block.to_bytes(),
-                }
-                self.store.put(KEY_LOCK, encode(rec), sync=True)
+                # the core's state now is this lock or a later one of the same height
+                assert a.height == self.core.height and a.round <= self.core.locked_round
+                self._persist_lock()
             elif isinstance(a, ScheduleTimeout):
                 self._timeouts[(a.height, a.round, a.step)] = a
                 out.append(a)
@@ -333,7 +332,33 @@ class Replica:
                 out += self._commit_block(a.block, a.commit, now_ms)
             else:  # pragma: no cover - a new action type the replica does not know
                 raise AssertionError(f"unhandled core action {a!r}")
+        core = self.core
+        if core.valid_round >= 0 and (core.height, core.valid_round) != self._lock_key:
+            # a new validValue without a new lock (its polka came after our prevote step):
+            # keep it and its polka too, so a restart can still re-propose it [L15, L28]
+            self._persist_lock()
         return out
+
+    def _persist_lock(self) -> None:
+        """Write the core's lock and valid value with their polkas (one record, synced).
+
+        Bounded: at most two blocks (the valid one only if it differs) and one quorum of
+        prevotes for each."""
+        s = self.core.lock_state()
+        lb = s.locked_value
+        vb = s.valid_value
+        rec = {
+            "height": s.height,
+            "round": s.locked_round,
+            "block": None if lb is None else lb.to_bytes(),
+            "valid_round": s.valid_round,
+            "valid_block": None
+            if vb is None or (lb is not None and vb.hash == lb.hash)
+            else vb.to_bytes(),
+            "polka": [v.to_bytes() for v in s.prevotes],
+        }
+        self.store.put(KEY_LOCK, encode(rec), sync=True)
+        self._lock_key = (s.height, s.valid_round)
 
     def _persist_signed(self, s: SignState) -> None:
         """Durably record what we signed before it leaves the node (never sign twice).
@@ -375,16 +400,22 @@ class Replica:
             self._signed_history.append((v.height, v.round, m))
         return ls
 
-    def _load_lock(self) -> LockChanged | None:
+    def _load_lock(self) -> LockState | None:
         raw = self.store.get(KEY_LOCK)
         if raw is None:
             return None
         try:
             r = decode(raw)
             block = None if r["block"] is None else Block.from_bytes(r["block"])
-            return LockChanged(r["height"], r["round"], block)
+            valid_round = r.get("valid_round", r["round"])
+            vraw = r.get("valid_block")
+            valid = block if vraw is None else Block.from_bytes(vraw)
+            polka = tuple(Vote.from_bytes(m) for m in r.get("polka", ()))
+            s = LockState(r["height"], r["round"], block, valid_round, valid, polka)
         except (DecodeError, KeyError, TypeError) as exc:
             raise StoreCorrupt(f"bad lock record: {exc}") from None
+        self._lock_key = (s.height, s.valid_round)
+        return s
 
     # ------------------------------------------------------------------ heights
 

@@ -22,7 +22,7 @@ from consensus.actions import (
     SignedProposal,
     SignedVote,
 )
-from consensus.core import Core, HeightContext, SignState
+from consensus.core import Core, HeightContext, LockState, SignState
 from consensus.params import ConsensusParams
 from consensus.types import (
     PRECOMMIT,
@@ -482,6 +482,37 @@ def test_lock_restored_after_restart_still_binds() -> None:
     core2 = Core(CHAIN, app, ME, PARAMS, lock=LockChanged(7, 0, v))
     core2.start_height(CTX, 0, 0)
     assert core2.locked_round == -1
+
+
+def test_restored_polka_lets_a_restarted_proposer_reach_its_own_reproposal() -> None:
+    """After a restart the lock (or valid value) comes back with its polka: as proposer we
+    re-propose it with pol_round = its round and accept it ourselves [L15, L28]; without the
+    prevotes we would prevote nil for our own proposal."""
+    v = block(P[0])
+    polka = tuple(vote(s, PREVOTE, 0, v.hash) for s in (P[0], P[1], ME))
+    for locked, lock_round in ((v, 0), (None, -1)):
+        app = CounterApp(MemoryStore(), lambda h: MEMBERS)
+        prior = vote(ME, PRECOMMIT, 0, v.hash if locked else None)
+        state = LockState(1, lock_round, locked, 0, v, polka + (vote(P[2], PREVOTE, 1, v.hash),))
+        core = Core(
+            CHAIN,
+            app,
+            ME,
+            PARAMS,
+            last_signed=SignState(1, 0, STEP_PRECOMMIT, prior.to_bytes()),
+            lock=state,
+        )
+        core.start_height(CTX, 0, 0)
+        assert (core.locked_round, core.valid_round, core.valid_value) == (lock_round, 0, v)
+        assert core._power(0, PREVOTE, v.hash) == 3
+        assert core._power(1, PREVOTE, v.hash) == 0  # only the polkas are restored
+        relayed = {(x.validator, x.round) for x in core.gossip() if isinstance(x, Vote)}
+        assert {(s.public_key, 0) for s in (P[0], P[1], ME)} <= relayed
+        go_to_round(core, 3, 100)  # ME proposes in round 3
+        p = core.own_messages[(3, STEP_PROPOSE)]
+        assert isinstance(p, Proposal) and (p.block, p.pol_round) == (v, 0)
+        assert core.own_messages[(3, STEP_PREVOTE)].block_id == v.hash  # type: ignore[union-attr]
+        assert set(core.lock_state().prevotes) == set(polka)  # a quorum, persisted again
 
 
 def test_gossip_relays_the_polka_behind_valid_value() -> None:

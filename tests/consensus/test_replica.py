@@ -389,3 +389,72 @@ def test_signing_state_and_lock_are_persisted_with_every_vote() -> None:
     net.start()
     assert net.run_until(lambda: min(net.heights()) >= 5)
     assert len(seen) >= 8
+
+
+def test_restarted_lockers_keep_the_polka_and_the_chain_commits() -> None:
+    """Two validators lock a block, its polka's third prevoter dies, the fourth never saw
+    the polka, and both lockers restart: the lock survives, and so must the prevotes behind
+    it. Without them nobody (the lockers included) accepts their re-proposal [L28], the
+    unlocked validator's blocks get nil from the lockers, and the height stalls for good."""
+    from consensus.replica import KEY_LOCK
+    from state.codec import decode
+
+    net = Net(4)
+    keys = [s.public_key for s in net.signers]
+    H = 3
+    roles: dict[str, bytes] = {}
+    phase = [1]
+
+    def drop(src: bytes, dst: bytes, ch: int, payload: bytes) -> bool:
+        if ch != CONSENSUS or phase[0] != 1:
+            return False
+        m = decode_message(ch, payload)
+        height = m.proposal.height if isinstance(m, ProposalMsg) else m.vote.height
+        if height != H:
+            return False
+        if not roles:
+            vs = net.replicas[src].validator_set(H)
+            assert vs is not None
+            roles["dead"] = vs.proposer(0)  # proposes B, prevotes B, then dies
+            rest = sorted(k for k in keys if k != roles["dead"])
+            roles["u"], roles["l1"], roles["l2"] = rest
+        if isinstance(m, VoteMsg) and m.vote.type == PRECOMMIT:
+            return True  # nobody decides in round 0
+        # the unlocked one neither gets the block nor sees the polka (it prevotes nil)
+        return dst == roles["u"]
+
+    net.drop = drop
+    net.start()
+    lockers = lambda: [net.replicas[roles[x]] for x in ("l1", "l2")]  # noqa: E731
+    assert net.run_until(
+        lambda: (
+            bool(roles) and all(r.core.height == H and r.core.locked_round == 0 for r in lockers())
+        )
+    )
+    b = lockers()[0].core.locked_value
+    assert b is not None and all(r.core.locked_value == b for r in lockers())
+    # the dead validator's prevote for B is part of the lockers' polka; it goes down for good
+    images = {}
+    for x in ("dead", "l1", "l2"):
+        net.down.add(roles[x])
+        images[x] = net.stores[roles[x]].snapshot()
+    # the lock record carries a quorum of prevotes for B in round 0
+    rec = decode(images["l1"].get(KEY_LOCK))
+    polka = [Vote.from_bytes(m) for m in rec["polka"]]
+    assert {(v.round, v.type, v.block_id) for v in polka} == {(0, PREVOTE, b.hash)}
+    assert len(polka) == 3 and roles["dead"] in {v.validator for v in polka}
+    net.run_until(lambda: False, max_ms=2_000)  # in-flight messages of round 0 drain
+    phase[0] = 2  # from now on a perfect network, but the dead stay dead
+    for x in ("l1", "l2"):
+        r = restart(net, roles[x], images[x])
+        assert r.core.locked_round == 0 and r.core.locked_value == b
+        # the restarted locker counts the polka again and relays it
+        assert r.core._power(0, PREVOTE, b.hash) == 3
+        relayed = {
+            (v.validator, v.round, v.block_id) for v in r.core.gossip() if isinstance(v, Vote)
+        }
+        assert (roles["dead"], 0, b.hash) in relayed
+    live = [roles[x] for x in ("u", "l1", "l2")]
+    assert net.run_until(lambda: min(net.heights(live)) >= H + 1, max_ms=60_000)
+    assert net.replicas[roles["u"]].block(H)[0].hash == b.hash  # type: ignore[index]
+    same_chain(net, H, live)
