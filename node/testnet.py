@@ -150,9 +150,18 @@ def create_testnet(
         print(
             "testnet: the template's validators are replaced by the generated ones", file=sys.stderr
         )
-    params = doc.get("params")
+    # A template may leave out what testnet can fill without guessing: params (defaults, and
+    # the treasury/registrar keys below), accounts and pools (none), genesis_time (now).
+    # chain_id has no sensible default and must be given.
+    for key, empty in (("params", dict), ("accounts", list), ("pools", list)):
+        if doc.get(key) is None:
+            doc[key] = empty()
+    if doc.get("genesis_time") is None:
+        doc["genesis_time"] = _now_rfc3339()
+    params = doc["params"]
     if not isinstance(params, dict):
         raise TestnetError("params: the template must have a params object")
+    # "names no treasury or no registrar (absent or empty)": a missing key, null, "" or [].
     if not params.get("treasury"):
         keys["treasury"] = _fresh()
         params["treasury"] = keys["treasury"].public_key.hex()

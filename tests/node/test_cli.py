@@ -110,6 +110,38 @@ def test_testnet_from_template(tmp_path: Path) -> None:
     assert [(a.address, a.balance) for a in g.accounts] == [(ALICE.public_key, 500)]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"treasury": "", "registrars": []},  # empty
+        {"treasury": None, "registrars": None},
+        {},  # absent
+        None,  # no params at all: every default
+    ],
+)
+def test_testnet_template_without_treasury_or_registrar(
+    tmp_path: Path, params: dict[str, Any] | None
+) -> None:
+    """Section 8: a template naming no treasury or no registrar (absent or empty) gets their
+    keys in DIR/keys/; the operators it lists are kept, the validators' added."""
+    template: dict[str, Any] = {"chain_id": "tpl", "genesis_time": "2026-01-01T00:00:00Z"}
+    if params is not None:
+        template["params"] = {**params, "operators": ["ab" * 32]}
+    (tmp_path / "t.json").write_text(json.dumps(template))
+    out = tmp_path / "net"
+    argv = ["testnet", "--validators", "1", "--out", str(out), "--base-port", "30100"]
+    assert main([*argv, "--genesis-template", str(tmp_path / "t.json")]) == 0
+    g = load_genesis(out / "genesis.json")
+    assert g.params.treasury == load_public_key(out / "keys" / "treasury.json")
+    assert g.params.registrars == (load_public_key(out / "keys" / "registrar.json"),)
+    operator = load_public_key(out / "keys" / "operator0.json")
+    assert operator in g.params.operators
+    if params is not None:
+        assert b"\xab" * 32 in g.params.operators
+    cfg = load_config(out / "node0")
+    assert (cfg.rpc.listen, cfg.p2p.listen) == ("127.0.0.1:30100", "127.0.0.1:31100")
+
+
 def test_testnet_bad_template_names_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
