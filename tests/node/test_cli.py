@@ -51,6 +51,27 @@ def test_keys_new_prints_the_address(
     assert "already exists" in capsys.readouterr().err
 
 
+def test_keys_new_encrypts_with_the_passphrase_from_the_environment(tmp_path: Path) -> None:
+    """`huzhu keys new --out FILE` as a user runs it: prints the address; with
+    HUZHU_PASSPHRASE the secret is not in the file in clear."""
+    path = tmp_path / "validator.json"
+    env = {**os.environ, "HUZHU_PASSPHRASE": "correct horse"}
+    out = subprocess.run(
+        [sys.executable, "-m", "node.cli", "keys", "new", "--out", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    address = out.stdout.strip()
+    doc = json.loads(path.read_text())
+    assert doc["public_key"] == address and "secret" not in doc and "encrypted_secret" in doc
+    signer = load_key(path, "correct horse")
+    assert signer.public_key.hex() == address
+    assert signer.seed.hex() not in path.read_text()
+
+
 # --- testnet -----------------------------------------------------------------------------
 
 
