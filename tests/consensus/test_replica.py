@@ -458,3 +458,51 @@ def test_restarted_lockers_keep_the_polka_and_the_chain_commits() -> None:
     assert net.run_until(lambda: min(net.heights(live)) >= H + 1, max_ms=60_000)
     assert net.replicas[roles["u"]].block(H)[0].hash == b.hash  # type: ignore[index]
     same_chain(net, H, live)
+
+
+def test_valid_value_without_a_lock_is_persisted_with_its_polka() -> None:
+    """A polka seen after our precommit step updates validValue but takes no lock [L36]:
+    the record keeps it (block and prevotes) so a restart can still re-propose it."""
+    from consensus.replica import KEY_LOCK
+    from state.codec import decode
+
+    ss = signers(4)
+    vs = ValidatorSet.from_members(members(ss))
+    me = next(s for s in ss if s.public_key == vs.proposer(0))
+    others = [s for s in ss if s is not me]
+    store = MemoryStore()
+    app = CounterApp(store, lambda h: members(ss))
+    r = Replica(CHAIN, store, app, me, FAST)
+    acts = r.start(0)
+    acts += r.on_deadline(FAST.commit_ms)
+    (p,) = [
+        m.proposal
+        for a in acts
+        if getattr(a, "channel", None) == CONSENSUS
+        and isinstance(m := decode_message(CONSENSUS, a.payload), ProposalMsg)
+    ]
+    b = p.block
+
+    def send(s, type: int, bid: bytes | None, now: int) -> list:  # noqa: ANN001
+        sig = s.sign(Vote.sign_bytes_for(CHAIN, type, 1, 0, bid))
+        v = Vote(type, 1, 0, bid, s.public_key, sig)
+        return r.on_message(s.public_key, CONSENSUS, encode_message(VoteMsg(v)), now)
+
+    now = FAST.commit_ms + 10
+    for s in others[:2]:
+        send(s, PREVOTE, None, now)
+    r.on_deadline(now + FAST.prevote_timeout(0))  # we precommit nil
+    assert r.core.step == 3 and r.core.locked_round == -1
+    assert store.get(KEY_LOCK) is None
+    now += FAST.prevote_timeout(0) + 10
+    send(others[2], PREVOTE, b.hash, now)
+    send(others[0], PREVOTE, b.hash, now)  # an equivocator completes the polka
+    assert (r.core.locked_round, r.core.valid_round) == (-1, 0)
+    rec = decode(store.get(KEY_LOCK))
+    assert (rec["height"], rec["round"], rec["block"], rec["valid_round"]) == (1, -1, None, 0)
+    assert rec["valid_block"] == b.to_bytes() and len(rec["polka"]) == 3
+    image = store.snapshot()
+    r2 = Replica(CHAIN, image, CounterApp(image, lambda h: members(ss)), me, FAST)
+    r2.start(now)
+    assert (r2.core.locked_round, r2.core.valid_round, r2.core.valid_value) == (-1, 0, b)
+    assert r2.core._power(0, PREVOTE, b.hash) == 3
