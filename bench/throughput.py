@@ -396,6 +396,18 @@ async def observe(
     return h
 
 
+def admitted_not_stranded(sent: list[Sent]) -> list[str]:
+    """Hashes of admitted txs that can still execute: not behind a refused or unanswered
+    nonce of the same sender (those are "stranded": the client left a gap)."""
+    first_bad: dict[int, int] = {}  # sender -> lowest nonce refused or unanswered
+    for _, _, c, i, nonce in sent:
+        if c != 0 and nonce < first_bad.get(i, 1 << 62):
+            first_bad[i] = nonce
+    return [
+        h for h, _, c, i, nonce in sent if c == 0 and not (i in first_bad and nonce > first_bad[i])
+    ]
+
+
 def cpu_seconds(pid: int) -> float | None:
     """utime + stime of a process so far (from /proc; None where unavailable)."""
     try:
@@ -521,7 +533,7 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
                     box["out"] = q.get_nowait()
                 except queue.Empty:
                     return False
-                box["waiting"] = {h for h, _, c, _, _ in box["out"][0] if c == 0}
+                box["waiting"] = set(admitted_not_stranded(box["out"][0]))
                 box["progress"] = now
             waiting: set[str] = box["waiting"]
             before = len(waiting)
@@ -542,13 +554,12 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
     accepted = {h: ts for h, ts, c, _, _ in sent if c == 0}
     refused = sum(1 for _, _, c, _, _ in sent if c > 0)
     errors = sum(1 for _, _, c, _, _ in sent if c < 0)
-    first_bad: dict[int, int] = {}  # sender -> lowest nonce refused or unanswered
-    for _, _, c, i, nonce in sent:
-        if c != 0 and nonce < first_bad.get(i, 1 << 62):
-            first_bad[i] = nonce
-    stranded = {
-        h for h, _, c, i, nonce in sent if c == 0 and i in first_bad and nonce > first_bad[i]
-    }
+    live = set(admitted_not_stranded(sent))
+    stranded = {h for h in accepted if h not in live}
+    refused_by_code: dict[str, int] = {}
+    for _, _, c, _, _ in sent:
+        if c > 0:
+            refused_by_code[str(c)] = refused_by_code.get(str(c), 0) + 1
     in_window = [h for h, t in seen.items() if w0 <= t < w1]
     lat = [(seen[h] - accepted[h]) * 1000 for h in accepted if h in seen and w0 <= seen[h] < w1]
     lost = sum(1 for h in accepted if h not in seen and h not in stranded)
@@ -564,11 +575,13 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
     result = {
         "validators": n,
         "seconds": args.seconds,
+        "warmup": args.warmup,
         "rate": args.rate,
         "mode": "open-loop" if args.rate else f"closed-loop window {args.window}/node",
         "submitted": len(sent),
         "accepted": len(accepted),
         "refused": refused,
+        "refused_by_code": refused_by_code,
         "errors": errors,
         "skipped": skipped,
         "stranded": len(stranded),
@@ -592,23 +605,38 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),
-        "timeline": _timeline(seen, accepted, start_at, time.time()),
+        "timeline": _timeline(seen, accepted, start_at, max([t_end, *seen.values()]) + 1.0),
     }
     return result
 
 
 def _timeline(
     seen: dict[str, float], accepted: dict[str, float], t0: float, t1: float
-) -> list[dict[str, float]]:
-    """Per-second committed count and latency percentiles, for the plot."""
-    buckets: dict[int, list[float]] = {}
+) -> list[dict[str, Any]]:
+    """One entry per second from t0 (load start) to t1, empty seconds included (0 committed,
+    no latency), so a stall shows as a stall: admitted and committed counts of our txs, and
+    the latency percentiles of the txs committed in that second."""
+    lat: dict[int, list[float]] = {}
     for h, t in seen.items():
         if h in accepted and t0 <= t < t1:
-            buckets.setdefault(int(t - t0), []).append((t - accepted[h]) * 1000)
-    return [
-        {"t": s, "committed": len(v), "p50_ms": pct(v, 50), "p99_ms": pct(v, 99)}
-        for s, v in sorted(buckets.items())
-    ]
+            lat.setdefault(int(t - t0), []).append((t - accepted[h]) * 1000)
+    subm: dict[int, int] = {}
+    for ts in accepted.values():
+        if t0 <= ts < t1:
+            subm[int(ts - t0)] = subm.get(int(ts - t0), 0) + 1
+    out: list[dict[str, Any]] = []
+    for sec in range(int(t1 - t0) + 1):
+        v = lat.get(sec, [])
+        out.append(
+            {
+                "t": sec,
+                "admitted": subm.get(sec, 0),
+                "committed": len(v),
+                "p50_ms": round(pct(v, 50), 1) if v else None,
+                "p99_ms": round(pct(v, 99), 1) if v else None,
+            }
+        )
+    return out
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -642,6 +670,8 @@ def print_table(r: dict[str, Any]) -> None:
 
 
 def plot(r: dict[str, Any], path: str) -> None:
+    """Throughput (per second and a 5-second mean) and latency over time; the measured
+    window is shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -649,16 +679,29 @@ def plot(r: dict[str, Any], path: str) -> None:
 
     tl = r["timeline"]
     xs = [p["t"] for p in tl]
-    fig, (a1, a2) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    a1.plot(xs, [p["committed"] for p in tl], label="committed tx/s")
+    committed = [p["committed"] for p in tl]
+    mean5 = [sum(committed[max(0, i - 4) : i + 1]) / min(5, i + 1) for i in range(len(tl))]
+    fig, (a1, a2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6.5))
+    w0, w1 = r["warmup"], r["warmup"] + r["seconds"]
+    for ax in (a1, a2):
+        ax.axvspan(w0, w1, color="0.92", label="_window")
+        ax.grid(alpha=0.3)
+    a1.bar(xs, committed, width=0.9, color="tab:blue", alpha=0.45, label="committed / s")
+    a1.plot(xs, mean5, color="tab:blue", label="committed, 5 s mean")
+    a1.plot(xs, [p["admitted"] for p in tl], color="tab:green", lw=1, label="admitted / s")
+    a1.axhline(r["committed_tps"], color="tab:red", ls="--", lw=1, label="window mean")
     a1.set_ylabel("tx/s")
-    a1.legend()
-    a2.plot(xs, [p["p50_ms"] for p in tl], label="p50 latency")
-    a2.plot(xs, [p["p99_ms"] for p in tl], label="p99 latency")
-    a2.set_ylabel("ms")
-    a2.set_xlabel("seconds since load start")
-    a2.legend()
-    fig.suptitle(f"huzhu, {r['validators']} validators: {r['committed_tps']} tx/s committed")
+    a1.legend(loc="upper right", fontsize=8)
+    a2.plot(xs, [p["p50_ms"] for p in tl], ".-", label="p50 latency")
+    a2.plot(xs, [p["p99_ms"] for p in tl], ".-", label="p99 latency")
+    a2.set_ylabel("submit to commit, ms")
+    a2.set_xlabel("seconds since load start (shaded: measured window)")
+    a2.legend(loc="upper left", fontsize=8)
+    mode = f"open loop {r['rate']:.0f} tx/s" if r["rate"] else r["mode"]
+    fig.suptitle(
+        f"huzhu, {r['validators']} validators, {mode}: {r['committed_tps']} tx/s committed, "
+        f"p99 {r['p99_ms'] / 1000:.2f} s, lost {r['lost']}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
