@@ -32,6 +32,8 @@ if [ "$(id -u)" = "0" ]; then
     find /data \( \! -user huzhu -o \! -group huzhu \) -exec chown -h huzhu:huzhu {} +
     chmod 0700 /data
   fi
+  # setpriv keeps the environment: give the unprivileged process its own HOME
+  export HOME=/data USER=huzhu LOGNAME=huzhu
   exec setpriv --reuid=huzhu --regid=huzhu --init-groups -- "$@"
 fi
 # already unprivileged (e.g. `docker run --user 10001`): /config must be readable by us

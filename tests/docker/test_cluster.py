@@ -81,13 +81,16 @@ def _height(port: int) -> int | None:
         return None
 
 
-def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
+def _wait(pred: Callable[[], bool], timeout: float, what: str, ports: list[int]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
             return
         time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    heights = [_height(p) for p in ports]
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what} (heights of node0..3: {heights})"
+    )
 
 
 def _run(args: list[str], timeout: float, **kw) -> subprocess.CompletedProcess[str]:
@@ -191,11 +194,12 @@ def test_cluster_survives_a_stopped_node(cluster: Cluster) -> None:
 
 def _check_cluster(c: Cluster) -> None:
     p = c.ports
-    _wait(lambda: all((_height(x) or 0) >= 5 for x in p), 180, "height >= 5 on every node")
+    _wait(lambda: all((_height(x) or 0) >= 5 for x in p), 180, "height >= 5 on every node", p)
     _wait(
         lambda: all(c.inspect(s, "{{.State.Health.Status}}").strip() == "healthy" for s in NODES),
         90,
         "every container's healthcheck to report healthy",
+        p,
     )
     for s in NODES:
         top = _run(["docker", "top", c.container(s), "-o", "pid,uid,args"], 60).stdout
@@ -210,11 +214,12 @@ def _check_cluster(c: Cluster) -> None:
         lambda: all((_height(x) or 0) >= start + 3 for x in p[:3]),
         120,
         f"the three remaining validators to commit 3 blocks past {start}",
+        p,
     )
 
     c.compose("start", "node3")
     target = max(_height(x) or 0 for x in p[:3])
-    _wait(lambda: (_height(p[3]) or 0) >= target, 180, f"node3 to catch up to height {target}")
+    _wait(lambda: (_height(p[3]) or 0) >= target, 180, f"node3 to catch up to height {target}", p)
     # it resumed from its volume, not from genesis: the node logs its stored height on start
     logs = c.compose("logs", "--no-color", "node3")
     started = [int(h) for h in re.findall(r"node started .*?\bheight=(\d+)", logs)]
