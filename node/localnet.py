@@ -39,7 +39,7 @@ from types import FrameType
 from typing import IO
 
 from node.config import DEFAULT_RPC_PORT, Home, load_config, split_host_port
-from node.testnet import create_testnet
+from node.testnet import P2P_PORT_OFFSET, create_testnet
 
 POLL_INTERVAL_S = 3.0
 STOP_GRACE_S = 20.0
@@ -83,14 +83,27 @@ def _listen_ports(homes: list[Path]) -> list[tuple[str, str, int]]:
     return out
 
 
+def suggest_base_port(n: int, host: str = "127.0.0.1") -> int | None:
+    """A base port whose n RPC and n P2P ports are all free, below the ephemeral range."""
+    top = ephemeral_range()[0] - P2P_PORT_OFFSET - n
+    for base in range(DEFAULT_RPC_PORT + 100, top, 100):
+        ports = [base + i for i in range(n)] + [base + P2P_PORT_OFFSET + i for i in range(n)]
+        if all(port_is_free(host, p) for p in ports):
+            return base
+    return None
+
+
 def check_ports(homes: list[Path]) -> list[str]:
     """Refuse (LocalnetError) when a port is taken; return warnings for risky ports."""
     ports = _listen_ports(homes)
     taken = [f"{what} port {port}" for what, host, port in ports if not port_is_free(host, port)]
     if taken:
+        hint = "pick free ports with --base-port"
+        free = suggest_base_port(len(homes))
+        if free is not None:
+            hint = f"or try --base-port {free}, free now"
         raise LocalnetError(
-            f"{', '.join(taken)} already in use (a localnet or node still running? "
-            "stop it, or pick free ports with --base-port)"
+            f"{', '.join(taken)} already in use (a localnet or node still running? stop it, {hint})"
         )
     low, high = ephemeral_range()
     risky = sorted(port for _, _, port in ports if low <= port <= high)

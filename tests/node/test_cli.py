@@ -590,6 +590,8 @@ def test_localnet_names_a_taken_port_and_starts_nothing(
     assert rc == 1 and started == []
     err = capsys.readouterr().err
     assert f"node0 P2P port {base + 1000} already in use" in err
+    suggested = int(err.split("--base-port ")[1].split(",")[0])  # a base port free right now
+    assert port_is_free("127.0.0.1", suggested) and port_is_free("127.0.0.1", suggested + 1000)
 
 
 def test_localnet_warns_about_ephemeral_ports(
