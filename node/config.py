@@ -219,6 +219,12 @@ class MempoolConfig(_Section):
     max_future_per_sender: int = Field(
         16, ge=0, le=64, description="pending txs behind a nonce gap, one sender"
     )
+    committed_cache: int = Field(
+        50_000,
+        ge=1,
+        le=10_000_000,
+        description="hashes of recently committed txs, to answer late gossip copies cheaply",
+    )
     propose_max_txs: int = Field(
         2_000,
         ge=1,
