@@ -76,9 +76,15 @@ class MempoolLimits:
     verified_cache: int = 50_000  # hashes whose signature is known good
     max_future_txs: int = 2_500  # pending txs behind a nonce gap, all senders together
     max_future_per_sender: int = 16  # pending txs behind a nonce gap, one sender
+    committed_cache: int = 50_000  # hashes of recently committed txs (late gossip copies)
 
     def __post_init__(self) -> None:
-        if self.max_txs < 1 or self.max_bytes < 1 or self.verified_cache < 1:
+        if (
+            self.max_txs < 1
+            or self.max_bytes < 1
+            or self.verified_cache < 1
+            or self.committed_cache < 1
+        ):
             raise ValueError("mempool limits must be >= 1")
         if self.max_future_txs < 0 or self.max_future_per_sender < 0:
             raise ValueError("mempool future-transaction limits must be >= 0")
@@ -110,6 +116,7 @@ class Mempool:
         self._bytes = 0
         self._future = 0  # sum of _Sender.future
         self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._committed: OrderedDict[bytes, None] = OrderedDict()
 
     # ------------------------------------------------------------------ queries
 
@@ -179,6 +186,10 @@ class Mempool:
             # the same bytes passed checks 1-7 when admitted (they do not depend on state):
             # answer check 8 without decoding again (gossip delivers most txs more than once)
             return CheckResult(Code.DUPLICATE, "transaction already pending", pending)
+        if tx_hash in self._committed:
+            # gossip copies still in flight when the tx committed: a block holds only txs
+            # that pass checks 1-7, so the full checks would also end at check 8
+            return CheckResult(Code.DUPLICATE, "transaction already committed", None)
         view = self._view()
         res = check_tx(
             view,
@@ -285,8 +296,10 @@ class Mempool:
         touched: set[bytes] = set()
         included: list[Tx] = []
         dropped: list[Tx] = []
+        committed = self._committed
         for wire in block_txs:
             h = sha256(wire)
+            committed[h] = None
             tx = self._by_hash.get(h)
             if tx is not None:
                 touched.add(tx.sender)
@@ -296,6 +309,8 @@ class Mempool:
             sender = _sender_of(wire)
             if sender is not None and sender in self._senders:
                 touched.add(sender)
+        while len(committed) > self.limits.committed_cache:
+            committed.popitem(last=False)
         if not touched:
             return included, dropped
         view = self._view()

@@ -156,6 +156,7 @@ class Node:
                 verified_cache=cfg.mempool.verified_cache,
                 max_future_txs=cfg.mempool.max_future_txs,
                 max_future_per_sender=cfg.mempool.max_future_per_sender,
+                committed_cache=cfg.mempool.committed_cache,
             ),
         )
         self._executions: dict[int, Execution] = {}

@@ -343,3 +343,31 @@ def test_known_returns_the_pending_tx_of_exactly_those_bytes() -> None:
     got = mp.known(t.wire)
     assert got is not None and got.hash == t.hash and got.wire == t.wire
     assert mp.known(tx(A, 1).wire) is None
+
+
+def test_recently_committed_tx_is_a_duplicate_without_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gossip copy arriving after its tx committed is answered at check 8 from a bounded
+    cache of committed hashes, without decoding or verifying again."""
+    import node.mempool as mod
+
+    mp, view = make(MempoolLimits(committed_cache=2), a=1000)
+    t0, t1, t2 = tx(A, 0), tx(A, 1), tx(A, 2)
+    view.accounts[A.public_key] = Acct(balance=994, nonce=3)
+    mp.update([t0.wire, t1.wire, t2.wire])  # committed elsewhere, never pending here
+    view.committed.update({t0.hash, t1.hash, t2.hash})
+    calls: list[bytes] = []
+    real = mod.check_tx
+    monkeypatch.setattr(mod, "check_tx", lambda v, w, **kw: calls.append(w) or real(v, w, **kw))
+    for t in (t1, t2):  # the two most recent: cached
+        res = mp.add(t.wire)
+        assert res.code is Code.DUPLICATE and res.error == "duplicate"
+    assert calls == []
+    res = mp.add(t0.wire)  # evicted from the cache (boundary 2): full checks, same answer
+    assert res.code is Code.DUPLICATE and calls == [t0.wire]
+
+
+def test_committed_cache_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        MempoolLimits(committed_cache=0)
