@@ -13,7 +13,10 @@ import asyncio
 import hashlib
 import json
 import re
+import signal
 import struct
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +27,7 @@ from typing import Any
 import aiohttp
 import nacl.signing
 import pytest
-from e2e_net import Net, genesis_template, member, wait_for
+from e2e_net import ROOT, Net, free_base_port, genesis_template, member, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +40,20 @@ COMMIT_TIMEOUT_MS = 8000  # commit mode's wait, shortened so the timeout answer 
 # --- an independent canonical msgpack encoder (PROTOCOL.md section 1) ------------------------
 
 
+class Raw(bytes):
+    """Bytes inserted into the encoding as they are (to craft non-canonical input)."""
+
+
+class RawMap(list):  # type: ignore[type-arg]
+    """A map written with its pairs in the given order, duplicates kept."""
+
+
 def pack(v: Any) -> bytes:
     """Canonical msgpack: shortest ints, str/bin distinguished, map keys sorted by UTF-8."""
+    if isinstance(v, Raw):
+        return bytes(v)
+    if isinstance(v, RawMap):
+        return bytes([0x80 | len(v)]) + b"".join(pack(k) + pack(x) for k, x in v)
     if v is None:
         return b"\xc0"
     if v is True:
@@ -416,6 +431,8 @@ def test_broadcast_modes_and_tx(c: Client) -> None:
     r = c.call("broadcast_tx", tx=w.hex().upper())  # no mode: sync; hex of either case
     assert set(r) == {"hash", "code", "error", "log"}
     assert (r["hash"], r["code"], r["error"]) == (tx_hash(w), 0, None)
+    # pending or already committed: either way the next nonce to use is n + 1
+    assert c.call("account", address=addr(s).hex())["pending_nonce"] == n + 1
     refused = c.broadcast(junk, "sync")
     assert set(refused) == {"hash", "code", "error", "log"}
     assert (refused["code"], refused["error"]) == (1, "malformed")
@@ -506,6 +523,18 @@ def test_admission_checks_in_order(c: Client) -> None:
     assert answer(tx(nonce=True)) == (1, "malformed")  # a bool is never an integer
     assert answer(tx(fee=-1)) == (1, "malformed")
     assert answer(tx(nonce=2**53)) == (1, "malformed")
+    # canonical msgpack only: the shortest int, valid UTF-8, unique keys, no float/ext
+    for odd in (
+        Raw(b"\xce\x00\x00\x00\x01"),  # 1 as uint32
+        Raw(b"\xcb" + struct.pack(">d", 1.0)),  # a float
+        Raw(b"\xd4\x01\x00"),  # ext
+    ):
+        assert answer(tx(fee=odd)) == (1, "malformed"), odd
+    assert answer(tx(type_="join", payload={"pool": Raw(b"\xa2\xff\xfe")})) == (1, "malformed")
+    dup = RawMap([("amount", 1), ("amount", 2), ("to", to)])
+    assert answer(tx(payload=dup)) == (1, "malformed")
+    unsorted = RawMap([("to", to), ("amount", 1)])
+    assert answer(tx(payload=unsorted)) == (1, "malformed")
     # 3 wrong_chain before unknown_type
     assert answer(tx(chain_id="other", type_="steal", payload={})) == (3, "wrong_chain")
     # 4 unknown_type before the payload and the signature
@@ -847,3 +876,87 @@ def test_mempool_full_is_the_last_check(tmp_path: Path) -> None:
         assert r["error"] == "duplicate"
     finally:
         n.cleanup()
+
+
+# --- section 8, the command line as an operator types it ---------------------------------------
+
+HUZHU = [sys.executable, "-m", "node.cli"]
+
+
+def test_cli_tx_defaults_and_flags(c: Client, tmp_path: Path) -> None:
+    """`huzhu tx TYPE ... --key FILE --rpc URL [--fee F] [--nonce N]`: fee defaults to
+    min_fee, nonce to pending_nonce; the key file is the documented JSON."""
+    s = seed(6)
+    key = tmp_path / "m6.json"
+    key.write_text(json.dumps({"public_key": addr(s).hex(), "secret": s.hex()}))
+    to = addr(seed(0)).hex()
+    base = ["--key", str(key), "--rpc", c.url]
+
+    def huzhu(*argv: str) -> dict[str, Any]:
+        out = subprocess.run([*HUZHU, *argv], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    n = c.call("account", address=addr(s).hex())["pending_nonce"]
+    r = huzhu("tx", "transfer", "--to", to, "--amount", "9", *base)
+    assert (r["code"], r["error"]) == (0, None)
+    t = c.call("tx", hash=r["hash"])
+    assert (t["fee"], t["nonce"], t["payload"]) == (1, n, {"to": to, "amount": 9})
+    r = huzhu(
+        "tx", "transfer", "--to", to, "--amount", "2", "--fee", "3", "--nonce", str(n + 1), *base
+    )
+    t = c.call("tx", hash=r["hash"])
+    assert (t["fee"], t["nonce"]) == (3, n + 1)
+    out = subprocess.run(
+        [*HUZHU, "tx", "join", "--pool", "nope", *base], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 1 and json.loads(out.stdout)["error"] == "not_found"
+    assert "not_found" in out.stderr
+
+
+def test_cli_localnet_runs_and_stops_cleanly(tmp_path: Path) -> None:
+    """`huzhu localnet --validators 2`: prints the RPC addresses and the funded keys, the
+    nodes commit blocks, the printed first command works, and SIGINT stops everything with
+    exit status 0."""
+    base = free_base_port(2)
+    proc = subprocess.Popen(
+        [*HUZHU, "localnet", "--validators", "2", "--base-port", str(base)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+
+        def committing() -> bool:  # every node past height 0
+            heights = [ln for ln in lines if ln.startswith("heights:")]
+            return bool(heights) and all(
+                h.split("=")[1].isdigit() and int(h.split("=")[1]) > 0
+                for h in heights[-1].split()[1:]
+            )
+
+        while not committing():
+            assert time.monotonic() < deadline and proc.poll() is None, "\n".join(lines)
+            lines.append(proc.stdout.readline().rstrip("\n"))
+        text = "\n".join(lines)
+        assert f"node0: rpc http://127.0.0.1:{base}/" in text
+        assert f"node1: rpc http://127.0.0.1:{base + 1}/" in text
+        first = next(ln for ln in lines if " tx transfer " in ln).split()
+        # the printed command, run with this interpreter
+        i = first.index("tx")
+        out = subprocess.run(
+            [*HUZHU, *first[i:]], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["code"] == 0
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[0]
+        assert proc.returncode == 0, rest
+        assert "exit codes [0, 0]" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
