@@ -643,3 +643,43 @@ def test_sim_gets_its_arguments_untouched(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(sim.cli, "main", fake_main)
     assert main(["sim", "--seed", "7", "--help-me", "tx"]) == 3
     assert seen == [["--seed", "7", "--help-me", "tx"]]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_localnet_nodes_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    """A supervisor killed with SIGKILL (or a closed terminal) leaves no node running to hold
+    the ports of the next localnet: each node gets SIGTERM when its parent dies."""
+    pidfile = tmp_path / "node.pid"
+    script = f"""
+import os, sys, threading
+from pathlib import Path
+from node.localnet import run_localnet
+node = ("import os,signal,sys,time; open({str(pidfile)!r}, 'w').write(str(os.getpid()));"
+        " signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(120)")
+run_localnet(1, {_free_base_port()}, Path({str(tmp_path / "ln")!r}),
+             command=lambda home: [sys.executable, "-c", node], poll_interval=0.2)
+"""
+    sup = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text()):
+            assert sup.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        node_pid = int(pidfile.read_text())
+        sup.kill()
+        sup.wait()
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{node_pid}").exists() and "Z" not in _proc_state(node_pid):
+            assert time.monotonic() < deadline, "the node outlived its supervisor"
+            time.sleep(0.05)
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+            sup.wait()
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
