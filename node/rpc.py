@@ -13,6 +13,18 @@ open TCP connections (HTTP 503 beyond, before any byte is parsed), subscriptions
 WebSocket, and each WebSocket's send queue: events are enqueued without waiting, and a
 subscriber whose queue is full is disconnected (close code 1013) so that a slow reader can
 never stall the node's event loop.
+
+Choices where PROTOCOL.md section 6 is silent (pinned by tests/e2e/test_conformance_e2e.py):
+
+- an unknown parameter name is -32602 naming it (a typo must not silently take a default);
+- ``limit`` below 1 is -32602 like above 1000; a height that is an integer but outside the
+  method's range (negative included) is -32001, a non-integer height -32602;
+- an optional parameter given as null takes its default;
+- ``subscribe``/``unsubscribe`` over HTTP are -32601 (they need a connection to notify);
+  subscription ids are strings; ``unsubscribe`` of an unknown id is -32001;
+- a batch of notifications only is answered by HTTP 204 without body; an empty batch is
+  -32600; the 413 answer carries a -32600 error object;
+- ``net_info`` directions are ``"in"`` (the peer dialed us) and ``"out"``.
 """
 
 from __future__ import annotations
