@@ -67,7 +67,7 @@ class TestnetNode:
     node_id: str
     rpc_listen: str
     p2p_listen: str
-    rpc_url: str  # where a client on this host reaches it (127.0.0.1 unless --hostnames)
+    rpc_url: str  # where a client reaches it: this host, or with --hostnames the compose network
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +231,7 @@ def create_testnet(
                 node_id=node_keys[i].public_key.hex(),
                 rpc_listen=cfg.rpc.listen,
                 p2p_listen=cfg.p2p.listen,
-                rpc_url=f"http://127.0.0.1:{rpc_ports[i]}/",
+                rpc_url=f"http://{hosts[i]}:{rpc_ports[i]}/",
             )
         )
     return Testnet(out=out, chain_id=genesis.chain_id, nodes=nodes)
