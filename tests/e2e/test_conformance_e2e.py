@@ -35,7 +35,7 @@ CHAIN = "huzhu-e2e"
 HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX128 = re.compile(r"[0-9a-f]{128}")
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
-COMMIT_TIMEOUT_MS = 8000  # commit mode's wait, shortened so the timeout answer is testable
+COMMIT_TIMEOUT_MS = 12000  # commit mode's wait, shortened so the timeout answer is testable
 
 # --- an independent canonical msgpack encoder (PROTOCOL.md section 1) ------------------------
 
