@@ -544,6 +544,21 @@ def test_admission_checks_in_order(c: Client) -> None:
     assert answer(forge(tx(payload={"to": to[:31], "amount": 1}))) == (1, "malformed")
     assert answer(forge(tx(payload={"to": to, "amount": 1, "memo": ""}))) == (1, "malformed")
     assert answer(forge(tx(payload={"to": to.hex(), "amount": 1}))) == (1, "malformed")
+    # the payload column's constraints are schema too
+    for type_, payload in (
+        ("elect", {"candidates": [bytes([i]) * 32 for i in range(31)]}),  # > max_votes (30)
+        ("elect", {"candidates": [to, to]}),  # duplicates
+        ("register_candidate", {"consensus_key": to, "name": ""}),
+        ("register_candidate", {"consensus_key": to, "name": "n" * 65}),
+        ("transfer", {"to": to, "amount": 2**53}),
+        ("vote", {"claim": to, "approve": 1}),  # an integer is never a boolean
+        ("claim", {"pool": "medical", "amount": 5, "evidence": b"\x00" * 31}),
+        ("join", {"pool": b"medical"}),  # bin where str is due
+    ):
+        assert answer(tx(type_=type_, payload=payload)) == (1, "malformed"), payload
+    # 64 code points (more bytes in UTF-8) are within the schema: check 6 is reached
+    at_limit = tx(type_="register_candidate", payload={"consensus_key": to, "name": "é" * 64})
+    assert answer(forge(at_limit)) == (2, "bad_signature")
     # 6 bad_signature before the fee
     assert answer(forge(tx(fee=0))) == (2, "bad_signature")
     # 7 fee_too_low before duplicate / nonce / funds
