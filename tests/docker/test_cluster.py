@@ -112,7 +112,8 @@ class Cluster:
         return _run([*self.base, *args], timeout, cwd=ROOT, env=self.env).stdout
 
     def container(self, service: str) -> str:
-        cid = self.compose("ps", "-q", service).strip()
+        # -a: compose v2 lists only running containers without it
+        cid = self.compose("ps", "-a", "-q", service).strip()
         assert cid, f"no container for {service}"
         return cid
 
