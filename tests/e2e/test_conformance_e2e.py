@@ -686,14 +686,20 @@ def test_claim_lifecycle(c: Client) -> None:
         == "voting_closed"
     )
 
-    # a second claim, approved this time, then paid out after the notice period
-    r = send(c, claimant, "claim", {"pool": "medical", "amount": 200, "evidence": evidence})
+    # a second claim, approved this time, larger than the pool (350): insolvent until paid in
+    r = send(c, claimant, "claim", {"pool": "medical", "amount": 400, "evidence": evidence})
     assert r["code"] == 0, r
     cid2 = bytes.fromhex(r["hash"])
-    assert (
-        send(c, claimant, "claim", {"pool": "medical", "amount": 1, "evidence": evidence})["error"]
-        == "claim_open"
-    )
+
+    def claim_by(s: bytes, amount: int) -> str | None:
+        payload = {"pool": "medical", "amount": amount, "evidence": evidence}
+        return send(c, s, "claim", payload)["error"]
+
+    assert claim_by(claimant, 1) == "claim_open"
+    assert claim_by(claimant, 5001) == "invalid_payload"  # above max_claim: checked before
+    outsider = seed(0)  # not a member of medical
+    assert send(c, outsider, "vote", {"claim": cid2, "approve": True})["error"] == "not_member"
+    assert claim_by(outsider, 1) == "not_member"
     for j in (juror_a, juror_b):
         assert send(c, j, "vote", {"claim": cid2, "approve": True})["code"] == 0
     closes = c.call("claim", id=cid2.hex())["closes_at"]
@@ -701,18 +707,21 @@ def test_claim_lifecycle(c: Client) -> None:
     cl = c.call("claim", id=cid2.hex())
     assert (cl["status"], cl["payable_at"]) == ("approved", closes + 10)
     r = send(c, juror_b, "payout", {"claim": cid2})  # anyone may send it
-    # PROTOCOL: payout before payable_at is notice_period; the block height decides
+    # payout before payable_at is notice_period: the height of the block decides
     if r["height"] < cl["payable_at"]:
         assert r["error"] == "notice_period", r
         c.wait_height(cl["payable_at"] - 1)
-        before = c.call("account", address=addr(claimant).hex())["balance"]
         r = send(c, juror_b, "payout", {"claim": cid2})
-    else:
-        before = None
+    assert (r["code"], r["error"]) == (24, "pool_insolvent"), r
+    assert c.call("claim", id=cid2.hex())["status"] == "approved"  # stays payable
+    assert send(c, juror_a, "pay", {"pool": "medical", "amount": 100})["code"] == 0
+    assert c.call("pool", id="medical")["balance"] == 450
+    before = c.call("account", address=addr(claimant).hex())["balance"]
+    r = send(c, juror_b, "payout", {"claim": cid2})
     assert (r["code"], r["error"]) == (0, None), r
-    if before is not None:
-        after = c.call("account", address=addr(claimant).hex())["balance"]
-        assert after - before == 200 - 200 * 800 // 10000 + 50  # minus fee_bps, plus the bond
+    after = c.call("account", address=addr(claimant).hex())["balance"]
+    assert after - before == 400 - 400 * 800 // 10000 + 50  # minus fee_bps, plus the bond
+    assert c.call("pool", id="medical")["balance"] == 50
     assert send(c, juror_a, "payout", {"claim": cid2})["error"] == "already_paid"
     assert c.call("claim", id=cid2.hex())["status"] == "paid"
 
