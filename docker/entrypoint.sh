@@ -4,7 +4,7 @@
 # container's uid cannot read. As root we copy the node's files from the read-only /config
 # mount into the /data volume, hand /data to huzhu, then drop privileges for good.
 # /config is optional: without it /data must already hold config.toml, genesis.json and
-# node_key.json. Its files overwrite those in /data on every start (edit them there).
+# node_key.json. Its files overwrite those in /data on every start: edit them in /config.
 # Arguments starting with "-" go to `huzhu start` (default: --home /data); anything else is
 # run as a command, e.g. `docker run --rm IMAGE huzhu --help`.
 set -eu
