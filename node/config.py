@@ -175,6 +175,13 @@ class P2PConfig(_Section):
     dial_interval_ms: int = Field(
         2_000, ge=1, le=3_600_000, description="wait before redialling a lost persistent peer"
     )
+    gossip_relay_delay_ms: int = Field(
+        1_500,
+        ge=0,
+        le=600_000,
+        description="a peer's tx is forwarded to other peers only this long after it arrived "
+        "(if still pending): in a full mesh its origin reaches them first",
+    )
 
     _check_listen = field_validator("listen")(_listen)
 
