@@ -202,7 +202,12 @@ class Node:
             on_message=self._on_message,
             on_peer=self._on_peer,
         )
-        self.gossip = TxGossip(self.p2p, self.p2p_limits, CH_TXS)
+        self.gossip = TxGossip(
+            self.p2p,
+            self.p2p_limits,
+            CH_TXS,
+            relay_delay_s=cfg.p2p.gossip_relay_delay_ms / 1000,
+        )
         self.rpc = RpcServer(self.service, cfg.rpc)
         await self.p2p.start()
         await self.rpc.start()

@@ -9,6 +9,14 @@ batch of the pending txs that peer has not seen, oldest first.
 the pending order and a tx behind the cursor is never offered again on that link. A peer that
 reconnects starts over (it may have restarted with an empty mempool).
 
+Two lanes. Transactions this node admitted from a client (the "own" lane) leave at the next
+flush. Transactions a peer sent (the "relay" lane) are forwarded only ``relay_delay_s`` after
+they arrived, if still pending: validators dial each other in a full mesh, so the origin has
+normally reached every peer already and the tx is committed (and removed) before its relay
+is due. Without the delay each of N nodes would receive every tx from N - 1 peers, a cost
+that grows with N squared; with it, relaying remains the fallback for a partial mesh (a
+missing link costs ``relay_delay_s`` per hop, not the tx).
+
 Batch wire format (channel 2): canonical msgpack of a non-empty list of bin, each one tx's
 wire bytes. :func:`decode_batch` is strict and raises only :class:`ProtocolViolation`.
 """
@@ -18,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from state.codec import DecodeError, decode, encode
@@ -77,24 +86,49 @@ class Transport(Protocol):
     def send(self, peer_id: bytes, channel: int, payload: bytes) -> bool: ...
 
 
+OWN, RELAY = 0, 1  # lanes
+
+
 class _PeerState:
     __slots__ = ("seen", "cursor")
 
     def __init__(self) -> None:
         self.seen: OrderedDict[bytes, None] = OrderedDict()
-        self.cursor = -1  # every pending tx with seq <= cursor was offered or skipped
+        # per lane: every pending tx of the lane with seq <= cursor was offered or skipped
+        self.cursor = [-1, -1]
+
+
+class _Lane:
+    """Pending txs of one lane in arrival order: (seq, hash, due time); may hold dead ones."""
+
+    __slots__ = ("order", "head")
+
+    def __init__(self) -> None:
+        self.order: list[tuple[int, bytes, float]] = []
+        self.head = 0  # entries before head are dead
 
 
 class TxGossip:
     """Per-peer once-only forwarding of pending transactions."""
 
-    def __init__(self, transport: Transport, limits: P2PLimits, channel: int = CH_TX) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        limits: P2PLimits,
+        channel: int = CH_TX,
+        *,
+        relay_delay_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if relay_delay_s < 0:
+            raise ValueError("relay_delay_s must be >= 0")
         self._transport = transport
         self.limits = limits
         self.channel = channel
-        self._pending: dict[bytes, tuple[int, bytes]] = {}  # hash -> (seq, wire)
-        self._order: list[tuple[int, bytes]] = []  # (seq, hash), seq ascending; may hold dead
-        self._head = 0  # entries before _head are dead
+        self.relay_delay_s = relay_delay_s
+        self._clock = clock
+        self._pending: dict[bytes, tuple[int, bytes, int]] = {}  # hash -> (seq, wire, lane)
+        self._lanes = (_Lane(), _Lane())
         self._next_seq = 0
         self._peers: dict[bytes, _PeerState] = {}
 
@@ -122,7 +156,8 @@ class TxGossip:
         """Queue a tx for forwarding; True when it was new to the gossip.
 
         Call it for every tx the mempool accepted and also for txs a peer sent that we
-        already had, so that peer is not sent them back.
+        already had, so that peer is not sent them back. A tx from a peer goes to the relay
+        lane (forwarded after relay_delay_s), one of our own to the own lane (next flush).
         """
         if from_peer is not None:
             self.mark_seen(from_peer, tx_hash)
@@ -133,8 +168,10 @@ class TxGossip:
             return False
         seq = self._next_seq
         self._next_seq += 1
-        self._pending[tx_hash] = (seq, wire)
-        self._order.append((seq, tx_hash))
+        lane = OWN if from_peer is None else RELAY
+        due = 0.0 if lane == OWN else self._clock() + self.relay_delay_s
+        self._pending[tx_hash] = (seq, wire, lane)
+        self._lanes[lane].order.append((seq, tx_hash, due))
         while len(self._pending) > self.limits.gossip_pending_txs:
             self._evict_oldest()
         return True
@@ -145,27 +182,28 @@ class TxGossip:
             self._pending.pop(h, None)
         self._compact()
 
+    def _live(self, seq: int, h: bytes) -> bool:
+        entry = self._pending.get(h)
+        return entry is not None and entry[0] == seq
+
     def _evict_oldest(self) -> None:
-        while self._head < len(self._order):
-            seq, h = self._order[self._head]
-            self._head += 1
-            entry = self._pending.get(h)
-            if entry is not None and entry[0] == seq:
-                del self._pending[h]
-                break
-        self._compact()
+        """Drop the oldest pending tx, relays first (their origin forwards them too)."""
+        for lane in (self._lanes[RELAY], self._lanes[OWN]):
+            while lane.head < len(lane.order):
+                seq, h, _ = lane.order[lane.head]
+                lane.head += 1
+                if self._live(seq, h):
+                    del self._pending[h]
+                    self._compact()
+                    return
 
     def _compact(self) -> None:
         """Drop dead order entries once they are the majority; amortised O(1) per tx."""
         live = len(self._pending)
-        if len(self._order) > 64 and len(self._order) > 2 * live:
-            pending = self._pending
-            self._order = [
-                (seq, h)
-                for seq, h in self._order[self._head :]
-                if (e := pending.get(h)) is not None and e[0] == seq
-            ]
-            self._head = 0
+        for lane in self._lanes:
+            if len(lane.order) > 64 and len(lane.order) > 2 * live:
+                lane.order = [e for e in lane.order[lane.head :] if self._live(e[0], e[1])]
+                lane.head = 0
 
     def flush(self) -> int:
         """Send each connected peer one batch of txs it has not seen; return batches sent."""
@@ -174,34 +212,43 @@ class TxGossip:
         for pid in [p for p in self._peers if p not in alive]:
             del self._peers[pid]  # a reconnecting peer starts over
         sent = 0
+        now = self._clock()
         for pid in connected:
             state = self._peers.get(pid)
             if state is None:
                 state = self._peers[pid] = _PeerState()
-            if self._flush_peer(pid, state):
+            if self._flush_peer(pid, state, now):
                 sent += 1
         return sent
 
-    def _flush_peer(self, pid: bytes, state: _PeerState) -> bool:
+    def _flush_peer(self, pid: bytes, state: _PeerState, now: float) -> bool:
         lim = self.limits
         max_bytes = lim.gossip_batch_limit
-        order, pending = self._order, self._pending
-        i = bisect.bisect_right(order, state.cursor, lo=self._head, key=lambda e: e[0])
+        pending = self._pending
         batch: list[tuple[bytes, bytes]] = []
         size = LIST_HEADER_MAX
-        last = state.cursor
-        while i < len(order):
-            seq, h = order[i]
-            entry = pending.get(h)
-            if entry is not None and entry[0] == seq and h not in state.seen:
-                wire = entry[1]
-                cost = _bin_size(len(wire))
-                if len(batch) >= lim.gossip_batch_txs or size + cost > max_bytes:
-                    break
-                batch.append((h, wire))
-                size += cost
-            last = seq
-            i += 1
+        last = list(state.cursor)
+        full = False
+        for k, lane in enumerate(self._lanes):
+            order = lane.order
+            i = bisect.bisect_right(order, state.cursor[k], lo=lane.head, key=lambda e: e[0])
+            while i < len(order):
+                seq, h, due = order[i]
+                if due > now:
+                    break  # not due yet, nor anything after it (due grows with seq)
+                entry = pending.get(h)
+                if entry is not None and entry[0] == seq and h not in state.seen:
+                    wire = entry[1]
+                    cost = _bin_size(len(wire))
+                    if len(batch) >= lim.gossip_batch_txs or size + cost > max_bytes:
+                        full = True
+                        break
+                    batch.append((h, wire))
+                    size += cost
+                last[k] = seq
+                i += 1
+            if full:
+                break
         if not batch:
             state.cursor = last
             return False
