@@ -11,6 +11,7 @@ replays it), 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -249,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # checked before a long sweep, not after it: plots are an optional extra
+        parser.error("--plot needs matplotlib: pip install 'huzhu[plot]'")
     seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
     console = Console()
     err = Console(stderr=True)
