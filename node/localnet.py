@@ -24,7 +24,6 @@ Failure modes this module guards against, because a newcomer cannot diagnose the
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import shutil
 import signal
 import socket
@@ -98,7 +97,7 @@ def check_ports(homes: list[Path]) -> list[str]:
     ports = _listen_ports(homes)
     taken = [f"{what} port {port}" for what, host, port in ports if not port_is_free(host, port)]
     if taken:
-        hint = "pick free ports with --base-port"
+        hint = "or pick free ports with --base-port"
         free = suggest_base_port(len(homes))
         if free is not None:
             hint = f"or try --base-port {free}, free now"
@@ -111,18 +110,29 @@ def check_ports(homes: list[Path]) -> list[str]:
         return [
             f"warning: ports {risky[0]}..{risky[-1]} are in the kernel's ephemeral range "
             f"({low}-{high}): connections between the nodes may take a port before its node "
-            f"listens on it; a base port below {low - 1000 - len(homes)} avoids that"
+            f"listens on it; a base port below {low - P2P_PORT_OFFSET - len(homes)} avoids that"
         ]
     return []
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM (a clean stop) when the supervisor dies."""
+def _death_signal_setter() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM (a clean stop) when the supervisor dies;
+    None where prctl does not exist (orphans are possible there, nothing else breaks).
+
+    prctl is looked up here, in the parent: the function runs between fork and exec, where
+    loading libraries is unsafe."""
+    if sys.platform != "linux":
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: orphans are possible, nothing else breaks
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+    def set_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    return set_death_signal
 
 
 def node_command(home: Path) -> list[str]:
@@ -163,6 +173,7 @@ class _Supervisor:
         self.command = command
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[IO[bytes]] = []
+        self._preexec = _death_signal_setter()
 
     def start(self) -> None:
         for home in self.homes:
@@ -173,7 +184,7 @@ class _Supervisor:
                     self.command(home),
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                    preexec_fn=self._preexec,
                 )
             )
 
