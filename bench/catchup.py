@@ -1,0 +1,541 @@
+"""Catch-up of a restarted validator on a real N-validator huzhu localnet.
+
+    python bench/catchup.py --validators 4 --blocks 1000 --json OUT [--block-time-ms 100]
+                            [--txs-per-block K] [--kill]
+
+Starts a fresh localnet through the public CLI (`huzhu testnet`, then one `huzhu start` per
+node, 127.0.0.1, LevelDB) with a short genesis block_time_ms and shortened consensus timeouts
+in every config.toml. Once the chain is live it stops the last validator (SIGTERM, or
+SIGKILL with --kill) and lets the others commit --blocks more blocks under a light load:
+for every new block seen, K pre-signed transfers are sent with JSON-RPC `broadcast_tx`
+(sync, batched) to the live validators. Then it restarts the stopped node and measures:
+
+- restart_to_rpc_seconds: restart (process spawn) -> its RPC answers `status`;
+- catchup_seconds: restart -> its height reaches the others' height at the restart
+  (`target_height`); sync_seconds: the same, from its first RPC answer;
+- catchup_blocks_per_s / catchup_txs_per_s: blocks (and their txs) between the height it
+  restarted from and target_height, over sync_seconds (the block-sync replay rate);
+- in_sync_seconds: restart -> it reports catching_up false at the others' current height;
+- net_blocks_per_s / net_tx_per_s: the N-1 others' committed blocks and txs per second
+  while the node was down (the localnet's rate under this simple load).
+
+Agreement: after catch-up the load stops and the restarted node's block hash and state root
+(the root after the block) must equal every other node's at the first replayed height, at
+target_height and at the final common height (`agreed`). The load counts blocks as seen by
+node 0 (observed block by block over RPC). All node processes are stopped in a `finally`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from node.config import load_config, write_config  # noqa: E402
+from state.crypto import Signer, sha256  # noqa: E402
+from state.devkeys import dev_signer  # noqa: E402
+from state.tx import build_tx  # noqa: E402
+
+CHAIN_ID = "huzhu-catchup"
+RPC_BATCH = 100
+SENDERS = 256
+
+
+def sender_signer(i: int) -> Signer:
+    """Deterministic bench keys: reproducible runs, never used outside a throwaway net."""
+    return Signer(sha256(b"huzhu-catchup-sender/" + i.to_bytes(4, "big")))
+
+
+def make_template(senders: int, block_time_ms: int) -> dict[str, Any]:
+    return {
+        "chain_id": CHAIN_ID,
+        "genesis_time": "2026-11-26T00:00:00Z",
+        "params": {
+            "block_time_ms": block_time_ms,
+            "treasury": dev_signer("treasury").public_key.hex(),
+            "registrars": [dev_signer("registrar").public_key.hex()],
+            "operators": [],
+        },
+        "validators": [],
+        "accounts": [
+            {"address": sender_signer(i).public_key.hex(), "balance": 10**9} for i in range(senders)
+        ],
+        "pools": [{"id": "medical", "name": "Medical mutual aid"}],
+    }
+
+
+# ------------------------------------------------------------------------------------- RPC
+
+
+class RpcError(Exception):
+    pass
+
+
+def _post(url: str, body: Any, timeout: float) -> Any:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def rpc(url: str, method: str, timeout: float = 10.0, **params: Any) -> Any:
+    data = _post(url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout)
+    if "error" in data:
+        raise RpcError(f"{method}: {data['error']}")
+    return data["result"]
+
+
+def rpc_batch(url: str, calls: list[tuple[str, dict[str, Any]]], timeout: float = 20.0) -> list:
+    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+    data = _post(url, body, timeout)
+    data.sort(key=lambda r: r["id"])
+    return data
+
+
+RPC_ERRORS = (OSError, urllib.error.URLError, RpcError, ValueError)
+
+
+def try_status(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    try:
+        return rpc(url, "status", timeout=timeout)
+    except RPC_ERRORS:
+        return None
+
+
+# ---------------------------------------------------------------------------------- network
+
+
+@dataclass
+class Net:
+    home: Path
+    n: int
+    base_port: int
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[int, Any] = field(default_factory=dict)
+
+    def url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.base_port + i}/"
+
+    def log_path(self, i: int, tag: str = "") -> Path:
+        return self.home / f"node{i}{tag}.log"
+
+    def start(self, i: int, tag: str = "") -> None:
+        logf = open(self.log_path(i, tag), "ab")  # noqa: SIM115 - closed in stop_all
+        self.logs[(i, tag)] = logf
+        self.procs[i] = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "start", "--home", str(self.home / f"node{i}")],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+    def stop(self, i: int, kill: bool) -> int:
+        p = self.procs[i]
+        p.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            return p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return -9
+
+    def stop_all(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for f in self.logs.values():
+            f.close()
+
+    def alive(self, i: int) -> bool:
+        return self.procs[i].poll() is None
+
+
+def create_net(args: argparse.Namespace, workdir: Path) -> Net:
+    tpl = workdir / "template.json"
+    tpl.write_text(json.dumps(make_template(SENDERS, args.block_time_ms)))
+    out = workdir / "net"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "testnet",
+            "--validators",
+            str(args.validators),
+            "--out",
+            str(out),
+            "--genesis-template",
+            str(tpl),
+            "--base-port",
+            str(args.base_port),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    tp = args.timeout_propose_ms
+    consensus = {
+        "timeout_propose_ms": tp,
+        "timeout_propose_delta_ms": max(1, tp // 3),
+        "timeout_prevote_ms": max(1, tp // 2),
+        "timeout_prevote_delta_ms": max(1, tp // 6),
+        "timeout_precommit_ms": max(1, tp // 2),
+        "timeout_precommit_delta_ms": max(1, tp // 6),
+    }
+    for i in range(args.validators):
+        home = out / f"node{i}"
+        cfg = load_config(home)
+        cfg = cfg.model_copy(update={"consensus": cfg.consensus.model_copy(update=consensus)})
+        write_config(home / "config.toml", cfg)
+    return Net(home=out, n=args.validators, base_port=args.base_port)
+
+
+# ------------------------------------------------------------------------ observer and load
+
+
+class Observer(threading.Thread):
+    """Follows one node's chain block by block: blocks[h] = (time first seen, tx count)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.blocks: dict[int, tuple[float, int]] = {}
+        self.height = 0
+        self.stop_event = threading.Event()
+        self.new_block = threading.Condition()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            st = try_status(self.url)
+            top = st["height"] if st else self.height
+            while self.height < top and not self.stop_event.is_set():
+                hs = list(range(self.height + 1, min(top, self.height + RPC_BATCH) + 1))
+                try:
+                    res = rpc_batch(self.url, [("block", {"height": h}) for h in hs])
+                except RPC_ERRORS:
+                    break
+                now = time.monotonic()
+                for h, r in zip(hs, res, strict=True):
+                    if "result" not in r:
+                        break
+                    self.blocks[h] = (now, len(r["result"]["txs"]))
+                    self.height = h
+                with self.new_block:
+                    self.new_block.notify_all()
+            time.sleep(0.03)
+
+    def txs_between(self, lo: int, hi: int) -> int:
+        """Txs in blocks lo+1..hi."""
+        return sum(self.blocks[h][1] for h in range(lo + 1, hi + 1) if h in self.blocks)
+
+    def wait_height(self, h: int, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        with self.new_block:
+            while self.height < h:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"observed node did not reach height {h} (at {self.height})")
+                self.new_block.wait(min(left, 0.5))
+        return self.blocks[h][0]
+
+
+class Load(threading.Thread):
+    """For every new block the observer sees, send K pre-signed transfers to the live nodes
+    (sender s always through the same node, so its nonces arrive in order)."""
+
+    def __init__(self, obs: Observer, urls: list[str], k: int, count: int) -> None:
+        super().__init__(daemon=True)
+        self.obs = obs
+        self.urls = urls
+        self.k = k
+        self.stop_event = threading.Event()
+        self.sent = 0
+        self.admitted = 0
+        self.refused = 0
+        self.errors = 0
+        keys = [sender_signer(i) for i in range(SENDERS)]
+        self.work: list[tuple[int, bytes]] = []
+        nonces = [0] * SENDERS
+        for j in range(count):
+            s = j % SENDERS
+            to = keys[(s + 1) % SENDERS].public_key
+            tx = build_tx(keys[s], CHAIN_ID, "transfer", nonces[s], 1, {"to": to, "amount": 1})
+            nonces[s] += 1
+            self.work.append((s, tx.wire))
+        self.pos = 0
+
+    def run(self) -> None:
+        if self.k <= 0:
+            return
+        seen = self.obs.height
+        while not self.stop_event.is_set() and self.pos < len(self.work):
+            h = self.obs.height
+            if h <= seen:
+                time.sleep(0.01)
+                continue
+            want = self.k * (h - seen)
+            seen = h
+            chunk = self.work[self.pos : self.pos + want]
+            self.pos += len(chunk)
+            per_node: dict[int, list[bytes]] = {}
+            for s, w in chunk:
+                per_node.setdefault(s % len(self.urls), []).append(w)
+            for node, wires in per_node.items():
+                for i in range(0, len(wires), RPC_BATCH):
+                    part = wires[i : i + RPC_BATCH]
+                    self.sent += len(part)
+                    calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for w in part]
+                    try:
+                        res = rpc_batch(self.urls[node], calls)
+                    except RPC_ERRORS:
+                        self.errors += len(part)
+                        continue
+                    for r in res:
+                        code = r.get("result", {}).get("code")
+                        if code == 0:
+                            self.admitted += 1
+                        elif code is None:
+                            self.errors += 1
+                        else:
+                            self.refused += 1
+
+
+# ----------------------------------------------------------------------------------- the run
+
+
+def wait_until(cond: Any, timeout: float, what: str, poll: float = 0.05) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        if cond():
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)
+
+
+def started_height(log: Path) -> int | None:
+    """The height the node loaded from disk, from its `node started ... height=N` log line."""
+    m = re.search(r"node started .*?\bheight=(\d+)", log.read_text(errors="replace"))
+    return int(m.group(1)) if m else None
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    n = args.validators
+    if n < 4:
+        raise SystemExit("--validators must be >= 4 (the others must keep a 2/3 quorum)")
+    workdir = Path(tempfile.mkdtemp(prefix="huzhu-catchup-"))
+    print(f"[setup] {n} validators, workdir {workdir}", flush=True)
+    net = create_net(args, workdir)
+    obs: Observer | None = None
+    load: Load | None = None
+    try:
+        for i in range(n):
+            net.start(i)
+        obs = Observer(net.url(0))
+        obs.start()
+        obs.wait_height(3, 120)
+        victim = n - 1
+        live = [i for i in range(n) if i != victim]
+        wait_until(lambda: (try_status(net.url(victim)) or {}).get("height", 0) >= 3, 60, "warmup")
+        margin = int(args.blocks * 0.5) + 300
+        print(f"[setup] pre-signing {args.txs_per_block * (args.blocks + margin)} txs", flush=True)
+        count = args.txs_per_block * (args.blocks + margin)
+        load = Load(obs, [net.url(i) for i in live], args.txs_per_block, count)
+        load.start()
+        obs.wait_height(obs.height + 5, 60)  # load flowing before the stop
+
+        # ---------------------------------------------------------------- down window
+        how = "SIGKILL" if args.kill else "SIGTERM"
+        last = try_status(net.url(victim)) or {}
+        rc = net.stop(victim, args.kill)
+        t_down = time.monotonic()
+        h_down = obs.height
+        print(
+            f"[down] node{victim} stopped by {how} (exit {rc}) near height "
+            f"{last.get('height')}; others at {h_down}",
+            flush=True,
+        )
+        t_end = obs.wait_height(h_down + args.blocks, args.blocks * 2 + 120)
+        window = t_end - t_down
+        net_blocks = args.blocks
+        net_txs = obs.txs_between(h_down, h_down + args.blocks)
+        print(
+            f"[down] others committed {net_blocks} blocks, {net_txs} txs in {window:.1f}s",
+            flush=True,
+        )
+
+        # ------------------------------------------------------------------ catch-up
+        target = max((try_status(net.url(i)) or {}).get("height", 0) for i in live)
+        t_restart = time.monotonic()
+        net.start(victim, tag=".restart")
+        first: dict[str, Any] = {}
+
+        def rpc_up() -> bool:
+            if not net.alive(victim):
+                tail = net.log_path(victim, ".restart").read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"node{victim} exited after the restart; its log ends:\n{tail}")
+            st = try_status(net.url(victim), timeout=1.0)
+            if st is not None:
+                first.update(st)
+            return st is not None
+
+        t_rpc = wait_until(rpc_up, 120, "RPC of the restarted node")
+        from_h = started_height(net.log_path(victim, ".restart"))
+        if from_h is None:
+            from_h = first["height"]
+        cur: dict[str, Any] = {}
+
+        def reached() -> bool:
+            st = try_status(net.url(victim))
+            if st is not None:
+                cur.update(st)
+            return st is not None and st["height"] >= target
+
+        t_caught = wait_until(reached, args.blocks + 300, f"height {target}")
+
+        def in_sync() -> bool:
+            st = try_status(net.url(victim))
+            return st is not None and not st["catching_up"] and st["height"] >= obs.height - 1
+
+        t_sync = wait_until(in_sync, 120, "catching_up false at the live height")
+        load.stop_event.set()
+        load.join(timeout=30)
+
+        # ----------------------------------------------------------------- agreement
+        time.sleep(0.5)
+        common = min(rpc(net.url(i), "status")["height"] for i in range(n))
+        checks = sorted({min(from_h + 1, target), target, common})
+        agreement = []
+        for h in checks:
+            got = [rpc(net.url(i), "block", height=h) for i in range(n)]
+            same = all(
+                (b["hash"], b["state_root"]) == (got[0]["hash"], got[0]["state_root"]) for b in got
+            )
+            agreement.append({"height": h, "hash": got[0]["hash"], "agreed": same})
+        behind = target - from_h
+        sync_s = t_caught - t_rpc
+        replay_txs = obs.txs_between(from_h, target)
+        result = {
+            "validators": n,
+            "stop": how,
+            "stop_exit_code": rc,
+            "block_time_ms": args.block_time_ms,
+            "timeout_propose_ms": args.timeout_propose_ms,
+            "txs_per_block": args.txs_per_block,
+            "restart_from_height": from_h,
+            "target_height": target,
+            "blocks_behind": behind,
+            "txs_behind": replay_txs,
+            "restart_to_rpc_seconds": round(t_rpc - t_restart, 3),
+            "catchup_seconds": round(t_caught - t_restart, 3),
+            "sync_seconds": round(sync_s, 3),
+            "in_sync_seconds": round(t_sync - t_restart, 3),
+            "catchup_blocks_per_s": round(behind / sync_s, 1) if sync_s > 0 else None,
+            "catchup_txs_per_s": round(replay_txs / sync_s, 1) if sync_s > 0 else None,
+            "caught_up": cur.get("height", 0) >= target,
+            "net_blocks": net_blocks,
+            "net_txs": net_txs,
+            "net_window_seconds": round(window, 3),
+            "net_blocks_per_s": round(net_blocks / window, 2),
+            "net_tx_per_s": round(net_txs / window, 1),
+            "load_sent": load.sent,
+            "load_admitted": load.admitted,
+            "load_refused": load.refused,
+            "load_errors": load.errors,
+            "agreement": agreement,
+            "agreed": all(a["agreed"] for a in agreement),
+        }
+        return result
+    finally:
+        if load is not None:
+            load.stop_event.set()
+        if obs is not None:
+            obs.stop_event.set()
+        net.stop_all()
+        if args.keep:
+            print(f"[done] kept {workdir}", flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_table(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]huzhu catch-up[/]: {r['validators']} validators, one stopped by {r['stop']}, "
+        f"{r['txs_per_block']} txs/block, block_time_ms {r['block_time_ms']}"
+    )
+    t = Table()
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k in (
+        "blocks_behind",
+        "txs_behind",
+        "restart_to_rpc_seconds",
+        "catchup_seconds",
+        "sync_seconds",
+        "in_sync_seconds",
+        "catchup_blocks_per_s",
+        "catchup_txs_per_s",
+        "net_blocks_per_s",
+        "net_tx_per_s",
+        "net_window_seconds",
+        "load_admitted",
+        "load_refused",
+        "load_errors",
+        "caught_up",
+        "agreed",
+    ):
+        t.add_row(k, str(r[k]))
+    console.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--validators", type=int, default=4)
+    p.add_argument("--blocks", type=int, default=1000, help="blocks committed while it is down")
+    p.add_argument("--block-time-ms", type=int, default=100, help="genesis block_time_ms")
+    p.add_argument(
+        "--timeout-propose-ms",
+        type=int,
+        default=300,
+        help="config.toml timeout_propose_ms (the other timeouts are scaled from it)",
+    )
+    p.add_argument("--txs-per-block", type=int, default=20, help="transfers sent per new block")
+    p.add_argument("--kill", action="store_true", help="SIGKILL the node instead of SIGTERM")
+    p.add_argument("--base-port", type=int, default=56657, help="RPC base; P2P is base+1000")
+    p.add_argument("--json", dest="json_out", required=True)
+    p.add_argument("--keep", action="store_true", help="keep the node directories and logs")
+    args = p.parse_args(argv)
+    result = run(args)
+    Path(args.json_out).write_text(json.dumps(result, indent=2))
+    print_table(result)
+    return 0 if result["agreed"] and result["caught_up"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
