@@ -35,6 +35,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -153,6 +154,25 @@ def start_net(n: int, base_port: int, template: dict[str, Any], workdir: Path) -
             )
         )
     return net
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port(n: int) -> int:
+    """The first base P from 36657 upwards with P..P+n-1 (RPC) and P+1000.. (P2P) free now,
+    so that another benchmark or test net on the same machine does not collide with ours."""
+    for base in range(36657, 36657 + 200 * 50, 50):
+        if all(_port_free(base + i) and _port_free(base + 1000 + i) for i in range(n)):
+            return base
+    raise RuntimeError("no free port range")
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -461,7 +481,14 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
     n = args.validators
     voter_count = senders // 2
     async with aiohttp.ClientSession() as session:
-        await wait_height(session, net.rpc, 1, 120)
+        try:
+            await wait_height(session, net.rpc, 1, 120)
+        except TimeoutError:
+            for i, proc in enumerate(net.procs):
+                log = (net.home / f"node{i}.log").read_text(errors="replace").splitlines()
+                state = "running" if proc.poll() is None else f"exited {proc.returncode}"
+                print(f"[setup] node{i} {state}: " + " | ".join(log[-3:]), flush=True)
+            raise
         print("[setup] chain is live; joining voters and filing claims", flush=True)
         joins = [
             build_tx(sender_signer(i), CHAIN_ID, "join", 0, 1, {"pool": POOL}).wire
@@ -731,11 +758,18 @@ def main(argv: list[str] | None = None) -> int:
         help="saturating mode: uncommitted submitted txs allowed per node",
     )
     p.add_argument("--senders", type=int, default=2000)
-    p.add_argument("--base-port", type=int, default=36657)
+    p.add_argument(
+        "--base-port",
+        type=int,
+        default=None,
+        help="RPC ports base..base+N-1, P2P base+1000.. (default: a free range)",
+    )
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--plot", default=None)
     p.add_argument("--keep", action="store_true", help="keep the node directory and logs")
     args = p.parse_args(argv)
+    if args.base_port is None:
+        args.base_port = free_base_port(args.validators)
     result = run(args)
     Path(args.json_out).write_text(json.dumps(result, indent=2))
     print_table(result)
