@@ -233,7 +233,7 @@ class MempoolConfig(_Section):
         description="hashes of recently committed txs, to answer late gossip copies cheaply",
     )
     propose_max_txs: int = Field(
-        2_000,
+        1_500,
         ge=1,
         le=1_000_000,
         description="txs this node reaps into a block it proposes (the chain's max_block_txs "
