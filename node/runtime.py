@@ -454,7 +454,7 @@ def block_tx_budget(max_payload: int, params: ChainParams) -> int:
 
 #: share of the propose timeout one block execution may take: the proposer executes to
 #: build the block, then every other validator executes it again before the timeout fires
-EXEC_SHARE_OF_PROPOSE = 0.3
+EXEC_SHARE_OF_PROPOSE = 0.25
 #: never propose fewer than this many txs for pacing reasons (a slow sample must not
 #: starve the chain); the configured propose_max_txs still applies if lower
 MIN_PROPOSE_TXS = 200
