@@ -9,10 +9,10 @@ the right type; the message names the parameter), then the node (-32001 not foun
 internal). Calls without ``id`` are notifications: executed, never answered.
 
 Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
-open TCP connections (HTTP 503 beyond, before any byte is parsed), subscriptions per
-WebSocket, and each WebSocket's send queue: events are enqueued without waiting, and a
-subscriber whose queue is full is disconnected (close code 1013) so that a slow reader can
-never stall the node's event loop.
+open TCP connections (HTTP 503 beyond, before any byte is parsed: :mod:`node.listener`),
+subscriptions per WebSocket, and each WebSocket's send queue: events are enqueued without
+waiting, and a subscriber whose queue is full is disconnected (close code 1013) so that a
+slow reader can never stall the node's event loop.
 
 Choices where PROTOCOL.md section 6 is silent (pinned by tests/e2e/test_conformance_e2e.py):
 
@@ -34,7 +34,6 @@ import inspect
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +49,7 @@ from node.api import (
     NotFound,
 )
 from node.config import RpcConfig, split_host_port
+from node.listener import LimitedSite
 from state.codec import MAX_SAFE_INT
 
 log = logging.getLogger("huzhu.rpc")
@@ -64,12 +64,8 @@ LIMIT_EXCEEDED = -32002  # extension: too many subscriptions on one WebSocket
 
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-# A connection that never finishes its TCP/HTTP setup is forgotten after this long.
-_PENDING_CONNECTION_TTL_S = 10.0
 # How long stop() waits for WebSocket clients to answer the close handshake.
 _STOP_WAIT_S = 2.0
-# How long a refused connection may take to send its request before we hang up.
-_REFUSE_LINGER_S = 1.0
 
 
 class RpcError(Exception):
@@ -265,7 +261,7 @@ class RpcServer:
         self.api = api
         self.config = config or RpcConfig()
         self._runner: web.AppRunner | None = None
-        self._site: _LimitedSite | None = None
+        self._site: LimitedSite | None = None
         self._conns: set[_WsConn] = set()
         self._unsubscribe_events: Callable[[], None] | None = None
         self._handlers: dict[str, Callable[..., Any]] = {
@@ -303,7 +299,7 @@ class RpcServer:
         port = p if port is None else port
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        self._site = _LimitedSite(self._runner, host, port, self.config.max_connections)
+        self._site = LimitedSite(self._runner, host, port, self.config.max_connections)
         try:
             await self._site.start()
         except OSError:  # e.g. the port is taken: leave nothing half-open behind
@@ -562,92 +558,3 @@ class RpcServer:
         asyncio.get_running_loop().create_task(
             conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"subscriber too slow")
         )
-
-
-# --- the connection-limited listening socket --------------------------------------------------
-
-
-class _Refuse(asyncio.Protocol):
-    """Answers HTTP 503 to a connection over the limit and hangs up."""
-
-    _RESPONSE = (
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-        b"Content-Length: 25\r\nConnection: close\r\n\r\ntoo many open connections"
-    )
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(self._RESPONSE)
-        # Wait for the request before closing: closing on unread data would reset the
-        # connection and the client might never see the 503.
-        asyncio.get_running_loop().call_later(_REFUSE_LINGER_S, transport.close)
-
-    def data_received(self, data: bytes) -> None:
-        self._transport.close()
-
-
-class _LimitedSite(web.BaseSite):
-    """A TCP site that refuses connections beyond ``limit`` before aiohttp sees them.
-
-    aiohttp has no connection cap; counting here (rather than in a middleware) also covers
-    idle keep-alive connections and open WebSockets."""
-
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, limit: int) -> None:
-        super().__init__(runner)
-        self._host = host
-        self._port = port
-        self._limit = limit
-        self._pending: dict[Any, float] = {}  # handler -> creation time, until connection_made
-        self._live: set[Any] = set()
-
-    @property
-    def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    def open_connections(self) -> int:
-        return len(self._live) + len(self._pending)
-
-    async def start(self) -> None:
-        await super().start()
-        server = self._runner.server
-        assert server is not None
-        made, lost = server.connection_made, server.connection_lost
-
-        def on_made(handler: Any, transport: asyncio.Transport) -> None:
-            if self._pending.pop(handler, None) is not None:
-                self._live.add(handler)
-            made(handler, transport)
-
-        def on_lost(handler: Any, exc: BaseException | None = None) -> None:
-            self._live.discard(handler)
-            self._pending.pop(handler, None)
-            lost(handler, exc)
-
-        server.connection_made = on_made  # type: ignore[method-assign]
-        server.connection_lost = on_lost  # type: ignore[method-assign]
-
-        def factory() -> asyncio.Protocol:
-            now = time.monotonic()
-            for h, t in list(self._pending.items()):
-                if now - t > _PENDING_CONNECTION_TTL_S:  # its transport never came up
-                    del self._pending[h]
-            if self.open_connections() >= self._limit:
-                return _Refuse()
-            handler = server()
-            self._pending[handler] = now
-            return handler
-
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            factory, self._host, self._port, backlog=self._backlog, reuse_address=True
-        )
-        self._port = self._server.sockets[0].getsockname()[1]
