@@ -12,8 +12,8 @@ verifications per second on one core and prints E = committed_tps * N / (verify_
 cores): the share of the machine's signature-checking capacity the committed load uses, each
 node checking each transaction once.
 
-Saturating mode is closed-loop: each node has at most --window submitted transactions that
-are not committed yet (the observer publishes commits to the submitter through shared memory),
+Saturating mode is closed-loop: each node has at most --window / N submitted transactions
+that are not committed yet (the observer publishes commits to the submitter through shared memory),
 so it measures the chain's capacity instead of filling mempools.
 
 Accounting (so that "lost" means a real loss):
@@ -533,7 +533,7 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
                 net.rpc,
                 work,
                 args.rate,
-                args.window,
+                max(RPC_BATCH, args.window // n),
                 args.warmup + args.seconds,
                 start_at,
                 committed,
@@ -604,7 +604,9 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         "seconds": args.seconds,
         "warmup": args.warmup,
         "rate": args.rate,
-        "mode": "open-loop" if args.rate else f"closed-loop window {args.window}/node",
+        "mode": "open-loop"
+        if args.rate
+        else f"closed-loop, {max(RPC_BATCH, args.window // n)} uncommitted per node",
         "submitted": len(sent),
         "accepted": len(accepted),
         "refused": refused,
@@ -754,8 +756,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--window",
         type=int,
-        default=3000,
-        help="saturating mode: uncommitted submitted txs allowed per node",
+        default=4000,
+        help="saturating mode: uncommitted submitted txs in total, split evenly over the "
+        "nodes (keep it under the mempool's max_txs, or refusals measure the mempool)",
     )
     p.add_argument("--senders", type=int, default=2000)
     p.add_argument(
