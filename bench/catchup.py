@@ -23,6 +23,10 @@ Agreement: after catch-up the load stops and the restarted node's block hash and
 (the root after the block) must equal every other node's at the first replayed height, at
 target_height and at the final common height (`agreed`). The load counts blocks as seen by
 node 0 (observed block by block over RPC). All node processes are stopped in a `finally`.
+
+Ports: RPC base..base+N-1, P2P base+1000..; the default 56657 lies in Linux's ephemeral
+range, so before the restart the stopped node's ports are checked (`ports_busy_at_restart`)
+and, if the restarted node exits, the end of its log is printed.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -335,6 +340,16 @@ def wait_until(cond: Any, timeout: float, what: str, poll: float = 0.05) -> floa
         time.sleep(poll)
 
 
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def started_height(log: Path) -> int | None:
     """The height the node loaded from disk, from its `node started ... height=N` log line."""
     m = re.search(r"node started .*?\bheight=(\d+)", log.read_text(errors="replace"))
@@ -388,6 +403,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # ------------------------------------------------------------------ catch-up
         target = max((try_status(net.url(i)) or {}).get("height", 0) for i in live)
+        # the ports are in Linux's ephemeral range: an outgoing connection may hold one now
+        busy = [
+            port
+            for port in (net.base_port + victim, net.base_port + 1000 + victim)
+            if not port_free(port)
+        ]
+        if busy:
+            print(
+                f"[restart] warning: port(s) {busy} in use; the node may fail to bind", flush=True
+            )
         t_restart = time.monotonic()
         net.start(victim, tag=".restart")
         first: dict[str, Any] = {}
@@ -441,6 +466,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "validators": n,
             "stop": how,
             "stop_exit_code": rc,
+            "ports_busy_at_restart": busy,
             "block_time_ms": args.block_time_ms,
             "timeout_propose_ms": args.timeout_propose_ms,
             "txs_per_block": args.txs_per_block,
