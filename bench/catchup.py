@@ -553,7 +553,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--txs-per-block", type=int, default=20, help="transfers sent per new block")
     p.add_argument("--kill", action="store_true", help="SIGKILL the node instead of SIGTERM")
-    p.add_argument("--base-port", type=int, default=56657, help="RPC base; P2P is base+1000")
+    p.add_argument(
+        "--base-port",
+        type=int,
+        default=19657,
+        # below the kernel's ephemeral range (32768-60999 here): there, another process's
+        # outgoing connection can hold a node's port while the node is down
+        help="RPC base port; P2P is base+1000",
+    )
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--keep", action="store_true", help="keep the node directories and logs")
     args = p.parse_args(argv)
