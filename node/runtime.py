@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -85,6 +86,7 @@ class Node:
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
         self._last_block: Block | None = None  # the latest committed block, decoded
+        self._gc = GcClock()
         self.store: LevelDBStore | None = None
         self.p2p: P2PNode | None = None
         self.rpc: RpcServer | None = None
@@ -212,6 +214,7 @@ class Node:
         await self.p2p.start()
         await self.rpc.start()
         self._started = True
+        self._gc.install()
         self._dispatch(self.replica.start(now_ms()))
         self._tick_task = asyncio.create_task(self._ticker(), name="huzhu-tick")
         self._gossip_task = asyncio.create_task(
@@ -236,6 +239,7 @@ class Node:
         if self._stopping:
             return
         self._stopping = True
+        self._gc.uninstall()
         if self._timer is not None:
             self._timer.cancel()
         for task in (self._tick_task, self._gossip_task):
@@ -379,6 +383,7 @@ class Node:
                 hash=block.hash.hex()[:12],
                 mempool=len(self._mempool),
                 mine=len(included),
+                gc_ms=self._gc.take_ms(),
             ),
         )
 
@@ -494,6 +499,34 @@ class PacedApp(ChainApp):
         if next(reversed(self._cache), None) is not last:  # executed, not a cache hit
             self._sample(len(txs), time.perf_counter() - t)
         return ok
+
+
+class GcClock:
+    """Time spent in the cyclic garbage collector (all of it blocks the event loop), so the
+    per-block log line shows when collections of a large heap start to cost latency."""
+
+    def __init__(self) -> None:
+        self._t0 = 0.0
+        self._total = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self._total += time.perf_counter() - self._t0
+
+    def install(self) -> None:
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def uninstall(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def take_ms(self) -> int:
+        """Milliseconds spent collecting since the previous call."""
+        ms, self._total = round(self._total * 1000), 0.0
+        return ms
 
 
 def p2p_limits(cfg: NodeConfig) -> P2PLimits:

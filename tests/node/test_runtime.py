@@ -524,3 +524,22 @@ async def test_mempool_is_updated_as_the_state_commits(node: Node) -> None:
     r = await node.service.broadcast_tx(transfer(3), "commit", timeout=20)
     assert r["code"] == 0
     assert still_pending == []
+
+
+def test_gc_clock_measures_collections_and_uninstalls() -> None:
+    import gc
+
+    from node.runtime import GcClock
+
+    clock = GcClock()
+    clock.install()
+    clock.install()  # idempotent
+    try:
+        junk = [[i] for i in range(200_000)]
+        gc.collect()
+        del junk
+    finally:
+        clock.uninstall()
+    assert clock._callback not in gc.callbacks
+    assert clock._total > 0  # the full collection above took some time
+    assert clock.take_ms() >= 0 and clock.take_ms() == 0  # taken, then reset
