@@ -543,3 +543,16 @@ def test_gc_clock_measures_collections_and_uninstalls() -> None:
     assert clock._callback not in gc.callbacks
     assert clock._total > 0  # the full collection above took some time
     assert clock.take_ms() >= 0 and clock.take_ms() == 0  # taken, then reset
+
+
+def test_tune_gc_raises_only_the_young_threshold() -> None:
+    import gc
+
+    from node.runtime import GC_GEN0_THRESHOLD, tune_gc
+
+    saved = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, saved[1], saved[2])
+    finally:
+        gc.set_threshold(*saved)
