@@ -143,6 +143,12 @@ class Mempool:
         tx = self._by_hash.get(sha256(wire))
         return tx if tx is not None and tx.wire == wire else None
 
+    def mark_verified(self, wires: Iterable[bytes]) -> None:
+        """Remember txs whose signatures a valid block proved (execution checked them): a
+        gossip copy arriving between validation and commit is then not verified again."""
+        for wire in wires:
+            self._remember_verified(sha256(wire))
+
     def is_verified(self, tx_hash: bytes) -> bool:
         """True when this node already checked the signature of `tx_hash` (cache hit)."""
         return tx_hash in self._verified

@@ -171,6 +171,7 @@ class Node:
             verified=self._mempool.is_verified,
             known=self._mempool.known,
             on_commit=self._on_execution,
+            on_valid=self._mempool.mark_verified,
         )
         c = cfg.consensus
         self.replica = Replica(
@@ -475,9 +476,15 @@ class PacedApp(ChainApp):
     Only real executions count: `prepare` always executes; `validate` only on a cache miss
     (the proposer's own block and re-proposals hit the cache)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        on_valid: Callable[[list[bytes]], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.seconds_per_tx: float | None = None
+        self.on_valid = on_valid
 
     def _sample(self, txs: int, seconds: float) -> None:
         if txs < PACE_MIN_SAMPLE_TXS:
@@ -496,6 +503,8 @@ class PacedApp(ChainApp):
         last = next(reversed(self._cache), None)
         t = time.perf_counter()
         ok = super().validate(height, time_ms, proposer, txs, *rest)
+        if ok and self.on_valid is not None:
+            self.on_valid(txs)
         if next(reversed(self._cache), None) is not last:  # executed, not a cache hit
             self._sample(len(txs), time.perf_counter() - t)
         return ok

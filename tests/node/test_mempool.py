@@ -371,3 +371,18 @@ def test_recently_committed_tx_is_a_duplicate_without_decoding(
 def test_committed_cache_must_be_positive() -> None:
     with pytest.raises(ValueError):
         MempoolLimits(committed_cache=0)
+
+
+def test_mark_verified_spares_the_signature_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Txs of a block this node validated are known good: admitting one later (a gossip
+    copy before the commit) does not verify its signature again."""
+    import state.tx
+
+    mp, _ = make(a=1000)
+    t = tx(A, 0)
+    mp.mark_verified([t.wire])
+    assert mp.is_verified(t.hash)
+    calls: list[bytes] = []
+    monkeypatch.setattr(state.tx, "verify_tx", lambda x: calls.append(x.hash) or True)
+    assert mp.add(t.wire).code is Code.OK
+    assert calls == []
