@@ -167,9 +167,12 @@ def _port_free(port: int) -> bool:
 
 
 def free_base_port(n: int) -> int:
-    """The first base P from 36657 upwards with P..P+n-1 (RPC) and P+1000.. (P2P) free now,
-    so that another benchmark or test net on the same machine does not collide with ours."""
-    for base in range(36657, 36657 + 200 * 50, 50):
+    """The first base P from 12657 upwards with P..P+n-1 (RPC) and P+1000.. (P2P) free now,
+    so that another benchmark or test net on the same machine does not collide with ours.
+
+    The range stays below the kernel's ephemeral range (32768+ on Linux): there, an outgoing
+    connection can hold a node's port while the node restarts."""
+    for base in range(12657, 12657 + 100 * 50, 50):
         if all(_port_free(base + i) and _port_free(base + 1000 + i) for i in range(n)):
             return base
     raise RuntimeError("no free port range")
