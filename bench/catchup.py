@@ -36,7 +36,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.netutil import port_free, write_testnet  # noqa: E402
 from node.config import load_config, write_config  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
@@ -178,28 +178,8 @@ class Net:
 
 
 def create_net(args: argparse.Namespace, workdir: Path) -> Net:
-    tpl = workdir / "template.json"
-    tpl.write_text(json.dumps(make_template(SENDERS, args.block_time_ms)))
-    out = workdir / "net"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "node.cli",
-            "testnet",
-            "--validators",
-            str(args.validators),
-            "--out",
-            str(out),
-            "--genesis-template",
-            str(tpl),
-            "--base-port",
-            str(args.base_port),
-        ],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
+    template = make_template(SENDERS, args.block_time_ms)
+    out = write_testnet(args.validators, template, args.base_port, workdir)
     tp = args.timeout_propose_ms
     consensus = {
         "timeout_propose_ms": tp,
@@ -338,16 +318,6 @@ def wait_until(cond: Any, timeout: float, what: str, poll: float = 0.05) -> floa
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(poll)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def started_height(log: Path) -> int | None:

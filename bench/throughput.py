@@ -35,7 +35,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench.netutil import port_free, write_testnet  # noqa: E402
 from state.crypto import Signer, sha256, verify  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
 from state.tx import build_tx  # noqa: E402
@@ -121,27 +121,7 @@ class Net:
 
 
 def start_net(n: int, base_port: int, template: dict[str, Any], workdir: Path) -> Net:
-    tpl = workdir / "template.json"
-    tpl.write_text(json.dumps(template))
-    out = workdir / "net"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "node.cli",
-            "testnet",
-            "--validators",
-            str(n),
-            "--out",
-            str(out),
-            "--genesis-template",
-            str(tpl),
-            "--base-port",
-            str(base_port),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
+    out = write_testnet(n, template, base_port, workdir)
     net = Net(home=out, rpc=[f"http://127.0.0.1:{base_port + i}" for i in range(n)])
     for i in range(n):
         log = open(out / f"node{i}.log", "wb")  # noqa: SIM115 - lives as long as the process
@@ -156,16 +136,6 @@ def start_net(n: int, base_port: int, template: dict[str, Any], workdir: Path) -
     return net
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_base_port(n: int) -> int:
     """The first base P from 12657 upwards with P..P+n-1 (RPC) and P+1000.. (P2P) free now,
     so that another benchmark or test net on the same machine does not collide with ours.
@@ -173,7 +143,7 @@ def free_base_port(n: int) -> int:
     The range stays below the kernel's ephemeral range (32768+ on Linux): there, an outgoing
     connection can hold a node's port while the node restarts."""
     for base in range(12657, 12657 + 100 * 50, 50):
-        if all(_port_free(base + i) and _port_free(base + 1000 + i) for i in range(n)):
+        if all(port_free(base + i) and port_free(base + 1000 + i) for i in range(n)):
             return base
     raise RuntimeError("no free port range")
 
