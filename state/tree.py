@@ -150,7 +150,7 @@ def _nibble(kh: bytes, d: int) -> int:
     return b & 0x0F if d & 1 else b >> 4
 
 
-def _decode_internal(node: bytes) -> tuple[list[bytes], int, int]:
+def _decode_internal(node: bytes) -> tuple[tuple[bytes, ...], int, int]:
     """Children, leafmap and bitmap of a stored internal node.
 
     An empty child is the EMPTY_ROOT object itself, so a node's hash preimage is just the
@@ -164,14 +164,16 @@ def _decode_internal(node: bytes) -> tuple[list[bytes], int, int]:
         if bitmap >> i & 1:
             children[i] = node[pos : pos + HASH_LEN]
             pos += HASH_LEN
-    return children, leafmap, bitmap
+    # a tuple of bytes: the garbage collector stops tracking it, so a big cache of decoded
+    # nodes does not lengthen every full collection
+    return tuple(children), leafmap, bitmap
 
 
 # An update item: (hex of kh, kh, new value or None for delete, hash of an existing leaf that is
 # carried along unchanged or None). Items of one call are sorted by kh.
 _Item = tuple[str, bytes, bytes | None, bytes | None]
 # A decoded node in the cache: a leaf's kh, or an internal node's (children, leafmap, bitmap).
-_Decoded = bytes | tuple[list[bytes], int, int]
+_Decoded = bytes | tuple[tuple[bytes, ...], int, int]
 
 DEFAULT_CACHE_NODES = 1 << 18
 
@@ -275,7 +277,7 @@ class StateTree:
                 return Proof(tuple(siblings), (node[1:33], _sha256(node[33:]).digest()))
             children = _decode_internal(node)[0]
             nib = _nibble(kh, depth)
-            siblings.append(tuple(children[:nib] + children[nib + 1 :]))
+            siblings.append(children[:nib] + children[nib + 1 :])
             h = children[nib]
             depth += 1
         return Proof(tuple(siblings), None)
@@ -356,7 +358,7 @@ class StateTree:
         self._written[self._prefix + h] = _internal_header(_INTERNAL, bitmap, leafmap) + b"".join(
             [c for c in children if c is not e]
         )
-        self._fresh[h] = (children, leafmap, bitmap)
+        self._fresh[h] = (tuple(children), leafmap, bitmap)
         return h
 
     def _build(self, depth: int, items: list[_Item]) -> tuple[bytes | None, bool]:
@@ -402,7 +404,7 @@ class StateTree:
     def _apply_internal(
         self,
         h: bytes,
-        node: tuple[list[bytes], int, int],
+        node: tuple[tuple[bytes, ...], int, int],
         depth: int,
         items: list[_Item],
     ) -> tuple[bytes | None, bool]:
