@@ -451,7 +451,7 @@ class StateTree:
                     else:
                         new, new_leaf = self._apply_leaf(c, kh0, d1, [first])  # type: ignore[arg-type]
                 else:
-                    new, new_leaf = self._apply_internal(c, load(c), d1, [first])  # type: ignore[arg-type]
+                    new, new_leaf = self._apply_one(c, load(c), d1, first)  # type: ignore[arg-type]
             else:
                 group = items[i:j]
                 if c is e:
@@ -483,6 +483,62 @@ class StateTree:
             self._dead.add(h)  # one leaf left: it moves up to this position
             return children[bitmap.bit_length() - 1], True
         new_h = self._new_internal(children, leafmap, bitmap)
+        if new_h != h:
+            self._dead.add(h)
+        return new_h, False
+
+    def _apply_one(
+        self,
+        h: bytes,
+        node: tuple[tuple[bytes, ...], int, int],
+        depth: int,
+        item: _Item,
+    ) -> tuple[bytes | None, bool]:
+        """_apply_internal for a single item, the commonest call below the top levels."""
+        children, leafmap, bitmap = node
+        _, kh, value, _ = item
+        nib = _HEX[item[0][depth]]
+        bit = 1 << nib
+        c = children[nib]
+        e = EMPTY_ROOT
+        if c is e:
+            if value is None:
+                return h, False  # deleting an absent key
+            new, new_leaf = self._new_leaf(kh, value), True
+        elif leafmap & bit:
+            kh0 = self._load(c)
+            if kh0 == kh:
+                self._dead.add(c)
+                if value is None:
+                    new, new_leaf = None, False
+                else:
+                    new, new_leaf = self._new_leaf(kh, value), True
+            elif value is None:
+                return h, False  # deleting an absent key
+            else:
+                new, new_leaf = self._apply_leaf(c, kh0, depth + 1, [item])  # type: ignore[arg-type]
+        else:
+            new, new_leaf = self._apply_one(c, self._load(c), depth + 1, item)  # type: ignore[arg-type]
+        if new == c:
+            return h, False  # a value set to what it was: no rewrite
+        kids = list(children)  # the cached tuple is shared: copy before changing
+        if new is None:
+            kids[nib] = e
+            bitmap &= ~bit
+        else:
+            kids[nib] = new
+            bitmap |= bit
+        if new_leaf:
+            leafmap |= bit
+        else:
+            leafmap &= ~bit
+        if not bitmap:
+            self._dead.add(h)
+            return None, False
+        if not bitmap & (bitmap - 1) and leafmap & bitmap:
+            self._dead.add(h)  # one leaf left: it moves up to this position
+            return kids[bitmap.bit_length() - 1], True
+        new_h = self._new_internal(kids, leafmap, bitmap)
         if new_h != h:
             self._dead.add(h)
         return new_h, False
