@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from p2p.types import PeerAddr
+
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
 NODE_KEY_FILE = "node_key.json"
@@ -86,20 +88,10 @@ def split_host_port(value: str) -> tuple[str, int]:
     return host, n
 
 
-@dataclass(frozen=True, slots=True)
-class PeerAddress:
-    """A persistent peer: its node id (Ed25519 node key) and where to dial it."""
-
-    node_id: bytes
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.node_id.hex()}@{self.host}:{self.port}"
-
-
-def parse_peer(value: str) -> PeerAddress:
-    """``"<64 hex>@host:port"`` -> PeerAddress; raises ValueError saying what is wrong."""
+def parse_peer(value: str) -> PeerAddr:
+    """``"<64 hex>@host:port"`` -> the transport's PeerAddr; raises ValueError saying what is
+    wrong. Stricter than PeerAddr.parse: a configured peer must name its node id (so the
+    handshake can check it) and a real port."""
     node_id, sep, addr = value.partition("@")
     if not sep:
         raise ValueError(f"{value!r} is not <node id hex>@host:port")
@@ -108,7 +100,7 @@ def parse_peer(value: str) -> PeerAddress:
     host, port = split_host_port(addr)
     if port == 0:
         raise ValueError(f"{value!r}: a peer's port cannot be 0")
-    return PeerAddress(bytes.fromhex(node_id), host, port)
+    return PeerAddr(bytes.fromhex(node_id), host, port)
 
 
 class _Section(BaseModel):
@@ -203,7 +195,7 @@ class P2PConfig(_Section):
                 raise ValueError(f"observers.{i}: must be 64 hex characters")
         return [o.lower() for o in v]
 
-    def peer_addresses(self) -> list[PeerAddress]:
+    def peer_addresses(self) -> list[PeerAddr]:
         return [parse_peer(p) for p in self.peers]
 
     def observer_ids(self) -> frozenset[bytes]:

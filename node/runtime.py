@@ -29,6 +29,7 @@ from typing import Any
 import plyvel
 
 from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, SendTo
+from consensus.messages import TXS
 from consensus.params import ConsensusParams
 from consensus.replica import Replica, StoreCorrupt
 from consensus.types import Block, Commit
@@ -40,7 +41,7 @@ from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
 from p2p.gossip import TxGossip, decode_batch
 from p2p.node import P2PNode
-from p2p.types import P2PLimits, PeerAddr, PeerInfo, ProtocolViolation
+from p2p.types import P2PLimits, PeerInfo, ProtocolViolation
 from state.app import MAX_BLOCK_BYTES, ChainApp
 from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
@@ -52,11 +53,6 @@ from state.store import LevelDBStore
 from state.tx import CheckResult, Tx
 
 log = logging.getLogger("huzhu.node")
-
-CH_CONSENSUS = 1
-CH_TXS = 2
-CH_EVIDENCE = 3
-CH_SYNC = 4
 
 TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a deadline
 GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission
@@ -199,7 +195,7 @@ class Node:
             self.key,
             self._genesis.chain_id,
             (host, port),
-            [PeerAddr(p.node_id, p.host, p.port) for p in cfg.p2p.peer_addresses()],
+            cfg.p2p.peer_addresses(),
             is_allowed=self._is_allowed,
             limits=self.p2p_limits,
             on_message=self._on_message,
@@ -208,7 +204,7 @@ class Node:
         self.gossip = TxGossip(
             self.p2p,
             self.p2p_limits,
-            CH_TXS,
+            TXS,
             relay_delay_s=cfg.p2p.gossip_relay_delay_ms / 1000,
         )
         self.rpc = RpcServer(self.service, cfg.rpc)
@@ -417,7 +413,7 @@ class Node:
         if self._stopping:
             return
         try:
-            if channel == CH_TXS:
+            if channel == TXS:
                 self._on_tx_batch(peer_id, payload)
             else:
                 self._dispatch(self.replica.on_message(peer_id, channel, payload, now_ms()))
