@@ -476,16 +476,7 @@ class StateTree:
                 leafmap &= ~bit
         if not changed:
             return h, False
-        if not bitmap:
-            self._dead.add(h)
-            return None, False
-        if not bitmap & (bitmap - 1) and leafmap & bitmap:
-            self._dead.add(h)  # one leaf left: it moves up to this position
-            return children[bitmap.bit_length() - 1], True
-        new_h = self._new_internal(children, leafmap, bitmap)
-        if new_h != h:
-            self._dead.add(h)
-        return new_h, False
+        return self._replace_internal(h, children, leafmap, bitmap)
 
     def _apply_one(
         self,
@@ -532,13 +523,22 @@ class StateTree:
             leafmap |= bit
         else:
             leafmap &= ~bit
+        return self._replace_internal(h, kids, leafmap, bitmap)
+
+    def _replace_internal(
+        self, h: bytes, children: list[bytes], leafmap: int, bitmap: int
+    ) -> tuple[bytes | None, bool]:
+        """What internal node `h` becomes once its children changed: nothing (no child left),
+        its only child when that is a leaf (leaves sit at the shallowest isolating level, which
+        keeps the root independent of history), or a rewritten node. One place for that rule,
+        shared by the batched and the single-key paths."""
         if not bitmap:
             self._dead.add(h)
             return None, False
         if not bitmap & (bitmap - 1) and leafmap & bitmap:
             self._dead.add(h)  # one leaf left: it moves up to this position
-            return kids[bitmap.bit_length() - 1], True
-        new_h = self._new_internal(kids, leafmap, bitmap)
+            return children[bitmap.bit_length() - 1], True
+        new_h = self._new_internal(children, leafmap, bitmap)
         if new_h != h:
             self._dead.add(h)
         return new_h, False
