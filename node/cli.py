@@ -27,7 +27,7 @@ DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_RPC_PORT}"
 RPC_ENV = "HUZHU_RPC"
 
 
-def _record_stop_signals() -> threading.Event:
+def _record_stop_signals() -> tuple[threading.Event, dict[int, Any]]:
     """From now on SIGINT/SIGTERM set the returned event instead of killing the process.
 
     Why: importing the node (aiohttp, plyvel, pynacl, pydantic) takes most of a second, more
@@ -35,15 +35,19 @@ def _record_stop_signals() -> threading.Event:
     test) used to kill `huzhu start` or `huzhu localnet` by the signal (exit status 143) and a
     SIGINT raised KeyboardInterrupt with a traceback, instead of the clean exit 0 that section
     8 promises. The runtime and the localnet supervisor install their own handlers later and
-    look at this event for a signal that came first."""
+    look at this event for a signal that came first. Also returns the handlers it replaced:
+    `main` puts them back when the command ends, so a caller running `main` in-process (tests,
+    embedding programs) keeps its own signal handling, and processes it forks later die on
+    SIGTERM as multiprocessing's Pool.terminate expects."""
     stop = threading.Event()
 
     def record(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, record)
-    return stop
+        previous[sig] = signal.signal(sig, record)
+    return stop, previous
 
 
 class CliError(Exception):
@@ -393,21 +397,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(sim_main(args_list[1:]) or 0)
 
     # the long-running commands: signals recorded before anything slow happens
-    stop_event = _record_stop_signals() if args_list[:1] in (["start"], ["localnet"]) else None
-    args = build_parser().parse_args(args_list)
-    args.stop_event = stop_event
-    from node.client import RpcError, RpcUnavailable
-    from node.config import ConfigError
-    from node.keys import KeyFileError
-    from node.testnet import TestnetError
-
+    stop_event, previous = None, {}
+    if args_list[:1] in (["start"], ["localnet"]):
+        stop_event, previous = _record_stop_signals()
     try:
-        return int(args.func(args))
-    except (CliError, RpcError, RpcUnavailable, KeyFileError, TestnetError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        args = build_parser().parse_args(args_list)
+        args.stop_event = stop_event
+        from node.client import RpcError, RpcUnavailable
+        from node.config import ConfigError
+        from node.keys import KeyFileError
+        from node.testnet import TestnetError
+
+        try:
+            return int(args.func(args))
+        except (
+            CliError,
+            RpcError,
+            RpcUnavailable,
+            KeyFileError,
+            TestnetError,
+            ConfigError,
+        ) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

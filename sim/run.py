@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import statistics
 import traceback
 from collections import Counter
@@ -66,13 +67,20 @@ def sweep(
     else:
         # fork: workers inherit the imported modules (and the hash seed), start instantly
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(workers, len(seeds))) as pool:
+        with ctx.Pool(min(workers, len(seeds)), initializer=_default_signals) as pool:
             for rec in pool.imap_unordered(partial(run_one, cfg), seeds, chunksize=1):
                 results.append(rec)
                 if on_result:
                     on_result(rec)
     results.sort(key=lambda r: r["seed"])
     return results
+
+
+def _default_signals() -> None:
+    """Pool workers are forked: they would inherit the driver's SIGTERM/SIGINT handlers, and
+    Pool.terminate (SIGTERM) could then leave a worker alive that the parent joins forever."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
 def failed(rec: dict[str, Any]) -> bool:

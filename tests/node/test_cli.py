@@ -404,6 +404,16 @@ def test_start_needs_an_existing_home(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "not a directory" in capsys.readouterr().err
 
 
+def test_main_gives_the_callers_signal_handlers_back(tmp_path: Path) -> None:
+    """Run in-process, `start` must not leave its early stop-recording handlers behind: they
+    swallowed SIGTERM in processes forked later (a sim sweep's pool then hung at exit)."""
+    import signal
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    assert main(["start", "--home", str(tmp_path / "missing")]) == 1
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
 # --- start: signals ---------------------------------------------------------------------------
 
 
