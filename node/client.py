@@ -17,19 +17,11 @@ from typing import Any
 
 import aiohttp
 
+from node.jsonrpc import RpcError
 from state.crypto import Signer
 from state.tx import build_tx, payload_from_json
 
 DEFAULT_TIMEOUT_S = 60.0  # above the server's 30 s commit wait
-
-
-class RpcError(Exception):
-    """A JSON-RPC error answer (PROTOCOL.md section 6)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{message} (code {code})")
-        self.code = code
-        self.message = message
 
 
 class RpcUnavailable(ConnectionError):

@@ -40,12 +40,7 @@ from state import codec
 from state.codec import DecodeError
 from state.crypto import sha256
 from state.errors import Code
-from state.tx import CheckResult, Tx, check_tx
-
-# Codes that check_tx only returns after the signature check (check 6) passed.
-_SIG_CHECKED = frozenset(
-    (Code.OK, Code.FEE_TOO_LOW, Code.DUPLICATE, Code.BAD_NONCE, Code.INSUFFICIENT_FUNDS)
-)
+from state.tx import SIG_CHECKED_CODES, CheckResult, Tx, check_tx
 
 
 class _Account(Protocol):
@@ -205,7 +200,7 @@ class Mempool:
             verified=self.is_verified,
         )
         tx = res.tx
-        if tx is not None and res.code in _SIG_CHECKED:
+        if tx is not None and res.code in SIG_CHECKED_CODES:
             self._remember_verified(tx.hash)
         if res.code is not Code.OK:
             return res

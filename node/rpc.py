@@ -49,32 +49,26 @@ from node.api import (
     NotFound,
 )
 from node.config import RpcConfig, split_host_port
+from node.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    NOT_FOUND,
+    PARSE_ERROR,
+    RpcError,
+)
 from node.listener import LimitedSite
 from state.codec import MAX_SAFE_INT
 
 log = logging.getLogger("huzhu.rpc")
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-NOT_FOUND = -32001
-LIMIT_EXCEEDED = -32002  # extension: too many subscriptions on one WebSocket
 
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # How long stop() waits for WebSocket clients to answer the close handshake.
 _STOP_WAIT_S = 2.0
-
-
-class RpcError(Exception):
-    """A JSON-RPC error object to send back (never raised out of this module)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _invalid(param: str, message: str) -> RpcError:
@@ -227,7 +221,7 @@ def _encode_answer(answer: dict[str, Any]) -> str:
 
 
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": id_, "error": {"code": err.code, "message": err.message}}
+    return {"jsonrpc": "2.0", "id": id_, "error": err.to_json()}
 
 
 def _valid_id(v: Any) -> bool:

@@ -50,17 +50,12 @@ from state.genesis import Genesis, GenesisError, load_genesis
 from state.machine import Execution
 from state.params import ChainParams
 from state.store import LevelDBStore
-from state.tx import CheckResult, Tx
+from state.tx import PEER_FAULT_CODES, CheckResult, Tx
 
 log = logging.getLogger("huzhu.node")
 
 TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a deadline
 GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission
-
-# admission refusals that no honest peer can cause (they do not depend on state)
-_PEER_FAULTS = frozenset(
-    (Code.MALFORMED, Code.BAD_SIGNATURE, Code.TOO_LARGE, Code.WRONG_CHAIN, Code.UNKNOWN_TYPE)
-)
 
 
 def now_ms() -> int:
@@ -431,7 +426,7 @@ class Node:
             if res.code is Code.OK:
                 assert tx is not None
                 self.gossip.add(tx.hash, tx.wire, from_peer=peer_id)
-            elif res.code in _PEER_FAULTS:
+            elif res.code in PEER_FAULT_CODES:
                 # checks independent of state: an honest peer admitted it, so cannot send it
                 raise ProtocolViolation(f"gossiped tx refused: {res.error}")
             elif tx is not None:

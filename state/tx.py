@@ -302,6 +302,18 @@ def _not_verified(tx_hash: bytes) -> bool:
     return False
 
 
+#: codes check_tx only returns after the signature check (check 6) passed: a tx refused with
+#: one of these has a good signature, so a cache of verified hashes may remember it
+SIG_CHECKED_CODES: frozenset[Code] = frozenset(
+    (Code.OK, Code.FEE_TOO_LOW, Code.DUPLICATE, Code.BAD_NONCE, Code.INSUFFICIENT_FUNDS)
+)
+#: refusals that no honest peer can cause (they do not depend on state): a peer that relays
+#: such a tx is faulty
+PEER_FAULT_CODES: frozenset[Code] = frozenset(
+    (Code.MALFORMED, Code.BAD_SIGNATURE, Code.TOO_LARGE, Code.WRONG_CHAIN, Code.UNKNOWN_TYPE)
+)
+
+
 def check_tx(
     view: _View,
     wire: bytes,
