@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from state.codec import MAX_SAFE_INT, DecodeError, decode, encode
-from state.crypto import sha256, verify
+from state.crypto import KEY_LEN, SIG_LEN, sha256, verify
 
 if TYPE_CHECKING:
     from consensus.validators import ValidatorSet
@@ -26,8 +26,6 @@ PRECOMMIT = 2
 VOTE_TYPES = (PREVOTE, PRECOMMIT)
 
 HASH_LEN = 32
-KEY_LEN = 32
-SIG_LEN = 64
 MAX_CHAIN_ID = 50
 #: hard decode bounds; a peer cannot make us allocate more than this per message
 MAX_TXS_PER_BLOCK = 100_000

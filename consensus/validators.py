@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from state.codec import DecodeError, decode, encode
-from state.crypto import sha256
-
-from .types import KEY_LEN
+from state.crypto import KEY_LEN, sha256
 
 #: a new validator starts this far behind (CometBFT: -1.125 * total power)
 PRIORITY_WINDOW_FACTOR = 2
