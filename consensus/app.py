@@ -3,32 +3,21 @@
 Duck-typed on purpose: consensus never imports state's machine and state never imports
 consensus, so the two can evolve and be tested apart. ``state.app.ChainApp`` implements it
 for the real chain; tests use a tiny counter app.
+
+A block's evidence is handed over as the verified ``DuplicateVoteEvidence`` itself: the app
+reads only ``validator``, ``height``, ``round``, ``vote_type`` and ``id``, and keeps its own
+record of those five (``state.model.EvidenceRef``, the one definition: consensus may not
+import state's model, and a second copy here would only be converted into that one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from state.store import Batch
 
 from .types import DuplicateVoteEvidence
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceRef:
-    """A verified double sign as the state machine sees it (mirrors state.chain.EvidenceRef)."""
-
-    validator: bytes  # consensus key
-    height: int
-    round: int
-    vote_type: int
-    id: bytes
-
-    @classmethod
-    def of(cls, ev: DuplicateVoteEvidence) -> EvidenceRef:
-        return cls(ev.validator, ev.height, ev.round, ev.vote_type, ev.id)
 
 
 class ValidatorInfoLike(Protocol):
@@ -47,7 +36,7 @@ class Application(Protocol):
     """
 
     def prepare(
-        self, height: int, time_ms: int, proposer: bytes, evidence: Sequence[EvidenceRef]
+        self, height: int, time_ms: int, proposer: bytes, evidence: Sequence[DuplicateVoteEvidence]
     ) -> tuple[list[bytes], bytes]:
         """Transactions for a new block and the state root after executing them."""
         ...
@@ -58,7 +47,7 @@ class Application(Protocol):
         time_ms: int,
         proposer: bytes,
         txs: Sequence[bytes],
-        evidence: Sequence[EvidenceRef],
+        evidence: Sequence[DuplicateVoteEvidence],
         state_root: bytes,
     ) -> bool:
         """True when the block is valid and executing it yields `state_root`."""
@@ -70,7 +59,7 @@ class Application(Protocol):
         time_ms: int,
         proposer: bytes,
         txs: Sequence[bytes],
-        evidence: Sequence[EvidenceRef],
+        evidence: Sequence[DuplicateVoteEvidence],
         state_root: bytes,
         extra: Batch,
     ) -> None: ...

@@ -38,7 +38,7 @@ from .actions import (
     SignedProposal,
     SignedVote,
 )
-from .app import Application, EvidenceRef
+from .app import Application
 from .params import ConsensusParams
 from .recovery import LockState, Recovery, SignState
 from .types import (
@@ -343,8 +343,7 @@ class Core(Recovery):
                 break
             if oldest <= ev.height < self.height:
                 evidence.append(ev)
-        refs = [EvidenceRef.of(ev) for ev in evidence]
-        txs, state_root = self.app.prepare(self.height, time_ms, self.signer.public_key, refs)
+        txs, state_root = self.app.prepare(self.height, time_ms, self.signer.public_key, evidence)
         header = BlockHeader(
             chain_id=self.chain_id,
             height=self.height,

@@ -43,7 +43,7 @@ from .actions import (
     SignedProposal,
     SignedVote,
 )
-from .app import Application, EvidenceRef
+from .app import Application
 from .core import Core, HeightContext, LockState, SignState
 from .messages import (
     BLOCKSYNC,
@@ -453,9 +453,8 @@ class Replica:
         batch.put(KEY_COMMIT + be64(h), commit.to_bytes())
         batch.put(KEY_HASH + block.hash, be64(h))
         hd = block.header
-        refs = [EvidenceRef.of(ev) for ev in block.evidence]
         self.app.commit(
-            h, hd.time_ms, hd.proposer, list(block.txs), refs, hd.state_root, extra=batch
+            h, hd.time_ms, hd.proposer, list(block.txs), block.evidence, hd.state_root, extra=batch
         )
         self._committed = h
         # The set for h + 1 was fixed by the election at the end of h - 1, so asking after

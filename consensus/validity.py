@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .app import Application, EvidenceRef
+from .app import Application
 from .params import ConsensusParams
 from .types import Block, Commit, InvalidCommit, InvalidEvidence
 from .validators import ValidatorSet
@@ -87,7 +87,8 @@ def check_block(
             ev.verify(chain_id, vs)
         except InvalidEvidence as exc:
             return f"evidence: {exc.reason}"
-    refs = [EvidenceRef.of(ev) for ev in block.evidence]
-    if not app.validate(h.height, h.time_ms, h.proposer, list(block.txs), refs, h.state_root):
+    if not app.validate(
+        h.height, h.time_ms, h.proposer, list(block.txs), block.evidence, h.state_root
+    ):
         return "rejected by the application"
     return None

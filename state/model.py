@@ -320,7 +320,11 @@ class TxRecord:
 
 @dataclass(frozen=True, slots=True)
 class EvidenceRef:
-    """Duplicate-vote evidence as the state machine sees it (already verified by consensus)."""
+    """Duplicate-vote evidence as the state machine sees it (already verified by consensus).
+
+    The only definition: consensus hands over its own evidence objects, which carry these five
+    attributes, and ``state.app.as_evidence`` copies them here (state never imports consensus).
+    """
 
     validator: bytes  # consensus key
     height: int
