@@ -11,14 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from state.codec import MAX_SAFE_INT, DecodeError, decode, encode
+from state.codec import (
+    CH_BLOCKSYNC,
+    CH_CONSENSUS,
+    CH_EVIDENCE,
+    CH_TX,
+    MAX_SAFE_INT,
+    DecodeError,
+    decode,
+    encode,
+)
 
 from .types import HASH_LEN, MAX_CHAIN_ID, Block, Commit, DuplicateVoteEvidence, Proposal, Vote
 
-CONSENSUS = 1
-TXS = 2  # the node's transaction gossip; not decoded here
-EVIDENCE = 3
-BLOCKSYNC = 4
+# The channel numbers live in state.codec (p2p needs them too and may not import consensus);
+# these are the names this package and its users know them by.
+CONSENSUS = CH_CONSENSUS
+TXS = CH_TX  # the node's transaction gossip; not decoded here
+EVIDENCE = CH_EVIDENCE
+BLOCKSYNC = CH_BLOCKSYNC
 
 #: the largest payload a replica decodes (a full block plus its commit fits)
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024

@@ -7,14 +7,17 @@ and a test can pin its boundary.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+# The application's channels are numbered in state.codec, next to the encoding, because
+# consensus needs them too and may not import p2p; re-exported here for the transport's users.
+from state.codec import APP_CHANNELS as APP_CHANNELS
+from state.codec import CH_BLOCKSYNC as CH_BLOCKSYNC
+from state.codec import CH_CONSENSUS as CH_CONSENSUS
+from state.codec import CH_EVIDENCE as CH_EVIDENCE
+from state.codec import CH_TX as CH_TX
 
 NODE_ID_LEN = 32
-# Channels carried for the application (INTERNALS.md): consensus, tx batches, evidence, sync.
-CH_CONSENSUS = 1
-CH_TX = 2
-CH_EVIDENCE = 3
-CH_BLOCKSYNC = 4
 # Channel 0 is the transport's own (ping/pong); the application can never use it.
 CH_CONTROL = 0
 # ChaCha20-Poly1305 tag + the channel byte: the smallest meaningful frame body.
@@ -70,9 +73,7 @@ class P2PLimits:
     gossip_batch_bytes: int = 1024 * 1024
     gossip_pending_txs: int = 20_000
     seen_cache_per_peer: int = 20_000
-    channels: frozenset[int] = field(
-        default_factory=lambda: frozenset({CH_CONSENSUS, CH_TX, CH_EVIDENCE, CH_BLOCKSYNC})
-    )
+    channels: frozenset[int] = APP_CHANNELS
 
     def __post_init__(self) -> None:
         # The handshake's auth frame (32-byte key + 64-byte signature) must fit in a frame.

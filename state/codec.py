@@ -14,6 +14,15 @@ import msgpack
 MAX_SAFE_INT = 2**53 - 1
 MAX_DEPTH = 32
 
+# The channel byte that tags every p2p payload with the protocol it belongs to (0 is the
+# transport's own). Defined here, the one wire module that both p2p/ and consensus/ may import
+# (tests/test_layering.py): the transport needs the set, consensus maps its kinds onto them.
+CH_CONSENSUS = 1  # proposals and votes
+CH_TX = 2  # transaction batches (the node's gossip; consensus does not decode them)
+CH_EVIDENCE = 3  # duplicate-vote evidence
+CH_BLOCKSYNC = 4  # status, block requests and answers
+APP_CHANNELS = frozenset({CH_CONSENSUS, CH_TX, CH_EVIDENCE, CH_BLOCKSYNC})
+
 
 class DecodeError(ValueError):
     """Bytes that are not canonical msgpack of an allowed value."""
