@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from state.chain import BlockInput, Chain  # noqa: E402
 from state.crypto import Signer  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
+from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
 from state.store import LevelDBStore  # noqa: E402
 from state.tx import Tx, build_tx, verify_tx  # noqa: E402
 
@@ -44,24 +45,17 @@ def signer(i: int) -> Signer:
 
 
 def make_genesis(signers: list[Signer]) -> Any:
-    treasury = signer(-1).public_key.hex()
     return parse_genesis(
-        {
-            "chain_id": CHAIN_ID,
-            "genesis_time": "2026-11-26T00:00:00Z",
-            "params": {"treasury": treasury, "max_block_txs": 100_000, "epoch_length": 10**6},
-            "validators": [
-                {
-                    "name": "bench",
-                    "operator": signer(-2).public_key.hex(),
-                    "consensus_key": signer(-3).public_key.hex(),
-                    "power": 1,
-                    "p2p": "127.0.0.1:1",
-                }
+        genesis_doc(
+            chain_id=CHAIN_ID,
+            treasury=signer(-1).public_key,
+            params={"max_block_txs": 100_000, "epoch_length": 10**6},
+            validators=[
+                ValidatorSpec("bench", signer(-2).public_key, signer(-3).public_key, "127.0.0.1:1")
             ],
-            "accounts": [{"address": s.public_key.hex(), "balance": BALANCE} for s in signers],
-            "pools": [{"id": "bench", "name": "Bench pool", "params": {"period": 10**6}}],
-        }
+            accounts=[(s.public_key, BALANCE) for s in signers],
+            pools=[{"id": "bench", "name": "Bench pool", "params": {"period": 10**6}}],
+        )
     )
 
 

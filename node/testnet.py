@@ -89,23 +89,17 @@ def _now_rfc3339() -> str:
 
 def default_template(keys: dict[str, Signer]) -> dict[str, Any]:
     """The localnet genesis with fresh keys (filled into ``keys``: treasury, registrar,
-    memberI) and genesis_time now."""
-    doc = localnet_genesis()
-    doc.pop("validators", None)
-    doc["genesis_time"] = _now_rfc3339()
-    keys["treasury"] = _fresh()
-    keys["registrar"] = _fresh()
-    doc["params"]["treasury"] = keys["treasury"].public_key.hex()
-    doc["params"]["registrars"] = [keys["registrar"].public_key.hex()]
-    accounts = []
-    for i in range(LOCALNET_MEMBERS):
-        keys[f"member{i}"] = _fresh()
-        accounts.append(
-            {"address": keys[f"member{i}"].public_key.hex(), "balance": LOCALNET_BALANCE}
-        )
-    accounts.append({"address": keys["registrar"].public_key.hex(), "balance": LOCALNET_BALANCE})
-    doc["accounts"] = accounts
-    return doc
+    memberI), no validators and genesis_time now."""
+    for name in ("treasury", "registrar", *(f"member{i}" for i in range(LOCALNET_MEMBERS))):
+        keys[name] = _fresh()
+    members = [keys[f"member{i}"].public_key for i in range(LOCALNET_MEMBERS)]
+    return localnet_genesis(
+        genesis_time=_now_rfc3339(),
+        treasury=keys["treasury"].public_key,
+        registrars=[keys["registrar"].public_key],
+        validators=None,
+        accounts=[(a, LOCALNET_BALANCE) for a in [*members, keys["registrar"].public_key]],
+    )
 
 
 def load_template(path: Path) -> dict[str, Any]:

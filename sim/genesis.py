@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from state.crypto import Signer
+from state.genesis_builder import ValidatorSpec
+from state.genesis_builder import genesis_doc as build_genesis
 
 CHAIN_ID = "huzhu-sim"
-GENESIS_TIME = "2026-11-26T00:00:00Z"
 MEMBER_BALANCE = 1_000_000
 POOLS = (("medical", "Medical mutual aid"), ("disaster", "Disaster relief"))
 # short periods so that join -> active -> claim -> votes -> payout fits in ~10 heights
@@ -63,37 +64,25 @@ class Keyring:
 def genesis_doc(keys: Keyring, chain_id: str = CHAIN_ID) -> dict[str, Any]:
     """The genesis JSON object (PROTOCOL.md section 5) for `keys`."""
     n = len(keys.validators)
-    return {
-        "chain_id": chain_id,
-        "genesis_time": GENESIS_TIME,
-        "params": {
-            "min_fee": 1,
-            "max_tx_bytes": 4096,
-            "max_block_txs": 5000,
-            "block_time_ms": 1000,
+    return build_genesis(
+        chain_id=chain_id,
+        treasury=keys.treasury.public_key,
+        registrars=[keys.registrar.public_key],
+        params={
             "epoch_length": EPOCH_LENGTH,
             "max_validators": max(21, n),
             "min_validators": min(4, n),
-            "max_votes_per_elector": 30,
-            "treasury": keys.treasury.public_key.hex(),
-            "registrars": [keys.registrar.public_key.hex()],
-            "operators": [],
         },
-        "validators": [
-            {
-                "name": f"v{i}",
-                "operator": keys.operators[i].public_key.hex(),
-                "consensus_key": v.public_key.hex(),
-                "power": 1,
-                "p2p": f"10.0.{i // 250}.{i % 250 + 1}:26656",
-            }
+        validators=[
+            ValidatorSpec(
+                name=f"v{i}",
+                operator=keys.operators[i].public_key,
+                consensus_key=v.public_key,
+                p2p=f"10.0.{i // 250}.{i % 250 + 1}:26656",
+            )
             for i, v in enumerate(keys.validators)
         ],
-        "accounts": [
-            {"address": m.public_key.hex(), "balance": MEMBER_BALANCE} for m in keys.members
-        ]
-        + [{"address": keys.registrar.public_key.hex(), "balance": MEMBER_BALANCE}],
-        "pools": [
-            {"id": pid, "name": name, "params": dict(FAST_POOL_PARAMS)} for pid, name in POOLS
-        ],
-    }
+        accounts=[(m.public_key, MEMBER_BALANCE) for m in keys.members]
+        + [(keys.registrar.public_key, MEMBER_BALANCE)],
+        pools=[{"id": pid, "name": name, "params": dict(FAST_POOL_PARAMS)} for pid, name in POOLS],
+    )

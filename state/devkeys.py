@@ -16,11 +16,11 @@ import sys
 from typing import Any
 
 from state.crypto import Signer, sha256
-from state.params import ChainParams
+from state.genesis_builder import GENESIS_TIME, ValidatorSpec, genesis_doc
 
 DEV_KEY_DOMAIN = b"huzhu-dev-key/v1/"
 LOCALNET_CHAIN_ID = "huzhu-localnet"
-LOCALNET_GENESIS_TIME = "2026-11-26T00:00:00Z"
+LOCALNET_GENESIS_TIME = GENESIS_TIME
 LOCALNET_VALIDATORS = 4
 LOCALNET_MEMBERS = 10
 LOCALNET_BALANCE = 1_000_000
@@ -40,42 +40,37 @@ def dev_address(label: str) -> str:
     return dev_signer(label).public_key.hex()
 
 
-def localnet_genesis() -> dict[str, Any]:
-    """The localnet genesis document committed as the repository's genesis.json."""
-    defaults = ChainParams(treasury=b"\x00" * 32)
-    return {
+def localnet_genesis(**overrides: Any) -> dict[str, Any]:
+    """The localnet genesis document committed as the repository's genesis.json; keyword
+    arguments of :func:`state.genesis_builder.genesis_doc` replace its parts (`huzhu testnet`
+    keeps the shape with fresh keys)."""
+    args: dict[str, Any] = {
         "chain_id": LOCALNET_CHAIN_ID,
         "genesis_time": LOCALNET_GENESIS_TIME,
-        "params": {
-            "min_fee": defaults.min_fee,
-            "max_tx_bytes": defaults.max_tx_bytes,
-            "max_block_txs": defaults.max_block_txs,
-            "block_time_ms": defaults.block_time_ms,
-            "epoch_length": defaults.epoch_length,
-            "max_validators": defaults.max_validators,
-            "min_validators": defaults.min_validators,
-            "max_votes_per_elector": defaults.max_votes_per_elector,
-            "treasury": dev_address("treasury"),
-            "registrars": [dev_address("registrar")],
-            "operators": [],
-        },
+        "treasury": dev_signer("treasury").public_key,
+        "registrars": [dev_signer("registrar").public_key],
         "validators": [
-            {
-                "name": f"node{i}",
-                "operator": dev_address(f"operator{i}"),
-                "consensus_key": dev_address(f"validator{i}"),
-                "power": 1,
-                "p2p": f"127.0.0.1:{LOCALNET_P2P_BASE_PORT + i}",
-            }
+            ValidatorSpec(
+                name=f"node{i}",
+                operator=dev_signer(f"operator{i}").public_key,
+                consensus_key=dev_signer(f"validator{i}").public_key,
+                p2p=f"127.0.0.1:{LOCALNET_P2P_BASE_PORT + i}",
+            )
             for i in range(LOCALNET_VALIDATORS)
         ],
         "accounts": [
-            {"address": dev_address(f"member{i}"), "balance": LOCALNET_BALANCE}
-            for i in range(LOCALNET_MEMBERS)
+            (dev_signer(f"member{i}").public_key, LOCALNET_BALANCE) for i in range(LOCALNET_MEMBERS)
         ]
-        + [{"address": dev_address("registrar"), "balance": LOCALNET_BALANCE}],
-        "pools": [{"id": pid, "name": name, "params": {}} for pid, name in LOCALNET_POOLS],
+        + [(dev_signer("registrar").public_key, LOCALNET_BALANCE)],
+        "pools": localnet_pools(),
     }
+    args.update(overrides)
+    return genesis_doc(**args)
+
+
+def localnet_pools() -> list[dict[str, Any]]:
+    """The localnet's pools, with default params."""
+    return [{"id": pid, "name": name, "params": {}} for pid, name in LOCALNET_POOLS]
 
 
 def genesis_text() -> str:

@@ -18,6 +18,8 @@ from state.chain import BlockInput, Chain, Execution, InvalidBlock
 from state.devkeys import dev_signer
 from state.errors import Code
 from state.genesis import parse_genesis
+from state.genesis_builder import ValidatorSpec
+from state.genesis_builder import genesis_doc as build_genesis
 from state.machine import EvidenceRef, TxResult
 from state.model import (
     Account,
@@ -50,40 +52,27 @@ def genesis_doc(
     balance: int = BALANCE,
 ) -> dict[str, Any]:
     """A genesis with a treasury, a registrar, funded members, pools and dev validators."""
-    p: dict[str, Any] = {
-        "treasury": addr("treasury").hex(),
-        "registrars": [addr("registrar").hex()],
-        "operators": [addr("op-extra").hex()],
-        "epoch_length": 1000,
-        "min_validators": 1,
-    }
-    p.update(params or {})
-    return {
-        "chain_id": CHAIN_ID,
-        "genesis_time": "2026-11-26T00:00:00Z",
-        "params": p,
-        "validators": [
-            {
-                "name": f"node{i}",
-                "operator": addr(f"op{i}").hex(),
-                "consensus_key": addr(f"val{i}").hex(),
-                "power": 1,
-                "p2p": f"127.0.0.1:{27000 + i}",
-            }
+    return build_genesis(
+        chain_id=CHAIN_ID,
+        treasury=addr("treasury"),
+        registrars=[addr("registrar")],
+        operators=[addr("op-extra")],
+        params={"epoch_length": 1000, "min_validators": 1, **(params or {})},
+        validators=[
+            ValidatorSpec(f"node{i}", addr(f"op{i}"), addr(f"val{i}"), f"127.0.0.1:{27000 + i}")
             for i in range(validators)
         ],
-        "accounts": [{"address": addr(m).hex(), "balance": balance} for m in members]
-        + [
-            {"address": addr(who).hex(), "balance": balance}
-            for who in ("registrar", "op-extra", *(f"op{i}" for i in range(validators)))
+        accounts=[
+            (addr(who), balance)
+            for who in (*members, "registrar", "op-extra", *(f"op{i}" for i in range(validators)))
         ],
-        "pools": pools
+        pools=pools
         if pools is not None
         else [
             {"id": "med", "name": "Medical"},
             {"id": "kyc", "name": "Real-name pool", "params": {"admission": "kyc"}},
         ],
-    }
+    )
 
 
 class Harness:
