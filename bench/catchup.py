@@ -3,8 +3,8 @@
     python bench/catchup.py --validators 4 --blocks 1000 --json OUT [--block-time-ms 100]
                             [--txs-per-block K] [--kill]
 
-Starts a fresh localnet through the public CLI (`huzhu testnet`, then one `huzhu start` per
-node, 127.0.0.1, LevelDB) with a short genesis block_time_ms and shortened consensus timeouts
+Starts a fresh localnet (the `huzhu testnet` generator, then one `huzhu start` process per
+node, 127.0.0.1, LevelDB, through node.localnet_harness) with a short genesis block_time_ms and shortened consensus timeouts
 in every config.toml. Once the chain is live it stops the last validator (SIGTERM, or
 SIGKILL with --kill) and lets the others commit --blocks more blocks under a light load:
 for every new block seen, K pre-signed transfers are sent with JSON-RPC `broadcast_tx`
@@ -24,9 +24,10 @@ Agreement: after catch-up the load stops and the restarted node's block hash and
 target_height and at the final common height (`agreed`). The load counts blocks as seen by
 node 0 (observed block by block over RPC). All node processes are stopped in a `finally`.
 
-Ports: RPC base..base+N-1, P2P base+1000..; the default 56657 lies in Linux's ephemeral
-range, so before the restart the stopped node's ports are checked (`ports_busy_at_restart`)
-and, if the restarted node exits, the end of its log is printed.
+Ports: RPC base..base+N-1, P2P base+1000.., by default a free range below the kernel's
+ephemeral range (node.localnet_harness). Before the restart the stopped node's ports are
+checked (`ports_busy_at_restart`) and, if the restarted node exits, the end of its log is
+printed.
 """
 
 from __future__ import annotations
@@ -35,25 +36,26 @@ import argparse
 import json
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.netutil import port_free, write_testnet  # noqa: E402
-from node.config import load_config, write_config  # noqa: E402
+from node.localnet_harness import (  # noqa: E402
+    RPC_FAILURES,
+    LocalNet,
+    NodeExited,
+    port_is_free,
+    wait_for,
+)
 from state.crypto import Signer, sha256  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
+from state.genesis_builder import genesis_doc  # noqa: E402
 from state.tx import build_tx  # noqa: E402
 
 CHAIN_ID = "huzhu-catchup"
@@ -67,119 +69,19 @@ def sender_signer(i: int) -> Signer:
 
 
 def make_template(senders: int, block_time_ms: int) -> dict[str, Any]:
-    return {
-        "chain_id": CHAIN_ID,
-        "genesis_time": "2026-11-26T00:00:00Z",
-        "params": {
-            "block_time_ms": block_time_ms,
-            "treasury": dev_signer("treasury").public_key.hex(),
-            "registrars": [dev_signer("registrar").public_key.hex()],
-            "operators": [],
-        },
-        "validators": [],
-        "accounts": [
-            {"address": sender_signer(i).public_key.hex(), "balance": 10**9} for i in range(senders)
-        ],
-        "pools": [{"id": "medical", "name": "Medical mutual aid"}],
-    }
-
-
-# ------------------------------------------------------------------------------------- RPC
-
-
-class RpcError(Exception):
-    pass
-
-
-def _post(url: str, body: Any, timeout: float) -> Any:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    return genesis_doc(
+        chain_id=CHAIN_ID,
+        treasury=dev_signer("treasury").public_key,
+        registrars=[dev_signer("registrar").public_key],
+        params={"block_time_ms": block_time_ms},
+        validators=None,
+        accounts=[(sender_signer(i).public_key, 10**9) for i in range(senders)],
+        pools=[{"id": "medical", "name": "Medical mutual aid"}],
     )
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())
 
 
-def rpc(url: str, method: str, timeout: float = 10.0, **params: Any) -> Any:
-    data = _post(url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout)
-    if "error" in data:
-        raise RpcError(f"{method}: {data['error']}")
-    return data["result"]
-
-
-def rpc_batch(url: str, calls: list[tuple[str, dict[str, Any]]], timeout: float = 20.0) -> list:
-    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-    data = _post(url, body, timeout)
-    data.sort(key=lambda r: r["id"])
-    return data
-
-
-RPC_ERRORS = (OSError, urllib.error.URLError, RpcError, ValueError)
-
-
-def try_status(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    try:
-        return rpc(url, "status", timeout=timeout)
-    except RPC_ERRORS:
-        return None
-
-
-# ---------------------------------------------------------------------------------- network
-
-
-@dataclass
-class Net:
-    home: Path
-    n: int
-    base_port: int
-    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
-    logs: dict[int, Any] = field(default_factory=dict)
-
-    def url(self, i: int) -> str:
-        return f"http://127.0.0.1:{self.base_port + i}/"
-
-    def log_path(self, i: int, tag: str = "") -> Path:
-        return self.home / f"node{i}{tag}.log"
-
-    def start(self, i: int, tag: str = "") -> None:
-        logf = open(self.log_path(i, tag), "ab")  # noqa: SIM115 - closed in stop_all
-        self.logs[(i, tag)] = logf
-        self.procs[i] = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(self.home / f"node{i}")],
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-
-    def stop(self, i: int, kill: bool) -> int:
-        p = self.procs[i]
-        p.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            return p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            return -9
-
-    def stop_all(self) -> None:
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        for f in self.logs.values():
-            f.close()
-
-    def alive(self, i: int) -> bool:
-        return self.procs[i].poll() is None
-
-
-def create_net(args: argparse.Namespace, workdir: Path) -> Net:
-    template = make_template(SENDERS, args.block_time_ms)
-    out = write_testnet(args.validators, template, args.base_port, workdir)
+def create_net(args: argparse.Namespace, workdir: Path) -> LocalNet:
+    """The testnet with the genesis block time and consensus timeouts of `args`."""
     tp = args.timeout_propose_ms
     consensus = {
         "timeout_propose_ms": tp,
@@ -189,12 +91,13 @@ def create_net(args: argparse.Namespace, workdir: Path) -> Net:
         "timeout_precommit_ms": max(1, tp // 2),
         "timeout_precommit_delta_ms": max(1, tp // 6),
     }
-    for i in range(args.validators):
-        home = out / f"node{i}"
-        cfg = load_config(home)
-        cfg = cfg.model_copy(update={"consensus": cfg.consensus.model_copy(update=consensus)})
-        write_config(home / "config.toml", cfg)
-    return Net(home=out, n=args.validators, base_port=args.base_port)
+    return LocalNet.create(
+        workdir,
+        args.validators,
+        make_template(SENDERS, args.block_time_ms),
+        config={"consensus": consensus},
+        base_port=args.base_port,
+    )
 
 
 # ------------------------------------------------------------------------ observer and load
@@ -203,9 +106,10 @@ def create_net(args: argparse.Namespace, workdir: Path) -> Net:
 class Observer(threading.Thread):
     """Follows one node's chain block by block: blocks[h] = (time first seen, tx count)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, net: LocalNet, node: int) -> None:
         super().__init__(daemon=True)
-        self.url = url
+        self.net = net
+        self.node = node
         self.blocks: dict[int, tuple[float, int]] = {}
         self.height = 0
         self.stop_event = threading.Event()
@@ -213,13 +117,13 @@ class Observer(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            st = try_status(self.url)
+            st = self.net.status(self.node, timeout=2.0)
             top = st["height"] if st else self.height
             while self.height < top and not self.stop_event.is_set():
                 hs = list(range(self.height + 1, min(top, self.height + RPC_BATCH) + 1))
                 try:
-                    res = rpc_batch(self.url, [("block", {"height": h}) for h in hs])
-                except RPC_ERRORS:
+                    res = self.net.batch(self.node, [("block", {"height": h}) for h in hs])
+                except RPC_FAILURES:
                     break
                 now = time.monotonic()
                 for h, r in zip(hs, res, strict=True):
@@ -250,10 +154,11 @@ class Load(threading.Thread):
     """For every new block the observer sees, send K pre-signed transfers to the live nodes
     (sender s always through the same node, so its nonces arrive in order)."""
 
-    def __init__(self, obs: Observer, urls: list[str], k: int, count: int) -> None:
+    def __init__(self, obs: Observer, net: LocalNet, nodes: list[int], k: int, count: int) -> None:
         super().__init__(daemon=True)
         self.obs = obs
-        self.urls = urls
+        self.net = net
+        self.nodes = nodes
         self.k = k
         self.stop_event = threading.Event()
         self.sent = 0
@@ -286,15 +191,15 @@ class Load(threading.Thread):
             self.pos += len(chunk)
             per_node: dict[int, list[bytes]] = {}
             for s, w in chunk:
-                per_node.setdefault(s % len(self.urls), []).append(w)
+                per_node.setdefault(self.nodes[s % len(self.nodes)], []).append(w)
             for node, wires in per_node.items():
                 for i in range(0, len(wires), RPC_BATCH):
                     part = wires[i : i + RPC_BATCH]
                     self.sent += len(part)
                     calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for w in part]
                     try:
-                        res = rpc_batch(self.urls[node], calls)
-                    except RPC_ERRORS:
+                        res = self.net.batch(node, calls)
+                    except RPC_FAILURES:
                         self.errors += len(part)
                         continue
                     for r in res:
@@ -308,16 +213,6 @@ class Load(threading.Thread):
 
 
 # ----------------------------------------------------------------------------------- the run
-
-
-def wait_until(cond: Any, timeout: float, what: str, poll: float = 0.05) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        if cond():
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
 
 
 def started_height(log: Path) -> int | None:
@@ -336,25 +231,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     obs: Observer | None = None
     load: Load | None = None
     try:
-        for i in range(n):
-            net.start(i)
-        obs = Observer(net.url(0))
+        net.start_all(wait=False)
+        obs = Observer(net, 0)
         obs.start()
         obs.wait_height(3, 120)
         victim = n - 1
         live = [i for i in range(n) if i != victim]
-        wait_until(lambda: (try_status(net.url(victim)) or {}).get("height", 0) >= 3, 60, "warmup")
+        net.wait_height(victim, 3, 60)
         margin = int(args.blocks * 0.5) + 300
         print(f"[setup] pre-signing {args.txs_per_block * (args.blocks + margin)} txs", flush=True)
         count = args.txs_per_block * (args.blocks + margin)
-        load = Load(obs, [net.url(i) for i in live], args.txs_per_block, count)
+        load = Load(obs, net, live, args.txs_per_block, count)
         load.start()
         obs.wait_height(obs.height + 5, 60)  # load flowing before the stop
 
         # ---------------------------------------------------------------- down window
         how = "SIGKILL" if args.kill else "SIGTERM"
-        last = try_status(net.url(victim)) or {}
-        rc = net.stop(victim, args.kill)
+        last = net.status(victim, timeout=2.0) or {}
+        rc = net.stop(victim, kill=args.kill, timeout=30)
         t_down = time.monotonic()
         h_down = obs.height
         print(
@@ -372,12 +266,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         # ------------------------------------------------------------------ catch-up
-        target = max((try_status(net.url(i)) or {}).get("height", 0) for i in live)
-        # the ports are in Linux's ephemeral range: an outgoing connection may hold one now
+        target = max((net.status(i, timeout=2.0) or {}).get("height", 0) for i in live)
+        # with ports in the kernel's ephemeral range an outgoing connection may hold one now
         busy = [
             port
-            for port in (net.base_port + victim, net.base_port + 1000 + victim)
-            if not port_free(port)
+            for port in (net.rpc_port(victim), net.p2p_port(victim))
+            if not port_is_free("127.0.0.1", port)
         ]
         if busy:
             print(
@@ -389,42 +283,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         def rpc_up() -> bool:
             if not net.alive(victim):
-                tail = net.log_path(victim, ".restart").read_text(errors="replace")[-4000:]
-                raise RuntimeError(f"node{victim} exited after the restart; its log ends:\n{tail}")
-            st = try_status(net.url(victim), timeout=1.0)
+                code = net.procs[victim].returncode
+                raise NodeExited(victim, code, net.log_tail(victim, tag=".restart"))
+            st = net.status(victim, timeout=1.0)
             if st is not None:
                 first.update(st)
             return st is not None
 
-        t_rpc = wait_until(rpc_up, 120, "RPC of the restarted node")
+        t_rpc = wait_for(rpc_up, 120, "RPC of the restarted node", net, poll=0.05)
         from_h = started_height(net.log_path(victim, ".restart"))
         if from_h is None:
             from_h = first["height"]
         cur: dict[str, Any] = {}
 
         def reached() -> bool:
-            st = try_status(net.url(victim))
+            st = net.status(victim, timeout=2.0)
             if st is not None:
                 cur.update(st)
             return st is not None and st["height"] >= target
 
-        t_caught = wait_until(reached, args.blocks + 300, f"height {target}")
+        t_caught = wait_for(reached, args.blocks + 300, f"height {target}", net, poll=0.05)
 
         def in_sync() -> bool:
-            st = try_status(net.url(victim))
+            st = net.status(victim, timeout=2.0)
             return st is not None and not st["catching_up"] and st["height"] >= obs.height - 1
 
-        t_sync = wait_until(in_sync, 120, "catching_up false at the live height")
+        t_sync = wait_for(in_sync, 120, "catching_up false at the live height", net, poll=0.05)
         load.stop_event.set()
         load.join(timeout=30)
 
         # ----------------------------------------------------------------- agreement
         time.sleep(0.5)
-        common = min(rpc(net.url(i), "status")["height"] for i in range(n))
+        common = min(net.height(i) for i in range(n))
         checks = sorted({min(from_h + 1, target), target, common})
         agreement = []
         for h in checks:
-            got = [rpc(net.url(i), "block", height=h) for i in range(n)]
+            got = [net.call(i, "block", height=h) for i in range(n)]
             same = all(
                 (b["hash"], b["state_root"]) == (got[0]["hash"], got[0]["state_root"]) for b in got
             )
@@ -469,7 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             load.stop_event.set()
         if obs is not None:
             obs.stop_event.set()
-        net.stop_all()
+        net.close()
         if args.keep:
             print(f"[done] kept {workdir}", flush=True)
         else:
@@ -526,10 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--base-port",
         type=int,
-        default=19657,
-        # below the kernel's ephemeral range (32768-60999 here): there, another process's
-        # outgoing connection can hold a node's port while the node is down
-        help="RPC base port; P2P is base+1000",
+        default=None,
+        help="RPC ports base..base+N-1, P2P base+1000.. (default: a free range below the "
+        "kernel's ephemeral range, where an outgoing connection could hold a stopped node's port)",
     )
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--keep", action="store_true", help="keep the node directories and logs")

@@ -34,13 +34,10 @@ import multiprocessing as mp
 import os
 import queue
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +46,11 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
-from bench.netutil import port_free, write_testnet  # noqa: E402
+from bench.throughput_report import pct, plot, print_table, timeline  # noqa: E402
+from node.localnet_harness import LocalNet  # noqa: E402
 from state.crypto import Signer, sha256, verify  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
+from state.genesis_builder import genesis_doc  # noqa: E402
 from state.tx import build_tx  # noqa: E402
 
 CHAIN_ID = "huzhu-bench"
@@ -68,22 +67,13 @@ def sender_signer(i: int) -> Signer:
 
 
 def make_template(senders: int, claimants: int) -> dict[str, Any]:
-    treasury, registrar = dev_signer("treasury"), dev_signer("registrar")
-    accounts = [
-        {"address": sender_signer(i).public_key.hex(), "balance": 10**9}
-        for i in range(senders + claimants)
-    ]
-    return {
-        "chain_id": CHAIN_ID,
-        "genesis_time": "2026-11-26T00:00:00Z",
-        "params": {
-            "treasury": treasury.public_key.hex(),
-            "registrars": [registrar.public_key.hex()],
-            "operators": [],
-        },
-        "validators": [],
-        "accounts": accounts,
-        "pools": [
+    return genesis_doc(
+        chain_id=CHAIN_ID,
+        treasury=dev_signer("treasury").public_key,
+        registrars=[dev_signer("registrar").public_key],
+        validators=None,
+        accounts=[(sender_signer(i).public_key, 10**9) for i in range(senders + claimants)],
+        pools=[
             {
                 "id": POOL,
                 "name": "Medical mutual aid",
@@ -98,54 +88,7 @@ def make_template(senders: int, claimants: int) -> dict[str, Any]:
                 },
             }
         ],
-    }
-
-
-@dataclass
-class Net:
-    """The node processes of one bench run."""
-
-    home: Path
-    rpc: list[str]
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-def start_net(n: int, base_port: int, template: dict[str, Any], workdir: Path) -> Net:
-    out = write_testnet(n, template, base_port, workdir)
-    net = Net(home=out, rpc=[f"http://127.0.0.1:{base_port + i}" for i in range(n)])
-    for i in range(n):
-        log = open(out / f"node{i}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        net.procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "start", "--home", str(out / f"node{i}")],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-        )
-    return net
-
-
-def free_base_port(n: int) -> int:
-    """The first base P from 12657 upwards with P..P+n-1 (RPC) and P+1000.. (P2P) free now,
-    so that another benchmark or test net on the same machine does not collide with ours.
-
-    The range stays below the kernel's ephemeral range (32768+ on Linux): there, an outgoing
-    connection can hold a node's port while the node restarts."""
-    for base in range(12657, 12657 + 100 * 50, 50):
-        if all(port_free(base + i) and port_free(base + 1000 + i) for i in range(n)):
-            return base
-    raise RuntimeError("no free port range")
+    )
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -179,19 +122,6 @@ async def rpc_batch(
         data = await resp.json()
     data.sort(key=lambda r: r["id"])
     return data
-
-
-async def wait_height(session: aiohttp.ClientSession, urls: list[str], h: int, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            heights = [(await rpc(session, u, "status"))["height"] for u in urls]
-            if min(heights) >= h:
-                return
-        except (aiohttp.ClientError, RuntimeError, OSError):
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"nodes did not reach height {h} in {timeout:.0f}s")
 
 
 async def submit_commit(session: aiohttp.ClientSession, url: str, wires: list[bytes]) -> None:
@@ -248,19 +178,10 @@ ERROR_NO_RESULT = -2  # the RPC answered without a result for this call
 ERROR_TRANSPORT = -3  # no answer at all (connection error, timeout, bad body)
 
 
-def submitter_main(
-    urls: list[str],
-    work: list[tuple[int, int, bytes]],
-    rate: float | None,
-    window: int,
-    seconds: float,
-    start_at: float,
-    committed: Any,
-    out_q: mp.Queue,
-) -> None:
-    """Separate process: open-loop (or closed-loop saturating) submission; reports per-tx
-    outcomes. `committed[k]` is the observer's count of committed txs that went to node k."""
-    asyncio.run(_submit(urls, work, rate, window, seconds, start_at, committed, out_q))
+def submitter_main(*args: Any) -> None:
+    """Entry of the separate submitting process (mp.Process passes the arguments of _submit
+    as a plain tuple, so they are typed there only)."""
+    asyncio.run(_submit(*args))
 
 
 async def _submit(
@@ -273,6 +194,8 @@ async def _submit(
     committed: Any,
     out_q: mp.Queue,
 ) -> None:
+    """Open-loop (or closed-loop saturating) submission; reports per-tx outcomes on out_q.
+    `committed[k]` is the observer's count of committed txs that went to node k."""
     n = len(urls)
     queues: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
     for item in work:
@@ -426,14 +349,6 @@ def verify_per_core(seconds: float = 2.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
-    return values[k]
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.validators
     senders = args.senders
@@ -441,27 +356,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="huzhu-bench-"))
     template = make_template(senders, claimants)
     print(f"[setup] {n} validators, {senders} senders, workdir {workdir}", flush=True)
-    net = start_net(n, args.base_port, template, workdir)
+    net = LocalNet.create(workdir, n, template, base_port=args.base_port)
     try:
+        net.start_all(wait=False)
         return asyncio.run(_run(args, net, senders, claimants))
     finally:
-        net.stop()
+        net.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int) -> dict[str, Any]:
+async def _run(
+    args: argparse.Namespace, net: LocalNet, senders: int, claimants: int
+) -> dict[str, Any]:
     n = args.validators
     voter_count = senders // 2
+    urls = [net.rpc_url(i) for i in range(n)]
+    pids = [net.pid(i) for i in range(n)]
+
+    async def wait_height(h: int) -> None:
+        """Every node at h or above; a node that exits or a timeout fails with the logs."""
+        await asyncio.to_thread(net.wait_all, h, 120)
+
     async with aiohttp.ClientSession() as session:
-        try:
-            await wait_height(session, net.rpc, 1, 120)
-        except TimeoutError:
-            for i, proc in enumerate(net.procs):
-                log = (net.home / f"node{i}.log").read_text(errors="replace").splitlines()
-                state = "running" if proc.poll() is None else f"exited {proc.returncode}"
-                print(f"[setup] node{i} {state}: " + " | ".join(log[-3:]), flush=True)
-            raise
+        await wait_height(1)
         print("[setup] chain is live; joining voters and filing claims", flush=True)
         joins = [
             build_tx(sender_signer(i), CHAIN_ID, "join", 0, 1, {"pool": POOL}).wire
@@ -470,9 +388,9 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         claimers = [sender_signer(senders + j) for j in range(claimants)]
         claim_joins = [build_tx(c, CHAIN_ID, "join", 0, 1, {"pool": POOL}).wire for c in claimers]
         for k in range(n):
-            await submit_commit(session, net.rpc[k], joins[k::n] + claim_joins[k::n])
-        h0 = (await rpc(session, net.rpc[0], "status"))["height"]
-        await wait_height(session, net.rpc, h0 + 3, 120)  # past the waiting period
+            await submit_commit(session, urls[k], joins[k::n] + claim_joins[k::n])
+        h0 = (await rpc(session, urls[0], "status"))["height"]
+        await wait_height(h0 + 3)  # past the waiting period
         claims = [
             build_tx(
                 c,
@@ -484,9 +402,9 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
             )
             for j, c in enumerate(claimers)
         ]
-        await submit_commit(session, net.rpc[0], [c.wire for c in claims])
-        h1 = (await rpc(session, net.rpc[0], "status"))["height"]
-        await wait_height(session, net.rpc, h1 + 2, 120)
+        await submit_commit(session, urls[0], [c.wire for c in claims])
+        h1 = (await rpc(session, urls[0], "status"))["height"]
+        await wait_height(h1 + 2)
         claim_ids = [c.hash for c in claims]
 
         total = int((args.rate or args.max_rate) * (args.seconds + args.warmup) * 1.1)
@@ -496,14 +414,14 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         print(f"[setup] signed in {time.perf_counter() - t:.1f}s", flush=True)
 
         node_of = {sha256(w).hex(): i % n for i, _, w in work}
-        start_height = (await rpc(session, net.rpc[0], "status"))["height"]
+        start_height = (await rpc(session, urls[0], "status"))["height"]
         start_at = time.time() + 1.0
         q: mp.Queue = mp.Queue()
         committed = mp.Array("q", n, lock=False)  # one writer (us), one reader
         proc = mp.Process(
             target=submitter_main,
             args=(
-                net.rpc,
+                urls,
                 work,
                 args.rate,
                 max(RPC_BATCH, args.window // n),
@@ -525,9 +443,9 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
             """True once every admitted tx is committed, or the drain ran out."""
             now = time.time()
             if not cpu0 and now >= w0:
-                cpu0.extend(cpu_seconds(p.pid) for p in net.procs)
+                cpu0.extend(cpu_seconds(pid) for pid in pids)
             if "cpu1" not in box and now >= t_end:
-                box["cpu1"] = [cpu_seconds(p.pid) for p in net.procs]
+                box["cpu1"] = [cpu_seconds(pid) for pid in pids]
             if box["out"] is None:
                 try:
                     box["out"] = q.get_nowait()
@@ -543,12 +461,12 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
             return not waiting or now - box["progress"] > args.drain
 
         last_h = await observe(
-            session, net.rpc[0], stop, seen, blocks, start_height, node_of, committed
+            session, urls[0], stop, seen, blocks, start_height, node_of, committed
         )
         sent, skipped = box["out"]
         proc.join(timeout=30)
-        rss = [peak_rss_mb(p.pid) for p in net.procs]
-        cpu1 = box.get("cpu1") or [cpu_seconds(p.pid) for p in net.procs]
+        rss = [peak_rss_mb(pid) for pid in pids]
+        cpu1 = box.get("cpu1") or [cpu_seconds(pid) for pid in pids]
 
     w1 = t_end
     accepted = {h: ts for h, ts, c, _, _ in sent if c == 0}
@@ -607,105 +525,9 @@ async def _run(args: argparse.Namespace, net: Net, senders: int, claimants: int)
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),
-        "timeline": _timeline(seen, accepted, start_at, max([t_end, *seen.values()]) + 1.0),
+        "timeline": timeline(seen, accepted, start_at, max([t_end, *seen.values()]) + 1.0),
     }
     return result
-
-
-def _timeline(
-    seen: dict[str, float], accepted: dict[str, float], t0: float, t1: float
-) -> list[dict[str, Any]]:
-    """One entry per second from t0 (load start) to t1, empty seconds included (0 committed,
-    no latency), so a stall shows as a stall: admitted and committed counts of our txs, and
-    the latency percentiles of the txs committed in that second."""
-    lat: dict[int, list[float]] = {}
-    for h, t in seen.items():
-        if h in accepted and t0 <= t < t1:
-            lat.setdefault(int(t - t0), []).append((t - accepted[h]) * 1000)
-    subm: dict[int, int] = {}
-    for ts in accepted.values():
-        if t0 <= ts < t1:
-            subm[int(ts - t0)] = subm.get(int(ts - t0), 0) + 1
-    out: list[dict[str, Any]] = []
-    for sec in range(int(t1 - t0) + 1):
-        v = lat.get(sec, [])
-        out.append(
-            {
-                "t": sec,
-                "admitted": subm.get(sec, 0),
-                "committed": len(v),
-                "p50_ms": round(pct(v, 50), 1) if v else None,
-                "p99_ms": round(pct(v, 99), 1) if v else None,
-            }
-        )
-    return out
-
-
-def print_table(r: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=f"huzhu throughput, {r['validators']} validators, {r['seconds']}s window")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for k in (
-        "committed_tps",
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "block_interval_ms",
-        "accepted",
-        "refused",
-        "lost",
-        "errors",
-        "skipped",
-        "stranded",
-        "verify_per_core",
-        "cores",
-        "efficiency",
-    ):
-        t.add_row(k, str(r[k]))
-    t.add_row("peak_rss_mb", ", ".join(str(x) for x in r["peak_rss_mb"]))
-    t.add_row("node_cpu_pct", ", ".join(str(x) for x in r["node_cpu_pct"]))
-    t.add_row("node_cpu_us_per_tx", str(r["node_cpu_us_per_tx"]))
-    Console().print(t)
-
-
-def plot(r: dict[str, Any], path: str) -> None:
-    """Throughput (per second and a 5-second mean) and latency over time; the measured
-    window is shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tl = r["timeline"]
-    xs = [p["t"] for p in tl]
-    committed = [p["committed"] for p in tl]
-    mean5 = [sum(committed[max(0, i - 4) : i + 1]) / min(5, i + 1) for i in range(len(tl))]
-    fig, (a1, a2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6.5))
-    w0, w1 = r["warmup"], r["warmup"] + r["seconds"]
-    for ax in (a1, a2):
-        ax.axvspan(w0, w1, color="0.92", label="_window")
-        ax.grid(alpha=0.3)
-    a1.bar(xs, committed, width=0.9, color="tab:blue", alpha=0.45, label="committed / s")
-    a1.plot(xs, mean5, color="tab:blue", label="committed, 5 s mean")
-    a1.plot(xs, [p["admitted"] for p in tl], color="tab:green", lw=1, label="admitted / s")
-    a1.axhline(r["committed_tps"], color="tab:red", ls="--", lw=1, label="window mean")
-    a1.set_ylabel("tx/s")
-    a1.legend(loc="upper right", fontsize=8)
-    a2.plot(xs, [p["p50_ms"] for p in tl], ".-", label="p50 latency")
-    a2.plot(xs, [p["p99_ms"] for p in tl], ".-", label="p99 latency")
-    a2.set_ylabel("submit to commit, ms")
-    a2.set_xlabel("seconds since load start (shaded: measured window)")
-    a2.legend(loc="upper left", fontsize=8)
-    mode = f"open loop {r['rate']:.0f} tx/s" if r["rate"] else r["mode"]
-    fig.suptitle(
-        f"huzhu, {r['validators']} validators, {mode}: {r['committed_tps']} tx/s committed, "
-        f"p99 {r['p99_ms'] / 1000:.2f} s, lost {r['lost']}"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -744,8 +566,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", default=None)
     p.add_argument("--keep", action="store_true", help="keep the node directory and logs")
     args = p.parse_args(argv)
-    if args.base_port is None:
-        args.base_port = free_base_port(args.validators)
     result = run(args)
     Path(args.json_out).write_text(json.dumps(result, indent=2))
     print_table(result)

@@ -23,52 +23,33 @@ Failure modes this module guards against, because a newcomer cannot diagnose the
 
 from __future__ import annotations
 
-import ctypes
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
 from node.config import DEFAULT_RPC_PORT, Home, load_config, split_host_port
+from node.localnet_harness import (
+    LocalNet,
+    ephemeral_range,
+    node_command,
+    port_is_free,
+    rpc_url_of,
+)
 from node.testnet import P2P_PORT_OFFSET, create_testnet
 
+__all__ = ["LocalnetError", "ephemeral_range", "port_is_free", "run_localnet"]
+
 POLL_INTERVAL_S = 3.0
-STOP_GRACE_S = 20.0
 LOG_TAIL_LINES = 5
-_PR_SET_PDEATHSIG = 1
 
 
 class LocalnetError(Exception):
     """The localnet cannot start (e.g. a port is taken); the message says what to do."""
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a listener could bind host:port now (with SO_REUSEADDR, as the node does, so
-    that connections of a previous run lingering in TIME_WAIT do not count as taken)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def ephemeral_range() -> tuple[int, int]:
-    """The kernel's range of ports for outgoing connections (Linux; else IANA's)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 49152, 65535
 
 
 def _listen_ports(homes: list[Path]) -> list[tuple[str, str, int]]:
@@ -115,31 +96,6 @@ def check_ports(homes: list[Path]) -> list[str]:
     return []
 
 
-def _death_signal_setter() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGTERM (a clean stop) when the supervisor dies;
-    None where prctl does not exist (orphans are possible there, nothing else breaks).
-
-    prctl is looked up here, in the parent: the function runs between fork and exec, where
-    loading libraries is unsafe."""
-    if sys.platform != "linux":
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-
-    def set_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-
-    return set_death_signal
-
-
-def node_command(home: Path) -> list[str]:
-    """The argv that runs one node (the same interpreter, so the same venv)."""
-    return [sys.executable, "-m", "node.cli", "start", "--home", str(home)]
-
-
 def _homes(directory: Path) -> list[Path]:
     homes = []
     i = 0
@@ -149,13 +105,6 @@ def _homes(directory: Path) -> list[Path]:
     return homes
 
 
-def _rpc_url(home: Path) -> str:
-    host, port = split_host_port(load_config(home).rpc.listen)
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://{host}:{port}/"
-
-
 def _height(url: str) -> str:
     from node.client import RpcError, RpcUnavailable, SyncRpcClient
 
@@ -163,61 +112,6 @@ def _height(url: str) -> str:
         return str(SyncRpcClient(url, timeout=1.0).status()["height"])
     except (RpcError, RpcUnavailable, KeyError, TypeError):
         return "-"
-
-
-class _Supervisor:
-    """Starts, watches and stops the node processes."""
-
-    def __init__(self, homes: list[Path], command: Callable[[Path], list[str]]) -> None:
-        self.homes = homes
-        self.command = command
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.logs: list[IO[bytes]] = []
-        self._preexec = _death_signal_setter()
-
-    def start(self) -> None:
-        for home in self.homes:
-            log = open(home.parent / f"{home.name}.log", "ab")  # noqa: SIM115 (closed in stop)
-            self.logs.append(log)
-            self.procs.append(
-                subprocess.Popen(
-                    self.command(home),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=self._preexec,
-                )
-            )
-
-    def exited(self) -> list[tuple[str, int]]:
-        return [
-            (h.name, p.returncode)
-            for h, p in zip(self.homes, self.procs, strict=True)
-            if p.poll() is not None
-        ]
-
-    def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
-        path = self.homes[0].parent / f"{name}.log"
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
-
-    def stop(self) -> list[int | None]:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        codes: list[int | None] = []
-        for p in self.procs:
-            try:
-                codes.append(p.wait(timeout=max(0.1, deadline - time.monotonic())))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                codes.append(p.wait())
-        for log in self.logs:
-            log.close()
-        return codes
 
 
 def _huzhu_command() -> str:
@@ -287,7 +181,7 @@ def run_localnet(
             previous[sig] = signal.signal(sig, on_signal)
     throwaway = directory is None
     root = Path(tempfile.mkdtemp(prefix="huzhu-localnet-")) if directory is None else directory
-    sup: _Supervisor | None = None
+    sup: LocalNet | None = None
     try:
         if stop.is_set():  # interrupted while starting up: nothing to stop
             return 0
@@ -297,7 +191,7 @@ def run_localnet(
         else:
             print(f"localnet: restarting the network in {root}")
         homes = _homes(root)
-        urls = [_rpc_url(h) for h in homes]
+        urls = [rpc_url_of(h) for h in homes]
         try:
             for warning in check_ports(homes):
                 print(f"localnet: {warning}", file=sys.stderr)
@@ -306,8 +200,8 @@ def run_localnet(
             return 1
         if stop.is_set():
             return 0
-        sup = _Supervisor(homes, command)
-        sup.start()
+        sup = LocalNet(homes, root, command=command)
+        sup.start_all(wait=False)
         for h, url in zip(homes, urls, strict=True):
             print(f"  {h.name}: rpc {url}  log {h.parent / (h.name + '.log')}")
         _print_keys(root, urls[0])
@@ -316,15 +210,16 @@ def run_localnet(
         while not stop.wait(poll_interval):
             dead = sup.exited()
             if dead:
-                names = ", ".join(f"{n} (exit {c})" for n, c in dead)
+                names = ", ".join(f"node{i} (exit {c})" for i, c in dead)
                 print(
                     f"localnet: node stopped unexpectedly: {names}; stopping the rest",
                     file=sys.stderr,
                 )
-                for n, _ in dead:
-                    tail = sup.log_tail(n)
+                for i, _ in dead:
+                    tail = sup.log_tail(i, LOG_TAIL_LINES)
                     if tail:
-                        print(f"  last lines of {n}.log:\n{tail}", file=sys.stderr)
+                        tail = "\n".join(f"    {line}" for line in tail.splitlines())
+                        print(f"  last lines of node{i}.log:\n{tail}", file=sys.stderr)
                 status = 1
                 break
             heights = "  ".join(f"{h.name}={_height(u)}" for h, u in zip(homes, urls, strict=True))
@@ -332,8 +227,8 @@ def run_localnet(
         return status
     finally:
         if sup is not None:
-            codes = sup.stop()
-            print(f"localnet stopped (exit codes {codes})", flush=True)
+            codes = sup.close()
+            print(f"localnet stopped (exit codes {list(codes.values())})", flush=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
         if throwaway:

@@ -5,12 +5,13 @@ the others. No speed thresholds (the machine is shared)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from node.localnet_harness import free_base_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,24 +25,6 @@ FIELDS = (
     "net_blocks_per_s",
     "net_tx_per_s",
 )
-
-
-def _free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _base_port(n: int) -> int:
-    """An RPC base port whose RPC (base..) and P2P (base+1000..) ports are free now."""
-    for base in range(19757, 19957, 10):
-        if all(_free(base + i) and _free(base + 1000 + i) for i in range(n)):
-            return base
-    pytest.skip("no free port range near 19757")
 
 
 @pytest.mark.slow
@@ -58,7 +41,7 @@ def test_catchup_smoke(tmp_path: Path) -> None:
             "--txs-per-block",
             "10",
             "--base-port",
-            str(_base_port(4)),
+            str(free_base_port(4)),
             "--json",
             str(out),
         ],

@@ -5,15 +5,13 @@ and speed lives in the benchmark's own report (bench/README.md)."""
 from __future__ import annotations
 
 import json
-import os
-import random
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from node.localnet_harness import free_base_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = (
@@ -27,27 +25,6 @@ REQUIRED = (
     "verify_per_core",
     "efficiency",
 )
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_base_port(n: int) -> int:
-    """A base P with P..P+n-1 (RPC) and P+1000..P+1000+n-1 (P2P, the testnet layout) free,
-    below the ephemeral range (32768+) where outgoing connections could take them first."""
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(200):
-        base = rng.randrange(20000, 31000, 10)
-        if all(_port_free(base + i) and _port_free(base + 1000 + i) for i in range(n)):
-            return base
-    raise RuntimeError("no free port range")
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_net import Net, genesis_template
+from e2e_net import Net, genesis_template, new_net
 
 
 @pytest.fixture
@@ -20,10 +20,10 @@ def make_net(tmp_path: Path) -> Iterator[Callable[..., Net]]:
     ) -> Net:
         root = tmp_path / f"net{len(nets)}"
         root.mkdir()
-        net = Net(root, n, template or genesis_template(), config)
+        net = new_net(root, n, template or genesis_template(), config)
         nets.append(net)
         return net
 
     yield factory
     for net in nets:
-        net.cleanup()
+        net.close(kill=True)

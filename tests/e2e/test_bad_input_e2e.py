@@ -109,7 +109,7 @@ def test_node_with_unlisted_key_cannot_join(make_net) -> None:
     net = make_net(4)
     net.start_all()
     net.wait_height(0, 2)
-    outsider_id = net.add_outside_node(4)  # a fresh key nobody listed
+    outsider_id = net.add_observer(4)  # a fresh key nobody listed
     net.start(4)
     net.wait_rpc(4)
     h = net.height(0)

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import nacl.signing
 import pytest
-from e2e_net import ROOT, Net, free_base_port, genesis_template, member, wait_for
+from e2e_net import ROOT, Net, free_base_port, genesis_template, member, new_net, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -251,8 +251,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
             {"id": "kyc-only", "name": "KYC pool", "params": {"admission": "kyc"}},
         ],
     )
-    n = Net(root, 1, template, {"rpc": {"commit_timeout_ms": COMMIT_TIMEOUT_MS}})
-    observer = n.add_outside_node(1)
+    n = new_net(root, 1, template, {"rpc": {"commit_timeout_ms": COMMIT_TIMEOUT_MS}})
+    observer = n.add_observer(1)
     n.allow_observer(observer)
     try:
         n.start_all()
@@ -261,7 +261,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         n.wait_rpc(1)
         yield n
     finally:
-        n.cleanup()
+        n.close(kill=True)
 
 
 @pytest.fixture(scope="module")
@@ -879,7 +879,7 @@ def test_websocket_subscriptions(c: Client) -> None:
 
 
 def test_mempool_full_is_the_last_check(tmp_path: Path) -> None:
-    n = Net(tmp_path, 1, genesis_template(members=2), {"mempool": {"max_txs": 3}})
+    n = new_net(tmp_path, 1, genesis_template(members=2), {"mempool": {"max_txs": 3}})
     try:
         n.start_all()
         c = Client(n.rpc_url(0))
@@ -899,7 +899,7 @@ def test_mempool_full_is_the_last_check(tmp_path: Path) -> None:
         r = c.broadcast(sign_tx(s, "transfer", base + 1, {"to": to, "amount": 1}))
         assert r["error"] == "duplicate"
     finally:
-        n.cleanup()
+        n.close(kill=True)
 
 
 # --- section 8, the command line as an operator types it ---------------------------------------

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 def test_listed_observer_syncs_and_relays(make_net) -> None:
     net = make_net(4)
-    observer = net.add_outside_node(4)
+    observer = net.add_observer(4)
     net.allow_observer(observer)
     net.start_all()
     net.wait_height(0, 5)
