@@ -46,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import bench_signer, metric_table  # noqa: E402
 from node.localnet_harness import (  # noqa: E402
     RPC_FAILURES,
     LocalNet,
@@ -53,7 +54,7 @@ from node.localnet_harness import (  # noqa: E402
     port_is_free,
     wait_for,
 )
-from state.crypto import Signer, sha256  # noqa: E402
+from state.crypto import Signer  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
 from state.genesis_builder import genesis_doc  # noqa: E402
 from state.tx import build_tx  # noqa: E402
@@ -64,8 +65,7 @@ SENDERS = 256
 
 
 def sender_signer(i: int) -> Signer:
-    """Deterministic bench keys: reproducible runs, never used outside a throwaway net."""
-    return Signer(sha256(b"huzhu-catchup-sender/" + i.to_bytes(4, "big")))
+    return bench_signer(b"huzhu-catchup-sender", i)
 
 
 def make_template(senders: int, block_time_ms: int) -> dict[str, Any]:
@@ -372,17 +372,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(r: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     console.print(
         f"[bold]huzhu catch-up[/]: {r['validators']} validators, one stopped by {r['stop']}, "
         f"{r['txs_per_block']} txs/block, block_time_ms {r['block_time_ms']}"
     )
-    t = Table()
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for k in (
+    keys = (
         "blocks_behind",
         "txs_behind",
         "restart_to_rpc_seconds",
@@ -399,9 +395,8 @@ def print_table(r: dict[str, Any]) -> None:
         "load_errors",
         "caught_up",
         "agreed",
-    ):
-        t.add_row(k, str(r[k]))
-    console.print(t)
+    )
+    console.print(metric_table(r, keys))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench.common import bench_signer  # noqa: E402
 from bench.throughput_report import pct, plot, print_table, timeline  # noqa: E402
 from node.localnet_harness import LocalNet  # noqa: E402
 from state.crypto import Signer, sha256, verify  # noqa: E402
@@ -62,8 +63,7 @@ RPC_BATCH = 100
 
 
 def sender_signer(i: int) -> Signer:
-    """Deterministic bench keys: reproducible runs, never used outside a throwaway net."""
-    return Signer(sha256(b"huzhu-bench-sender/" + i.to_bytes(4, "big")))
+    return bench_signer(b"huzhu-bench-sender", i)
 
 
 def make_template(senders: int, claimants: int) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.common import metric_table
+
 
 def pct(values: list[float], q: float) -> float:
     if not values:
@@ -45,12 +47,8 @@ def timeline(
 
 def print_table(r: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"huzhu throughput, {r['validators']} validators, {r['seconds']}s window")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for k in (
+    keys = (
         "committed_tps",
         "p50_ms",
         "p95_ms",
@@ -65,8 +63,9 @@ def print_table(r: dict[str, Any]) -> None:
         "verify_per_core",
         "cores",
         "efficiency",
-    ):
-        t.add_row(k, str(r[k]))
+    )
+    title = f"huzhu throughput, {r['validators']} validators, {r['seconds']}s window"
+    t = metric_table(r, keys, title)
     t.add_row("peak_rss_mb", ", ".join(str(x) for x in r["peak_rss_mb"]))
     t.add_row("node_cpu_pct", ", ".join(str(x) for x in r["node_cpu_pct"]))
     t.add_row("node_cpu_us_per_tx", str(r["node_cpu_us_per_tx"]))
