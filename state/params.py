@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Self, cast
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
 from state.codec import MAX_SAFE_INT
 from state.hexfmt import HEX32_RULE, is_hex32
@@ -27,9 +28,10 @@ class ParamKind:
 
     The base is an int or str kept as is everywhere; subclasses convert."""
 
-    name: str = "int"
+    #: the type as the docs name it
+    name: ClassVar[str] = "int"
     #: True when the value in memory is already its JSON and its state form
-    plain: bool = True
+    plain: ClassVar[bool] = True
 
     @property
     def annotation(self) -> Any:
@@ -44,6 +46,18 @@ class ParamKind:
         """Memory form of a JSON value already checked against `annotation`."""
         return v
 
+    def parse(self, v: Any) -> Any:
+        """Memory form of one JSON value, checked as genesis checks it; ValueError if bad
+        (for a value given alone: a command-line flag, a change of params)."""
+        try:
+            checked = _adapter(self).validate_python(v)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"{where}: {msg}" if where else msg) from None
+        return self.from_json(checked)
+
     def to_json(self, v: Any) -> Any:
         return v
 
@@ -52,6 +66,11 @@ class ParamKind:
 
     def from_state(self, v: Any) -> Any:
         return v
+
+
+@cache
+def _adapter(kind: ParamKind) -> TypeAdapter[Any]:
+    return TypeAdapter(kind.annotation)
 
 
 def _bound(n: int) -> str:
@@ -79,7 +98,7 @@ class ChoiceKind(ParamKind):
     """One of a few fixed strings."""
 
     options: tuple[str, ...]
-    name: str = "string"
+    name: ClassVar[str] = "string"
 
     @property
     def annotation(self) -> Any:
@@ -104,8 +123,8 @@ Hex32 = Annotated[str, AfterValidator(_hex32)]
 class AddressKind(ParamKind):
     """An address: 32 bytes in memory and state, 64 hex characters (either case) in JSON."""
 
-    name: str = "address"
-    plain: bool = False
+    name: ClassVar[str] = "address"
+    plain: ClassVar[bool] = False
 
     @property
     def annotation(self) -> Any:
@@ -126,8 +145,8 @@ class AddressListKind(ParamKind):
     """Addresses without duplicates: a tuple of 32-byte values in memory, a list in state and
     JSON. Duplicates are found by `param_fault` so the error can name the index."""
 
-    name: str = "address list"
-    plain: bool = False
+    name: ClassVar[str] = "address list"
+    plain: ClassVar[bool] = False
 
     @property
     def annotation(self) -> Any:

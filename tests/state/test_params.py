@@ -226,3 +226,22 @@ def test_state_encoding_is_pinned() -> None:
         "5e66c8f836f9ef91be719d1419842e5f12eba87c61bd81070121c49cbd651afb"
     )
     assert K.decode_value(K.PARAMS, K.encode_value(g.params)) == g.params
+
+
+def test_a_value_alone_is_checked_as_genesis_checks_it() -> None:
+    specs = {s.name: s for s in (*POOL_PARAMS, *CHAIN_PARAMS)}
+    assert specs["fee_bps"].kind.parse(10000) == 10000
+    assert specs["registrars"].kind.parse([A.upper()]) == (bytes.fromhex(A),)
+    assert specs["treasury"].kind.parse(B) == bytes.fromhex(B)
+    assert specs["admission"].kind.parse("kyc") == "kyc"
+    cases = [
+        ("fee_bps", 10001, "Input should be less than or equal to 10000"),
+        ("quorum", 0, "Input should be greater than or equal to 1"),
+        ("min_fee", True, "Input should be a valid integer"),
+        ("registrars", [A, "x"], "1: bad hex: must be 64 hex characters (32 bytes)"),
+        ("admission", "closed", "Input should be 'open' or 'kyc'"),
+    ]
+    for name, bad, message in cases:
+        with pytest.raises(ValueError) as err:
+            specs[name].kind.parse(bad)
+        assert str(err.value) == message
