@@ -4,7 +4,7 @@ A param is one line of PoolParams or ChainParams: `param(kind, default, meaning)
 lines come the dataclasses the state machine reads on its hot path (plain slotted attributes),
 genesis validation (state/genesis.py builds its models from `genesis_fields`), the JSON of the
 `pool` answer, the state encoding, and the tables of the docs (`POOL_PARAMS`, `CHAIN_PARAMS`).
-A rule over several params of one set is a function in `POOL_RULES` / `CHAIN_RULES`.
+A rule over several params of one set is a function in the set's `RULES`.
 """
 
 from __future__ import annotations
@@ -321,6 +321,7 @@ class PoolParams(ParamSet):
 
 
 def _validators_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
+    """min_validators <= max_validators: an election must be able to seat enough."""
     lo, hi = p["min_validators"], p["max_validators"]
     if lo > hi:
         return "min_validators", f"{lo} is greater than max_validators {hi}"
