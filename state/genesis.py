@@ -294,11 +294,12 @@ def parse_genesis(obj: Any) -> Genesis:
     pool_params = [pool.params.model_dump() for pool in m.pools]
     _cross_checks(m, chain_params, pool_params)
     doc = m.model_dump(mode="python", exclude_unset=True)
-    operators = chain_params["operators"]
+    # genesis validators are candidates of their operators: those join `operators`
+    operators = list(chain_params["operators"])
     for v in m.validators:
         if v.operator not in operators:
             operators.append(v.operator)
-    params = ChainParams.from_json(chain_params)
+    params = ChainParams.from_json({**chain_params, "operators": operators})
     return Genesis(
         chain_id=m.chain_id,
         genesis_time=m.genesis_time,
