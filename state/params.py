@@ -56,7 +56,15 @@ class ParamKind:
             where = ".".join(str(p) for p in err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
             raise ValueError(f"{where}: {msg}" if where else msg) from None
+        broken = self.fault(checked)
+        if broken is not None:
+            raise ValueError(f"{broken[0]}: {broken[1]}")
         return self.from_json(checked)
+
+    def fault(self, v: Any) -> tuple[str, str] | None:
+        """A fault of a JSON value that pydantic's type cannot name precisely: (the element's
+        path under the param, message)."""
+        return None
 
     def to_json(self, v: Any) -> Any:
         return v
@@ -143,7 +151,7 @@ class AddressKind(ParamKind):
 @dataclass(frozen=True, slots=True)
 class AddressListKind(ParamKind):
     """Addresses without duplicates: a tuple of 32-byte values in memory, a list in state and
-    JSON. Duplicates are found by `param_fault` so the error can name the index."""
+    JSON. Duplicates are found by `fault`, after the type check, so the error names the index."""
 
     name: ClassVar[str] = "address list"
     plain: ClassVar[bool] = False
@@ -155,6 +163,14 @@ class AddressListKind(ParamKind):
     @property
     def range_doc(self) -> str:
         return "no duplicates"
+
+    def fault(self, v: Any) -> tuple[str, str] | None:
+        seen: set[Any] = set()
+        for i, a in enumerate(v):
+            if a in seen:
+                return str(i), f"duplicate address {a!r}"
+            seen.add(a)
+        return None
 
     def from_json(self, v: Any) -> Any:
         return tuple(bytes.fromhex(a) for a in v)
@@ -264,12 +280,10 @@ class ParamSet:
             if broken is not None:
                 return broken
         for s in cls.SPECS:
-            if isinstance(s.kind, AddressListKind) and s.name in d:
-                seen: set[Any] = set()
-                for i, v in enumerate(d[s.name]):
-                    if v in seen:
-                        return f"{s.name}.{i}", f"duplicate address {v!r}"
-                    seen.add(v)
+            if s.name in d:
+                broken = s.kind.fault(d[s.name])
+                if broken is not None:
+                    return f"{s.name}.{broken[0]}", broken[1]
         return None
 
 
@@ -303,7 +317,9 @@ class PoolParams(ParamSet):
     )
     max_claim: int = param(U53, 5000, "largest amount one claim may ask for")
     claim_bond: int = param(
-        U53, 50, "held from the claimant while the claim is open; lost to the pool on rejection"
+        U53,
+        50,
+        "held from the claimant while the claim is open; back on payout, to the pool on rejection",
     )
     vote_window: int = param(POS53, 10, "blocks during which members may vote on a claim")
     quorum: int = param(POS53, 2, "fewest votes that decide a claim")
@@ -316,7 +332,9 @@ class PoolParams(ParamSet):
     )
     fee_bps: int = param(BPS, 800, "part of each payout that goes to the treasury, rounded down")
     admission: str = param(
-        ChoiceKind(("open", "kyc")), "open", '"kyc": only accounts a registrar marked may join'
+        ChoiceKind(("open", "kyc")),
+        "open",
+        'who may join: "open" anyone, "kyc" only accounts a registrar marked',
     )
 
 
@@ -347,7 +365,9 @@ class ChainParams(ParamSet):
     max_votes_per_elector: int = param(
         U53, 30, "most candidates one account may vote for in elections"
     )
-    treasury: bytes = param(ADDRESS, REQUIRED, "the account that receives fees")
+    treasury: bytes = param(
+        ADDRESS, REQUIRED, "the account that collects fees, entry fees and the share of payouts"
+    )
     registrars: tuple[bytes, ...] = param(
         ADDRESS_LIST, [], "accounts allowed to set or clear an account's kyc mark"
     )

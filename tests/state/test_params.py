@@ -240,6 +240,7 @@ def test_a_value_alone_is_checked_as_genesis_checks_it() -> None:
         ("min_fee", True, "Input should be a valid integer"),
         ("registrars", [A, "x"], "1: bad hex: must be 64 hex characters (32 bytes)"),
         ("admission", "closed", "Input should be 'open' or 'kyc'"),
+        ("operators", [A, B, A.upper()], f"2: duplicate address '{A}'"),
     ]
     for name, bad, message in cases:
         with pytest.raises(ValueError) as err:
