@@ -218,16 +218,15 @@ class ParamSpec:
 
 
 def param(kind: ParamKind, default: Any, meaning: str) -> Any:
-    """A dataclass field declaring a param: `default` is its JSON value, or `REQUIRED`."""
-    required = default is REQUIRED
-    spec = ParamSpec("", kind, None if required else default, meaning, required)
-    if required:
-        return field(metadata={"param": spec})
+    """A dataclass field declaring a param that takes `default` (its JSON value) when missing."""
+    spec = ParamSpec("", kind, default, meaning)
     return field(default=kind.from_json(default), metadata={"param": spec})
 
 
-#: the `default` of a param that genesis must give
-REQUIRED: Any = object()
+def required(kind: ParamKind, meaning: str) -> dict[str, ParamSpec]:
+    """The metadata of a param genesis must give: `x: T = field(metadata=required(...))`
+    (a plain `field` call, so type checkers know the dataclass needs it)."""
+    return {"param": ParamSpec("", kind, None, meaning, required=True)}
 
 
 class ParamSet:
@@ -240,7 +239,8 @@ class ParamSet:
     _converted: ClassVar[tuple[ParamSpec, ...]] = ()
 
     @classmethod
-    def _declare(cls) -> None:
+    def declare(cls) -> None:
+        """Collect the `param` fields; called once, right after the dataclass is made."""
         specs = tuple(replace(f.metadata["param"], name=f.name) for f in fields(cast(Any, cls)))
         cls.SPECS = specs
         cls._converted = tuple(s for s in specs if not s.kind.plain)
@@ -365,8 +365,10 @@ class ChainParams(ParamSet):
     max_votes_per_elector: int = param(
         U53, 30, "most candidates one account may vote for in elections"
     )
-    treasury: bytes = param(
-        ADDRESS, REQUIRED, "the account that collects fees, entry fees and the share of payouts"
+    treasury: bytes = field(
+        metadata=required(
+            ADDRESS, "the account that collects fees, entry fees and the share of payouts"
+        )
     )
     registrars: tuple[bytes, ...] = param(
         ADDRESS_LIST, [], "accounts allowed to set or clear an account's kyc mark"
@@ -378,8 +380,8 @@ class ChainParams(ParamSet):
     RULES = (_validators_bounds,)
 
 
-PoolParams._declare()
-ChainParams._declare()
+PoolParams.declare()
+ChainParams.declare()
 
 #: the docs' tables, in PROTOCOL.md order
 POOL_PARAMS: tuple[ParamSpec, ...] = PoolParams.SPECS

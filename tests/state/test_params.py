@@ -4,9 +4,12 @@ the forms the rest of the node reads (defaults, the `pool` answer, the state enc
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from state import keys as K
 from state.codec import MAX_SAFE_INT
@@ -15,12 +18,17 @@ from state.devkeys import localnet_genesis
 from state.genesis import GenesisError, parse_genesis
 from state.model import Pool
 from state.params import (
+    ADDRESS_LIST,
     CHAIN_PARAMS,
     POOL_DEFAULTS,
     POOL_PARAMS,
     ChainParams,
+    ChoiceKind,
     IntKind,
+    ParamSet,
     PoolParams,
+    genesis_fields,
+    param,
 )
 
 M = MAX_SAFE_INT
@@ -246,3 +254,52 @@ def test_a_value_alone_is_checked_as_genesis_checks_it() -> None:
         with pytest.raises(ValueError) as err:
             specs[name].kind.parse(bad)
         assert str(err.value) == message
+
+
+def _quorum_fits(p: Mapping[str, Any]) -> tuple[str, str] | None:
+    if p["mode"] == "attested" and not 1 <= p["attest_quorum"] <= len(p["attestors"]):
+        return "attest_quorum", "must be in 1..len(attestors)"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Later(ParamSet):
+    """A set shaped like version 2's additions: each param one line, one cross-param rule."""
+
+    mode: str = param(ChoiceKind(("vote", "attested")), "vote", "who decides")
+    attestors: tuple[bytes, ...] = param(ADDRESS_LIST, [], "who may attest")
+    attest_quorum: int = param(IntKind(1, 32), 1, "attestations needed")
+
+    RULES = (_quorum_fits,)
+
+
+Later.declare()
+
+
+def test_a_new_param_is_one_line() -> None:
+    class Base(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+
+    model = create_model("LaterModel", __base__=Base, **genesis_fields(Later.SPECS))
+    assert [(s.name, s.type_doc, s.default, s.range_doc) for s in Later.SPECS] == [
+        ("mode", "string", "vote", '"vote" or "attested"'),
+        ("attestors", "address list", [], "no duplicates"),
+        ("attest_quorum", "int", 1, "1..32"),
+    ]
+    values = model.model_validate({"mode": "attested", "attestors": [A.upper()]}).model_dump()
+    assert Later.fault(values) is None
+    later = Later.from_json(values)
+    assert later == Later(mode="attested", attestors=(bytes.fromhex(A),))
+    assert later.to_json() == {"mode": "attested", "attestors": [A], "attest_quorum": 1}
+    assert Later.from_state(later.to_state()) == later
+    for bad in ({"attest_quorum": 33}, {"attest_quorum": 0}, {"mode": "x"}, {"other": 1}):
+        with pytest.raises(ValidationError):
+            model.model_validate(bad)
+    assert Later.fault(values | {"attest_quorum": 2}) == (
+        "attest_quorum",
+        "must be in 1..len(attestors)",
+    )
+    assert Later.fault(values | {"attestors": [A, B, A]}) == (
+        "attestors.2",
+        f"duplicate address '{A}'",
+    )
