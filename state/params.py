@@ -26,8 +26,10 @@ class ParamKind:
     """The type of a param: its JSON check (a pydantic type, so genesis errors keep pydantic's
     wording and paths), and its conversions between JSON, memory and the state encoding.
 
-    The base is an int or str kept as is everywhere; subclasses convert."""
+    The base converts nothing (an int or a str is the same in JSON, memory and state);
+    subclasses give their JSON type and convert where the forms differ."""
 
+    __slots__ = ()
     #: the type as the docs name it
     name: ClassVar[str] = "int"
     #: True when the value in memory is already its JSON and its state form
