@@ -10,7 +10,10 @@ Home layout (fixed names, so an operator, the docker entrypoint and ``huzhu test
 
 Why pydantic, strict and ``extra="forbid"``: a misspelt key (``max_peer = 10``) must stop the
 node at start with a message naming it, not be ignored while the default silently applies.
-Every bound the node enforces at runtime is a field here, with its default and its range.
+Every bound the node enforces at runtime is a field here, with its range. A section that
+configures a component takes its defaults from that component's settings (ConsensusParams,
+P2PLimits) and turns into them through one method (``to_params``, ``to_limits``), so a default
+is written once and a key cannot be forgotten on the way.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from p2p.types import PeerAddr
+from consensus.params import ConsensusParams
+from p2p.types import P2PLimits, PeerAddr
+from state.hexfmt import HEX32
+from state.params import ChainParams
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -36,7 +42,8 @@ DEFAULT_RPC_PORT = 26657
 DEFAULT_P2P_PORT = 27657
 MIB = 1024 * 1024
 
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_P2P = P2PLimits()
+_CONSENSUS = ConsensusParams()
 
 
 class ConfigError(ValueError):
@@ -95,7 +102,7 @@ def parse_peer(value: str) -> PeerAddr:
     node_id, sep, addr = value.partition("@")
     if not sep:
         raise ValueError(f"{value!r} is not <node id hex>@host:port")
-    if not _HEX64.fullmatch(node_id):
+    if not HEX32.fullmatch(node_id):
         raise ValueError(f"{value!r}: node id must be 64 hex characters")
     host, port = split_host_port(addr)
     if port == 0:
@@ -156,14 +163,24 @@ class P2PConfig(_Section):
         default_factory=list,
         description="node ids (hex) of non-validators allowed to connect",
     )
-    max_peers: int = Field(50, ge=1, le=10_000, description="connected peers, in and out")
+    max_peers: int = Field(
+        _P2P.max_peers, ge=1, le=10_000, description="connected peers, in and out"
+    )
     max_frame_bytes: int = Field(
-        8 * MIB, ge=64 * 1024, le=256 * MIB, description="largest message a peer may send"
+        _P2P.max_frame_bytes,
+        ge=64 * 1024,
+        le=256 * MIB,
+        description="largest message a peer may send",
     )
     send_queue_len: int = Field(
-        1024, ge=1, le=1_000_000, description="queued messages per peer before it is lagging"
+        _P2P.send_queue_len,
+        ge=1,
+        le=1_000_000,
+        description="queued messages per peer before it is lagging",
     )
-    handshake_timeout_ms: int = Field(5_000, ge=1, le=600_000, description="handshake deadline")
+    handshake_timeout_ms: int = Field(
+        round(_P2P.handshake_timeout_s * 1000), ge=1, le=600_000, description="handshake deadline"
+    )
     dial_interval_ms: int = Field(
         2_000, ge=1, le=3_600_000, description="wait before redialling a lost persistent peer"
     )
@@ -191,7 +208,7 @@ class P2PConfig(_Section):
     @classmethod
     def _check_observers(cls, v: list[str]) -> list[str]:
         for i, o in enumerate(v):
-            if not _HEX64.fullmatch(o):
+            if not HEX32.fullmatch(o):
                 raise ValueError(f"observers.{i}: must be 64 hex characters")
         return [o.lower() for o in v]
 
@@ -200,6 +217,21 @@ class P2PConfig(_Section):
 
     def observer_ids(self) -> frozenset[bytes]:
         return frozenset(bytes.fromhex(o) for o in self.observers)
+
+    def to_limits(self) -> P2PLimits:
+        """The transport's bounds; those without a key keep P2PLimits' defaults.
+
+        A lost persistent peer is redialled after dial_interval_ms, backing off to four
+        times that while it stays unreachable."""
+        dial_s = self.dial_interval_ms / 1000
+        return P2PLimits(
+            max_frame_bytes=self.max_frame_bytes,
+            max_peers=self.max_peers,
+            send_queue_len=self.send_queue_len,
+            handshake_timeout_s=self.handshake_timeout_ms / 1000,
+            backoff_min_s=dial_s,
+            backoff_max_s=4 * dial_s,
+        )
 
 
 class MempoolConfig(_Section):
@@ -236,15 +268,28 @@ class MempoolConfig(_Section):
 class ConsensusConfig(_Section):
     """Tendermint timeouts in milliseconds: round r waits base + r * delta.
 
-    The defaults are consensus.params.ConsensusParams'; the wait between blocks is the
-    chain's block_time_ms (genesis), not a node setting, so that all validators agree on it."""
+    Each key is ``timeout_`` + a ConsensusParams field, whose default it takes. The wait
+    between blocks is the chain's block_time_ms (genesis), not a node setting, so that all
+    validators agree on it."""
 
-    timeout_propose_ms: int = Field(1_000, ge=1, le=600_000)
-    timeout_propose_delta_ms: int = Field(500, ge=0, le=600_000)
-    timeout_prevote_ms: int = Field(500, ge=1, le=600_000)
-    timeout_prevote_delta_ms: int = Field(250, ge=0, le=600_000)
-    timeout_precommit_ms: int = Field(500, ge=1, le=600_000)
-    timeout_precommit_delta_ms: int = Field(250, ge=0, le=600_000)
+    timeout_propose_ms: int = Field(_CONSENSUS.propose_ms, ge=1, le=600_000)
+    timeout_propose_delta_ms: int = Field(_CONSENSUS.propose_delta_ms, ge=0, le=600_000)
+    timeout_prevote_ms: int = Field(_CONSENSUS.prevote_ms, ge=1, le=600_000)
+    timeout_prevote_delta_ms: int = Field(_CONSENSUS.prevote_delta_ms, ge=0, le=600_000)
+    timeout_precommit_ms: int = Field(_CONSENSUS.precommit_ms, ge=1, le=600_000)
+    timeout_precommit_delta_ms: int = Field(_CONSENSUS.precommit_delta_ms, ge=0, le=600_000)
+
+    def to_params(self, chain: ChainParams) -> ConsensusParams:
+        """The replica's params: these timeouts, and what the chain fixes for everyone.
+
+        A commit waits block_time_ms before the next height; evidence is accepted and
+        proposed while the state machine still counts it, epoch_length blocks (PROTOCOL.md
+        section 4)."""
+        return ConsensusParams(
+            **{key.removeprefix("timeout_"): value for key, value in self},
+            commit_ms=chain.block_time_ms,
+            max_evidence_age=chain.epoch_length,
+        )
 
 
 class NodeConfig(_Section):

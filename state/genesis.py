@@ -1,8 +1,9 @@
 """The genesis file (PROTOCOL.md section 5): validated once at start, refused loudly when wrong.
 
 pydantic (strict: no bool for int, no "1" for 1, no 1.0 for 1; unknown keys refused) checks
-the shape and the ranges of section 3; the cross-field rules (duplicates, supply, min <= max)
-are checked afterwards so that each message names the exact field, e.g.
+the shape and the ranges of section 3 (the params' models are built from their declarations
+in state/params.py); the cross-field rules (duplicates, supply, min <= max) are checked
+afterwards so that each message names the exact field, e.g.
 `validators.1.consensus_key: duplicate consensus key`.
 """
 
@@ -13,20 +14,27 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from state import codec
 from state.codec import MAX_SAFE_INT
 from state.crypto import sha256
-from state.params import ChainParams, PoolParams
+from state.params import (
+    CHAIN_PARAMS,
+    POOL_PARAMS,
+    ChainParams,
+    Hex32,
+    ParamSet,
+    PoolParams,
+    genesis_fields,
+)
 
 MAX_CHAIN_ID_CHARS = 50
 MAX_NAME_CHARS = 64
 MAX_POOL_ID_CHARS = 32
 
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _POOL_ID = re.compile(r"[a-z0-9-]{1,32}")
 _RFC3339_UTC = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|\+00:00)"
@@ -47,12 +55,6 @@ class GenesisError(ValueError):
 
 
 # --- field types -------------------------------------------------------------------------
-
-
-def _hex32(v: str) -> str:
-    if not _HEX64.fullmatch(v):
-        raise ValueError("bad hex: must be 64 hex characters (32 bytes)")
-    return v.lower()
 
 
 def _text(v: str) -> str:
@@ -110,9 +112,6 @@ def _rfc3339(v: str) -> str:
 
 
 U53 = Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
-Pos53 = Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INT)]
-Bps = Annotated[int, Field(strict=True, ge=0, le=10000)]
-Hex32 = Annotated[str, AfterValidator(_hex32)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(_text)]
 
 
@@ -120,39 +119,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class PoolParamsModel(_Model):
-    """Pool params of section 3; a missing one takes the default."""
-
-    contribution: Pos53 = 100
-    period: Pos53 = 100
-    entry_fee: U53 = 10
-    waiting_period: U53 = 10
-    max_claim: U53 = 5000
-    claim_bond: U53 = 50
-    vote_window: Pos53 = 10
-    quorum: Pos53 = 2
-    approve_bps: Bps = 5000
-    juror_min_age: U53 = 5
-    notice_period: U53 = 3
-    fee_bps: Bps = 800
-    admission: Literal["open", "kyc"] = "open"
-
-
-class ChainParamsModel(_Model):
-    """Chain params of section 3. max_tx_bytes, max_block_txs and block_time_ms must be >= 1
-    (a chain where no transaction fits, or with no time between blocks, cannot run)."""
-
-    min_fee: U53 = 1
-    max_tx_bytes: Pos53 = 4096
-    max_block_txs: Pos53 = 5000
-    block_time_ms: Pos53 = 1000
-    epoch_length: Pos53 = 100
-    max_validators: Pos53 = 21
-    min_validators: Pos53 = 4
-    max_votes_per_elector: U53 = 30
-    treasury: Hex32
-    registrars: list[Hex32] = Field(default_factory=list)
-    operators: list[Hex32] = Field(default_factory=list)
+# The params' models come from their declarations; mypy sees them as plain models, read
+# through model_dump.
+if TYPE_CHECKING:
+    PoolParamsModel: TypeAlias = _Model
+    ChainParamsModel: TypeAlias = _Model
+else:
+    PoolParamsModel = create_model(
+        "PoolParamsModel", __base__=_Model, **genesis_fields(POOL_PARAMS)
+    )
+    ChainParamsModel = create_model(
+        "ChainParamsModel", __base__=_Model, **genesis_fields(CHAIN_PARAMS)
+    )
 
 
 class ValidatorModel(_Model):
@@ -267,17 +245,17 @@ def _first_duplicate(values: list[Any]) -> int | None:
     return None
 
 
-def _cross_checks(m: GenesisModel) -> None:
-    """Rules that span fields: duplicates, validator bounds, total supply."""
-    p = m.params
-    if p.min_validators > p.max_validators:
-        raise GenesisError(
-            "params.min_validators",
-            f"{p.min_validators} is greater than max_validators {p.max_validators}",
-        )
+def _param_checks(path: str, cls: type[ParamSet], values: dict[str, Any]) -> None:
+    broken = cls.fault(values)
+    if broken is not None:
+        raise GenesisError(f"{path}.{broken[0]}", broken[1])
+
+
+def _cross_checks(m: GenesisModel, params: dict[str, Any], pools: list[dict[str, Any]]) -> None:
+    """Rules that span fields: the params' own rules (validator bounds, duplicate addresses),
+    duplicate ids and keys, total supply."""
+    _param_checks("params", ChainParams, params)
     checks: list[tuple[str, str, list[Any]]] = [
-        ("params.registrars", "", p.registrars),
-        ("params.operators", "", p.operators),
         ("validators", "operator", [v.operator for v in m.validators]),
         ("validators", "consensus_key", [v.consensus_key for v in m.validators]),
         ("accounts", "address", [a.address for a in m.accounts]),
@@ -286,8 +264,9 @@ def _cross_checks(m: GenesisModel) -> None:
     for base, attr, values in checks:
         i = _first_duplicate(values)
         if i is not None:
-            path = f"{base}.{i}.{attr}" if attr else f"{base}.{i}"
-            raise GenesisError(path, f"duplicate {attr or 'address'} {values[i]!r}")
+            raise GenesisError(f"{base}.{i}.{attr}", f"duplicate {attr} {values[i]!r}")
+    for i, pool_params in enumerate(pools):
+        _param_checks(f"pools.{i}.params", PoolParams, pool_params)
     total = 0
     for i, a in enumerate(m.accounts):
         total += a.balance
@@ -311,26 +290,16 @@ def parse_genesis(obj: Any) -> Genesis:
             _msg(first["msg"]),
             [f"{_loc(e['loc'])}: {_msg(e['msg'])}" for e in rest],
         ) from None
-    _cross_checks(m)
+    chain_params = m.params.model_dump()
+    pool_params = [pool.params.model_dump() for pool in m.pools]
+    _cross_checks(m, chain_params, pool_params)
     doc = m.model_dump(mode="python", exclude_unset=True)
-    p = m.params
-    operators = list(p.operators)
+    # genesis validators are candidates of their operators: those join `operators`
+    operators = list(chain_params["operators"])
     for v in m.validators:
         if v.operator not in operators:
             operators.append(v.operator)
-    params = ChainParams(
-        treasury=bytes.fromhex(p.treasury),
-        min_fee=p.min_fee,
-        max_tx_bytes=p.max_tx_bytes,
-        max_block_txs=p.max_block_txs,
-        block_time_ms=p.block_time_ms,
-        epoch_length=p.epoch_length,
-        max_validators=p.max_validators,
-        min_validators=p.min_validators,
-        max_votes_per_elector=p.max_votes_per_elector,
-        registrars=tuple(bytes.fromhex(a) for a in p.registrars),
-        operators=tuple(bytes.fromhex(a) for a in operators),
-    )
+    params = ChainParams.from_json({**chain_params, "operators": operators})
     return Genesis(
         chain_id=m.chain_id,
         genesis_time=m.genesis_time,
@@ -348,8 +317,8 @@ def parse_genesis(obj: Any) -> Genesis:
         ],
         accounts=[GenesisAccount(bytes.fromhex(a.address), a.balance) for a in m.accounts],
         pools=[
-            GenesisPool(pool.id, pool.name, PoolParams(**pool.params.model_dump()))
-            for pool in m.pools
+            GenesisPool(pool.id, pool.name, PoolParams.from_json(values))
+            for pool, values in zip(m.pools, pool_params, strict=True)
         ],
         _doc=doc,
         _hash=sha256(codec.encode(doc)),

@@ -1,88 +1,391 @@
-"""Chain and pool parameters (PROTOCOL.md section 3) as frozen dataclasses with the defaults.
+"""Chain and pool params (PROTOCOL.md section 3), each declared once.
 
-Genesis validation (pydantic, state/genesis.py) produces these; the state machine and the
-RPC read them. They are stored in state as canonical msgpack via `to_state` / `from_state`.
+A param is one line of PoolParams or ChainParams: `param(kind, default, meaning)`. From those
+lines come the dataclasses the state machine reads on its hot path (plain slotted attributes),
+genesis validation (state/genesis.py builds its models from `genesis_fields`), the JSON of the
+`pool` answer, the state encoding, and the tables of the docs (`POOL_PARAMS`, `CHAIN_PARAMS`).
+A rule over several params of one set is a function in the set's `RULES`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
+from typing import Annotated, Any, ClassVar, Literal, Self, cast
 
-POOL_DEFAULTS: dict[str, Any] = {
-    "contribution": 100,
-    "period": 100,
-    "entry_fee": 10,
-    "waiting_period": 10,
-    "max_claim": 5000,
-    "claim_bond": 50,
-    "vote_window": 10,
-    "quorum": 2,
-    "approve_bps": 5000,
-    "juror_min_age": 5,
-    "notice_period": 3,
-    "fee_bps": 800,
-    "admission": "open",
-}
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+
+from state.codec import MAX_SAFE_INT
+from state.hexfmt import HEX32_RULE, is_hex32
+
+# --- kinds: what a param's value is, in JSON, in memory and in state ----------------------
+
+
+class ParamKind:
+    """The type of a param: its JSON check (a pydantic type, so genesis errors keep pydantic's
+    wording and paths), and its conversions between JSON, memory and the state encoding.
+
+    The base converts nothing (an int or a str is the same in JSON, memory and state);
+    subclasses give their JSON type and convert where the forms differ."""
+
+    __slots__ = ()
+    #: the type as the docs name it
+    name: ClassVar[str] = "int"
+    #: True when the value in memory is already its JSON and its state form
+    plain: ClassVar[bool] = True
+
+    @property
+    def annotation(self) -> Any:
+        """The pydantic type of the JSON value (strict)."""
+        raise NotImplementedError
+
+    @property
+    def range_doc(self) -> str:
+        return ""
+
+    def from_json(self, v: Any) -> Any:
+        """Memory form of a JSON value already checked against `annotation`."""
+        return v
+
+    def parse(self, v: Any) -> Any:
+        """Memory form of one JSON value, checked as genesis checks it; ValueError if bad
+        (for a value given alone: a command-line flag, a change of params)."""
+        try:
+            checked = _adapter(self).validate_python(v)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"{where}: {msg}" if where else msg) from None
+        broken = self.fault(checked)
+        if broken is not None:
+            raise ValueError(f"{broken[0]}: {broken[1]}")
+        return self.from_json(checked)
+
+    def fault(self, v: Any) -> tuple[str, str] | None:
+        """A fault of a JSON value that pydantic's type cannot name precisely: (the element's
+        path under the param, message)."""
+        return None
+
+    def to_json(self, v: Any) -> Any:
+        return v
+
+    def to_state(self, v: Any) -> Any:
+        return v
+
+    def from_state(self, v: Any) -> Any:
+        return v
+
+
+@cache
+def _adapter(kind: ParamKind) -> TypeAdapter[Any]:
+    return TypeAdapter(kind.annotation)
+
+
+def _bound(n: int) -> str:
+    return "2^53-1" if n == MAX_SAFE_INT else str(n)
 
 
 @dataclass(frozen=True, slots=True)
-class PoolParams:
-    contribution: int = 100
-    period: int = 100
-    entry_fee: int = 10
-    waiting_period: int = 10
-    max_claim: int = 5000
-    claim_bond: int = 50
-    vote_window: int = 10
-    quorum: int = 2
-    approve_bps: int = 5000
-    juror_min_age: int = 5
-    notice_period: int = 3
-    fee_bps: int = 800
-    admission: str = "open"
+class IntKind(ParamKind):
+    """An integer in lo..hi (JSON: a number; bool, float and "1" refused)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """All params, defaults filled (the RPC `pool` result's `params`)."""
-        return asdict(self)
+    lo: int
+    hi: int = MAX_SAFE_INT
 
-    to_state = to_json
+    @property
+    def annotation(self) -> Any:
+        return Annotated[int, Field(strict=True, ge=self.lo, le=self.hi)]
+
+    @property
+    def range_doc(self) -> str:
+        return f"{_bound(self.lo)}..{_bound(self.hi)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceKind(ParamKind):
+    """One of a few fixed strings."""
+
+    options: tuple[str, ...]
+    name: ClassVar[str] = "string"
+
+    @property
+    def annotation(self) -> Any:
+        return Literal[self.options]
+
+    @property
+    def range_doc(self) -> str:
+        return " or ".join(f'"{o}"' for o in self.options)
+
+
+def _hex32(v: str) -> str:
+    if not is_hex32(v):
+        raise ValueError(f"bad hex: {HEX32_RULE}")
+    return v.lower()
+
+
+#: an address in JSON, for pydantic: 64 hex characters, lower-cased once checked
+Hex32 = Annotated[str, AfterValidator(_hex32)]
+
+
+@dataclass(frozen=True, slots=True)
+class AddressKind(ParamKind):
+    """An address: 32 bytes in memory and state, 64 hex characters (either case) in JSON."""
+
+    name: ClassVar[str] = "address"
+    plain: ClassVar[bool] = False
+
+    @property
+    def annotation(self) -> Any:
+        return Hex32
+
+    def from_json(self, v: Any) -> Any:
+        return bytes.fromhex(v)
+
+    def to_json(self, v: Any) -> Any:
+        return v.hex()
+
+    def to_state(self, v: Any) -> Any:
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class AddressListKind(ParamKind):
+    """Addresses without duplicates: a tuple of 32-byte values in memory, a list in state and
+    JSON. Duplicates are found by `fault`, after the type check, so the error names the index."""
+
+    name: ClassVar[str] = "address list"
+    plain: ClassVar[bool] = False
+
+    @property
+    def annotation(self) -> Any:
+        return list[Hex32]
+
+    @property
+    def range_doc(self) -> str:
+        return "no duplicates"
+
+    def fault(self, v: Any) -> tuple[str, str] | None:
+        seen: set[Any] = set()
+        for i, a in enumerate(v):
+            if a in seen:
+                return str(i), f"duplicate address {a!r}"
+            seen.add(a)
+        return None
+
+    def from_json(self, v: Any) -> Any:
+        return tuple(bytes.fromhex(a) for a in v)
+
+    def to_json(self, v: Any) -> Any:
+        return [a.hex() for a in v]
+
+    def to_state(self, v: Any) -> Any:
+        return list(v)
+
+    def from_state(self, v: Any) -> Any:
+        return tuple(v)
+
+
+U53 = IntKind(0)
+POS53 = IntKind(1)
+BPS = IntKind(0, 10_000)
+ADDRESS = AddressKind()
+ADDRESS_LIST = AddressListKind()
+
+
+# --- the declaration of one param -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One param as the docs and the validators see it.
+
+    `default` is the JSON value a missing param takes (None when genesis must give it,
+    `required`)."""
+
+    name: str
+    kind: ParamKind
+    default: Any
+    meaning: str
+    required: bool = False
+
+    @property
+    def type_doc(self) -> str:
+        return self.kind.name
+
+    @property
+    def range_doc(self) -> str:
+        return self.kind.range_doc
+
+
+def param(kind: ParamKind, default: Any, meaning: str) -> Any:
+    """A dataclass field declaring a param that takes `default` (its JSON value) when missing."""
+    spec = ParamSpec("", kind, default, meaning)
+    return field(default=kind.from_json(default), metadata={"param": spec})
+
+
+def required(kind: ParamKind, meaning: str) -> dict[str, ParamSpec]:
+    """The metadata of a param genesis must give: `x: T = field(metadata=required(...))`
+    (a plain `field` call, so type checkers know the dataclass needs it)."""
+    return {"param": ParamSpec("", kind, None, meaning, required=True)}
+
+
+class ParamSet:
+    """The behaviour the two param dataclasses share, driven by their `param` fields."""
+
+    __slots__ = ()
+    SPECS: ClassVar[tuple[ParamSpec, ...]] = ()
+    #: rules over several params: each returns (param name, message) when broken
+    RULES: ClassVar[tuple[Callable[[Mapping[str, Any]], tuple[str, str] | None], ...]] = ()
+    _converted: ClassVar[tuple[ParamSpec, ...]] = ()
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> PoolParams:
-        return cls(**d)
-
-
-@dataclass(frozen=True, slots=True)
-class ChainParams:
-    treasury: bytes
-    min_fee: int = 1
-    max_tx_bytes: int = 4096
-    max_block_txs: int = 5000
-    block_time_ms: int = 1000
-    epoch_length: int = 100
-    max_validators: int = 21
-    min_validators: int = 4
-    max_votes_per_elector: int = 30
-    registrars: tuple[bytes, ...] = field(default_factory=tuple)
-    operators: tuple[bytes, ...] = field(default_factory=tuple)
+    def declare(cls) -> None:
+        """Collect the `param` fields; called once, right after the dataclass is made."""
+        specs = tuple(replace(f.metadata["param"], name=f.name) for f in fields(cast(Any, cls)))
+        cls.SPECS = specs
+        cls._converted = tuple(s for s in specs if not s.kind.plain)
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["treasury"] = self.treasury.hex()
-        d["registrars"] = [a.hex() for a in self.registrars]
-        d["operators"] = [a.hex() for a in self.operators]
-        return d
+        """Every param, defaults filled, in its JSON form (the `pool` answer's `params`)."""
+        return {s.name: s.kind.to_json(getattr(self, s.name)) for s in self.SPECS}
 
     def to_state(self) -> dict[str, Any]:
-        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["registrars"] = list(self.registrars)
-        d["operators"] = list(self.operators)
+        """The state form: msgpack-ready values (addresses as bytes)."""
+        d = {s.name: getattr(self, s.name) for s in self.SPECS}
+        for s in self._converted:
+            d[s.name] = s.kind.to_state(d[s.name])
         return d
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> ChainParams:
-        d = dict(d)
-        d["registrars"] = tuple(d["registrars"])
-        d["operators"] = tuple(d["operators"])
+    def from_state(cls, d: Mapping[str, Any]) -> Self:
+        if cls._converted:
+            d = dict(d)
+            for s in cls._converted:
+                d[s.name] = s.kind.from_state(d[s.name])
         return cls(**d)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Self:
+        """From JSON values already checked against `genesis_fields` (missing: default)."""
+        return cls(**{s.name: s.kind.from_json(d[s.name]) for s in cls.SPECS if s.name in d})
+
+    @classmethod
+    def fault(cls, d: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The first broken rule of a set of JSON values: (path under the set, message).
+
+        The cross-param rules come first, then duplicates in address lists (named by the
+        index of the second occurrence)."""
+        for rule in cls.RULES:
+            broken = rule(d)
+            if broken is not None:
+                return broken
+        for s in cls.SPECS:
+            if s.name in d:
+                broken = s.kind.fault(d[s.name])
+                if broken is not None:
+                    return f"{s.name}.{broken[0]}", broken[1]
+        return None
+
+
+def genesis_fields(specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
+    """pydantic field definitions (for create_model) checking each param's JSON value."""
+    out: dict[str, Any] = {}
+    for s in specs:
+        if s.required:
+            out[s.name] = (s.kind.annotation, ...)
+        else:
+            out[s.name] = (s.kind.annotation, Field(default_factory=_copier(s.default)))
+    return out
+
+
+def _copier(v: Any) -> Callable[[], Any]:
+    return lambda: list(v) if isinstance(v, list) else v
+
+
+# --- version 1 ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolParams(ParamSet):
+    """The rules of one pool, fixed at genesis (PROTOCOL.md section 3)."""
+
+    contribution: int = param(POS53, 100, "amount a member pays to be covered for one period")
+    period: int = param(POS53, 100, "blocks of cover bought by one contribution")
+    entry_fee: int = param(U53, 10, "paid to the treasury when a member joins")
+    waiting_period: int = param(
+        U53, 10, "blocks after joining before the member may file a claim (observation)"
+    )
+    max_claim: int = param(U53, 5000, "largest amount one claim may ask for")
+    claim_bond: int = param(
+        U53,
+        50,
+        "held from the claimant while the claim is open; back on payout, to the pool on rejection",
+    )
+    vote_window: int = param(POS53, 10, "blocks during which members may vote on a claim")
+    quorum: int = param(POS53, 2, "fewest votes that decide a claim")
+    approve_bps: int = param(
+        BPS, 5000, "approved when votes_for * 10000 > approve_bps * (votes_for + votes_against)"
+    )
+    juror_min_age: int = param(U53, 5, "blocks a member must have been in the pool to vote")
+    notice_period: int = param(
+        U53, 3, "blocks between the end of voting and the earliest payout (public notice)"
+    )
+    fee_bps: int = param(BPS, 800, "part of each payout that goes to the treasury, rounded down")
+    admission: str = param(
+        ChoiceKind(("open", "kyc")),
+        "open",
+        'who may join: "open" anyone, "kyc" only accounts a registrar marked',
+    )
+
+
+def _validators_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
+    """min_validators <= max_validators: an election must be able to seat enough."""
+    lo, hi = p["min_validators"], p["max_validators"]
+    if lo > hi:
+        return "min_validators", f"{lo} is greater than max_validators {hi}"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainParams(ParamSet):
+    """The rules of the whole chain, from genesis `params` (PROTOCOL.md sections 3 and 5).
+
+    max_tx_bytes, max_block_txs and block_time_ms are at least 1: a chain where no
+    transaction fits, or with no time between blocks, cannot run."""
+
+    min_fee: int = param(U53, 1, "smallest fee a transaction must pay")
+    max_tx_bytes: int = param(POS53, 4096, "largest signed transaction, in bytes")
+    max_block_txs: int = param(POS53, 5000, "most transactions in one block")
+    block_time_ms: int = param(POS53, 1000, "target time between blocks, in milliseconds")
+    epoch_length: int = param(POS53, 100, "blocks between validator elections")
+    max_validators: int = param(POS53, 21, "most validators an election may seat")
+    min_validators: int = param(
+        POS53, 4, "fewest validators an election must seat (at most max_validators)"
+    )
+    max_votes_per_elector: int = param(
+        U53, 30, "most candidates one account may vote for in elections"
+    )
+    treasury: bytes = field(
+        metadata=required(
+            ADDRESS, "the account that collects fees, entry fees and the share of payouts"
+        )
+    )
+    registrars: tuple[bytes, ...] = param(
+        ADDRESS_LIST, [], "accounts allowed to set or clear an account's kyc mark"
+    )
+    operators: tuple[bytes, ...] = param(
+        ADDRESS_LIST, [], "accounts allowed to register a validator candidate"
+    )
+
+    RULES = (_validators_bounds,)
+
+
+PoolParams.declare()
+ChainParams.declare()
+
+#: the docs' tables, in PROTOCOL.md order
+POOL_PARAMS: tuple[ParamSpec, ...] = PoolParams.SPECS
+CHAIN_PARAMS: tuple[ParamSpec, ...] = ChainParams.SPECS
+POOL_DEFAULTS: dict[str, Any] = {s.name: s.default for s in POOL_PARAMS}

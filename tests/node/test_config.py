@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from consensus.params import ConsensusParams
 from node.config import (
     ConfigError,
+    ConsensusConfig,
     NodeConfig,
     P2PConfig,
     RpcConfig,
     load_config,
+    parse_config,
     parse_peer,
     split_host_port,
     write_config,
 )
+from p2p.types import P2PLimits
+from state.params import ChainParams
 
 NODE_ID = "ab" * 32
 
@@ -136,3 +143,97 @@ def test_defaults_agree_with_the_components_they_configure() -> None:
         pl.send_queue_len,
     )
     assert p.handshake_timeout_ms == pl.handshake_timeout_s * 1000
+
+
+MIB = 1024 * 1024
+#: (section, key, lo, hi) of every int key: the ranges an operator may rely on
+INT_RANGES = [
+    ("rpc", "max_body_bytes", 1024, 64 * MIB),
+    ("rpc", "max_batch", 1, 10_000),
+    ("rpc", "max_connections", 1, 100_000),
+    ("rpc", "max_ws_subscriptions", 1, 10_000),
+    ("rpc", "ws_send_queue", 1, 1_000_000),
+    ("rpc", "ws_max_pending", 1, 10_000),
+    ("rpc", "read_timeout_ms", 10, 600_000),
+    ("rpc", "commit_timeout_ms", 1, 600_000),
+    ("rpc", "max_claims_limit", 1, 100_000),
+    ("p2p", "max_peers", 1, 10_000),
+    ("p2p", "max_frame_bytes", 64 * 1024, 256 * MIB),
+    ("p2p", "send_queue_len", 1, 1_000_000),
+    ("p2p", "handshake_timeout_ms", 1, 600_000),
+    ("p2p", "dial_interval_ms", 1, 3_600_000),
+    ("p2p", "gossip_relay_delay_ms", 0, 600_000),
+    ("mempool", "max_txs", 1, 10_000_000),
+    ("mempool", "max_bytes", 1024, 16 * 1024 * MIB),
+    ("mempool", "verified_cache", 1, 10_000_000),
+    ("mempool", "max_future_txs", 0, 10_000_000),
+    ("mempool", "max_future_per_sender", 0, 64),
+    ("mempool", "committed_cache", 1, 10_000_000),
+    ("mempool", "propose_max_txs", 1, 1_000_000),
+    ("consensus", "timeout_propose_ms", 1, 600_000),
+    ("consensus", "timeout_propose_delta_ms", 0, 600_000),
+    ("consensus", "timeout_prevote_ms", 1, 600_000),
+    ("consensus", "timeout_prevote_delta_ms", 0, 600_000),
+    ("consensus", "timeout_precommit_ms", 1, 600_000),
+    ("consensus", "timeout_precommit_delta_ms", 0, 600_000),
+]
+
+
+def test_every_int_key_has_its_range_pinned() -> None:
+    keys = [
+        (section, key)
+        for section, info in NodeConfig.model_fields.items()
+        if isinstance(info.default_factory, type) and issubclass(info.default_factory, BaseModel)
+        for key, field in info.default_factory.model_fields.items()
+        if field.annotation is int
+    ]
+    assert keys == [(section, key) for section, key, _, _ in INT_RANGES]
+
+
+@pytest.mark.parametrize(("section", "key", "lo", "hi"), INT_RANGES)
+def test_int_keys_at_their_boundaries(
+    tmp_path: Path, section: str, key: str, lo: int, hi: int
+) -> None:
+    for ok in (lo, hi):
+        assert getattr(getattr(parse_config({section: {key: ok}}), section), key) == ok
+    for bad in (lo - 1, hi + 1, "1", True, 1.0):
+        (tmp_path / "config.toml").write_text(f"[{section}]\n{key} = {bad!r}".lower())
+        with pytest.raises(ConfigError) as err:
+            load_config(tmp_path)
+        assert err.value.field == f"{section}.{key}", bad
+
+
+def test_moniker_length_at_its_boundaries() -> None:
+    assert parse_config({"moniker": "m" * 64}).moniker == "m" * 64
+    assert parse_config({"moniker": "m"}).moniker == "m"
+    for bad in ("", "m" * 65, 5):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"moniker": bad})
+        assert err.value.field == "moniker"
+
+
+def test_consensus_section_becomes_the_replicas_params() -> None:
+    chain = ChainParams(treasury=b"\x01" * 32, block_time_ms=700, epoch_length=30)
+    assert ConsensusConfig().to_params(chain) == dataclasses.replace(
+        ConsensusParams(), commit_ms=700, max_evidence_age=30
+    )
+    cfg = parse_config({"consensus": {"timeout_prevote_ms": 900, "timeout_prevote_delta_ms": 7}})
+    p = cfg.consensus.to_params(chain)
+    assert (p.prevote_ms, p.prevote_delta_ms, p.prevote_timeout(2)) == (900, 7, 914)
+    assert p.propose_ms == ConsensusParams().propose_ms
+
+
+def test_p2p_section_becomes_the_transports_limits() -> None:
+    default = P2PConfig().to_limits()
+    assert dataclasses.replace(default, backoff_min_s=0.5, backoff_max_s=30.0) == P2PLimits()
+    assert (default.backoff_min_s, default.backoff_max_s) == (2.0, 8.0)
+    keys = {"max_peers": 3, "max_frame_bytes": 64 * 1024, "send_queue_len": 9}
+    keys |= {"handshake_timeout_ms": 250, "dial_interval_ms": 1}
+    lim = parse_config({"p2p": keys}).p2p.to_limits()
+    assert (lim.max_peers, lim.max_frame_bytes, lim.send_queue_len) == (3, 64 * 1024, 9)
+    assert (lim.handshake_timeout_s, lim.backoff_min_s, lim.backoff_max_s) == (0.25, 0.001, 0.004)
+    # every range of [p2p] is one the transport accepts
+    for section, key, lo, hi in INT_RANGES:
+        if section == "p2p":
+            for v in (lo, hi):
+                P2PConfig.model_validate({key: v}).to_limits()

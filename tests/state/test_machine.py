@@ -539,7 +539,7 @@ RECORDS = [
         50,
     ),  # fmt: skip
     Candidate(b"\x07" * 32, b"\x08" * 32, "n", 100, 3),
-    ChainParams(b"\x09" * 32, registrars=(b"\x0a" * 32,)),
+    ChainParams(treasury=b"\x09" * 32, registrars=(b"\x0a" * 32,)),
 ]
 
 
