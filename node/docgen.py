@@ -31,7 +31,9 @@ _REGION = re.compile(
     r"(?P<end><!-- END GENERATED: (?P=name) -->)",
     re.DOTALL,
 )
-_BEGIN = re.compile(r"<!-- BEGIN GENERATED: ([^ ]*) -->")
+# Names are lowercase, so prose can show a marker with a placeholder (NAME) without being one.
+_BEGIN = re.compile(r"<!-- BEGIN GENERATED: ([a-z0-9-]+) -->")
+_END = re.compile(r"<!-- END GENERATED: ([a-z0-9-]+) -->")
 
 
 class DocGenError(Exception):
@@ -233,7 +235,7 @@ def render(text: str, where: str = "<text>") -> str:
         if name not in TABLES:
             raise DocGenError(f"{where}: unknown generated table {name!r}")
     matches = list(_REGION.finditer(text))
-    if len(matches) != len(begins) or text.count("<!-- END GENERATED:") != len(begins):
+    if len(matches) != len(begins) or len(_END.findall(text)) != len(begins):
         raise DocGenError(f"{where}: a BEGIN GENERATED marker without its END (or the reverse)")
     return _REGION.sub(
         lambda m: m.group("begin") + render_table(m.group("name")) + m.group("end"), text

@@ -136,6 +136,8 @@ def test_render_refuses_unknown_and_unpaired_markers() -> None:
         docgen.render("<!-- BEGIN GENERATED: result-codes -->\nx\n")
     with pytest.raises(docgen.DocGenError, match="without its END"):
         docgen.render("x\n<!-- END GENERATED: result-codes -->\n")
+    prose = "Regions sit between `<!-- BEGIN GENERATED: NAME -->` and its END marker.\n"
+    assert docgen.render(prose) == prose
 
 
 def test_a_table_not_yet_enabled_renders_a_one_line_placeholder(
