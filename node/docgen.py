@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from state.codec import MAX_SAFE_INT
+
 ROOT = Path(__file__).resolve().parents[1]
 #: the files whose generated regions `make docs` keeps current
 DOC_FILES: tuple[str, ...] = ("docs/protocol.md", "docs/INTERNALS.md")
@@ -166,10 +168,16 @@ def _schema_doc(schema: dict[str, Any]) -> str:
     if isinstance(kind, list):
         kind = " or ".join(kind)
     low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and low <= -MAX_SAFE_INT:
+        low = None  # every JSON-safe integer: the bound says nothing a reader needs
+    if high is not None and high >= MAX_SAFE_INT:
+        high = None
     if low is not None and high is not None:
         return f"{kind} {low}..{high}"
     if low is not None:
         return f"{kind} >= {low}"
+    if high is not None:
+        return f"{kind} <= {high}"
     if kind == "string" and "a-f" in schema.get("pattern", ""):
         size = schema.get("maxLength")
         if size is not None and size == schema.get("minLength"):

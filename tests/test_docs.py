@@ -240,6 +240,8 @@ def test_rpc_methods_table_shows_params_defaults_and_websocket_only() -> None:
                 param("pool", {"type": "string"}),
                 param("status", {"enum": ["voting", "paid"]}, False),
                 param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, False, 100),
+                param("height", {"type": "integer", "minimum": -(2**53 - 1), "maximum": 2**53 - 1}),
+                param("nonce", {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}),
                 param(
                     "hash",
                     {
@@ -267,7 +269,8 @@ def test_rpc_methods_table_shows_params_defaults_and_websocket_only() -> None:
     rows = docgen.rpc_methods_table(methods).splitlines()
     assert rows[2] == (
         '| `claims` | `pool` (string); `status` ("voting" \\| "paid", optional); '
-        "`limit` (integer 1..1000, default `100`); `hash` (hex, 32 bytes): tx hash "
+        "`limit` (integer 1..1000, default `100`); `height` (integer); `nonce` (integer >= 0); "
+        "`hash` (hex, 32 bytes): tx hash "
         "| list of claims | claims of a pool |"
     )
     assert rows[3] == "| `subscribe` (WebSocket only) | – | a subscription id | events |"
