@@ -34,7 +34,7 @@ RPC_ERROR_MEANINGS: dict[int, tuple[str, str]] = {
     INTERNAL_ERROR: ("internal error", "the node failed while answering (the node logs why)"),
     NOT_FOUND: (
         "not found",
-        "unknown hash, height, pool, member, claim or subscription id",
+        "no such transaction, block, pool, member, claim or subscription",
     ),
     LIMIT_EXCEEDED: (
         "limit exceeded",
