@@ -9,7 +9,7 @@ IMAGE ?= huzhu:local
 DOCKER_TESTNET := docker/testnet
 DOCKER_PROJECT ?= huzhu
 
-.PHONY: test localnet lint format clean docker-build docker-localnet docker-stop docker-wipe
+.PHONY: test docs localnet lint format clean docker-build docker-localnet docker-stop docker-wipe
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 	@# pytest exits 5 when it collects no test: that is a broken suite, not a pass
 	$(BIN)/python -m pytest -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest ran no test" >&2; exit 1; fi; exit $$rc
+
+# rewrites the tables of docs/*.md generated from the registries (tests/test_docs.py checks them)
+docs: $(STAMP)
+	$(BIN)/python -m node.docgen
 
 localnet: $(STAMP)
 	$(BIN)/huzhu localnet --validators $(VALIDATORS)

@@ -14,6 +14,34 @@ INTERNAL_ERROR = -32603
 NOT_FOUND = -32001
 LIMIT_EXCEEDED = -32002  # extension: too many subscriptions on one WebSocket
 
+#: code -> (name, one-line meaning), for the generated error table of docs/protocol.md
+RPC_ERROR_MEANINGS: dict[int, tuple[str, str]] = {
+    PARSE_ERROR: ("parse error", "the body (or a WebSocket text frame) is not JSON"),
+    INVALID_REQUEST: (
+        "invalid request",
+        'not a request object: jsonrpc is not "2.0", method not a string, bad id, '
+        "empty or oversized batch",
+    ),
+    METHOD_NOT_FOUND: (
+        "method not found",
+        "no such method (subscribe and unsubscribe over HTTP too)",
+    ),
+    INVALID_PARAMS: (
+        "invalid params",
+        "params not an object, or a parameter unknown, missing or of the wrong type; "
+        "the message names it",
+    ),
+    INTERNAL_ERROR: ("internal error", "the node failed while answering (the node logs why)"),
+    NOT_FOUND: (
+        "not found",
+        "no such transaction, block, pool, member, claim or subscription",
+    ),
+    LIMIT_EXCEEDED: (
+        "limit exceeded",
+        "this WebSocket already holds its maximum number of subscriptions",
+    ),
+}
+
 
 class RpcError(Exception):
     """A JSON-RPC error object: raised by handlers on the server, by clients on an answer."""
