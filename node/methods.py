@@ -15,297 +15,61 @@ Methods the server does not answer itself are the node's method of the same name
 
 from __future__ import annotations
 
-import argparse
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from node.api import BROADCAST_MODES, EVENT_KINDS
 from node.config import RpcConfig
-from node.jsonrpc import INVALID_PARAMS, LIMIT_EXCEEDED, NOT_FOUND, RpcError
-from state.codec import MAX_SAFE_INT
-from state.crypto import KEY_LEN, SIG_LEN
-from state.hexfmt import HEX32_RULE, HEX_BYTES_RULE, is_hex32, is_hex_bytes
-from state.model import CLAIM_STATUSES, MEMBER_STATUSES
+from node.jsonrpc import INVALID_PARAMS, LIMIT_EXCEEDED, NOT_FOUND
+from node.rpcspec import (
+    BOOL,
+    BROADCAST_MODE,
+    CANDIDATE,
+    CLAIM,
+    CLAIM_STATUS,
+    DEFAULT_CONFIG,
+    EVENT_KIND,
+    HASH32,
+    HEIGHT,
+    HEX,
+    HEX32_OUT,
+    INT,
+    LIMIT,
+    SIG_OUT,
+    STR,
+    STRING,
+    TIME,
+    TX_RESULT,
+    UINT,
+    VALIDATOR,
+    Kind,
+    Method,
+    Param,
+    invalid_param,
+    list_of,
+    null_or,
+    obj,
+)
+from state.model import MEMBER_STATUSES
+
+__all__ = [
+    "BY_NAME",
+    "METHODS",
+    "OPENRPC_VERSION",
+    "Kind",
+    "Method",
+    "Param",
+    "bind_handlers",
+    "check_signature",
+    "invalid_param",
+    "openrpc_document",
+]
 
 #: the OpenRPC version `rpc.discover` answers in
 OPENRPC_VERSION = "1.2.6"
-_DEFAULT_CONFIG = RpcConfig()
-
-
-def invalid_param(param: str, message: str) -> RpcError:
-    """The -32602 error of one parameter: PROTOCOL.md section 6 wants the message to name it."""
-    return RpcError(INVALID_PARAMS, f"invalid params: {param}: {message}")
-
-
-# --- parameter kinds -------------------------------------------------------------------------
-
-
-def _same(v: Any) -> Any:
-    return v
-
-
-def _hex_of(v: Any) -> Any:
-    """What a Python caller may pass for a binary value: bytes or hex text."""
-    return bytes(v).hex() if isinstance(v, bytes | bytearray) else v
-
-
-def _is_int(v: Any) -> bool:
-    return type(v) is int  # bool is an int subclass; section 1: never an integer
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """A parameter's type: its check, JSON Schema and command-line form, kept together so the
-    server, the OpenRPC document and ``huzhu query`` cannot disagree on what a value may be."""
-
-    name: str
-    #: how the value travels in JSON, and what the node's handler receives
-    doc: str
-    #: (param name, JSON value, limits) -> typed value; raises -32602 naming the param
-    check: Callable[[str, Any, RpcConfig], Any]
-    schema: Callable[[RpcConfig], dict[str, Any]]
-    #: argparse ``type`` of the ``huzhu query`` argument (None: the text as given)
-    cli: Callable[[str], Any] | None = None
-    #: argparse ``choices``
-    choices: tuple[str, ...] = ()
-    #: a Python client's value -> its JSON value
-    to_json: Callable[[Any], Any] = _same
-    #: a valid command-line value (tests run every query form with it)
-    example: str = ""
-
-
-def _cli_hex32(value: str) -> str:
-    v = value.strip()
-    if not is_hex32(v):
-        raise argparse.ArgumentTypeError(f"{value!r} is not {2 * KEY_LEN} hex characters")
-    return v.lower()
-
-
-def _cli_int(low: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            n = int(value, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-        if n < low:
-            raise argparse.ArgumentTypeError(f"{value!r} must be {'> 0' if low else '>= 0'}")
-        return n
-
-    return parse
-
-
-def _check_hex32(name: str, v: Any, _cfg: RpcConfig) -> bytes:
-    if not is_hex32(v):
-        raise invalid_param(name, HEX32_RULE)
-    return bytes.fromhex(v)
-
-
-def _check_hex(name: str, v: Any, _cfg: RpcConfig) -> bytes:
-    if not is_hex_bytes(v):
-        raise invalid_param(name, HEX_BYTES_RULE)
-    return bytes.fromhex(v)
-
-
-def _check_str(name: str, v: Any, _cfg: RpcConfig) -> str:
-    if not isinstance(v, str):
-        raise invalid_param(name, "must be a string")
-    return v
-
-
-def _check_height(name: str, v: Any, _cfg: RpcConfig) -> int:
-    # Any integer: a height outside the method's range is -32001 from the node, not -32602.
-    if not _is_int(v) or abs(v) > MAX_SAFE_INT:
-        raise invalid_param(name, "must be an integer height")
-    return int(v)
-
-
-def _check_limit(name: str, v: Any, cfg: RpcConfig) -> int:
-    if not _is_int(v) or not 1 <= v <= cfg.max_claims_limit:
-        raise invalid_param(name, f"must be an integer in 1..{cfg.max_claims_limit}")
-    return int(v)
-
-
-def choice(name: str, options: tuple[str, ...], example: str = "") -> Kind:
-    """A string that is one of `options`."""
-
-    def check(param: str, v: Any, _cfg: RpcConfig) -> str:
-        if not isinstance(v, str) or v not in options:
-            raise invalid_param(param, "must be one of " + ", ".join(f'"{o}"' for o in options))
-        return v
-
-    return Kind(
-        name,
-        "one of " + ", ".join(f'"{o}"' for o in options),
-        check,
-        lambda _cfg: {"type": "string", "enum": list(options)},
-        choices=options,
-        example=example or options[0],
-    )
-
-
-HASH32 = Kind(
-    "hash32",
-    f"{2 * KEY_LEN} hex characters, either case ({KEY_LEN} bytes to the node)",
-    _check_hex32,
-    lambda _cfg: {"type": "string", "pattern": f"^[0-9a-fA-F]{{{2 * KEY_LEN}}}$"},
-    cli=_cli_hex32,
-    to_json=_hex_of,
-    example="ab" * KEY_LEN,
-)
-HEX = Kind(
-    "hex",
-    "hex of any number of bytes, either case (bytes to the node)",
-    _check_hex,
-    lambda _cfg: {"type": "string", "pattern": "^(?:[0-9a-fA-F]{2})*$"},
-    to_json=_hex_of,
-    example="00",
-)
-STRING = Kind(
-    "string",
-    "any string",
-    _check_str,
-    lambda _cfg: {"type": "string"},
-    example="medical",
-)
-HEIGHT = Kind(
-    "height",
-    "an integer (outside the method's range: -32001)",
-    _check_height,
-    lambda _cfg: {"type": "integer", "minimum": -MAX_SAFE_INT, "maximum": MAX_SAFE_INT},
-    cli=_cli_int(0),
-    example="1",
-)
-LIMIT = Kind(
-    "limit",
-    "an integer from 1 to the node's max_claims_limit (1000 by default)",
-    _check_limit,
-    lambda cfg: {"type": "integer", "minimum": 1, "maximum": cfg.max_claims_limit},
-    cli=_cli_int(1),
-    example="5",
-)
-CLAIM_STATUS = choice("claim_status", CLAIM_STATUSES)
-BROADCAST_MODE = choice("broadcast_mode", BROADCAST_MODES)
-EVENT_KIND = choice("event_kind", EVENT_KINDS)
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One named parameter of a method."""
-
-    name: str
-    kind: Kind
-    doc: str
-    required: bool = True
-    #: what the handler gets when the param is absent or null (optional params only)
-    default: Any = None
-    #: on the command line: a positional argument (else ``--name``); default: when required
-    positional: bool | None = None
-
-    @property
-    def schema(self) -> dict[str, Any]:
-        """The JSON Schema under the default RpcConfig."""
-        return self.schema_for(_DEFAULT_CONFIG)
-
-    def schema_for(self, cfg: RpcConfig) -> dict[str, Any]:
-        schema = self.kind.schema(cfg)
-        if not self.required and self.default is not None:
-            schema["default"] = self.default
-        return schema
-
-    @property
-    def cli_positional(self) -> bool:
-        return self.required if self.positional is None else self.positional
-
-    def check(self, value: Any, cfg: RpcConfig) -> Any:
-        return self.kind.check(self.name, value, cfg)
-
-
-@dataclass(frozen=True, slots=True)
-class Method:
-    """One JSON-RPC method."""
-
-    name: str
-    summary: str
-    params: tuple[Param, ...]
-    result_doc: str
-    result_schema: dict[str, Any]
-    #: only over the WebSocket (/ws): its handler gets the connection first
-    ws_only: bool = False
-    #: a ``huzhu query`` subcommand (reads); writes and subscriptions have other forms
-    query: bool = True
-    #: JSON-RPC errors besides -32602 the node answers, with when (for rpc.discover and docs)
-    errors: tuple[tuple[int, str], ...] = ()
-
-    @property
-    def py_name(self) -> str:
-        """Its name as a Python method (client, node handler): ``rpc.discover`` -> rpc_discover."""
-        return self.name.replace(".", "_")
-
-    @property
-    def cli_name(self) -> str:
-        """Its ``huzhu query`` subcommand: ``net_info`` -> net-info."""
-        return self.name.replace("_", "-").replace(".", "-")
-
-
-# --- result schemas ----------------------------------------------------------------------------
-
-_HEX32_OUT = {"type": "string", "pattern": f"^[0-9a-f]{{{2 * KEY_LEN}}}$"}
-_SIG_OUT = {"type": "string", "pattern": f"^[0-9a-f]{{{2 * SIG_LEN}}}$"}
-_UINT = {"type": "integer", "minimum": 0}
-_INT = {"type": "integer"}
-_STR = {"type": "string"}
-_BOOL = {"type": "boolean"}
-_TIME = {"type": "string", "description": "RFC 3339, UTC"}
-
-
-def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _obj(optional: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
-    """An object with these properties, all required but `optional`; more may be added."""
-    return {
-        "type": "object",
-        "properties": props,
-        "required": [k for k in props if k not in optional],
-    }
-
-
-def _list(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "array", "items": item}
-
-
-_TX_RESULT = _obj(
-    ("height", "index"),
-    hash=_HEX32_OUT,
-    code=_INT,
-    error=_null_or(_STR),
-    log=_STR,
-    height=_UINT,
-    index=_UINT,
-)
-_CLAIM = _obj(
-    id=_HEX32_OUT,
-    pool=_STR,
-    claimant=_HEX32_OUT,
-    amount=_UINT,
-    evidence=_HEX32_OUT,
-    opened_at=_UINT,
-    closes_at=_UINT,
-    votes_for=_UINT,
-    votes_against=_UINT,
-    voters=_list(_obj(address=_HEX32_OUT, approve=_BOOL)),
-    status={"type": "string", "enum": list(CLAIM_STATUSES)},
-    payable_at=_null_or(_UINT),
-)
-_VALIDATOR = _obj(operator=_HEX32_OUT, consensus_key=_HEX32_OUT, name=_STR, power=_UINT)
-_CANDIDATE = _obj(
-    operator=_HEX32_OUT, consensus_key=_HEX32_OUT, name=_STR, votes=_UINT, barred_until=_UINT
-)
 _UNKNOWN = "when unknown"
+
 
 # --- the table -----------------------------------------------------------------------------------
 
@@ -318,16 +82,16 @@ METHODS: tuple[Method, ...] = (
         "block_hash (null at height 0), state_root (after that block), time (of that block; "
         "genesis_time at height 0), validator (this node's key is in the next height's set), "
         "catching_up (block sync in progress), peers (connected peers)",
-        _obj(
-            chain_id=_STR,
-            node_id=_HEX32_OUT,
-            height=_UINT,
-            block_hash=_null_or(_HEX32_OUT),
-            state_root=_HEX32_OUT,
-            time=_TIME,
-            validator=_BOOL,
-            catching_up=_BOOL,
-            peers=_UINT,
+        obj(
+            chain_id=STR,
+            node_id=HEX32_OUT,
+            height=UINT,
+            block_hash=null_or(HEX32_OUT),
+            state_root=HEX32_OUT,
+            time=TIME,
+            validator=BOOL,
+            catching_up=BOOL,
+            peers=UINT,
         ),
     ),
     Method(
@@ -349,7 +113,7 @@ METHODS: tuple[Method, ...] = (
         "at once; commit, when admitted, answers hash, height, index, code, error, log of the "
         'execution, or code -1, error "timeout" after the commit timeout (30 s; outcome '
         "unknown, not failed)",
-        _TX_RESULT,
+        TX_RESULT,
         query=False,
     ),
     Method(
@@ -358,13 +122,13 @@ METHODS: tuple[Method, ...] = (
         (Param("hash", HASH32, "sha256 of the wire bytes"),),
         "hash, height, index, code, error, log, type, sender, nonce, fee, payload (JSON form)",
         {
-            **_TX_RESULT,
+            **TX_RESULT,
             "properties": {
-                **_TX_RESULT["properties"],
-                "type": _STR,
-                "sender": _HEX32_OUT,
-                "nonce": _UINT,
-                "fee": _UINT,
+                **TX_RESULT["properties"],
+                "type": STR,
+                "sender": HEX32_OUT,
+                "nonce": UINT,
+                "fee": UINT,
                 "payload": {"type": "object"},
             },
             "required": [
@@ -381,17 +145,17 @@ METHODS: tuple[Method, ...] = (
         "height, hash, prev_hash, time, proposer (consensus key), state_root, tx_root, txs "
         "(hashes in order), commit (round and the precommit signatures this node holds for "
         "the block, the latest included; null when it holds none)",
-        _obj(
-            height=_UINT,
-            hash=_HEX32_OUT,
-            prev_hash=_HEX32_OUT,
-            time=_TIME,
-            proposer=_HEX32_OUT,
-            state_root=_HEX32_OUT,
-            tx_root=_HEX32_OUT,
-            txs=_list(_HEX32_OUT),
-            commit=_null_or(
-                _obj(round=_UINT, signatures=_list(_obj(validator=_HEX32_OUT, signature=_SIG_OUT)))
+        obj(
+            height=UINT,
+            hash=HEX32_OUT,
+            prev_hash=HEX32_OUT,
+            time=TIME,
+            proposer=HEX32_OUT,
+            state_root=HEX32_OUT,
+            tx_root=HEX32_OUT,
+            txs=list_of(HEX32_OUT),
+            commit=null_or(
+                obj(round=UINT, signatures=list_of(obj(validator=HEX32_OUT, signature=SIG_OUT)))
             ),
         ),
         errors=((NOT_FOUND, "height outside 1..latest"),),
@@ -402,19 +166,19 @@ METHODS: tuple[Method, ...] = (
         (Param("address", HASH32, "the account's public key"),),
         "address, balance, nonce, pending_nonce (the nonce plus the consecutive pending "
         "nonces from it in this node's mempool), kyc; an unseen account reads as zeros",
-        _obj(address=_HEX32_OUT, balance=_UINT, nonce=_UINT, pending_nonce=_UINT, kyc=_BOOL),
+        obj(address=HEX32_OUT, balance=UINT, nonce=UINT, pending_nonce=UINT, kyc=BOOL),
     ),
     Method(
         "pool",
         "a pool",
         (Param("id", STRING, "the pool id"),),
         "id, name, balance, params (all, defaults filled), members (count per status)",
-        _obj(
-            id=_STR,
-            name=_STR,
-            balance=_UINT,
+        obj(
+            id=STR,
+            name=STR,
+            balance=UINT,
             params={"type": "object"},
-            members=_obj(**{s: _UINT for s in MEMBER_STATUSES}),
+            members=obj(**{s: UINT for s in MEMBER_STATUSES}),
         ),
         errors=((NOT_FOUND, _UNKNOWN),),
     ),
@@ -423,11 +187,11 @@ METHODS: tuple[Method, ...] = (
         "a pool member",
         (Param("pool", STRING, "the pool id"), Param("address", HASH32, "the member")),
         "pool, address, joined_at, paid_through, status (at the latest height)",
-        _obj(
-            pool=_STR,
-            address=_HEX32_OUT,
-            joined_at=_UINT,
-            paid_through=_INT,
+        obj(
+            pool=STR,
+            address=HEX32_OUT,
+            joined_at=UINT,
+            paid_through=INT,
             status={"type": "string", "enum": list(MEMBER_STATUSES)},
         ),
         errors=((NOT_FOUND, "unknown pool, or never a member"),),
@@ -437,7 +201,7 @@ METHODS: tuple[Method, ...] = (
         "a claim",
         (Param("id", HASH32, "the claim id"),),
         "every claim field of section 3",
-        _CLAIM,
+        CLAIM,
         errors=((NOT_FOUND, _UNKNOWN),),
     ),
     Method(
@@ -449,7 +213,7 @@ METHODS: tuple[Method, ...] = (
             Param("limit", LIMIT, "at most this many", required=False, default=100),
         ),
         "a list of claims as `claim` answers them, oldest first ([] for a pool without any)",
-        _list(_CLAIM),
+        list_of(CLAIM),
         errors=((NOT_FOUND, "unknown pool"),),
     ),
     Method(
@@ -465,7 +229,7 @@ METHODS: tuple[Method, ...] = (
             ),
         ),
         "height, validators (list of operator, consensus_key, name, power)",
-        _obj(height=_UINT, validators=_list(_VALIDATOR)),
+        obj(height=UINT, validators=list_of(VALIDATOR)),
         errors=((NOT_FOUND, "height outside 1..latest + 2"),),
     ),
     Method(
@@ -473,23 +237,21 @@ METHODS: tuple[Method, ...] = (
         "validator candidates",
         (),
         "a list of operator, consensus_key, name, votes, barred_until",
-        _list(_CANDIDATE),
+        list_of(CANDIDATE),
     ),
     Method(
         "genesis",
         "the genesis document",
         (),
         "the genesis document as the node read it (hex lower-cased)",
-        {"type": "object", "properties": {"chain_id": _STR}, "required": ["chain_id"]},
+        {"type": "object", "properties": {"chain_id": STR}, "required": ["chain_id"]},
     ),
     Method(
         "net_info",
         "connected peers",
         (),
         'peers: list of node_id, address, direction ("in": the peer dialed us, or "out")',
-        _obj(
-            peers=_list(_obj(node_id=_HEX32_OUT, address=_STR, direction={"enum": ["in", "out"]}))
-        ),
+        obj(peers=list_of(obj(node_id=HEX32_OUT, address=STR, direction={"enum": ["in", "out"]}))),
     ),
     Method(
         "subscribe",
@@ -497,7 +259,7 @@ METHODS: tuple[Method, ...] = (
         (Param("event", EVENT_KIND, "new_block: each committed block; tx: each transaction"),),
         'a subscription id; then notifications {jsonrpc, method: "event", params: '
         "{subscription, event, data}} with data the block or the tx result",
-        _STR,
+        STR,
         ws_only=True,
         query=False,
         errors=((LIMIT_EXCEEDED, "too many subscriptions on this connection"),),
@@ -607,7 +369,7 @@ def openrpc_document(cfg: RpcConfig | None = None) -> dict[str, Any]:
     """The answer of ``rpc.discover``: every method of the table as an OpenRPC document.
 
     `cfg` sets the limits the schemas state (``limit``'s maximum is the node's)."""
-    cfg = cfg or _DEFAULT_CONFIG
+    cfg = cfg or DEFAULT_CONFIG
     methods = []
     for m in METHODS:
         errors = [{"code": INVALID_PARAMS, "message": "invalid params: the message names it"}]
@@ -619,7 +381,7 @@ def openrpc_document(cfg: RpcConfig | None = None) -> dict[str, Any]:
             "params": [
                 {
                     "name": p.name,
-                    "description": f"{p.doc} ({p.kind.doc})",
+                    "description": f"{p.doc}; {p.kind.doc}",
                     "required": p.required,
                     "schema": p.schema_for(cfg),
                 }
