@@ -14,7 +14,7 @@ import functools
 import inspect
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -170,7 +170,7 @@ class RpcClient:
             self._genesis = await self.call("genesis")
         return self._genesis
 
-    async def subscribe(self, event: str) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, event: str) -> AsyncGenerator[dict[str, Any], None]:
         """Yield the ``data`` of each ``event`` notification, over a WebSocket of its own."""
         try:
             async with self._get_session().ws_connect(_ws_url(self.url)) as ws:

@@ -255,7 +255,7 @@ def null_or(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def obj(optional: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
+def obj(optional: tuple[str, ...] = (), /, **props: dict[str, Any]) -> dict[str, Any]:
     """An object with these properties, all required but `optional`; more may be added."""
     return {
         "type": "object",

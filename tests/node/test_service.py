@@ -138,7 +138,7 @@ async def test_read_methods_over_a_real_chain() -> None:
             assert again["error"] == "duplicate" and again["code"] == 10
             a0 = await c.account(m0.public_key)
             assert (a0["nonce"], a0["pending_nonce"]) == (1, 2)
-            for method, params in [
+            unknown: list[tuple[str, dict[str, Any]]] = [
                 ("validators", {"height": 4}),
                 ("validators", {"height": 0}),
                 ("block", {"height": 2}),
@@ -147,9 +147,10 @@ async def test_read_methods_over_a_real_chain() -> None:
                 ("claim", {"id": "00" * 32}),
                 ("claims", {"pool": "dental"}),
                 ("tx", {"hash": "00" * 32}),
-            ]:
+            ]
+            for method, params in unknown:
                 with pytest.raises(RpcError) as err:
-                    await c.call(method, **params)
+                    await c.request(method, params)
                 assert err.value.code == -32001, (method, params)
             assert (await c.net_info())["peers"] == []
             assert (await c.rpc_discover())["info"]["title"] == "huzhu"
