@@ -6,7 +6,10 @@ ever sees well-typed arguments. Order of checks for one call: the request object
 (-32600: ``jsonrpc`` is "2.0", ``method`` a string, ``id`` a string/number/null), the method
 (-32601), then ``params`` (-32602: an object, no unknown names, required ones present, each of
 the right type; the message names the parameter), then the node (-32001 not found, -32603
-internal). Calls without ``id`` are notifications: executed, never answered.
+internal). Calls without ``id`` are notifications: executed, never answered. Which methods
+exist, their params and each param's check are node/methods.py's table; this module applies
+them and answers ``broadcast_tx`` (with its commit wait), ``subscribe``, ``unsubscribe`` and
+``rpc.discover`` itself; every other method is the node's method of the same name.
 
 Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
 open TCP connections (HTTP 503 beyond, before any byte is parsed: :mod:`node.listener`),
