@@ -69,6 +69,8 @@ __all__ = [
 #: the OpenRPC version `rpc.discover` answers in
 OPENRPC_VERSION = "1.2.6"
 _UNKNOWN = "when unknown"
+# the start of the server's message for each error a method declares
+_ERROR_NAMES = {NOT_FOUND: "not found", LIMIT_EXCEEDED: "limit exceeded"}
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -297,6 +299,9 @@ def _check_table(methods: tuple[Method, ...]) -> None:
             raise ValueError(f"RPC method {m.name!r}: not a Python name")
         if m.ws_only and m.query:
             raise ValueError(f"RPC method {m.name!r}: ws-only methods have no query form")
+        for code, _ in m.errors:
+            if code not in _ERROR_NAMES:
+                raise ValueError(f"RPC method {m.name!r}: error {code} has no name here")
         names = [p.name for p in m.params]
         if len(set(names)) != len(names):
             raise ValueError(f"RPC method {m.name!r}: a parameter declared twice")
@@ -372,8 +377,12 @@ def openrpc_document(cfg: RpcConfig | None = None) -> dict[str, Any]:
     cfg = cfg or DEFAULT_CONFIG
     methods = []
     for m in METHODS:
-        errors = [{"code": INVALID_PARAMS, "message": "invalid params: the message names it"}]
-        errors += [{"code": code, "message": when} for code, when in m.errors]
+        errors = [
+            {"code": INVALID_PARAMS, "message": "invalid params: the message names the param"}
+        ][: len(m.params)]
+        errors += [
+            {"code": code, "message": f"{_ERROR_NAMES[code]}: {when}"} for code, when in m.errors
+        ]
         entry: dict[str, Any] = {
             "name": m.name,
             "summary": m.summary,
@@ -388,8 +397,9 @@ def openrpc_document(cfg: RpcConfig | None = None) -> dict[str, Any]:
                 for p in m.params
             ],
             "result": {"name": "result", "description": m.result_doc, "schema": m.result_schema},
-            "errors": errors if m.params else errors[1:],
         }
+        if errors:
+            entry["errors"] = errors
         if m.ws_only:
             entry["description"] = "WebSocket (/ws) only: over HTTP it is -32601."
         methods.append(entry)
