@@ -14,7 +14,7 @@ import functools
 import inspect
 import itertools
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -250,23 +250,23 @@ def _client_method(m: Method) -> Callable[..., Awaitable[Any]]:
 _HAND_WRITTEN = frozenset(("genesis",))
 
 
-def _add_client_methods() -> None:
+def add_client_methods(cls: type, methods: Iterable[Method]) -> None:
     """One RpcClient method per HTTP method of the table; a method written out by hand must
     take the table's params, and no method may shadow a helper (``call``, ``close``...):
     both checked here, at import."""
-    for m in METHODS:
+    for m in methods:
         if m.ws_only:
             continue
-        own = vars(RpcClient).get(m.py_name)
+        own = vars(cls).get(m.py_name)
         if own is None:
-            setattr(RpcClient, m.py_name, _client_method(m))
+            setattr(cls, m.py_name, _client_method(m))
         elif m.py_name in _HAND_WRITTEN:
             check_signature(m, own, skip=1)
         else:
-            raise ValueError(f"RPC method {m.name!r} clashes with RpcClient.{m.py_name}")
+            raise ValueError(f"RPC method {m.name!r} clashes with {cls.__name__}.{m.py_name}")
 
 
-_add_client_methods()
+add_client_methods(RpcClient, METHODS)
 
 #: what SyncRpcClient offers: every method RpcClient has but the WebSocket ones
 SYNC_METHODS = frozenset(

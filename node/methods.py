@@ -62,6 +62,7 @@ __all__ = [
     "Param",
     "bind_handlers",
     "check_signature",
+    "check_table",
     "invalid_param",
     "openrpc_document",
 ]
@@ -288,7 +289,7 @@ METHODS: tuple[Method, ...] = (
 BY_NAME: dict[str, Method] = {m.name: m for m in METHODS}
 
 
-def _check_table(methods: tuple[Method, ...]) -> None:
+def check_table(methods: tuple[Method, ...]) -> None:
     """Refuse a table that contradicts itself, at import time."""
     seen: set[str] = set()
     for m in methods:
@@ -312,7 +313,7 @@ def _check_table(methods: tuple[Method, ...]) -> None:
                 raise ValueError(f"RPC method {m.name!r}: required {p.name!r} has a default")
 
 
-_check_table(METHODS)
+check_table(METHODS)
 
 
 # --- handlers ------------------------------------------------------------------------------------

@@ -15,11 +15,20 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from node.client import SYNC_METHODS, RpcClient, SyncRpcClient
+from node.client import SYNC_METHODS, RpcClient, SyncRpcClient, add_client_methods
 from node.config import RpcConfig
 from node.jsonrpc import RpcError
-from node.methods import BY_NAME, METHODS, Method, bind_handlers, openrpc_document
+from node.methods import (
+    BY_NAME,
+    METHODS,
+    Method,
+    Param,
+    bind_handlers,
+    check_table,
+    openrpc_document,
+)
 from node.rpc import RpcServer
+from node.rpcspec import HASH32, STRING
 from node.service import NodeService
 from state.model import Claim
 
@@ -226,3 +235,42 @@ def test_claim_results_match_their_schema(claim: Claim) -> None:
     Draft7Validator(BY_NAME["claims"].result_schema).validate([claim.to_json()])
     bad = {**claim.to_json(), "status": "open"}
     assert not Draft7Validator(BY_NAME["claim"].result_schema).is_valid(bad)
+
+
+def _method(name: str, *params: Param, **kw: Any) -> Method:
+    return Method(name, "a method", params, "a result", {"type": "object"}, **kw)
+
+
+class _HandWritten:
+    async def close(self) -> None: ...
+
+    async def genesis(self, verbose: bool) -> None: ...
+
+
+def test_client_methods_are_generated_and_checked() -> None:
+    cls = type("Client", (_HandWritten,), {})
+    add_client_methods(cls, [_method("proposal", Param("id", HASH32, "the id"))])
+    assert list(inspect.signature(cls.proposal).parameters) == ["self", "id"]
+    with pytest.raises(ValueError, match="'close' clashes with _HandWritten.close"):
+        add_client_methods(_HandWritten, [_method("close")])
+    with pytest.raises(ValueError, match=r"takes \(verbose\), the table declares \(\)"):
+        add_client_methods(_HandWritten, [_method("genesis")])
+
+
+@pytest.mark.parametrize(
+    ("methods", "match"),
+    [
+        ((_method("x"), _method("x")), "declared twice"),
+        ((_method("rpc.x"), _method("rpc_x")), "declared twice"),
+        ((_method("x-y"),), "not a Python name"),
+        ((_method("x", ws_only=True),), "ws-only methods have no query form"),
+        ((_method("x", Param("a", STRING, ""), Param("a", STRING, "")),), "parameter declared"),
+        ((_method("x", Param("a", STRING, "", default="d")),), "required 'a' has a default"),
+        ((_method("x", errors=((-32603, "always"),)),), "error -32603 has no name"),
+    ],
+)
+def test_a_table_that_contradicts_itself_is_refused(
+    methods: tuple[Method, ...], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        check_table(methods)
