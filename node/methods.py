@@ -15,6 +15,7 @@ Methods the server does not answer itself are the node's method of the same name
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -124,21 +125,19 @@ METHODS: tuple[Method, ...] = (
         "a committed transaction",
         (Param("hash", HASH32, "sha256 of the wire bytes"),),
         "hash, height, index, code, error, log, type, sender, nonce, fee, payload (JSON form)",
-        {
-            **TX_RESULT,
-            "properties": {
-                **TX_RESULT["properties"],
-                "type": STR,
-                "sender": HEX32_OUT,
-                "nonce": UINT,
-                "fee": UINT,
-                "payload": {"type": "object"},
-            },
-            "required": [
-                *("hash", "height", "index", "code", "error", "log"),
-                *("type", "sender", "nonce", "fee", "payload"),
-            ],
-        },
+        obj(
+            hash=HEX32_OUT,
+            height=UINT,
+            index=UINT,
+            code=INT,
+            error=null_or(STR),
+            log=STR,
+            type=STR,
+            sender=HEX32_OUT,
+            nonce=UINT,
+            fee=UINT,
+            payload={"type": "object"},
+        ),
         errors=((NOT_FOUND, "unknown or still pending"),),
     ),
     Method(
@@ -397,7 +396,11 @@ def openrpc_document(cfg: RpcConfig | None = None) -> dict[str, Any]:
                 }
                 for p in m.params
             ],
-            "result": {"name": "result", "description": m.result_doc, "schema": m.result_schema},
+            "result": {
+                "name": "result",
+                "description": m.result_doc,
+                "schema": copy.deepcopy(m.result_schema),  # the table's stay as declared
+            },
         }
         if errors:
             entry["errors"] = errors
