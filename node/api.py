@@ -10,7 +10,8 @@ Division of work, so that neither side checks twice and nothing is checked never
 - The server has already validated every argument's *type and shape* before it calls a method:
   addresses, hashes and claim ids arrive as 32 ``bytes`` (decoded from hex of either case),
   heights as ``int`` (never ``bool``), ``mode`` as one of ``"async" | "sync" | "commit"``,
-  ``status`` as one of the four claim statuses or None, ``limit`` as ``1 <= limit <= max``.
+  ``status`` as one of the four claim statuses or None, ``limit`` as ``1 <= limit <= max``
+  (each param's ``Kind`` in node/methods.py says what its handler receives).
 - The node decides *existence*: an unknown hash, height, pool, member or claim raises
   ``NotFound`` (JSON-RPC -32001). A value the server cannot judge (rare) may raise
   ``InvalidParams(param, message)`` (-32602). Any other exception is a bug: the server
@@ -35,7 +36,6 @@ BroadcastMode = Literal["async", "sync", "commit"]
 EventKind = Literal["new_block", "tx"]
 EVENT_KINDS: tuple[str, ...] = ("new_block", "tx")
 BROADCAST_MODES: tuple[str, ...] = ("async", "sync", "commit")
-CLAIM_STATUSES: tuple[str, ...] = ("voting", "approved", "rejected", "paid")
 
 # The commit mode's wait (PROTOCOL.md section 6: "after 30 s without inclusion").
 DEFAULT_COMMIT_TIMEOUT_S = 30.0
@@ -77,15 +77,13 @@ def timeout_result(tx_hash: bytes) -> dict[str, Any]:
 
 @runtime_checkable
 class NodeAPI(Protocol):
-    """Everything the JSON-RPC server needs from a running node (PROTOCOL.md section 6)."""
+    """What the JSON-RPC server needs from a running node (PROTOCOL.md section 6).
 
-    async def status(self) -> dict[str, Any]:
-        """``chain_id``, ``node_id`` (hex node key), ``height`` (latest committed, 0 before
-        block 1), ``block_hash`` (hex, null at height 0), ``state_root`` (hex, after that block),
-        ``time`` (RFC 3339 UTC of that block; genesis_time at height 0), ``validator`` (this
-        node's key is in the set that precommits height + 1), ``catching_up`` (bool: block
-        sync in progress), ``peers`` (int, connected peers)."""
-        ...
+    Besides these two, one method per read of node/methods.py ``METHODS`` (every method the
+    server does not answer itself): same Python name (``net_info``), the declared params by
+    keyword, typed by their kinds, answering the JSON the method's ``result_schema``
+    describes, ``NotFound`` for what does not exist. ``RpcServer`` refuses to start on a node
+    that lacks one or names its params differently (``node.methods.bind_handlers``)."""
 
     async def broadcast_tx(
         self, wire: bytes, mode: BroadcastMode, timeout: float = DEFAULT_COMMIT_TIMEOUT_S
@@ -108,68 +106,6 @@ class NodeAPI(Protocol):
           when it passes, answer ``timeout_result(hash)`` (code -1, error "timeout"). Register
           the waiter *before* admitting, so a block committed in between is not missed.
         """
-        ...
-
-    async def tx(self, hash: bytes) -> dict[str, Any]:
-        """A committed transaction: ``hash``, ``height``, ``index``, ``code``, ``error``,
-        ``log``, ``type``, ``sender``, ``nonce``, ``fee``, ``payload`` (JSON form, as
-        ``state.tx.tx_to_json``). Raises NotFound when unknown (pending ones are unknown)."""
-        ...
-
-    async def block(self, height: int | None) -> dict[str, Any]:
-        """Block ``height`` (None: latest): ``height``, ``hash``, ``prev_hash``, ``time``,
-        ``proposer`` (consensus key), ``state_root``, ``tx_root``, ``txs`` (hex hashes in
-        order), ``commit`` (``round``, ``signatures``: list of ``validator``, ``signature``;
-        the precommits this node holds for this block, the latest included).
-
-        ``height`` may be any int: outside 1..latest raise NotFound (also None at height 0)."""
-        ...
-
-    async def account(self, address: bytes) -> dict[str, Any]:
-        """``address``, ``balance``, ``nonce``, ``pending_nonce`` (nonce plus the number of
-        consecutive pending nonces from it in this node's mempool), ``kyc``. Never NotFound:
-        an unseen account reads as balance 0, nonce 0, kyc false."""
-        ...
-
-    async def pool(self, id: str) -> dict[str, Any]:
-        """``id``, ``name``, ``balance``, ``params`` (all, defaults filled), ``members``
-        (object: count per status ``waiting``, ``active``, ``lapsed``, ``left``).
-        ``id`` is any string; unknown: NotFound."""
-        ...
-
-    async def member(self, pool: str, address: bytes) -> dict[str, Any]:
-        """``pool``, ``address``, ``joined_at``, ``paid_through``, ``status`` (at the latest
-        height). Unknown pool, or the address was never a member: NotFound."""
-        ...
-
-    async def claim(self, id: bytes) -> dict[str, Any]:
-        """Every claim field of section 3 (``id``, ``pool``, ``claimant``, ``amount``,
-        ``evidence``, ``opened_at``, ``closes_at``, ``votes_for``, ``votes_against``,
-        ``voters``, ``status``, ``payable_at``). Unknown: NotFound."""
-        ...
-
-    async def claims(self, pool: str, status: str | None, limit: int) -> list[dict[str, Any]]:
-        """At most ``limit`` claims of ``pool`` (oldest first), only those with ``status``
-        when given. Unknown pool: NotFound; a known pool without claims: ``[]``."""
-        ...
-
-    async def validators(self, height: int | None) -> dict[str, Any]:
-        """``height`` and ``validators`` (list of ``operator``, ``consensus_key``, ``name``,
-        ``power``): the set that precommits block ``height``. None means the next height
-        (latest + 1). ``height`` may be any int: outside 1..latest+2 raise NotFound."""
-        ...
-
-    async def candidates(self) -> list[dict[str, Any]]:
-        """List of ``operator``, ``consensus_key``, ``name``, ``votes``, ``barred_until``."""
-        ...
-
-    async def genesis(self) -> dict[str, Any]:
-        """The genesis document (``Genesis.to_json()``)."""
-        ...
-
-    async def net_info(self) -> dict[str, Any]:
-        """``{"peers": [{"node_id", "address", "direction"}, ...]}`` (direction ``"in"`` or
-        ``"out"``)."""
         ...
 
     def subscribe_events(self, listener: EventListener) -> Callable[[], None]:

@@ -276,63 +276,6 @@ def cmd_tx(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- queries ---------------------------------------------------------------------------------
-
-
-def _add_query_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    q = sub.add_parser("query", help="read from a node")
-    what = q.add_subparsers(dest="what", required=True, metavar="WHAT")
-
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        p = what.add_parser(name, help=help)
-        p.add_argument("--rpc", default=None, help=f"node URL (default {DEFAULT_RPC_URL})")
-        p.set_defaults(func=cmd_query)
-        return p
-
-    add("status", "the node's status")
-    add("account", "an account").add_argument("address", type=_address)
-    add("pool", "a pool").add_argument("id")
-    p = add("member", "a pool member")
-    p.add_argument("pool")
-    p.add_argument("address", type=_address)
-    add("claim", "a claim").add_argument("id", type=_address)
-    p = add("claims", "a pool's claims, oldest first")
-    p.add_argument("pool")
-    p.add_argument("--status", choices=("voting", "approved", "rejected", "paid"))
-    p.add_argument("--limit", type=_amount)
-    add("block", "a block (default: latest)").add_argument("height", type=_nonneg, nargs="?")
-    add("tx", "a committed transaction").add_argument("hash", type=_address)
-    add("validators", "a validator set (default: next height)").add_argument(
-        "height", type=_nonneg, nargs="?"
-    )
-    add("candidates", "validator candidates")
-    add("genesis", "the genesis document")
-    add("net-info", "connected peers")
-
-
-def cmd_query(args: argparse.Namespace) -> int:
-    from node.client import SyncRpcClient
-
-    c = SyncRpcClient(_rpc_url(args))
-    w = args.what
-    calls: dict[str, Callable[[], Any]] = {
-        "status": lambda: c.status(),
-        "account": lambda: c.account(args.address),
-        "pool": lambda: c.pool(args.id),
-        "member": lambda: c.member(args.pool, args.address),
-        "claim": lambda: c.claim(args.id),
-        "claims": lambda: c.claims(args.pool, args.status, args.limit),
-        "block": lambda: c.block(args.height),
-        "tx": lambda: c.tx(args.hash),
-        "validators": lambda: c.validators(args.height),
-        "candidates": lambda: c.candidates(),
-        "genesis": lambda: c.genesis(),
-        "net-info": lambda: c.net_info(),
-    }
-    _print_json(calls[w]())
-    return 0
-
-
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -380,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_localnet)
 
     _add_tx_parsers(sub)
-    _add_query_parsers(sub)
+    from node.cli_query import add_query_parsers
+
+    add_query_parsers(sub, DEFAULT_RPC_URL)
     sub.add_parser("sim", help="the simulation harness (huzhu sim --help)")
     return parser
 

@@ -3,21 +3,24 @@
 ``RpcClient`` is async (aiohttp); ``SyncRpcClient`` wraps it for the command line, one event
 loop per call, because a CLI invocation makes a handful of calls and must not keep a loop
 around. JSON-RPC errors raise ``RpcError(code, message)``; a node that cannot be reached
-raises ``RpcUnavailable``. Binary arguments may be given as ``bytes`` or hex strings.
+raises ``RpcUnavailable``. Binary arguments may be given as ``bytes`` or hex strings. There is
+one client method per method of node/methods.py ``METHODS``, generated from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import itertools
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from node.jsonrpc import RpcError
+from node.methods import METHODS, Method, check_signature
 from state.crypto import Signer
 from state.tx import build_tx, payload_from_json
 
@@ -26,10 +29,6 @@ DEFAULT_TIMEOUT_S = 60.0  # above the server's 30 s commit wait
 
 class RpcUnavailable(ConnectionError):
     """The node could not be reached, or answered something that is not JSON-RPC."""
-
-
-def _hex(v: bytes | str) -> str:
-    return v.hex() if isinstance(v, bytes | bytearray) else v
 
 
 def normalize_url(url: str) -> str:
@@ -127,6 +126,10 @@ class RpcClient:
 
     async def call(self, method: str, **params: Any) -> Any:
         """Call ``method`` with named params; params that are None are left out."""
+        return await self.request(method, params)
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any:
+        """Like ``call``, with the params as one dict (a param may be named ``method``)."""
         req = {
             "jsonrpc": "2.0",
             "id": next(self._ids),
@@ -155,42 +158,11 @@ class RpcClient:
                 out.append(exc)
         return out
 
-    # -- the methods of section 6 --
+    # -- the methods of section 6: generated from node.methods.METHODS below the class --
 
-    async def status(self) -> dict[str, Any]:
-        return await self.call("status")
+    if TYPE_CHECKING:
 
-    async def broadcast_tx(self, tx: bytes | str, mode: str = "sync") -> dict[str, Any]:
-        return await self.call("broadcast_tx", tx=_hex(tx), mode=mode)
-
-    async def tx(self, hash: bytes | str) -> dict[str, Any]:
-        return await self.call("tx", hash=_hex(hash))
-
-    async def block(self, height: int | None = None) -> dict[str, Any]:
-        return await self.call("block", height=height)
-
-    async def account(self, address: bytes | str) -> dict[str, Any]:
-        return await self.call("account", address=_hex(address))
-
-    async def pool(self, id: str) -> dict[str, Any]:
-        return await self.call("pool", id=id)
-
-    async def member(self, pool: str, address: bytes | str) -> dict[str, Any]:
-        return await self.call("member", pool=pool, address=_hex(address))
-
-    async def claim(self, id: bytes | str) -> dict[str, Any]:
-        return await self.call("claim", id=_hex(id))
-
-    async def claims(
-        self, pool: str, status: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        return await self.call("claims", pool=pool, status=status, limit=limit)
-
-    async def validators(self, height: int | None = None) -> dict[str, Any]:
-        return await self.call("validators", height=height)
-
-    async def candidates(self) -> list[dict[str, Any]]:
-        return await self.call("candidates")
+        def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]: ...
 
     async def genesis(self) -> dict[str, Any]:
         """The genesis document (cached: it never changes for a node)."""
@@ -198,10 +170,7 @@ class RpcClient:
             self._genesis = await self.call("genesis")
         return self._genesis
 
-    async def net_info(self) -> dict[str, Any]:
-        return await self.call("net_info")
-
-    async def subscribe(self, event: str) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, event: str) -> AsyncGenerator[dict[str, Any], None]:
         """Yield the ``data`` of each ``event`` notification, over a WebSocket of its own."""
         try:
             async with self._get_session().ws_connect(_ws_url(self.url)) as ws:
@@ -251,25 +220,57 @@ class RpcClient:
         return await self.broadcast_tx(tx.wire, mode=mode)
 
 
-_SYNC_METHODS = frozenset(
-    (
-        "call",
-        "batch",
-        "status",
-        "broadcast_tx",
-        "tx",
-        "block",
-        "account",
-        "pool",
-        "member",
-        "claim",
-        "claims",
-        "validators",
-        "candidates",
-        "genesis",
-        "net_info",
-        "build_and_send",
+def _client_method(m: Method) -> Callable[..., Awaitable[Any]]:
+    """``RpcClient.<m.py_name>``: the method's params positionally or by name, in table order;
+    optional ones default to None, which leaves them out (the node applies its default)."""
+    sig = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [
+            inspect.Parameter(
+                p.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=inspect.Parameter.empty if p.required else None,
+            )
+            for p in m.params
+        ]
     )
+
+    async def method(self: RpcClient, *args: Any, **kwargs: Any) -> Any:
+        given = sig.bind(self, *args, **kwargs).arguments
+        params = {p.name: p.kind.to_json(given.get(p.name)) for p in m.params}
+        return await self.request(m.name, params)
+
+    method.__signature__ = sig  # type: ignore[attr-defined]  # what help() and inspect show
+    method.__name__ = method.__qualname__ = m.py_name
+    method.__doc__ = f"{m.summary}: {m.result_doc}"
+    return method
+
+
+# methods of the table written out in RpcClient by hand (genesis: cached)
+_HAND_WRITTEN = frozenset(("genesis",))
+
+
+def add_client_methods(cls: type, methods: Iterable[Method]) -> None:
+    """One RpcClient method per HTTP method of the table; a method written out by hand must
+    take the table's params, and no method may shadow a helper (``call``, ``close``...):
+    both checked here, at import."""
+    for m in methods:
+        if m.ws_only:
+            continue
+        own = vars(cls).get(m.py_name)
+        if own is None:
+            setattr(cls, m.py_name, _client_method(m))
+        elif m.py_name in _HAND_WRITTEN:
+            check_signature(m, own, skip=1)
+        else:
+            raise ValueError(f"RPC method {m.name!r} clashes with {cls.__name__}.{m.py_name}")
+
+
+add_client_methods(RpcClient, METHODS)
+
+#: what SyncRpcClient offers: every method RpcClient has but the WebSocket ones
+SYNC_METHODS = frozenset(
+    ["call", "request", "batch", "build_and_send"] + [m.py_name for m in METHODS if not m.ws_only]
 )
 
 
@@ -291,6 +292,6 @@ class SyncRpcClient:
         return asyncio.run(go())
 
     def __getattr__(self, name: str) -> Any:
-        if name in _SYNC_METHODS:
+        if name in SYNC_METHODS:
             return functools.partial(self._run, name)
         raise AttributeError(name)

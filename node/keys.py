@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import nacl.secret
 import nacl.utils
 
 from state.crypto import KEY_LEN, Signer
+from state.hexfmt import is_hex32, is_hex_bytes
 
 PASSPHRASE_ENV = "HUZHU_PASSPHRASE"
 KDF_NAME = "argon2id"
@@ -40,9 +40,6 @@ DEFAULT_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 MAX_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE * 4
 MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE * 2
 MAX_KEY_FILE_BYTES = 64 * 1024
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
 class KeyFileError(Exception):
@@ -130,7 +127,7 @@ def _read_doc(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise KeyFileError(f"key file {path} must hold a JSON object")
     pk = doc.get("public_key")
-    if not isinstance(pk, str) or not _HEX64.fullmatch(pk):
+    if not is_hex32(pk):
         raise KeyFileError(f"key file {path}: public_key must be 64 hex characters")
     return doc
 
@@ -142,7 +139,7 @@ def load_public_key(path: Path) -> bytes:
 
 def _hex_field(path: Path, doc: dict[str, Any], name: str) -> bytes:
     v = doc.get(name)
-    if not isinstance(v, str) or not _HEX.fullmatch(v):
+    if not isinstance(v, str) or not is_hex_bytes(v):  # isinstance: narrows for the checker
         raise KeyFileError(f"key file {path}: {name} must be a hex string")
     return bytes.fromhex(v)
 

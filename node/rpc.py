@@ -6,7 +6,10 @@ ever sees well-typed arguments. Order of checks for one call: the request object
 (-32600: ``jsonrpc`` is "2.0", ``method`` a string, ``id`` a string/number/null), the method
 (-32601), then ``params`` (-32602: an object, no unknown names, required ones present, each of
 the right type; the message names the parameter), then the node (-32001 not found, -32603
-internal). Calls without ``id`` are notifications: executed, never answered.
+internal). Calls without ``id`` are notifications: executed, never answered. Which methods
+exist, their params and each param's check are node/methods.py's table; this module applies
+them and answers ``broadcast_tx`` (with its commit wait), ``subscribe``, ``unsubscribe`` and
+``rpc.discover`` itself; every other method is the node's method of the same name.
 
 Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
 open TCP connections (HTTP 503 beyond, before any byte is parsed: :mod:`node.listener`),
@@ -33,21 +36,12 @@ import asyncio
 import inspect
 import json
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.api import (
-    BROADCAST_MODES,
-    CLAIM_STATUSES,
-    EVENT_KINDS,
-    InvalidParams,
-    NodeAPI,
-    NotFound,
-)
+from node.api import BroadcastMode, InvalidParams, NodeAPI, NotFound
 from node.config import RpcConfig, split_host_port
 from node.jsonrpc import (
     INTERNAL_ERROR,
@@ -60,129 +54,35 @@ from node.jsonrpc import (
     RpcError,
 )
 from node.listener import LimitedSite
-from state.codec import MAX_SAFE_INT
+from node.methods import BY_NAME, Method, bind_handlers, invalid_param, openrpc_document
 
 log = logging.getLogger("huzhu.rpc")
 
 
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # How long stop() waits for WebSocket clients to answer the close handshake.
 _STOP_WAIT_S = 2.0
 
 
-def _invalid(param: str, message: str) -> RpcError:
-    return RpcError(INVALID_PARAMS, f"invalid params: {param}: {message}")
-
-
-# --- parameter kinds ------------------------------------------------------------------------
-
-
-def _is_int(v: Any) -> bool:
-    return type(v) is int  # bool is an int subclass; section 1: never an integer
-
-
-def _p_hex32(name: str, v: Any, _cfg: RpcConfig) -> bytes:
-    if not isinstance(v, str) or not _HEX64.fullmatch(v):
-        raise _invalid(name, "must be 64 hex characters (32 bytes)")
-    return bytes.fromhex(v)
-
-
-def _p_hex(name: str, v: Any, _cfg: RpcConfig) -> bytes:
-    if not isinstance(v, str) or not _HEX.fullmatch(v):
-        raise _invalid(name, "must be a hex string (an even number of 0-9, a-f, A-F)")
-    return bytes.fromhex(v)
-
-
-def _p_str(name: str, v: Any, _cfg: RpcConfig) -> str:
-    if not isinstance(v, str):
-        raise _invalid(name, "must be a string")
-    return v
-
-
-def _p_height(name: str, v: Any, _cfg: RpcConfig) -> int | None:
-    if v is None:
-        return None
-    if not _is_int(v) or abs(v) > MAX_SAFE_INT:
-        raise _invalid(name, "must be an integer height")
-    return v
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str, Any, RpcConfig], str]:
-    def check(name: str, v: Any, _cfg: RpcConfig) -> str:
-        if not isinstance(v, str) or v not in options:
-            raise _invalid(name, "must be one of " + ", ".join(f'"{o}"' for o in options))
-        return v
-
-    return check
-
-
-def _p_status(name: str, v: Any, cfg: RpcConfig) -> str | None:
-    return None if v is None else _choice(CLAIM_STATUSES)(name, v, cfg)
-
-
-def _p_limit(name: str, v: Any, cfg: RpcConfig) -> int:
-    if not _is_int(v) or not 1 <= v <= cfg.max_claims_limit:
-        raise _invalid(name, f"must be an integer in 1..{cfg.max_claims_limit}")
-    return v
-
-
-@dataclass(frozen=True, slots=True)
-class _Param:
-    name: str
-    check: Callable[[str, Any, RpcConfig], Any]
-    required: bool = True
-    default: Any = None
-
-
-_METHODS: dict[str, tuple[_Param, ...]] = {
-    "status": (),
-    "broadcast_tx": (
-        _Param("tx", _p_hex),
-        _Param("mode", _choice(BROADCAST_MODES), False, "sync"),
-    ),
-    "tx": (_Param("hash", _p_hex32),),
-    "block": (_Param("height", _p_height, False),),
-    "account": (_Param("address", _p_hex32),),
-    "pool": (_Param("id", _p_str),),
-    "member": (_Param("pool", _p_str), _Param("address", _p_hex32)),
-    "claim": (_Param("id", _p_hex32),),
-    "claims": (
-        _Param("pool", _p_str),
-        _Param("status", _p_status, False),
-        _Param("limit", _p_limit, False, 100),
-    ),
-    "validators": (_Param("height", _p_height, False),),
-    "candidates": (),
-    "genesis": (),
-    "net_info": (),
-    "subscribe": (_Param("event", _choice(EVENT_KINDS)),),
-    "unsubscribe": (_Param("subscription", _p_str),),
-}
-_WS_ONLY = frozenset(("subscribe", "unsubscribe"))
-
-
-def _bind(method: str, params: Any, cfg: RpcConfig) -> dict[str, Any]:
-    """Check ``params`` against the method's signature; return the typed arguments."""
+def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
+    """Check ``params`` against the method's declared params; return the typed arguments."""
     if params is None:
         params = {}
     if isinstance(params, list):
         raise RpcError(INVALID_PARAMS, "invalid params: params must be an object (by name)")
     if not isinstance(params, dict):
         raise RpcError(INVALID_PARAMS, "invalid params: params must be an object")
-    spec = _METHODS[method]
-    known = {p.name for p in spec}
+    known = {p.name for p in method.params}
     for name in params:
         if name not in known:
-            raise _invalid(_shown(name), f"unknown parameter for {method}")
+            raise invalid_param(_shown(name), f"unknown parameter for {method.name}")
     args: dict[str, Any] = {}
-    for p in spec:
+    for p in method.params:
         if p.name not in params or (params[p.name] is None and not p.required):
             if p.required:
-                raise _invalid(p.name, "missing")
+                raise invalid_param(p.name, "missing")
             args[p.name] = p.default  # an optional param given as null takes its default
         else:
-            args[p.name] = p.check(p.name, params[p.name], cfg)
+            args[p.name] = p.check(params[p.name], cfg)
     return args
 
 
@@ -258,23 +158,17 @@ class RpcServer:
         self._site: LimitedSite | None = None
         self._conns: set[_WsConn] = set()
         self._unsubscribe_events: Callable[[], None] | None = None
-        self._handlers: dict[str, Callable[..., Any]] = {
-            "status": lambda: api.status(),
-            "broadcast_tx": lambda tx, mode: api.broadcast_tx(
-                tx, mode, self.config.commit_timeout_ms / 1000
-            ),
-            "tx": lambda hash: api.tx(hash),
-            "block": lambda height: api.block(height),
-            "account": lambda address: api.account(address),
-            "pool": lambda id: api.pool(id),
-            "member": lambda pool, address: api.member(pool, address),
-            "claim": lambda id: api.claim(id),
-            "claims": lambda pool, status, limit: api.claims(pool, status, limit),
-            "validators": lambda height: api.validators(height),
-            "candidates": lambda: api.candidates(),
-            "genesis": lambda: api.genesis(),
-            "net_info": lambda: api.net_info(),
-        }
+        self._openrpc = openrpc_document(self.config)
+        # The methods the server answers itself; every other one is the node's (node.methods).
+        self._handlers = bind_handlers(
+            api,
+            {
+                "broadcast_tx": self._broadcast_tx,
+                "subscribe": self._subscribe,
+                "unsubscribe": self._unsubscribe,
+                "rpc.discover": self._discover,
+            },
+        )
 
     # -- lifecycle --
 
@@ -434,29 +328,39 @@ class RpcServer:
             return None
         return {"jsonrpc": "2.0", "id": id_, "result": result}
 
-    async def _dispatch(self, method: str, params: Any, conn: _WsConn | None) -> Any:
-        if method not in _METHODS or (method in _WS_ONLY and conn is None):
-            hint = " (WebSocket /ws only)" if method in _WS_ONLY else ""
-            raise RpcError(METHOD_NOT_FOUND, f"method not found: {_shown(method)}{hint}")
+    async def _dispatch(self, name: str, params: Any, conn: _WsConn | None) -> Any:
+        method = BY_NAME.get(name)
+        if method is None or (method.ws_only and conn is None):
+            hint = " (WebSocket /ws only)" if method is not None and method.ws_only else ""
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {_shown(name)}{hint}")
         args = _bind(method, params, self.config)
-        if conn is not None and method == "subscribe":
-            return self._subscribe(conn, **args)
-        if conn is not None and method == "unsubscribe":
-            return self._unsubscribe(conn, **args)
+        handler = self._handlers[name]
         try:
-            result = self._handlers[method](**args)
+            result = handler(conn, **args) if method.ws_only else handler(**args)
             if inspect.isawaitable(result):
                 result = await result
+        except RpcError:
+            raise
         except NotFound as exc:
             raise RpcError(NOT_FOUND, f"not found: {exc}") from None
         except InvalidParams as exc:
-            raise _invalid(exc.param, exc.message) from None
+            raise invalid_param(exc.param, exc.message) from None
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("internal error in %s", method)
+            log.exception("internal error in %s", name)
             raise RpcError(INTERNAL_ERROR, "internal error") from None
         return result
+
+    # -- the methods the server answers itself --
+
+    def _broadcast_tx(self, tx: bytes, mode: BroadcastMode) -> Any:
+        """The node's, with the commit wait this server is configured for."""
+        return self.api.broadcast_tx(tx, mode, self.config.commit_timeout_ms / 1000)
+
+    def _discover(self) -> dict[str, Any]:
+        """The OpenRPC document of the table, with this server's limits (built once)."""
+        return self._openrpc
 
     # -- WebSocket --
 

@@ -4,6 +4,10 @@ The service is the only place where committed state, the block store and the mem
 the JSON of PROTOCOL.md section 6. It reads through `NodeParts`, a narrow view of the runtime,
 so it can be driven in tests without sockets; every read takes one `StateView` so that the
 answer of a call is consistent at one height.
+
+Each read is the method of node/methods.py's table with the same name and params (the
+server refuses to start when one is missing); adding a read is its table entry and its
+method here.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The fake is a test double of the runtime (node/service.py implements the real one): a few
 accounts, one pool, blocks 1..3, a mempool admission that decodes the transaction with the
-real state.tx.decode_tx, and an event hook the tests fire by hand.
+real state.tx.decode_tx, and an event hook the tests fire by hand. It answers every read
+of node/methods.py's table: RpcServer refuses a node that lacks one.
 """
 
 from __future__ import annotations

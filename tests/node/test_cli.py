@@ -382,23 +382,6 @@ async def test_tx_usage_and_key_errors(
     assert "does not exist" in capsys.readouterr().err
 
 
-async def test_query_commands(rpc_server: RpcServer, capsys: pytest.CaptureFixture[str]) -> None:
-    rpc = ["--rpc", rpc_server.url]
-    assert await run_cli(["query", "status", *rpc]) == 0
-    assert json.loads(capsys.readouterr().out)["height"] == 3
-    assert await run_cli(["query", "account", OTHER, *rpc]) == 0
-    assert json.loads(capsys.readouterr().out)["address"] == OTHER
-    assert await run_cli(["query", "block", "2", *rpc]) == 0
-    assert json.loads(capsys.readouterr().out)["height"] == 2
-    assert await run_cli(["query", "pool", "dental", *rpc]) == 1
-    assert "-32001" in capsys.readouterr().err
-
-
-def test_unreachable_node_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["query", "status", "--rpc", "http://127.0.0.1:1"]) == 1
-    assert capsys.readouterr().err.startswith("error: ")
-
-
 def test_start_needs_an_existing_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["start", "--home", str(tmp_path / "missing")]) == 1
     assert "not a directory" in capsys.readouterr().err

@@ -1,0 +1,418 @@
+"""The JSON-RPC methods of PROTOCOL.md section 6, declared once: ``METHODS``.
+
+Each method is one entry: its params (each with the check that turns JSON into the typed
+argument the node gets, its JSON Schema, whether it is required, its default), its result
+(a line of prose and a JSON Schema) and whether it needs a WebSocket. Everything else is
+derived from the table, so a method cannot exist in one place and be missing in another:
+the server's parameter checks and dispatch (node/rpc.py; a declared method without a handler
+fails when the server is built), the ``RpcClient``/``SyncRpcClient`` methods
+(node/client.py), the ``huzhu query`` subcommands (node/cli_query.py), the answer of
+``rpc.discover`` (an OpenRPC document, :func:`openrpc_document`) and the reference docs.
+
+Methods the server does not answer itself are the node's method of the same name
+(node/service.py), called with the params by keyword as their checks typed them.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from typing import Any
+
+from node.config import RpcConfig
+from node.jsonrpc import INVALID_PARAMS, LIMIT_EXCEEDED, NOT_FOUND
+from node.rpcspec import (
+    BOOL,
+    BROADCAST_MODE,
+    CANDIDATE,
+    CLAIM,
+    CLAIM_STATUS,
+    DEFAULT_CONFIG,
+    EVENT_KIND,
+    HASH32,
+    HEIGHT,
+    HEX,
+    HEX32_OUT,
+    INT,
+    LIMIT,
+    SIG_OUT,
+    STR,
+    STRING,
+    TIME,
+    TX_RESULT,
+    UINT,
+    VALIDATOR,
+    Kind,
+    Method,
+    Param,
+    invalid_param,
+    list_of,
+    null_or,
+    obj,
+)
+from state.model import MEMBER_STATUSES
+
+__all__ = [
+    "BY_NAME",
+    "METHODS",
+    "OPENRPC_VERSION",
+    "Kind",
+    "Method",
+    "Param",
+    "bind_handlers",
+    "check_signature",
+    "check_table",
+    "invalid_param",
+    "openrpc_document",
+]
+
+#: the OpenRPC version `rpc.discover` answers in
+OPENRPC_VERSION = "1.2.6"
+_UNKNOWN = "when unknown"
+# the start of the server's message for each error a method declares
+_ERROR_NAMES = {NOT_FOUND: "not found", LIMIT_EXCEEDED: "limit exceeded"}
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+METHODS: tuple[Method, ...] = (
+    Method(
+        "status",
+        "the node's status",
+        (),
+        "chain_id, node_id (the node key, hex), height (latest committed, 0 before block 1), "
+        "block_hash (null at height 0), state_root (after that block), time (of that block; "
+        "genesis_time at height 0), validator (this node's key is in the next height's set), "
+        "catching_up (block sync in progress), peers (connected peers)",
+        obj(
+            chain_id=STR,
+            node_id=HEX32_OUT,
+            height=UINT,
+            block_hash=null_or(HEX32_OUT),
+            state_root=HEX32_OUT,
+            time=TIME,
+            validator=BOOL,
+            catching_up=BOOL,
+            peers=UINT,
+        ),
+    ),
+    Method(
+        "broadcast_tx",
+        "submit a signed transaction",
+        (
+            Param("tx", HEX, "the transaction's wire bytes"),
+            Param(
+                "mode",
+                BROADCAST_MODE,
+                '"async": answer before any check; "sync": after admission; "commit": after '
+                "execution in a committed block",
+                required=False,
+                default="sync",
+            ),
+        ),
+        "hash, code, error (null on success, else a name of section 7), log. A refused "
+        "transaction is an answer with code != 0, not a JSON-RPC error. async answers code 0 "
+        "at once; commit, when admitted, answers hash, height, index, code, error, log of the "
+        'execution, or code -1, error "timeout" after the commit timeout (30 s; outcome '
+        "unknown, not failed)",
+        TX_RESULT,
+        query=False,
+    ),
+    Method(
+        "tx",
+        "a committed transaction",
+        (Param("hash", HASH32, "sha256 of the wire bytes"),),
+        "hash, height, index, code, error, log, type, sender, nonce, fee, payload (JSON form)",
+        obj(
+            hash=HEX32_OUT,
+            height=UINT,
+            index=UINT,
+            code=INT,
+            error=null_or(STR),
+            log=STR,
+            type=STR,
+            sender=HEX32_OUT,
+            nonce=UINT,
+            fee=UINT,
+            payload={"type": "object"},
+        ),
+        errors=((NOT_FOUND, "unknown or still pending"),),
+    ),
+    Method(
+        "block",
+        "a block (default: latest)",
+        (Param("height", HEIGHT, "default: the latest", required=False, positional=True),),
+        "height, hash, prev_hash, time, proposer (consensus key), state_root, tx_root, txs "
+        "(hashes in order), commit (round and the precommit signatures this node holds for "
+        "the block, the latest included; null when it holds none)",
+        obj(
+            height=UINT,
+            hash=HEX32_OUT,
+            prev_hash=HEX32_OUT,
+            time=TIME,
+            proposer=HEX32_OUT,
+            state_root=HEX32_OUT,
+            tx_root=HEX32_OUT,
+            txs=list_of(HEX32_OUT),
+            commit=null_or(
+                obj(round=UINT, signatures=list_of(obj(validator=HEX32_OUT, signature=SIG_OUT)))
+            ),
+        ),
+        errors=((NOT_FOUND, "height outside 1..latest"),),
+    ),
+    Method(
+        "account",
+        "an account",
+        (Param("address", HASH32, "the account's public key"),),
+        "address, balance, nonce, pending_nonce (the nonce plus the consecutive pending "
+        "nonces from it in this node's mempool), kyc; an unseen account reads as zeros",
+        obj(address=HEX32_OUT, balance=UINT, nonce=UINT, pending_nonce=UINT, kyc=BOOL),
+    ),
+    Method(
+        "pool",
+        "a pool",
+        (Param("id", STRING, "the pool id"),),
+        "id, name, balance, params (all, defaults filled), members (count per status)",
+        obj(
+            id=STR,
+            name=STR,
+            balance=UINT,
+            params={"type": "object"},
+            members=obj(**{s: UINT for s in MEMBER_STATUSES}),
+        ),
+        errors=((NOT_FOUND, _UNKNOWN),),
+    ),
+    Method(
+        "member",
+        "a pool member",
+        (Param("pool", STRING, "the pool id"), Param("address", HASH32, "the member")),
+        "pool, address, joined_at, paid_through, status (at the latest height)",
+        obj(
+            pool=STR,
+            address=HEX32_OUT,
+            joined_at=UINT,
+            paid_through=INT,
+            status={"type": "string", "enum": list(MEMBER_STATUSES)},
+        ),
+        errors=((NOT_FOUND, "unknown pool, or never a member"),),
+    ),
+    Method(
+        "claim",
+        "a claim",
+        (Param("id", HASH32, "the claim id"),),
+        "every claim field of section 3",
+        CLAIM,
+        errors=((NOT_FOUND, _UNKNOWN),),
+    ),
+    Method(
+        "claims",
+        "a pool's claims, oldest first",
+        (
+            Param("pool", STRING, "the pool id"),
+            Param("status", CLAIM_STATUS, "only claims with this status", required=False),
+            Param("limit", LIMIT, "at most this many", required=False, default=100),
+        ),
+        "a list of claims as `claim` answers them, oldest first ([] for a pool without any)",
+        list_of(CLAIM),
+        errors=((NOT_FOUND, "unknown pool"),),
+    ),
+    Method(
+        "validators",
+        "a validator set (default: next height)",
+        (
+            Param(
+                "height",
+                HEIGHT,
+                "the height the set precommits; default: the next (latest + 1)",
+                required=False,
+                positional=True,
+            ),
+        ),
+        "height, validators (list of operator, consensus_key, name, power)",
+        obj(height=UINT, validators=list_of(VALIDATOR)),
+        errors=((NOT_FOUND, "height outside 1..latest + 2"),),
+    ),
+    Method(
+        "candidates",
+        "validator candidates",
+        (),
+        "a list of operator, consensus_key, name, votes, barred_until",
+        list_of(CANDIDATE),
+    ),
+    Method(
+        "genesis",
+        "the genesis document",
+        (),
+        "the genesis document as the node read it (hex lower-cased)",
+        {"type": "object", "properties": {"chain_id": STR}, "required": ["chain_id"]},
+    ),
+    Method(
+        "net_info",
+        "connected peers",
+        (),
+        'peers: list of node_id, address, direction ("in": the peer dialed us, or "out")',
+        obj(peers=list_of(obj(node_id=HEX32_OUT, address=STR, direction={"enum": ["in", "out"]}))),
+    ),
+    Method(
+        "subscribe",
+        "receive events on this WebSocket",
+        (Param("event", EVENT_KIND, "new_block: each committed block; tx: each transaction"),),
+        'a subscription id; then notifications {jsonrpc, method: "event", params: '
+        "{subscription, event, data}} with data the block or the tx result",
+        STR,
+        ws_only=True,
+        query=False,
+        errors=((LIMIT_EXCEEDED, "too many subscriptions on this connection"),),
+    ),
+    Method(
+        "unsubscribe",
+        "stop a subscription",
+        (Param("subscription", STRING, "an id that subscribe answered"),),
+        "true",
+        {"const": True},
+        ws_only=True,
+        query=False,
+        errors=((NOT_FOUND, "unknown subscription id"),),
+    ),
+    Method(
+        "rpc.discover",
+        "this API as an OpenRPC document",
+        (),
+        f"an OpenRPC {OPENRPC_VERSION} document of every method: params, result, errors",
+        {"type": "object", "required": ["openrpc", "info", "methods"]},
+    ),
+)
+
+BY_NAME: dict[str, Method] = {m.name: m for m in METHODS}
+
+
+def check_table(methods: tuple[Method, ...]) -> None:
+    """Refuse a table that contradicts itself, at import time."""
+    seen: set[str] = set()
+    for m in methods:
+        if m.name in seen or m.py_name in seen:
+            raise ValueError(f"RPC method {m.name!r} declared twice")
+        seen.update((m.name, m.py_name))
+        if not m.py_name.isidentifier():
+            raise ValueError(f"RPC method {m.name!r}: not a Python name")
+        if m.ws_only and m.query:
+            raise ValueError(f"RPC method {m.name!r}: ws-only methods have no query form")
+        for code, _ in m.errors:
+            if code not in _ERROR_NAMES:
+                raise ValueError(f"RPC method {m.name!r}: error {code} has no name here")
+        names = [p.name for p in m.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"RPC method {m.name!r}: a parameter declared twice")
+        for p in m.params:
+            if not p.name.isidentifier():
+                raise ValueError(f"RPC method {m.name!r}: parameter {p.name!r} not a Python name")
+            if p.required and p.default is not None:
+                raise ValueError(f"RPC method {m.name!r}: required {p.name!r} has a default")
+
+
+check_table(METHODS)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def bind_handlers(
+    node: Any, own: Mapping[str, Callable[..., Any]]
+) -> dict[str, Callable[..., Any]]:
+    """The handler of every declared method: ``own[name]`` when the server answers it itself,
+    else the node's method of the same Python name.
+
+    Raises ValueError when a method has no handler, a handler has no method, or a handler's
+    parameter names differ from the table's, so the mistake stops the server from being
+    built instead of turning into a KeyError or TypeError in some client's call."""
+    unknown = sorted(set(own) - BY_NAME.keys())
+    if unknown:
+        raise ValueError(f"handlers for undeclared RPC methods: {', '.join(unknown)}")
+    handlers: dict[str, Callable[..., Any]] = {}
+    for m in METHODS:
+        fn = own.get(m.name) or getattr(node, m.py_name, None)
+        if not callable(fn):
+            raise ValueError(
+                f"no handler for RPC method {m.name!r}: "
+                f"{type(node).__name__} has no method {m.py_name}()"
+            )
+        check_signature(m, fn, skip=1 if m.ws_only else 0)
+        handlers[m.name] = fn if m.name in own else _late(node, m.py_name)
+    return handlers
+
+
+def _late(node: Any, name: str) -> Callable[..., Any]:
+    """Calls the node's method as it is at call time (a node may swap one, as tests do)."""
+    return lambda **kwargs: getattr(node, name)(**kwargs)
+
+
+def check_signature(m: Method, fn: Callable[..., Any], skip: int = 0) -> None:
+    """ValueError unless `fn` takes exactly `m`'s params by name (after `skip` leading ones)."""
+    sig = list(inspect.signature(fn).parameters.values())[skip:]
+    got = [p.name for p in sig if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    want = [p.name for p in m.params]
+    if got != want:
+        raise ValueError(
+            f"handler {getattr(fn, '__qualname__', fn)!r} of RPC method {m.name!r} takes "
+            f"({', '.join(got)}), the table declares ({', '.join(want)})"
+        )
+
+
+# --- OpenRPC -------------------------------------------------------------------------------------
+
+
+def _version() -> str:
+    try:
+        return metadata.version("huzhu")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+def openrpc_document(cfg: RpcConfig | None = None) -> dict[str, Any]:
+    """The answer of ``rpc.discover``: every method of the table as an OpenRPC document.
+
+    `cfg` sets the limits the schemas state (``limit``'s maximum is the node's)."""
+    cfg = cfg or DEFAULT_CONFIG
+    methods = []
+    for m in METHODS:
+        errors = [
+            {"code": INVALID_PARAMS, "message": "invalid params: the message names the param"}
+        ][: len(m.params)]
+        errors += [
+            {"code": code, "message": f"{_ERROR_NAMES[code]}: {when}"} for code, when in m.errors
+        ]
+        entry: dict[str, Any] = {
+            "name": m.name,
+            "summary": m.summary,
+            "paramStructure": "by-name",
+            "params": [
+                {
+                    "name": p.name,
+                    "description": f"{p.doc}; {p.kind.doc}",
+                    "required": p.required,
+                    "schema": p.schema_for(cfg),
+                }
+                for p in m.params
+            ],
+            "result": {
+                "name": "result",
+                "description": m.result_doc,
+                "schema": copy.deepcopy(m.result_schema),  # the table's stay as declared
+            },
+        }
+        if errors:
+            entry["errors"] = errors
+        if m.ws_only:
+            entry["description"] = "WebSocket (/ws) only: over HTTP it is -32601."
+        methods.append(entry)
+    return {
+        "openrpc": OPENRPC_VERSION,
+        "info": {
+            "title": "huzhu",
+            "version": _version(),
+            "description": "JSON-RPC 2.0 over HTTP POST / and WebSocket /ws of a huzhu node.",
+        },
+        "methods": methods,
+    }
