@@ -64,7 +64,8 @@ def genesis_doc(
     ``validators=None`` leaves the key out: a template for `huzhu testnet`, which adds its
     generated validators. ``accounts`` are (address, balance); ``pools`` are written as given.
     """
-    p = default_chain_params()
+    addresses = ("treasury", "registrars", "operators")
+    p = {k: v for k, v in default_chain_params().items() if k not in addresses}
     p["treasury"] = treasury.hex()
     p["registrars"] = [a.hex() for a in registrars]
     p["operators"] = [a.hex() for a in operators]
