@@ -36,7 +36,6 @@ from consensus.types import Block, Commit
 from node.config import ConfigError, Home, NodeConfig, load_config, split_host_port
 from node.keys import KeyFileError, load_key
 from node.logs import kv, setup_logging
-from node.mempool import Mempool, MempoolLimits
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
 from p2p.gossip import TxGossip, decode_batch
@@ -48,6 +47,7 @@ from state.crypto import Signer, sha256
 from state.errors import Code
 from state.genesis import Genesis, GenesisError, load_genesis
 from state.machine import Execution
+from state.mempool import Mempool
 from state.params import ChainParams
 from state.store import LevelDBStore
 from state.tx import PEER_FAULT_CODES, CheckResult, Tx
@@ -141,17 +141,7 @@ class Node:
         self.home.data.mkdir(parents=True, exist_ok=True)
         self.store = LevelDBStore(str(self.home.data))
         self.chain = Chain.init_genesis(self.store, self._genesis)
-        self._mempool = Mempool(
-            self.chain.view,
-            MempoolLimits(
-                max_txs=cfg.mempool.max_txs,
-                max_bytes=cfg.mempool.max_bytes,
-                verified_cache=cfg.mempool.verified_cache,
-                max_future_txs=cfg.mempool.max_future_txs,
-                max_future_per_sender=cfg.mempool.max_future_per_sender,
-                committed_cache=cfg.mempool.committed_cache,
-            ),
-        )
+        self._mempool = Mempool(self.chain.view, cfg.mempool.limits())
         self._executions: dict[int, Execution] = {}
         self._mempool_updates: dict[int, tuple[list[Tx], list[Tx]]] = {}
         self.p2p_limits = p2p_limits(cfg)

@@ -177,6 +177,20 @@ async def test_mempool_limit_from_config(tmp_path: Path) -> None:
         await n.stop()
 
 
+def test_mempool_section_converts_to_the_mempool_settings() -> None:
+    """[mempool] has one set of defaults (MempoolLimits') and one conversion to it."""
+    from dataclasses import fields
+
+    from node.config import MempoolConfig
+    from state.mempool import MempoolLimits
+
+    assert MempoolConfig().limits() == MempoolLimits()
+    values = {f.name: 2_000 + i for i, f in enumerate(fields(MempoolLimits))}
+    values["max_future_per_sender"] = 64  # its range ends there
+    assert MempoolConfig(**values).limits() == MempoolLimits(**values)
+    assert set(MempoolConfig.model_fields) - set(values) == {"propose_max_txs"}
+
+
 async def test_restart_resumes_from_store(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     n = Node(home)
