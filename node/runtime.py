@@ -38,7 +38,7 @@ from node.keys import KeyFileError, load_key
 from node.logs import kv, setup_logging
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
-from p2p.gossip import TxGossip, decode_batch
+from p2p.gossip import TxGossip
 from p2p.node import P2PNode
 from p2p.types import P2PLimits, PeerInfo, ProtocolViolation
 from state.app import MAX_BLOCK_BYTES, ChainApp
@@ -50,7 +50,8 @@ from state.machine import Execution
 from state.mempool import Mempool
 from state.params import ChainParams
 from state.store import LevelDBStore
-from state.tx import PEER_FAULT_CODES, CheckResult, Tx
+from state.tx import CheckResult, Tx
+from state.txgossip import GossipLimits, PeerFault, TxGossipPolicy
 
 log = logging.getLogger("huzhu.node")
 
@@ -188,9 +189,10 @@ class Node:
         )
         self.gossip = TxGossip(
             self.p2p,
-            self.p2p_limits,
+            TxGossipPolicy(
+                GossipLimits.of(self.p2p_limits), relay_delay_ms=cfg.p2p.gossip_relay_delay_ms
+            ),
             TXS,
-            relay_delay_s=cfg.p2p.gossip_relay_delay_ms / 1000,
         )
         self.rpc = RpcServer(self.service, cfg.rpc)
         await self.p2p.start()
@@ -408,19 +410,11 @@ class Node:
             log.exception("message on channel %d from %s failed", channel, peer_id.hex()[:16])
 
     def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
-        lim = self.p2p_limits
-        wires = decode_batch(payload, lim.gossip_batch_txs, lim.gossip_batch_limit)
-        for wire in wires:
-            res = self._mempool.add(wire)
-            tx = res.tx
-            if res.code is Code.OK:
-                assert tx is not None
-                self.gossip.add(tx.hash, tx.wire, from_peer=peer_id)
-            elif res.code in PEER_FAULT_CODES:
-                # checks independent of state: an honest peer admitted it, so cannot send it
-                raise ProtocolViolation(f"gossiped tx refused: {res.error}")
-            elif tx is not None:
-                self.gossip.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
+        """Admission of a peer's batch; the gossip policy decides what is relayed."""
+        try:
+            self.gossip.receive(peer_id, payload, self._mempool.add)
+        except PeerFault as exc:
+            raise ProtocolViolation(str(exc)) from None
 
 
 #: room kept in a proposal frame for everything that is not transaction bytes: the header,

@@ -281,8 +281,8 @@ async def test_stop_is_idempotent_and_closes_store(tmp_path: Path) -> None:
 
 
 async def test_tx_batches_from_peers(node: Node) -> None:
-    from p2p.gossip import encode_batch
     from p2p.types import ProtocolViolation
+    from state.txgossip import encode_batch
 
     peer = b"\x07" * 32
     good = transfer(0)
