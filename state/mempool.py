@@ -35,7 +35,7 @@ class (the simulator offers it generated transactions over a simulated network).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -125,6 +125,10 @@ class Mempool:
 
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
+
+    def __iter__(self) -> Iterator[Tx]:
+        """The pending transactions, in admission order (a snapshot: safe to mutate after)."""
+        return iter(list(self._by_hash.values()))
 
     @property
     def size_bytes(self) -> int:

@@ -386,3 +386,13 @@ def test_mark_verified_spares_the_signature_check(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(state.tx, "verify_tx", lambda x: calls.append(x.hash) or True)
     assert mp.add(t.wire).code is Code.OK
     assert calls == []
+
+
+def test_iterates_pending_in_admission_order() -> None:
+    mp, _ = make(a=100, b=100)
+    txs = [tx(B, 0), tx(A, 0), tx(B, 1)]
+    for t in txs:
+        assert mp.add(t.wire).code is Code.OK
+    assert [t.hash for t in mp] == [t.hash for t in txs]
+    mp.update([txs[1].wire])  # included in a block: no longer pending
+    assert [t.hash for t in mp] == [txs[0].hash, txs[2].hash]
