@@ -308,8 +308,6 @@ class World:
     def _transactions(self, node: SimNode, local_ms: int) -> None:
         """The node's clients submit (once per new height), then its tx gossip flushes to
         the peers it reaches (sorted: the order of sends is part of the replay)."""
-        if not node.up:  # a tick's actions cannot crash it, but stay safe
-            return
         node.offer_client_txs(local_ms)
 
         def send(peer: bytes, payload: bytes) -> bool:
