@@ -10,7 +10,7 @@ import pytest
 
 from consensus.messages import TXS
 from sim.config import SimConfig
-from sim.node import MEMPOOL_LIMITS
+from sim.node import MEMPOOL_LIMITS, SimNode
 from sim.run import sweep, totals
 from sim.world import World
 from state.tx import decode_tx
@@ -109,11 +109,11 @@ def test_gossip_is_what_spreads_a_nodes_transactions() -> None:
         if cut:
             real = w._send
 
-            def send(node, peer, channel, payload):  # type: ignore[no-untyped-def]
+            def send(node: SimNode, peer: bytes | None, channel: int, payload: bytes) -> None:
                 if channel != TXS:
                     real(node, peer, channel, payload)
 
-            w._send = send  # type: ignore[method-assign]
+            w._send = send  # type: ignore[method-assign]  # cut the tx channel of this world
         rec = w.run()
         assert rec["ok"], rec
         others = w.nodes[1:]

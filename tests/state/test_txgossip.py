@@ -311,7 +311,8 @@ class FakeTx:
 def admit_by_first_byte(wire: bytes) -> CheckResult:
     """Admission stand-in: the first byte of the wire picks the answer."""
     code = {0: Code.OK, 1: Code.DUPLICATE, 2: Code.BAD_SIGNATURE, 3: Code.MALFORMED}[wire[0]]
-    return CheckResult(code, "", None if code is Code.MALFORMED else FakeTx(wire))  # type: ignore[arg-type]
+    tx = None if code is Code.MALFORMED else FakeTx(wire)
+    return CheckResult(code, "", tx)  # type: ignore[arg-type]  # the policy reads .hash, .wire
 
 
 def test_receive_relays_the_admitted_and_marks_the_rest_known_to_the_sender() -> None:
