@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from consensus.params import ConsensusParams
 from p2p.types import P2PLimits, PeerAddr
 from state.hexfmt import HEX32
+from state.mempool import MempoolLimits
 from state.params import ChainParams
 
 CONFIG_FILE = "config.toml"
@@ -234,24 +235,37 @@ class P2PConfig(_Section):
         )
 
 
-class MempoolConfig(_Section):
-    """Mempool bounds (node/mempool.py MempoolLimits); the 11th admission check."""
+_MEMPOOL = MempoolLimits()  # the defaults of [mempool]
 
-    max_txs: int = Field(10_000, ge=1, le=10_000_000, description="pending transactions")
+
+class MempoolConfig(_Section):
+    """Mempool bounds (the 11th admission check): defaults are state/mempool.py
+    `MempoolLimits`, and `limits()` is the one conversion to it."""
+
+    max_txs: int = Field(_MEMPOOL.max_txs, ge=1, le=10_000_000, description="pending transactions")
     max_bytes: int = Field(
-        32 * MIB, ge=1024, le=16 * 1024 * MIB, description="sum of pending wire sizes"
+        _MEMPOOL.max_bytes, ge=1024, le=16 * 1024 * MIB, description="sum of pending wire sizes"
     )
     verified_cache: int = Field(
-        50_000, ge=1, le=10_000_000, description="hashes whose signature is known good"
+        _MEMPOOL.verified_cache,
+        ge=1,
+        le=10_000_000,
+        description="hashes whose signature is known good",
     )
     max_future_txs: int = Field(
-        2_500, ge=0, le=10_000_000, description="pending txs behind a nonce gap, all senders"
+        _MEMPOOL.max_future_txs,
+        ge=0,
+        le=10_000_000,
+        description="pending txs behind a nonce gap, all senders",
     )
     max_future_per_sender: int = Field(
-        16, ge=0, le=64, description="pending txs behind a nonce gap, one sender"
+        _MEMPOOL.max_future_per_sender,
+        ge=0,
+        le=64,
+        description="pending txs behind a nonce gap, one sender",
     )
     committed_cache: int = Field(
-        50_000,
+        _MEMPOOL.committed_cache,
         ge=1,
         le=10_000_000,
         description="hashes of recently committed txs, to answer late gossip copies cheaply",
@@ -263,6 +277,17 @@ class MempoolConfig(_Section):
         description="txs this node reaps into a block it proposes (the chain's max_block_txs "
         "still applies): bounds the proposal's execution so it fits the propose timeout",
     )
+
+    def limits(self) -> MempoolLimits:
+        """The mempool's settings from this section (propose_max_txs is the proposer's)."""
+        return MempoolLimits(
+            max_txs=self.max_txs,
+            max_bytes=self.max_bytes,
+            verified_cache=self.verified_cache,
+            max_future_txs=self.max_future_txs,
+            max_future_per_sender=self.max_future_per_sender,
+            committed_cache=self.committed_cache,
+        )
 
 
 class ConsensusConfig(_Section):

@@ -30,27 +30,27 @@ import plyvel
 
 from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, SendTo
 from consensus.messages import TXS
-from consensus.params import ConsensusParams
 from consensus.replica import Replica, StoreCorrupt
 from consensus.types import Block, Commit
 from node.config import ConfigError, Home, NodeConfig, load_config, split_host_port
 from node.keys import KeyFileError, load_key
 from node.logs import kv, setup_logging
-from node.mempool import Mempool, MempoolLimits
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
-from p2p.gossip import TxGossip, decode_batch
+from p2p.gossip import TxGossip
 from p2p.node import P2PNode
-from p2p.types import P2PLimits, PeerInfo, ProtocolViolation
+from p2p.types import PeerInfo, ProtocolViolation
 from state.app import MAX_BLOCK_BYTES, ChainApp
 from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
 from state.errors import Code
 from state.genesis import Genesis, GenesisError, load_genesis
 from state.machine import Execution
+from state.mempool import Mempool
 from state.params import ChainParams
 from state.store import LevelDBStore
-from state.tx import PEER_FAULT_CODES, CheckResult, Tx
+from state.tx import CheckResult, Tx
+from state.txgossip import GossipLimits, PeerFault, TxGossipPolicy
 
 log = logging.getLogger("huzhu.node")
 
@@ -141,20 +141,10 @@ class Node:
         self.home.data.mkdir(parents=True, exist_ok=True)
         self.store = LevelDBStore(str(self.home.data))
         self.chain = Chain.init_genesis(self.store, self._genesis)
-        self._mempool = Mempool(
-            self.chain.view,
-            MempoolLimits(
-                max_txs=cfg.mempool.max_txs,
-                max_bytes=cfg.mempool.max_bytes,
-                verified_cache=cfg.mempool.verified_cache,
-                max_future_txs=cfg.mempool.max_future_txs,
-                max_future_per_sender=cfg.mempool.max_future_per_sender,
-                committed_cache=cfg.mempool.committed_cache,
-            ),
-        )
+        self._mempool = Mempool(self.chain.view, cfg.mempool.limits())
         self._executions: dict[int, Execution] = {}
         self._mempool_updates: dict[int, tuple[list[Tx], list[Tx]]] = {}
-        self.p2p_limits = p2p_limits(cfg)
+        self.p2p_limits = cfg.p2p.to_limits()
         self.app = PacedApp(
             self.chain,
             self._reap,
@@ -164,24 +154,12 @@ class Node:
             on_commit=self._on_execution,
             on_valid=self._mempool.mark_verified,
         )
-        c = cfg.consensus
         self.replica = Replica(
             self._genesis.chain_id,
             self.store,
             self.app,
             self.key,
-            ConsensusParams(
-                propose_ms=c.timeout_propose_ms,
-                propose_delta_ms=c.timeout_propose_delta_ms,
-                prevote_ms=c.timeout_prevote_ms,
-                prevote_delta_ms=c.timeout_prevote_delta_ms,
-                precommit_ms=c.timeout_precommit_ms,
-                precommit_delta_ms=c.timeout_precommit_delta_ms,
-                commit_ms=self.chain.params.block_time_ms,
-                # the state machine counts evidence at most epoch_length blocks old
-                # (PROTOCOL.md section 4): accept and propose exactly that window
-                max_evidence_age=self.chain.params.epoch_length,
-            ),
+            cfg.consensus.to_params(self.chain.params),
         )
         self.service = NodeService(self)
         self._refresh_allowed()
@@ -198,9 +176,10 @@ class Node:
         )
         self.gossip = TxGossip(
             self.p2p,
-            self.p2p_limits,
+            TxGossipPolicy(
+                GossipLimits.of(self.p2p_limits), relay_delay_ms=cfg.p2p.gossip_relay_delay_ms
+            ),
             TXS,
-            relay_delay_s=cfg.p2p.gossip_relay_delay_ms / 1000,
         )
         self.rpc = RpcServer(self.service, cfg.rpc)
         await self.p2p.start()
@@ -418,19 +397,11 @@ class Node:
             log.exception("message on channel %d from %s failed", channel, peer_id.hex()[:16])
 
     def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
-        lim = self.p2p_limits
-        wires = decode_batch(payload, lim.gossip_batch_txs, lim.gossip_batch_limit)
-        for wire in wires:
-            res = self._mempool.add(wire)
-            tx = res.tx
-            if res.code is Code.OK:
-                assert tx is not None
-                self.gossip.add(tx.hash, tx.wire, from_peer=peer_id)
-            elif res.code in PEER_FAULT_CODES:
-                # checks independent of state: an honest peer admitted it, so cannot send it
-                raise ProtocolViolation(f"gossiped tx refused: {res.error}")
-            elif tx is not None:
-                self.gossip.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
+        """Admission of a peer's batch; the gossip policy decides what is relayed."""
+        try:
+            self.gossip.receive(peer_id, payload, self._mempool.add)
+        except PeerFault as exc:
+            raise ProtocolViolation(str(exc)) from None
 
 
 #: room kept in a proposal frame for everything that is not transaction bytes: the header,
@@ -491,12 +462,12 @@ class PacedApp(ChainApp):
         return out
 
     def validate(self, height: int, time_ms: int, proposer: bytes, txs: Any, *rest: Any) -> bool:
-        last = next(reversed(self._cache), None)
+        before = self.executions
         t = time.perf_counter()
         ok = super().validate(height, time_ms, proposer, txs, *rest)
         if ok and self.on_valid is not None:
             self.on_valid(txs)
-        if next(reversed(self._cache), None) is not last:  # executed, not a cache hit
+        if self.executions != before:  # executed, not a cache hit
             self._sample(len(txs), time.perf_counter() - t)
         return ok
 
@@ -540,20 +511,6 @@ class GcClock:
         """Milliseconds spent collecting since the previous call."""
         ms, self._total = round(self._total * 1000), 0.0
         return ms
-
-
-def p2p_limits(cfg: NodeConfig) -> P2PLimits:
-    """The transport's bounds from `[p2p]` of config.toml (the rest keep P2PLimits defaults)."""
-    p = cfg.p2p
-    dial_s = p.dial_interval_ms / 1000
-    return P2PLimits(
-        max_frame_bytes=p.max_frame_bytes,
-        max_peers=p.max_peers,
-        send_queue_len=p.send_queue_len,
-        handshake_timeout_s=p.handshake_timeout_ms / 1000,
-        backoff_min_s=dial_s,
-        backoff_max_s=max(dial_s, 4 * dial_s),
-    )
 
 
 # an operator's mistake, reported in one line: bad genesis/key/config, port in use, DB locked,

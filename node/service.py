@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 from node.api import DEFAULT_COMMIT_TIMEOUT_S, BroadcastMode, EventListener, NotFound
 from node.api import timeout_result as _timeout_result
-from node.mempool import Mempool
 from state.crypto import sha256
 from state.errors import Code
+from state.mempool import Mempool
 from state.model import TxRecord
 from state.tx import Tx, decode_tx, tx_to_json
 

@@ -3,7 +3,7 @@
 See :mod:`p2p.secret` for the wire format and :mod:`p2p.node` for the peer manager.
 """
 
-from .gossip import TxGossip, decode_batch, encode_batch
+from .gossip import TxGossip
 from .node import P2PNode
 from .types import (
     CH_BLOCKSYNC,
@@ -29,6 +29,4 @@ __all__ = [
     "PeerInfo",
     "ProtocolViolation",
     "TxGossip",
-    "decode_batch",
-    "encode_batch",
 ]

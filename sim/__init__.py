@@ -1,4 +1,4 @@
-"""huzhu's deterministic simulation harness: N real replicas and state machines in one
+"""huzhu's deterministic simulation harness: N real replicas, state machines and mempools in one
 process, over a simulated network and clock, with faults and Byzantine validators, all
 driven by one seed (DESIGN.md "Simulation harness").
 

@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=d.txs,
         metavar="K",
-        help="member transactions offered per proposed block (one per sender, so at most --members)",
+        help="member transactions each node's clients submit to its mempool per committed "
+        "height (one per sender, so at most --members)",
     )
     p.add_argument("--loss", type=_probability, default=d.loss, metavar="P")
     p.add_argument("--duplicate", type=_probability, default=d.duplicate, metavar="P")
@@ -152,6 +153,18 @@ def _fmt(x: Any, digits: int = 0) -> str:
     return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
 
 
+def _mempool_summary(m: dict[str, int]) -> str:
+    """Admitted, refused, evicted, gossiped: one line, so the table stays readable."""
+    if not m.get("submitted"):
+        return "-"
+    refused = sum(v for k, v in m.items() if k.startswith("client_") and k != "client_ok")
+    return (
+        f"submitted {m['submitted']}, admitted {m.get('client_ok', 0)}, refused {refused}, "
+        f"reaped {m.get('reaped', 0)}, evicted {m.get('evicted', 0)}, "
+        f"gossiped {m.get('gossip_txs_sent', 0)}"
+    )
+
+
 def print_summary(
     console: Console,
     cfg: SimConfig,
@@ -221,6 +234,8 @@ def print_summary(
         ("mean rounds per height", _fmt(tot["rounds_mean"], 3)),
         ("messages", tot["messages"]),
         ("  by kind", ", ".join(f"{k} {v}" for k, v in tot["messages_by_kind"].items()) or "-"),
+        ("committed txs", tot["committed_txs"]),
+        ("mempool", _mempool_summary(tot["mempool"])),
         ("simulated seconds", _fmt(tot["simulated_seconds"], 1)),
         ("wall seconds", f"{wall:.1f}"),
         ("seeds per minute", f"{60 * tot['runs'] / wall:.1f}" if wall > 0 else "-"),

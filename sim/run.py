@@ -94,6 +94,9 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for r in records:
         kinds.update(r.get("messages_by_kind", {}))
     rounds = [x for r in records for x in r["rounds_per_height"] if x is not None]
+    mempool: Counter[str] = Counter()
+    for r in records:
+        mempool.update(r.get("mempool", {}))
     return {
         "runs": len(records),
         "safety_violations": sum(len(r["safety_violations"]) for r in records),
@@ -109,6 +112,8 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "commit_latency_ms_p95": _quantile(latencies, 0.95),
         "rounds_mean": round(statistics.fmean(rounds), 4) if rounds else None,
         "heights_past_round_0": sum(1 for x in rounds if x > 0),
+        "committed_txs": sum(r.get("committed_txs", 0) for r in records),
+        "mempool": dict(sorted(mempool.items())),
     }
 
 

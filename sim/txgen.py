@@ -1,14 +1,14 @@
-"""A deterministic stream of member transactions: the simulator's mempool.
+"""A deterministic stream of member transactions: what the simulated clients sign.
 
-The proposer's `ChainApp` reaps from a tx source; in the simulator that source makes up
-`per_block` fresh transactions on each call, from funded member keys, reading the node's
-committed state so nonces are right and the mix follows the members' life cycle (join,
-pay, claim, vote, payout, transfers, elections). Some transactions fail at execution
-(e.g. `claim_open`, `already_voted`); that is intended, failed rules must also produce
-identical state roots everywhere.
+`make` builds up to `per_block` fresh transactions from distinct funded member keys, reading
+the node's committed state so the mix follows the members' life cycle (join, pay, claim,
+vote, payout, transfers, elections); the nonce of each comes from the caller (sim/clients.py
+asks the node's mempool, as a wallet asks the `account` RPC for the pending nonce). Some
+transactions fail at execution (e.g. `claim_open`, `already_voted`); that is intended,
+failed rules must also produce identical state roots everywhere.
 
-Each node owns one generator with its own Random, kept by the harness across crashes, so
-what a node proposes is a function of the seed and of what it had committed.
+Each node's clients own one generator with its own Random, kept by the harness across
+crashes, so what a node is offered is a function of the seed and of what it had committed.
 """
 
 from __future__ import annotations
@@ -46,15 +46,10 @@ class TxGenerator:
         self._fee = fee
         self.generated = 0
 
-    def source(self, view_of: Callable[[], Any]) -> Callable[[int, int], list[bytes]]:
-        """A `tx_source(max_txs, max_bytes)` for ChainApp reading state via `view_of()`."""
-
-        def tx_source(max_txs: int, max_bytes: int) -> list[bytes]:
-            return self.make(view_of(), max_txs, max_bytes)
-
-        return tx_source
-
-    def make(self, view: Any, max_txs: int, max_bytes: int) -> list[bytes]:
+    def make(
+        self, view: Any, max_txs: int, max_bytes: int, nonce_of: Callable[[bytes], int]
+    ) -> list[bytes]:
+        """Signed wires from distinct members; `nonce_of(address)` gives each one's nonce."""
         k = min(self.per_block, max_txs, len(self._members))
         if k <= 0:
             return []
@@ -63,7 +58,7 @@ class TxGenerator:
         out: list[bytes] = []
         size = 0
         for member in rng.sample(self._members, k):
-            nonce = view.account(member.public_key).nonce
+            nonce = nonce_of(member.public_key)
             tx_type, payload = self._choose(view, member, h)
             wire = build_tx(member, self._chain_id, tx_type, nonce, self._fee, payload).wire
             if size + len(wire) > max_bytes:

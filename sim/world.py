@@ -6,9 +6,14 @@ events: a Broadcast becomes one delivery event per peer copy the network lets th
 ScheduleTimeout becomes a timer event, a Committed is shown to the checker. Crashes,
 restarts, partitions and heals are events too, scheduled up front from the seed.
 
-Randomness is split into independent streams (keys, clock, network, faults, clients,
-Byzantine splits), each seeded from the run's master Random, so e.g. turning loss on does
-not change which keys or faults a seed gets.
+Transactions take the real path: on each node's tick its clients submit to its mempool
+(after each new height), and its gossip policy flushes tx batches to the peers it reaches,
+as channel-2 messages of the same network (latency, loss, partitions); proposers reap their
+mempool and every commit rechecks it. The record's `mempool` counts what happened.
+
+Randomness is split into independent streams (keys, clock, network, faults, payloads,
+Byzantine splits, client mistakes), each seeded from the run's master Random, so e.g.
+turning loss on does not change which keys or faults a seed gets.
 
 Every run is bounded twice: by simulated time (`max_sim_ms`) and by the number of events
 (`max_events`); reaching a bound is reported as a liveness failure, so a run always ends
@@ -30,11 +35,19 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
-from consensus.messages import CONSENSUS, ProposalMsg, VoteMsg, decode_message, encode_message
+from consensus.messages import (
+    CONSENSUS,
+    TXS,
+    ProposalMsg,
+    VoteMsg,
+    decode_message,
+    encode_message,
+)
 from consensus.params import ConsensusParams
 from consensus.types import Proposal, Vote
 from sim.byzantine import SILENT, Behaviour, make_behaviour
 from sim.checker import PROPOSAL, Checker
+from sim.clients import Clients
 from sim.config import SimConfig
 from sim.events import EventQueue, SimClock
 from sim.faults import CRASH, PARTITION, Fault, FaultConfig, schedule
@@ -115,8 +128,8 @@ class World:
         self.seed = seed
         self.params = params or ConsensusParams()
         master = random.Random(seed)
-        streams = [random.Random(master.getrandbits(64)) for _ in range(6)]
-        keys_rng, clock_rng, net_rng, fault_rng, tx_rng, byz_rng = streams
+        streams = [random.Random(master.getrandbits(64)) for _ in range(7)]
+        keys_rng, clock_rng, net_rng, fault_rng, tx_rng, byz_rng, client_rng = streams
 
         n, f = cfg.validators, cfg.byzantine
         self.keys = Keyring.generate(keys_rng, n, cfg.members)
@@ -150,8 +163,9 @@ class World:
                 chain_id,
                 random.Random(byz_rng.getrandbits(64)),
             )
+            clients = Clients(txgen, random.Random(client_rng.getrandbits(64)))
             node = SimNode(
-                i, signer, self.genesis, self.params, txgen, behaviour, honest=not is_byz
+                i, signer, self.genesis, self.params, clients, behaviour, honest=not is_byz
             )
             self.nodes.append(node)
         total = len(self.nodes)
@@ -261,9 +275,12 @@ class World:
                 return  # still in the crashed sender's socket buffers: lost with it
             self.delivered += 1
             src_key = self.nodes[ev.src].key
-            actions = node.live.on_message(
-                src_key, ev.channel, ev.payload, self.clock.local(node.index)
-            )
+            local = self.clock.local(node.index)
+            if ev.channel == TXS:
+                if not node.receive_txs(src_key, ev.payload, local):
+                    self._penalize(node, src_key, "bad_tx_batch")
+                return
+            actions = node.live.on_message(src_key, ev.channel, ev.payload, local)
             self._apply(node, actions)
         elif type(ev) is _Timer:
             node = self.nodes[ev.node]
@@ -272,7 +289,9 @@ class World:
         elif type(ev) is _Tick:
             node = self.nodes[ev.node]
             if node.up and node.incarnation == ev.incarnation:
-                self._apply(node, node.live.on_tick(self.clock.local(node.index)))
+                local = self.clock.local(node.index)
+                self._apply(node, node.live.on_tick(local))
+                self._transactions(node, local)
                 self._schedule_tick(node)
         elif type(ev) is _FaultEdge:
             self._fault(ev.fault, ev.begin)
@@ -285,6 +304,17 @@ class World:
         replica = node.boot()
         self._apply(node, replica.start(self.clock.local(node.index)))
         self._schedule_tick(node)
+
+    def _transactions(self, node: SimNode, local_ms: int) -> None:
+        """The node's clients submit (once per new height), then its tx gossip flushes to
+        the peers it reaches (sorted: the order of sends is part of the replay)."""
+        node.offer_client_txs(local_ms)
+
+        def send(peer: bytes, payload: bytes) -> bool:
+            self._send(node, peer, TXS, payload)
+            return True  # a lost batch is lost as on a dropped TCP connection: not retried
+
+        node.flush_gossip(sorted(self._reach[node.index]), local_ms, send)
 
     def _schedule_tick(self, node: SimNode) -> None:
         at = self.clock.now_ms + TICK_MS
@@ -346,12 +376,15 @@ class World:
             elif t is Committed:
                 self._committed(node, a)
             elif t is Penalize:
-                self.penalties[a.reason] += 1
-                if node.honest and a.peer_id in self.honest_keys:
-                    # not a violation (a crash can cut a message), but worth a look
-                    self.penalties_of_honest += 1
+                self._penalize(node, a.peer_id, a.reason)
             elif t is EvidenceFound:
                 self.evidence += 1
+
+    def _penalize(self, node: SimNode, peer: bytes, reason: str) -> None:
+        self.penalties[reason] += 1
+        if node.honest and peer in self.honest_keys:
+            # not a violation (a crash can cut a message), but worth a look
+            self.penalties_of_honest += 1
 
     def _committed(self, node: SimNode, a: Committed) -> None:
         # the node's own root is only known for its latest height; earlier heights of a
@@ -382,7 +415,7 @@ class World:
             routes = self._byzantine_routes(node, dsts, channel, payload)
         now = self.clock.now_ms
         src = node.index
-        kind = _kind(payload)
+        kind = "txs" if channel == TXS else _kind(payload)
         for sub, data in routes:
             self.sent_by_kind[kind] += len(sub)
             for d in sub:
@@ -461,6 +494,15 @@ class World:
             )
         return d
 
+    def _mempool_counts(self) -> dict[str, Any]:
+        """What the nodes' mempools and tx gossip did, summed over nodes and incarnations:
+        client submissions and gossip arrivals by admission code, reaped, included,
+        evicted by the recheck after a block, gossip batches and txs sent."""
+        total: Counter[str] = Counter()
+        for node in self.nodes:
+            total.update(node.counts)
+        return dict(sorted(total.items()))
+
     def _rel(self, d: dict[str, Any]) -> dict[str, Any]:
         """Times in records are simulated ms since the run started (faults use the same)."""
         d["time_ms"] -= self.start_ms
@@ -501,6 +543,7 @@ class World:
             "simulated_seconds": round((self.clock.now_ms - self.start_ms) / 1000, 3),
             "events": self.events,
             "committed_txs": self.committed_txs,
+            "mempool": self._mempool_counts(),
             "evidence_found": self.evidence,
             "penalties": dict(sorted(self.penalties.items())),
             "penalties_of_honest_peers": self.penalties_of_honest,

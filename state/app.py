@@ -84,6 +84,9 @@ class ChainApp:
         self.on_commit = on_commit
         self.max_block_bytes = max_block_bytes
         self._cache: dict[bytes, Execution] = {}
+        #: blocks executed to the end so far (a prepare, or a validate/commit that missed the
+        #: cache): a driver compares it across a call to tell real work from a cache hit
+        self.executions = 0
 
     def _remember(self, key: bytes, ex: Execution) -> None:
         if len(self._cache) >= CACHE_SIZE:
@@ -102,6 +105,7 @@ class ChainApp:
             verified=self.verified,
             known=self.known,
         )
+        self.executions += 1
         self._remember(block_key(height, time_ms, proposer, ex.txs, ev), ex)
         return list(ex.txs), ex.state_root
 
@@ -126,6 +130,7 @@ class ChainApp:
                 )
             except InvalidBlock:
                 return False
+            self.executions += 1
             self._remember(key, ex)
         return ex.state_root == state_root
 
@@ -148,6 +153,7 @@ class ChainApp:
                 verified=self.verified,
                 known=self.known,
             )
+            self.executions += 1
         assert ex.state_root == state_root, "a decided block executes to another state root"
         self.chain.commit(ex, extra)
         self._cache.clear()

@@ -112,8 +112,8 @@ def test_host_port_and_peer_parsing() -> None:
 def test_defaults_agree_with_the_components_they_configure() -> None:
     """A config.toml written by testnet must not quietly change the components' defaults."""
     from consensus.params import ConsensusParams
-    from node.mempool import MempoolLimits
     from p2p.types import P2PLimits
+    from state.mempool import MempoolLimits
 
     cfg = NodeConfig()
     cp, ml, pl = ConsensusParams(), MempoolLimits(), P2PLimits()

@@ -177,6 +177,20 @@ async def test_mempool_limit_from_config(tmp_path: Path) -> None:
         await n.stop()
 
 
+def test_mempool_section_converts_to_the_mempool_settings() -> None:
+    """[mempool] has one set of defaults (MempoolLimits') and one conversion to it."""
+    from dataclasses import fields
+
+    from node.config import MempoolConfig
+    from state.mempool import MempoolLimits
+
+    assert MempoolConfig().limits() == MempoolLimits()
+    values = {f.name: 2_000 + i for i, f in enumerate(fields(MempoolLimits))}
+    values["max_future_per_sender"] = 64  # its range ends there
+    assert MempoolConfig(**values).limits() == MempoolLimits(**values)
+    assert set(MempoolConfig.model_fields) - set(values) == {"propose_max_txs"}
+
+
 async def test_restart_resumes_from_store(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     n = Node(home)
@@ -267,8 +281,8 @@ async def test_stop_is_idempotent_and_closes_store(tmp_path: Path) -> None:
 
 
 async def test_tx_batches_from_peers(node: Node) -> None:
-    from p2p.gossip import encode_batch
     from p2p.types import ProtocolViolation
+    from state.txgossip import encode_batch
 
     peer = b"\x07" * 32
     good = transfer(0)
@@ -307,7 +321,6 @@ async def test_failing_timeout_handler_does_not_stall_consensus(node: Node) -> N
 
 
 def test_p2p_limits_follow_config() -> None:
-    from node.runtime import p2p_limits
 
     cfg = NodeConfig.model_validate(
         {
@@ -320,7 +333,7 @@ def test_p2p_limits_follow_config() -> None:
             }
         }
     )
-    lim = p2p_limits(cfg)
+    lim = cfg.p2p.to_limits()
     assert (lim.max_peers, lim.max_frame_bytes, lim.send_queue_len) == (3, 65536, 7)
     assert lim.handshake_timeout_s == 1.5 and lim.backoff_min_s == 0.25
     assert lim.backoff_max_s >= lim.backoff_min_s

@@ -68,12 +68,12 @@ class _Parts:
 async def test_read_methods_over_a_real_chain() -> None:
     from consensus.types import Block, BlockHeader
     from node.client import RpcError
-    from node.mempool import Mempool
     from node.service import NodeService
     from state.chain import Chain
     from state.devkeys import dev_signer, localnet_genesis
     from state.genesis import parse_genesis
     from state.machine import BlockInput
+    from state.mempool import Mempool
     from state.store import MemoryStore
 
     genesis = parse_genesis(localnet_genesis())

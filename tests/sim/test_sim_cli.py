@@ -34,6 +34,8 @@ def test_clean_sweep_exits_0_and_writes_json_and_plot(
             "messages",
             "simulated_seconds",
             "commit_latency_ms",
+            "committed_txs",
+            "mempool",
         ):
             assert key in r
     assert doc["totals"]["runs"] == 3
@@ -44,6 +46,9 @@ def test_clean_sweep_exits_0_and_writes_json_and_plot(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     text = capsys.readouterr().out
     assert "totals" in text and "replay" not in text
+    mp = doc["totals"]["mempool"]
+    assert doc["totals"]["committed_txs"] > 0 and mp["submitted"] > 0
+    assert f"submitted {mp['submitted']}, admitted {mp['client_ok']}" in text
 
 
 def test_failing_seed_exits_1_and_prints_its_replay_command(

@@ -86,6 +86,7 @@ def test_commit_reuses_cached_execution_and_reexecutes_on_miss() -> None:
     assert app.validate(1, 1000, addr("val0"), txs, [], root)
     app.commit(1, 1000, addr("val0"), txs, [], root, Batch())
     assert counting.executions == 1
+    assert app.executions == 1  # the public count PacedApp reads: validate and commit hit
     other = ChainApp(b.chain, Source([]))
     seen = []
     other.on_commit = seen.append
@@ -102,6 +103,7 @@ def test_different_time_or_evidence_is_a_different_block() -> None:
     assert not app.validate(1, 1000, addr("val0"), [], [ev], root)  # evidence changes state
     assert app.validate(1, 2000, addr("val0"), [], [], root)
     assert counting.executions == 3
+    assert app.executions == 3  # each miss counts, a refused root included
     txs, root_ev = app.prepare(1, 1000, addr("val0"), [ev])
     app.commit(1, 1000, addr("val0"), txs, [ev], root_ev, Batch())
     assert [v.operator for v in a.chain.validators(3)] == [addr(f"op{i}") for i in (0, 2, 3)]
@@ -112,3 +114,4 @@ def test_invalid_block_is_refused_not_raised() -> None:
     app = ChainApp(a.chain, Source([]))
     assert not app.validate(1, 1000, addr("val0"), [b"\x01\x02"], [], a.chain.state_root)
     assert not app.validate(7, 1000, addr("val0"), [], [], a.chain.state_root)
+    assert app.executions == 0  # an execution that raised is not a sample of its cost

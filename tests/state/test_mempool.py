@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from node.mempool import Mempool, MempoolLimits
 from state.crypto import Signer, sha256
 from state.errors import Code
+from state.mempool import Mempool, MempoolLimits
 from state.params import ChainParams
 from state.tx import build_tx
 
@@ -262,7 +262,7 @@ def test_remove() -> None:
 
 
 def test_pending_duplicate_answered_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.mempool as mpmod
+    import state.mempool as mpmod
 
     mp, _ = make(a=100)
     t = tx(A, 0)
@@ -350,7 +350,7 @@ def test_recently_committed_tx_is_a_duplicate_without_decoding(
 ) -> None:
     """A gossip copy arriving after its tx committed is answered at check 8 from a bounded
     cache of committed hashes, without decoding or verifying again."""
-    import node.mempool as mod
+    import state.mempool as mod
 
     mp, view = make(MempoolLimits(committed_cache=2), a=1000)
     t0, t1, t2 = tx(A, 0), tx(A, 1), tx(A, 2)
@@ -386,3 +386,13 @@ def test_mark_verified_spares_the_signature_check(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(state.tx, "verify_tx", lambda x: calls.append(x.hash) or True)
     assert mp.add(t.wire).code is Code.OK
     assert calls == []
+
+
+def test_iterates_pending_in_admission_order() -> None:
+    mp, _ = make(a=100, b=100)
+    txs = [tx(B, 0), tx(A, 0), tx(B, 1)]
+    for t in txs:
+        assert mp.add(t.wire).code is Code.OK
+    assert [t.hash for t in mp] == [t.hash for t in txs]
+    mp.update([txs[1].wire])  # included in a block: no longer pending
+    assert [t.hash for t in mp] == [txs[0].hash, txs[2].hash]

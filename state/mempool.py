@@ -27,12 +27,15 @@ least `max_txs - max_future_txs` slots always remain for executable transactions
 still admitted within those caps (section 2 forbids refusing them outright), nothing is
 evicted after admission, and a future transaction becomes executable, and reapable, as soon
 as its gap is filled.
+
+Pure: no I/O, no clock, no threads. The node's event loop and the simulator drive the same
+class (the simulator offers it generated transactions over a simulated network).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,7 +67,8 @@ class StateViewLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class MempoolLimits:
-    """Every bound of the mempool; each is a config value (node/config.py `[mempool]`)."""
+    """Every bound of the mempool, with the one set of defaults: node/config.py `[mempool]`
+    takes its defaults from here and converts to this with `MempoolConfig.limits()`."""
 
     max_txs: int = 10_000  # pending transactions
     max_bytes: int = 32 * 1024 * 1024  # sum of pending wire sizes
@@ -99,7 +103,8 @@ class _Sender:
 
 
 class Mempool:
-    """Pending transactions of one node. Not thread-safe: the asyncio loop owns it."""
+    """Pending transactions of one node. Not thread-safe: one driver (the node's event loop,
+    or the simulator) owns it."""
 
     def __init__(
         self, view: Callable[[], StateViewLike], limits: MempoolLimits | None = None
@@ -120,6 +125,10 @@ class Mempool:
 
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
+
+    def __iter__(self) -> Iterator[Tx]:
+        """The pending transactions, in admission order (a snapshot: safe to mutate after)."""
+        return iter(list(self._by_hash.values()))
 
     @property
     def size_bytes(self) -> int:

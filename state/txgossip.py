@@ -1,0 +1,319 @@
+"""The transaction-gossip policy: which pending transactions go to which peer, and when.
+
+Pure (no I/O, no clock: time comes in as `now_ms`), so the node's event loop
+(p2p/gossip.py) and the simulator drive the same rules. The driver tells the policy what the
+mempool admitted (:meth:`TxGossipPolicy.add`), what left it (:meth:`TxGossipPolicy.remove`),
+hands it each peer's batch (:meth:`TxGossipPolicy.receive`) and calls
+:meth:`TxGossipPolicy.flush` periodically with the connected peers and a `send` function.
+Each flush offers every connected peer at most one batch of the pending txs that peer has
+not seen, oldest first.
+
+"At most once per peer" holds beyond the bounded seen cache: each peer has a cursor into
+the pending order and a tx behind the cursor is never offered again on that link. A peer that
+reconnects starts over (it may have restarted with an empty mempool).
+
+Two lanes. Transactions this node admitted from a client (the "own" lane) leave at the next
+flush. Transactions a peer sent (the "relay" lane) are forwarded only `relay_delay_ms` after
+they arrived, if still pending: validators dial each other in a full mesh, so the origin has
+normally reached every peer already and the tx is committed (and removed) before its relay
+is due. Without the delay each of N nodes would receive every tx from N - 1 peers, a cost
+that grows with N squared; with it, relaying remains the fallback for a partial mesh (a
+missing link costs `relay_delay_ms` per hop, not the tx).
+
+Batch wire format (P2P channel 2): canonical msgpack of a non-empty list of bin, each one
+tx's wire bytes. :func:`decode_batch` is strict and raises only :class:`PeerFault`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from state.codec import DecodeError, decode, encode
+from state.tx import PEER_FAULT_CODES, CheckResult
+
+LIST_HEADER_MAX = 5  # msgpack array32 header: an upper bound for any batch's list header
+
+OWN, RELAY = 0, 1  # lanes
+
+#: `send(peer_id, payload) -> accepted`; False (a full queue) keeps the batch for next flush
+Send = Callable[[bytes, bytes], bool]
+#: mempool admission of one wire (`Mempool.add`)
+Admit = Callable[[bytes], CheckResult]
+
+
+class PeerFault(ValueError):
+    """A peer's batch is provably not what an honest node sends: the driver bans the peer."""
+
+
+def bin_size(n: int) -> int:
+    """Encoded size of a msgpack bin of n bytes."""
+    if n < 256:
+        return 2 + n
+    if n < 65536:
+        return 3 + n
+    return 5 + n
+
+
+def encode_batch(wires: Sequence[bytes]) -> bytes:
+    """Canonical msgpack list of bin."""
+    return encode([bytes(w) for w in wires])
+
+
+def decode_batch(payload: bytes, max_txs: int, max_bytes: int) -> list[bytes]:
+    """Decode a peer's batch, refusing anything our encoder would not produce.
+
+    Too large, not canonical msgpack, not a non-empty list of non-empty bin, more than
+    `max_txs` entries or a repeated entry: PeerFault.
+    """
+    if len(payload) > max_bytes:
+        raise PeerFault(f"tx batch of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        value = decode(payload)
+    except DecodeError as exc:
+        raise PeerFault(f"tx batch: {exc}") from None
+    if type(value) is not list or not value:
+        raise PeerFault("tx batch must be a non-empty list")
+    if len(value) > max_txs:
+        raise PeerFault(f"tx batch of {len(value)} txs exceeds {max_txs}")
+    for item in value:
+        if type(item) is not bytes or not item:
+            raise PeerFault("tx batch entries must be non-empty bin")
+    if len(set(value)) != len(value):
+        raise PeerFault("tx batch repeats a transaction")
+    return value
+
+
+class _TransportBounds(Protocol):
+    """The gossip bounds of the transport's limits (p2p.types.P2PLimits has them)."""
+
+    @property
+    def gossip_batch_txs(self) -> int: ...
+
+    @property
+    def gossip_batch_limit(self) -> int: ...
+
+    @property
+    def gossip_pending_txs(self) -> int: ...
+
+    @property
+    def seen_cache_per_peer(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GossipLimits:
+    """Every bound of the policy. The node's come from its transport (`of(P2PLimits)`), so
+    a batch always fits one frame; the simulator picks its own."""
+
+    batch_txs: int  # transactions in one batch
+    batch_bytes: int  # encoded bytes of one batch
+    pending_txs: int  # txs waiting to be forwarded; the oldest are dropped beyond it
+    seen_per_peer: int  # hashes remembered per peer as already known to it
+
+    def __post_init__(self) -> None:
+        for name in ("batch_txs", "batch_bytes", "pending_txs", "seen_per_peer"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"gossip {name} must be >= 1")
+
+    @classmethod
+    def of(cls, transport: _TransportBounds) -> GossipLimits:
+        """The one conversion from the transport's limits."""
+        return cls(
+            batch_txs=transport.gossip_batch_txs,
+            batch_bytes=transport.gossip_batch_limit,
+            pending_txs=transport.gossip_pending_txs,
+            seen_per_peer=transport.seen_cache_per_peer,
+        )
+
+
+class _PeerState:
+    __slots__ = ("seen", "cursor")
+
+    def __init__(self) -> None:
+        self.seen: OrderedDict[bytes, None] = OrderedDict()
+        # per lane: every pending tx of the lane with seq <= cursor was offered or skipped
+        self.cursor = [-1, -1]
+
+
+class _Lane:
+    """Pending txs of one lane in arrival order: (seq, hash, due ms); may hold dead ones."""
+
+    __slots__ = ("order", "head")
+
+    def __init__(self) -> None:
+        self.order: list[tuple[int, bytes, int]] = []
+        self.head = 0  # entries before head are dead
+
+
+class TxGossipPolicy:
+    """Per-peer once-only forwarding of pending transactions, in bounded batches."""
+
+    def __init__(self, limits: GossipLimits, *, relay_delay_ms: int = 0) -> None:
+        if relay_delay_ms < 0:
+            raise ValueError("relay_delay_ms must be >= 0")
+        self.limits = limits
+        self.relay_delay_ms = relay_delay_ms
+        self._pending: dict[bytes, tuple[int, bytes, int]] = {}  # hash -> (seq, wire, lane)
+        self._lanes = (_Lane(), _Lane())
+        self._next_seq = 0
+        self._peers: dict[bytes, _PeerState] = {}
+        # what went through this policy (the simulator reports them)
+        self.batches_sent = 0
+        self.txs_sent = 0
+        self.txs_received = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def fits(self, wire: bytes) -> bool:
+        """Whether a tx can travel at all: alone in a batch within `batch_bytes`."""
+        return LIST_HEADER_MAX + bin_size(len(wire)) <= self.limits.batch_bytes
+
+    def mark_seen(self, peer_id: bytes, tx_hash: bytes) -> None:
+        """Record that `peer_id` has `tx_hash` (it sent it to us, or we sent it)."""
+        state = self._peers.get(peer_id)
+        if state is None:
+            state = self._peers[peer_id] = _PeerState()
+        seen = state.seen
+        if tx_hash in seen:
+            seen.move_to_end(tx_hash)
+            return
+        seen[tx_hash] = None
+        while len(seen) > self.limits.seen_per_peer:
+            seen.popitem(last=False)
+
+    def add(self, tx_hash: bytes, wire: bytes, now_ms: int, from_peer: bytes | None = None) -> bool:
+        """Queue a tx for forwarding; True when it was new to the gossip.
+
+        Call it for every tx the mempool accepted and also for txs a peer sent that we
+        already had, so that peer is not sent them back. A tx from a peer goes to the relay
+        lane (forwarded after relay_delay_ms), one of our own to the own lane (next flush).
+        A tx that does not fit a batch alone is never forwarded (False).
+        """
+        if from_peer is not None:
+            self.mark_seen(from_peer, tx_hash)
+        if tx_hash in self._pending or not self.fits(wire):
+            return False
+        seq = self._next_seq
+        self._next_seq += 1
+        lane = OWN if from_peer is None else RELAY
+        due = 0 if lane == OWN else now_ms + self.relay_delay_ms
+        self._pending[tx_hash] = (seq, wire, lane)
+        self._lanes[lane].order.append((seq, tx_hash, due))
+        while len(self._pending) > self.limits.pending_txs:
+            self._evict_oldest()
+        return True
+
+    def remove(self, hashes: Iterable[bytes]) -> None:
+        """Stop forwarding txs (committed, or evicted from the mempool)."""
+        for h in hashes:
+            self._pending.pop(h, None)
+        self._compact()
+
+    def receive(
+        self, peer_id: bytes, payload: bytes, admit: Admit, now_ms: int
+    ) -> list[CheckResult]:
+        """A peer's batch: decode it, offer each tx to the mempool through `admit`, queue the
+        admitted ones for relay and remember the others as known to that peer.
+
+        PeerFault when the batch is garbage, or a tx fails a check independent of state (an
+        honest peer admitted it, so could not have sent it); txs before it stay admitted.
+        """
+        lim = self.limits
+        wires = decode_batch(payload, lim.batch_txs, lim.batch_bytes)
+        self.txs_received += len(wires)
+        results: list[CheckResult] = []
+        for wire in wires:
+            res = admit(wire)
+            results.append(res)
+            tx = res.tx
+            if res.ok:
+                assert tx is not None
+                self.add(tx.hash, tx.wire, now_ms, from_peer=peer_id)
+            elif res.code in PEER_FAULT_CODES:
+                raise PeerFault(f"gossiped tx refused: {res.error}")
+            elif tx is not None:
+                self.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
+        return results
+
+    def _live(self, seq: int, h: bytes) -> bool:
+        entry = self._pending.get(h)
+        return entry is not None and entry[0] == seq
+
+    def _evict_oldest(self) -> None:
+        """Drop the oldest pending tx, relays first (their origin forwards them too)."""
+        for lane in (self._lanes[RELAY], self._lanes[OWN]):
+            while lane.head < len(lane.order):
+                seq, h, _ = lane.order[lane.head]
+                lane.head += 1
+                if self._live(seq, h):
+                    del self._pending[h]
+                    self._compact()
+                    return
+
+    def _compact(self) -> None:
+        """Drop dead order entries once they are the majority; amortised O(1) per tx."""
+        live = len(self._pending)
+        for lane in self._lanes:
+            if len(lane.order) > 64 and len(lane.order) > 2 * live:
+                lane.order = [e for e in lane.order[lane.head :] if self._live(e[0], e[1])]
+                lane.head = 0
+
+    def flush(self, peers: Sequence[bytes], now_ms: int, send: Send) -> int:
+        """Offer each of `peers` (the connected ones, in this order) one batch of txs it has
+        not seen; return the batches `send` accepted. Peers not listed are forgotten: one
+        that reconnects starts over."""
+        alive = set(peers)
+        for pid in [p for p in self._peers if p not in alive]:
+            del self._peers[pid]
+        sent = 0
+        for pid in peers:
+            state = self._peers.get(pid)
+            if state is None:
+                state = self._peers[pid] = _PeerState()
+            if self._flush_peer(pid, state, now_ms, send):
+                sent += 1
+        return sent
+
+    def _flush_peer(self, pid: bytes, state: _PeerState, now_ms: int, send: Send) -> bool:
+        lim = self.limits
+        max_bytes = lim.batch_bytes
+        pending = self._pending
+        batch: list[tuple[bytes, bytes]] = []
+        size = LIST_HEADER_MAX
+        last = list(state.cursor)
+        full = False
+        for k, lane in enumerate(self._lanes):
+            order = lane.order
+            i = bisect.bisect_right(order, state.cursor[k], lo=lane.head, key=lambda e: e[0])
+            while i < len(order):
+                seq, h, due = order[i]
+                if due > now_ms:
+                    break  # not due yet, nor anything after it (due grows with seq)
+                entry = pending.get(h)
+                if entry is not None and entry[0] == seq and h not in state.seen:
+                    wire = entry[1]
+                    cost = bin_size(len(wire))
+                    if len(batch) >= lim.batch_txs or size + cost > max_bytes:
+                        full = True
+                        break
+                    batch.append((h, wire))
+                    size += cost
+                last[k] = seq
+                i += 1
+            if full:
+                break
+        if not batch:
+            state.cursor = last
+            return False
+        if not send(pid, encode_batch([w for _, w in batch])):
+            return False  # queue full: offer the same txs next flush
+        state.cursor = last
+        for h, _ in batch:
+            self.mark_seen(pid, h)
+        self.batches_sent += 1
+        self.txs_sent += len(batch)
+        return True
