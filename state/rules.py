@@ -6,13 +6,14 @@ checks before its first change and raises :class:`~state.errors.TxError` to refu
 refused rule has nothing to undo. :class:`TxRules` is a mixin of
 :class:`state.machine.BlockExecutor`: it reads and writes only through the executor's
 overlay (``get``, ``put``, ``delete``, ``account``, ``credit``, ``debit``, ``pool``,
-``add_to_pool``, ``validators_at``) and its ``h``, ``params`` and ``events``.
+``add_to_pool``, ``validators_at``) and its ``h``, ``params`` and ``events``. Each rule is
+named by its type's entry in :mod:`state.txtypes`, which the executor dispatches on.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from state import keys as K
 from state.codec import MAX_SAFE_INT
@@ -30,7 +31,9 @@ from state.model import (
     Pool,
     member_status,
 )
-from state.tx import Tx
+
+if TYPE_CHECKING:  # state.tx reads the registry (state.txtypes), which names these rules
+    from state.tx import Tx
 
 __all__ = ["TxRules"]
 
