@@ -119,6 +119,10 @@ class FieldKind:
         """The JSON value of what argparse parsed for the field."""
         return v
 
+    def cli_args(self, field: Field, v: Any) -> list[str]:
+        """The command-line words that give the field the JSON value `v` (examples, docs)."""
+        return [field.flag, str(v)]
+
     def __repr__(self) -> str:
         return f"<field kind {self.name}>"
 
@@ -233,6 +237,9 @@ class Bool(FieldKind):
         if field.negation:
             group.add_argument("--" + field.negation, dest=field.name, action="store_false")
 
+    def cli_args(self, field: Field, v: Any) -> list[str]:
+        return [field.flag, "true" if v else "false"]
+
 
 class Choice(FieldKind):
     """One of a fixed set of strings."""
@@ -304,6 +311,9 @@ class AddressList(FieldKind):
 
     def from_cli(self, v: Any) -> Any:
         return [c for group in v for c in group]
+
+    def cli_args(self, field: Field, v: Any) -> list[str]:
+        return [field.flag, *v]
 
 
 def _cli_hex32_list(value: str) -> list[str]:

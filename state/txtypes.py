@@ -273,6 +273,7 @@ REGISTRY: tuple[TxType, ...] = (
         malformed=(
             ("amount", {"pool": "medical", "amount": 0}),
             ("amount", {"pool": "medical", "amount": False}),
+            ("pool", {"pool": None, "amount": 100}),
         ),
     ),
     TxType(
@@ -309,6 +310,7 @@ REGISTRY: tuple[TxType, ...] = (
         malformed=(
             ("amount", {"pool": "medical", "amount": 0, "evidence": _K}),
             ("evidence", {"pool": "medical", "amount": 1, "evidence": _K[:31]}),
+            ("pool", {"pool": b"medical", "amount": 1, "evidence": _K}),
         ),
     ),
     TxType(
@@ -420,14 +422,16 @@ assert len(BY_NAME) == len(REGISTRY), "type names are unique"
 GEN_TRIES = 8
 
 
-def generate(ctx: GenContext) -> tuple[str, dict[str, Any]] | None:
+def generate(
+    ctx: GenContext, types: Sequence[TxType] = REGISTRY
+) -> tuple[str, dict[str, Any]] | None:
     """The simulator's pick for one sender: a type drawn by weight whose generator has a
     payload, or None after GEN_TRIES draws found nothing."""
-    total = sum(t.weight for t in REGISTRY)
+    total = sum(t.weight for t in types)
     rng = ctx.rng
     for _ in range(GEN_TRIES):
         roll = rng.random() * total
-        for t in REGISTRY:
+        for t in types:
             roll -= t.weight
             if roll < 0:
                 break
