@@ -4,6 +4,8 @@ This module is on the mempool's hot path (thousands of calls per second), so the
 checks are plain dict/type checks rather than pydantic models: `type(v) is int` keeps
 booleans out of integer fields, and every constraint of the payload column of section 4
 is checked here, so `malformed` is decided entirely before the signature is looked at.
+The per-type payload schema comes from the registry (state/txtypes.py): each field's kind
+owns its wire check and JSON form (state/fieldkinds.py); this module only walks them.
 """
 
 from __future__ import annotations
