@@ -128,7 +128,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         self.put(key, Account(a.balance - amount, a.nonce, a.kyc))
 
     def pool(self, pool_id: str) -> Pool:
-        p = self.get(K.pool_key(pool_id)) if type(pool_id) is str else None
+        p: Pool | None = self.get(K.pool_key(pool_id)) if type(pool_id) is str else None
         if p is None:
             raise TxError(Code.NOT_FOUND, f"no pool {pool_id!r}")
         return p
@@ -141,7 +141,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         """The set that precommits `height`, seeing this block's end-of-block changes."""
         eff = self.h + 2
         if height >= eff:
-            pending = self.writes.get(K.validators_key(eff))
+            pending: tuple[ValidatorInfo, ...] | None = self.writes.get(K.validators_key(eff))
             if pending is not None:
                 return pending
         return self.base.validators_at(height)
