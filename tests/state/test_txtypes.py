@@ -182,3 +182,62 @@ def test_bounded_text_at_its_bounds(text: str, ok: bool) -> None:
             kind.check("title", text, PARAMS)
         with pytest.raises(ValueError, match=r"^title: must be a string of 1\.\.8 characters"):
             kind.from_json("title", text, {})
+
+
+# --- the messages clients see, word for word (RPC `log` and CLI "invalid payload: ...") -----
+
+K = b"\x07" * 32
+
+
+@pytest.mark.parametrize(
+    ("tx_type", "payload", "log"),
+    [
+        ("transfer", {"to": K[:31], "amount": 5}, "payload.to: must be bin of 32 bytes"),
+        ("transfer", {"to": K, "amount": 0}, "payload.amount: must be an integer > 0"),
+        ("join", {"pool": 1}, "payload.pool: must be a string"),
+        (
+            "register_candidate",
+            {"consensus_key": K, "name": ""},
+            "payload.name: must be a string of 1..64 chars",
+        ),
+        ("vote", {"claim": K, "approve": 1}, "payload.approve: must be a boolean"),
+        ("elect", {"candidates": K}, "payload.candidates: must be an array"),
+        (
+            "elect",
+            {"candidates": [bytes([i]) * 32 for i in range(31)]},
+            "payload.candidates: more than 30 entries",
+        ),
+        ("elect", {"candidates": [b"x"]}, "payload.candidates: entries must be bin of 32 bytes"),
+        ("elect", {"candidates": [K, K]}, "payload.candidates: duplicate entries"),
+        ("pay", {"pool": "p"}, "pay payload keys: missing ['amount'], unexpected []"),
+    ],
+)
+def test_wire_messages(tx_type: str, payload: dict[str, object], log: str) -> None:
+    res = check_tx(funded(), build_tx(ALICE, CHAIN, tx_type, 0, 1, payload).wire)
+    assert (res.code, res.log) == (Code.MALFORMED, log)
+
+
+@pytest.mark.parametrize(
+    ("tx_type", "obj", "message"),
+    [
+        ("transfer", {"to": "zz", "amount": 5}, "to: must be 64 hex characters"),
+        ("transfer", {"to": K.hex(), "amount": 0}, "amount: must be an integer in 1..2^53-1"),
+        ("join", {"pool": None}, "pool: must be a string"),
+        (
+            "register_candidate",
+            {"consensus_key": K.hex(), "name": ""},
+            "name: must be a string of 1..64 characters",
+        ),
+        ("vote", {"claim": K.hex(), "approve": 1}, "approve: must be true or false"),
+        ("elect", {"candidates": "x"}, "candidates: must be an array of addresses"),
+        ("elect", {"candidates": ["x"]}, "candidates.0: must be 64 hex characters"),
+        ("elect", {"candidates": [K.hex(), K.hex()]}, "candidates: duplicate entries"),
+        ("join", {}, "pool: missing field for join"),
+        ("join", {"pool": "p", "x": 1}, "x: unexpected field for join"),
+        ("mint", {}, "type: unknown transaction type 'mint'"),
+    ],
+)
+def test_json_messages(tx_type: str, obj: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        payload_from_json(tx_type, obj)
+    assert str(info.value) == message
