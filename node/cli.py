@@ -86,11 +86,6 @@ def _nonneg(value: str) -> int:
     return n
 
 
-def _candidates(value: str) -> list[str]:
-    """Comma-separated operator addresses; an empty string withdraws all votes."""
-    return [_address(p) for p in value.split(",") if p.strip()]
-
-
 # --- keys -----------------------------------------------------------------------------------
 
 
@@ -151,129 +146,8 @@ def cmd_localnet(args: argparse.Namespace) -> int:
     )
 
 
-# --- transactions ----------------------------------------------------------------------------
-
-# CLI name -> (protocol type, payload builder from the parsed flags)
-_TX_TYPES: dict[str, tuple[str, Callable[[argparse.Namespace], dict[str, Any]]]] = {
-    "transfer": ("transfer", lambda a: {"to": a.to, "amount": a.amount}),
-    "admit": ("admit", lambda a: {"account": a.account}),
-    "join": ("join", lambda a: {"pool": a.pool}),
-    "pay": ("pay", lambda a: {"pool": a.pool, "amount": a.amount}),
-    "leave": ("leave", lambda a: {"pool": a.pool}),
-    "claim": (
-        "claim",
-        lambda a: {"pool": a.pool, "amount": a.amount, "evidence": a.evidence},
-    ),
-    "vote": ("vote", lambda a: {"claim": a.claim, "approve": a.approve}),
-    "payout": ("payout", lambda a: {"claim": a.claim}),
-    "register-candidate": (
-        "register_candidate",
-        lambda a: {"consensus_key": a.consensus_key, "name": a.name},
-    ),
-    "elect": ("elect", lambda a: {"candidates": [c for group in a.candidates for c in group]}),
-}
-# Section 8 writes `huzhu tx TYPE` with TYPE a section 4 name, so `register_candidate` is
-# accepted as well as the dashed spelling of the other commands.
-_TX_ALIASES = {"register-candidate": ["register_candidate"]}
-
-
-def _bool(value: str) -> bool:
-    v = value.strip().lower()
-    if v in ("true", "yes", "1", "approve"):
-        return True
-    if v in ("false", "no", "0", "reject"):
-        return False
-    raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
-
-
-def _add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    tx = sub.add_parser("tx", help="build, sign and submit a transaction")
-    types = tx.add_subparsers(dest="tx_type", required=True, metavar="TYPE")
-
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        p = types.add_parser(name, help=help, aliases=_TX_ALIASES.get(name, []))
-        p.set_defaults(tx_type=name)
-        p.add_argument("--key", required=True, help="the sender's key file")
-        p.add_argument(
-            "--rpc", default=None, help=f"node URL (default ${RPC_ENV} or {DEFAULT_RPC_URL})"
-        )
-        p.add_argument("--fee", type=_nonneg, help="default: the chain's min_fee")
-        p.add_argument("--nonce", type=_nonneg, help="default: the account's pending_nonce")
-        # Default commit (our choice; section 8 leaves it open): the command answers with
-        # the execution result and exits non-zero when the rule refused, and a script's next
-        # command sees the new state. `--mode sync` returns after admission.
-        p.add_argument("--mode", choices=("async", "sync", "commit"), default="commit")
-        p.set_defaults(func=cmd_tx)
-        return p
-
-    p = add("transfer", "move funds to another account")
-    p.add_argument("--to", type=_address, required=True)
-    p.add_argument("--amount", type=_amount, required=True)
-    p = add("admit", "registrar: set an account's kyc flag")
-    p.add_argument("--account", type=_address, required=True)
-    for name, help in (("join", "join a pool"), ("leave", "leave a pool")):
-        add(name, help).add_argument("--pool", required=True)
-    p = add("pay", "pay contributions to a pool")
-    p.add_argument("--pool", required=True)
-    p.add_argument("--amount", type=_amount, required=True)
-    p = add("claim", "file a claim")
-    p.add_argument("--pool", required=True)
-    p.add_argument("--amount", type=_amount, required=True)
-    p.add_argument("--evidence", type=_address, required=True, help="32-byte hash, hex")
-    p = add("vote", "vote on a claim")
-    p.add_argument("--claim", type=_address, required=True)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument(
-        "--approve",
-        dest="approve",
-        nargs="?",
-        const=True,
-        type=_bool,
-        metavar="BOOL",
-        help="approve (or --approve false)",
-    )
-    g.add_argument("--reject", dest="approve", action="store_false")
-    p = add("payout", "pay an approved claim out")
-    p.add_argument("--claim", type=_address, required=True)
-    p = add("register-candidate", "operator: stand as a validator candidate")
-    p.add_argument("--consensus-key", type=_address, required=True)
-    p.add_argument("--name", required=True)
-    p = add("elect", "vote for validator candidates (replaces the previous list)")
-    p.add_argument(
-        "--candidates",
-        type=_candidates,
-        nargs="*",
-        required=True,
-        help="operators, comma- or space-separated; none withdraws every vote",
-    )
-
-
 def _rpc_url(args: argparse.Namespace) -> str:
     return args.rpc or os.environ.get(RPC_ENV) or DEFAULT_RPC_URL
-
-
-def cmd_tx(args: argparse.Namespace) -> int:
-    from node.client import SyncRpcClient
-    from node.keys import load_key
-
-    signer = load_key(Path(args.key))
-    tx_type, build = _TX_TYPES[args.tx_type]
-    client = SyncRpcClient(_rpc_url(args))
-    try:
-        result = client.build_and_send(
-            signer, tx_type, build(args), fee=args.fee, nonce=args.nonce, mode=args.mode
-        )
-    except ValueError as exc:  # the payload breaks the type's schema (names the field)
-        raise CliError(f"invalid payload: {exc}") from None
-    _print_json(result)
-    if result.get("code") != 0:
-        print(
-            f"error: transaction {result.get('error')} (code {result.get('code')})"
-            + (f": {result['log']}" if result.get("log") else ""),
-            file=sys.stderr,
-        )
-        return 1
-    return 0
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -322,9 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="keep the network here (default: a throwaway directory)")
     p.set_defaults(func=cmd_localnet)
 
-    _add_tx_parsers(sub)
     from node.cli_query import add_query_parsers
+    from node.cli_tx import add_tx_parsers
 
+    add_tx_parsers(sub)
     add_query_parsers(sub, DEFAULT_RPC_URL)
     sub.add_parser("sim", help="the simulation harness (huzhu sim --help)")
     return parser

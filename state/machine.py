@@ -36,6 +36,7 @@ from state.params import ChainParams
 from state.rules import TxRules
 from state.store import Batch
 from state.tx import Tx, decode_tx, verify_tx
+from state.txtypes import REGISTRY, Rule
 
 __all__ = [
     "BlockExecutor",
@@ -51,6 +52,8 @@ OK_RESULT = TxResult(Code.OK)
 
 _ACCOUNT = K.ACCOUNT
 _SCANNED = frozenset((K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS))
+#: type name -> its rule, called as rule(executor, tx, index); decode_tx admits no other type
+_RULES: dict[str, Rule] = {t.name: t.rule for t in REGISTRY}
 
 
 class StateReader(Protocol):
@@ -83,18 +86,6 @@ class BlockExecutor(TxRules, EndOfBlock):
         self.writes: dict[bytes, Any] = {}
         self.scanned: dict[bytes, dict[bytes, Any]] = {p: {} for p in _SCANNED}
         self.events: list[dict[str, Any]] = []
-        self._handlers: dict[str, Callable[[Tx, int], dict[str, Any]]] = {
-            "transfer": self._transfer,
-            "admit": self._admit,
-            "join": self._join,
-            "pay": self._pay,
-            "leave": self._leave,
-            "claim": self._claim,
-            "vote": self._vote,
-            "payout": self._payout,
-            "register_candidate": self._register_candidate,
-            "elect": self._elect,
-        }
 
     # --- overlay ---------------------------------------------------------------------------
 
@@ -137,7 +128,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         self.put(key, Account(a.balance - amount, a.nonce, a.kyc))
 
     def pool(self, pool_id: str) -> Pool:
-        p = self.get(K.pool_key(pool_id)) if type(pool_id) is str else None
+        p: Pool | None = self.get(K.pool_key(pool_id)) if type(pool_id) is str else None
         if p is None:
             raise TxError(Code.NOT_FOUND, f"no pool {pool_id!r}")
         return p
@@ -150,7 +141,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         """The set that precommits `height`, seeing this block's end-of-block changes."""
         eff = self.h + 2
         if height >= eff:
-            pending = self.writes.get(K.validators_key(eff))
+            pending: tuple[ValidatorInfo, ...] | None = self.writes.get(K.validators_key(eff))
             if pending is not None:
                 return pending
         return self.base.validators_at(height)
@@ -181,7 +172,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         writes = self.writes
         base_get = self.base.get
         treasury_key = self.treasury_key
-        handlers = self._handlers
+        rules = _RULES
         included: list[bytes] = []
         hashes: list[bytes] = []
         results: list[TxResult] = []
@@ -232,7 +223,7 @@ class BlockExecutor(TxRules, EndOfBlock):
                 writes[treasury_key] = Account(t.balance + fee, t.nonce, t.kyc)
             index = len(included)
             try:
-                event = handlers[tx.type](tx, index)
+                event = rules[tx.type](self, tx, index)
             except TxError as exc:
                 results.append(TxResult(exc.code, exc.log))
             else:

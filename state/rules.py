@@ -6,13 +6,14 @@ checks before its first change and raises :class:`~state.errors.TxError` to refu
 refused rule has nothing to undo. :class:`TxRules` is a mixin of
 :class:`state.machine.BlockExecutor`: it reads and writes only through the executor's
 overlay (``get``, ``put``, ``delete``, ``account``, ``credit``, ``debit``, ``pool``,
-``add_to_pool``, ``validators_at``) and its ``h``, ``params`` and ``events``.
+``add_to_pool``, ``validators_at``) and its ``h``, ``params`` and ``events``. Each rule is
+named by its type's entry in :mod:`state.txtypes`, which the executor dispatches on.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from state import keys as K
 from state.codec import MAX_SAFE_INT
@@ -28,9 +29,13 @@ from state.model import (
     Claim,
     Member,
     Pool,
+    ValidatorInfo,
     member_status,
 )
-from state.tx import Tx
+from state.params import ChainParams
+
+if TYPE_CHECKING:  # state.tx reads the registry (state.txtypes), which names these rules
+    from state.tx import Tx
 
 __all__ = ["TxRules"]
 
@@ -47,6 +52,28 @@ def _add(a: int, b: int) -> int:
 class TxRules:
     """The transaction rules of :class:`state.machine.BlockExecutor` (checks first, changes
     after)."""
+
+    if TYPE_CHECKING:  # what the rules use of the executor (state/machine.py defines it)
+        h: int
+        params: ChainParams
+
+        def get(self, key: bytes) -> Any: ...
+
+        def put(self, key: bytes, value: Any) -> None: ...
+
+        def delete(self, key: bytes) -> None: ...
+
+        def account(self, addr: bytes) -> Account: ...
+
+        def credit(self, addr: bytes, amount: int) -> None: ...
+
+        def debit(self, addr: bytes, amount: int) -> None: ...
+
+        def pool(self, pool_id: str) -> Pool: ...
+
+        def add_to_pool(self, pool: Pool, amount: int) -> None: ...
+
+        def validators_at(self, height: int) -> tuple[ValidatorInfo, ...]: ...
 
     def _transfer(self, tx: Tx, index: int) -> dict[str, Any]:
         p = tx.payload

@@ -4,11 +4,12 @@ This module is on the mempool's hot path (thousands of calls per second), so the
 checks are plain dict/type checks rather than pydantic models: `type(v) is int` keeps
 booleans out of integer fields, and every constraint of the payload column of section 4
 is checked here, so `malformed` is decided entirely before the signature is looked at.
+The per-type payload schema comes from the registry (state/txtypes.py): each field's kind
+owns its wire check and JSON form (state/fieldkinds.py); this module only walks them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,48 +18,21 @@ from state import codec
 from state.codec import MAX_SAFE_INT, DecodeError
 from state.crypto import KEY_LEN, SIG_LEN, Signer, sha256, verify
 from state.errors import Code, TxError
+from state.fieldkinds import MAX_NAME_CHARS, FieldKind, WireCheck
 from state.params import ChainParams
+from state.txtypes import BY_NAME, REGISTRY, TX_TYPES
 
 SIGN_PREFIX = b"huzhu/tx/v1\x00"
 NONCE_WINDOW = 64  # check 9: nonces in [account nonce, account nonce + 64) are admitted
-MAX_NAME_CHARS = 64
 
-TX_TYPES: tuple[str, ...] = (
-    "transfer",
-    "admit",
-    "join",
-    "pay",
-    "leave",
-    "claim",
-    "vote",
-    "payout",
-    "register_candidate",
-    "elect",
-)
-
-# Field kinds of the payload column of section 4.
-_BIN32 = "bin32"  # bin of exactly 32 bytes
-_AMOUNT = "amount"  # int > 0
-_STR = "str"  # any str (a pool id; unknown ones are not_found at execution)
-_NAME = "name"  # str of 1..64 code points
-_BOOL = "bool"
-_CANDIDATES = "candidates"  # array of bin(32), at most max_votes_per_elector, no duplicates
-
-PAYLOAD_SCHEMA: dict[str, dict[str, str]] = {
-    "transfer": {"to": _BIN32, "amount": _AMOUNT},
-    "admit": {"account": _BIN32},
-    "join": {"pool": _STR},
-    "pay": {"pool": _STR, "amount": _AMOUNT},
-    "leave": {"pool": _STR},
-    "claim": {"pool": _STR, "amount": _AMOUNT, "evidence": _BIN32},
-    "vote": {"claim": _BIN32, "approve": _BOOL},
-    "payout": {"claim": _BIN32},
-    "register_candidate": {"consensus_key": _BIN32, "name": _NAME},
-    "elect": {"candidates": _CANDIDATES},
+#: the payload schema of each type, from the registry: type -> {field: kind}
+PAYLOAD_SCHEMA: dict[str, dict[str, FieldKind]] = {
+    t.name: {f.name: f.kind for f in t.fields} for t in REGISTRY
 }
-assert tuple(PAYLOAD_SCHEMA) == TX_TYPES
-
-_PAYLOAD_KEYS: dict[str, frozenset[str]] = {t: frozenset(s) for t, s in PAYLOAD_SCHEMA.items()}
+# type -> (key set, (key, check) per field): what decode_tx needs, looked up once per tx
+_WIRE: dict[str, tuple[frozenset[str], tuple[tuple[str, WireCheck], ...]]] = {
+    t.name: (t.keys, t.wire_checks) for t in REGISTRY
+}
 _BODY_KEYS = frozenset(("chain_id", "type", "sender", "nonce", "fee", "payload"))
 _ENVELOPE_KEYS = frozenset(("body", "sig"))
 
@@ -68,8 +42,25 @@ _ENVELOPE_KEYS = frozenset(("body", "sig"))
 _BODY_START = 1 + 1 + len("body")
 _SIG_TAIL = 1 + len("sig") + 2 + SIG_LEN
 
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_type_of = type  # functions below take a parameter named `type` (the contract's name)
+__all__ = [
+    "MAX_NAME_CHARS",
+    "NONCE_WINDOW",
+    "PAYLOAD_SCHEMA",
+    "PEER_FAULT_CODES",
+    "SIGN_PREFIX",
+    "SIG_CHECKED_CODES",
+    "TX_TYPES",
+    "CheckResult",
+    "Tx",
+    "build_tx",
+    "check_tx",
+    "decode_tx",
+    "payload_from_json",
+    "payload_to_json",
+    "sign_bytes",
+    "tx_to_json",
+    "verify_tx",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,41 +183,15 @@ def _malformed(log: str) -> TxError:
     return TxError(Code.MALFORMED, log)
 
 
-def _check_payload(tx_type: str, payload: dict[str, Any], max_votes: int) -> None:
+def _check_payload(tx_type: str, payload: dict[str, Any], params: ChainParams) -> None:
     """Raise malformed unless `payload` has exactly the type's keys, types and constraints."""
-    schema = PAYLOAD_SCHEMA[tx_type]
-    if payload.keys() != _PAYLOAD_KEYS[tx_type]:
-        extra = sorted(payload.keys() - _PAYLOAD_KEYS[tx_type])
-        missing = sorted(_PAYLOAD_KEYS[tx_type] - payload.keys())
+    keys, checks = _WIRE[tx_type]
+    if payload.keys() != keys:
+        extra = sorted(payload.keys() - keys)
+        missing = sorted(keys - payload.keys())
         raise _malformed(f"{tx_type} payload keys: missing {missing}, unexpected {extra}")
-    for key, kind in schema.items():
-        v = payload[key]
-        t = type(v)
-        if kind is _BIN32:
-            if t is not bytes or len(v) != KEY_LEN:
-                raise _malformed(f"payload.{key}: must be bin of {KEY_LEN} bytes")
-        elif kind is _AMOUNT:
-            if t is not int or v <= 0:
-                raise _malformed(f"payload.{key}: must be an integer > 0")
-        elif kind is _STR:
-            if t is not str:
-                raise _malformed(f"payload.{key}: must be a string")
-        elif kind is _NAME:
-            if t is not str or not 1 <= len(v) <= MAX_NAME_CHARS:
-                raise _malformed(f"payload.{key}: must be a string of 1..{MAX_NAME_CHARS} chars")
-        elif kind is _BOOL:
-            if t is not bool:
-                raise _malformed(f"payload.{key}: must be a boolean")
-        else:  # _CANDIDATES
-            if t is not list:
-                raise _malformed(f"payload.{key}: must be an array")
-            if len(v) > max_votes:
-                raise _malformed(f"payload.{key}: more than {max_votes} entries")
-            for c in v:
-                if type(c) is not bytes or len(c) != KEY_LEN:
-                    raise _malformed(f"payload.{key}: entries must be bin of {KEY_LEN} bytes")
-            if len(set(v)) != len(v):
-                raise _malformed(f"payload.{key}: duplicate entries")
+    for key, check in checks:
+        check(key, payload[key], params)
 
 
 def decode_tx(wire: bytes, *, chain_id: str, params: ChainParams) -> Tx:
@@ -269,9 +234,9 @@ def decode_tx(wire: bytes, *, chain_id: str, params: ChainParams) -> Tx:
         raise _malformed("body.payload: must be a map")
     if tx_chain != chain_id:
         raise TxError(Code.WRONG_CHAIN, f"chain_id {tx_chain!r} is not {chain_id!r}")
-    if tx_type not in PAYLOAD_SCHEMA:
+    if tx_type not in _WIRE:
         raise TxError(Code.UNKNOWN_TYPE, f"unknown type {tx_type!r}")
-    _check_payload(tx_type, payload, params.max_votes_per_elector)
+    _check_payload(tx_type, payload, params)
     return Tx(
         chain_id=tx_chain,
         type=tx_type,
@@ -363,16 +328,11 @@ def check_tx(
 
 def payload_to_json(type: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The JSON form of a decoded payload: bin fields as lowercase hex."""
-    out: dict[str, Any] = {}
     schema = PAYLOAD_SCHEMA.get(type, {})
+    out: dict[str, Any] = {}
     for key, value in payload.items():
         kind = schema.get(key)
-        if kind is _BIN32 and isinstance(value, bytes):
-            out[key] = value.hex()
-        elif kind is _CANDIDATES and isinstance(value, list):
-            out[key] = [c.hex() if isinstance(c, bytes) else c for c in value]
-        else:
-            out[key] = value
+        out[key] = value if kind is None else kind.to_json(value)
     return out
 
 
@@ -387,21 +347,6 @@ def tx_to_json(tx: Tx) -> dict[str, Any]:
     }
 
 
-def _is_text(v: str) -> bool:
-    """False for strings with lone surrogates (possible in JSON, impossible in msgpack)."""
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _hex32(field: str, value: Any) -> bytes:
-    if not isinstance(value, str) or not _HEX64.fullmatch(value):
-        raise ValueError(f"{field}: must be {2 * KEY_LEN} hex characters")
-    return bytes.fromhex(value)
-
-
 def payload_from_json(
     type: str, obj: dict[str, Any], *, max_votes: int | None = None
 ) -> dict[str, Any]:
@@ -411,44 +356,18 @@ def payload_from_json(
     payload accepted here is not refused as malformed (with `max_votes` given, the
     candidates limit is checked too).
     """
-    schema = PAYLOAD_SCHEMA.get(type)
-    if schema is None:
+    t = BY_NAME.get(type)
+    if t is None:
         raise ValueError(f"type: unknown transaction type {type!r}")
     if not isinstance(obj, dict):
         raise ValueError("payload: must be an object")
     for key in obj:
-        if key not in schema:
+        if key not in t.keys:
             raise ValueError(f"{key}: unexpected field for {type}")
+    limits = {} if max_votes is None else {"max_votes_per_elector": max_votes}
     out: dict[str, Any] = {}
-    for key, kind in schema.items():
-        if key not in obj:
-            raise ValueError(f"{key}: missing field for {type}")
-        v = obj[key]
-        if kind is _BIN32:
-            out[key] = _hex32(key, v)
-        elif kind is _AMOUNT:
-            if _type_of(v) is not int or not 0 < v <= MAX_SAFE_INT:
-                raise ValueError(f"{key}: must be an integer in 1..2^53-1")
-            out[key] = v
-        elif kind is _STR:
-            if _type_of(v) is not str or not _is_text(v):
-                raise ValueError(f"{key}: must be a string")
-            out[key] = v
-        elif kind is _NAME:
-            if _type_of(v) is not str or not _is_text(v) or not 1 <= len(v) <= MAX_NAME_CHARS:
-                raise ValueError(f"{key}: must be a string of 1..{MAX_NAME_CHARS} characters")
-            out[key] = v
-        elif kind is _BOOL:
-            if _type_of(v) is not bool:
-                raise ValueError(f"{key}: must be true or false")
-            out[key] = v
-        else:  # _CANDIDATES
-            if _type_of(v) is not list:
-                raise ValueError(f"{key}: must be an array of addresses")
-            items = [_hex32(f"{key}.{i}", c) for i, c in enumerate(v)]
-            if len(set(items)) != len(items):
-                raise ValueError(f"{key}: duplicate entries")
-            if max_votes is not None and len(items) > max_votes:
-                raise ValueError(f"{key}: more than {max_votes} entries")
-            out[key] = items
+    for f in t.fields:
+        if f.name not in obj:
+            raise ValueError(f"{f.name}: missing field for {type}")
+        out[f.name] = f.kind.from_json(f.name, obj[f.name], limits)
     return out
