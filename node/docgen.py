@@ -13,7 +13,6 @@ order, no dates, so tests/test_docs.py can compare the committed files byte for 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import sys
@@ -65,12 +64,6 @@ def _json_value(value: Any) -> str:
 # --- the tables ------------------------------------------------------------------------------
 
 
-def _registry(module: str, name: str) -> Sequence[Any]:
-    """A registry looked up by name when its table is rendered, so this module imports (and
-    type-checks) whether or not the branch that declares the registry is merged yet."""
-    return tuple(getattr(importlib.import_module(module), name))
-
-
 def result_codes_table() -> str:
     """Transaction result codes (admission answers and block results) from state.errors."""
     from state.errors import CODE_MEANINGS, Code
@@ -101,7 +94,9 @@ def tx_types_table(registry: Sequence[Any] | None = None) -> str:
     Field(name, kind(name, doc)), checks of (Code, condition)).
     """
     if registry is None:
-        registry = _registry("state.txtypes", "REGISTRY")
+        from state.txtypes import REGISTRY
+
+        registry = REGISTRY
     out = [
         _table(
             ("type", "payload", "what it does"),
@@ -150,14 +145,18 @@ def chain_params_table(specs: Sequence[Any] | None = None) -> str:
     """Genesis `params` from state.params.CHAIN_PARAMS (ParamSpec: name, type_doc, default,
     range_doc, meaning)."""
     if specs is None:
-        specs = _registry("state.params", "CHAIN_PARAMS")
+        from state.params import CHAIN_PARAMS
+
+        specs = CHAIN_PARAMS
     return _params_table(specs)
 
 
 def pool_params_table(specs: Sequence[Any] | None = None) -> str:
     """A pool's `params` from state.params.POOL_PARAMS."""
     if specs is None:
-        specs = _registry("state.params", "POOL_PARAMS")
+        from state.params import POOL_PARAMS
+
+        specs = POOL_PARAMS
     return _params_table(specs)
 
 
@@ -199,7 +198,9 @@ def rpc_methods_table(methods: Sequence[Any] | None = None) -> str:
     """Every JSON-RPC method from node.methods.METHODS (Method: name, summary, params of
     Param(name, schema, required, default, doc), result_doc, result_schema, ws_only)."""
     if methods is None:
-        methods = _registry("node.methods", "METHODS")
+        from node.methods import METHODS
+
+        methods = METHODS
     return _table(
         ("method", "params", "result", "what it does"),
         (
@@ -223,15 +224,11 @@ TABLES: dict[str, tuple[Callable[[], str], str]] = {
     "rpc-errors": (rpc_errors_table, "node/jsonrpc.py RPC_ERROR_MEANINGS"),
     "rpc-methods": (rpc_methods_table, "node/methods.py METHODS"),
 }
-#: the tables whose registry exists on this branch; the others keep a one-line placeholder
-ENABLED: frozenset[str] = frozenset({"result-codes", "rpc-errors"})
 
 
 def render_table(name: str) -> str:
-    """The body of region `name`: the table, or the placeholder while it is not enabled."""
-    func, source = TABLES[name]
-    if name not in ENABLED:
-        return f"_This table is generated from {source} by `{FIX_COMMAND}`._\n"
+    """The body of region `name`, generated from its registry."""
+    func, _source = TABLES[name]
     return func()
 
 

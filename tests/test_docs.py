@@ -76,7 +76,6 @@ def test_protocol_md_carries_every_generated_table() -> None:
     text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
     for name in docgen.TABLES:
         assert f"<!-- BEGIN GENERATED: {name} -->" in text, name
-    assert docgen.ENABLED <= set(docgen.TABLES)
 
 
 # --- the registries the error tables read -----------------------------------------------------
@@ -138,14 +137,6 @@ def test_render_refuses_unknown_and_unpaired_markers() -> None:
         docgen.render("x\n<!-- END GENERATED: result-codes -->\n")
     prose = "Regions sit between `<!-- BEGIN GENERATED: NAME -->` and its END marker.\n"
     assert docgen.render(prose) == prose
-
-
-def test_a_table_not_yet_enabled_renders_a_one_line_placeholder(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(docgen, "ENABLED", frozenset())
-    body = docgen.render_table("tx-types")
-    assert body == "_This table is generated from state/txtypes.py REGISTRY by `make docs`._\n"
 
 
 def test_check_mode_names_the_command_that_fixes_a_stale_file(
