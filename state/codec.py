@@ -7,9 +7,13 @@ integers, trailing bytes, bad UTF-8) raises :class:`DecodeError` and nothing els
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
+
+#: msgpack ships no type information; this is the one signature we rely on
+_packb: Callable[..., bytes] = msgpack.packb
 
 MAX_SAFE_INT = 2**53 - 1
 MAX_DEPTH = 32
@@ -52,7 +56,7 @@ def _canon(value: Any, depth: int) -> Any:
 def encode(value: Any) -> bytes:
     """Canonical msgpack bytes of `value` (dicts sorted by UTF-8 key bytes)."""
     try:
-        return msgpack.packb(_canon(value, 0), use_bin_type=True)
+        return _packb(_canon(value, 0), use_bin_type=True)
     except (UnicodeEncodeError, ValueError, TypeError, OverflowError) as exc:
         if isinstance(exc, EncodeError):
             raise
