@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache
 
 # --- docker (cluster operators, docs/docker.md) ---------------------------------------
 # `docker compose` (v2) when present, else docker-compose (v1); only looked up by these targets
