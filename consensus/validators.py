@@ -32,12 +32,22 @@ MAX_VALIDATORS = 10_000
 
 
 class MemberLike(Protocol):
-    """What the application reports for a validator (state.chain.ValidatorInfo fits)."""
+    """What the application reports for a validator (state.chain.ValidatorInfo fits).
 
-    consensus_key: bytes
-    power: int
-    operator: bytes
-    name: str
+    Read-only properties: a frozen dataclass such as ValidatorInfo satisfies them, whereas a
+    plain protocol attribute would demand a settable one."""
+
+    @property
+    def consensus_key(self) -> bytes: ...
+
+    @property
+    def power(self) -> int: ...
+
+    @property
+    def operator(self) -> bytes: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
