@@ -12,9 +12,6 @@ from typing import Any
 
 import msgpack
 
-#: msgpack ships no type information; this is the one signature we rely on
-_packb: Callable[..., bytes] = msgpack.packb
-
 MAX_SAFE_INT = 2**53 - 1
 MAX_DEPTH = 32
 
@@ -51,6 +48,10 @@ def _canon(value: Any, depth: int) -> Any:
             for k in sorted(value, key=lambda s: s.encode("utf-8", "surrogatepass"))
         }
     raise EncodeError(f"type {t.__name__} cannot be encoded canonically")
+
+
+#: msgpack ships no type information; this is the one signature we rely on
+_packb: Callable[..., bytes] = msgpack.packb
 
 
 def encode(value: Any) -> bytes:
