@@ -297,7 +297,7 @@ class Core(Recovery):
         self.round = round
         self.step = STEP_PROPOSE
         acts: list[CoreAction] = []
-        if self._can_sign() and self.proposer(round) == self.signer.public_key:  # type: ignore[union-attr]
+        if self._can_sign() and self.proposer(round) == self.signer.public_key:  # type: ignore[union-attr]  # _can_sign(): a signer
             p = self._make_proposal(round, now_ms)
             if p is not None:
                 acts.append(SignedProposal(p))
@@ -336,7 +336,7 @@ class Core(Recovery):
         ctx = self.ctx
         assert ctx is not None and self.signer is not None
         time_ms = max(now_ms, ctx.prev_time_ms + 1)
-        evidence = []
+        evidence: list[DuplicateVoteEvidence] = []
         oldest = self.height - self.params.max_evidence_age
         for ev in self.evidence_pool.values():
             if len(evidence) >= self.params.max_block_evidence:
@@ -378,7 +378,7 @@ class Core(Recovery):
             skip = -1
             for r, senders in self._round_senders.items():
                 if r > self.round and r > skip:
-                    if vs.has_one_third(sum(vs.get(k).power for k in senders)):  # type: ignore[union-attr]
+                    if vs.has_one_third(sum(vs.get(k).power for k in senders)):  # type: ignore[union-attr,misc]  # only members are recorded
                         skip = r
             if skip >= 0:
                 acts += self._start_round(skip, now_ms)

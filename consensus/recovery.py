@@ -12,11 +12,20 @@ records stay importable from ``consensus.core``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from state.codec import DecodeError
 
 from .actions import STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE
 from .types import PREVOTE, Block, Vote
+
+if TYPE_CHECKING:
+    from state.crypto import Signer
+
+    from .actions import CoreAction
+    from .types import Proposal
+    from .validators import ValidatorSet
+    from .votes import VoteTally
 
 __all__ = ["LockState", "Recovery", "SignState"]
 
@@ -62,6 +71,26 @@ class LockState:
 class Recovery:
     """Restart handling of :class:`consensus.core.Core` (a mixin: it uses the core's
     ``validators``, ``_tallies``, ``_add_vote`` and lock/valid fields)."""
+
+    # What the mixin uses of Core, declared so the type checker holds both to one contract.
+    # Annotations only: Core.__init__ and Core._reset set them.
+    chain_id: str
+    signer: Signer | None
+    height: int
+    locked_round: int
+    locked_value: Block | None
+    valid_round: int
+    valid_value: Block | None
+    blocks: dict[bytes, Block]
+    _tallies: dict[tuple[int, int], VoteTally]
+    own_messages: dict[tuple[int, int], Vote | Proposal]
+
+    if TYPE_CHECKING:  # defined by Core; declared for the checker only, nothing at run time
+
+        @property
+        def validators(self) -> ValidatorSet: ...
+
+        def _add_vote(self, v: Vote) -> list[CoreAction]: ...
 
     def _restore_lock(self, s: LockState) -> None:
         """A lock taken before a restart still binds us (safety across crashes), and the

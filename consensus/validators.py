@@ -17,7 +17,7 @@ Height/round mapping: the set stored for height h already had its round-0 increm
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,12 +30,22 @@ MAX_VALIDATORS = 10_000
 
 
 class MemberLike(Protocol):
-    """What the application reports for a validator (state.chain.ValidatorInfo fits)."""
+    """What the application reports for a validator (state.chain.ValidatorInfo fits).
 
-    consensus_key: bytes
-    power: int
-    operator: bytes
-    name: str
+    Read-only properties: a frozen dataclass such as ValidatorInfo satisfies them, whereas a
+    plain protocol attribute would demand a settable one."""
+
+    @property
+    def consensus_key(self) -> bytes: ...
+
+    @property
+    def power(self) -> int: ...
+
+    @property
+    def operator(self) -> bytes: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +156,8 @@ class ValidatorSet:
             return self._proposer
         if self._proposer is None:
             # a set built without a pick (decoded from an old record): pick now
-            return self._incremented(round + 1)._proposer  # type: ignore[return-value]
-        return self._incremented(round)._proposer  # type: ignore[return-value]
+            return self._incremented(round + 1)._proposer  # type: ignore[return-value]  # n >= 1 picks one
+        return self._incremented(round)._proposer  # type: ignore[return-value]  # round >= 1 here
 
     def get(self, key: bytes) -> Validator | None:
         i = self._index.get(key)
@@ -159,7 +169,7 @@ class ValidatorSet:
     def __len__(self) -> int:
         return len(self._vals)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Validator]:
         return iter(self._vals)
 
     @property

@@ -88,8 +88,8 @@ class LimitedSite(web.BaseSite):
             self._pending.pop(handler, None)
             lost(handler, exc)
 
-        server.connection_made = on_made  # type: ignore[method-assign]
-        server.connection_lost = on_lost  # type: ignore[method-assign]
+        server.connection_made = on_made  # type: ignore[method-assign]  # wrapped to count connections
+        server.connection_lost = on_lost  # type: ignore[method-assign]  # wrapped to count connections
 
         def factory() -> asyncio.Protocol:
             now = time.monotonic()

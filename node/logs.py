@@ -18,7 +18,7 @@ _DATEFMT = "%Y-%m-%dT%H:%M:%S"
 
 
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # a builtin does not bind to self
 
 
 def parse_level(level: str | int) -> int:

@@ -495,7 +495,7 @@ class P2PNode:
 
     def _backoff(self, attempt: int) -> float:
         lim = self.limits
-        base = min(lim.backoff_max_s, lim.backoff_min_s * 2 ** min(attempt, 60))
+        base: float = min(lim.backoff_max_s, lim.backoff_min_s * 2 ** min(attempt, 60))
         return base * (0.5 + 0.5 * self._rng.random())
 
     async def _dial_loop(self, addr: PeerAddr) -> None:

@@ -93,7 +93,8 @@ class _Committed:
         for _, raw in self.store.iterate(
             K.VALIDATORS, start=K.validators_key(height), reverse=True
         ):
-            return K.decode_value(K.VALIDATORS, raw)
+            vs: tuple[ValidatorInfo, ...] = K.decode_value(K.VALIDATORS, raw)
+            return vs
         return ()
 
     def refresh(self, objects: dict[bytes, Any]) -> None:
@@ -267,12 +268,14 @@ class StateView:
         return EMPTY_ACCOUNT if a is None else a
 
     def pool(self, pool_id: str) -> Pool | None:
-        return self._c.get(K.pool_key(pool_id))
+        p: Pool | None = self._c.get(K.pool_key(pool_id))
+        return p
 
     def member(self, pool: str, addr: bytes) -> Member | None:
         if self.pool(pool) is None:
             return None
-        return self._c.get(K.member_key(pool, addr))
+        m: Member | None = self._c.get(K.member_key(pool, addr))
+        return m
 
     def member_status(self, pool: str, addr: bytes, h: int | None = None) -> str | None:
         """Status at height `h` (default: the committed height), None for a non-member."""
@@ -283,7 +286,8 @@ class StateView:
         return m.status(self.height if h is None else h, p.params.waiting_period)
 
     def claim(self, claim_id: bytes) -> Claim | None:
-        return self._c.get(K.claim_key(claim_id))
+        c: Claim | None = self._c.get(K.claim_key(claim_id))
+        return c
 
     def claims(self, pool: str, status: str | None = None, limit: int = 100) -> list[Claim]:
         """Claims of `pool`, oldest first, optionally only those with `status`."""

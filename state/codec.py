@@ -7,6 +7,7 @@ integers, trailing bytes, bad UTF-8) raises :class:`DecodeError` and nothing els
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -58,10 +59,14 @@ def _canon(value: Any, depth: int) -> Any:
     raise EncodeError(f"type {t.__name__} cannot be encoded canonically")
 
 
+#: msgpack ships no type information; this is the one signature we rely on
+_packb: Callable[..., bytes] = msgpack.packb
+
+
 def encode(value: Any) -> bytes:
     """Canonical msgpack bytes of `value` (dicts sorted by UTF-8 key bytes)."""
     try:
-        return msgpack.packb(_canon(value, 0), use_bin_type=True)
+        return _packb(_canon(value, 0), use_bin_type=True)
     except (UnicodeEncodeError, ValueError, TypeError, OverflowError) as exc:
         if isinstance(exc, EncodeError):
             raise

@@ -143,7 +143,8 @@ def evidence_key(evidence_id: bytes) -> bytes:
 
 # --- value encoding ----------------------------------------------------------------------
 
-_packb = msgpack.packb
+#: msgpack ships no type information: the signatures this module relies on
+_packb: Callable[..., bytes] = msgpack.packb
 _unpackb = msgpack.unpackb
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 
 def _as_bytes(x: object, what: str) -> bytes:
@@ -178,6 +178,26 @@ class MemoryStore:
         pass
 
 
+class _PlyvelDB(Protocol):
+    """What this module uses of ``plyvel.DB`` (plyvel ships no type information)."""
+
+    closed: bool
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = ...) -> None: ...
+
+    def delete(self, key: bytes, *, sync: bool = ...) -> None: ...
+
+    def iterator(self, *, start: bytes, stop: bytes | None) -> Any: ...
+
+    def raw_iterator(self) -> Any: ...
+
+    def write_batch(self, *, transaction: bool, sync: bool) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class LevelDBStore:
     """LevelDB through plyvel; batches are LevelDB write batches (atomic, optionally synced)."""
 
@@ -186,7 +206,7 @@ class LevelDBStore:
 
         # bloom filters: a get of an absent key (an account never seen, a tx hash not yet
         # indexed) skips the disk instead of probing one block per level
-        self._db = plyvel.DB(path, create_if_missing=create, bloom_filter_bits=10)
+        self._db: _PlyvelDB = plyvel.DB(path, create_if_missing=create, bloom_filter_bits=10)
 
     def get(self, key: bytes) -> bytes | None:
         if type(key) is not bytes:

@@ -311,7 +311,7 @@ class StateTree:
                 if type(node) is bytes:
                     new, _ = self._apply_leaf(root, node, 0, items)
                 else:
-                    new, _ = self._apply_internal(root, node, 0, items)  # type: ignore[arg-type]
+                    new, _ = self._apply_internal(root, node, 0, items)  # type: ignore[arg-type]  # not bytes: internal node
             batch = Batch()
             ops = batch.ops
             p = self._prefix
@@ -376,8 +376,8 @@ class StateTree:
         leafmap = bitmap = 0
         for nib, group in _groups(live, depth):
             c, is_leaf = self._build(depth + 1, group)
-            children[nib] = c
-            bitmap |= 1 << nib  # two or more live keys below: never empty
+            children[nib] = c  # type: ignore[assignment]  # 2+ live keys below: never None
+            bitmap |= 1 << nib
             if is_leaf:
                 leafmap |= 1 << nib
         return self._new_internal(children, leafmap, bitmap), False
@@ -449,17 +449,17 @@ class StateTree:
                         i = j
                         continue  # deleting an absent key
                     else:
-                        new, new_leaf = self._apply_leaf(c, kh0, d1, [first])  # type: ignore[arg-type]
+                        new, new_leaf = self._apply_leaf(c, kh0, d1, [first])  # type: ignore[arg-type]  # leaf bit set: a key hash
                 else:
-                    new, new_leaf = self._apply_one(c, load(c), d1, first)  # type: ignore[arg-type]
+                    new, new_leaf = self._apply_one(c, load(c), d1, first)  # type: ignore[arg-type]  # leaf bit clear: internal node
             else:
                 group = items[i:j]
                 if c is e:
                     new, new_leaf = self._build(d1, group)
                 elif leafmap & bit:
-                    new, new_leaf = self._apply_leaf(c, load(c), d1, group)  # type: ignore[arg-type]
+                    new, new_leaf = self._apply_leaf(c, load(c), d1, group)  # type: ignore[arg-type]  # leaf bit set: a key hash
                 else:
-                    new, new_leaf = self._apply_internal(c, load(c), d1, group)  # type: ignore[arg-type]
+                    new, new_leaf = self._apply_internal(c, load(c), d1, group)  # type: ignore[arg-type]  # leaf bit clear: internal node
             i = j
             if new == c or (new is None and c is e):
                 continue  # a value set to what it was, a delete of an absent key: no rewrite
@@ -507,9 +507,9 @@ class StateTree:
             elif value is None:
                 return h, False  # deleting an absent key
             else:
-                new, new_leaf = self._apply_leaf(c, kh0, depth + 1, [item])  # type: ignore[arg-type]
+                new, new_leaf = self._apply_leaf(c, kh0, depth + 1, [item])  # type: ignore[arg-type]  # leaf bit set: a key hash
         else:
-            new, new_leaf = self._apply_one(c, self._load(c), depth + 1, item)  # type: ignore[arg-type]
+            new, new_leaf = self._apply_one(c, self._load(c), depth + 1, item)  # type: ignore[arg-type]  # leaf bit clear: internal node
         if new == c:
             return h, False  # a value set to what it was: no rewrite
         kids = list(children)  # the cached tuple is shared: copy before changing

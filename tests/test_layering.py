@@ -2,7 +2,10 @@
 
 state/ and consensus/ never import I/O, clocks or randomness (the simulator replays a run from
 its seed only because of this), and consensus/ takes from state/ only the encoding, crypto
-and store primitives, so the two can evolve apart.
+and store primitives, so the two can evolve apart. Dependencies point one way, towards the
+core: p2p/ takes only the encoding and crypto of state/ (the transport knows no chain), sim/
+only consensus/ and state/ (what it tests is exactly what the node runs, without the node's
+I/O), and node/, the asyncio driver, is imported by none of them.
 """
 
 from __future__ import annotations
@@ -17,21 +20,32 @@ FORBIDDEN = {"asyncio", "socket", "time", "random", "os", "threading", "secrets"
 #: datetime may parse times (genesis_time); it must never read the clock
 CLOCK_READS = {"now", "utcnow", "today"}
 OUR_DRIVERS = {"node", "p2p", "sim"}
+OUR_PACKAGES = {"state", "consensus", "p2p", "node", "sim"}
 CONSENSUS_MAY_USE = {"state.codec", "state.crypto", "state.store"}
+P2P_MAY_USE = {"state.codec", "state.crypto"}
+SIM_MAY_USE = {"consensus", "state"}
 
 
 def _imports(path: Path) -> list[str]:
+    """Absolute names of the modules `path` imports, anywhere in it (relative ones resolved,
+    so `from ..node import x` in p2p/ reads as node)."""
+    package = path.relative_to(ROOT).parent.parts
     names: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             names.extend(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.append(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            names.append(".".join((*base, *([node.module] if node.module else []))))
     return names
 
 
+def _ours(name: str) -> bool:
+    return name.split(".")[0] in OUR_PACKAGES
+
+
 def _files(package: str) -> list[Path]:
-    return sorted((ROOT / package).glob("*.py"))
+    return sorted((ROOT / package).rglob("*.py"))
 
 
 @pytest.mark.parametrize("package", ["state", "consensus"])
@@ -78,7 +92,43 @@ def test_state_does_not_import_consensus() -> None:
     assert not bad, bad
 
 
+def test_p2p_uses_only_the_encoding_and_crypto_of_state() -> None:
+    bad = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for p in _files("p2p")
+        for name in _imports(p)
+        if _ours(name) and name.split(".")[0] != "p2p" and name not in P2P_MAY_USE
+    ]
+    assert not bad, bad
+
+
+def test_sim_uses_only_consensus_and_state() -> None:
+    bad = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for p in _files("sim")
+        for name in _imports(p)
+        if _ours(name) and name.split(".")[0] not in SIM_MAY_USE | {"sim"}
+    ]
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("package", sorted(OUR_PACKAGES - {"node"}))
+def test_nothing_of_ours_imports_node(package: str) -> None:
+    bad = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for p in _files(package)
+        for name in _imports(p)
+        if name.split(".")[0] == "node"
+    ]
+    assert not bad, bad
+
+
 def test_the_checker_sees_imports() -> None:
     """Guard against a vacuous pass: the parser finds the imports these files really have."""
     assert "state.codec" in _imports(ROOT / "consensus" / "types.py")
     assert "asyncio" in _imports(ROOT / "node" / "runtime.py")
+    # relative imports resolve against the file's package
+    assert "p2p.types" in _imports(ROOT / "p2p" / "node.py")
+    assert "consensus.types" in _imports(ROOT / "consensus" / "core.py")
+    # imports inside functions count too (sim.cli imports its plotting lazily)
+    assert "sim.plot" in _imports(ROOT / "sim" / "cli.py")
