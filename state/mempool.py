@@ -270,11 +270,10 @@ class Mempool:
             return out
         budget = max_bytes
         # (sender state, next nonce) for senders whose first nonce is pending
-        active = [[s, s.base] for s in self._senders.values() if s.base in s.txs]
+        active = [(s, s.base) for s in self._senders.values() if s.base in s.txs]
         while active and len(out) < max_txs:
-            still: list[list[Any]] = []
-            for cur in active:
-                s, n = cur
+            still: list[tuple[_Sender, int]] = []
+            for s, n in active:
                 tx = s.txs.get(n)
                 if tx is None or len(tx.wire) > budget:
                     continue
@@ -282,8 +281,7 @@ class Mempool:
                 budget -= len(tx.wire)
                 if len(out) >= max_txs:
                     return out
-                cur[1] = n + 1
-                still.append(cur)
+                still.append((s, n + 1))
             active = still
         return out
 
