@@ -13,16 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from state import keys as K
 from state.model import APPROVED, REJECTED, VOTING, Candidate, Claim, ValidatorInfo
 from state.rules import _add
 
+if TYPE_CHECKING:
+    from state.executor_api import ExecutorApi as _Executor
+else:
+    _Executor = object  # the interface is for the checker; at run time a plain mixin
+
 __all__ = ["EndOfBlock"]
 
 
-class EndOfBlock:
+class EndOfBlock(_Executor):
     """The end-of-block steps of :class:`state.machine.BlockExecutor`."""
 
     def _tally(self) -> None:

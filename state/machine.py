@@ -15,12 +15,13 @@ both mixed into :class:`BlockExecutor`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from state import keys as K
 from state.endblock import EndOfBlock
 from state.errors import Code, TxError
+from state.executor_api import StateReader
 from state.model import (  # the block types live with the records; re-exported here
     EMPTY_ACCOUNT,
     Account,
@@ -54,16 +55,6 @@ _ACCOUNT = K.ACCOUNT
 _SCANNED = frozenset((K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS))
 #: type name -> its rule, called as rule(executor, tx, index); decode_tx admits no other type
 _RULES: dict[str, Rule] = {t.name: t.rule for t in REGISTRY}
-
-
-class StateReader(Protocol):
-    """Committed state, decoded (what the chain gives the executor)."""
-
-    def get(self, key: bytes) -> Any: ...
-
-    def iterate(self, prefix: bytes) -> Iterable[tuple[bytes, Any]]: ...
-
-    def validators_at(self, height: int) -> tuple[ValidatorInfo, ...]: ...
 
 
 class Tree(Protocol):

@@ -29,13 +29,15 @@ from state.model import (
     Claim,
     Member,
     Pool,
-    ValidatorInfo,
     member_status,
 )
-from state.params import ChainParams
 
-if TYPE_CHECKING:  # state.tx reads the registry (state.txtypes), which names these rules
+if TYPE_CHECKING:
+    # state.tx reads the registry (state.txtypes), which names these rules
+    from state.executor_api import ExecutorApi as _Executor
     from state.tx import Tx
+else:
+    _Executor = object  # the interface is for the checker; at run time a plain mixin
 
 __all__ = ["TxRules"]
 
@@ -49,31 +51,9 @@ def _add(a: int, b: int) -> int:
     return s if s <= MAX_SAFE_INT else MAX_SAFE_INT
 
 
-class TxRules:
+class TxRules(_Executor):
     """The transaction rules of :class:`state.machine.BlockExecutor` (checks first, changes
     after)."""
-
-    if TYPE_CHECKING:  # what the rules use of the executor (state/machine.py defines it)
-        h: int
-        params: ChainParams
-
-        def get(self, key: bytes) -> Any: ...
-
-        def put(self, key: bytes, value: Any) -> None: ...
-
-        def delete(self, key: bytes) -> None: ...
-
-        def account(self, addr: bytes) -> Account: ...
-
-        def credit(self, addr: bytes, amount: int) -> None: ...
-
-        def debit(self, addr: bytes, amount: int) -> None: ...
-
-        def pool(self, pool_id: str) -> Pool: ...
-
-        def add_to_pool(self, pool: Pool, amount: int) -> None: ...
-
-        def validators_at(self, height: int) -> tuple[ValidatorInfo, ...]: ...
 
     def _transfer(self, tx: Tx, index: int) -> dict[str, Any]:
         p = tx.payload
