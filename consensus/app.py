@@ -21,10 +21,18 @@ from .types import DuplicateVoteEvidence
 
 
 class ValidatorInfoLike(Protocol):
-    consensus_key: bytes
-    power: int
-    operator: bytes
-    name: str
+    # read-only, so the frozen state.model.ValidatorInfo fits
+    @property
+    def consensus_key(self) -> bytes: ...
+
+    @property
+    def power(self) -> int: ...
+
+    @property
+    def operator(self) -> bytes: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 class Application(Protocol):
@@ -62,7 +70,9 @@ class Application(Protocol):
         evidence: Sequence[DuplicateVoteEvidence],
         state_root: bytes,
         extra: Batch,
-    ) -> None: ...
+    ) -> object:
+        """Persist the block; consensus ignores what it returns (ChainApp: the Execution)."""
+        ...
 
     def validators(self, height: int) -> Sequence[ValidatorInfoLike]:
         """The set that precommits block `height` (known up to last_height() + 2)."""

@@ -37,32 +37,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from state import codec
 from state.codec import DecodeError
 from state.crypto import sha256
 from state.errors import Code
-from state.tx import SIG_CHECKED_CODES, CheckResult, Tx, check_tx
-
-
-class _Account(Protocol):
-    balance: int
-    nonce: int
-
-
-class StateViewLike(Protocol):
-    """The part of state.chain's StateView the mempool reads (latest committed state)."""
-
-    @property
-    def chain_id(self) -> str: ...
-
-    @property
-    def params(self) -> Any: ...
-
-    def account(self, addr: bytes) -> _Account: ...
-
-    def tx_result(self, tx_hash: bytes) -> object | None: ...
+from state.tx import SIG_CHECKED_CODES, AdmissionView, CheckResult, Tx, check_tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +87,7 @@ class Mempool:
     or the simulator) owns it."""
 
     def __init__(
-        self, view: Callable[[], StateViewLike], limits: MempoolLimits | None = None
+        self, view: Callable[[], AdmissionView], limits: MempoolLimits | None = None
     ) -> None:
         self._view = view
         self.limits = limits or MempoolLimits()

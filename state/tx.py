@@ -50,6 +50,7 @@ __all__ = [
     "SIGN_PREFIX",
     "SIG_CHECKED_CODES",
     "TX_TYPES",
+    "AdmissionView",
     "CheckResult",
     "Tx",
     "build_tx",
@@ -120,12 +121,16 @@ class CheckResult:
 
 
 class _Account(Protocol):
-    balance: int
-    nonce: int
+    # read-only, so the frozen state.model.Account fits
+    @property
+    def balance(self) -> int: ...
+
+    @property
+    def nonce(self) -> int: ...
 
 
-class _View(Protocol):
-    """The part of StateView (state/chain.py) that admission reads."""
+class AdmissionView(Protocol):
+    """The part of StateView (state/chain.py) that admission reads (check_tx, the mempool)."""
 
     @property
     def chain_id(self) -> str: ...
@@ -280,7 +285,7 @@ PEER_FAULT_CODES: frozenset[Code] = frozenset(
 
 
 def check_tx(
-    view: _View,
+    view: AdmissionView,
     wire: bytes,
     *,
     is_duplicate: Callable[[Tx], bool] = _never_duplicate,
