@@ -139,7 +139,7 @@ def load_public_key(path: Path) -> bytes:
 
 def _hex_field(path: Path, doc: dict[str, Any], name: str) -> bytes:
     v = doc.get(name)
-    if not isinstance(v, str) or not is_hex_bytes(v):  # isinstance: narrows for the checker
+    if not is_hex_bytes(v):
         raise KeyFileError(f"key file {path}: {name} must be a hex string")
     return bytes.fromhex(v)
 

@@ -8,7 +8,7 @@ its error wording cannot drift between the RPC server, the CLI, genesis and conf
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from state.crypto import KEY_LEN
 
@@ -21,13 +21,14 @@ HEX32_RULE = f"must be {2 * KEY_LEN} hex characters ({KEY_LEN} bytes)"
 HEX_BYTES_RULE = "must be a hex string (an even number of 0-9, a-f, A-F)"
 
 
-def is_hex32(value: Any) -> bool:
-    """True when `value` is a str of exactly 64 hex digits."""
+def is_hex32(value: object) -> TypeGuard[str]:
+    """True when `value` is a str of exactly 64 hex digits (the checker then knows a str)."""
     return isinstance(value, str) and HEX32.fullmatch(value) is not None
 
 
-def is_hex_bytes(value: Any) -> bool:
-    """True when `value` is a str of an even number of hex digits."""
+def is_hex_bytes(value: object) -> TypeGuard[str]:
+    """True when `value` is a str of an even number of hex digits (the checker then knows a
+    str)."""
     return isinstance(value, str) and HEX_BYTES.fullmatch(value) is not None
 
 
