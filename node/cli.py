@@ -26,8 +26,11 @@ DEFAULT_RPC_PORT = 26657
 DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_RPC_PORT}"
 RPC_ENV = "HUZHU_RPC"
 
+#: what signal.signal installs and returns (None: a handler not installed from Python)
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
-def _record_stop_signals() -> tuple[threading.Event, dict[int, Any]]:
+
+def _record_stop_signals() -> tuple[threading.Event, dict[signal.Signals, SignalHandler]]:
     """From now on SIGINT/SIGTERM set the returned event instead of killing the process.
 
     Why: importing the node (aiohttp, plyvel, pynacl, pydantic) takes most of a second, more
@@ -44,7 +47,7 @@ def _record_stop_signals() -> tuple[threading.Event, dict[int, Any]]:
     def record(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {}
+    previous: dict[signal.Signals, SignalHandler] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, record)
     return stop, previous
@@ -217,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(sim_main(args_list[1:]) or 0)
 
     # the long-running commands: signals recorded before anything slow happens
-    stop_event, previous = None, {}
+    stop_event: threading.Event | None = None
+    previous: dict[signal.Signals, SignalHandler] = {}
     if args_list[:1] in (["start"], ["localnet"]):
         stop_event, previous = _record_stop_signals()
     try:

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from node.config import DEFAULT_RPC_PORT, Home, load_config, split_host_port
 from node.localnet_harness import (
@@ -41,6 +42,9 @@ from node.localnet_harness import (
     rpc_url_of,
 )
 from node.testnet import P2P_PORT_OFFSET, create_testnet
+
+if TYPE_CHECKING:
+    from node.cli import SignalHandler
 
 __all__ = ["LocalnetError", "ephemeral_range", "port_is_free", "run_localnet"]
 
@@ -171,7 +175,7 @@ def run_localnet(
     ``command`` and ``stop`` exist for tests (and embedding): the defaults are what the
     ``huzhu localnet`` command uses."""
     stop = stop or threading.Event()
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, SignalHandler] = {}
     if threading.current_thread() is threading.main_thread():
         # First thing: a Ctrl-C from here on stops the nodes we started, never orphans them.
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -230,6 +234,6 @@ def run_localnet(
             codes = sup.close()
             print(f"localnet stopped (exit codes {list(codes.values())})", flush=True)
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)
         if throwaway:
             shutil.rmtree(root, ignore_errors=True)

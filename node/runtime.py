@@ -284,14 +284,17 @@ class Node:
             self._arm_timer()
 
     def _act(self, a: Any) -> None:
+        p2p = self.p2p
+        # the replica acts only once start() has made the p2p node (AttributeError before)
+        assert p2p is not None, "replica action before start()"
         if isinstance(a, Broadcast):
-            self.p2p.broadcast(a.channel, a.payload)
+            p2p.broadcast(a.channel, a.payload)
         elif isinstance(a, SendTo):
-            self.p2p.send(a.peer_id, a.channel, a.payload)
+            p2p.send(a.peer_id, a.channel, a.payload)
         elif isinstance(a, Committed):
             self._on_committed(a)
         elif isinstance(a, Penalize):
-            self.p2p.penalize(a.peer_id, a.reason)
+            p2p.penalize(a.peer_id, a.reason)
         elif isinstance(a, EvidenceFound):
             ev = a.evidence
             log.warning(

@@ -25,10 +25,6 @@ _IGNORE = re.compile(r"#\s*type:\s*ignore\b(?P<codes>\[[^\]]*\])?(?P<rest>.*)")
 #: what follows the ignore must be another comment with some words in it
 _REASON = re.compile(r"\s*#\s*\w+")
 
-#: TEMPORARY (issue 9): reason-less ignores in files of other branches, by (file, code before
-#: the comment); give each its reason and drop it from here. Stale entries fail the test.
-GRANDFATHERED = {("node/localnet.py", "signal.signal(sig, handler)")}
-
 
 def unexplained_ignores(source: str) -> list[tuple[int, str]]:
     """(line, code) of each `type: ignore` comment without an error code and a reason."""
@@ -101,10 +97,8 @@ def test_every_ignore_in_checked_code_gives_its_reason() -> None:
         for p in _checked_files()
         for line, code in unexplained_ignores(p.read_text())
     ]
-    bad = [f"{path}:{n}: {code}" for path, n, code in found if (path, code) not in GRANDFATHERED]
+    bad = [f"{path}:{n}: {code}" for path, n, code in found]
     assert not bad, "type: ignore[code]  # reason, on the same line:\n" + "\n".join(bad)
-    stale = GRANDFATHERED - {(path, code) for path, _, code in found}
-    assert not stale, f"fixed: remove from GRANDFATHERED: {sorted(stale)}"
 
 
 def test_the_scan_covers_the_packages() -> None:
@@ -135,6 +129,15 @@ def test_the_drivers_are_checked_in_default_mode(module: str) -> None:
     opts = _options().clone_for_module(module)
     assert not opts.disallow_untyped_defs
     assert not opts.warn_return_any
+
+
+def test_no_shipped_module_is_exempt_from_checking() -> None:
+    """An `ignore_errors` override would let a whole file's errors pass `make test` unseen."""
+    opts = _options()
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in _checked_files()}
+    assert {"state.rules", "state.machine", "node.cli", "sim.node"} <= modules
+    exempt = sorted(m for m in modules if opts.clone_for_module(m).ignore_errors)
+    assert not exempt, f"type errors switched off for {exempt}"
 
 
 def test_missing_stubs_are_excused_by_name_only() -> None:
