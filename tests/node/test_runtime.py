@@ -18,6 +18,7 @@ from node.keys import write_key
 from node.logs import parse_level, setup_logging
 from node.runtime import Node
 from state.crypto import Signer, sha256
+from state.genesis_builder import ValidatorSpec, genesis_doc
 from state.tx import build_tx
 
 CHAIN = "rt-test"
@@ -29,27 +30,16 @@ TREASURY = Signer(sha256(b"runtime-test-treasury"))
 def make_home(root: Path, block_time_ms: int = 50, **mempool: int) -> Path:
     home = root / "home"
     home.mkdir()
-    genesis = {
-        "chain_id": CHAIN,
-        "genesis_time": "2026-11-26T00:00:00Z",
-        "params": {
-            "block_time_ms": block_time_ms,
-            "treasury": TREASURY.public_key.hex(),
-            "registrars": [],
-            "operators": [],
-        },
-        "validators": [
-            {
-                "name": "v0",
-                "operator": VAL.public_key.hex(),
-                "consensus_key": VAL.public_key.hex(),
-                "power": 1,
-                "p2p": "127.0.0.1:1",
-            }
+    genesis = genesis_doc(
+        chain_id=CHAIN,
+        treasury=TREASURY.public_key,
+        params={"block_time_ms": block_time_ms},
+        validators=[
+            ValidatorSpec("v0", VAL.public_key, VAL.public_key, p2p="127.0.0.1:1"),
         ],
-        "accounts": [{"address": ALICE.public_key.hex(), "balance": 10_000}],
-        "pools": [{"id": "medical", "name": "Medical"}],
-    }
+        accounts=[(ALICE.public_key, 10_000)],
+        pools=[{"id": "medical", "name": "Medical"}],
+    )
     (home / "genesis.json").write_text(json.dumps(genesis))
     write_key(home / "node_key.json", VAL)
     cfg = NodeConfig.model_validate(
