@@ -559,3 +559,12 @@ def test_tune_gc_raises_only_the_young_threshold() -> None:
         assert gc.get_threshold() == (GC_GEN0_THRESHOLD, saved[1], saved[2])
     finally:
         gc.set_threshold(*saved)
+
+
+def test_commit_wait_without_a_config_is_the_configured_default() -> None:
+    """A caller of broadcast_tx(mode="commit") that passes no timeout waits as long as a
+    node started with the default config: PROTOCOL.md section 6's 30 s."""
+    from node.api import DEFAULT_COMMIT_TIMEOUT_S
+    from node.config import RpcConfig
+
+    assert DEFAULT_COMMIT_TIMEOUT_S == RpcConfig().commit_timeout_ms / 1000 == 30.0
