@@ -666,3 +666,46 @@ def _proc_state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return "Z"
+
+
+# --- argument checks --------------------------------------------------------------------------
+
+_DEAD_RPC = ["--rpc", "http://127.0.0.1:1"]  # nothing listens: a parsed command fails to connect
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["query", "block", "-1"], "argument height: '-1' must be >= 0"),
+        (["query", "claims", "medical", "--limit", "0"], "argument --limit: '0' must be > 0"),
+        (["query", "account", "ab" * 31], f"{'ab' * 31!r} is not 64 hex characters"),
+        (["query", "account", "ab" * 32 + "a"], "is not 64 hex characters"),
+        (["query", "claim", "zz" * 32], "is not 64 hex characters"),
+        (["query", "block", "x"], "argument height: 'x' is not an integer"),
+        (["tx", "transfer", "--fee", "-1"], "argument --fee: '-1' must be >= 0"),
+        (["tx", "transfer", "--nonce", "-1"], "argument --nonce: '-1' must be >= 0"),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error(
+    argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv + _DEAD_RPC)
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "block", "0"],
+        ["query", "claims", "medical", "--limit", "1"],
+        ["query", "account", "AB" * 32],  # either case, padded by the shell or not
+        ["query", "account", " " + "ab" * 32 + " "],
+    ],
+)
+def test_an_argument_at_its_bound_is_accepted(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv + _DEAD_RPC) == 1
+    assert "Cannot connect" in capsys.readouterr().err
