@@ -4,9 +4,11 @@ transactions through the NodeAPI service, emits events, survives restart, and lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,19 @@ CHAIN = "rt-test"
 VAL = Signer(sha256(b"runtime-test-validator"))
 ALICE = Signer(sha256(b"runtime-test-alice"))
 TREASURY = Signer(sha256(b"runtime-test-treasury"))
+
+
+@contextlib.contextmanager
+def restored_root_logger() -> Iterator[None]:
+    """The root logger's handlers and level as they were: setup_logging (and run) replace them,
+    and the next test must not log into a closed stream."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
 
 
 def make_home(root: Path, block_time_ms: int = 50, **mempool: int) -> Path:
@@ -204,18 +219,13 @@ def test_logs_level_and_format() -> None:
     assert parse_level("DEBUG") == logging.DEBUG and parse_level("warning") == logging.WARNING
     with pytest.raises(ValueError):
         parse_level("loud")
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
     buf = io.StringIO()
-    try:
+    with restored_root_logger():
         setup_logging("warning", buf)
         logging.getLogger("huzhu.x").info("hidden")
         logging.getLogger("huzhu.x").warning("shown %d", 1)
         setup_logging("error", buf)  # again: replaces its handler, no line logged twice
         logging.getLogger("huzhu.x").error("once")
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
     out = buf.getvalue()
     assert "hidden" not in out and "WARNING huzhu.x: shown 1" in out
     assert out.count("once") == 1 and out.startswith("20") and "Z " in out
@@ -230,13 +240,8 @@ def test_run_refuses_bad_genesis_with_exit_1(
     doc = json.loads((home / "genesis.json").read_text())
     doc["validators"][0]["power"] = 2
     (home / "genesis.json").write_text(json.dumps(doc))
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
+    with restored_root_logger():
         assert run(home) == 1
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "cannot start: GenesisError" in err and "validators.0.power" in err
     assert "Traceback" not in err
@@ -354,13 +359,8 @@ def test_run_with_rpc_port_in_use_exits_1_and_releases_the_store(
             {"rpc": {"listen": f"127.0.0.1:{port}"}, "p2p": {"listen": "127.0.0.1:0"}}
         )
         write_config(home / "config.toml", cfg)
-        root = logging.getLogger()
-        saved = (list(root.handlers), root.level)
-        try:
+        with restored_root_logger():
             assert run(home) == 1
-        finally:
-            root.handlers[:] = saved[0]
-            root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "cannot start: OSError" in err and "Traceback" not in err
     LevelDBStore(str(home / "data")).close()  # the lock was released by the failed start
