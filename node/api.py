@@ -32,13 +32,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from node.config import RpcConfig
+
 BroadcastMode = Literal["async", "sync", "commit"]
 EventKind = Literal["new_block", "tx"]
 EVENT_KINDS: tuple[str, ...] = ("new_block", "tx")
 BROADCAST_MODES: tuple[str, ...] = ("async", "sync", "commit")
 
-# The commit mode's wait (PROTOCOL.md section 6: "after 30 s without inclusion").
-DEFAULT_COMMIT_TIMEOUT_S = 30.0
+# The commit mode's wait (PROTOCOL.md section 6: "after 30 s without inclusion"), for a caller
+# without a config: the config's default, so the two cannot drift apart.
+DEFAULT_COMMIT_TIMEOUT_S: float = RpcConfig.model_fields["commit_timeout_ms"].default / 1000
 
 EventListener = Callable[[str, dict[str, Any]], None]
 """``listener(kind, data)``: called by the node, on its event loop, once per event.

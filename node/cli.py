@@ -61,34 +61,6 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _address(value: str) -> str:
-    """argparse type of a 32-byte hex value (address, key, hash, claim id)."""
-    v = value.strip()
-    if len(v) != 64 or any(c not in "0123456789abcdefABCDEF" for c in v):
-        raise argparse.ArgumentTypeError(f"{value!r} is not 64 hex characters")
-    return v.lower()
-
-
-def _amount(value: str) -> int:
-    try:
-        n = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
-    return n
-
-
-def _nonneg(value: str) -> int:
-    try:
-        n = int(value, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
-    return n
-
-
 # --- keys -----------------------------------------------------------------------------------
 
 

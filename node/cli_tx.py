@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.cli import DEFAULT_RPC_URL, RPC_ENV, CliError, _nonneg, _print_json, _rpc_url
+from node.cli import DEFAULT_RPC_URL, RPC_ENV, CliError, _print_json, _rpc_url
+from node.rpcspec import cli_nonneg
 from state.txtypes import REGISTRY, TxType
 
 #: subcommand (and alias) -> its type
@@ -36,8 +37,8 @@ def add_tx_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         p.add_argument(
             "--rpc", default=None, help=f"node URL (default ${RPC_ENV} or {DEFAULT_RPC_URL})"
         )
-        p.add_argument("--fee", type=_nonneg, help="default: the chain's min_fee")
-        p.add_argument("--nonce", type=_nonneg, help="default: the account's pending_nonce")
+        p.add_argument("--fee", type=cli_nonneg, help="default: the chain's min_fee")
+        p.add_argument("--nonce", type=cli_nonneg, help="default: the account's pending_nonce")
         # Default commit (our choice; section 8 leaves it open): the command answers with
         # the execution result and exits non-zero when the rule refused, and a script's next
         # command sees the new state. `--mode sync` returns after admission.

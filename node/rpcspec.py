@@ -18,6 +18,7 @@ from node.config import RpcConfig
 from node.jsonrpc import INVALID_PARAMS, RpcError
 from state.codec import MAX_SAFE_INT
 from state.crypto import KEY_LEN, SIG_LEN
+from state.fieldkinds import cli_hex32, cli_positive
 from state.hexfmt import HEX32_RULE, HEX_BYTES_RULE, is_hex32, is_hex_bytes
 from state.model import CLAIM_STATUSES
 
@@ -67,24 +68,15 @@ class Kind:
     example: str = ""
 
 
-def _cli_hex32(value: str) -> str:
-    v = value.strip()
-    if not is_hex32(v):
-        raise argparse.ArgumentTypeError(f"{value!r} is not {2 * KEY_LEN} hex characters")
-    return v.lower()
-
-
-def _cli_int(low: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            n = int(value, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-        if n < low:
-            raise argparse.ArgumentTypeError(f"{value!r} must be {'> 0' if low else '>= 0'}")
-        return n
-
-    return parse
+def cli_nonneg(value: str) -> int:
+    """argparse type of an integer >= 0 (a height, a fee, a nonce)."""
+    try:
+        n = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return n
 
 
 def _check_hex32(name: str, v: Any, _cfg: RpcConfig) -> bytes:
@@ -141,7 +133,7 @@ HASH32 = Kind(
     f"{2 * KEY_LEN} hex characters, either case; {KEY_LEN} bytes to the node",
     _check_hex32,
     lambda _cfg: {"type": "string", "pattern": f"^[0-9a-fA-F]{{{2 * KEY_LEN}}}$"},
-    cli=_cli_hex32,
+    cli=cli_hex32,
     to_json=_hex_of,
     example="ab" * KEY_LEN,
 )
@@ -165,7 +157,7 @@ HEIGHT = Kind(
     "an integer; one outside the method's range is -32001",
     _check_height,
     lambda _cfg: {"type": "integer", "minimum": -MAX_SAFE_INT, "maximum": MAX_SAFE_INT},
-    cli=_cli_int(0),
+    cli=cli_nonneg,
     example="1",
 )
 LIMIT = Kind(
@@ -173,7 +165,7 @@ LIMIT = Kind(
     "an integer from 1 to the node's max_claims_limit, 1000 by default",
     _check_limit,
     lambda cfg: {"type": "integer", "minimum": 1, "maximum": cfg.max_claims_limit},
-    cli=_cli_int(1),
+    cli=cli_positive,
     example="5",
 )
 CLAIM_STATUS = choice("claim_status", CLAIM_STATUSES)

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from state import codec
 from state.codec import MAX_SAFE_INT
 from state.crypto import sha256
+from state.fieldkinds import MAX_NAME_CHARS
 from state.params import (
     CHAIN_PARAMS,
     POOL_PARAMS,
@@ -32,7 +33,6 @@ from state.params import (
 )
 
 MAX_CHAIN_ID_CHARS = 50
-MAX_NAME_CHARS = 64
 MAX_POOL_ID_CHARS = 32
 
 _POOL_ID = re.compile(r"[a-z0-9-]{1,32}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import signal
 import socket
 import stat
@@ -24,6 +23,7 @@ from node.cli import main
 from node.config import load_config, parse_peer
 from node.keys import load_key, load_public_key, write_key
 from node.localnet import port_is_free, run_localnet
+from node.localnet_harness import free_base_port
 from node.rpc import RpcServer
 from state.crypto import Signer, sha256
 from state.genesis import load_genesis
@@ -400,18 +400,8 @@ def test_main_gives_the_callers_signal_handlers_back(tmp_path: Path) -> None:
 # --- start: signals ---------------------------------------------------------------------------
 
 
-def _free_base_port() -> int:
-    """A base port with P (RPC) and P + 1000 (P2P) free, below the ephemeral range."""
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(200):
-        base = rng.randrange(20000, 31000)
-        if all(port_is_free("127.0.0.1", p) for p in (base, base + 1000)):
-            return base
-    raise RuntimeError("no free port")
-
-
 def _start_node(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    base = _free_base_port()
+    base = free_base_port(1)
     assert (
         main(
             ["testnet", "--validators", "1", "--out", str(tmp_path / "n"), "--base-port", str(base)]
@@ -490,7 +480,7 @@ def test_signal_during_startup_is_a_clean_stop(
     else:
         proc = subprocess.Popen(
             [sys.executable, "-m", "node.cli", "localnet", "--validators", "1"]
-            + ["--base-port", str(_free_base_port()), "--dir", str(tmp_path / "ln")],
+            + ["--base-port", str(free_base_port(1)), "--dir", str(tmp_path / "ln")],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             preexec_fn=_default_signals,
@@ -532,7 +522,7 @@ def test_localnet_supervises_and_stops_its_nodes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[Path] = []
-    base = _free_base_port()
+    base = free_base_port(1)
     stop = threading.Event()
     threading.Timer(1.0, stop.set).start()
     rc = run_localnet(
@@ -550,7 +540,7 @@ def test_localnet_supervises_and_stops_its_nodes(
 def test_localnet_tells_a_newcomer_where_the_keys_are(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = _free_base_port()
+    base = free_base_port(1)
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
     keys = tmp_path / "ln" / "keys"
@@ -572,7 +562,7 @@ def test_localnet_tells_a_newcomer_where_the_keys_are(
 def test_localnet_names_a_taken_port_and_starts_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = _free_base_port()
+    base = free_base_port(1)
     started: list[Path] = []
     with socket.socket() as held:  # e.g. a previous localnet still running
         held.bind(("127.0.0.1", base + 1000))
@@ -612,7 +602,7 @@ def test_localnet_stops_when_a_node_dies(
 
     rc = run_localnet(
         1,
-        _free_base_port(),
+        free_base_port(1),
         tmp_path / "ln",
         command=dying,
         stop=threading.Event(),
@@ -649,7 +639,7 @@ from pathlib import Path
 from node.localnet import run_localnet
 node = ("import os,signal,sys,time; open({str(pidfile)!r}, 'w').write(str(os.getpid()));"
         " signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(120)")
-run_localnet(1, {_free_base_port()}, Path({str(tmp_path / "ln")!r}),
+run_localnet(1, {free_base_port(1)}, Path({str(tmp_path / "ln")!r}),
              command=lambda home: [sys.executable, "-c", node], poll_interval=0.2)
 """
     sup = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL)
@@ -676,3 +666,46 @@ def _proc_state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return "Z"
+
+
+# --- argument checks --------------------------------------------------------------------------
+
+_DEAD_RPC = ["--rpc", "http://127.0.0.1:1"]  # nothing listens: a parsed command fails to connect
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["query", "block", "-1"], "argument height: '-1' must be >= 0"),
+        (["query", "claims", "medical", "--limit", "0"], "argument --limit: '0' must be > 0"),
+        (["query", "account", "ab" * 31], f"{'ab' * 31!r} is not 64 hex characters"),
+        (["query", "account", "ab" * 32 + "a"], "is not 64 hex characters"),
+        (["query", "claim", "zz" * 32], "is not 64 hex characters"),
+        (["query", "block", "x"], "argument height: 'x' is not an integer"),
+        (["tx", "transfer", "--fee", "-1"], "argument --fee: '-1' must be >= 0"),
+        (["tx", "transfer", "--nonce", "-1"], "argument --nonce: '-1' must be >= 0"),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error(
+    argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv + _DEAD_RPC)
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "block", "0"],
+        ["query", "claims", "medical", "--limit", "1"],
+        ["query", "account", "AB" * 32],  # either case, padded by the shell or not
+        ["query", "account", " " + "ab" * 32 + " "],
+    ],
+)
+def test_an_argument_at_its_bound_is_accepted(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv + _DEAD_RPC) == 1
+    assert "Cannot connect" in capsys.readouterr().err

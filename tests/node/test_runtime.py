@@ -4,9 +4,11 @@ transactions through the NodeAPI service, emits events, survives restart, and lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from node.keys import write_key
 from node.logs import parse_level, setup_logging
 from node.runtime import Node
 from state.crypto import Signer, sha256
+from state.genesis_builder import ValidatorSpec, genesis_doc
 from state.tx import build_tx
 
 CHAIN = "rt-test"
@@ -26,30 +29,32 @@ ALICE = Signer(sha256(b"runtime-test-alice"))
 TREASURY = Signer(sha256(b"runtime-test-treasury"))
 
 
+@contextlib.contextmanager
+def restored_root_logger() -> Iterator[None]:
+    """The root logger's handlers and level as they were: setup_logging (and run) replace them,
+    and the next test must not log into a closed stream."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
 def make_home(root: Path, block_time_ms: int = 50, **mempool: int) -> Path:
     home = root / "home"
     home.mkdir()
-    genesis = {
-        "chain_id": CHAIN,
-        "genesis_time": "2026-11-26T00:00:00Z",
-        "params": {
-            "block_time_ms": block_time_ms,
-            "treasury": TREASURY.public_key.hex(),
-            "registrars": [],
-            "operators": [],
-        },
-        "validators": [
-            {
-                "name": "v0",
-                "operator": VAL.public_key.hex(),
-                "consensus_key": VAL.public_key.hex(),
-                "power": 1,
-                "p2p": "127.0.0.1:1",
-            }
+    genesis = genesis_doc(
+        chain_id=CHAIN,
+        treasury=TREASURY.public_key,
+        params={"block_time_ms": block_time_ms},
+        validators=[
+            ValidatorSpec("v0", VAL.public_key, VAL.public_key, p2p="127.0.0.1:1"),
         ],
-        "accounts": [{"address": ALICE.public_key.hex(), "balance": 10_000}],
-        "pools": [{"id": "medical", "name": "Medical"}],
-    }
+        accounts=[(ALICE.public_key, 10_000)],
+        pools=[{"id": "medical", "name": "Medical"}],
+    )
     (home / "genesis.json").write_text(json.dumps(genesis))
     write_key(home / "node_key.json", VAL)
     cfg = NodeConfig.model_validate(
@@ -214,18 +219,13 @@ def test_logs_level_and_format() -> None:
     assert parse_level("DEBUG") == logging.DEBUG and parse_level("warning") == logging.WARNING
     with pytest.raises(ValueError):
         parse_level("loud")
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
     buf = io.StringIO()
-    try:
+    with restored_root_logger():
         setup_logging("warning", buf)
         logging.getLogger("huzhu.x").info("hidden")
         logging.getLogger("huzhu.x").warning("shown %d", 1)
         setup_logging("error", buf)  # again: replaces its handler, no line logged twice
         logging.getLogger("huzhu.x").error("once")
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
     out = buf.getvalue()
     assert "hidden" not in out and "WARNING huzhu.x: shown 1" in out
     assert out.count("once") == 1 and out.startswith("20") and "Z " in out
@@ -240,13 +240,8 @@ def test_run_refuses_bad_genesis_with_exit_1(
     doc = json.loads((home / "genesis.json").read_text())
     doc["validators"][0]["power"] = 2
     (home / "genesis.json").write_text(json.dumps(doc))
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
+    with restored_root_logger():
         assert run(home) == 1
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "cannot start: GenesisError" in err and "validators.0.power" in err
     assert "Traceback" not in err
@@ -364,13 +359,8 @@ def test_run_with_rpc_port_in_use_exits_1_and_releases_the_store(
             {"rpc": {"listen": f"127.0.0.1:{port}"}, "p2p": {"listen": "127.0.0.1:0"}}
         )
         write_config(home / "config.toml", cfg)
-        root = logging.getLogger()
-        saved = (list(root.handlers), root.level)
-        try:
+        with restored_root_logger():
             assert run(home) == 1
-        finally:
-            root.handlers[:] = saved[0]
-            root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "cannot start: OSError" in err and "Traceback" not in err
     LevelDBStore(str(home / "data")).close()  # the lock was released by the failed start
@@ -569,3 +559,12 @@ def test_tune_gc_raises_only_the_young_threshold() -> None:
         assert gc.get_threshold() == (GC_GEN0_THRESHOLD, saved[1], saved[2])
     finally:
         gc.set_threshold(*saved)
+
+
+def test_commit_wait_without_a_config_is_the_configured_default() -> None:
+    """A caller of broadcast_tx(mode="commit") that passes no timeout waits as long as a
+    node started with the default config: PROTOCOL.md section 6's 30 s."""
+    from node.api import DEFAULT_COMMIT_TIMEOUT_S
+    from node.config import RpcConfig
+
+    assert DEFAULT_COMMIT_TIMEOUT_S == RpcConfig().commit_timeout_ms / 1000 == 30.0
