@@ -34,7 +34,6 @@ class (the simulator offers it generated transactions over a simulated network).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -42,6 +41,7 @@ from state import codec
 from state.codec import DecodeError
 from state.crypto import sha256
 from state.errors import Code
+from state.recent import RecentSet
 from state.tx import SIG_CHECKED_CODES, AdmissionView, CheckResult, Tx, check_tx
 
 
@@ -95,8 +95,8 @@ class Mempool:
         self._senders: dict[bytes, _Sender] = {}  # insertion order = fairness order of reap
         self._bytes = 0
         self._future = 0  # sum of _Sender.future
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._committed: OrderedDict[bytes, None] = OrderedDict()
+        self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
+        self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
 
     # ------------------------------------------------------------------ queries
 
@@ -160,13 +160,7 @@ class Mempool:
         return s is not None and tx.nonce in s.txs
 
     def _remember_verified(self, tx_hash: bytes) -> None:
-        v = self._verified
-        if tx_hash in v:
-            v.move_to_end(tx_hash)
-            return
-        v[tx_hash] = None
-        while len(v) > self.limits.verified_cache:
-            v.popitem(last=False)
+        self._verified.add(tx_hash)
 
     def add(self, wire: bytes) -> CheckResult:
         """Admission checks 1-11; on success the transaction is pending. Never raises on bytes."""
@@ -287,7 +281,7 @@ class Mempool:
         committed = self._committed
         for wire in block_txs:
             h = sha256(wire)
-            committed[h] = None
+            committed.add(h)
             tx = self._by_hash.get(h)
             if tx is not None:
                 touched.add(tx.sender)
@@ -297,8 +291,6 @@ class Mempool:
             sender = _sender_of(wire)
             if sender is not None and sender in self._senders:
                 touched.add(sender)
-        while len(committed) > self.limits.committed_cache:
-            committed.popitem(last=False)
         if not touched:
             return included, dropped
         view = self._view()

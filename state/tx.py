@@ -171,13 +171,18 @@ def build_tx(
     body_bytes = codec.encode(body)
     sig = signer.sign(SIGN_PREFIX + body_bytes)
     wire = codec.encode({"body": body, "sig": sig})
+    return _tx_of(body, sig, wire)
+
+
+def _tx_of(body: dict[str, Any], sig: bytes, wire: bytes) -> Tx:
+    """The Tx of a Body map (built here or already checked by decode_tx) and its envelope."""
     return Tx(
-        chain_id=chain_id,
-        type=type,
-        sender=signer.public_key,
-        nonce=nonce,
-        fee=fee,
-        payload=payload,
+        chain_id=body["chain_id"],
+        type=body["type"],
+        sender=body["sender"],
+        nonce=body["nonce"],
+        fee=body["fee"],
+        payload=body["payload"],
         sig=sig,
         wire=wire,
         hash=sha256(wire),
@@ -242,17 +247,7 @@ def decode_tx(wire: bytes, *, chain_id: str, params: ChainParams) -> Tx:
     if tx_type not in _WIRE:
         raise TxError(Code.UNKNOWN_TYPE, f"unknown type {tx_type!r}")
     _check_payload(tx_type, payload, params)
-    return Tx(
-        chain_id=tx_chain,
-        type=tx_type,
-        sender=sender,
-        nonce=nonce,
-        fee=fee,
-        payload=payload,
-        sig=sig,
-        wire=wire,
-        hash=sha256(wire),
-    )
+    return _tx_of(body, sig, wire)
 
 
 def verify_tx(tx: Tx) -> bool:

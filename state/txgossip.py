@@ -27,12 +27,12 @@ tx's wire bytes. :func:`decode_batch` is strict and raises only :class:`PeerFaul
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from state.codec import DecodeError, decode, encode
+from state.recent import RecentSet
 from state.tx import PEER_FAULT_CODES, CheckResult
 
 LIST_HEADER_MAX = 5  # msgpack array32 header: an upper bound for any batch's list header
@@ -132,8 +132,8 @@ class GossipLimits:
 class _PeerState:
     __slots__ = ("seen", "cursor")
 
-    def __init__(self) -> None:
-        self.seen: OrderedDict[bytes, None] = OrderedDict()
+    def __init__(self, seen_limit: int) -> None:
+        self.seen: RecentSet[bytes] = RecentSet(seen_limit)
         # per lane: every pending tx of the lane with seq <= cursor was offered or skipped
         self.cursor = [-1, -1]
 
@@ -176,14 +176,8 @@ class TxGossipPolicy:
         """Record that `peer_id` has `tx_hash` (it sent it to us, or we sent it)."""
         state = self._peers.get(peer_id)
         if state is None:
-            state = self._peers[peer_id] = _PeerState()
-        seen = state.seen
-        if tx_hash in seen:
-            seen.move_to_end(tx_hash)
-            return
-        seen[tx_hash] = None
-        while len(seen) > self.limits.seen_per_peer:
-            seen.popitem(last=False)
+            state = self._peers[peer_id] = _PeerState(self.limits.seen_per_peer)
+        state.seen.add(tx_hash)
 
     def add(self, tx_hash: bytes, wire: bytes, now_ms: int, from_peer: bytes | None = None) -> bool:
         """Queue a tx for forwarding; True when it was new to the gossip.
@@ -273,7 +267,7 @@ class TxGossipPolicy:
         for pid in peers:
             state = self._peers.get(pid)
             if state is None:
-                state = self._peers[pid] = _PeerState()
+                state = self._peers[pid] = _PeerState(self.limits.seen_per_peer)
             if self._flush_peer(pid, state, now_ms, send):
                 sent += 1
         return sent
