@@ -157,3 +157,20 @@ async def test_missing_text_file_is_an_error(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "absent.md" in err
     assert fake_node.received == []
+
+
+async def test_default_fee_is_the_min_fee_in_force_not_genesis(
+    rpc_server: RpcServer, fake_node: Any, key: Path
+) -> None:
+    """After a proposal raised min_fee, `huzhu tx` without --fee pays the new one."""
+    in_force = {**fake_node.chain_params.to_json(), "min_fee": 7}  # genesis says 2
+
+    async def params(height: int | None) -> dict[str, Any]:
+        return in_force
+
+    fake_node.params = params
+    argv = ["ballot", "--proposal", "ef" * 32, "--choice", "no"]
+    rc = await asyncio.to_thread(main, ["tx", *argv, "--key", str(key), "--rpc", rpc_server.url])
+    assert rc == 0
+    [wire] = fake_node.received
+    assert decode_tx(wire, chain_id=fake_node.chain_id, params=fake_node.chain_params).fee == 7
