@@ -336,3 +336,30 @@ def test_proposal_state_keys_are_in_the_root() -> None:
     _, pid = propose(hx, "m0", "med", max_claim=7000)
     assert hx.store.get(K.proposal_key(pid)) is not None
     assert hx.store.get(K.open_proposals_key("med")) is not None
+
+
+def test_lowered_max_votes_per_elector_drops_a_longer_pending_elect() -> None:
+    hx = gov_harness()
+    _, pid = propose(hx, "m0", "chain", max_votes_per_elector=1)
+    ballots(hx, pid, m1="yes", m2="yes", m3="yes")
+    hx.advance_to(22)
+    pool = Mempool(lambda: hx.view)
+    two = hx.tx("m4", "elect", candidates=[addr("op0"), addr("op1")])
+    one = hx.tx("m1", "elect", candidates=[addr("op0")])
+    assert pool.add(two.wire).code is Code.OK and pool.add(one.wire).code is Code.OK
+    pool.update([])  # params unchanged: both stay
+    assert len(pool) == 2
+    hx.block()  # block 23 enacts
+    _, dropped = pool.update([])
+    assert [t.hash for t in dropped] == [two.hash] and one.hash in pool
+
+
+def test_chain_scope_changes_registrars_from_enact_at() -> None:
+    hx = gov_harness()
+    _, pid = propose(hx, "m0", "chain", registrars=[addr("m1")])
+    ballots(hx, pid, m1="yes", m2="yes", m3="yes")
+    hx.advance_to(22)
+    assert hx.do("m1", "admit", account=addr("m9")).code is Code.UNAUTHORIZED  # block 23
+    ok(hx.do("m1", "admit", account=addr("m9")))  # block 24: enacted at the end of 23
+    assert hx.do("registrar", "admit", account=addr("m8")).code is Code.UNAUTHORIZED
+    assert hx.view.params.to_json()["registrars"] == [addr("m1").hex()]
