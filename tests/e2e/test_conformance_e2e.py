@@ -395,6 +395,12 @@ def test_account_pool_member(c: Client) -> None:
         "notice_period": 3,
         "fee_bps": 800,
         "admission": "open",
+        "gov_deposit": 100,
+        "gov_voting_period": 50,
+        "gov_timelock": 20,
+        "gov_quorum_bps": 2000,
+        "gov_threshold_bps": 6667,
+        "gov_max_open": 8,
     }
     assert pool["members"] == {"waiting": 0, "active": 0, "lapsed": 0, "left": 0}
     assert c.error("pool", {"id": "nope"})["code"] == -32001
@@ -408,6 +414,8 @@ def test_account_pool_member(c: Client) -> None:
         "joined_at": res["height"],
         "paid_through": res["height"] + 99,
         "status": "waiting",
+        "active_from": res["height"] + 10,  # the waiting_period in force at the join
+        "left_at": None,
     }
     pool = c.call("pool", id="slow")
     assert pool["balance"] == 100 and pool["members"]["waiting"] == 1
@@ -658,6 +666,16 @@ def test_claim_lifecycle(c: Client) -> None:
         "voters": [],
         "status": "voting",
         "payable_at": None,
+        # the params the claim is decided and paid under, recorded at filing
+        "terms": {
+            "claim_bond": 50,
+            "quorum": 2,
+            "approve_bps": 5000,
+            "vote_window": 20,
+            "juror_min_age": 1,
+            "notice_period": 10,
+            "fee_bps": 800,
+        },
     }
     assert (
         send(c, claimant, "vote", {"claim": bytes.fromhex(cid), "approve": True})["error"]
