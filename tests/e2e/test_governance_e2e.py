@@ -1,14 +1,19 @@
 """A proposal from filing to enactment on a 4-validator chain of real processes, through
 JSON-RPC only: members file a chain-scope and a pool-scope proposal, cast ballots through
 different nodes, the tally passes both at closes_at, the time lock holds them back (a member
-leaves in it), and from enact_at every node answers the new params and enforces them."""
+leaves in it), and from enact_at every node answers the new params and enforces them. The
+pool's proposal is filed with `huzhu tx propose`, the others are built and sent over RPC."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from e2e_net import Net, build, genesis_template, member, send, wait_for
 
+from node.cli import main as cli_main
+from node.keys import write_key
 from state.crypto import sha256
 
 #: the shortest periods governance allows, so the story takes about 25 blocks
@@ -30,7 +35,7 @@ def on_all(net: Net, method: str, **params: Any) -> list[Any]:
     return [net.call(i, method, **params) for i in range(4)]
 
 
-def test_proposal_from_filing_to_enactment(make_net) -> None:  # type: ignore[no-untyped-def]
+def test_proposal_from_filing_to_enactment(make_net, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     net = make_net(4, genesis_template(members=5, params=GOV, pools=[POOL]))
     net.start_all()
     net.wait_height(0, 1)
@@ -55,20 +60,15 @@ def test_proposal_from_filing_to_enactment(make_net) -> None:  # type: ignore[no
             },
         )
     )
-    pool = ok(
-        send(
-            net,
-            1,
-            member(1),
-            "propose",
-            {
-                "scope": "medical",
-                "changes": {"max_claim": 8000},
-                "title": "raise max_claim",
-                "text_hash": text_hash,
-            },
-        )
-    )
+    # the pool's proposal through the command line: --set read as JSON, --text hashed
+    text = tmp_path / "proposal.md"
+    text.write_bytes(b"Treatment costs rose.\n")
+    write_key(tmp_path / "member1.json", member(1))
+    argv = ["tx", "propose", "--scope", "medical", "--set", "max_claim=8000"]
+    argv += ["--title", "raise max_claim", "--text", str(text), "--rpc", net.rpc_url(1)]
+    assert cli_main([*argv, "--key", str(tmp_path / "member1.json")]) == 0
+    pool = ok(json.loads(capsys.readouterr().out))
+    assert net.call(1, "proposal", id=pool["hash"])["text_hash"] == sha256(text.read_bytes()).hex()
     p = net.call(2, "proposal", id=chain["hash"])
     assert (p["scope"], p["status"], p["electorate"], p["enact_at"]) == ("chain", "voting", 4, None)
     assert p["opened_at"] == chain["height"] and p["closes_at"] == chain["height"] + 10
