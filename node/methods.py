@@ -54,7 +54,14 @@ from node.rpcspec import (
     obj,
 )
 from state.model import MEMBER_STATUSES, PROPOSAL_STATUSES
-from state.params import CHAIN_PARAMS, AddressKind, AddressListKind, IntKind, ParamSpec
+from state.params import (
+    CHAIN_PARAMS,
+    GOV_PARAMS,
+    AddressKind,
+    AddressListKind,
+    IntKind,
+    ParamSpec,
+)
 
 __all__ = [
     "BY_NAME",
@@ -95,7 +102,7 @@ def _param_schema(spec: ParamSpec) -> dict[str, Any]:
 #: every chain param in force, defaults filled (the `params` answer)
 CHAIN_PARAMS_OUT = obj(**{s.name: _param_schema(s) for s in CHAIN_PARAMS})
 #: the gov params a proposal runs under, copied from its scope when it opened
-GOV_PARAMS_OUT = obj(**{s.name: UINT for s in CHAIN_PARAMS if s.name.startswith("gov_")})
+GOV_PARAMS_OUT = obj(**dict.fromkeys(GOV_PARAMS, UINT))
 PROPOSAL = obj(
     id=HEX32_OUT,
     scope=STR,

@@ -1,5 +1,5 @@
 """A proposal from filing to enactment on a 4-validator chain of real processes, through
-JSON-RPC only: members file a chain-scope and a pool-scope proposal, cast ballots through
+JSON-RPC: members file a chain-scope and a pool-scope proposal, cast ballots through
 different nodes, the tally passes both at closes_at, the time lock holds them back (a member
 leaves in it), and from enact_at every node answers the new params and enforces them. The
 pool's proposal is filed with `huzhu tx propose`, the others are built and sent over RPC."""
