@@ -262,13 +262,13 @@ class NodeService:
 
     async def member(self, pool: str, address: bytes) -> dict[str, Any]:
         view = self._p.view()
-        p = view.pool(pool)
-        if p is None:
+        if view.pool(pool) is None:
             raise NotFound(f"pool {pool!r} not found")
         m = view.member(pool, address)
         if m is None:
             raise NotFound(f"{address.hex()} is not a member of pool {pool!r}")
-        return m.to_json(view.height, p.params.waiting_period)
+        # the record keeps active_from: a later change of waiting_period does not move it
+        return m.to_json(view.height)
 
     async def claim(self, id: bytes) -> dict[str, Any]:
         c = self._p.view().claim(id)
