@@ -14,6 +14,7 @@ from typing import Any
 
 from node.cli import DEFAULT_RPC_URL, RPC_ENV, CliError, _print_json, _rpc_url
 from node.rpcspec import cli_nonneg
+from state.crypto import sha256
 from state.txtypes import REGISTRY, TxType
 
 #: subcommand (and alias) -> its type
@@ -53,12 +54,27 @@ def parsed_payload(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return t.name, {f.name: f.kind.from_cli(getattr(args, f.name)) for f in t.fields}
 
 
+def hash_files(tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with each field whose kind hashes a file (`propose --text FILE`) holding
+    the hex sha256 of that file's bytes instead of its path (state/ does no I/O)."""
+    out = dict(payload)
+    for f in _BY_COMMAND[tx_type].fields:
+        if f.kind.cli_hashes_file:
+            path = Path(out[f.name])
+            try:
+                out[f.name] = sha256(path.read_bytes()).hex()
+            except OSError as exc:
+                raise CliError(f"{f.flag} {path}: {exc.strerror or exc}") from None
+    return out
+
+
 def cmd_tx(args: argparse.Namespace) -> int:
     from node.client import SyncRpcClient
     from node.keys import load_key
 
     signer = load_key(Path(args.key))
     tx_type, payload = parsed_payload(args)
+    payload = hash_files(tx_type, payload)
     client = SyncRpcClient(_rpc_url(args))
     try:
         result = client.build_and_send(

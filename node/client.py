@@ -205,10 +205,11 @@ class RpcClient:
 
         ``payload`` is in JSON form (hex for binary fields; bytes are accepted too) and is
         checked against the type's schema first (ValueError naming the field). ``fee``
-        defaults to the chain's ``min_fee``, ``nonce`` to the account's ``pending_nonce``
+        defaults to the chain's ``min_fee`` in force, ``nonce`` to the account's ``pending_nonce``
         (so several transactions can be sent without waiting for blocks)."""
         genesis = await self.genesis()
-        params = genesis["params"]
+        # the params in force, not genesis's: governance may have changed min_fee since
+        params = await self.params()
         wire_payload = payload_from_json(
             type, _hexify(payload), max_votes=params.get("max_votes_per_elector")
         )

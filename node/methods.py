@@ -47,12 +47,21 @@ from node.rpcspec import (
     Kind,
     Method,
     Param,
+    choice,
     invalid_param,
     list_of,
     null_or,
     obj,
 )
-from state.model import MEMBER_STATUSES
+from state.model import MEMBER_STATUSES, PROPOSAL_STATUSES
+from state.params import (
+    CHAIN_PARAMS,
+    GOV_PARAMS,
+    AddressKind,
+    AddressListKind,
+    IntKind,
+    ParamSpec,
+)
 
 __all__ = [
     "BY_NAME",
@@ -73,6 +82,45 @@ OPENRPC_VERSION = "1.2.6"
 _UNKNOWN = "when unknown"
 # the start of the server's message for each error a method declares
 _ERROR_NAMES = {NOT_FOUND: "not found", LIMIT_EXCEEDED: "limit exceeded"}
+
+
+# --- governance result schemas (derived from the param declarations) ------------------------------
+
+
+def _param_schema(spec: ParamSpec) -> dict[str, Any]:
+    """The JSON Schema of one chain param's JSON value, from its kind."""
+    kind = spec.kind
+    if isinstance(kind, IntKind):
+        return {"type": "integer", "minimum": kind.lo, "maximum": kind.hi}
+    if isinstance(kind, AddressKind):
+        return HEX32_OUT
+    if isinstance(kind, AddressListKind):
+        return list_of(HEX32_OUT)
+    return {}  # a kind without a schema here: any JSON value
+
+
+#: every chain param in force, defaults filled (the `params` answer)
+CHAIN_PARAMS_OUT = obj(**{s.name: _param_schema(s) for s in CHAIN_PARAMS})
+#: the gov params a proposal runs under, copied from its scope when it opened
+GOV_PARAMS_OUT = obj(**dict.fromkeys(GOV_PARAMS, UINT))
+PROPOSAL = obj(
+    id=HEX32_OUT,
+    scope=STR,
+    proposer=HEX32_OUT,
+    changes={"type": "object", "minProperties": 1},
+    title=STR,
+    text_hash=HEX32_OUT,
+    opened_at=UINT,
+    closes_at=UINT,
+    electorate=UINT,
+    yes=UINT,
+    no=UINT,
+    abstain=UINT,
+    status={"type": "string", "enum": list(PROPOSAL_STATUSES)},
+    enact_at=null_or(UINT),
+    gov=GOV_PARAMS_OUT,
+)
+PROPOSAL_STATUS = choice("proposal_status", PROPOSAL_STATUSES)
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -188,12 +236,16 @@ METHODS: tuple[Method, ...] = (
         "member",
         "a pool member",
         (Param("pool", STRING, "the pool id"), Param("address", HASH32, "the member")),
-        "pool, address, joined_at, paid_through, status (at the latest height)",
+        "pool, address, joined_at, paid_through, active_from (joined_at + the waiting_period "
+        "in force at the join), left_at (height of the leave, null unless left), status (at "
+        "the latest height)",
         obj(
             pool=STR,
             address=HEX32_OUT,
             joined_at=UINT,
             paid_through=INT,
+            active_from=UINT,
+            left_at=null_or(UINT),
             status={"type": "string", "enum": list(MEMBER_STATUSES)},
         ),
         errors=((NOT_FOUND, "unknown pool, or never a member"),),
@@ -217,6 +269,45 @@ METHODS: tuple[Method, ...] = (
         "a list of claims as `claim` answers them, oldest first ([] for a pool without any)",
         list_of(CLAIM),
         errors=((NOT_FOUND, "unknown pool"),),
+    ),
+    Method(
+        "proposal",
+        "a governance proposal",
+        (Param("id", HASH32, "the proposal id (the hash of its propose transaction)"),),
+        "id, scope, proposer, changes (param name -> new value, JSON form), title, text_hash, "
+        "opened_at, closes_at, electorate, yes, no, abstain, status, enact_at (null until "
+        "passed), gov (the gov params it runs under)",
+        PROPOSAL,
+        errors=((NOT_FOUND, _UNKNOWN),),
+    ),
+    Method(
+        "proposals",
+        "the proposals of a scope, oldest first",
+        (
+            Param("scope", STRING, '"chain" or a pool id'),
+            Param("status", PROPOSAL_STATUS, "only proposals with this status", required=False),
+            Param("limit", LIMIT, "at most this many", required=False, default=100),
+        ),
+        "a list of proposals as `proposal` answers them, oldest first ([] for a scope without any)",
+        list_of(PROPOSAL),
+        errors=((NOT_FOUND, 'scope neither "chain" nor a pool'),),
+    ),
+    Method(
+        "params",
+        "the chain params in force",
+        (
+            Param(
+                "height",
+                HEIGHT,
+                "after this block; default: the latest. This node keeps only the latest "
+                "state: any other height is -32001",
+                required=False,
+                positional=True,
+            ),
+        ),
+        "every chain param in force after that block, defaults filled, gov_ params included",
+        CHAIN_PARAMS_OUT,
+        errors=((NOT_FOUND, "a height other than the latest committed (state not retained)"),),
     ),
     Method(
         "validators",

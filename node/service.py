@@ -262,13 +262,13 @@ class NodeService:
 
     async def member(self, pool: str, address: bytes) -> dict[str, Any]:
         view = self._p.view()
-        p = view.pool(pool)
-        if p is None:
+        if view.pool(pool) is None:
             raise NotFound(f"pool {pool!r} not found")
         m = view.member(pool, address)
         if m is None:
             raise NotFound(f"{address.hex()} is not a member of pool {pool!r}")
-        return m.to_json(view.height, p.params.waiting_period)
+        # the record keeps active_from: a later change of waiting_period does not move it
+        return m.to_json(view.height)
 
     async def claim(self, id: bytes) -> dict[str, Any]:
         c = self._p.view().claim(id)
@@ -281,6 +281,29 @@ class NodeService:
         if view.pool(pool) is None:
             raise NotFound(f"pool {pool!r} not found")
         return [c.to_json() for c in view.claims(pool, status=status, limit=limit)]
+
+    async def proposal(self, id: bytes) -> dict[str, Any]:
+        pr = self._p.view().proposal(id)
+        if pr is None:
+            raise NotFound(f"proposal {id.hex()} not found")
+        return pr.to_json()
+
+    async def proposals(self, scope: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+        found = self._p.view().proposals(scope, status, limit)
+        if found is None:
+            raise NotFound(f'scope {scope!r} not found: neither "chain" nor a pool')
+        return [pr.to_json() for pr in found]
+
+    async def params(self, height: int | None) -> dict[str, Any]:
+        view = self._p.view()
+        # Until historical state is kept (issue 12), only the latest params can be answered.
+        if height is not None and height != view.height:
+            raise NotFound(
+                f"params at height {height} not available: this node does not retain state "
+                f"at that height (latest is {view.height})"
+            )
+        out: dict[str, Any] = view.params.to_json()
+        return out
 
     async def validators(self, height: int | None) -> dict[str, Any]:
         view = self._p.view()

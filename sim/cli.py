@@ -165,6 +165,20 @@ def _mempool_summary(m: dict[str, int]) -> str:
     )
 
 
+def _counts(c: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in c.items()) or "-"
+
+
+def _governance_summary(tot: dict[str, Any]) -> str:
+    """What a sweep exercised of governance: proposals filed and ballots cast (executed),
+    and how the proposals ended."""
+    ran = tot["executed_by_type"]
+    ended = {k: v for k, v in tot["proposals"].items() if v}
+    return f"propose {ran.get('propose', 0)}, ballot {ran.get('ballot', 0)}; proposals " + (
+        _counts(ended) if ended else "none"
+    )
+
+
 def print_summary(
     console: Console,
     cfg: SimConfig,
@@ -235,6 +249,8 @@ def print_summary(
         ("messages", tot["messages"]),
         ("  by kind", ", ".join(f"{k} {v}" for k, v in tot["messages_by_kind"].items()) or "-"),
         ("committed txs", tot["committed_txs"]),
+        ("  executed (code 0)", _counts(tot["executed_by_type"])),
+        ("governance", _governance_summary(tot)),
         ("mempool", _mempool_summary(tot["mempool"])),
         ("simulated seconds", _fmt(tot["simulated_seconds"], 1)),
         ("wall seconds", f"{wall:.1f}"),

@@ -35,6 +35,9 @@ FAST_POOL_PARAMS: dict[str, Any] = {
     "notice_period": 1,
     "fee_bps": 800,
 }
+# the shortest governance periods (section 9): a proposal can be enacted ~21 heights after
+# it is filed, so sweeps of a few dozen heights see tallies and enactments
+FAST_GOV_PARAMS: dict[str, Any] = {"gov_voting_period": 10, "gov_timelock": 10}
 # elections would reshuffle the set mid-run; the harness studies consensus under a fixed
 # genesis set, so the epoch is longer than any run (elect txs still execute and are stored)
 EPOCH_LENGTH = 1_000_000
@@ -72,6 +75,7 @@ def genesis_doc(keys: Keyring, chain_id: str = CHAIN_ID) -> dict[str, Any]:
             "epoch_length": EPOCH_LENGTH,
             "max_validators": max(21, n),
             "min_validators": min(4, n),
+            **FAST_GOV_PARAMS,
         },
         validators=[
             ValidatorSpec(
@@ -84,5 +88,8 @@ def genesis_doc(keys: Keyring, chain_id: str = CHAIN_ID) -> dict[str, Any]:
         ],
         accounts=[(m.public_key, MEMBER_BALANCE) for m in keys.members]
         + [(keys.registrar.public_key, MEMBER_BALANCE)],
-        pools=[{"id": pid, "name": name, "params": dict(FAST_POOL_PARAMS)} for pid, name in POOLS],
+        pools=[
+            {"id": pid, "name": name, "params": {**FAST_POOL_PARAMS, **FAST_GOV_PARAMS}}
+            for pid, name in POOLS
+        ],
     )

@@ -95,8 +95,12 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         kinds.update(r.get("messages_by_kind", {}))
     rounds = [x for r in records for x in r["rounds_per_height"] if x is not None]
     mempool: Counter[str] = Counter()
+    executed: Counter[str] = Counter()
+    proposals: Counter[str] = Counter()
     for r in records:
         mempool.update(r.get("mempool", {}))
+        executed.update(r.get("executed_by_type", {}))
+        proposals.update(r.get("proposals", {}))
     return {
         "runs": len(records),
         "safety_violations": sum(len(r["safety_violations"]) for r in records),
@@ -114,6 +118,8 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "heights_past_round_0": sum(1 for x in rounds if x > 0),
         "committed_txs": sum(r.get("committed_txs", 0) for r in records),
         "mempool": dict(sorted(mempool.items())),
+        "executed_by_type": dict(sorted(executed.items())),
+        "proposals": dict(sorted(proposals.items())),
     }
 
 

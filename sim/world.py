@@ -55,6 +55,7 @@ from sim.genesis import POOLS, Keyring, genesis_doc
 from sim.network import Latency, NetConfig, Network
 from sim.node import SimNode
 from sim.txgen import TxGenerator
+from sim.txstats import executed_by_type, proposal_statuses
 from state.genesis import parse_genesis
 
 #: simulated time starts this long after genesis time (block times must be later)
@@ -213,6 +214,7 @@ class World:
         self.sent_by_kind: Counter[str] = Counter()
         self.evidence = 0
         self.committed_txs = 0
+        self.executed: Counter[str] = Counter()  # committed with code 0, by tx type
         self._reached: set[int] = set()
         self._ran = False
 
@@ -399,6 +401,8 @@ class World:
         )
         if first and a.height in self.checker.heights:
             self.committed_txs += len(a.block.txs)
+            if node.chain is not None:
+                self.executed.update(executed_by_type(node.chain, a.height, a.block.txs))
 
     def _send(self, node: SimNode, peer: bytes | None, channel: int, payload: bytes) -> None:
         if peer is None:
@@ -494,6 +498,15 @@ class World:
             )
         return d
 
+    def _proposal_statuses(self) -> dict[str, int]:
+        """Proposals per status in the final state of the highest honest node still up."""
+        up = [n for n in self.nodes if n.honest and n.chain is not None]
+        if not up:
+            return {}
+        best = max(up, key=lambda n: n.chain.height if n.chain is not None else -1)
+        assert best.chain is not None
+        return proposal_statuses(best.chain, (pid for pid, _ in POOLS))
+
     def _mempool_counts(self) -> dict[str, Any]:
         """What the nodes' mempools and tx gossip did, summed over nodes and incarnations:
         client submissions and gossip arrivals by admission code, reaped, included,
@@ -543,6 +556,8 @@ class World:
             "simulated_seconds": round((self.clock.now_ms - self.start_ms) / 1000, 3),
             "events": self.events,
             "committed_txs": self.committed_txs,
+            "executed_by_type": dict(sorted(self.executed.items())),
+            "proposals": self._proposal_statuses(),
             "mempool": self._mempool_counts(),
             "evidence_found": self.evidence,
             "penalties": dict(sorted(self.penalties.items())),

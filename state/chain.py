@@ -24,14 +24,17 @@ from state.machine import (
     execute_block,
 )
 from state.model import (
+    CHAIN_SCOPE,
     CLAIM_STATUSES,
     EMPTY_ACCOUNT,
     MEMBER_STATUSES,
+    PROPOSAL_STATUSES,
     Account,
     Candidate,
     Claim,
     Member,
     Pool,
+    Proposal,
     TxRecord,
     ValidatorInfo,
     member_status,
@@ -233,6 +236,9 @@ class Chain:
         self.height = h
         self.state_root = ex.state_root
         self._committed.refresh(ex.objects)
+        enacted = ex.objects.get(K.PARAMS)
+        if enacted is not None:  # a chain-scope proposal: block h + 1 on runs under it
+            self.params = enacted
 
     def block_results(self, height: int) -> dict[str, Any] | None:
         """`results` (hash, code, log per tx) and `events` of a committed block."""
@@ -314,11 +320,33 @@ class StateView:
         if p is None:
             return counts
         h = self.height
-        wp = p.params.waiting_period
         for _, raw in self._c.store.iterate(K.member_prefix(pool)):
             d = K.unpack(raw)
-            counts[member_status(d["joined_at"], d["paid_through"], d["left"], wp, h)] += 1
+            counts[member_status(d["active_from"], d["paid_through"], d["left_at"], h)] += 1
         return counts
+
+    def proposal(self, proposal_id: bytes) -> Proposal | None:
+        p: Proposal | None = self._c.get(K.proposal_key(proposal_id))
+        return p
+
+    def proposals(
+        self, scope: str, status: str | None = None, limit: int = 100
+    ) -> list[Proposal] | None:
+        """Proposals of `scope`, oldest first, optionally only those with `status`; None when
+        the scope is neither "chain" nor a pool. Filtering walks the scope's listing."""
+        if scope != CHAIN_SCOPE and self.pool(scope) is None:
+            return None
+        out: list[Proposal] = []
+        if status is not None and status not in PROPOSAL_STATUSES:
+            return out
+        for _, raw in self._c.store.iterate(K.proposal_list_prefix(scope)):
+            if len(out) >= limit:
+                break
+            p = self.proposal(K.unpack(raw))
+            assert p is not None, "listing points at a proposal"
+            if status is None or p.status == status:
+                out.append(p)
+        return out
 
     def candidates(self) -> list[Candidate]:
         return [v for _, v in self._c.iterate(K.CANDIDATE)]

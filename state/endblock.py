@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from state import keys as K
+from state.governance import GovRules
 from state.model import APPROVED, REJECTED, VOTING, Candidate, Claim, ValidatorInfo
 from state.rules import _add
 
@@ -27,7 +28,7 @@ else:
 __all__ = ["EndOfBlock"]
 
 
-class EndOfBlock(_Executor):
+class EndOfBlock(GovRules):
     """The end-of-block steps of :class:`state.machine.BlockExecutor`."""
 
     def _tally(self) -> None:
@@ -38,10 +39,10 @@ class EndOfBlock(_Executor):
             c: Claim | None = self.get(K.claim_key(key[len(prefix) :]))
             assert c is not None and c.status == VOTING, "tally index points at a voting claim"
             pool = self.get(K.pool_key(c.pool))
-            pp = pool.params
+            terms = c.terms  # the claim keeps the terms it was filed under (section 9)
             total = c.votes_for + c.votes_against
-            if total >= pp.quorum and c.votes_for * 10000 > pp.approve_bps * total:
-                payable_at = _add(c.closes_at, pp.notice_period)
+            if total >= terms["quorum"] and c.votes_for * 10000 > terms["approve_bps"] * total:
+                payable_at = _add(c.closes_at, terms["notice_period"])
                 self._set_claim_status(c, APPROVED, payable_at)
                 self.events.append(
                     {

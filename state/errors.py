@@ -32,6 +32,7 @@ class Code(IntEnum):
     NOTICE_PERIOD = 23
     POOL_INSOLVENT = 24
     ALREADY_REGISTERED = 25
+    TOO_MANY_PROPOSALS = 26
 
     @property
     def error(self) -> str | None:
@@ -76,4 +77,5 @@ CODE_MEANINGS: dict[Code, str] = {
     Code.NOTICE_PERIOD: "payout before the claim's payable_at height",
     Code.POOL_INSOLVENT: "the pool's balance is below the claim amount; the claim stays approved",
     Code.ALREADY_REGISTERED: "the consensus key belongs to another candidate or a current or next validator",
+    Code.TOO_MANY_PROPOSALS: "the scope already has gov_max_open proposals voting or passed",
 }

@@ -46,6 +46,8 @@ class ExecutorApi(Protocol):
     h: int
     #: the block's events, in order
     events: list[dict[str, Any]]
+    #: this block's changes so far (key -> value, None for a delete), over `base`
+    writes: dict[bytes, Any]
 
     def get(self, key: bytes) -> Any:
         """The decoded record at `key` as this block left it so far (None: absent)."""

@@ -13,6 +13,7 @@ only when it fails.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,10 +83,12 @@ class Field:
     kind: FieldKind
     help: str = ""
     negation: str | None = None
+    #: the CLI flag's word when it is not the field's name (`--text` for text_hash)
+    cli: str | None = None
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return "--" + (self.cli or self.name).replace("_", "-")
 
 
 class FieldKind:
@@ -122,6 +125,10 @@ class FieldKind:
     def cli_args(self, field: Field, v: Any) -> list[str]:
         """The command-line words that give the field the JSON value `v` (examples, docs)."""
         return [field.flag, str(v)]
+
+    #: True when the CLI value names a file whose sha256 is the field's value: the CLI
+    #: (node/cli_tx.py) reads and hashes it, since state/ does no I/O
+    cli_hashes_file: bool = False
 
     def __repr__(self) -> str:
         return f"<field kind {self.name}>"
@@ -316,6 +323,95 @@ class AddressList(FieldKind):
         return [field.flag, *v]
 
 
+class FileHash(Bin32):
+    """bin(32): the sha256 of a document; on the command line the document's path (the CLI
+    reads and hashes the file, `cli_hashes_file`)."""
+
+    cli_hashes_file = True
+
+    def _cli(self) -> dict[str, Any]:
+        return {"metavar": "FILE"}
+
+
+#: params whose values are address lists: hex in JSON, bin on the wire
+_ADDRESS_PARAMS = frozenset(("registrars", "operators", "attestors"))
+
+
+def _cli_setting(value: str) -> tuple[str, Any]:
+    """argparse type of `--set NAME=VALUE`: VALUE read as JSON, else a bare string."""
+    name, sep, raw = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=VALUE")
+    try:
+        v = json.loads(raw)
+    except ValueError:
+        v = raw
+    return name, v
+
+
+class ParamMap(FieldKind):
+    """A map of min_keys..max_keys str keys (param name -> new value); the values are checked
+    when the transaction executes (any fault there is invalid_payload, not malformed)."""
+
+    def __init__(self, name: str, min_keys: int, max_keys: int) -> None:
+        self.name = name
+        self.min_keys = min_keys
+        self.max_keys = max_keys
+        self.doc = f"map of {min_keys} to {max_keys} str keys (param name -> new value)"
+
+    def check(self, key: str, v: Any, params: ChainParams) -> None:
+        if type(v) is not dict or not self.min_keys <= len(v) <= self.max_keys:
+            raise malformed(key, f"must be a map of {self.min_keys} to {self.max_keys} entries")
+        for k in v:
+            if type(k) is not str:
+                raise malformed(key, "keys must be strings")
+
+    def from_json(self, key: str, v: Any, limits: Limits) -> dict[str, Any]:
+        if type(v) is not dict or not self.min_keys <= len(v) <= self.max_keys:
+            raise ValueError(f"{key}: must be an object of {self.min_keys} to {self.max_keys} keys")
+        out: dict[str, Any] = {}
+        for k, x in v.items():
+            if not _is_text(k):
+                raise ValueError(f"{key}: keys must be valid text")
+            if k in _ADDRESS_PARAMS and type(x) is list:
+                x = [AddressList._entry(f"{key}.{k}.{i}", a) for i, a in enumerate(x)]
+            out[k] = x
+        return out
+
+    def to_json(self, v: Any) -> Any:
+        return _json_of(v)
+
+    def add_argument(self, parser: argparse.ArgumentParser, field: Field) -> None:
+        parser.add_argument(
+            "--set",
+            dest=field.name,
+            action="append",
+            required=True,
+            type=_cli_setting,
+            metavar="NAME=VALUE",
+            help=field.help or "a param and its new value (JSON; a bare word is a string)",
+        )
+
+    def from_cli(self, v: Any) -> Any:
+        return dict(v)
+
+    def cli_args(self, field: Field, v: Any) -> list[str]:
+        out: list[str] = []
+        for k, x in v.items():
+            out += ["--set", f"{k}={x if isinstance(x, str) else json.dumps(x)}"]
+        return out
+
+
+def _json_of(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, list):
+        return [_json_of(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _json_of(x) for k, x in v.items()}
+    return v
+
+
 def _cli_hex32_list(value: str) -> list[str]:
     return [cli_hex32(p) for p in value.split(",") if p.strip()]
 
@@ -333,3 +429,11 @@ CANDIDATES = AddressList(
     "array of bin(32), at most max_votes_per_elector, no duplicates",
     "max_votes_per_elector",
 )
+MAX_CHANGES = 16
+MAX_TITLE_CHARS = 120
+CHANGES = ParamMap("param map", 1, MAX_CHANGES)
+TITLE = Text("title", f"str of 1..{MAX_TITLE_CHARS} code points", 1, MAX_TITLE_CHARS)
+TEXT_HASH = FileHash(
+    "text hash", "bin(32): sha256 of the proposal's text; on the command line the text's file"
+)
+CHOICE = Choice("choice", ("yes", "no", "abstain"))

@@ -22,6 +22,7 @@ from state import codec
 from state.codec import MAX_SAFE_INT
 from state.crypto import sha256
 from state.fieldkinds import MAX_NAME_CHARS
+from state.model import CHAIN_SCOPE
 from state.params import (
     CHAIN_PARAMS,
     POOL_PARAMS,
@@ -69,6 +70,8 @@ def _text(v: str) -> str:
 def _pool_id(v: str) -> str:
     if not _POOL_ID.fullmatch(v):
         raise ValueError(f"must be 1 to {MAX_POOL_ID_CHARS} characters of a-z, 0-9, -")
+    if v == CHAIN_SCOPE:
+        raise ValueError(f"{CHAIN_SCOPE!r} is the chain's governance scope, not a pool id")
     return v
 
 

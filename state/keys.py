@@ -22,6 +22,12 @@ another record's key. Heights are 8-byte big-endian so byte order is height orde
 | s/e/              | elector address                             | list of operators           |
 | s/V/              | be64(effective height)                      | list of ValidatorInfo       |
 | s/d/              | evidence id                                 | height it was counted at    |
+| s/g/              | proposal id                                 | Proposal                    |
+| s/G/              | be64(closes_at) + proposal id               | true (proposals to tally)   |
+| s/E/              | be64(enact_at) + be64(opened_at) + be32     | proposal id (to enact)      |
+| s/P/              | lp(scope) + be64(opened_at) + be32(index)   | proposal id (oldest first)  |
+| s/n/              | lp(scope)                                   | proposals voting or passed  |
+| s/b/              | proposal id + voter                         | choice (str)                |
 | s/params          |                                             | ChainParams                 |
 """
 
@@ -33,7 +39,16 @@ from typing import Any
 import msgpack
 
 from state import codec
-from state.model import CLAIM_STATUS_CODE, Account, Candidate, Claim, Member, Pool, ValidatorInfo
+from state.model import (
+    CLAIM_STATUS_CODE,
+    Account,
+    Candidate,
+    Claim,
+    Member,
+    Pool,
+    Proposal,
+    ValidatorInfo,
+)
 from state.params import ChainParams
 
 ACCOUNT = b"s/a/"
@@ -50,6 +65,12 @@ CONSENSUS_KEY = b"s/i/"
 ELECTOR = b"s/e/"
 VALIDATORS = b"s/V/"
 EVIDENCE = b"s/d/"
+PROPOSAL = b"s/g/"
+GOV_TALLY = b"s/G/"
+GOV_ENACT = b"s/E/"
+PROPOSAL_LIST = b"s/P/"
+OPEN_PROPOSALS = b"s/n/"
+BALLOT = b"s/b/"
 PARAMS = b"s/params"
 
 
@@ -141,6 +162,43 @@ def evidence_key(evidence_id: bytes) -> bytes:
     return EVIDENCE + evidence_id
 
 
+def proposal_key(proposal_id: bytes) -> bytes:
+    return PROPOSAL + proposal_id
+
+
+def gov_tally_prefix(closes_at: int) -> bytes:
+    return GOV_TALLY + be64(closes_at)
+
+
+def gov_tally_key(closes_at: int, proposal_id: bytes) -> bytes:
+    return GOV_TALLY + be64(closes_at) + proposal_id
+
+
+def gov_enact_prefix(enact_at: int) -> bytes:
+    return GOV_ENACT + be64(enact_at)
+
+
+def gov_enact_key(enact_at: int, opened_at: int, index: int) -> bytes:
+    """Ordered as section 9's step 1c enacts: opened_at, then position in its block."""
+    return GOV_ENACT + be64(enact_at) + be64(opened_at) + index.to_bytes(4, "big")
+
+
+def proposal_list_prefix(scope: str) -> bytes:
+    return PROPOSAL_LIST + lp(scope)
+
+
+def proposal_list_key(scope: str, opened_at: int, index: int) -> bytes:
+    return PROPOSAL_LIST + lp(scope) + be64(opened_at) + index.to_bytes(4, "big")
+
+
+def open_proposals_key(scope: str) -> bytes:
+    return OPEN_PROPOSALS + lp(scope)
+
+
+def ballot_key(proposal_id: bytes, voter: bytes) -> bytes:
+    return BALLOT + proposal_id + voter
+
+
 # --- value encoding ----------------------------------------------------------------------
 
 #: msgpack ships no type information: the signatures this module relies on
@@ -171,12 +229,13 @@ _DECODERS: dict[bytes, Callable[[Any], Any]] = {
     POOL: Pool.from_state,
     MEMBER: Member.from_state,
     CLAIM: Claim.from_state,
+    PROPOSAL: Proposal.from_state,
     CANDIDATE: Candidate.from_state,
     ELECTOR: _elector_from,
     VALIDATORS: _validators_from,
     PARAMS[:4]: ChainParams.from_state,
 }
-_MODELS = (Account, Pool, Member, Claim, Candidate)
+_MODELS = (Account, Pool, Member, Claim, Candidate, Proposal)
 
 
 def decode_value(key: bytes, raw: bytes) -> Any:

@@ -52,7 +52,7 @@ __all__ = [
 OK_RESULT = TxResult(Code.OK)
 
 _ACCOUNT = K.ACCOUNT
-_SCANNED = frozenset((K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS))
+_SCANNED = frozenset((K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS, K.GOV_TALLY, K.GOV_ENACT))
 #: type name -> its rule, called as rule(executor, tx, index); decode_tx admits no other type
 _RULES: dict[str, Rule] = {t.name: t.rule for t in REGISTRY}
 
@@ -224,6 +224,8 @@ class BlockExecutor(TxRules, EndOfBlock):
             included.append(wire)
             hashes.append(tx.hash)
         self._tally()
+        self._gov_tally()  # section 9 steps 1b and 1c, before the election
+        self._gov_enact()
         self._election()
         self._evidence(evidence)
         return included, hashes, results

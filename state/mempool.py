@@ -40,9 +40,10 @@ from dataclasses import dataclass
 from state import codec
 from state.codec import DecodeError
 from state.crypto import sha256
-from state.errors import Code
+from state.errors import Code, TxError
+from state.params import ChainParams
 from state.recent import RecentSet
-from state.tx import SIG_CHECKED_CODES, AdmissionView, CheckResult, Tx, check_tx
+from state.tx import SIG_CHECKED_CODES, AdmissionView, CheckResult, Tx, check_tx, decode_tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,8 @@ class Mempool:
         self._future = 0  # sum of _Sender.future
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
+        #: the chain params pending txs were admitted under (None until the first admission)
+        self._params: ChainParams | None = None
 
     # ------------------------------------------------------------------ queries
 
@@ -175,6 +178,8 @@ class Mempool:
             # that pass checks 1-7, so the full checks would also end at check 8
             return CheckResult(Code.DUPLICATE, "transaction already committed", None)
         view = self._view()
+        if self._params is None:
+            self._params = view.params
         res = check_tx(
             view,
             wire,
@@ -291,6 +296,8 @@ class Mempool:
             sender = _sender_of(wire)
             if sender is not None and sender in self._senders:
                 touched.add(sender)
+        if self._params is not None and self._view().params is not self._params:
+            self._recheck_static(touched, dropped)
         if not touched:
             return included, dropped
         view = self._view()
@@ -313,6 +320,24 @@ class Mempool:
             if not s.txs:
                 del self._senders[sender]
         return included, dropped
+
+    def _recheck_static(self, touched: set[bytes], dropped: list[Tx]) -> None:
+        """The chain params changed (a chain-scope proposal was enacted, PROTOCOL.md section 9):
+        drop the pending txs that no longer pass admission checks 1-7 (a raised min_fee, a
+        lowered max_votes_per_elector). Signatures stay checked. Rare: O(pending) when it runs."""
+        view = self._view()
+        params = self._params = view.params
+        for tx in list(self._by_hash.values()):
+            if tx.fee >= params.min_fee and len(tx.wire) <= params.max_tx_bytes:
+                try:
+                    decode_tx(tx.wire, chain_id=view.chain_id, params=params)
+                except TxError:
+                    pass
+                else:
+                    continue
+            touched.add(tx.sender)
+            dropped.append(tx)
+            self._remove(self._senders[tx.sender], tx)
 
     def remove(self, tx_hash: bytes) -> bool:
         """Drop one pending transaction (e.g. a proposer found it invalid); True if it was."""

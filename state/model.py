@@ -92,52 +92,88 @@ class Pool:
         }
 
 
-def member_status(
-    joined_at: int, paid_through: int, left: bool, waiting_period: int, h: int
-) -> str:
-    """Status at height h (section 3): `left` wins, then `lapsed`, `active`, `waiting`."""
-    if left:
+def member_status(active_from: int, paid_through: int, left_at: int | None, h: int) -> str:
+    """Status at height h (sections 3 and 9): `left` wins, then `lapsed`, `active`, `waiting`."""
+    if left_at is not None:
         return LEFT
     if h > paid_through:
         return LAPSED
-    if h >= joined_at + waiting_period:
+    if h >= active_from:
         return ACTIVE
     return WAITING
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A member record. `active_from` is joined_at + the waiting_period in force at the join
+    (a later change of the param does not move it); `left_at` the height of the leave."""
+
     pool: str
     address: bytes
     joined_at: int
     paid_through: int
-    left: bool = False
+    active_from: int
+    left_at: int | None = None
 
-    def status(self, h: int, waiting_period: int) -> str:
-        return member_status(self.joined_at, self.paid_through, self.left, waiting_period, h)
+    def status(self, h: int, waiting_period: int | None = None) -> str:
+        """Status at height h; `waiting_period` is ignored (the record keeps active_from)."""
+        return member_status(self.active_from, self.paid_through, self.left_at, h)
+
+    def active_at(self, x: int) -> bool:
+        """ "Active at height x" of section 9 (electorates): from this record only."""
+        return self.active_from <= x <= self.paid_through and (
+            self.left_at is None or self.left_at > x
+        )
 
     def to_state(self) -> dict[str, Any]:
         return {
+            "active_from": self.active_from,
             "address": self.address,
             "joined_at": self.joined_at,
-            "left": self.left,
+            "left_at": self.left_at,
             "paid_through": self.paid_through,
             "pool": self.pool,
         }
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> Member:
-        return cls(d["pool"], d["address"], d["joined_at"], d["paid_through"], d["left"])
+        return cls(
+            d["pool"],
+            d["address"],
+            d["joined_at"],
+            d["paid_through"],
+            d["active_from"],
+            d["left_at"],
+        )
 
-    def to_json(self, h: int, waiting_period: int) -> dict[str, Any]:
+    def to_json(self, h: int, waiting_period: int | None = None) -> dict[str, Any]:
         """The RPC `member` result, status evaluated at height h."""
         return {
             "pool": self.pool,
             "address": self.address.hex(),
             "joined_at": self.joined_at,
             "paid_through": self.paid_through,
-            "status": self.status(h, waiting_period),
+            "status": self.status(h),
+            "active_from": self.active_from,
+            "left_at": self.left_at,
         }
+
+
+#: the params a claim is decided and paid under, recorded at filing (section 9)
+CLAIM_TERMS: tuple[str, ...] = (
+    "claim_bond",
+    "quorum",
+    "approve_bps",
+    "vote_window",
+    "juror_min_age",
+    "notice_period",
+    "fee_bps",
+)
+
+
+def claim_terms(params: PoolParams) -> dict[str, int]:
+    """The terms of a claim filed now, keys in sorted order (its state form)."""
+    return {name: getattr(params, name) for name in sorted(CLAIM_TERMS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +196,7 @@ class Claim:
     payable_at: int | None = None
     bond: int = 0
     index: int = 0
+    terms: dict[str, int] = field(default_factory=dict)
 
     @property
     def escrowed(self) -> int:
@@ -179,6 +216,7 @@ class Claim:
             "payable_at": self.payable_at,
             "pool": self.pool,
             "status": self.status,
+            "terms": self.terms,
             "voters": [[a, v] for a, v in self.voters],
             "votes_against": self.votes_against,
             "votes_for": self.votes_for,
@@ -201,6 +239,7 @@ class Claim:
             payable_at=d["payable_at"],
             bond=d["bond"],
             index=d["index"],
+            terms=d["terms"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -217,6 +256,122 @@ class Claim:
             "voters": [{"address": a.hex(), "approve": v} for a, v in self.voters],
             "status": self.status,
             "payable_at": self.payable_at,
+            "terms": dict(self.terms),
+        }
+
+
+CHAIN_SCOPE = "chain"
+PASSED = "passed"
+EXPIRED = "expired"
+ENACTED = "enacted"
+FAILED = "failed"
+PROPOSAL_STATUSES: tuple[str, ...] = (VOTING, PASSED, REJECTED, EXPIRED, ENACTED, FAILED)
+#: statuses that count against gov_max_open
+PROPOSAL_OPEN: tuple[str, ...] = (VOTING, PASSED)
+BALLOT_CHOICES: tuple[str, ...] = ("yes", "no", "abstain")
+
+
+def json_value(v: Any) -> Any:
+    """JSON form of a wire value: bin as lowercase hex, inside lists and maps too."""
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, list | tuple):
+        return [json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: json_value(x) for k, x in v.items()}
+    return v
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A governance proposal (section 9). `changes` holds the wire values; `gov` the gov_
+    params of its scope at opening, which it runs under. Internal: `deposit` escrowed (in the
+    supply invariant while voting) and `index`, its position in its block (enactment order)."""
+
+    id: bytes
+    scope: str
+    proposer: bytes
+    changes: dict[str, Any]
+    title: str
+    text_hash: bytes
+    opened_at: int
+    closes_at: int
+    electorate: int
+    yes: int = 0
+    no: int = 0
+    abstain: int = 0
+    status: str = VOTING
+    enact_at: int | None = None
+    gov: dict[str, int] = field(default_factory=dict)
+    deposit: int = 0
+    index: int = 0
+
+    @property
+    def escrowed(self) -> int:
+        """The deposit still held (until the tally routes it)."""
+        return self.deposit if self.status == VOTING else 0
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "abstain": self.abstain,
+            "changes": dict(sorted(self.changes.items())),
+            "closes_at": self.closes_at,
+            "deposit": self.deposit,
+            "electorate": self.electorate,
+            "enact_at": self.enact_at,
+            "gov": dict(sorted(self.gov.items())),
+            "id": self.id,
+            "index": self.index,
+            "no": self.no,
+            "opened_at": self.opened_at,
+            "proposer": self.proposer,
+            "scope": self.scope,
+            "status": self.status,
+            "text_hash": self.text_hash,
+            "title": self.title,
+            "yes": self.yes,
+        }
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Proposal:
+        return cls(
+            id=d["id"],
+            scope=d["scope"],
+            proposer=d["proposer"],
+            changes=d["changes"],
+            title=d["title"],
+            text_hash=d["text_hash"],
+            opened_at=d["opened_at"],
+            closes_at=d["closes_at"],
+            electorate=d["electorate"],
+            yes=d["yes"],
+            no=d["no"],
+            abstain=d["abstain"],
+            status=d["status"],
+            enact_at=d["enact_at"],
+            gov=d["gov"],
+            deposit=d["deposit"],
+            index=d["index"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The RPC `proposal` result (PROTOCOL.md section 12)."""
+        return {
+            "id": self.id.hex(),
+            "scope": self.scope,
+            "proposer": self.proposer.hex(),
+            "changes": json_value(self.changes),
+            "title": self.title,
+            "text_hash": self.text_hash.hex(),
+            "opened_at": self.opened_at,
+            "closes_at": self.closes_at,
+            "electorate": self.electorate,
+            "yes": self.yes,
+            "no": self.no,
+            "abstain": self.abstain,
+            "status": self.status,
+            "enact_at": self.enact_at,
+            "gov": dict(self.gov),
         }
 
 

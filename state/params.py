@@ -189,6 +189,7 @@ class AddressListKind(ParamKind):
 
 U53 = IntKind(0)
 POS53 = IntKind(1)
+GOV_PERIOD = IntKind(10, 100_000)
 BPS = IntKind(0, 10_000)
 ADDRESS = AddressKind()
 ADDRESS_LIST = AddressListKind()
@@ -309,7 +310,12 @@ def _copier(v: Any) -> Callable[[], Any]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolParams(ParamSet):
-    """The rules of one pool, fixed at genesis (PROTOCOL.md section 3)."""
+    """The rules of one pool, from genesis, changed by its members' proposals (PROTOCOL.md
+    sections 3 and 9)."""
+
+    #: cross-param rules; issue 11 adds: 1 <= attest_quorum <= len(attestors) when
+    #: claim_mode is "attested" or a trigger is set
+    RULES = ()
 
     contribution: int = param(POS53, 100, "amount a member pays to be covered for one period")
     period: int = param(POS53, 100, "blocks of cover bought by one contribution")
@@ -338,6 +344,20 @@ class PoolParams(ParamSet):
         "open",
         'who may join: "open" anyone, "kyc" only accounts a registrar marked',
     )
+    gov_deposit: int = param(
+        U53, 100, "escrowed on propose; back when turnout reaches quorum, else to the pool"
+    )
+    gov_voting_period: int = param(GOV_PERIOD, 50, "blocks a proposal takes ballots")
+    gov_timelock: int = param(
+        GOV_PERIOD, 20, "blocks between passing and taking effect (who disagrees may leave)"
+    )
+    gov_quorum_bps: int = param(
+        IntKind(1000, 10_000), 2000, "turnout (yes + no + abstain) needed, in bps of the electorate"
+    )
+    gov_threshold_bps: int = param(
+        IntKind(5000, 10_000), 6667, "passes when yes * 10000 > gov_threshold_bps * (yes + no)"
+    )
+    gov_max_open: int = param(IntKind(1, 64), 8, "proposals of one scope voting or passed at once")
 
 
 def _validators_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -378,7 +398,22 @@ class ChainParams(ParamSet):
     operators: tuple[bytes, ...] = param(
         ADDRESS_LIST, [], "accounts allowed to register a validator candidate"
     )
+    gov_deposit: int = param(
+        U53, 100, "escrowed on propose; back when turnout reaches quorum, else to the treasury"
+    )
+    gov_voting_period: int = param(GOV_PERIOD, 50, "blocks a proposal takes ballots")
+    gov_timelock: int = param(
+        GOV_PERIOD, 20, "blocks between passing and taking effect (who disagrees may leave)"
+    )
+    gov_quorum_bps: int = param(
+        IntKind(1000, 10_000), 2000, "turnout (yes + no + abstain) needed, in bps of the electorate"
+    )
+    gov_threshold_bps: int = param(
+        IntKind(5000, 10_000), 6667, "passes when yes * 10000 > gov_threshold_bps * (yes + no)"
+    )
+    gov_max_open: int = param(IntKind(1, 64), 8, "proposals of one scope voting or passed at once")
 
+    #: issue 11 adds here: 1 <= attest_quorum <= len(attestors) when attested or triggered
     RULES = (_validators_bounds,)
 
 
@@ -389,3 +424,71 @@ ChainParams.declare()
 POOL_PARAMS: tuple[ParamSpec, ...] = PoolParams.SPECS
 CHAIN_PARAMS: tuple[ParamSpec, ...] = ChainParams.SPECS
 POOL_DEFAULTS: dict[str, Any] = {s.name: s.default for s in POOL_PARAMS}
+
+
+# --- governance: what a proposal may change (PROTOCOL.md section 9) -------------------------
+
+GOV_PARAMS: tuple[str, ...] = tuple(s.name for s in POOL_PARAMS if s.name.startswith("gov_"))
+
+#: pool scope: every pool param, in its genesis range
+POOL_CHANGEABLE: dict[str, ParamKind] = {s.name: s.kind for s in POOL_PARAMS}
+#: chain scope: these only, in the narrower ranges section 9 gives (nothing else: chain_id,
+#: treasury, block_time_ms, epoch_length, max_tx_bytes stay as in genesis)
+CHAIN_CHANGEABLE: dict[str, ParamKind] = {
+    "min_fee": IntKind(0, 1_000_000),
+    "max_block_txs": IntKind(1, 100_000),
+    "registrars": ADDRESS_LIST,
+    "operators": ADDRESS_LIST,
+    "max_validators": IntKind(1, 100),
+    "min_validators": IntKind(1, 100),
+    "max_votes_per_elector": IntKind(1, 1000),
+    **{name: POOL_CHANGEABLE[name] for name in GOV_PARAMS},
+}
+
+
+def wire_param(kind: ParamKind, v: Any) -> Any:
+    """Memory form of a param value as a payload carries it (msgpack: addresses are bin), or
+    ValueError naming the fault (a proposal's `changes`: any fault is invalid_payload)."""
+    if isinstance(kind, IntKind):
+        if type(v) is not int or not kind.lo <= v <= kind.hi:
+            raise ValueError(f"must be an integer in {kind.range_doc}")
+        return v
+    if isinstance(kind, ChoiceKind):
+        if type(v) is not str or v not in kind.options:
+            raise ValueError(f"must be {kind.range_doc}")
+        return v
+    if isinstance(kind, AddressListKind):
+        if type(v) is not list or any(type(a) is not bytes or len(a) != 32 for a in v):
+            raise ValueError("must be an array of 32-byte addresses")
+        if len(set(v)) != len(v):
+            raise ValueError("duplicate addresses")
+        return tuple(v)
+    raise ValueError(f"cannot be changed (kind {kind.name})")
+
+
+def apply_changes(
+    current: ParamSet, changeable: Mapping[str, ParamKind], changes: Mapping[str, Any]
+) -> ParamSet:
+    """`current` with the wire `changes` applied, every key changeable, every value valid and
+    the set's cross-param rules holding after the whole change; ValueError naming the fault.
+
+    Keys are taken in sorted order so the first fault named is the same on every node."""
+    new: dict[str, Any] = {}
+    for name in sorted(changes):
+        kind = changeable.get(name)
+        if kind is None:
+            raise ValueError(f"{name}: cannot be changed in this scope")
+        try:
+            new[name] = wire_param(kind, changes[name])
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    after = replace(cast(Any, current), **new)
+    broken = type(current).fault(after.to_state())
+    if broken is not None:
+        raise ValueError(f"{broken[0]}: {broken[1]}")
+    return cast(ParamSet, after)
+
+
+def gov_of(params: ParamSet) -> dict[str, int]:
+    """The gov_ params of a scope, as a proposal copies them at opening."""
+    return {name: getattr(params, name) for name in GOV_PARAMS}

@@ -29,6 +29,7 @@ from state.model import (
     Claim,
     Member,
     Pool,
+    claim_terms,
     member_status,
 )
 
@@ -83,9 +84,7 @@ class TxRules(_Executor):
         m = self.get(K.member_key(pool.id, addr))
         if m is None:
             return None, None
-        return m, member_status(
-            m.joined_at, m.paid_through, m.left, pool.params.waiting_period, self.h
-        )
+        return m, member_status(m.active_from, m.paid_through, m.left_at, self.h)
 
     def _join(self, tx: Tx, index: int) -> dict[str, Any]:
         pool = self.pool(tx.payload["pool"])
@@ -105,7 +104,11 @@ class TxRules(_Executor):
             self.credit(self.params.treasury, pp.entry_fee)
         self.add_to_pool(pool, pp.contribution)
         paid_through = _add(h, pp.period - 1)
-        self.put(K.member_key(pool.id, tx.sender), Member(pool.id, tx.sender, h, paid_through))
+        active_from = _add(h, pp.waiting_period)
+        self.put(
+            K.member_key(pool.id, tx.sender),
+            Member(pool.id, tx.sender, h, paid_through, active_from),
+        )
         return {
             "type": "member_joined",
             "pool": pool.id,
@@ -146,7 +149,7 @@ class TxRules(_Executor):
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         assert m is not None
-        self.put(K.member_key(pool.id, tx.sender), replace(m, left=True))
+        self.put(K.member_key(pool.id, tx.sender), replace(m, left_at=self.h))
         return {"type": "member_left", "pool": pool.id, "address": tx.sender.hex()}
 
     def _claim(self, tx: Tx, index: int) -> dict[str, Any]:
@@ -181,6 +184,7 @@ class TxRules(_Executor):
             closes_at=_add(h, pp.vote_window),
             bond=pp.claim_bond,
             index=index,
+            terms=claim_terms(pp),
         )
         self.put(K.claim_key(tx.hash), claim)
         self.put(open_key, tx.hash)
@@ -212,7 +216,7 @@ class TxRules(_Executor):
         assert m is not None
         if status != ACTIVE:
             raise TxError(Code.NOT_ELIGIBLE, "members in their waiting period do not vote")
-        if h - m.joined_at < pool.params.juror_min_age:
+        if h - m.joined_at < c.terms["juror_min_age"]:
             raise TxError(Code.NOT_ELIGIBLE, "member for less than juror_min_age blocks")
         if tx.sender == c.claimant:
             raise TxError(Code.NOT_ELIGIBLE, "the claimant does not vote on its own claim")
@@ -252,7 +256,7 @@ class TxRules(_Executor):
         pool = self.pool(c.pool)
         if pool.balance < c.amount:
             raise TxError(Code.POOL_INSOLVENT, f"pool balance {pool.balance} < {c.amount}")
-        fee = c.amount * pool.params.fee_bps // 10000
+        fee = c.amount * c.terms["fee_bps"] // 10000
         self.add_to_pool(pool, -c.amount)
         if fee:
             self.credit(self.params.treasury, fee)

@@ -19,15 +19,20 @@ from state.fieldkinds import (
     AMOUNT,
     BOOL,
     CANDIDATES,
+    CHANGES,
+    CHOICE,
     HASH,
     KEY,
     MAX_NAME_CHARS,
     NAME,
     POOL_ID,
+    TEXT_HASH,
+    TITLE,
     Field,
     WireCheck,
 )
-from state.model import ACTIVE, WAITING, Claim, Pool
+from state.governance import GovRules
+from state.model import ACTIVE, CHAIN_SCOPE, WAITING, Claim, Pool, Proposal
 from state.rules import TxRules
 
 _T = TypeVar("_T")
@@ -58,6 +63,10 @@ class GenView(Protocol):
     def member_status(self, pool: str, addr: bytes, h: int | None = None) -> str | None: ...
 
     def claims(self, pool: str, status: str | None = None, limit: int = 100) -> list[Claim]: ...
+
+    def proposals(
+        self, scope: str, status: str | None = None, limit: int = 100
+    ) -> list[Proposal] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +201,41 @@ def _gen_elect(ctx: GenContext) -> dict[str, Any] | None:
         return None
     n = min(len(ctx.candidates), ctx.rng.randint(1, 5))
     return {"candidates": ctx.rng.sample(ctx.candidates, n)}
+
+
+def _gen_propose(ctx: GenContext) -> dict[str, Any] | None:
+    found = _pool_where(ctx, (ACTIVE,))
+    if found is None:
+        return None
+    rng = ctx.rng
+    changes: dict[str, Any]
+    if rng.random() < 0.3:
+        scope = CHAIN_SCOPE
+        changes = {"gov_deposit": rng.randint(50, 150)}
+    else:
+        scope = found[0]
+        changes = {"max_claim": rng.randint(1_000, 9_000)}
+        if rng.random() < 0.2:
+            changes["quorum"] = rng.randint(1, 3)
+    return {
+        "scope": scope,
+        "changes": changes,
+        "title": "sim proposal",
+        "text_hash": rng.randbytes(32),
+    }
+
+
+def _gen_ballot(ctx: GenContext) -> dict[str, Any] | None:
+    found = _pool_where(ctx, _MEMBER_OK)
+    if found is None:
+        return None
+    scope = CHAIN_SCOPE if ctx.rng.random() < 0.3 else found[0]
+    voting = ctx.view.proposals(scope, "voting", 20)
+    if not voting:
+        return None
+    roll = ctx.rng.random()
+    choice = "yes" if roll < 0.7 else "no" if roll < 0.9 else "abstain"
+    return {"proposal": ctx.rng.choice(voting).id, "choice": choice}
 
 
 # --- the registry -----------------------------------------------------------------------
@@ -410,6 +454,100 @@ REGISTRY: tuple[TxType, ...] = (
             ("candidates", {"candidates": [_K.hex()]}),
             ("candidates", {"candidates": _K}),
             ("candidates", {"candidates": [bytes([i]) * 32 for i in range(31)]}),
+        ),
+    ),
+    TxType(
+        name="propose",
+        summary="propose a change of a pool's or the chain's params (section 9)",
+        fields=(
+            Field("scope", POOL_ID, help='a pool id, or "chain"'),
+            Field("changes", CHANGES),
+            Field("title", TITLE),
+            Field("text_hash", TEXT_HASH, help="file holding the proposal's text", cli="text"),
+        ),
+        rule=GovRules._propose,
+        checks=(
+            (Code.NOT_FOUND, 'scope is "chain" or an existing pool'),
+            (
+                Code.INVALID_PAYLOAD,
+                "every key changeable in the scope, every value valid, the cross-param rules"
+                " hold after the change",
+            ),
+            (Code.NOT_MEMBER, "sender is a waiting or active member (chain: active in a pool)"),
+            (Code.WAITING_PERIOD, "sender is past its waiting period (active)"),
+            (Code.TOO_MANY_PROPOSALS, "open proposals of the scope < gov_max_open"),
+            (Code.INSUFFICIENT_FUNDS, "balance >= gov_deposit"),
+        ),
+        generate=_gen_propose,
+        weight=2,
+        examples=(
+            {"scope": "medical", "changes": {"max_claim": 6000}, "title": "t", "text_hash": _K},
+            {
+                "scope": "chain",
+                "changes": {"registrars": [_K, _K2], "min_fee": 2},
+                "title": "x" * 120,
+                "text_hash": _K,
+            },
+            {
+                "scope": "chain",
+                "changes": {f"k{i}": i for i in range(16)},  # wrong keys: invalid_payload later
+                "title": "\U0001f600",
+                "text_hash": _K,
+            },
+        ),
+        malformed=(
+            ("changes", {"scope": "chain", "changes": {}, "title": "t", "text_hash": _K}),
+            (
+                "changes",
+                {
+                    "scope": "chain",
+                    "changes": {f"k{i:02}": i for i in range(17)},
+                    "title": "t",
+                    "text_hash": _K,
+                },
+            ),
+            ("changes", {"scope": "chain", "changes": [1], "title": "t", "text_hash": _K}),
+            ("title", {"scope": "chain", "changes": {"min_fee": 1}, "title": "", "text_hash": _K}),
+            (
+                "title",
+                {"scope": "chain", "changes": {"min_fee": 1}, "title": "x" * 121, "text_hash": _K},
+            ),
+            (
+                "text_hash",
+                {"scope": "chain", "changes": {"min_fee": 1}, "title": "t", "text_hash": _K[:31]},
+            ),
+            (
+                "scope",
+                {"scope": b"chain", "changes": {"min_fee": 1}, "title": "t", "text_hash": _K},
+            ),
+        ),
+    ),
+    TxType(
+        name="ballot",
+        summary="cast a ballot on a proposal (one member, one vote)",
+        fields=(Field("proposal", HASH), Field("choice", CHOICE)),
+        rule=GovRules._ballot,
+        checks=(
+            (Code.NOT_FOUND, "the proposal exists"),
+            (Code.VOTING_CLOSED, "the proposal is voting and h < closes_at"),
+            (
+                Code.NOT_ELIGIBLE,
+                "sender is now a waiting or active member of the scope's pool (chain: of some"
+                " pool) whose record has active_from <= opened_at",
+            ),
+            (Code.ALREADY_VOTED, "sender has not cast a ballot on the proposal"),
+        ),
+        generate=_gen_ballot,
+        weight=20,
+        examples=(
+            {"proposal": _K, "choice": "yes"},
+            {"proposal": _K, "choice": "no"},
+            {"proposal": _K, "choice": "abstain"},
+        ),
+        malformed=(
+            ("choice", {"proposal": _K, "choice": "maybe"}),
+            ("choice", {"proposal": _K, "choice": True}),
+            ("proposal", {"proposal": _K[:31], "choice": "yes"}),
         ),
     ),
 )

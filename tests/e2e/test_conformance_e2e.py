@@ -395,6 +395,12 @@ def test_account_pool_member(c: Client) -> None:
         "notice_period": 3,
         "fee_bps": 800,
         "admission": "open",
+        "gov_deposit": 100,
+        "gov_voting_period": 50,
+        "gov_timelock": 20,
+        "gov_quorum_bps": 2000,
+        "gov_threshold_bps": 6667,
+        "gov_max_open": 8,
     }
     assert pool["members"] == {"waiting": 0, "active": 0, "lapsed": 0, "left": 0}
     assert c.error("pool", {"id": "nope"})["code"] == -32001
@@ -408,6 +414,8 @@ def test_account_pool_member(c: Client) -> None:
         "joined_at": res["height"],
         "paid_through": res["height"] + 99,
         "status": "waiting",
+        "active_from": res["height"] + 10,
+        "left_at": None,
     }
     pool = c.call("pool", id="slow")
     assert pool["balance"] == 100 and pool["members"]["waiting"] == 1
@@ -645,6 +653,9 @@ def test_claim_lifecycle(c: Client) -> None:
     assert r["code"] == 0, r
     cid = r["hash"]
     cl = c.call("claim", id=cid.upper())
+    pp = c.call("pool", id="medical")["params"]
+    kept = ("claim_bond", "quorum", "approve_bps", "vote_window", "juror_min_age")
+    terms = {k: pp[k] for k in (*kept, "notice_period", "fee_bps")}
     assert cl == {
         "id": cid,
         "pool": "medical",
@@ -658,6 +669,7 @@ def test_claim_lifecycle(c: Client) -> None:
         "voters": [],
         "status": "voting",
         "payable_at": None,
+        "terms": terms,
     }
     assert (
         send(c, claimant, "vote", {"claim": bytes.fromhex(cid), "approve": True})["error"]

@@ -26,12 +26,31 @@ CHAIN_ID = "huzhu-test"
 TREASURY = Signer(sha256(b"test treasury"))
 PARAMS = ChainParams(treasury=TREASURY.public_key, min_fee=2)
 
+#: the one proposal the fake knows, as the `proposal` method answers it
+PROPOSAL: dict[str, Any] = {
+    "id": "a1" * 32,
+    "scope": "medical",
+    "proposer": "b2" * 32,
+    "changes": {"max_claim": 8000},
+    "title": "raise max_claim",
+    "text_hash": "c3" * 32,
+    "opened_at": 2,
+    "closes_at": 52,
+    "electorate": 3,
+    "yes": 1,
+    "no": 0,
+    "abstain": 0,
+    "status": "voting",
+    "enact_at": None,
+    "gov": {k: v for k, v in PARAMS.to_json().items() if k.startswith("gov_")},
+}
+
 
 class FakeNode:
     """A NodeAPI implementation with fixed data; records what it was asked."""
 
     chain_id = CHAIN_ID
-    params = PARAMS
+    chain_params = PARAMS  # (`params` is the RPC method of that name)
 
     def __init__(self) -> None:
         self.height = 3
@@ -126,6 +145,23 @@ class FakeNode:
         if pool != "medical":
             raise NotFound(f"pool {pool!r}")
         return []
+
+    async def proposal(self, id: bytes) -> dict[str, Any]:
+        if id.hex() == PROPOSAL["id"]:
+            return PROPOSAL
+        raise NotFound(f"proposal {id.hex()}")
+
+    async def proposals(self, scope: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+        self.calls.append(("proposals", (scope, status, limit)))
+        if scope not in ("chain", "medical"):
+            raise NotFound(f"scope {scope!r}")
+        return [PROPOSAL][:limit] if scope == "medical" and status in (None, "voting") else []
+
+    async def params(self, height: int | None) -> dict[str, Any]:
+        self.calls.append(("params", height))
+        if height is not None and height != self.height:
+            raise NotFound(f"params at height {height}: state not retained")
+        return PARAMS.to_json()
 
     async def validators(self, height: int | None) -> dict[str, Any]:
         h = self.height + 1 if height is None else height

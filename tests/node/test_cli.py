@@ -298,7 +298,7 @@ async def test_tx_builds_the_signed_transaction(
     common = ["--key", str(alice_key), "--rpc", rpc_server.url]
     assert await run_cli(["tx", *argv, *common]) == 0
     [wire] = fake_node.received
-    tx = decode_tx(wire, chain_id=fake_node.chain_id, params=fake_node.params)
+    tx = decode_tx(wire, chain_id=fake_node.chain_id, params=fake_node.chain_params)
     assert (tx.type, tx.sender, tx.nonce, tx.fee) == (type, ALICE.public_key, 0, 2)
     assert tx.payload == payload
     printed = json.loads(capsys.readouterr().out)
@@ -325,7 +325,9 @@ async def test_tx_fee_nonce_mode_flags(
         "commit",
     ]
     assert await run_cli(argv) == 0
-    tx = decode_tx(fake_node.received[0], chain_id=fake_node.chain_id, params=fake_node.params)
+    tx = decode_tx(
+        fake_node.received[0], chain_id=fake_node.chain_id, params=fake_node.chain_params
+    )
     assert (tx.fee, tx.nonce) == (7, 12)
     assert fake_node.calls[-1][1][0] == "commit"
 

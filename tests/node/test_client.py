@@ -49,7 +49,7 @@ async def test_build_and_send_defaults_fee_and_nonce(rpc_server: RpcServer, fake
         third = await c.build_and_send(ALICE, "leave", {"pool": "medical"}, fee=9, nonce=40)
     assert first["code"] == 0 and second["code"] == 0 and third["code"] == 0
     txs = [
-        decode_tx(w, chain_id=fake_node.chain_id, params=fake_node.params)
+        decode_tx(w, chain_id=fake_node.chain_id, params=fake_node.chain_params)
         for w in fake_node.received
     ]
     assert [(t.type, t.nonce, t.fee) for t in txs] == [

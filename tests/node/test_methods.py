@@ -178,8 +178,8 @@ def test_a_handler_with_other_params_stops_the_server_from_being_built() -> None
 
 
 def test_a_handler_for_an_undeclared_method_is_refused() -> None:
-    with pytest.raises(ValueError, match="undeclared RPC methods: proposal"):
-        bind_handlers(_Reads(), {"proposal": _taking("id")})
+    with pytest.raises(ValueError, match="undeclared RPC methods: attestation"):
+        bind_handlers(_Reads(), {"attestation": _taking("id")})
 
 
 def test_node_service_answers_exactly_the_tables_node_methods() -> None:

@@ -119,6 +119,7 @@ async def test_read_methods_over_a_real_chain() -> None:
             assert pool["params"]["contribution"] == 100
             member = await c.member("medical", m0.public_key)
             assert (member["joined_at"], member["status"]) == (1, "waiting")
+            assert (member["active_from"], member["left_at"]) == (1 + 10, None)  # waiting_period
             blk = await c.block()
             assert blk["height"] == 1 and blk["txs"] == [join.hash.hex(), pay.hash.hex()]
             assert blk["state_root"] == ex.state_root.hex() == status["state_root"]
@@ -131,6 +132,8 @@ async def test_read_methods_over_a_real_chain() -> None:
             assert (await c.validators(3))["height"] == 3  # latest + 2
             assert len(await c.candidates()) == 4
             assert (await c.genesis())["chain_id"] == genesis.chain_id
+            assert (await c.params())["min_fee"] == genesis.params.min_fee
+            assert await c.proposals("chain") == []
             # a pending transaction moves pending_nonce, not nonce
             nxt = build_tx(m0, genesis.chain_id, "leave", 1, 1, {"pool": "medical"})
             assert (await c.broadcast_tx(nxt.wire))["code"] == 0
@@ -146,6 +149,9 @@ async def test_read_methods_over_a_real_chain() -> None:
                 ("member", {"pool": "medical", "address": m1.public_key.hex()}),
                 ("claim", {"id": "00" * 32}),
                 ("claims", {"pool": "dental"}),
+                ("proposal", {"id": "00" * 32}),
+                ("proposals", {"scope": "dental"}),
+                ("params", {"height": 0}),
                 ("tx", {"hash": "00" * 32}),
             ]
             for method, params in unknown:
@@ -154,8 +160,9 @@ async def test_read_methods_over_a_real_chain() -> None:
                 assert err.value.code == -32001, (method, params)
             assert (await c.net_info())["peers"] == []
             assert (await c.rpc_discover())["info"]["title"] == "huzhu"
-        # every HTTP method answered as its schema says (claim's: tests/node/test_methods.py)
-        assert c.checked == {m.name for m in METHODS if not m.ws_only} - {"claim"}
+        # every HTTP method answered as its schema says (claim's: tests/node/test_methods.py;
+        # proposal's: tests/node/test_gov_rpc.py)
+        assert c.checked == {m.name for m in METHODS if not m.ws_only} - {"claim", "proposal"}
         # events: the runtime reports the commit, subscribers get the block then each tx
         async with aiohttp.ClientSession() as s, s.ws_connect(server.url + "ws") as ws:
             await ws_call(ws, "subscribe", {"event": "new_block"}, 1)

@@ -143,13 +143,15 @@ class Harness:
         return dict(self.store.iterate(b"s/"))
 
     def supply(self) -> int:
-        """Accounts + pools + escrowed bonds (the invariant's left-hand side)."""
+        """Accounts + pools + escrowed bonds and deposits (the invariant's left-hand side)."""
         total = 0
         for k, raw in self.store.iterate(K.ACCOUNT):
             total += K.decode_value(k, raw).balance
         for k, raw in self.store.iterate(K.POOL):
             total += K.decode_value(k, raw).balance
         for k, raw in self.store.iterate(K.CLAIM):
+            total += K.decode_value(k, raw).escrowed
+        for k, raw in self.store.iterate(K.PROPOSAL):
             total += K.decode_value(k, raw).escrowed
         return total
 
@@ -231,7 +233,7 @@ def test_join_pays_entry_fee_and_contribution(hx: Harness) -> None:
     assert hx.balance("m0") == BALANCE - 1 - 10 - 100
     assert hx.balance("treasury") == 1 + 10
     assert hx.view.pool("med").balance == 100
-    assert hx.view.member("med", addr("m0")) == Member("med", addr("m0"), 1, 100, False)
+    assert hx.view.member("med", addr("m0")) == Member("med", addr("m0"), 1, 100, 11, None)
     assert hx.member_status("med", "m0") == "waiting"
 
 
@@ -312,11 +314,16 @@ def test_claim_without_bond_is_insufficient_funds(hx: Harness) -> None:
 def test_claim_escrows_bond_and_opens_voting(hx: Harness) -> None:
     cid = open_claim(hx)
     c = hx.view.claim(cid)
-    assert c == Claim(cid, "med", addr("m0"), 1000, b"\x07" * 32, 12, 22, bond=50)
+    terms = {
+        "approve_bps": 5000, "claim_bond": 50, "fee_bps": 800, "juror_min_age": 5,
+        "notice_period": 3, "quorum": 2, "vote_window": 10,
+    }  # fmt: skip
+    assert c == Claim(cid, "med", addr("m0"), 1000, b"\x07" * 32, 12, 22, bond=50, terms=terms)
     assert hx.balance("m0") == BALANCE - 111 - 1 - 50
     assert [x.id for x in hx.view.claims("med")] == [cid]
     j = c.to_json()
     assert j["id"] == cid.hex() and j["payable_at"] is None and j["status"] == "voting"
+    assert j["terms"] == terms
 
 
 def test_vote_rules(hx: Harness) -> None:
@@ -522,7 +529,7 @@ def test_refused_tx_keeps_its_index_record(hx: Harness) -> None:
 RECORDS = [
     Account(5, 2, True),
     Pool("med", "Medical", 7, PoolParams(admission="kyc")),
-    Member("med", b"\x01" * 32, 3, 9, True),
+    Member("med", b"\x01" * 32, 3, 9, 5, 7),
     Claim(
         b"\x02" * 32,
         "med",
@@ -563,14 +570,14 @@ def test_validator_set_encoding() -> None:
 
 
 def test_member_status_boundaries() -> None:
-    m = Member("p", b"\x01" * 32, joined_at=10, paid_through=29)
+    m = Member("p", b"\x01" * 32, joined_at=10, paid_through=29, active_from=15)
     assert [m.status(h, 5) for h in (10, 14, 15, 29, 30)] == [
         "waiting", "waiting", "active", "active", "lapsed",
     ]  # fmt: skip
-    assert Member("p", b"\x01" * 32, 10, 29, True).status(12, 5) == "left"
+    assert Member("p", b"\x01" * 32, 10, 29, 15, 12).status(12, 5) == "left"
     assert m.to_json(12, 5) == {
         "pool": "p", "address": "01" * 32, "joined_at": 10, "paid_through": 29,
-        "status": "waiting",
+        "status": "waiting", "active_from": 15, "left_at": None,
     }  # fmt: skip
 
 

@@ -49,6 +49,12 @@ POOL_INT_RANGES = [
     ("juror_min_age", 0, M),
     ("notice_period", 0, M),
     ("fee_bps", 0, 10000),
+    ("gov_deposit", 0, M),
+    ("gov_voting_period", 10, 100000),
+    ("gov_timelock", 10, 100000),
+    ("gov_quorum_bps", 1000, 10000),
+    ("gov_threshold_bps", 5000, 10000),
+    ("gov_max_open", 1, 64),
 ]
 CHAIN_INT_RANGES = [
     ("min_fee", 0, M),
@@ -59,6 +65,12 @@ CHAIN_INT_RANGES = [
     ("max_validators", 1, M),
     ("min_validators", 1, M),
     ("max_votes_per_elector", 0, M),
+    ("gov_deposit", 0, M),
+    ("gov_voting_period", 10, 100000),
+    ("gov_timelock", 10, 100000),
+    ("gov_quorum_bps", 1000, 10000),
+    ("gov_threshold_bps", 5000, 10000),
+    ("gov_max_open", 1, 64),
 ]
 #: other params a value needs to stay valid (min_validators <= max_validators)
 COMPANIONS: dict[tuple[str, int], dict[str, int]] = {
@@ -173,9 +185,16 @@ def test_declarations_as_the_docs_read_them() -> None:
         ("treasury", "address", None, "", True),
         ("registrars", "address list", [], "no duplicates", False),
         ("operators", "address list", [], "no duplicates", False),
+        ("gov_deposit", "int", 100, "0..2^53-1", False),
+        ("gov_voting_period", "int", 50, "10..100000", False),
+        ("gov_timelock", "int", 20, "10..100000", False),
+        ("gov_quorum_bps", "int", 2000, "1000..10000", False),
+        ("gov_threshold_bps", "int", 6667, "5000..10000", False),
+        ("gov_max_open", "int", 8, "1..64", False),
     ]
     pool = [(s.name, s.type_doc, s.default, s.range_doc) for s in POOL_PARAMS]
-    assert pool[-1] == ("admission", "string", "open", '"open" or "kyc"')
+    assert pool[12] == ("admission", "string", "open", '"open" or "kyc"')
+    assert pool[13:] == [d[:4] for d in chain[11:]]  # the gov_ params: same in both
     assert pool[8] == ("approve_bps", "int", 5000, "0..10000")
     assert [p[0] for p in pool] == list(POOL_DEFAULTS)
     for s in (*POOL_PARAMS, *CHAIN_PARAMS):
@@ -200,6 +219,12 @@ def test_defaults_are_the_declared_ones() -> None:
             "notice_period": 3,
             "fee_bps": 800,
             "admission": "open",
+            "gov_deposit": 100,
+            "gov_voting_period": 50,
+            "gov_timelock": 20,
+            "gov_quorum_bps": 2000,
+            "gov_threshold_bps": 6667,
+            "gov_max_open": 8,
         }
     )
     c = ChainParams(treasury=b"\x01" * 32)
@@ -227,11 +252,11 @@ def test_state_encoding_is_pinned() -> None:
     d["pools"][1]["params"] = {"quorum": 5, "admission": "kyc", "fee_bps": 0}
     g = parse_genesis(d)
     assert sha256(K.encode_value(g.params)).hex() == (
-        "10d7bd7d4aa9e72a99d5164a83256f72deb447246bb183b8135eb754f25c9956"
+        "90031415649d1767fa51cba5f028da84731028825d3a61f776281fdb2004f9a5"
     )
     pool = Pool("x", "X", 5, g.pools[1].params)
     assert sha256(K.encode_value(pool)).hex() == (
-        "5e66c8f836f9ef91be719d1419842e5f12eba87c61bd81070121c49cbd651afb"
+        "6c924467edf789e489625324bfe87dee04c1e449dcd758a997eaafe881986fe0"
     )
     assert K.decode_value(K.PARAMS, K.encode_value(g.params)) == g.params
 
