@@ -62,15 +62,20 @@ def localnet_genesis(**overrides: Any) -> dict[str, Any]:
             (dev_signer(f"member{i}").public_key, LOCALNET_BALANCE) for i in range(LOCALNET_MEMBERS)
         ]
         + [(dev_signer("registrar").public_key, LOCALNET_BALANCE)],
+        "params": dict(LOCALNET_GOV),
         "pools": localnet_pools(),
     }
     args.update(overrides)
     return genesis_doc(**args)
 
 
+#: short governance periods, so a proposal goes from filing to enactment in about 20 s
+LOCALNET_GOV: dict[str, int] = {"gov_voting_period": 10, "gov_timelock": 10}
+
+
 def localnet_pools() -> list[dict[str, Any]]:
-    """The localnet's pools, with default params."""
-    return [{"id": pid, "name": name, "params": {}} for pid, name in LOCALNET_POOLS]
+    """The localnet's pools: default params but the short governance periods."""
+    return [{"id": pid, "name": name, "params": dict(LOCALNET_GOV)} for pid, name in LOCALNET_POOLS]
 
 
 def genesis_text() -> str:

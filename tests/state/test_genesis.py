@@ -74,7 +74,10 @@ def test_committed_genesis_loads() -> None:
         ("medical", "Medical mutual aid"),
         ("disaster", "Disaster relief"),
     ]
-    assert all(p.params == PoolParams() for p in g.pools)
+    # short governance periods so the README's proposal walkthrough takes about 20 s
+    short = {"gov_voting_period": 10, "gov_timelock": 10}
+    assert all(p.params == PoolParams(**short) for p in g.pools)
+    assert (g.params.gov_voting_period, g.params.gov_timelock) == (10, 10)
 
 
 def test_dev_keys_are_deterministic_distinct_and_sign() -> None:
