@@ -69,8 +69,9 @@ def localnet_genesis(**overrides: Any) -> dict[str, Any]:
     return genesis_doc(**args)
 
 
-#: short governance periods, so a proposal goes from filing to enactment in about 20 s
-LOCALNET_GOV: dict[str, int] = {"gov_voting_period": 10, "gov_timelock": 10}
+#: short governance periods, so a proposal goes from filing to enactment in about 40 s; 30
+#: blocks of voting leave time to paste the README's ballots one by one
+LOCALNET_GOV: dict[str, int] = {"gov_voting_period": 30, "gov_timelock": 10}
 
 
 def localnet_pools() -> list[dict[str, Any]]:

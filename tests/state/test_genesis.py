@@ -74,10 +74,10 @@ def test_committed_genesis_loads() -> None:
         ("medical", "Medical mutual aid"),
         ("disaster", "Disaster relief"),
     ]
-    # short governance periods so the README's proposal walkthrough takes about 20 s
-    short = {"gov_voting_period": 10, "gov_timelock": 10}
+    # short governance periods so the README's proposal walkthrough takes about 40 s
+    short = {"gov_voting_period": 30, "gov_timelock": 10}
     assert all(p.params == PoolParams(**short) for p in g.pools)
-    assert (g.params.gov_voting_period, g.params.gov_timelock) == (10, 10)
+    assert (g.params.gov_voting_period, g.params.gov_timelock) == (30, 10)
 
 
 def test_dev_keys_are_deterministic_distinct_and_sign() -> None:
