@@ -328,6 +328,8 @@ class Node:
         self._executions[ex.height] = ex
         self._mempool_updates[ex.height] = self._mempool.update(ex.txs)
         self.gossip.remove(ex.tx_hashes)
+        # governance may have changed max_block_txs: the next proposal's byte budget follows
+        self.app.max_block_bytes = block_tx_budget(self.p2p_limits.max_payload, self.chain.params)
 
     def _on_committed(self, a: Committed) -> None:
         block = a.block

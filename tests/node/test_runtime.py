@@ -568,3 +568,21 @@ def test_commit_wait_without_a_config_is_the_configured_default() -> None:
     from node.config import RpcConfig
 
     assert DEFAULT_COMMIT_TIMEOUT_S == RpcConfig().commit_timeout_ms / 1000 == 30.0
+
+
+async def test_block_byte_budget_follows_a_governance_change_of_max_block_txs(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enacted max_block_txs changes the frame budget from the next proposal on."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from node.runtime import block_tx_budget
+
+    limit = node.p2p_limits.max_payload
+    assert node.app.max_block_bytes == block_tx_budget(limit, node.chain.params)
+    raised = replace(node.chain.params, max_block_txs=100_000)
+    assert block_tx_budget(limit, raised) != node.app.max_block_bytes
+    monkeypatch.setattr(node.chain, "params", raised)  # as Chain.commit sets it on enactment
+    node._on_execution(SimpleNamespace(height=10**6, txs=[], tx_hashes=[]))  # type: ignore[arg-type]
+    assert node.app.max_block_bytes == block_tx_budget(limit, raised)
