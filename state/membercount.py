@@ -6,7 +6,8 @@ written, through :meth:`MemberCounts._put_member`) or by time alone: it becomes 
 ``active_from`` and lapsed at ``paid_through + 1``. Those heights are indexed under
 ``s/h/be64(height)`` and, at the start of block h, before its first transaction,
 :meth:`MemberCounts._member_clock` moves the members due at h (nothing else can be due then:
-writing a record drops its old pending heights and indexes its new ones). So after any
+writing a record indexes its new heights; a height only an older version of the record had
+is harmless, as the clock derives the change from the record itself). So after any
 transaction of block h, and after the block, the counts equal a scan of every member's status
 at h; no client can see the difference. All of it is state, so every node has the same root.
 
@@ -91,15 +92,15 @@ class MemberCounts(_Executor):
         pool_id, addr = new.pool, new.address
         self.put(K.member_key(pool_id, addr), new)
         self._recount(pool_id, addr, None if old is None else _status(old, h), _status(new, h))
+        # a height only the old record had stays indexed: the clock finds no change there and
+        # drops it, which costs less than a delete on every pay
         was = set() if old is None else _due(old, h)
-        now = _due(new, h)
-        for x in was - now:
-            self.delete(K.member_due_key(x, pool_id, addr))
-        for x in now - was:
+        for x in _due(new, h) - was:
             self.put(K.member_due_key(x, pool_id, addr), True)
 
     def _member_clock(self) -> None:
-        """Start of block h: the status changes time alone brings at h, in key order."""
+        """Start of block h: the status changes time alone brings at h, in key order (the
+        record's status at h - 1 and at h: none for a height a later write made stale)."""
         h = self.h
         prefix = K.member_due_prefix(h)
         for key, _ in self.scan(prefix):
