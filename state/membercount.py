@@ -3,13 +3,15 @@ for the chain scope, the accounts active in some pool, each once.
 
 A member's status changes either by a transaction (join, pay, leave: counted as the record is
 written, through :meth:`MemberCounts._put_member`) or by time alone: it becomes active at
-``active_from`` and lapsed at ``paid_through + 1``. Those heights are indexed under
-``s/h/be64(height)`` and, at the start of block h, before its first transaction,
-:meth:`MemberCounts._member_clock` moves the members due at h (nothing else can be due then:
-writing a record indexes its new heights; a height only an older version of the record had
-is harmless, as the clock derives the change from the record itself). So after any
-transaction of block h, and after the block, the counts equal a scan of every member's status
-at h; no client can see the difference. All of it is state, so every node has the same root.
+``active_from`` and lapsed at ``paid_through + 1``. Each waiting or active member is indexed
+under ``s/h/be64(y)`` at one height y no later than its next such change: a join indexes the
+first; at the start of block y, before its first transaction,
+:meth:`MemberCounts._member_clock` applies the change between the record's status at y - 1
+and at y (none if a pay has moved the lapse since: the clock derives it from the record) and
+indexes the member at its next height. So a pay or a leave writes no index key, and no change
+is ever skipped: after any transaction of block h, and after the block, the counts equal a
+scan of every member's status at h, and no client can see the difference. All of it is state,
+so every node has the same root.
 
 Cost: O(1) per member write, O(members due) per block, O(1) per read.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from state import keys as K
-from state.model import ACTIVE, MEMBER_STATUSES, Member, member_status
+from state.model import ACTIVE, MEMBER_STATUSES, WAITING, Member, member_status
 
 if TYPE_CHECKING:
     from state.executor_api import ExecutorApi as _Executor
@@ -30,6 +32,7 @@ __all__ = ["MemberCounts", "counts_map"]
 
 _INDEX = {s: i for i, s in enumerate(MEMBER_STATUSES)}
 _NONE = (0,) * len(MEMBER_STATUSES)
+_LIVE = (WAITING, ACTIVE)
 
 
 def counts_map(raw: list[int] | None) -> dict[str, int]:
@@ -41,11 +44,13 @@ def _status(m: Member, h: int) -> str:
     return member_status(m.active_from, m.paid_through, m.left_at, h)
 
 
-def _due(m: Member, after: int) -> set[int]:
-    """Heights > `after` at which time alone changes the member's status (none once left)."""
+def _next_due(m: Member, after: int) -> int | None:
+    """The first height > `after` at which time alone changes the member's status (none once
+    left or lapsed)."""
     if m.left_at is not None:
-        return set()
-    return {x for x in (m.active_from, m.paid_through + 1) if x > after}
+        return None
+    due = [x for x in (m.active_from, m.paid_through + 1) if x > after]
+    return min(due) if due else None
 
 
 class MemberCounts(_Executor):
@@ -87,20 +92,23 @@ class MemberCounts(_Executor):
             self.delete(key)
 
     def _put_member(self, old: Member | None, new: Member) -> None:
-        """Write a member record (join, pay, leave), keeping counts and due heights exact."""
+        """Write a member record (join, pay, leave), keeping the counts exact; a join indexes
+        the record's first height at which time changes its status."""
         h = self.h
         pool_id, addr = new.pool, new.address
         self.put(K.member_key(pool_id, addr), new)
-        self._recount(pool_id, addr, None if old is None else _status(old, h), _status(new, h))
-        # a height only the old record had stays indexed: the clock finds no change there and
-        # drops it, which costs less than a delete on every pay
-        was = set() if old is None else _due(old, h)
-        for x in _due(new, h) - was:
-            self.put(K.member_due_key(x, pool_id, addr), True)
+        was = None if old is None else _status(old, h)
+        self._recount(pool_id, addr, was, _status(new, h))
+        if was in _LIVE:
+            return  # pay or leave: the height already indexed comes no later than the next
+        nxt = _next_due(new, h)
+        if nxt is not None:
+            self.put(K.member_due_key(nxt, pool_id, addr), True)
 
     def _member_clock(self) -> None:
         """Start of block h: the status changes time alone brings at h, in key order (the
-        record's status at h - 1 and at h: none for a height a later write made stale)."""
+        record's status at h - 1 and at h: none at a height a pay made early), each member
+        then indexed at its next such height."""
         h = self.h
         prefix = K.member_due_prefix(h)
         for key, _ in self.scan(prefix):
@@ -111,3 +119,6 @@ class MemberCounts(_Executor):
             m: Member | None = self.get(K.member_key(pool_id, addr))
             assert m is not None, "a due height points at a member"
             self._recount(pool_id, addr, _status(m, h - 1), _status(m, h))
+            nxt = _next_due(m, h)
+            if nxt is not None:
+                self.put(K.member_due_key(nxt, pool_id, addr), True)
