@@ -5,10 +5,9 @@ A mixin of :class:`state.machine.BlockExecutor` (through :class:`state.endblock.
 kept apart from the version-1 rules so that the one-member-one-vote logic reads in one place.
 It works only through the executor's overlay, like the other rules.
 
-Cost: the electorate is counted when a `propose` executes, by one pass over the members of
-the scope's pool (chain scope: of every pool, each account once): O(members), decoded from
-the committed cache, plus one pass over this block's writes. Ballots and the two end-of-block
-steps touch only the proposals concerned (indexed by closes_at and enact_at).
+Cost: the electorate at opening is read from the kept member counts (state.membercount),
+O(1); ballots and the two end-of-block steps touch only the proposals concerned (indexed by
+closes_at and enact_at).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from state import keys as K
 from state.errors import Code, TxError
+from state.membercount import MemberCounts
 from state.model import (
     ACTIVE,
     CHAIN_SCOPE,
@@ -44,12 +44,7 @@ from state.params import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from state.executor_api import ExecutorApi as _Executor
     from state.tx import Tx
-else:
-    _Executor = object  # the interface is for the checker; at run time a plain mixin
 
 __all__ = ["GovRules"]
 
@@ -61,7 +56,7 @@ def _add(a: int, b: int) -> int:
     return min(a + b, _MAX)
 
 
-class GovRules(_Executor):
+class GovRules(MemberCounts):
     """The governance rules and end-of-block steps of the block executor."""
 
     # --- reads -----------------------------------------------------------------------------
@@ -70,23 +65,12 @@ class GovRules(_Executor):
         """Every pool id, in key order (pools are made at genesis only)."""
         return [p.id for _, p in self.base.iterate(K.POOL)]
 
-    def _members(self, pool_id: str) -> Iterable[Member]:
-        """The members of a pool as this block left them so far (committed + overlay)."""
-        prefix = K.member_prefix(pool_id)
-        merged: dict[bytes, Member | None] = dict(self.base.iterate(prefix))
-        for k, v in self.writes.items():
-            if k.startswith(prefix):
-                merged[k] = v
-        return (m for m in merged.values() if m is not None)
-
-    def _electorate(self, scope: str, h0: int) -> int:
-        """Accounts active in the scope at h0 (chain scope: in some pool, each once)."""
+    def _electorate(self, scope: str) -> int:
+        """Accounts active in the scope now (chain scope: in some pool, each once): the kept
+        counts (state.membercount), which equal a scan of the members at this point of h."""
         if scope != CHAIN_SCOPE:
-            return sum(1 for m in self._members(scope) if m.active_at(h0))
-        seen: set[bytes] = set()
-        for pid in self._pool_ids():
-            seen.update(m.address for m in self._members(pid) if m.active_at(h0))
-        return len(seen)
+            return self.pool_counts(scope)[ACTIVE]
+        return self.chain_active()
 
     def _record(self, pool_id: str, addr: bytes) -> tuple[Member | None, str | None]:
         m: Member | None = self.get(K.member_key(pool_id, addr))
@@ -143,7 +127,7 @@ class GovRules(_Executor):
             text_hash=p["text_hash"],
             opened_at=h,
             closes_at=_add(h, gov["gov_voting_period"]),
-            electorate=self._electorate(scope, h),
+            electorate=self._electorate(scope),
             gov=gov,
             deposit=deposit,
             index=index,

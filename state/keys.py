@@ -28,6 +28,10 @@ another record's key. Heights are 8-byte big-endian so byte order is height orde
 | s/P/              | lp(scope) + be64(opened_at) + be32(index)   | proposal id (oldest first)  |
 | s/n/              | lp(scope)                                   | proposals voting or passed  |
 | s/b/              | proposal id + voter                         | choice (str)                |
+| s/h/              | be64(height) + lp(pool) + address           | true (member status changes at height) |
+| s/C/              | lp(pool)                                    | [waiting, active, lapsed, left] counts |
+| s/x/              | address                                     | pools the account is active in |
+| s/X               |                                             | accounts active in some pool |
 | s/params          |                                             | ChainParams                 |
 """
 
@@ -71,6 +75,10 @@ GOV_ENACT = b"s/E/"
 PROPOSAL_LIST = b"s/P/"
 OPEN_PROPOSALS = b"s/n/"
 BALLOT = b"s/b/"
+MEMBER_DUE = b"s/h/"
+MEMBER_COUNTS = b"s/C/"
+ACTIVE_POOLS = b"s/x/"
+CHAIN_ACTIVE = b"s/X"
 PARAMS = b"s/params"
 
 
@@ -197,6 +205,22 @@ def open_proposals_key(scope: str) -> bytes:
 
 def ballot_key(proposal_id: bytes, voter: bytes) -> bytes:
     return BALLOT + proposal_id + voter
+
+
+def member_due_prefix(height: int) -> bytes:
+    return MEMBER_DUE + be64(height)
+
+
+def member_due_key(height: int, pool: str, addr: bytes) -> bytes:
+    return MEMBER_DUE + be64(height) + lp(pool) + addr
+
+
+def member_counts_key(pool: str) -> bytes:
+    return MEMBER_COUNTS + lp(pool)
+
+
+def active_pools_key(addr: bytes) -> bytes:
+    return ACTIVE_POOLS + addr
 
 
 # --- value encoding ----------------------------------------------------------------------

@@ -52,7 +52,9 @@ __all__ = [
 OK_RESULT = TxResult(Code.OK)
 
 _ACCOUNT = K.ACCOUNT
-_SCANNED = frozenset((K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS, K.GOV_TALLY, K.GOV_ENACT))
+_SCANNED = frozenset(
+    (K.MEMBER_DUE, K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS, K.GOV_TALLY, K.GOV_ENACT)
+)
 #: type name -> its rule, called as rule(executor, tx, index); decode_tx admits no other type
 _RULES: dict[str, Rule] = {t.name: t.rule for t in REGISTRY}
 
@@ -164,6 +166,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         base_get = self.base.get
         treasury_key = self.treasury_key
         rules = _RULES
+        self._member_clock()  # status changes due at h, before the first transaction
         included: list[bytes] = []
         hashes: list[bytes] = []
         results: list[TxResult] = []

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from state import keys as K
 from state.codec import MAX_SAFE_INT
 from state.errors import Code, TxError
+from state.membercount import MemberCounts
 from state.model import (
     ACTIVE,
     APPROVED,
@@ -35,10 +36,7 @@ from state.model import (
 
 if TYPE_CHECKING:
     # state.tx reads the registry (state.txtypes), which names these rules
-    from state.executor_api import ExecutorApi as _Executor
     from state.tx import Tx
-else:
-    _Executor = object  # the interface is for the checker; at run time a plain mixin
 
 __all__ = ["TxRules"]
 
@@ -52,7 +50,7 @@ def _add(a: int, b: int) -> int:
     return s if s <= MAX_SAFE_INT else MAX_SAFE_INT
 
 
-class TxRules(_Executor):
+class TxRules(MemberCounts):
     """The transaction rules of :class:`state.machine.BlockExecutor` (checks first, changes
     after)."""
 
@@ -88,7 +86,7 @@ class TxRules(_Executor):
 
     def _join(self, tx: Tx, index: int) -> dict[str, Any]:
         pool = self.pool(tx.payload["pool"])
-        _, status = self._status(pool, tx.sender)
+        old, status = self._status(pool, tx.sender)
         if status in _MEMBER_OK:
             raise TxError(Code.ALREADY_MEMBER, f"already {status} in {pool.id!r}")
         pp = pool.params
@@ -105,10 +103,7 @@ class TxRules(_Executor):
         self.add_to_pool(pool, pp.contribution)
         paid_through = _add(h, pp.period - 1)
         active_from = _add(h, pp.waiting_period)
-        self.put(
-            K.member_key(pool.id, tx.sender),
-            Member(pool.id, tx.sender, h, paid_through, active_from),
-        )
+        self._put_member(old, Member(pool.id, tx.sender, h, paid_through, active_from))
         return {
             "type": "member_joined",
             "pool": pool.id,
@@ -134,7 +129,7 @@ class TxRules(_Executor):
         self.debit(tx.sender, amount)
         self.add_to_pool(pool, amount)
         paid_through = _add(m.paid_through, (amount // pp.contribution) * pp.period)
-        self.put(K.member_key(pool.id, tx.sender), replace(m, paid_through=paid_through))
+        self._put_member(m, replace(m, paid_through=paid_through))
         return {
             "type": "contribution_paid",
             "pool": pool.id,
@@ -149,7 +144,7 @@ class TxRules(_Executor):
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         assert m is not None
-        self.put(K.member_key(pool.id, tx.sender), replace(m, left_at=self.h))
+        self._put_member(m, replace(m, left_at=self.h))
         return {"type": "member_left", "pool": pool.id, "address": tx.sender.hex()}
 
     def _claim(self, tx: Tx, index: int) -> dict[str, Any]:
