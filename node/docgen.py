@@ -215,21 +215,20 @@ def rpc_methods_table(methods: Sequence[Any] | None = None) -> str:
     )
 
 
-#: every table a doc may name in its markers, with the registry it reads
-TABLES: dict[str, tuple[Callable[[], str], str]] = {
-    "tx-types": (tx_types_table, "state/txtypes.py REGISTRY"),
-    "chain-params": (chain_params_table, "state/params.py CHAIN_PARAMS"),
-    "pool-params": (pool_params_table, "state/params.py POOL_PARAMS"),
-    "result-codes": (result_codes_table, "state/errors.py Code and CODE_MEANINGS"),
-    "rpc-errors": (rpc_errors_table, "node/jsonrpc.py RPC_ERROR_MEANINGS"),
-    "rpc-methods": (rpc_methods_table, "node/methods.py METHODS"),
+#: every table a doc may name in its markers; each function reads its registry
+TABLES: dict[str, Callable[[], str]] = {
+    "tx-types": tx_types_table,  # state/txtypes.py REGISTRY
+    "chain-params": chain_params_table,  # state/params.py CHAIN_PARAMS
+    "pool-params": pool_params_table,  # state/params.py POOL_PARAMS
+    "result-codes": result_codes_table,  # state/errors.py Code and CODE_MEANINGS
+    "rpc-errors": rpc_errors_table,  # node/jsonrpc.py RPC_ERROR_MEANINGS
+    "rpc-methods": rpc_methods_table,  # node/methods.py METHODS
 }
 
 
 def render_table(name: str) -> str:
     """The body of region `name`, generated from its registry."""
-    func, _source = TABLES[name]
-    return func()
+    return TABLES[name]()
 
 
 def render(text: str, where: str = "<text>") -> str:
