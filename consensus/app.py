@@ -18,21 +18,7 @@ from typing import Protocol
 from state.store import Batch
 
 from .types import DuplicateVoteEvidence
-
-
-class ValidatorInfoLike(Protocol):
-    # read-only, so the frozen state.model.ValidatorInfo fits
-    @property
-    def consensus_key(self) -> bytes: ...
-
-    @property
-    def power(self) -> int: ...
-
-    @property
-    def operator(self) -> bytes: ...
-
-    @property
-    def name(self) -> str: ...
+from .validators import MemberLike
 
 
 class Application(Protocol):
@@ -74,7 +60,7 @@ class Application(Protocol):
         """Persist the block; consensus ignores what it returns (ChainApp: the Execution)."""
         ...
 
-    def validators(self, height: int) -> Sequence[ValidatorInfoLike]:
+    def validators(self, height: int) -> Sequence[MemberLike]:
         """The set that precommits block `height` (known up to last_height() + 2)."""
         ...
 
