@@ -232,6 +232,40 @@ def required(kind: ParamKind, meaning: str) -> dict[str, ParamSpec]:
     return {"param": ParamSpec("", kind, None, meaning, required=True)}
 
 
+#: the governance params: the same names, defaults and ranges in pools and in the chain
+#: (PROTOCOL.md section 9), so declared once here and placed in both by `_gov`
+_GOV: dict[str, tuple[ParamKind, int, str]] = {
+    "gov_deposit": (
+        U53,
+        100,
+        "escrowed on propose; back when turnout reaches quorum, else to {deposit_to}",
+    ),
+    "gov_voting_period": (GOV_PERIOD, 50, "blocks a proposal takes ballots"),
+    "gov_timelock": (
+        GOV_PERIOD,
+        20,
+        "blocks between passing and taking effect (who disagrees may leave)",
+    ),
+    "gov_quorum_bps": (
+        IntKind(1000, 10_000),
+        2000,
+        "turnout (yes + no + abstain) needed, in bps of the electorate",
+    ),
+    "gov_threshold_bps": (
+        IntKind(5000, 10_000),
+        6667,
+        "passes when yes * 10000 > gov_threshold_bps * (yes + no)",
+    ),
+    "gov_max_open": (IntKind(1, 64), 8, "proposals of one scope voting or passed at once"),
+}
+
+
+def _gov(name: str, deposit_to: str = "") -> Any:
+    """A fresh dataclass field for governance param `name` (a field object serves one class)."""
+    kind, default, meaning = _GOV[name]
+    return param(kind, default, meaning.format(deposit_to=deposit_to))
+
+
 class ParamSet:
     """The behaviour the two param dataclasses share, driven by their `param` fields."""
 
@@ -344,20 +378,12 @@ class PoolParams(ParamSet):
         "open",
         'who may join: "open" anyone, "kyc" only accounts a registrar marked',
     )
-    gov_deposit: int = param(
-        U53, 100, "escrowed on propose; back when turnout reaches quorum, else to the pool"
-    )
-    gov_voting_period: int = param(GOV_PERIOD, 50, "blocks a proposal takes ballots")
-    gov_timelock: int = param(
-        GOV_PERIOD, 20, "blocks between passing and taking effect (who disagrees may leave)"
-    )
-    gov_quorum_bps: int = param(
-        IntKind(1000, 10_000), 2000, "turnout (yes + no + abstain) needed, in bps of the electorate"
-    )
-    gov_threshold_bps: int = param(
-        IntKind(5000, 10_000), 6667, "passes when yes * 10000 > gov_threshold_bps * (yes + no)"
-    )
-    gov_max_open: int = param(IntKind(1, 64), 8, "proposals of one scope voting or passed at once")
+    gov_deposit: int = _gov("gov_deposit", "the pool")
+    gov_voting_period: int = _gov("gov_voting_period")
+    gov_timelock: int = _gov("gov_timelock")
+    gov_quorum_bps: int = _gov("gov_quorum_bps")
+    gov_threshold_bps: int = _gov("gov_threshold_bps")
+    gov_max_open: int = _gov("gov_max_open")
 
 
 def _validators_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -398,20 +424,12 @@ class ChainParams(ParamSet):
     operators: tuple[bytes, ...] = param(
         ADDRESS_LIST, [], "accounts allowed to register a validator candidate"
     )
-    gov_deposit: int = param(
-        U53, 100, "escrowed on propose; back when turnout reaches quorum, else to the treasury"
-    )
-    gov_voting_period: int = param(GOV_PERIOD, 50, "blocks a proposal takes ballots")
-    gov_timelock: int = param(
-        GOV_PERIOD, 20, "blocks between passing and taking effect (who disagrees may leave)"
-    )
-    gov_quorum_bps: int = param(
-        IntKind(1000, 10_000), 2000, "turnout (yes + no + abstain) needed, in bps of the electorate"
-    )
-    gov_threshold_bps: int = param(
-        IntKind(5000, 10_000), 6667, "passes when yes * 10000 > gov_threshold_bps * (yes + no)"
-    )
-    gov_max_open: int = param(IntKind(1, 64), 8, "proposals of one scope voting or passed at once")
+    gov_deposit: int = _gov("gov_deposit", "the treasury")
+    gov_voting_period: int = _gov("gov_voting_period")
+    gov_timelock: int = _gov("gov_timelock")
+    gov_quorum_bps: int = _gov("gov_quorum_bps")
+    gov_threshold_bps: int = _gov("gov_threshold_bps")
+    gov_max_open: int = _gov("gov_max_open")
 
     #: issue 11 adds here: 1 <= attest_quorum <= len(attestors) when attested or triggered
     RULES = (_validators_bounds,)
