@@ -284,11 +284,10 @@ class StateView:
 
     def member_status(self, pool: str, addr: bytes, h: int | None = None) -> str | None:
         """Status at height `h` (default: the committed height), None for a non-member."""
-        p = self.pool(pool)
-        m = self.member(pool, addr)
-        if p is None or m is None:
+        m = self.member(pool, addr)  # pools are never removed: no pool, no member
+        if m is None:
             return None
-        return m.status(self.height if h is None else h, p.params.waiting_period)
+        return m.status(self.height if h is None else h)
 
     def claim(self, claim_id: bytes) -> Claim | None:
         c: Claim | None = self._c.get(K.claim_key(claim_id))

@@ -28,10 +28,8 @@ from state.model import (
     REJECTED,
     VOTING,
     WAITING,
-    Member,
     Pool,
     Proposal,
-    member_status,
 )
 from state.params import (
     CHAIN_CHANGEABLE,
@@ -71,12 +69,6 @@ class GovRules(MemberCounts):
         if scope != CHAIN_SCOPE:
             return self.pool_counts(scope)[ACTIVE]
         return self.chain_active()
-
-    def _record(self, pool_id: str, addr: bytes) -> tuple[Member | None, str | None]:
-        m: Member | None = self.get(K.member_key(pool_id, addr))
-        if m is None:
-            return None, None
-        return m, member_status(m.active_from, m.paid_through, m.left_at, self.h)
 
     def _scope_params(self, scope: str) -> ParamSet:
         return self.params if scope == CHAIN_SCOPE else self.pool(scope).params

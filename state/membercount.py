@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from state import keys as K
-from state.model import ACTIVE, MEMBER_STATUSES, WAITING, Member, member_status
+from state.model import ACTIVE, MEMBER_STATUSES, WAITING, Member
 
 if TYPE_CHECKING:
     from state.executor_api import ExecutorApi as _Executor
@@ -40,10 +40,6 @@ def counts_map(raw: list[int] | None) -> dict[str, int]:
     return dict(zip(MEMBER_STATUSES, raw or _NONE, strict=True))
 
 
-def _status(m: Member, h: int) -> str:
-    return member_status(m.active_from, m.paid_through, m.left_at, h)
-
-
 def _next_due(m: Member, after: int) -> int | None:
     """The first height > `after` at which time alone changes the member's status (none once
     left or lapsed)."""
@@ -55,6 +51,12 @@ def _next_due(m: Member, after: int) -> int | None:
 
 class MemberCounts(_Executor):
     """Keeps the counts in step with every member write and with time."""
+
+    def _record(self, pool_id: str, addr: bytes) -> tuple[Member | None, str | None]:
+        """The account's member record in the pool (as this block left it) and its status at
+        h, or (None, None)."""
+        m: Member | None = self.get(K.member_key(pool_id, addr))
+        return (None, None) if m is None else (m, m.status(self.h))
 
     def pool_counts(self, pool_id: str) -> dict[str, int]:
         """Members of the pool per status at this point of block h."""
@@ -97,8 +99,8 @@ class MemberCounts(_Executor):
         h = self.h
         pool_id, addr = new.pool, new.address
         self.put(K.member_key(pool_id, addr), new)
-        was = None if old is None else _status(old, h)
-        self._recount(pool_id, addr, was, _status(new, h))
+        was = None if old is None else old.status(h)
+        self._recount(pool_id, addr, was, new.status(h))
         if was in _LIVE:
             return  # pay or leave: the height already indexed comes no later than the next
         nxt = _next_due(new, h)
@@ -118,7 +120,7 @@ class MemberCounts(_Executor):
             addr = rest[1 + rest[0] :]
             m: Member | None = self.get(K.member_key(pool_id, addr))
             assert m is not None, "a due height points at a member"
-            self._recount(pool_id, addr, _status(m, h - 1), _status(m, h))
+            self._recount(pool_id, addr, m.status(h - 1), m.status(h))
             nxt = _next_due(m, h)
             if nxt is not None:
                 self.put(K.member_due_key(nxt, pool_id, addr), True)

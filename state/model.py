@@ -115,8 +115,8 @@ class Member:
     active_from: int
     left_at: int | None = None
 
-    def status(self, h: int, waiting_period: int | None = None) -> str:
-        """Status at height h; `waiting_period` is ignored (the record keeps active_from)."""
+    def status(self, h: int) -> str:
+        """Status at height h (the record keeps active_from, so no pool param is needed)."""
         return member_status(self.active_from, self.paid_through, self.left_at, h)
 
     def active_at(self, x: int) -> bool:
@@ -146,7 +146,7 @@ class Member:
             d["left_at"],
         )
 
-    def to_json(self, h: int, waiting_period: int | None = None) -> dict[str, Any]:
+    def to_json(self, h: int) -> dict[str, Any]:
         """The RPC `member` result, status evaluated at height h."""
         return {
             "pool": self.pool,

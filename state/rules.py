@@ -29,9 +29,7 @@ from state.model import (
     Candidate,
     Claim,
     Member,
-    Pool,
     claim_terms,
-    member_status,
 )
 
 if TYPE_CHECKING:
@@ -78,15 +76,9 @@ class TxRules(MemberCounts):
         self.put(_ACCOUNT + addr, Account(a.balance, a.nonce, True))
         return {"type": "kyc_admitted", "account": addr.hex()}
 
-    def _status(self, pool: Pool, addr: bytes) -> tuple[Member | None, str | None]:
-        m = self.get(K.member_key(pool.id, addr))
-        if m is None:
-            return None, None
-        return m, member_status(m.active_from, m.paid_through, m.left_at, self.h)
-
     def _join(self, tx: Tx, index: int) -> dict[str, Any]:
         pool = self.pool(tx.payload["pool"])
-        old, status = self._status(pool, tx.sender)
+        old, status = self._record(pool.id, tx.sender)
         if status in _MEMBER_OK:
             raise TxError(Code.ALREADY_MEMBER, f"already {status} in {pool.id!r}")
         pp = pool.params
@@ -115,7 +107,7 @@ class TxRules(MemberCounts):
     def _pay(self, tx: Tx, index: int) -> dict[str, Any]:
         p = tx.payload
         pool = self.pool(p["pool"])
-        m, status = self._status(pool, tx.sender)
+        m, status = self._record(pool.id, tx.sender)
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         assert m is not None
@@ -140,7 +132,7 @@ class TxRules(MemberCounts):
 
     def _leave(self, tx: Tx, index: int) -> dict[str, Any]:
         pool = self.pool(tx.payload["pool"])
-        m, status = self._status(pool, tx.sender)
+        m, status = self._record(pool.id, tx.sender)
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         assert m is not None
@@ -150,7 +142,7 @@ class TxRules(MemberCounts):
     def _claim(self, tx: Tx, index: int) -> dict[str, Any]:
         p = tx.payload
         pool = self.pool(p["pool"])
-        _, status = self._status(pool, tx.sender)
+        _, status = self._record(pool.id, tx.sender)
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         if status == WAITING:
@@ -205,7 +197,7 @@ class TxRules(MemberCounts):
         if c.status != VOTING or h >= c.closes_at:
             raise TxError(Code.VOTING_CLOSED, f"claim is {c.status}, closes_at {c.closes_at}")
         pool = self.pool(c.pool)
-        m, status = self._status(pool, tx.sender)
+        m, status = self._record(pool.id, tx.sender)
         if status not in _MEMBER_OK:
             raise TxError(Code.NOT_MEMBER, f"not a waiting/active member of {pool.id!r}")
         assert m is not None

@@ -576,11 +576,11 @@ def test_validator_set_encoding() -> None:
 
 def test_member_status_boundaries() -> None:
     m = Member("p", b"\x01" * 32, joined_at=10, paid_through=29, active_from=15)
-    assert [m.status(h, 5) for h in (10, 14, 15, 29, 30)] == [
+    assert [m.status(h) for h in (10, 14, 15, 29, 30)] == [
         "waiting", "waiting", "active", "active", "lapsed",
     ]  # fmt: skip
-    assert Member("p", b"\x01" * 32, 10, 29, 15, 12).status(12, 5) == "left"
-    assert m.to_json(12, 5) == {
+    assert Member("p", b"\x01" * 32, 10, 29, 15, 12).status(12) == "left"
+    assert m.to_json(12) == {
         "pool": "p", "address": "01" * 32, "joined_at": 10, "paid_through": 29,
         "status": "waiting", "active_from": 15, "left_at": None,
     }  # fmt: skip
