@@ -296,11 +296,11 @@ class Mempool:
             sender = _sender_of(wire)
             if sender is not None and sender in self._senders:
                 touched.add(sender)
-        if self._params is not None and self._view().params is not self._params:
-            self._recheck_static(touched, dropped)
+        view = self._view()
+        if self._params is not None and view.params is not self._params:
+            self._recheck_static(view, touched, dropped)
         if not touched:
             return included, dropped
-        view = self._view()
         for sender in touched:
             s = self._senders.get(sender)
             if s is None:
@@ -321,11 +321,10 @@ class Mempool:
                 del self._senders[sender]
         return included, dropped
 
-    def _recheck_static(self, touched: set[bytes], dropped: list[Tx]) -> None:
+    def _recheck_static(self, view: AdmissionView, touched: set[bytes], dropped: list[Tx]) -> None:
         """The chain params changed (a chain-scope proposal was enacted, PROTOCOL.md section 9):
         drop the pending txs that no longer pass admission checks 1-7 (a raised min_fee, a
         lowered max_votes_per_elector). Signatures stay checked. Rare: O(pending) when it runs."""
-        view = self._view()
         params = self._params = view.params
         for tx in list(self._by_hash.values()):
             if tx.fee >= params.min_fee and len(tx.wire) <= params.max_tx_bytes:
