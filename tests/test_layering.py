@@ -132,3 +132,25 @@ def test_the_checker_sees_imports() -> None:
     assert "consensus.types" in _imports(ROOT / "consensus" / "core.py")
     # imports inside functions count too (sim.cli imports its plotting lazily)
     assert "sim.plot" in _imports(ROOT / "sim" / "cli.py")
+
+
+#: standard-library modules the mempool and gossip policies may use: no I/O, clock or randomness
+PURE_STDLIB = {"__future__", "bisect", "collections", "collections.abc", "dataclasses", "typing"}
+
+
+@pytest.mark.parametrize("rel", ["state/mempool.py", "state/txgossip.py"])
+def test_policies_import_only_state_and_pure_stdlib(rel: str) -> None:
+    """The node and the simulator drive the same pure policies, so neither may grow I/O."""
+    bad = {n for n in _imports(ROOT / rel) if n.split(".")[0] != "state" and n not in PURE_STDLIB}
+    assert not bad, f"{rel} imports {sorted(bad)}"
+
+
+def test_drivers_use_the_policies_from_state() -> None:
+    def imports(rel: str) -> set[str]:
+        return set(_imports(ROOT / rel))
+
+    assert {"state.mempool", "state.txgossip"} <= imports("node/runtime.py")
+    assert {"state.mempool", "state.txgossip"} <= imports("sim/node.py")
+    # the p2p driver is handed its policy: p2p keeps importing only state.codec/crypto
+    assert not {n for n in imports("p2p/gossip.py") if n.startswith("state")}
+    assert not (ROOT / "node" / "mempool.py").exists()
