@@ -12,10 +12,10 @@ test may still build an invalid one through ``params`` to check that it is refus
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from state.params import ChainParams
+from state.params import CHAIN_PARAMS
 
 #: the genesis time of every reproducible (development, test, simulated) chain
 GENESIS_TIME = "2026-11-26T00:00:00Z"
@@ -42,8 +42,8 @@ class ValidatorSpec:
 
 
 def default_chain_params() -> dict[str, Any]:
-    """Every chain param that has a default, with it, in ``ChainParams`` order."""
-    return {f.name: f.default for f in fields(ChainParams) if f.default is not MISSING}
+    """Every chain param that has a default, with its JSON value, in declaration order."""
+    return {s.name: s.default for s in CHAIN_PARAMS if not s.required}
 
 
 def genesis_doc(
