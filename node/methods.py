@@ -41,6 +41,7 @@ from node.rpcspec import (
     STR,
     STRING,
     TIME,
+    TX_CURSOR,
     TX_RESULT,
     UINT,
     VALIDATOR,
@@ -121,6 +122,20 @@ PROPOSAL = obj(
     gov=GOV_PARAMS_OUT,
 )
 PROPOSAL_STATUS = choice("proposal_status", PROPOSAL_STATUSES)
+#: a committed transaction as `tx` answers it (and each item of `txs`)
+TX_OUT = obj(
+    hash=HEX32_OUT,
+    height=UINT,
+    index=UINT,
+    code=INT,
+    error=null_or(STR),
+    log=STR,
+    type=STR,
+    sender=HEX32_OUT,
+    nonce=UINT,
+    fee=UINT,
+    payload={"type": "object"},
+)
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -173,19 +188,7 @@ METHODS: tuple[Method, ...] = (
         "a committed transaction",
         (Param("hash", HASH32, "sha256 of the wire bytes"),),
         "hash, height, index, code, error, log, type, sender, nonce, fee, payload (JSON form)",
-        obj(
-            hash=HEX32_OUT,
-            height=UINT,
-            index=UINT,
-            code=INT,
-            error=null_or(STR),
-            log=STR,
-            type=STR,
-            sender=HEX32_OUT,
-            nonce=UINT,
-            fee=UINT,
-            payload={"type": "object"},
-        ),
+        TX_OUT,
         errors=((NOT_FOUND, "unknown or still pending"),),
     ),
     Method(
@@ -345,6 +348,25 @@ METHODS: tuple[Method, ...] = (
         (),
         'peers: list of node_id, address, direction ("in": the peer dialed us, or "out")',
         obj(peers=list_of(obj(node_id=HEX32_OUT, address=STR, direction={"enum": ["in", "out"]}))),
+    ),
+    Method(
+        "txs",
+        "an account's history, newest first",
+        (
+            Param("address", HASH32, "the account"),
+            Param("limit", LIMIT, "at most this many", required=False, default=100),
+            Param(
+                "before",
+                TX_CURSOR,
+                "only transactions before this position (exclusive): the height and index "
+                "of the last one of the previous page",
+                required=False,
+            ),
+        ),
+        "the committed transactions the address sent or that name it in their payload's "
+        "`to` or `account` field, each as `tx` answers it, ordered by (height, index) "
+        "descending ([] for an address without any)",
+        list_of(TX_OUT),
     ),
     Method(
         "subscribe",

@@ -172,6 +172,64 @@ CLAIM_STATUS = choice("claim_status", CLAIM_STATUSES)
 BROADCAST_MODE = choice("broadcast_mode", BROADCAST_MODES)
 EVENT_KIND = choice("event_kind", EVENT_KINDS)
 
+#: the largest position of a transaction in a block (a be32 in the account-history index)
+MAX_TX_INDEX = 2**32 - 1
+_CURSOR_RULE = (
+    f'must be an object {{"height", "index"}} of integers, height in 0..{MAX_SAFE_INT}, '
+    f"index in 0..{MAX_TX_INDEX}"
+)
+
+
+def _check_cursor(name: str, v: Any, _cfg: RpcConfig) -> tuple[int, int]:
+    if not isinstance(v, dict) or v.keys() != {"height", "index"}:
+        raise invalid_param(name, _CURSOR_RULE)
+    height, index = v["height"], v["index"]
+    if not (_is_int(height) and _is_int(index)):
+        raise invalid_param(name, _CURSOR_RULE)
+    if not (0 <= height <= MAX_SAFE_INT and 0 <= index <= MAX_TX_INDEX):
+        raise invalid_param(name, _CURSOR_RULE)
+    return height, index
+
+
+def cli_cursor(value: str) -> dict[str, int]:
+    """argparse type of a ``HEIGHT:INDEX`` position (the ``before`` of ``txs``)."""
+    h, sep, i = value.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        height, index = int(h, 10), int(i, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HEIGHT:INDEX") from None
+    if not (0 <= height <= MAX_SAFE_INT and 0 <= index <= MAX_TX_INDEX):
+        raise argparse.ArgumentTypeError(f"{value!r}: height or index out of range")
+    return {"height": height, "index": index}
+
+
+def _cursor_json(v: Any) -> Any:
+    """A Python caller may pass (height, index) as a pair."""
+    if isinstance(v, tuple | list) and len(v) == 2:
+        return {"height": v[0], "index": v[1]}
+    return v
+
+
+TX_CURSOR = Kind(
+    "tx_cursor",
+    '{"height", "index"}: a transaction\'s position; HEIGHT:INDEX on the command line',
+    _check_cursor,
+    lambda _cfg: {
+        "type": "object",
+        "properties": {
+            "height": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INT},
+            "index": {"type": "integer", "minimum": 0, "maximum": MAX_TX_INDEX},
+        },
+        "required": ["height", "index"],
+        "additionalProperties": False,
+    },
+    cli=cli_cursor,
+    to_json=_cursor_json,
+    example="5:0",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Param:

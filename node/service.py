@@ -319,6 +319,26 @@ class NodeService:
     async def genesis(self) -> dict[str, Any]:
         return self._p.genesis.to_json()
 
+    async def txs(
+        self, address: bytes, limit: int, before: tuple[int, int] | None
+    ) -> list[dict[str, Any]]:
+        """`address`'s history from the account-history index (state/txindex.py), newest
+        first. Entries come in height order, so one block is held at a time and read once."""
+        view = self._p.view()
+        block: Any = None
+        block_height = -1
+        out: list[dict[str, Any]] = []
+        for e in view.account_txs(address, limit, before):
+            if e.height != block_height:
+                block, block_height = self._p.block_at(e.height), e.height
+            rec = view.tx_result(e.hash)
+            if rec is None or block is None or e.index >= len(block.txs):
+                # the index commits with its block, so only a damaged store gets here
+                log.error("history of %s: %d:%d unreadable", address.hex(), e.height, e.index)
+                continue
+            out.append(self._tx_json(rec, block.txs[e.index]))
+        return out
+
     async def net_info(self) -> dict[str, Any]:
         return {
             "peers": [

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from state import codec
+from state import codec, txindex
 from state.chain import Chain
 from state.machine import BlockInput, EvidenceRef, Execution, InvalidBlock
 from state.model import ValidatorInfo
@@ -144,7 +144,8 @@ class ChainApp:
         state_root: bytes,
         extra: Batch | None = None,
     ) -> Execution:
-        """Persist the decided block with `extra` in one batch (re-executes on a cache miss)."""
+        """Persist the decided block with `extra` and its account-history entries
+        (state.txindex) in one batch (re-executes on a cache miss)."""
         key = block_key(height, time_ms, proposer, txs, evidence)
         ex = self._cache.get(key)
         if ex is None or ex.prev_root != self.chain.state_root:
@@ -155,7 +156,11 @@ class ChainApp:
             )
             self.executions += 1
         assert ex.state_root == state_root, "a decided block executes to another state root"
-        self.chain.commit(ex, extra)
+        # the account-history entries commit with the block, in the same atomic batch
+        batch = txindex.index_batch(ex.height, ex.txs, ex.tx_hashes, self.known)
+        if extra is not None:
+            batch.update(extra)
+        self.chain.commit(ex, batch)
         self._cache.clear()
         if self.on_commit is not None:
             self.on_commit(ex)

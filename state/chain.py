@@ -42,6 +42,7 @@ from state.params import ChainParams
 from state.store import Batch, KVStore
 from state.tree import EMPTY_ROOT, StateTree
 from state.tx import Tx
+from state.txindex import HistoryEntry, history
 
 __all__ = [
     "BlockInput",
@@ -351,6 +352,12 @@ class StateView:
         """The candidates `addr` votes for (empty when none)."""
         v = self._c.get(K.elector_key(addr))
         return [] if v is None else list(v)
+
+    def account_txs(
+        self, addr: bytes, limit: int, before: tuple[int, int] | None = None
+    ) -> list[HistoryEntry]:
+        """`addr`'s committed transactions, newest first, before the (height, index) cursor."""
+        return history(self._c.store, addr, limit, before)
 
     def tx_result(self, tx_hash: bytes) -> TxRecord | None:
         raw = self._c.store.get(TX_INDEX + tx_hash)

@@ -181,6 +181,12 @@ class FakeNode:
     async def net_info(self) -> dict[str, Any]:
         raise InvalidParams("peer", "refused by the node")  # exercised as -32602
 
+    async def txs(
+        self, address: bytes, limit: int, before: tuple[int, int] | None
+    ) -> list[dict[str, Any]]:
+        self.calls.append(("txs", (address, limit, before)))
+        return []
+
 
 @pytest.fixture
 def fake_node() -> FakeNode:

@@ -75,6 +75,7 @@ async def test_read_methods_over_a_real_chain() -> None:
     from state.machine import BlockInput
     from state.mempool import Mempool
     from state.store import MemoryStore
+    from state.txindex import index_batch
 
     genesis = parse_genesis(localnet_genesis())
     chain = Chain.init_genesis(MemoryStore(), genesis)
@@ -88,7 +89,7 @@ async def test_read_methods_over_a_real_chain() -> None:
         txs=[join.wire, pay.wire],
     )
     ex = chain.execute(block)
-    chain.commit(ex)
+    chain.commit(ex, index_batch(1, ex.txs, ex.tx_hashes))
     parts = _Parts(chain, Mempool(chain.view))
     header = BlockHeader(
         chain_id=genesis.chain_id,
@@ -134,6 +135,7 @@ async def test_read_methods_over_a_real_chain() -> None:
             assert (await c.genesis())["chain_id"] == genesis.chain_id
             assert (await c.params())["min_fee"] == genesis.params.min_fee
             assert await c.proposals("chain") == []
+            assert [t["hash"] for t in await c.txs(m2.public_key)] == [pay.hash.hex()]
             # a pending transaction moves pending_nonce, not nonce
             nxt = build_tx(m0, genesis.chain_id, "leave", 1, 1, {"pool": "medical"})
             assert (await c.broadcast_tx(nxt.wire))["code"] == 0
