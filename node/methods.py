@@ -122,6 +122,16 @@ PROPOSAL = obj(
     gov=GOV_PARAMS_OUT,
 )
 PROPOSAL_STATUS = choice("proposal_status", PROPOSAL_STATUSES)
+#: one duplicate vote carried by a block (the `evidence` of `block`)
+EVIDENCE_OUT = obj(
+    id=HEX32_OUT,
+    validator=HEX32_OUT,
+    height=UINT,
+    round=UINT,
+    type={"type": "string", "enum": ["prevote", "precommit"]},
+    block_id_a=null_or(HEX32_OUT),
+    block_id_b=null_or(HEX32_OUT),
+)
 #: a committed transaction as `tx` answers it (and each item of `txs`)
 TX_OUT = obj(
     hash=HEX32_OUT,
@@ -196,8 +206,10 @@ METHODS: tuple[Method, ...] = (
         "a block (default: latest)",
         (Param("height", HEIGHT, "default: the latest", required=False, positional=True),),
         "height, hash, prev_hash, time, proposer (consensus key), state_root, tx_root, txs "
-        "(hashes in order), commit (round and the precommit signatures this node holds for "
-        "the block, the latest included; null when it holds none)",
+        "(hashes in order), evidence (the duplicate votes the block carries: id, validator, "
+        "height, round, type, block_id_a, block_id_b), commit (round and the precommit "
+        "signatures this node holds for the block, the latest included; null when it holds "
+        "none)",
         obj(
             height=UINT,
             hash=HEX32_OUT,
@@ -207,6 +219,7 @@ METHODS: tuple[Method, ...] = (
             state_root=HEX32_OUT,
             tx_root=HEX32_OUT,
             txs=list_of(HEX32_OUT),
+            evidence=list_of(EVIDENCE_OUT),
             commit=null_or(
                 obj(round=UINT, signatures=list_of(obj(validator=HEX32_OUT, signature=SIG_OUT)))
             ),

@@ -37,6 +37,28 @@ def rfc3339(ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+#: consensus vote types (consensus/types.py PREVOTE, PRECOMMIT) by their names in answers
+VOTE_TYPE_NAMES = {1: "prevote", 2: "precommit"}
+
+
+def _hex_or_none(b: bytes | None) -> str | None:
+    return None if b is None else b.hex()
+
+
+def _evidence_json(ev: Any) -> dict[str, Any]:
+    """One duplicate vote a block carries (consensus DuplicateVoteEvidence): who signed which
+    two block ids at one height, round and vote type (a nil vote's id is null)."""
+    return {
+        "id": ev.id.hex(),
+        "validator": ev.validator.hex(),
+        "height": ev.height,
+        "round": ev.round,
+        "type": VOTE_TYPE_NAMES.get(ev.vote_type, str(ev.vote_type)),
+        "block_id_a": _hex_or_none(ev.vote_a.block_id),
+        "block_id_b": _hex_or_none(ev.vote_b.block_id),
+    }
+
+
 class NodeParts(Protocol):
     """What the service needs from the runtime (node/runtime.py `Node` implements it)."""
 
@@ -229,6 +251,7 @@ class NodeService:
             "state_root": hd.state_root.hex(),
             "tx_root": hd.tx_root.hex(),
             "txs": [sha256(w).hex() for w in block.txs],
+            "evidence": [_evidence_json(e) for e in getattr(block, "evidence", ())],
             "commit": None
             if commit is None
             else {

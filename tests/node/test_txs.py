@@ -9,108 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chain_net import ALICE, BOB, CAROL, REGISTRAR, STRANGER, ChainNet, serve
 from jsonschema import Draft7Validator
 
-from consensus.types import Block, BlockHeader
 from node.client import RpcClient, RpcError
-from node.config import RpcConfig
 from node.methods import BY_NAME
-from node.rpc import RpcServer
-from node.service import NodeService
-from state.app import ChainApp
-from state.chain import Chain
-from state.crypto import Signer
-from state.devkeys import dev_signer, localnet_genesis
-from state.genesis import Genesis, parse_genesis
-from state.machine import BlockInput
-from state.mempool import Mempool
-from state.store import KVStore, LevelDBStore, MemoryStore
-from state.tx import Tx, build_tx
-
-GENESIS = parse_genesis(localnet_genesis())
-ALICE, BOB, CAROL = (dev_signer(f"member{i}") for i in range(3))
-REGISTRAR = dev_signer("registrar")
-STRANGER = dev_signer("nobody at all")  # never sends nor is named
+from state.store import LevelDBStore, MemoryStore
+from state.tx import Tx
 
 
-class _Parts:
-    """The runtime's side of NodeService over a chain and the blocks this test committed."""
-
-    def __init__(self, chain: Chain, blocks: dict[int, Block]) -> None:
-        self.node_id = b"\x07" * 32
-        self._chain = chain
-        self.mempool = Mempool(chain.view)
-        self.genesis = chain.genesis
-        self.blocks = blocks
-
-    def view(self) -> Any:
-        return self._chain.view()
-
-    def block_at(self, height: int) -> Block | None:
-        return self.blocks.get(height)
-
-    def commit_at(self, height: int) -> Any:
-        return None
-
-    def catching_up(self) -> bool:
-        return False
-
-    def peers(self) -> list[Any]:
-        return []
-
-    def submit(self, wire: bytes) -> Any:
-        return self.mempool.add(wire)
-
-
-class _Net:
-    """One chain in a store, committing blocks the way a node does (ChainApp.commit)."""
-
-    def __init__(self, store: KVStore, genesis: Genesis = GENESIS) -> None:
-        self.chain = Chain.init_genesis(store, genesis)
-        self.app = ChainApp(self.chain, lambda _n, _b: [])
-        self.blocks: dict[int, Block] = {}
-        self.nonces: dict[bytes, int] = {}
-
-    def tx(self, signer: Signer, type_: str, payload: dict[str, Any]) -> Tx:
-        n = self.nonces.get(signer.public_key, 0)
-        self.nonces[signer.public_key] = n + 1
-        return build_tx(signer, GENESIS.chain_id, type_, n, 1, payload)
-
-    def commit(self, txs: list[Tx]) -> int:
-        h = self.chain.height + 1
-        time_ms = GENESIS.genesis_time_ms + 1000 * h
-        proposer = GENESIS.validators[0].consensus_key
-        wires = [t.wire for t in txs]
-        ex = self.chain.execute(BlockInput(h, time_ms, proposer, wires))
-        assert all(r.code == 0 for r in ex.results), ex.results
-        self.app.commit(h, time_ms, proposer, wires, [], ex.state_root)
-        header = BlockHeader(
-            chain_id=GENESIS.chain_id,
-            height=h,
-            time_ms=time_ms,
-            prev_hash=b"\x00" * 32,
-            proposer=proposer,
-            tx_root=b"\x01" * 32,
-            state_root=ex.state_root,
-            last_commit_hash=b"\x02" * 32,
-            evidence_hash=b"\x03" * 32,
-            validators_hash=b"\x04" * 32,
-        )
-        self.blocks[h] = Block(header, tuple(wires), None)
-        return h
-
-
-async def _serve(net: _Net) -> AsyncIterator[RpcClient]:
-    server = RpcServer(NodeService(_Parts(net.chain, net.blocks)), RpcConfig(listen="127.0.0.1:0"))
-    await server.start()
-    try:
-        async with RpcClient(server.url) as c:
-            yield c
-    finally:
-        await server.stop()
-
-
-def _story(net: _Net) -> dict[str, Tx]:
+def _story(net: ChainNet) -> dict[str, Tx]:
     """Alice sends to Bob, Bob to Carol, the registrar admits Alice, Alice joins a pool."""
     t = {
         "a_to_b": net.tx(ALICE, "transfer", {"to": BOB.public_key, "amount": 5}),
@@ -127,9 +35,9 @@ def _story(net: _Net) -> dict[str, Tx]:
 
 @pytest.fixture
 async def story() -> AsyncIterator[tuple[RpcClient, dict[str, Tx]]]:
-    net = _Net(MemoryStore())
+    net = ChainNet(MemoryStore())
     t = _story(net)
-    async for c in _serve(net):
+    async for c in serve(net):
         yield c, t
 
 
@@ -204,7 +112,7 @@ async def test_full_history_paged_and_limits_at_their_boundaries(tmp_path: Path)
     1000, paging with any page size walks the whole history exactly once, in order; the
     index is in the store, so a reopened chain answers the same."""
     store = LevelDBStore(str(tmp_path / "db"))
-    net = _Net(store)
+    net = ChainNet(store)
     expected: list[str] = []  # oldest first
     for block in range(4):
         txs: list[Tx] = []
@@ -218,7 +126,7 @@ async def test_full_history_paged_and_limits_at_their_boundaries(tmp_path: Path)
         net.commit(txs)
     expected.reverse()
     assert len(expected) == 1002
-    async for c in _serve(net):
+    async for c in serve(net):
         assert _hashes(await c.txs(BOB.public_key, limit=1000)) == expected[:1000]
         assert _hashes(await c.txs(BOB.public_key)) == expected[:100]  # the default
         assert _hashes(await c.txs(BOB.public_key, limit=1)) == expected[:1]
@@ -236,10 +144,10 @@ async def test_full_history_paged_and_limits_at_their_boundaries(tmp_path: Path)
 
     reopened = LevelDBStore(str(tmp_path / "db"))
     try:
-        net2 = _Net(reopened)
+        net2 = ChainNet(reopened)
         assert net2.chain.height == 4
         net2.blocks = net.blocks
-        async for c in _serve(net2):
+        async for c in serve(net2):
             assert _hashes(await c.txs(BOB.public_key, limit=1000)) == expected[:1000]
             assert _hashes(await c.txs(BOB.public_key, before=(1, 3))) == expected[-3:]
     finally:
