@@ -50,11 +50,25 @@ It never blocks and never raises (the server only enqueues into bounded per-conn
 queues and drops a subscriber that cannot keep up)."""
 
 
+#: how much of a client-sent string (a pool id, a method or parameter name) an error message
+#: repeats: a client must not be able to make the node echo megabytes back (or into logs)
+MAX_ECHO_CHARS = 64
+#: the longest error message the server sends, whatever produced it (a backstop)
+MAX_MESSAGE_CHARS = 512
+
+
+def shown(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """A client-sent string as an error message repeats it: its first `limit` characters,
+    then "..." when it was longer."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class NotFound(Exception):
     """Unknown hash, height, pool, member, claim, subscription: JSON-RPC -32001.
 
     The message is shown to the client, so say what was not found
-    (e.g. ``"pool 'dental' not found"``)."""
+    (e.g. ``"pool 'dental' not found"``), with any string the client sent passed through
+    ``shown``."""
 
 
 class InvalidParams(Exception):

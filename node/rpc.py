@@ -41,7 +41,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.api import BroadcastMode, InvalidParams, NodeAPI, NotFound
+from node.api import MAX_MESSAGE_CHARS, BroadcastMode, InvalidParams, NodeAPI, NotFound, shown
 from node.config import RpcConfig, split_host_port
 from node.jsonrpc import (
     INTERNAL_ERROR,
@@ -74,7 +74,7 @@ def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
     known = {p.name for p in method.params}
     for name in params:
         if name not in known:
-            raise invalid_param(_shown(name), f"unknown parameter for {method.name}")
+            raise invalid_param(shown(name), f"unknown parameter for {method.name}")
     args: dict[str, Any] = {}
     for p in method.params:
         if p.name not in params or (params[p.name] is None and not p.required):
@@ -106,11 +106,6 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
 
-def _shown(name: str, limit: int = 64) -> str:
-    """A client-chosen name as echoed in an error message: bounded, printable."""
-    return name if len(name) <= limit else name[:limit] + "..."
-
-
 def _encode_answer(answer: dict[str, Any]) -> str:
     """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
     try:
@@ -121,11 +116,18 @@ def _encode_answer(answer: dict[str, Any]) -> str:
 
 
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": id_, "error": err.to_json()}
+    """An error answer; its message at most MAX_MESSAGE_CHARS, whatever produced it."""
+    return {
+        "jsonrpc": "2.0",
+        "id": id_,
+        "error": {"code": err.code, "message": shown(err.message, MAX_MESSAGE_CHARS)},
+    }
 
 
 def _valid_id(v: Any) -> bool:
-    return v is None or isinstance(v, str) or (isinstance(v, int | float) and type(v) is not bool)
+    """A string, an integer or null. A float is refused: JSON-RPC 2.0 advises against
+    fractions, and 1e999 parses to infinity, which no JSON answer can echo."""
+    return v is None or type(v) is str or type(v) is int
 
 
 # --- WebSocket connections ------------------------------------------------------------------
@@ -311,7 +313,12 @@ class RpcServer:
             return _error(None, RpcError(INVALID_REQUEST, "invalid request: not an object"))
         id_ = req.get("id")
         if not _valid_id(id_):
-            return _error(None, RpcError(INVALID_REQUEST, "invalid request: bad id"))
+            return _error(
+                None,
+                RpcError(
+                    INVALID_REQUEST, "invalid request: id must be a string, an integer or null"
+                ),
+            )
         if req.get("jsonrpc") != "2.0":
             return _error(id_, RpcError(INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'))
         method = req.get("method")
@@ -332,7 +339,7 @@ class RpcServer:
         method = BY_NAME.get(name)
         if method is None or (method.ws_only and conn is None):
             hint = " (WebSocket /ws only)" if method is not None and method.ws_only else ""
-            raise RpcError(METHOD_NOT_FOUND, f"method not found: {_shown(name)}{hint}")
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {shown(name)}{hint}")
         args = _bind(method, params, self.config)
         handler = self._handlers[name]
         try:
@@ -417,7 +424,7 @@ class RpcServer:
 
     def _unsubscribe(self, conn: _WsConn, subscription: str) -> bool:
         if conn.subs.pop(subscription, None) is None:
-            raise RpcError(NOT_FOUND, f"not found: subscription {subscription!r}")
+            raise RpcError(NOT_FOUND, f"not found: subscription {shown(subscription)!r}")
         return True
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from node.api import DEFAULT_COMMIT_TIMEOUT_S, BroadcastMode, EventListener, NotFound
+from node.api import DEFAULT_COMMIT_TIMEOUT_S, BroadcastMode, EventListener, NotFound, shown
 from node.api import timeout_result as _timeout_result
 from state.crypto import sha256
 from state.errors import Code
@@ -280,16 +280,16 @@ class NodeService:
         view = self._p.view()
         p = view.pool(id)
         if p is None:
-            raise NotFound(f"pool {id!r} not found")
+            raise NotFound(f"pool {shown(id)!r} not found")
         return p.to_json(view.pool_member_counts(id))
 
     async def member(self, pool: str, address: bytes) -> dict[str, Any]:
         view = self._p.view()
         if view.pool(pool) is None:
-            raise NotFound(f"pool {pool!r} not found")
+            raise NotFound(f"pool {shown(pool)!r} not found")
         m = view.member(pool, address)
         if m is None:
-            raise NotFound(f"{address.hex()} is not a member of pool {pool!r}")
+            raise NotFound(f"{address.hex()} is not a member of pool {shown(pool)!r}")
         # the record keeps active_from: a later change of waiting_period does not move it
         return m.to_json(view.height)
 
@@ -302,7 +302,7 @@ class NodeService:
     async def claims(self, pool: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         view = self._p.view()
         if view.pool(pool) is None:
-            raise NotFound(f"pool {pool!r} not found")
+            raise NotFound(f"pool {shown(pool)!r} not found")
         return [c.to_json() for c in view.claims(pool, status=status, limit=limit)]
 
     async def proposal(self, id: bytes) -> dict[str, Any]:
@@ -314,7 +314,7 @@ class NodeService:
     async def proposals(self, scope: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         found = self._p.view().proposals(scope, status, limit)
         if found is None:
-            raise NotFound(f'scope {scope!r} not found: neither "chain" nor a pool')
+            raise NotFound(f'scope {shown(scope)!r} not found: neither "chain" nor a pool')
         return [pr.to_json() for pr in found]
 
     async def params(self, height: int | None) -> dict[str, Any]:

@@ -1,0 +1,121 @@
+"""Hardening of the JSON-RPC server (issue 14 item 4): what a hostile or careless client
+sends is answered with its exact error, bounded in what it echoes, and costs no traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+from chain_net import ChainNet, serve
+from rpc_helpers import error_of, post
+
+from node.api import MAX_MESSAGE_CHARS
+from node.client import RpcError
+from node.rpc import RpcServer
+from state.store import MemoryStore
+
+BAD_IDS = [b"1e999", b"-1e999", b"1.5", b"1.0", b"[1]", b"{}", b"true", b"false"]
+
+
+def _req(id_raw: bytes) -> bytes:
+    return b'{"jsonrpc": "2.0", "id": ' + id_raw + b', "method": "status"}'
+
+
+@pytest.mark.parametrize("id_raw", BAD_IDS)
+async def test_id_not_string_integer_or_null_is_invalid_request_over_http(
+    rpc_server: RpcServer, id_raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    status, body = await post(rpc_server, None, raw=_req(id_raw))
+    assert status == 200
+    assert body["id"] is None and error_of(body)[0] == -32600
+    assert "id" in error_of(body)[1]
+    # in a batch, the good call is still answered
+    status, answers = await post(
+        rpc_server, None, raw=b"[" + _req(id_raw) + b',{"jsonrpc":"2.0","id":2,"method":"status"}]'
+    )
+    assert status == 200 and [a.get("id") for a in answers] == [None, 2]
+    assert error_of(answers[0])[0] == -32600 and "result" in answers[1]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+@pytest.mark.parametrize("id_raw", BAD_IDS)
+async def test_id_not_string_integer_or_null_is_invalid_request_over_websocket(
+    rpc_server: RpcServer, id_raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with aiohttp.ClientSession() as s, s.ws_connect(rpc_server.url + "ws") as ws:
+        await ws.send_bytes(_req(id_raw))
+        body = await asyncio.wait_for(ws.receive_json(), 5)
+        assert body["id"] is None and error_of(body)[0] == -32600
+        await ws.send_str('{"jsonrpc":"2.0","id":"s","method":"status"}')  # still open
+        assert (await asyncio.wait_for(ws.receive_json(), 5))["id"] == "s"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+@pytest.mark.parametrize("id_", ["x" * 300, "", -(2**70), 2**70, 0, None])
+async def test_string_integer_and_null_ids_are_echoed(rpc_server: RpcServer, id_: Any) -> None:
+    _, body = await post(rpc_server, {"jsonrpc": "2.0", "id": id_, "method": "status"})
+    assert body["id"] == id_ and "result" in body
+
+
+LONG = "p" * 1_000_000
+
+
+def _short_echo(message: str) -> None:
+    assert "p" * 64 + "..." in message and "p" * 65 not in message
+    assert len(message) < 300
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("pool", {"id": LONG}),
+        ("claims", {"pool": LONG}),
+        ("proposals", {"scope": LONG}),
+        ("member", {"pool": LONG, "address": "ab" * 32}),
+    ],
+)
+async def test_node_errors_echo_only_a_short_prefix_of_what_was_sent(
+    method: str, params: dict[str, Any]
+) -> None:
+    async for c in serve(ChainNet(MemoryStore())):
+        with pytest.raises(RpcError) as err:
+            await c.request(method, params)
+    assert err.value.code == -32001
+    _short_echo(err.value.message)
+
+
+@pytest.mark.parametrize(("method", "params"), [(LONG, {}), ("status", {LONG: 1})])
+async def test_server_errors_echo_only_a_short_prefix_of_what_was_sent(
+    rpc_server: RpcServer, method: str, params: dict[str, Any]
+) -> None:
+    _, body = await post(
+        rpc_server, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    )
+    code, message = error_of(body)
+    assert code in (-32601, -32602)
+    _short_echo(message)
+
+
+async def test_any_error_message_is_bounded(rpc_server: RpcServer) -> None:
+    """A backstop for a node message that repeats a client string whole (the test double's
+    pool does): the server sends at most MAX_MESSAGE_CHARS of it."""
+    _, body = await post(
+        rpc_server, {"jsonrpc": "2.0", "id": 1, "method": "pool", "params": {"id": LONG}}
+    )
+    code, message = error_of(body)
+    assert code == -32001 and message.startswith("not found: pool 'ppp")
+    assert len(message) == MAX_MESSAGE_CHARS + len("...")
+
+
+async def test_unknown_subscription_id_is_echoed_short(rpc_server: RpcServer) -> None:
+    async with aiohttp.ClientSession() as s, s.ws_connect(rpc_server.url + "ws") as ws:
+        await ws.send_json(
+            {"jsonrpc": "2.0", "id": 1, "method": "unsubscribe", "params": {"subscription": LONG}}
+        )
+        code, message = error_of(await asyncio.wait_for(ws.receive_json(), 5))
+    assert code == -32001 and len(message) < 300
