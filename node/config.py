@@ -135,7 +135,18 @@ class RpcConfig(_Section):
         16, ge=1, le=10_000, description="subscriptions per WebSocket connection"
     )
     ws_send_queue: int = Field(
-        1024, ge=1, le=1_000_000, description="queued messages per WebSocket; a full queue drops it"
+        65_536,
+        ge=1,
+        le=1_000_000,
+        description="queued messages per WebSocket (a block's events included); a full queue "
+        "drops it",
+    )
+    ws_send_queue_bytes: int = Field(
+        16 * MIB,
+        ge=64 * 1024,
+        le=1024 * MIB,
+        description="queued bytes per WebSocket; an event that does not fit drops the "
+        "subscriber (close code 1013)",
     )
     ws_max_pending: int = Field(
         32, ge=1, le=10_000, description="calls of one WebSocket being answered at once"

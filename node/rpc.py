@@ -13,9 +13,10 @@ them and answers ``broadcast_tx`` (with its commit wait), ``subscribe``, ``unsub
 
 Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
 open TCP connections (HTTP 503 beyond, before any byte is parsed: :mod:`node.listener`),
-subscriptions per WebSocket, and each WebSocket's send queue: events are enqueued without
-waiting, and a subscriber whose queue is full is disconnected (close code 1013) so that a
-slow reader can never stall the node's event loop.
+subscriptions per WebSocket, and each WebSocket's send queue (in messages and in bytes):
+events are enqueued without waiting, and a subscriber whose queue is full is disconnected
+(close code 1013, reason "subscriber too slow") so that a slow reader can never stall the
+node's event loop; the defaults hold every event of a block of max_block_txs transactions.
 
 Choices where PROTOCOL.md section 6 is silent (pinned by tests/e2e/test_conformance_e2e.py):
 
@@ -36,6 +37,7 @@ import asyncio
 import inspect
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -133,20 +135,81 @@ def _valid_id(v: Any) -> bool:
 # --- WebSocket connections ------------------------------------------------------------------
 
 
-class _WsConn:
-    """One WebSocket: its subscriptions and its bounded send queue, drained by one task."""
+def event_message(sub_id: str, kind: str, data: Any) -> str:
+    """The notification of one event to one subscription (ASCII: its length is its size)."""
+    return _notification(_dumps(sub_id), _dumps(kind), _dumps(data))
 
-    def __init__(self, ws: web.WebSocketResponse, queue_len: int) -> None:
+
+def _notification(sub_json: str, kind_json: str, data_json: str) -> str:
+    return (
+        '{"jsonrpc":"2.0","method":"event","params":{"subscription":'
+        f'{sub_json},"event":{kind_json},"data":{data_json}}}}}'
+    )
+
+
+class _WsConn:
+    """One WebSocket: its subscriptions and its send queue, drained by one writer task.
+
+    The queue is bounded by ``max_messages`` and by ``max_bytes`` (the sum of the queued
+    messages' lengths; every message is ASCII JSON, so that is their size). An empty queue
+    takes any one message, so a single answer larger than the bound still goes out."""
+
+    def __init__(self, ws: web.WebSocketResponse, max_messages: int, max_bytes: int) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_len)
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
         self.subs: dict[str, str] = {}  # subscription id -> event kind
         self.next_sub = 1
         self.dropped = False
         self.task: asyncio.Task[None] | None = None  # the writer
+        self.queued_bytes = 0
+        self._msgs: deque[str] = deque()
+        self._ready = asyncio.Event()  # something to send
+        self._room = asyncio.Event()  # the writer took a message (or the queue was cleared)
+
+    @property
+    def queued_messages(self) -> int:
+        return len(self._msgs)
+
+    def _fits(self, msg: str) -> bool:
+        if not self._msgs:
+            return True
+        return (
+            len(self._msgs) < self.max_messages and self.queued_bytes + len(msg) <= self.max_bytes
+        )
+
+    def _push(self, msg: str) -> None:
+        self._msgs.append(msg)
+        self.queued_bytes += len(msg)
+        self._ready.set()
+
+    def offer(self, msg: str) -> bool:
+        """Queue an event without waiting; False when it does not fit (the caller drops)."""
+        if not self._fits(msg):
+            return False
+        self._push(msg)
+        return True
+
+    async def put(self, msg: str) -> None:
+        """Queue an answer, waiting for room: the client reads at its own pace."""
+        while not self._fits(msg):
+            self._room.clear()
+            await self._room.wait()
+        self._push(msg)
+
+    def clear(self) -> None:
+        self._msgs.clear()
+        self.queued_bytes = 0
+        self._room.set()
 
     async def writer(self) -> None:
         while True:
-            msg = await self.queue.get()
+            while not self._msgs:
+                self._ready.clear()
+                await self._ready.wait()
+            msg = self._msgs.popleft()
+            self.queued_bytes -= len(msg)
+            self._room.set()
             await self.ws.send_str(msg)
 
 
@@ -374,7 +437,7 @@ class RpcServer:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=self.config.max_body_bytes, heartbeat=30.0)
         await ws.prepare(request)
-        conn = _WsConn(ws, self.config.ws_send_queue)
+        conn = _WsConn(ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes)
         self._conns.add(conn)
         writer = conn.task = asyncio.create_task(conn.writer())
         # Calls run concurrently (a commit-mode broadcast must not hold up a status call), at
@@ -407,7 +470,7 @@ class RpcServer:
         try:
             out = await self.handle_body(body, conn)
             if out is not None and not conn.dropped:
-                await conn.queue.put(out)  # answers wait for room: the client's own pace
+                await conn.put(out)
         finally:
             slots.release()
 
@@ -438,19 +501,18 @@ class RpcServer:
                         continue
                     if data_json is None:
                         data_json = _dumps(data)
-                    msg = (
-                        '{"jsonrpc":"2.0","method":"event","params":{"subscription":'
-                        f'{_dumps(sub_id)},"event":{kind_json},"data":{data_json}}}}}'
-                    )
-                    try:
-                        conn.queue.put_nowait(msg)
-                    except asyncio.QueueFull:
+                    msg = _notification(_dumps(sub_id), kind_json, data_json)
+                    if not conn.offer(msg):
                         self._drop(conn)
         except Exception:  # a listener must never raise into the node
             log.exception("event fan-out failed for %s", kind)
 
     def _drop(self, conn: _WsConn) -> None:
-        log.warning("dropping a WebSocket subscriber whose send queue is full")
+        log.warning(
+            "dropping a WebSocket subscriber whose send queue is full (%d messages, %d bytes)",
+            conn.queued_messages,
+            conn.queued_bytes,
+        )
         conn.dropped = True
         conn.subs.clear()
         self._conns.discard(conn)
@@ -458,8 +520,7 @@ class RpcServer:
             # Stop sending the backlog first: the close frame must not queue behind it, and
             # cancelling between frames (a frame is written whole) leaves the stream intact.
             conn.task.cancel()
-        while not conn.queue.empty():  # frees any call waiting to queue its answer
-            conn.queue.get_nowait()
+        conn.clear()  # frees any call waiting to queue its answer
         asyncio.get_running_loop().create_task(
             conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"subscriber too slow")
         )

@@ -153,6 +153,7 @@ INT_RANGES = [
     ("rpc", "max_connections", 1, 100_000),
     ("rpc", "max_ws_subscriptions", 1, 10_000),
     ("rpc", "ws_send_queue", 1, 1_000_000),
+    ("rpc", "ws_send_queue_bytes", 64 * 1024, 1024 * MIB),
     ("rpc", "ws_max_pending", 1, 10_000),
     ("rpc", "read_timeout_ms", 10, 600_000),
     ("rpc", "commit_timeout_ms", 1, 600_000),

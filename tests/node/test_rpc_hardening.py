@@ -10,11 +10,12 @@ from typing import Any
 import aiohttp
 import pytest
 from chain_net import ChainNet, serve
-from rpc_helpers import error_of, post
+from rpc_helpers import error_of, post, ws_call
 
 from node.api import MAX_MESSAGE_CHARS
 from node.client import RpcError
-from node.rpc import RpcServer
+from node.config import RpcConfig
+from node.rpc import RpcServer, event_message
 from state.store import MemoryStore
 
 BAD_IDS = [b"1e999", b"-1e999", b"1.5", b"1.0", b"[1]", b"{}", b"true", b"false"]
@@ -119,3 +120,79 @@ async def test_unknown_subscription_id_is_echoed_short(rpc_server: RpcServer) ->
         )
         code, message = error_of(await asyncio.wait_for(ws.receive_json(), 5))
     assert code == -32001 and len(message) < 300
+
+
+# --- WebSocket send queue: every event of a full block, bounded in bytes -----------------------
+
+
+def _tx_event(i: int) -> dict[str, Any]:
+    """A tx event of the size a transfer's is (about 600 bytes of JSON)."""
+    return {
+        "hash": f"{i:064x}",
+        "height": 9,
+        "index": i,
+        "code": 0,
+        "error": None,
+        "log": "",
+        "type": "transfer",
+        "sender": "ab" * 32,
+        "nonce": i,
+        "fee": 1,
+        "payload": {"to": "cd" * 32, "amount": 5},
+    }
+
+
+async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
+    answer = await ws_call(ws, "subscribe", {"event": "tx"}, 1)
+    sub: str = answer["result"]
+    return sub
+
+
+async def _drain(ws: aiohttp.ClientWebSocketResponse, n: int) -> tuple[list[Any], int | None]:
+    """Up to `n` notifications, and the close code if the server closed first."""
+    got: list[Any] = []
+    while len(got) < n:
+        msg = await asyncio.wait_for(ws.receive(), 10)
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return got, ws.close_code
+        got.append(msg.json()["params"]["data"])
+    return got, None
+
+
+async def test_tx_subscriber_gets_every_event_of_a_block_of_5000_transactions(
+    rpc_server: RpcServer, fake_node: Any
+) -> None:
+    """The default max_block_txs is 5000; the old queue of 1,024 messages dropped the
+    subscriber of any block with more than about 1,023 transactions."""
+    async with aiohttp.ClientSession() as s, s.ws_connect(rpc_server.url + "ws") as ws:
+        await _subscribed(ws)
+        for i in range(5000):  # one block's events: emitted synchronously, as the node does
+            fake_node.emit("tx", _tx_event(i))
+        got, closed = await _drain(ws, 5000)
+    assert closed is None
+    assert [e["index"] for e in got] == list(range(5000))
+
+
+@pytest.mark.parametrize("spare", [0, -1])
+async def test_send_queue_bytes_at_its_boundary(fake_node: Any, spare: int) -> None:
+    """Events that fill ws_send_queue_bytes exactly are all delivered; one byte less of room
+    and the subscriber is told by close code 1013, without blocking the node."""
+    n = 200
+    events = [_tx_event(100 + i) for i in range(n)]  # all of one size: 3-digit numbers
+    one = len(event_message("1", "tx", events[0]))
+    assert all(len(event_message("1", "tx", e)) == one for e in events)
+    cfg = RpcConfig(listen="127.0.0.1:0", ws_send_queue_bytes=n * one + spare)
+    server = RpcServer(fake_node, cfg)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as s, s.ws_connect(server.url + "ws") as ws:
+            assert await _subscribed(ws) == "1"
+            for e in events:
+                fake_node.emit("tx", e)
+            got, closed = await _drain(ws, n)
+        if spare == 0:
+            assert closed is None and len(got) == n
+        else:
+            assert closed == 1013 and len(got) < n
+    finally:
+        await server.stop()
