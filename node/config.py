@@ -154,6 +154,30 @@ class RpcConfig(_Section):
     read_timeout_ms: int = Field(
         10_000, ge=10, le=600_000, description="time to receive a request body; then HTTP 408"
     )
+    header_timeout_ms: int = Field(
+        10_000,
+        ge=10,
+        le=600_000,
+        description="time a new connection has to send its first request's headers; then closed",
+    )
+    keepalive_timeout_ms: int = Field(
+        15_000,
+        ge=10,
+        le=3_600_000,
+        description="an HTTP connection idle this long between requests is closed",
+    )
+    ws_idle_timeout_ms: int = Field(
+        120_000,
+        ge=10,
+        le=86_400_000,
+        description="a WebSocket without subscriptions that sends nothing this long is closed",
+    )
+    max_connections_per_address: int = Field(
+        128,
+        ge=1,
+        le=100_000,
+        description="open TCP connections from one IP address; beyond, HTTP 503 and close",
+    )
     commit_timeout_ms: int = Field(
         30_000, ge=1, le=600_000, description="broadcast_tx commit mode's longest wait"
     )

@@ -12,7 +12,9 @@ them and answers ``broadcast_tx`` (with its commit wait), ``subscribe``, ``unsub
 ``rpc.discover`` itself; every other method is the node's method of the same name.
 
 Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
-open TCP connections (HTTP 503 beyond, before any byte is parsed: :mod:`node.listener`),
+open TCP connections in total and per IP address (HTTP 503 beyond, before any JSON is
+parsed, /health still 200: :mod:`node.listener`), the time to send request headers and the
+idle time of a keep-alive connection or of a WebSocket without subscriptions,
 subscriptions per WebSocket, and each WebSocket's send queue (in messages and in bytes):
 events are enqueued without waiting, and a subscriber whose queue is full is disconnected
 (close code 1013, reason "subscriber too slow") so that a slow reader can never stall the
@@ -239,20 +241,43 @@ class RpcServer:
 
     def make_app(self) -> web.Application:
         # Bodies are read by hand (streamed, counted): client_max_size is only a backstop.
-        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app = web.Application(
+            client_max_size=self.config.max_body_bytes + 1, middlewares=[self._request_seen]
+        )
         app.router.add_post("/", self._http)
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/health", self._health)
         return app
+
+    @web.middleware
+    async def _request_seen(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Tell the listener the connection sent a whole request head (header timeout)."""
+        if self._site is not None:
+            self._site.note_request(request.protocol)
+        resp: web.StreamResponse = await handler(request)
+        return resp
 
     async def start(self, host: str | None = None, port: int | None = None) -> None:
         """Listen on ``config.listen`` (or the given host/port; port 0 picks a free one)."""
         h, p = split_host_port(self.config.listen)
         host = h if host is None else host
         port = p if port is None else port
-        self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
+        cfg = self.config
+        self._runner = web.AppRunner(
+            self.make_app(),
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=cfg.keepalive_timeout_ms / 1000,
+        )
         await self._runner.setup()
-        self._site = LimitedSite(self._runner, host, port, self.config.max_connections)
+        self._site = LimitedSite(
+            self._runner,
+            host,
+            port,
+            cfg.max_connections,
+            per_address=cfg.max_connections_per_address,
+            header_timeout_s=cfg.header_timeout_ms / 1000,
+        )
         try:
             await self._site.start()
         except OSError:  # e.g. the port is taken: leave nothing half-open behind
@@ -270,6 +295,10 @@ class RpcServer:
     def port(self) -> int:
         assert self._site is not None, "not started"
         return self._site.port
+
+    def open_connections(self, source: str | None = None) -> int:
+        """Accepted connections now open, in total or from one IP address."""
+        return 0 if self._site is None else self._site.open_connections(source)
 
     @property
     def url(self) -> str:
@@ -444,8 +473,25 @@ class RpcServer:
         # most ws_max_pending at once: beyond that we stop reading, which slows the client.
         slots = asyncio.Semaphore(self.config.ws_max_pending)
         calls: set[asyncio.Task[None]] = set()
+        loop = asyncio.get_running_loop()
+        idle_s = self.config.ws_idle_timeout_ms / 1000
+        last_active = loop.time()
+
+        def active(_: object = None) -> None:
+            nonlocal last_active
+            last_active = loop.time()
+
         try:
-            async for msg in ws:
+            while True:
+                try:
+                    msg = await ws.receive(timeout=max(0.0, last_active + idle_s - loop.time()))
+                except TimeoutError:
+                    if conn.subs or calls or loop.time() < last_active + idle_s:
+                        active()  # subscribed or answering: waiting for us, not idle
+                        continue
+                    await ws.close(code=WSCloseCode.OK, message=b"idle")
+                    break
+                active()
                 if msg.type == WSMsgType.TEXT:
                     body: bytes = msg.data.encode("utf-8")
                 elif msg.type == WSMsgType.BINARY:
@@ -456,6 +502,7 @@ class RpcServer:
                 task = asyncio.create_task(self._ws_call(conn, body, slots))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
+                task.add_done_callback(active)
         finally:
             self._conns.discard(conn)
             conn.subs.clear()

@@ -285,13 +285,18 @@ async def test_connection_limit(fake_node: Any) -> None:
         async with aiohttp.ClientSession() as s:
             ws1 = await s.ws_connect(server.url + "ws")
             ws2 = await s.ws_connect(server.url + "ws")
+            status = {"jsonrpc": "2.0", "id": 1, "method": "status"}
             async with aiohttp.ClientSession() as s2:
-                async with s2.get(server.url + "health") as r:
+                async with s2.post(server.url, json=status) as r:
                     assert r.status == 503
+                async with s2.get(server.url + "health") as r:
+                    assert r.status == 200  # /health is answered beyond the limit
             await ws1.close()
-            await asyncio.sleep(0.05)  # the server sees the close
+            async with asyncio.timeout(10):  # the server sees the close
+                while server.open_connections() >= 2:
+                    await asyncio.sleep(0.01)
             async with aiohttp.ClientSession() as s3:
-                async with s3.get(server.url + "health") as r:
+                async with s3.post(server.url, json=status) as r:
                     assert r.status == 200
             await ws2.close()
     finally:

@@ -196,3 +196,137 @@ async def test_send_queue_bytes_at_its_boundary(fake_node: Any, spare: int) -> N
             assert closed == 1013 and len(got) < n
     finally:
         await server.stop()
+
+
+# --- idle and slow clients: timeouts, a per-address limit, /health outside the limits ----------
+
+
+async def _closed_by_server(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes the connection (bounded wait)."""
+    return await asyncio.wait_for(reader.read(), 10)
+
+
+async def _wait_until(cond: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+async def _started(fake_node: Any, **cfg: Any) -> RpcServer:
+    server = RpcServer(fake_node, RpcConfig(listen="127.0.0.1:0", **cfg))
+    await server.start()
+    return server
+
+
+async def test_slowly_sent_headers_are_cut_at_the_header_timeout(fake_node: Any) -> None:
+    server = await _started(fake_node, header_timeout_ms=300, keepalive_timeout_ms=60_000)
+    try:
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        opened = loop.time()
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        rest = await _closed_by_server(reader)
+        assert rest == b"" and loop.time() - opened >= 0.3
+        writer.close()
+        # a client that sends its request at once is answered, and may go on using the socket
+        async with aiohttp.ClientSession() as s:
+            for _ in range(2):
+                async with s.get(server.url + "health") as r:
+                    assert r.status == 200
+    finally:
+        await server.stop()
+
+
+async def test_idle_keepalive_connection_is_closed(fake_node: Any) -> None:
+    server = await _started(fake_node, keepalive_timeout_ms=300)
+    try:
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answered = loop.time()
+        got = await _closed_by_server(reader)  # the answer, then the close when idle
+        assert got.startswith(b"HTTP/1.1 200")
+        assert loop.time() - answered >= 0.3
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_idle_websocket_without_subscriptions_is_closed(fake_node: Any) -> None:
+    server = await _started(fake_node, ws_idle_timeout_ms=300)
+    try:
+        async with aiohttp.ClientSession() as s:
+            idle = await s.ws_connect(server.url + "ws")
+            listening = await s.ws_connect(server.url + "ws")
+            await _subscribed(listening)
+            msg = await asyncio.wait_for(idle.receive(), 10)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert idle.close_code == 1000
+            # a subscriber waits for events as long as it likes
+            fake_node.emit("tx", _tx_event(1))
+            got = await asyncio.wait_for(listening.receive_json(), 10)
+            assert got["params"]["data"]["index"] == 1
+            await listening.close()
+    finally:
+        await server.stop()
+
+
+async def _raw_get(
+    host: str, port: int, path: str, source: str = "127.0.0.1"
+) -> tuple[int, asyncio.StreamWriter]:
+    """Open a connection from `source`, send one GET; the status line's code and the socket."""
+    reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    status = await asyncio.wait_for(reader.readline(), 10)
+    return int(status.split()[1]), writer
+
+
+async def test_per_address_limit_and_health_outside_it(fake_node: Any) -> None:
+    server = await _started(fake_node, max_connections_per_address=3, max_connections=10)
+    held: list[asyncio.StreamWriter] = []
+    try:
+        for _ in range(3):  # at the limit: served (keep-alive: the connections stay open)
+            code, w = await _raw_get(server.host, server.port, "/health")
+            assert code == 200
+            held.append(w)
+        code, w = await _raw_get(server.host, server.port, "/")
+        assert code == 503  # one more from the same address
+        w.close()
+        code, w = await _raw_get(server.host, server.port, "/health")
+        assert code == 200  # /health is answered beyond the limit
+        w.close()
+        # another address is not held back by this one's connections
+        code, w = await _raw_get(server.host, server.port, "/health", source="127.0.0.2")
+        assert code == 200
+        held.append(w)
+        # one of the address's connections closes: room again
+        held.pop(0).close()
+        await _wait_until(lambda: server.open_connections(source="127.0.0.1") < 3)
+        async with aiohttp.ClientSession() as s:
+            async with s.post(
+                server.url, json={"jsonrpc": "2.0", "id": 1, "method": "status"}
+            ) as r:
+                assert r.status == 200
+    finally:
+        for w in held:
+            w.close()
+        await server.stop()
+
+
+async def test_health_answers_beyond_the_connection_limit(fake_node: Any) -> None:
+    server = await _started(fake_node, max_connections=2)
+    held: list[asyncio.StreamWriter] = []
+    try:
+        for source in ("127.0.0.1", "127.0.0.2"):
+            code, w = await _raw_get(server.host, server.port, "/health", source=source)
+            held.append(w)
+        code, w = await _raw_get(server.host, server.port, "/", source="127.0.0.3")
+        assert code == 503
+        w.close()
+        code, w = await _raw_get(server.host, server.port, "/health", source="127.0.0.3")
+        assert code == 200
+        w.close()
+    finally:
+        for w in held:
+            w.close()
+        await server.stop()
