@@ -128,6 +128,15 @@ class RpcConfig(_Section):
         MIB, ge=1024, le=64 * MIB, description="larger request bodies get HTTP 413"
     )
     max_batch: int = Field(100, ge=1, le=10_000, description="calls per batch (more: -32600)")
+    batch_concurrency: int = Field(
+        16, ge=1, le=10_000, description="calls of one batch being answered at once"
+    )
+    batch_timeout_ms: int = Field(
+        30_000,
+        ge=1,
+        le=600_000,
+        description="longest wait for a whole batch; commit-mode waits in it end by then",
+    )
     max_connections: int = Field(
         256, ge=1, le=100_000, description="open TCP connections; beyond, HTTP 503 and close"
     )

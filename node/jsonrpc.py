@@ -6,6 +6,9 @@ the server that raises an error and every client that reads it agree on its shap
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -54,3 +57,9 @@ class RpcError(Exception):
     def to_json(self) -> dict[str, int | str]:
         """The `error` member of a JSON-RPC response."""
         return {"code": self.code, "message": self.message}
+
+
+def dumps(obj: Any) -> str:
+    """JSON as the server sends it: compact, no NaN or infinity, and ASCII, so a lone
+    surrogate echoed back stays valid JSON and UTF-8 and a message's length is its size."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)

@@ -39,8 +39,8 @@ import asyncio
 import inspect
 import json
 import logging
-from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -56,15 +56,21 @@ from node.jsonrpc import (
     NOT_FOUND,
     PARSE_ERROR,
     RpcError,
+    dumps,
 )
 from node.listener import LimitedSite
 from node.methods import BY_NAME, Method, bind_handlers, invalid_param, openrpc_document
+from node.wsconn import WsConn, notification
 
 log = logging.getLogger("huzhu.rpc")
 
 
 # How long stop() waits for WebSocket clients to answer the close handshake.
 _STOP_WAIT_S = 2.0
+# The loop time by which the batch a call belongs to must be answered (None: not in a batch).
+_BATCH_DEADLINE: ContextVar[float | None] = ContextVar("batch_deadline", default=None)
+# What a batch waits past its deadline for calls that end at it (commit-mode timeouts).
+_BATCH_GRACE_S = 0.25
 
 
 def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
@@ -105,18 +111,13 @@ def _parse(body: bytes) -> Any:
         raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
 
 
-def _dumps(obj: Any) -> str:
-    # ASCII output: a lone surrogate echoed back in a message stays valid JSON and UTF-8.
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
-
-
 def _encode_answer(answer: dict[str, Any]) -> str:
     """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
     try:
-        return _dumps(answer)
+        return dumps(answer)
     except (TypeError, ValueError):
         log.exception("unserialisable result")
-        return _dumps(_error(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
+        return dumps(_error(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
 
 
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
@@ -134,87 +135,6 @@ def _valid_id(v: Any) -> bool:
     return v is None or type(v) is str or type(v) is int
 
 
-# --- WebSocket connections ------------------------------------------------------------------
-
-
-def event_message(sub_id: str, kind: str, data: Any) -> str:
-    """The notification of one event to one subscription (ASCII: its length is its size)."""
-    return _notification(_dumps(sub_id), _dumps(kind), _dumps(data))
-
-
-def _notification(sub_json: str, kind_json: str, data_json: str) -> str:
-    return (
-        '{"jsonrpc":"2.0","method":"event","params":{"subscription":'
-        f'{sub_json},"event":{kind_json},"data":{data_json}}}}}'
-    )
-
-
-class _WsConn:
-    """One WebSocket: its subscriptions and its send queue, drained by one writer task.
-
-    The queue is bounded by ``max_messages`` and by ``max_bytes`` (the sum of the queued
-    messages' lengths; every message is ASCII JSON, so that is their size). An empty queue
-    takes any one message, so a single answer larger than the bound still goes out."""
-
-    def __init__(self, ws: web.WebSocketResponse, max_messages: int, max_bytes: int) -> None:
-        self.ws = ws
-        self.max_messages = max_messages
-        self.max_bytes = max_bytes
-        self.subs: dict[str, str] = {}  # subscription id -> event kind
-        self.next_sub = 1
-        self.dropped = False
-        self.task: asyncio.Task[None] | None = None  # the writer
-        self.queued_bytes = 0
-        self._msgs: deque[str] = deque()
-        self._ready = asyncio.Event()  # something to send
-        self._room = asyncio.Event()  # the writer took a message (or the queue was cleared)
-
-    @property
-    def queued_messages(self) -> int:
-        return len(self._msgs)
-
-    def _fits(self, msg: str) -> bool:
-        if not self._msgs:
-            return True
-        return (
-            len(self._msgs) < self.max_messages and self.queued_bytes + len(msg) <= self.max_bytes
-        )
-
-    def _push(self, msg: str) -> None:
-        self._msgs.append(msg)
-        self.queued_bytes += len(msg)
-        self._ready.set()
-
-    def offer(self, msg: str) -> bool:
-        """Queue an event without waiting; False when it does not fit (the caller drops)."""
-        if not self._fits(msg):
-            return False
-        self._push(msg)
-        return True
-
-    async def put(self, msg: str) -> None:
-        """Queue an answer, waiting for room: the client reads at its own pace."""
-        while not self._fits(msg):
-            self._room.clear()
-            await self._room.wait()
-        self._push(msg)
-
-    def clear(self) -> None:
-        self._msgs.clear()
-        self.queued_bytes = 0
-        self._room.set()
-
-    async def writer(self) -> None:
-        while True:
-            while not self._msgs:
-                self._ready.clear()
-                await self._ready.wait()
-            msg = self._msgs.popleft()
-            self.queued_bytes -= len(msg)
-            self._room.set()
-            await self.ws.send_str(msg)
-
-
 class RpcServer:
     """The JSON-RPC server over a NodeAPI; ``start()`` binds, ``stop()`` closes everything."""
 
@@ -223,7 +143,7 @@ class RpcServer:
         self.config = config or RpcConfig()
         self._runner: web.AppRunner | None = None
         self._site: LimitedSite | None = None
-        self._conns: set[_WsConn] = set()
+        self._conns: set[WsConn] = set()
         self._unsubscribe_events: Callable[[], None] | None = None
         self._openrpc = openrpc_document(self.config)
         # The methods the server answers itself; every other one is the node's (node.methods).
@@ -381,26 +301,66 @@ class RpcServer:
 
     # -- JSON-RPC --
 
-    async def handle_body(self, body: bytes, conn: _WsConn | None) -> str | None:
+    async def handle_body(self, body: bytes, conn: WsConn | None) -> str | None:
         """Answer one HTTP body or WebSocket message (a call or a batch); None: no answer."""
         try:
             obj = _parse(body)
         except RpcError as err:
-            return _dumps(_error(None, err))
+            return dumps(_error(None, err))
         if isinstance(obj, list):
             if not obj:
-                return _dumps(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
+                return dumps(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
             if len(obj) > self.config.max_batch:
                 msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
-                return _dumps(_error(None, RpcError(INVALID_REQUEST, msg)))
-            answers = [a for a in [await self._call(c, conn) for c in obj] if a is not None]
+                return dumps(_error(None, RpcError(INVALID_REQUEST, msg)))
+            answers = [a for a in await self._batch(obj, conn) if a is not None]
             if not answers:
                 return None
             return "[" + ",".join(_encode_answer(a) for a in answers) + "]"
         answer = await self._call(obj, conn)
         return None if answer is None else _encode_answer(answer)
 
-    async def _call(self, req: Any, conn: _WsConn | None) -> dict[str, Any] | None:
+    async def _batch(self, calls: list[Any], conn: WsConn | None) -> list[dict[str, Any] | None]:
+        """Answer a batch's calls concurrently, at most ``batch_concurrency`` at once, within
+        ``batch_timeout_ms``: commit-mode waits end by then with the timeout answer, and a
+        call still running (or not yet started) at the end is -32603. Answers keep the
+        batch's order."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.batch_timeout_ms / 1000
+        slots = asyncio.Semaphore(cfg.batch_concurrency)
+
+        async def one(req: Any) -> dict[str, Any] | None:
+            async with slots:
+                return await self._call(req, conn)
+
+        token = _BATCH_DEADLINE.set(deadline)
+        try:
+            tasks = [asyncio.create_task(one(req)) for req in calls]
+        finally:
+            _BATCH_DEADLINE.reset(token)
+        try:
+            await asyncio.wait(tasks, timeout=deadline - loop.time() + _BATCH_GRACE_S)
+        finally:
+            late = [t for t in tasks if not t.done()]
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        answers: list[dict[str, Any] | None] = []
+        for req, task in zip(calls, tasks, strict=True):
+            if not task.cancelled():
+                answers.append(task.result())
+            elif isinstance(req, dict) and "id" in req and _valid_id(req["id"]):
+                msg = (
+                    f"internal error: the batch's time limit (batch_timeout_ms "
+                    f"{cfg.batch_timeout_ms}) passed before this call finished"
+                )
+                answers.append(_error(req["id"], RpcError(INTERNAL_ERROR, msg)))
+            else:
+                answers.append(None)  # a notification is never answered
+        return answers
+
+    async def _call(self, req: Any, conn: WsConn | None) -> dict[str, Any] | None:
         if not isinstance(req, dict):
             return _error(None, RpcError(INVALID_REQUEST, "invalid request: not an object"))
         id_ = req.get("id")
@@ -427,7 +387,7 @@ class RpcServer:
             return None
         return {"jsonrpc": "2.0", "id": id_, "result": result}
 
-    async def _dispatch(self, name: str, params: Any, conn: _WsConn | None) -> Any:
+    async def _dispatch(self, name: str, params: Any, conn: WsConn | None) -> Any:
         method = BY_NAME.get(name)
         if method is None or (method.ws_only and conn is None):
             hint = " (WebSocket /ws only)" if method is not None and method.ws_only else ""
@@ -454,8 +414,13 @@ class RpcServer:
     # -- the methods the server answers itself --
 
     def _broadcast_tx(self, tx: bytes, mode: BroadcastMode) -> Any:
-        """The node's, with the commit wait this server is configured for."""
-        return self.api.broadcast_tx(tx, mode, self.config.commit_timeout_ms / 1000)
+        """The node's, with the commit wait this server is configured for, cut short to the
+        deadline of the batch the call is in."""
+        timeout = self.config.commit_timeout_ms / 1000
+        deadline = _BATCH_DEADLINE.get()
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - asyncio.get_running_loop().time()))
+        return self.api.broadcast_tx(tx, mode, timeout)
 
     def _discover(self) -> dict[str, Any]:
         """The OpenRPC document of the table, with this server's limits (built once)."""
@@ -466,7 +431,7 @@ class RpcServer:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=self.config.max_body_bytes, heartbeat=30.0)
         await ws.prepare(request)
-        conn = _WsConn(ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes)
+        conn = WsConn(ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes)
         self._conns.add(conn)
         writer = conn.task = asyncio.create_task(conn.writer())
         # Calls run concurrently (a commit-mode broadcast must not hold up a status call), at
@@ -513,7 +478,7 @@ class RpcServer:
                 await ws.close()
         return ws
 
-    async def _ws_call(self, conn: _WsConn, body: bytes, slots: asyncio.Semaphore) -> None:
+    async def _ws_call(self, conn: WsConn, body: bytes, slots: asyncio.Semaphore) -> None:
         try:
             out = await self.handle_body(body, conn)
             if out is not None and not conn.dropped:
@@ -521,7 +486,7 @@ class RpcServer:
         finally:
             slots.release()
 
-    def _subscribe(self, conn: _WsConn, event: str) -> str:
+    def _subscribe(self, conn: WsConn, event: str) -> str:
         if len(conn.subs) >= self.config.max_ws_subscriptions:
             raise RpcError(
                 LIMIT_EXCEEDED,
@@ -532,7 +497,7 @@ class RpcServer:
         conn.subs[sub_id] = event
         return sub_id
 
-    def _unsubscribe(self, conn: _WsConn, subscription: str) -> bool:
+    def _unsubscribe(self, conn: WsConn, subscription: str) -> bool:
         if conn.subs.pop(subscription, None) is None:
             raise RpcError(NOT_FOUND, f"not found: subscription {shown(subscription)!r}")
         return True
@@ -540,21 +505,21 @@ class RpcServer:
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         """NodeAPI listener: fan out without awaiting; drop subscribers that lag."""
         try:
-            kind_json = _dumps(kind)
+            kind_json = dumps(kind)
             data_json: str | None = None
             for conn in list(self._conns):
                 for sub_id, sub_kind in list(conn.subs.items()):
                     if sub_kind != kind or conn.dropped:
                         continue
                     if data_json is None:
-                        data_json = _dumps(data)
-                    msg = _notification(_dumps(sub_id), kind_json, data_json)
+                        data_json = dumps(data)
+                    msg = notification(dumps(sub_id), kind_json, data_json)
                     if not conn.offer(msg):
                         self._drop(conn)
         except Exception:  # a listener must never raise into the node
             log.exception("event fan-out failed for %s", kind)
 
-    def _drop(self, conn: _WsConn) -> None:
+    def _drop(self, conn: WsConn) -> None:
         log.warning(
             "dropping a WebSocket subscriber whose send queue is full (%d messages, %d bytes)",
             conn.queued_messages,

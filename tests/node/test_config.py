@@ -150,6 +150,8 @@ MIB = 1024 * 1024
 INT_RANGES = [
     ("rpc", "max_body_bytes", 1024, 64 * MIB),
     ("rpc", "max_batch", 1, 10_000),
+    ("rpc", "batch_concurrency", 1, 10_000),
+    ("rpc", "batch_timeout_ms", 1, 600_000),
     ("rpc", "max_connections", 1, 100_000),
     ("rpc", "max_ws_subscriptions", 1, 10_000),
     ("rpc", "ws_send_queue", 1, 1_000_000),

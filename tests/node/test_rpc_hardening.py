@@ -10,12 +10,15 @@ from typing import Any
 import aiohttp
 import pytest
 from chain_net import ChainNet, serve
+from conftest import FakeNode
 from rpc_helpers import error_of, post, ws_call
 
-from node.api import MAX_MESSAGE_CHARS
+from node.api import MAX_MESSAGE_CHARS, timeout_result
 from node.client import RpcError
 from node.config import RpcConfig
-from node.rpc import RpcServer, event_message
+from node.rpc import RpcServer
+from node.wsconn import event_message
+from state.crypto import sha256
 from state.store import MemoryStore
 
 BAD_IDS = [b"1e999", b"-1e999", b"1.5", b"1.0", b"[1]", b"{}", b"true", b"false"]
@@ -329,4 +332,91 @@ async def test_health_answers_beyond_the_connection_limit(fake_node: Any) -> Non
     finally:
         for w in held:
             w.close()
+        await server.stop()
+
+
+# --- batches: calls run concurrently within a bound, and the batch's wait is bounded ------------
+
+
+class _GatedNode(FakeNode):
+    """Commit-mode broadcasts wait for `gate`; `inflight`/`peak` count those waiting; a tx
+    lookup of HANG never answers."""
+
+    HANG = b"\xee" * 32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.inflight = 0
+        self.peak = 0
+        self.timeouts: list[float] = []
+
+    async def broadcast_tx(self, wire: bytes, mode: str, timeout: float = 30.0) -> dict[str, Any]:
+        self.timeouts.append(timeout)
+        self.inflight += 1
+        self.peak = max(self.peak, self.inflight)
+        try:
+            async with asyncio.timeout(timeout):
+                await self.gate.wait()
+        except TimeoutError:
+            return timeout_result(sha256(wire))
+        finally:
+            self.inflight -= 1
+        return {"hash": sha256(wire).hex(), "code": 0, "error": None, "log": "", "height": 4}
+
+    async def tx(self, hash: bytes) -> dict[str, Any]:
+        if hash == self.HANG:
+            await asyncio.Event().wait()
+        return await super().tx(hash)
+
+
+def _commit_call(i: int) -> dict[str, Any]:
+    wire = bytes([i]) * 40
+    params = {"tx": wire.hex(), "mode": "commit"}
+    return {"jsonrpc": "2.0", "id": i, "method": "broadcast_tx", "params": params}
+
+
+async def test_batch_calls_run_concurrently_up_to_the_bound() -> None:
+    node = _GatedNode()
+    server = await _started(node, batch_concurrency=4)
+    try:
+        batch = [_commit_call(i) for i in range(10)] + [
+            {"jsonrpc": "2.0", "id": 99, "method": "status"}
+        ]
+        sent = asyncio.create_task(post(server, batch))
+        await _wait_until(lambda: node.inflight == 4)
+        node.gate.set()
+        status, answers = await sent
+        assert status == 200
+        assert [a["id"] for a in answers] == [*range(10), 99]  # in the batch's order
+        assert all(a["result"]["height"] == 4 for a in answers[:10])
+        assert node.peak == 4  # never more than the bound at once
+    finally:
+        await server.stop()
+
+
+async def test_batch_total_wait_is_bounded() -> None:
+    node = _GatedNode()  # the gate never opens: commits never land
+    server = await _started(node, batch_timeout_ms=300, commit_timeout_ms=600_000)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        hang = {"jsonrpc": "2.0", "id": "h", "method": "tx", "params": {"hash": "ee" * 32}}
+        status, answers = await post(server, [_commit_call(1), _commit_call(2), hang])
+        took = loop.time() - started
+        assert status == 200
+        # commit waits end with the timeout answer (outcome unknown) within the batch's time
+        assert [a["result"]["error"] for a in answers[:2]] == ["timeout", "timeout"]
+        assert all(t <= 0.3 for t in node.timeouts)
+        # a call that still runs at the deadline is answered -32603, naming the limit
+        code, message = error_of(answers[2])
+        assert code == -32603 and "batch_timeout_ms" in message
+        assert 0.3 <= took < 60  # bounded by batch_timeout_ms, not the 600 s commit timeout
+        # a single call (no batch) keeps the configured commit timeout
+        single = asyncio.create_task(post(server, _commit_call(3)))
+        await _wait_until(lambda: len(node.timeouts) == 3)
+        assert node.timeouts[-1] == 600.0
+        node.gate.set()
+        assert (await single)[1]["result"]["height"] == 4
+    finally:
         await server.stop()

@@ -1,0 +1,93 @@
+"""One WebSocket connection of the JSON-RPC server (node/rpc.py): its subscriptions and its
+send queue, bounded in messages and in bytes and drained by one writer task, and the
+notification an event becomes. Split out of node/rpc.py, which decides what to send."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from aiohttp import web
+
+from node.jsonrpc import dumps
+
+__all__ = ["WsConn", "event_message", "notification"]
+
+
+def event_message(sub_id: str, kind: str, data: Any) -> str:
+    """The notification of one event to one subscription (ASCII: its length is its size)."""
+    return notification(dumps(sub_id), dumps(kind), dumps(data))
+
+
+def notification(sub_json: str, kind_json: str, data_json: str) -> str:
+    return (
+        '{"jsonrpc":"2.0","method":"event","params":{"subscription":'
+        f'{sub_json},"event":{kind_json},"data":{data_json}}}}}'
+    )
+
+
+class WsConn:
+    """One WebSocket: its subscriptions and its send queue, drained by one writer task.
+
+    The queue is bounded by ``max_messages`` and by ``max_bytes`` (the sum of the queued
+    messages' lengths; every message is ASCII JSON, so that is their size). An empty queue
+    takes any one message, so a single answer larger than the bound still goes out."""
+
+    def __init__(self, ws: web.WebSocketResponse, max_messages: int, max_bytes: int) -> None:
+        self.ws = ws
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self.subs: dict[str, str] = {}  # subscription id -> event kind
+        self.next_sub = 1
+        self.dropped = False
+        self.task: asyncio.Task[None] | None = None  # the writer
+        self.queued_bytes = 0
+        self._msgs: deque[str] = deque()
+        self._ready = asyncio.Event()  # something to send
+        self._room = asyncio.Event()  # the writer took a message (or the queue was cleared)
+
+    @property
+    def queued_messages(self) -> int:
+        return len(self._msgs)
+
+    def _fits(self, msg: str) -> bool:
+        if not self._msgs:
+            return True
+        return (
+            len(self._msgs) < self.max_messages and self.queued_bytes + len(msg) <= self.max_bytes
+        )
+
+    def _push(self, msg: str) -> None:
+        self._msgs.append(msg)
+        self.queued_bytes += len(msg)
+        self._ready.set()
+
+    def offer(self, msg: str) -> bool:
+        """Queue an event without waiting; False when it does not fit (the caller drops)."""
+        if not self._fits(msg):
+            return False
+        self._push(msg)
+        return True
+
+    async def put(self, msg: str) -> None:
+        """Queue an answer, waiting for room: the client reads at its own pace."""
+        while not self._fits(msg):
+            self._room.clear()
+            await self._room.wait()
+        self._push(msg)
+
+    def clear(self) -> None:
+        self._msgs.clear()
+        self.queued_bytes = 0
+        self._room.set()
+
+    async def writer(self) -> None:
+        while True:
+            while not self._msgs:
+                self._ready.clear()
+                await self._ready.wait()
+            msg = self._msgs.popleft()
+            self.queued_bytes -= len(msg)
+            self._room.set()
+            await self.ws.send_str(msg)
