@@ -314,6 +314,12 @@ class MempoolConfig(_Section):
         le=10_000_000,
         description="hashes of recently committed txs, to answer late gossip copies cheaply",
     )
+    future_lifetime_blocks: int = Field(
+        _MEMPOOL.future_lifetime_blocks,
+        ge=1,
+        le=10_000_000,
+        description="blocks a tx may stay pending behind a nonce gap before it is evicted",
+    )
     propose_max_txs: int = Field(
         1_500,
         ge=1,
@@ -331,6 +337,7 @@ class MempoolConfig(_Section):
             max_future_txs=self.max_future_txs,
             max_future_per_sender=self.max_future_per_sender,
             committed_cache=self.committed_cache,
+            future_lifetime_blocks=self.future_lifetime_blocks,
         )
 
 

@@ -24,9 +24,11 @@ unbounded, such transactions fill `max_txs` and the node refuses every executabl
 policy here: admission (check 11, `mempool_full`) bounds future transactions, per sender
 (`max_future_per_sender`) and in total (`max_future_txs`, a fraction of `max_txs`), so at
 least `max_txs - max_future_txs` slots always remain for executable transactions. Gaps are
-still admitted within those caps (section 2 forbids refusing them outright), nothing is
-evicted after admission, and a future transaction becomes executable, and reapable, as soon
-as its gap is filled.
+still admitted within those caps (section 2 forbids refusing them outright), and a future
+transaction becomes executable, and reapable, as soon as its gap is filled. A gap that is
+never filled would pin its transactions (and their slots) forever, so a transaction still
+behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the count is of
+`update` calls (committed blocks this mempool saw), so no clock is read.
 
 Pure: no I/O, no clock, no threads. The node's event loop and the simulator drive the same
 class (the simulator offers it generated transactions over a simulated network).
@@ -57,6 +59,7 @@ class MempoolLimits:
     max_future_txs: int = 2_500  # pending txs behind a nonce gap, all senders together
     max_future_per_sender: int = 16  # pending txs behind a nonce gap, one sender
     committed_cache: int = 50_000  # hashes of recently committed txs (late gossip copies)
+    future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
 
     def __post_init__(self) -> None:
         if (
@@ -68,14 +71,17 @@ class MempoolLimits:
             raise ValueError("mempool limits must be >= 1")
         if self.max_future_txs < 0 or self.max_future_per_sender < 0:
             raise ValueError("mempool future-transaction limits must be >= 0")
+        if self.future_lifetime_blocks < 1:
+            raise ValueError("mempool future_lifetime_blocks must be >= 1")
 
 
 class _Sender:
     """One sender's pending transactions by nonce, with the account state they build on."""
 
-    __slots__ = ("txs", "fees", "base", "ready", "future")
+    __slots__ = ("addr", "txs", "fees", "base", "ready", "future")
 
-    def __init__(self, base: int) -> None:
+    def __init__(self, base: int, addr: bytes) -> None:
+        self.addr = addr
         self.txs: dict[int, Tx] = {}
         self.fees = 0
         self.base = base  # account nonce at the last committed height read
@@ -96,6 +102,9 @@ class Mempool:
         self._senders: dict[bytes, _Sender] = {}  # insertion order = fairness order of reap
         self._bytes = 0
         self._future = 0  # sum of _Sender.future
+        self._blocks = 0  # committed blocks seen (update calls): the clock of expiry
+        self._admitted: dict[bytes, int] = {}  # tx hash -> self._blocks at its admission
+        self._gapped: set[bytes] = set()  # senders with future > 0
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
         #: the chain params pending txs were admitted under (None until the first admission)
@@ -200,7 +209,7 @@ class Mempool:
             return CheckResult(Code.MEMPOOL_FULL, f"pending bytes would exceed {lim.max_bytes}", tx)
         s = self._senders.get(tx.sender)
         if s is None:
-            s = _Sender(view.account(tx.sender).nonce)
+            s = _Sender(view.account(tx.sender).nonce, tx.sender)
         if tx.nonce != s.base + s.ready:  # behind a gap (check 9 gave nonce >= base)
             if s.future >= lim.max_future_per_sender:
                 return CheckResult(
@@ -216,6 +225,7 @@ class Mempool:
         s.txs[tx.nonce] = tx
         s.fees += tx.fee
         self._by_hash[tx.hash] = tx
+        self._admitted[tx.hash] = self._blocks
         self._bytes += len(tx.wire)
         self._recount(s)
         return res
@@ -234,6 +244,10 @@ class Mempool:
         self._future += future - s.future
         s.ready = ready
         s.future = future
+        if future:
+            self._gapped.add(s.addr)
+        else:
+            self._gapped.discard(s.addr)
 
     # ------------------------------------------------------------------ block building
 
@@ -270,7 +284,29 @@ class Mempool:
         del s.txs[tx.nonce]
         s.fees -= tx.fee
         del self._by_hash[tx.hash]
+        del self._admitted[tx.hash]
         self._bytes -= len(tx.wire)
+
+    def _expire(self, dropped: list[Tx]) -> None:
+        """Evict the transactions behind a nonce gap admitted `future_lifetime_blocks` or more
+        blocks ago. Costs what the gapped senders hold (at most 64 nonces each)."""
+        oldest = self._blocks - self.limits.future_lifetime_blocks
+        for sender in list(self._gapped):
+            s = self._senders.get(sender)
+            if s is None:
+                self._gapped.discard(sender)
+                continue
+            first_gap = s.base + s.ready
+            expired = [
+                t for n, t in s.txs.items() if n > first_gap and self._admitted[t.hash] <= oldest
+            ]
+            for t in expired:
+                dropped.append(t)
+                self._remove(s, t)
+            self._recount(s)
+            if not s.txs:
+                self._gapped.discard(sender)
+                del self._senders[sender]
 
     def update(self, block_txs: Iterable[bytes]) -> tuple[list[Tx], list[Tx]]:
         """Apply a committed block: drop its transactions, then for every sender it touched
@@ -284,6 +320,7 @@ class Mempool:
         included: list[Tx] = []
         dropped: list[Tx] = []
         committed = self._committed
+        self._blocks += 1
         for wire in block_txs:
             h = sha256(wire)
             committed.add(h)
@@ -300,6 +337,8 @@ class Mempool:
         if self._params is not None and view.params is not self._params:
             self._recheck_static(view, touched, dropped)
         if not touched:
+            if self._gapped:
+                self._expire(dropped)
             return included, dropped
         for sender in touched:
             s = self._senders.get(sender)
@@ -319,6 +358,8 @@ class Mempool:
             self._recount(s)
             if not s.txs:
                 del self._senders[sender]
+        if self._gapped:
+            self._expire(dropped)
         return included, dropped
 
     def _recheck_static(self, view: AdmissionView, touched: set[bytes], dropped: list[Tx]) -> None:
