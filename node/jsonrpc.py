@@ -22,8 +22,8 @@ RPC_ERROR_MEANINGS: dict[int, tuple[str, str]] = {
     PARSE_ERROR: ("parse error", "the body (or a WebSocket text frame) is not JSON"),
     INVALID_REQUEST: (
         "invalid request",
-        'not a request object: jsonrpc is not "2.0", method not a string, bad id, '
-        "empty or oversized batch",
+        'not a request object: jsonrpc is not "2.0", method not a string, id not a string, '
+        "an integer or null, empty or oversized batch",
     ),
     METHOD_NOT_FOUND: (
         "method not found",
@@ -34,7 +34,11 @@ RPC_ERROR_MEANINGS: dict[int, tuple[str, str]] = {
         "params not an object, or a parameter unknown, missing or of the wrong type; "
         "the message names it",
     ),
-    INTERNAL_ERROR: ("internal error", "the node failed while answering (the node logs why)"),
+    INTERNAL_ERROR: (
+        "internal error",
+        "the node failed while answering (the node logs why), or a call of a batch was still "
+        "running when the batch's time limit passed",
+    ),
     NOT_FOUND: (
         "not found",
         "no such transaction, block, pool, member, claim or subscription",
