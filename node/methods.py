@@ -372,7 +372,7 @@ METHODS: tuple[Method, ...] = (
                 "before",
                 TX_CURSOR,
                 "only transactions before this position (exclusive): the height and index "
-                "of the last one of the previous page",
+                "of the last one of the previous page (HEIGHT:INDEX on the command line)",
                 required=False,
             ),
         ),
