@@ -19,6 +19,7 @@ from node.config import RpcConfig
 from node.rpc import RpcServer
 from node.wsconn import event_message
 from state.crypto import sha256
+from state.devkeys import dev_signer
 from state.store import MemoryStore
 
 BAD_IDS = [b"1e999", b"-1e999", b"1.5", b"1.0", b"[1]", b"{}", b"true", b"false"]
@@ -420,3 +421,23 @@ async def test_batch_total_wait_is_bounded() -> None:
         assert (await single)[1]["result"]["height"] == 4
     finally:
         await server.stop()
+
+
+async def test_real_node_block_of_1500_transactions_reaches_a_tx_subscriber_whole() -> None:
+    """NodeService emits one event per transaction of a committed block, synchronously: a
+    block well past the old 1,024-message queue reaches the subscriber whole, in order."""
+    net = ChainNet(MemoryStore())
+    members = [dev_signer(f"member{i}") for i in range(10)]
+    txs = [
+        net.tx(members[i % 10], "transfer", {"to": members[(i + 1) % 10].public_key, "amount": 1})
+        for i in range(1500)
+    ]
+    async for _ in serve(net):
+        assert net.service is not None
+        async with aiohttp.ClientSession() as s, s.ws_connect(net.url + "ws") as ws:
+            await _subscribed(ws)
+            h = net.commit(txs)
+            net.service.on_committed(h, net.blocks[h])
+            got, closed = await _drain(ws, 1500)
+    assert closed is None
+    assert [e["hash"] for e in got] == [t.hash.hex() for t in txs]
