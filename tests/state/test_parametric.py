@@ -317,3 +317,31 @@ def test_pool_json_answers_round_liabilities_and_reserve_bps() -> None:
 )
 def test_lower_median(values: list[int], median: int) -> None:
     assert lower_median(values) == median
+
+
+def test_opening_an_event_reads_no_member_record() -> None:
+    """The eligible count comes from the kept member counts: the block that opens an event
+    touches no member record, so its cost does not grow with the pool (issue 11: 100,000
+    members under 100 ms; bench/parametric.py measures it)."""
+    hx = harness()
+    lived(hx)
+    committed = hx.chain._committed
+    seen: list[bytes] = []
+    get, iterate = committed.get, committed.iterate
+
+    def counting_get(key: bytes) -> Any:
+        seen.append(key)
+        return get(key)
+
+    def counting_iterate(prefix: bytes) -> Any:
+        seen.append(prefix)
+        return iterate(prefix)
+
+    committed.get = counting_get  # type: ignore[method-assign]  # counting the reads only
+    committed.iterate = counting_iterate  # type: ignore[method-assign]  # counting the reads only
+    try:
+        report_all(hx, (180, 220, 250))
+    finally:
+        del committed.get, committed.iterate
+    assert event(hx).eligible == 4
+    assert not [k for k in seen if k.startswith(K.MEMBER)], "no member record is read"
