@@ -217,6 +217,9 @@ def test_lower_or_equal_trigger_and_a_quorum_below_the_reports() -> None:
     assert event(hx).value == -5
     report_all(hx, (-6, 100), rnd=1)  # two values: the lower one, -6
     assert event(hx, 1).value == -6 and hx.view.pool("rain").round == 2
+    assert [e.round for e in hx.view.events("rain")] == [0, 1]  # oldest first
+    assert [e.round for e in hx.view.events("rain", limit=1)] == [0]
+    assert hx.view.pool_liabilities("rain") == 0 and hx.view.pool_liabilities("nope") is None
 
 
 def test_reports_over_several_blocks_settle_when_the_quorum_is_reached() -> None:
