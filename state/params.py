@@ -11,189 +11,73 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, Self, cast
+from typing import Any, ClassVar, Self, cast
 
-from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+from pydantic import Field
 
-from state.codec import MAX_SAFE_INT
-from state.hexfmt import HEX32_RULE, is_hex32
+from state.paramkinds import (
+    ADDRESS,
+    ADDRESS_LIST,
+    ATTESTOR_LIST,
+    BPS,
+    CLAIM_MODE,
+    GOV_PERIOD,
+    MAX_ATTESTORS,
+    MAX_FEED_CHARS,
+    POS53,
+    TRIGGER,
+    TRIGGER_OPS,
+    U53,
+    AddressKind,
+    AddressListKind,
+    ChoiceKind,
+    Hex32,
+    IntKind,
+    ParamKind,
+    Trigger,
+    TriggerKind,
+    wire_param,
+)
 
-# --- kinds: what a param's value is, in JSON, in memory and in state ----------------------
-
-
-class ParamKind:
-    """The type of a param: its JSON check (a pydantic type, so genesis errors keep pydantic's
-    wording and paths), and its conversions between JSON, memory and the state encoding.
-
-    The base converts nothing (an int or a str is the same in JSON, memory and state);
-    subclasses give their JSON type and convert where the forms differ."""
-
-    __slots__ = ()
-    #: the type as the docs name it
-    name: ClassVar[str] = "int"
-    #: True when the value in memory is already its JSON and its state form
-    plain: ClassVar[bool] = True
-
-    @property
-    def annotation(self) -> Any:
-        """The pydantic type of the JSON value (strict)."""
-        raise NotImplementedError
-
-    @property
-    def range_doc(self) -> str:
-        return ""
-
-    def from_json(self, v: Any) -> Any:
-        """Memory form of a JSON value already checked against `annotation`."""
-        return v
-
-    def parse(self, v: Any) -> Any:
-        """Memory form of one JSON value, checked as genesis checks it; ValueError if bad
-        (for a value given alone: a command-line flag, a change of params)."""
-        try:
-            checked = _adapter(self).validate_python(v)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in err["loc"])
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            raise ValueError(f"{where}: {msg}" if where else msg) from None
-        broken = self.fault(checked)
-        if broken is not None:
-            raise ValueError(f"{broken[0]}: {broken[1]}")
-        return self.from_json(checked)
-
-    def fault(self, v: Any) -> tuple[str, str] | None:
-        """A fault of a JSON value that pydantic's type cannot name precisely: (the element's
-        path under the param, message)."""
-        return None
-
-    def to_json(self, v: Any) -> Any:
-        return v
-
-    def to_state(self, v: Any) -> Any:
-        return v
-
-    def from_state(self, v: Any) -> Any:
-        return v
-
-
-@cache
-def _adapter(kind: ParamKind) -> TypeAdapter[Any]:
-    return TypeAdapter(kind.annotation)
-
-
-def _bound(n: int) -> str:
-    return "2^53-1" if n == MAX_SAFE_INT else str(n)
-
-
-@dataclass(frozen=True, slots=True)
-class IntKind(ParamKind):
-    """An integer in lo..hi (JSON: a number; bool, float and "1" refused)."""
-
-    lo: int
-    hi: int = MAX_SAFE_INT
-
-    @property
-    def annotation(self) -> Any:
-        return Annotated[int, Field(strict=True, ge=self.lo, le=self.hi)]
-
-    @property
-    def range_doc(self) -> str:
-        return f"{_bound(self.lo)}..{_bound(self.hi)}"
-
-
-@dataclass(frozen=True, slots=True)
-class ChoiceKind(ParamKind):
-    """One of a few fixed strings."""
-
-    options: tuple[str, ...]
-    name: ClassVar[str] = "string"
-
-    @property
-    def annotation(self) -> Any:
-        return Literal[self.options]
-
-    @property
-    def range_doc(self) -> str:
-        return " or ".join(f'"{o}"' for o in self.options)
-
-
-def _hex32(v: str) -> str:
-    if not is_hex32(v):
-        raise ValueError(f"bad hex: {HEX32_RULE}")
-    return v.lower()
-
-
-#: an address in JSON, for pydantic: 64 hex characters, lower-cased once checked
-Hex32 = Annotated[str, AfterValidator(_hex32)]
-
-
-@dataclass(frozen=True, slots=True)
-class AddressKind(ParamKind):
-    """An address: 32 bytes in memory and state, 64 hex characters (either case) in JSON."""
-
-    name: ClassVar[str] = "address"
-    plain: ClassVar[bool] = False
-
-    @property
-    def annotation(self) -> Any:
-        return Hex32
-
-    def from_json(self, v: Any) -> Any:
-        return bytes.fromhex(v)
-
-    def to_json(self, v: Any) -> Any:
-        return v.hex()
-
-    def to_state(self, v: Any) -> Any:
-        return v
-
-
-@dataclass(frozen=True, slots=True)
-class AddressListKind(ParamKind):
-    """Addresses without duplicates: a tuple of 32-byte values in memory, a list in state and
-    JSON. Duplicates are found by `fault`, after the type check, so the error names the index."""
-
-    name: ClassVar[str] = "address list"
-    plain: ClassVar[bool] = False
-
-    @property
-    def annotation(self) -> Any:
-        return list[Hex32]
-
-    @property
-    def range_doc(self) -> str:
-        return "no duplicates"
-
-    def fault(self, v: Any) -> tuple[str, str] | None:
-        seen: set[Any] = set()
-        for i, a in enumerate(v):
-            if a in seen:
-                return str(i), f"duplicate address {a!r}"
-            seen.add(a)
-        return None
-
-    def from_json(self, v: Any) -> Any:
-        return tuple(bytes.fromhex(a) for a in v)
-
-    def to_json(self, v: Any) -> Any:
-        return [a.hex() for a in v]
-
-    def to_state(self, v: Any) -> Any:
-        return list(v)
-
-    def from_state(self, v: Any) -> Any:
-        return tuple(v)
-
-
-U53 = IntKind(0)
-POS53 = IntKind(1)
-GOV_PERIOD = IntKind(10, 100_000)
-BPS = IntKind(0, 10_000)
-ADDRESS = AddressKind()
-ADDRESS_LIST = AddressListKind()
-
+#: the kinds are re-exported: the rest of the node reads them here, with the declarations
+__all__ = [
+    "ADDRESS",
+    "ADDRESS_LIST",
+    "ATTESTOR_LIST",
+    "BPS",
+    "CHAIN_CHANGEABLE",
+    "CHAIN_PARAMS",
+    "CLAIM_MODE",
+    "GOV_PARAMS",
+    "GOV_PERIOD",
+    "MAX_ATTESTORS",
+    "MAX_FEED_CHARS",
+    "POOL_CHANGEABLE",
+    "POOL_DEFAULTS",
+    "POOL_PARAMS",
+    "POS53",
+    "TRIGGER",
+    "TRIGGER_OPS",
+    "U53",
+    "AddressKind",
+    "AddressListKind",
+    "ChainParams",
+    "ChoiceKind",
+    "Hex32",
+    "IntKind",
+    "ParamKind",
+    "ParamSet",
+    "ParamSpec",
+    "PoolParams",
+    "Trigger",
+    "TriggerKind",
+    "apply_changes",
+    "genesis_fields",
+    "gov_of",
+    "param",
+    "required",
+    "wire_param",
+]
 
 # --- the declaration of one param -----------------------------------------------------------
 
@@ -342,14 +226,25 @@ def _copier(v: Any) -> Callable[[], Any]:
 # --- version 1 ------------------------------------------------------------------------------
 
 
+def _attest_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
+    """When claim_mode is "attested" or a trigger is set, 1 <= attest_quorum <= len(attestors):
+    attestors who could never reach their quorum would leave claims and rounds undecided."""
+    if p["claim_mode"] != "attested" and p["trigger"] is None:
+        return None
+    q, n = p["attest_quorum"], len(p["attestors"])
+    if not 1 <= q <= n:
+        return "attest_quorum", f"{q} is not in 1..{n} (the number of attestors)"
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolParams(ParamSet):
     """The rules of one pool, from genesis, changed by its members' proposals (PROTOCOL.md
     sections 3 and 9)."""
 
-    #: cross-param rules; issue 11 adds: 1 <= attest_quorum <= len(attestors) when
-    #: claim_mode is "attested" or a trigger is set
-    RULES = ()
+    #: cross-param rules (section 9): attested or triggered pools need attest_quorum in
+    #: 1..len(attestors)
+    RULES = (_attest_bounds,)
 
     contribution: int = param(POS53, 100, "amount a member pays to be covered for one period")
     period: int = param(POS53, 100, "blocks of cover bought by one contribution")
@@ -384,6 +279,28 @@ class PoolParams(ParamSet):
     gov_quorum_bps: int = _gov("gov_quorum_bps")
     gov_threshold_bps: int = _gov("gov_threshold_bps")
     gov_max_open: int = _gov("gov_max_open")
+    claim_mode: str = param(
+        CLAIM_MODE,
+        "vote",
+        '"vote": members decide claims; "attested": attestors decide, a member vote the fallback',
+    )
+    attestors: tuple[bytes, ...] = param(
+        ATTESTOR_LIST, [], "addresses allowed to attest claims and report trigger values"
+    )
+    attest_quorum: int = param(
+        IntKind(1, MAX_ATTESTORS), 1, "attestations (or reports) needed to decide"
+    )
+    objection_quorum: int = param(
+        IntKind(0, 1000),
+        3,
+        "objections that send an approved claim back to a member vote; 0: no objections",
+    )
+    trigger: Trigger | None = param(
+        TRIGGER, None, "parametric cover: what the attestors' reports are compared with"
+    )
+    collect_window: int = param(
+        IntKind(10, 1_000_000), 1000, "blocks after a parametric event during which members collect"
+    )
 
 
 def _validators_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -431,7 +348,6 @@ class ChainParams(ParamSet):
     gov_threshold_bps: int = _gov("gov_threshold_bps")
     gov_max_open: int = _gov("gov_max_open")
 
-    #: issue 11 adds here: 1 <= attest_quorum <= len(attestors) when attested or triggered
     RULES = (_validators_bounds,)
 
 
@@ -462,26 +378,6 @@ CHAIN_CHANGEABLE: dict[str, ParamKind] = {
     "max_votes_per_elector": IntKind(1, 1000),
     **{name: POOL_CHANGEABLE[name] for name in GOV_PARAMS},
 }
-
-
-def wire_param(kind: ParamKind, v: Any) -> Any:
-    """Memory form of a param value as a payload carries it (msgpack: addresses are bin), or
-    ValueError naming the fault (a proposal's `changes`: any fault is invalid_payload)."""
-    if isinstance(kind, IntKind):
-        if type(v) is not int or not kind.lo <= v <= kind.hi:
-            raise ValueError(f"must be an integer in {kind.range_doc}")
-        return v
-    if isinstance(kind, ChoiceKind):
-        if type(v) is not str or v not in kind.options:
-            raise ValueError(f"must be {kind.range_doc}")
-        return v
-    if isinstance(kind, AddressListKind):
-        if type(v) is not list or any(type(a) is not bytes or len(a) != 32 for a in v):
-            raise ValueError("must be an array of 32-byte addresses")
-        if len(set(v)) != len(v):
-            raise ValueError("duplicate addresses")
-        return tuple(v)
-    raise ValueError(f"cannot be changed (kind {kind.name})")
 
 
 def apply_changes(
