@@ -143,6 +143,7 @@ def test_defaults_agree_with_the_components_they_configure() -> None:
         pl.send_queue_len,
     )
     assert p.handshake_timeout_ms == pl.handshake_timeout_s * 1000
+    assert (cfg.state.state_history, cfg.state.prune_per_block) == (10_000, 8_000)
 
 
 MIB = 1024 * 1024
@@ -176,6 +177,8 @@ INT_RANGES = [
     ("consensus", "timeout_prevote_delta_ms", 0, 600_000),
     ("consensus", "timeout_precommit_ms", 1, 600_000),
     ("consensus", "timeout_precommit_delta_ms", 0, 600_000),
+    ("state", "state_history", 0, 1 << 40),
+    ("state", "prune_per_block", 1, 1_000_000),
 ]
 
 
