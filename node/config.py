@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from consensus.params import ConsensusParams
 from p2p.types import P2PLimits, PeerAddr
 from state.chain import (
+    DEFAULT_PRUNE_IDLE_STEP,
     DEFAULT_PRUNE_PER_BLOCK,
     DEFAULT_STATE_HISTORY,
     MAX_PRUNE_PER_BLOCK,
@@ -340,6 +341,12 @@ class StateConfig(_Section):
         ge=1,
         le=MAX_PRUNE_PER_BLOCK,
         description="stale tree nodes a commit deletes at most (bounds its delay; the rest waits)",
+    )
+    prune_idle_step: int = Field(
+        DEFAULT_PRUNE_IDLE_STEP,
+        ge=0,
+        le=MAX_PRUNE_PER_BLOCK,
+        description="stale tree nodes deleted per 50 ms step between blocks (0: only at commits)",
     )
 
 

@@ -58,6 +58,7 @@ TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a
 GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission
 # tree nodes warmed per turn of the loop after a start (~10 ms of reads): keeps it responsive
 WARM_CHUNK_NODES = 2_000
+PRUNE_IDLE_INTERVAL_S = 0.05  # between blocks, one [state] prune_idle_step this often
 
 
 def now_ms() -> int:
@@ -76,6 +77,7 @@ class Node:
         self._tick_task: asyncio.Task[None] | None = None
         self._gossip_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
@@ -200,6 +202,8 @@ class Node:
             self.gossip.run(GOSSIP_INTERVAL_S), name="huzhu-gossip"
         )
         self._warm_task = asyncio.create_task(self._warm_tree(), name="huzhu-warm")
+        if cfg.state.prune_idle_step > 0:
+            self._prune_task = asyncio.create_task(self._prune_idle(), name="huzhu-prune")
         v = self.chain.view()
         log.info(
             "node started %s",
@@ -222,7 +226,7 @@ class Node:
         self._gc.uninstall()
         if self._timer is not None:
             self._timer.cancel()
-        for task in (self._tick_task, self._gossip_task, self._warm_task):
+        for task in (self._tick_task, self._gossip_task, self._warm_task, self._prune_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -249,6 +253,19 @@ class Node:
             nodes = count
             await asyncio.sleep(0)
         log.info("state tree warmed %s", kv(nodes=nodes, s=round(time.perf_counter() - t0, 3)))
+
+    async def _prune_idle(self) -> None:
+        """Prune old state between blocks, a bounded step at a time: a commit prunes only its
+        own bounded share ([state] prune_per_block, which bounds its delay), and this keeps
+        the backlog from growing when blocks retire more nodes than that."""
+        step = self.config.state.prune_idle_step
+        while True:
+            await asyncio.sleep(PRUNE_IDLE_INTERVAL_S)
+            try:
+                self.chain.prune_step(step)
+            except Exception:
+                log.exception("pruning old state failed; retrying later")
+                await asyncio.sleep(10)
 
     # ---------------------------------------------------------------- replica plumbing
 

@@ -143,7 +143,8 @@ def test_defaults_agree_with_the_components_they_configure() -> None:
         pl.send_queue_len,
     )
     assert p.handshake_timeout_ms == pl.handshake_timeout_s * 1000
-    assert (cfg.state.state_history, cfg.state.prune_per_block) == (10_000, 8_000)
+    s = cfg.state
+    assert (s.state_history, s.prune_per_block, s.prune_idle_step) == (10_000, 4_000, 1_000)
 
 
 MIB = 1024 * 1024
@@ -179,6 +180,7 @@ INT_RANGES = [
     ("consensus", "timeout_precommit_delta_ms", 0, 600_000),
     ("state", "state_history", 0, 1 << 40),
     ("state", "prune_per_block", 1, 1_000_000),
+    ("state", "prune_idle_step", 0, 1_000_000),
 ]
 
 
