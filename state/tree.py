@@ -225,7 +225,10 @@ class StateTree:
         self._stale_prefix = hist + b"s"
         self._root_prefix = hist + b"r"
         self._floor_key = hist + b"f"
-        self._prune_from: bytes | None = None  # where the last prune stopped (this process)
+        # where the last prune stopped (this process): the deleted entries before it stay as
+        # LevelDB tombstones until compaction, and a scan from the start would wade through them
+        self._prune_from: bytes | None = None
+        self._roots_from: bytes | None = None
         self._trailer = _u64.pack(0)
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
@@ -379,10 +382,11 @@ class StateTree:
             floor = stored
         budget = max_nodes
         store = self._store
-        for key, _ in store.iterate(self._root_prefix):
+        for key, _ in store.iterate(self._root_prefix, start=self._roots_from):
             if budget <= 0 or _u64.unpack(key[-_VERSION_LEN:])[0] >= floor:
                 break
             ops[key] = None
+            self._roots_from = key
             budget -= 1
         sp = self._stale_prefix
         vstart = len(sp)
