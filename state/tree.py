@@ -369,7 +369,9 @@ class StateTree:
         refused (`root_at` None) from the write that starts deleting its nodes. A floor below
         the stored one changes nothing: pruned versions cannot come back. Write the batch
         before the next update's batch is built on top of it, or with it, the update's ops
-        last (a node the update writes again must win over a delete here).
+        last (a node the update writes again must win over a delete here). A batch that
+        is dropped instead leaves its entries to the next process (the scan resumes after
+        them): garbage kept longer, never a node missing.
         """
         if max_nodes < 0:
             raise ValueError(f"prune max_nodes must be >= 0, not {max_nodes}")
