@@ -281,14 +281,14 @@ class Chain:
         """The latest state (None, or the latest height), or the state after block `height`.
 
         Raises NotCommitted for 0 or above the latest height, Pruned below oldest_retained.
-        A latest view follows the chain as it commits; a historical view stays at its height.
+        The latest view (None) follows the chain as it commits; a view of a given height,
+        the latest included, stays at that height (its reads go through the tree), so that a
+        read and the header of its height agree even if a block commits meanwhile.
         """
         if height is None:
             return StateView(self)
         if height < 1 or height > self.height:
             raise NotCommitted(f"height {height} is not committed (latest {self.height})")
-        if height == self.height:
-            return StateView(self)
         if height < self.oldest_retained:
             raise Pruned()
         root = self.tree.root_at(height)
