@@ -200,6 +200,9 @@ async def test_cli_verifies_and_exits_1_naming_the_failed_check(
     assert out["answer"]["address"] == M1.hex() and out["verified"]["present"] is True
     assert await _cli(["query", "claim", net.claim.hex(), "--height", "20", *argv[3:]]) == 0
     assert json.loads(capsys.readouterr().out)["verified"]["height"] == 20
+    assert await _cli(["query", "validators", "40", *argv[3:]]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["answer"]["height"] == 40 and got["verified"]["validator_changes_followed"] == 3
     trust = f"30:{net.lc.blocks[30].hash.hex()}"
     assert await _cli(["query", "pool", "medical", "--prove", "--trust", trust, *rpc]) == 0
     assert json.loads(capsys.readouterr().out)["verified"]["anchor_height"] == 30
