@@ -103,8 +103,10 @@ class Node:
     def mempool(self) -> Mempool:
         return self._mempool
 
-    def view(self) -> StateView:
-        return self.chain.view()
+    def view(self, height: int | None = None) -> StateView:
+        """The latest state, or the state after a retained height (state.chain.Chain.view:
+        raises Pruned / NotCommitted)."""
+        return self.chain.view(height)
 
     def block_at(self, height: int) -> Block | None:
         # `status` asks for the tip on every call: serve it without decoding a whole block
