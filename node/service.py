@@ -294,6 +294,22 @@ class NodeService:
             raise NotFound(f'scope {scope!r} not found: neither "chain" nor a pool')
         return [pr.to_json() for pr in found]
 
+    async def event(self, pool: str, round: int) -> dict[str, Any]:
+        view = self._p.view()
+        if view.pool(pool) is None:
+            raise NotFound(f"pool {pool!r} not found")
+        ev = view.event(pool, round)
+        if ev is None:
+            raise NotFound(f"event of pool {pool!r} round {round} not found")
+        out: dict[str, Any] = ev.to_json()
+        return out
+
+    async def events(self, pool: str, limit: int) -> list[dict[str, Any]]:
+        view = self._p.view()
+        if view.pool(pool) is None:
+            raise NotFound(f"pool {pool!r} not found")
+        return [ev.to_json() for ev in view.events(pool, limit)]
+
     async def params(self, height: int | None) -> dict[str, Any]:
         view = self._p.view()
         # Until historical state is kept (issue 12), only the latest params can be answered.
