@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from state import keys as K
+from state.codec import MAX_SAFE_INT
 from state.genesis import Genesis, parse_genesis
 from state.machine import (
     BlockInput,
@@ -32,6 +33,7 @@ from state.model import (
     Account,
     Candidate,
     Claim,
+    Event,
     Member,
     Pool,
     Proposal,
@@ -359,3 +361,30 @@ class StateView:
     def get_raw(self, key: bytes) -> bytes | None:
         """Raw committed state bytes of a state key (for proofs next to `state_root`)."""
         return self._c.store.get(key)
+
+    # --- section 10 (issue 11): point reads of events, listing oldest first -------------------
+
+    def event(self, pool: str, round: int) -> Event | None:
+        """The parametric event of `pool` in `round`, or None (also for an unknown pool)."""
+        if not 0 <= round <= MAX_SAFE_INT or self.pool(pool) is None:
+            return None
+        ev: Event | None = self._c.get(K.event_key(pool, round))
+        return ev
+
+    def events(self, pool: str, limit: int = 100) -> list[Event]:
+        """Events of `pool`, oldest (lowest round) first; empty for an unknown pool."""
+        if self.pool(pool) is None:
+            return []
+        out: list[Event] = []
+        for key, _ in self._c.store.iterate(K.event_prefix(pool)):
+            if len(out) >= limit:
+                break
+            ev = self._c.get(key)
+            assert isinstance(ev, Event), "event keys hold events"
+            out.append(ev)
+        return out
+
+    def pool_liabilities(self, pool: str) -> int | None:
+        """The sum of the pool's approved, unpaid claims (kept on the pool record)."""
+        p = self.pool(pool)
+        return None if p is None else p.liabilities

@@ -1,5 +1,6 @@
-"""End of block (PROTOCOL.md section 4, in order): claim tallies, the validator election
-at epoch boundaries, and misbehaviour evidence (removal and barring).
+"""End of block (PROTOCOL.md section 4, in order): claim tallies (state.attest) and
+parametric rounds (state.parametric), the governance steps (state.governance), the validator
+election at epoch boundaries, and misbehaviour evidence (removal and barring).
 
 Split out of :mod:`state.machine` (DESIGN.md: a file past ~600 lines is two files): these
 run once per block after the transactions, not per transaction, and change no account but
@@ -16,8 +17,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from state import keys as K
+from state.attest import AttestRules
 from state.governance import GovRules
-from state.model import APPROVED, REJECTED, VOTING, Candidate, Claim, ValidatorInfo
+from state.model import Candidate, ValidatorInfo
+from state.parametric import ParametricRules
 from state.rules import _add
 
 if TYPE_CHECKING:
@@ -28,46 +31,10 @@ else:
 __all__ = ["EndOfBlock"]
 
 
-class EndOfBlock(GovRules):
-    """The end-of-block steps of :class:`state.machine.BlockExecutor`."""
-
-    def _tally(self) -> None:
-        h = self.h
-        prefix = K.tally_prefix(h + 1)
-        for key, _ in self.scan(prefix):
-            self.delete(key)
-            c: Claim | None = self.get(K.claim_key(key[len(prefix) :]))
-            assert c is not None and c.status == VOTING, "tally index points at a voting claim"
-            pool = self.get(K.pool_key(c.pool))
-            terms = c.terms  # the claim keeps the terms it was filed under (section 9)
-            total = c.votes_for + c.votes_against
-            if total >= terms["quorum"] and c.votes_for * 10000 > terms["approve_bps"] * total:
-                payable_at = _add(c.closes_at, terms["notice_period"])
-                self._set_claim_status(c, APPROVED, payable_at)
-                self.events.append(
-                    {
-                        "type": "claim_approved",
-                        "claim": c.id.hex(),
-                        "pool": c.pool,
-                        "votes_for": c.votes_for,
-                        "votes_against": c.votes_against,
-                        "payable_at": payable_at,
-                    }
-                )
-            else:
-                self._set_claim_status(c, REJECTED, None)
-                self.add_to_pool(pool, c.bond)
-                self.delete(K.open_claim_key(c.pool, c.claimant))
-                self.events.append(
-                    {
-                        "type": "claim_rejected",
-                        "claim": c.id.hex(),
-                        "pool": c.pool,
-                        "votes_for": c.votes_for,
-                        "votes_against": c.votes_against,
-                        "bond_to_pool": c.bond,
-                    }
-                )
+class EndOfBlock(GovRules, AttestRules, ParametricRules):
+    """The end-of-block steps of :class:`state.machine.BlockExecutor`: step 1 (claims, then
+    parametric rounds, with the escrow return before them) is in state.attest and
+    state.parametric, 1b and 1c in state.governance."""
 
     def _election(self) -> None:
         h = self.h

@@ -33,6 +33,8 @@ class Code(IntEnum):
     POOL_INSOLVENT = 24
     ALREADY_REGISTERED = 25
     TOO_MANY_PROPOSALS = 26
+    STALE_REPORT = 27
+    WINDOW_CLOSED = 28
 
     @property
     def error(self) -> str | None:
@@ -78,4 +80,6 @@ CODE_MEANINGS: dict[Code, str] = {
     Code.POOL_INSOLVENT: "the pool's balance is below the claim amount; the claim stays approved",
     Code.ALREADY_REGISTERED: "the consensus key belongs to another candidate or a current or next validator",
     Code.TOO_MANY_PROPOSALS: "the scope already has gov_max_open proposals voting or passed",
+    Code.STALE_REPORT: "a report for a round other than the pool's open round",
+    Code.WINDOW_CLOSED: "collect after the event's collect_window",
 }

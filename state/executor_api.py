@@ -48,6 +48,12 @@ class ExecutorApi(Protocol):
     events: list[dict[str, Any]]
     #: this block's changes so far (key -> value, None for a delete), over `base`
     writes: dict[bytes, Any]
+    #: claims attested in this block (end of block decides them)
+    attested: set[bytes]
+    #: claims whose objections reached their quorum in this block
+    objected: set[bytes]
+    #: pools whose open round reached attest_quorum reports in this block
+    reported: set[str]
 
     def get(self, key: bytes) -> Any:
         """The decoded record at `key` as this block left it so far (None: absent)."""
@@ -79,6 +85,9 @@ class ExecutorApi(Protocol):
         """The set that precommits `height`, seeing this block's end-of-block changes."""
         ...
 
-    def _set_claim_status(self, c: Claim, status: str, payable_at: int | None) -> None:
-        """Move a claim to `status`, keeping the per-status listing in step (TxRules)."""
+    def _set_claim_status(
+        self, c: Claim, status: str, payable_at: int | None, **changes: Any
+    ) -> None:
+        """Move a claim to `status` (and other `changes`), keeping the per-status listing and
+        the pool's liabilities in step (TxRules)."""
         ...

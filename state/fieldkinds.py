@@ -176,6 +176,49 @@ class Amount(FieldKind):
         return {"type": cli_positive}
 
 
+def cli_int(value: str) -> int:
+    """argparse type of an integer (any sign; the kind checks its range)."""
+    try:
+        return int(value.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+
+
+class Int(FieldKind):
+    """An integer in lo..hi (bool refused)."""
+
+    def __init__(self, name: str, lo: int, hi: int = MAX_SAFE_INT) -> None:
+        self.name = name
+        self.lo = lo
+        self.hi = hi
+        self._range = f"{_bound(lo)}..{_bound(hi)}"
+        self.doc = f"int in {self._range}"
+
+    def check(self, key: str, v: Any, params: ChainParams) -> None:
+        if type(v) is not int or not self.lo <= v <= self.hi:
+            raise malformed(key, f"must be an integer in {self._range}")
+
+    def from_json(self, key: str, v: Any, limits: Limits) -> int:
+        if type(v) is not int or not self.lo <= v <= self.hi:
+            raise ValueError(f"{key}: must be an integer in {self._range}")
+        return v
+
+    def _cli(self) -> dict[str, Any]:
+        return {"type": cli_int}
+
+    def cli_args(self, field: Field, v: Any) -> list[str]:
+        # `--value=-5`: a separate "-5" could read as a flag
+        return [f"{field.flag}={v}"]
+
+
+def _bound(n: int) -> str:
+    if n == MAX_SAFE_INT:
+        return "2^53-1"
+    if n == -MAX_SAFE_INT:
+        return "-(2^53-1)"
+    return str(n)
+
+
 class Text(FieldKind):
     """A string, optionally of min_chars..max_chars code points."""
 
@@ -437,3 +480,5 @@ TEXT_HASH = FileHash(
     "text hash", "bin(32): sha256 of the proposal's text; on the command line the text's file"
 )
 CHOICE = Choice("choice", ("yes", "no", "abstain"))
+ROUND = Int("round", 0)
+VALUE = Int("value", -MAX_SAFE_INT)

@@ -28,7 +28,6 @@ from state.model import (
     REJECTED,
     VOTING,
     WAITING,
-    Pool,
     Proposal,
 )
 from state.params import (
@@ -185,6 +184,21 @@ class GovRules(MemberCounts):
 
     # --- end of block ----------------------------------------------------------------------
 
+    def _discard_reports(self, old: PoolParams, new: PoolParams, pool_id: str) -> None:
+        """Section 10: a change of a pool's trigger, attestors or attest_quorum discards the
+        reports of its open round (the round number stays). A change means a new value: a
+        proposal that sets a param to the value it has changes nothing."""
+        if (old.trigger, old.attestors, old.attest_quorum) == (
+            new.trigger,
+            new.attestors,
+            new.attest_quorum,
+        ):
+            return
+        rkey = K.reports_key(pool_id)
+        if self.get(rkey) is not None:
+            self.delete(rkey)
+            self.events.append({"type": "reports_discarded", "pool": pool_id})
+
     def _close(self, prop: Proposal, status: str, enact_at: int | None = None) -> Proposal:
         """Record the new status; leaving voting/passed frees a place under gov_max_open."""
         new = replace(prop, status=status, enact_at=enact_at)
@@ -258,7 +272,8 @@ class GovRules(MemberCounts):
                 else:
                     assert isinstance(new, PoolParams)
                     pool = self.pool(prop.scope)
-                    self.put(K.pool_key(pool.id), Pool(pool.id, pool.name, pool.balance, new))
+                    self.put(K.pool_key(pool.id), replace(pool, params=new))
+                    self._discard_reports(pool.params, new, pool.id)
                 self._close(prop, ENACTED, prop.enact_at)
             self.events.append(
                 {

@@ -32,6 +32,10 @@ another record's key. Heights are 8-byte big-endian so byte order is height orde
 | s/C/              | lp(pool)                                    | [waiting, active, lapsed, left] counts |
 | s/x/              | address                                     | pools the account is active in |
 | s/X               |                                             | accounts active in some pool |
+| s/r/              | lp(pool)                                    | reports of the open round: [[reporter, value], ...] |
+| s/w/              | lp(pool) + be64(round)                      | Event                       |
+| s/u/              | lp(pool) + be64(round) + address            | true (collected)            |
+| s/W/              | be64(collect_until) + lp(pool) + be64(round)| true (escrow to return)     |
 | s/params          |                                             | ChainParams                 |
 """
 
@@ -48,6 +52,7 @@ from state.model import (
     Account,
     Candidate,
     Claim,
+    Event,
     Member,
     Pool,
     Proposal,
@@ -79,6 +84,10 @@ MEMBER_DUE = b"s/h/"
 MEMBER_COUNTS = b"s/C/"
 ACTIVE_POOLS = b"s/x/"
 CHAIN_ACTIVE = b"s/X"
+REPORTS = b"s/r/"
+EVENT = b"s/w/"
+COLLECTED = b"s/u/"
+EVENT_RETURN = b"s/W/"
 PARAMS = b"s/params"
 
 
@@ -223,6 +232,31 @@ def active_pools_key(addr: bytes) -> bytes:
     return ACTIVE_POOLS + addr
 
 
+def reports_key(pool: str) -> bytes:
+    """The reports of the pool's open round, in arrival order (at most one per attestor)."""
+    return REPORTS + lp(pool)
+
+
+def event_prefix(pool: str) -> bytes:
+    return EVENT + lp(pool)
+
+
+def event_key(pool: str, round: int) -> bytes:
+    return EVENT + lp(pool) + be64(round)
+
+
+def collected_key(pool: str, round: int, addr: bytes) -> bytes:
+    return COLLECTED + lp(pool) + be64(round) + addr
+
+
+def event_return_prefix(height: int) -> bytes:
+    return EVENT_RETURN + be64(height)
+
+
+def event_return_key(collect_until: int, pool: str, round: int) -> bytes:
+    return EVENT_RETURN + be64(collect_until) + lp(pool) + be64(round)
+
+
 # --- value encoding ----------------------------------------------------------------------
 
 #: msgpack ships no type information: the signatures this module relies on
@@ -253,13 +287,14 @@ _DECODERS: dict[bytes, Callable[[Any], Any]] = {
     POOL: Pool.from_state,
     MEMBER: Member.from_state,
     CLAIM: Claim.from_state,
+    EVENT: Event.from_state,
     PROPOSAL: Proposal.from_state,
     CANDIDATE: Candidate.from_state,
     ELECTOR: _elector_from,
     VALIDATORS: _validators_from,
     PARAMS[:4]: ChainParams.from_state,
 }
-_MODELS = (Account, Pool, Member, Claim, Candidate, Proposal)
+_MODELS = (Account, Pool, Member, Claim, Candidate, Proposal, Event)
 
 
 def decode_value(key: bytes, raw: bytes) -> Any:

@@ -16,6 +16,7 @@ both mixed into :class:`BlockExecutor`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from state import keys as K
@@ -53,7 +54,16 @@ OK_RESULT = TxResult(Code.OK)
 
 _ACCOUNT = K.ACCOUNT
 _SCANNED = frozenset(
-    (K.MEMBER_DUE, K.TALLY, K.ELECTOR, K.CANDIDATE, K.VALIDATORS, K.GOV_TALLY, K.GOV_ENACT)
+    (
+        K.MEMBER_DUE,
+        K.TALLY,
+        K.ELECTOR,
+        K.CANDIDATE,
+        K.VALIDATORS,
+        K.GOV_TALLY,
+        K.GOV_ENACT,
+        K.EVENT_RETURN,
+    )
 )
 #: type name -> its rule, called as rule(executor, tx, index); decode_tx admits no other type
 _RULES: dict[str, Rule] = {t.name: t.rule for t in REGISTRY}
@@ -79,6 +89,11 @@ class BlockExecutor(TxRules, EndOfBlock):
         self.writes: dict[bytes, Any] = {}
         self.scanned: dict[bytes, dict[bytes, Any]] = {p: {} for p in _SCANNED}
         self.events: list[dict[str, Any]] = []
+        # this block's happenings that end of block step 1 acts on (section 10): claims
+        # attested, claims whose objections reached the quorum, pools whose round reached it
+        self.attested: set[bytes] = set()
+        self.objected: set[bytes] = set()
+        self.reported: set[str] = set()
 
     # --- overlay ---------------------------------------------------------------------------
 
@@ -128,7 +143,7 @@ class BlockExecutor(TxRules, EndOfBlock):
 
     def add_to_pool(self, pool: Pool, amount: int) -> None:
         cur = self.get(K.pool_key(pool.id))
-        self.put(K.pool_key(pool.id), Pool(cur.id, cur.name, cur.balance + amount, cur.params))
+        self.put(K.pool_key(pool.id), replace(cur, balance=cur.balance + amount))
 
     def validators_at(self, height: int) -> tuple[ValidatorInfo, ...]:
         """The set that precommits `height`, seeing this block's end-of-block changes."""
@@ -226,7 +241,9 @@ class BlockExecutor(TxRules, EndOfBlock):
                 self.events.append(event)
             included.append(wire)
             hashes.append(tx.hash)
+        self._return_escrows()  # events whose collect window ends at h, before step 1
         self._tally()
+        self._rounds()  # parametric rounds, still step 1, after the claims
         self._gov_tally()  # section 9 steps 1b and 1c, before the election
         self._gov_enact()
         self._election()

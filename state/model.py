@@ -59,24 +59,55 @@ class Account:
 EMPTY_ACCOUNT = Account()
 
 
+#: reserve_bps is capped here (section 12), so a tiny liability cannot make a huge number
+MAX_RESERVE_BPS = 10**9
+
+
 @dataclass(frozen=True, slots=True)
 class Pool:
+    """A pool. `round` is its open parametric round and `liabilities` the sum of the amounts
+    of its approved, unpaid claims (section 12): both kept on the record so that a point read
+    (and its proof) answers them without a scan."""
+
     id: str
     name: str
     balance: int
     params: PoolParams
+    round: int = 0
+    liabilities: int = 0
+
+    @property
+    def available(self) -> int:
+        """What a parametric event may reserve: approved claims keep priority (section 10)."""
+        return max(0, self.balance - self.liabilities)
+
+    @property
+    def reserve_bps(self) -> int | None:
+        """min(balance * 10000 // liabilities, 10^9); None when nothing is owed."""
+        if not self.liabilities:
+            return None
+        return min(self.balance * 10000 // self.liabilities, MAX_RESERVE_BPS)
 
     def to_state(self) -> dict[str, Any]:
         return {
             "balance": self.balance,
             "id": self.id,
+            "liabilities": self.liabilities,
             "name": self.name,
             "params": dict(sorted(self.params.to_state().items())),
+            "round": self.round,
         }
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> Pool:
-        return cls(d["id"], d["name"], d["balance"], PoolParams.from_state(d["params"]))
+        return cls(
+            d["id"],
+            d["name"],
+            d["balance"],
+            PoolParams.from_state(d["params"]),
+            d["round"],
+            d["liabilities"],
+        )
 
     def to_json(self, members: dict[str, int] | None = None) -> dict[str, Any]:
         """The RPC `pool` result; `members` is the count per status (all four present)."""
@@ -89,6 +120,9 @@ class Pool:
             "balance": self.balance,
             "params": self.params.to_json(),
             "members": counts,
+            "round": self.round,
+            "liabilities": self.liabilities,
+            "reserve_bps": self.reserve_bps,
         }
 
 
@@ -168,12 +202,47 @@ CLAIM_TERMS: tuple[str, ...] = (
     "juror_min_age",
     "notice_period",
     "fee_bps",
+    "attestors",
+    "attest_quorum",
+    "objection_quorum",
 )
 
+STAGE_ATTESTATION = "attestation"
+STAGE_JURY = "jury"
+CLAIM_STAGES: tuple[str, ...] = (STAGE_ATTESTATION, STAGE_JURY)
 
-def claim_terms(params: PoolParams) -> dict[str, int]:
-    """The terms of a claim filed now, keys in sorted order (its state form)."""
-    return {name: getattr(params, name) for name in sorted(CLAIM_TERMS)}
+
+def claim_terms(params: PoolParams) -> dict[str, Any]:
+    """The terms of a claim filed now, keys in sorted order (its state form: attestors a list
+    of addresses, so a decoded claim equals the one written)."""
+    terms: dict[str, Any] = {name: getattr(params, name) for name in sorted(CLAIM_TERMS)}
+    terms["attestors"] = list(terms["attestors"])
+    return terms
+
+
+def terms_json(terms: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of a claim's terms: addresses as hex."""
+    out = dict(terms)
+    if "attestors" in out:
+        out["attestors"] = [a.hex() for a in out["attestors"]]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """One attestor's decision on a claim; `report` is the hash of its signed report, kept
+    off chain (section 10)."""
+
+    attestor: bytes
+    approve: bool
+    report: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attestor": self.attestor.hex(),
+            "approve": self.approve,
+            "report": self.report.hex(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +265,13 @@ class Claim:
     payable_at: int | None = None
     bond: int = 0
     index: int = 0
-    terms: dict[str, int] = field(default_factory=dict)
+    terms: dict[str, Any] = field(default_factory=dict)
+    stage: str = STAGE_JURY
+    attest_for: int = 0
+    attest_against: int = 0
+    attestations: tuple[Attestation, ...] = ()
+    objections: tuple[bytes, ...] = ()
+    objected: bool = False
 
     @property
     def escrowed(self) -> int:
@@ -206,15 +281,21 @@ class Claim:
     def to_state(self) -> dict[str, Any]:
         return {
             "amount": self.amount,
+            "attest_against": self.attest_against,
+            "attest_for": self.attest_for,
+            "attestations": [[a.attestor, a.approve, a.report] for a in self.attestations],
             "bond": self.bond,
             "claimant": self.claimant,
             "closes_at": self.closes_at,
             "evidence": self.evidence,
             "id": self.id,
             "index": self.index,
+            "objected": self.objected,
+            "objections": list(self.objections),
             "opened_at": self.opened_at,
             "payable_at": self.payable_at,
             "pool": self.pool,
+            "stage": self.stage,
             "status": self.status,
             "terms": self.terms,
             "voters": [[a, v] for a, v in self.voters],
@@ -240,6 +321,12 @@ class Claim:
             bond=d["bond"],
             index=d["index"],
             terms=d["terms"],
+            stage=d["stage"],
+            attest_for=d["attest_for"],
+            attest_against=d["attest_against"],
+            attestations=tuple(Attestation(a, v, r) for a, v, r in d["attestations"]),
+            objections=tuple(d["objections"]),
+            objected=d["objected"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -256,7 +343,79 @@ class Claim:
             "voters": [{"address": a.hex(), "approve": v} for a, v in self.voters],
             "status": self.status,
             "payable_at": self.payable_at,
-            "terms": dict(self.terms),
+            "terms": terms_json(self.terms),
+            "stage": self.stage,
+            "attest_for": self.attest_for,
+            "attest_against": self.attest_against,
+            "attestations": [a.to_json() for a in self.attestations],
+            "objections": [a.hex() for a in self.objections],
+            "objected": self.objected,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A parametric event (section 10): a round of `pool` whose value crossed the trigger.
+    `escrow` is what remains reserved for collectors, `collected` how many have collected."""
+
+    pool: str
+    round: int
+    value: int
+    height: int
+    eligible: int
+    per_member: int
+    fee_bps: int
+    collect_until: int
+    escrow: int
+    collected: int = 0
+
+    @property
+    def escrowed(self) -> int:
+        """Held outside accounts and pools (counted in the supply invariant)."""
+        return self.escrow
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "collect_until": self.collect_until,
+            "collected": self.collected,
+            "eligible": self.eligible,
+            "escrow": self.escrow,
+            "fee_bps": self.fee_bps,
+            "height": self.height,
+            "per_member": self.per_member,
+            "pool": self.pool,
+            "round": self.round,
+            "value": self.value,
+        }
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Event:
+        return cls(
+            d["pool"],
+            d["round"],
+            d["value"],
+            d["height"],
+            d["eligible"],
+            d["per_member"],
+            d["fee_bps"],
+            d["collect_until"],
+            d["escrow"],
+            d["collected"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The RPC `event` result (section 12)."""
+        return {
+            "pool": self.pool,
+            "round": self.round,
+            "value": self.value,
+            "height": self.height,
+            "eligible": self.eligible,
+            "per_member": self.per_member,
+            "fee_bps": self.fee_bps,
+            "collect_until": self.collect_until,
+            "escrow": self.escrow,
+            "collected": self.collected,
         }
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Self, cast
 
-from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from state.codec import MAX_SAFE_INT
 from state.hexfmt import HEX32_RULE, is_hex32
@@ -152,19 +153,25 @@ class AddressKind(ParamKind):
 
 @dataclass(frozen=True, slots=True)
 class AddressListKind(ParamKind):
-    """Addresses without duplicates: a tuple of 32-byte values in memory, a list in state and
-    JSON. Duplicates are found by `fault`, after the type check, so the error names the index."""
+    """Addresses without duplicates (at most `max_items` when given): a tuple of 32-byte values
+    in memory, a list in state and JSON. Duplicates are found by `fault`, after the type
+    check, so the error names the index."""
 
+    max_items: int | None = None
     name: ClassVar[str] = "address list"
     plain: ClassVar[bool] = False
 
     @property
     def annotation(self) -> Any:
-        return list[Hex32]
+        if self.max_items is None:
+            return list[Hex32]
+        return Annotated[list[Hex32], Field(max_length=self.max_items)]
 
     @property
     def range_doc(self) -> str:
-        return "no duplicates"
+        if self.max_items is None:
+            return "no duplicates"
+        return f"0..{self.max_items} entries, no duplicates"
 
     def fault(self, v: Any) -> tuple[str, str] | None:
         seen: set[Any] = set()
@@ -187,12 +194,103 @@ class AddressListKind(ParamKind):
         return tuple(v)
 
 
+#: the ops a trigger may compare with (section 10)
+TRIGGER_OPS: tuple[str, ...] = (">=", "<=")
+MAX_FEED_CHARS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A pool's parametric trigger (section 10): an event opens when the round's value
+    `op` threshold holds; each eligible member may then collect up to `payout`."""
+
+    feed: str
+    op: str
+    threshold: int
+    payout: int
+
+    def holds(self, value: int) -> bool:
+        """`value op threshold`."""
+        return value >= self.threshold if self.op == ">=" else value <= self.threshold
+
+    def to_state(self) -> dict[str, Any]:
+        """The map form (JSON and state alike), keys in sorted order."""
+        return {
+            "feed": self.feed,
+            "op": self.op,
+            "payout": self.payout,
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_map(cls, d: Mapping[str, Any]) -> Trigger:
+        return cls(d["feed"], d["op"], d["threshold"], d["payout"])
+
+
+def _valid_text(v: str) -> str:
+    """JSON may carry lone surrogates; they have no UTF-8 (so no canonical) form."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return v
+
+
+@with_config(ConfigDict(extra="forbid", strict=True))
+class _TriggerJson(TypedDict):
+    """The JSON map of a trigger, for pydantic (every key required, no other key)."""
+
+    feed: Annotated[
+        str, Field(min_length=1, max_length=MAX_FEED_CHARS), AfterValidator(_valid_text)
+    ]
+    op: Literal[">=", "<="]
+    threshold: Annotated[int, Field(strict=True, ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
+    payout: Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INT)]
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerKind(ParamKind):
+    """nil or a trigger map {feed, op, threshold, payout}: a `Trigger` (or None) in memory, the
+    map (or nil) in JSON and state."""
+
+    name: ClassVar[str] = "trigger"
+    plain: ClassVar[bool] = False
+
+    @property
+    def annotation(self) -> Any:
+        return _TriggerJson | None
+
+    @property
+    def range_doc(self) -> str:
+        return (
+            f'null or {{feed: str 1..{MAX_FEED_CHARS}, op: ">=" or "<=",'
+            " threshold: int -(2^53-1)..2^53-1, payout: int > 0}"
+        )
+
+    def from_json(self, v: Any) -> Any:
+        return None if v is None else Trigger.from_map(v)
+
+    def to_json(self, v: Any) -> Any:
+        return None if v is None else v.to_state()
+
+    def to_state(self, v: Any) -> Any:
+        return None if v is None else v.to_state()
+
+    def from_state(self, v: Any) -> Any:
+        return None if v is None else Trigger.from_map(v)
+
+
 U53 = IntKind(0)
 POS53 = IntKind(1)
 GOV_PERIOD = IntKind(10, 100_000)
 BPS = IntKind(0, 10_000)
 ADDRESS = AddressKind()
 ADDRESS_LIST = AddressListKind()
+#: most attestors a pool may name (section 10)
+MAX_ATTESTORS = 32
+ATTESTOR_LIST = AddressListKind(MAX_ATTESTORS)
+CLAIM_MODE = ChoiceKind(("vote", "attested"))
+TRIGGER = TriggerKind()
 
 
 # --- the declaration of one param -----------------------------------------------------------
@@ -342,14 +440,25 @@ def _copier(v: Any) -> Callable[[], Any]:
 # --- version 1 ------------------------------------------------------------------------------
 
 
+def _attest_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
+    """When claim_mode is "attested" or a trigger is set, 1 <= attest_quorum <= len(attestors):
+    attestors who could never reach their quorum would leave claims and rounds undecided."""
+    if p["claim_mode"] != "attested" and p["trigger"] is None:
+        return None
+    q, n = p["attest_quorum"], len(p["attestors"])
+    if not 1 <= q <= n:
+        return "attest_quorum", f"{q} is not in 1..{n} (the number of attestors)"
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolParams(ParamSet):
     """The rules of one pool, from genesis, changed by its members' proposals (PROTOCOL.md
     sections 3 and 9)."""
 
-    #: cross-param rules; issue 11 adds: 1 <= attest_quorum <= len(attestors) when
-    #: claim_mode is "attested" or a trigger is set
-    RULES = ()
+    #: cross-param rules (section 9): attested or triggered pools need attest_quorum in
+    #: 1..len(attestors)
+    RULES = (_attest_bounds,)
 
     contribution: int = param(POS53, 100, "amount a member pays to be covered for one period")
     period: int = param(POS53, 100, "blocks of cover bought by one contribution")
@@ -384,6 +493,28 @@ class PoolParams(ParamSet):
     gov_quorum_bps: int = _gov("gov_quorum_bps")
     gov_threshold_bps: int = _gov("gov_threshold_bps")
     gov_max_open: int = _gov("gov_max_open")
+    claim_mode: str = param(
+        CLAIM_MODE,
+        "vote",
+        '"vote": members decide claims; "attested": attestors decide, a member vote the fallback',
+    )
+    attestors: tuple[bytes, ...] = param(
+        ATTESTOR_LIST, [], "addresses allowed to attest claims and report trigger values"
+    )
+    attest_quorum: int = param(
+        IntKind(1, MAX_ATTESTORS), 1, "attestations (or reports) needed to decide"
+    )
+    objection_quorum: int = param(
+        IntKind(0, 1000),
+        3,
+        "objections that send an approved claim back to a member vote; 0: no objections",
+    )
+    trigger: Trigger | None = param(
+        TRIGGER, None, "parametric cover: what the attestors' reports are compared with"
+    )
+    collect_window: int = param(
+        IntKind(10, 1_000_000), 1000, "blocks after a parametric event during which members collect"
+    )
 
 
 def _validators_bounds(p: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -431,7 +562,6 @@ class ChainParams(ParamSet):
     gov_threshold_bps: int = _gov("gov_threshold_bps")
     gov_max_open: int = _gov("gov_max_open")
 
-    #: issue 11 adds here: 1 <= attest_quorum <= len(attestors) when attested or triggered
     RULES = (_validators_bounds,)
 
 
@@ -478,10 +608,32 @@ def wire_param(kind: ParamKind, v: Any) -> Any:
     if isinstance(kind, AddressListKind):
         if type(v) is not list or any(type(a) is not bytes or len(a) != 32 for a in v):
             raise ValueError("must be an array of 32-byte addresses")
+        if kind.max_items is not None and len(v) > kind.max_items:
+            raise ValueError(f"more than {kind.max_items} addresses")
         if len(set(v)) != len(v):
             raise ValueError("duplicate addresses")
         return tuple(v)
+    if isinstance(kind, TriggerKind):
+        return _wire_trigger(v)
     raise ValueError(f"cannot be changed (kind {kind.name})")
+
+
+def _wire_trigger(v: Any) -> Trigger | None:
+    """A trigger as a payload carries it: nil, or the map of exactly its four keys."""
+    if v is None:
+        return None
+    if type(v) is not dict or set(v) != {"feed", "op", "threshold", "payout"}:
+        raise ValueError("must be nil or a map of feed, op, threshold and payout")
+    feed, op, threshold, payout = v["feed"], v["op"], v["threshold"], v["payout"]
+    if type(feed) is not str or not 1 <= len(feed) <= MAX_FEED_CHARS:
+        raise ValueError(f"feed must be a string of 1..{MAX_FEED_CHARS} characters")
+    if type(op) is not str or op not in TRIGGER_OPS:
+        raise ValueError('op must be ">=" or "<="')
+    if type(threshold) is not int or not -MAX_SAFE_INT <= threshold <= MAX_SAFE_INT:
+        raise ValueError("threshold must be an integer in -(2^53-1)..2^53-1")
+    if type(payout) is not int or not 1 <= payout <= MAX_SAFE_INT:
+        raise ValueError("payout must be an integer in 1..2^53-1")
+    return Trigger(feed, op, threshold, payout)
 
 
 def apply_changes(

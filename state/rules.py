@@ -23,12 +23,15 @@ from state.model import (
     ACTIVE,
     APPROVED,
     PAID,
+    STAGE_ATTESTATION,
+    STAGE_JURY,
     VOTING,
     WAITING,
     Account,
     Candidate,
     Claim,
     Member,
+    Pool,
     claim_terms,
 )
 
@@ -172,6 +175,7 @@ class TxRules(MemberCounts):
             bond=pp.claim_bond,
             index=index,
             terms=claim_terms(pp),
+            stage=STAGE_ATTESTATION if pp.claim_mode == "attested" else STAGE_JURY,
         )
         self.put(K.claim_key(tx.hash), claim)
         self.put(open_key, tx.hash)
@@ -185,6 +189,7 @@ class TxRules(MemberCounts):
             "claimant": tx.sender.hex(),
             "amount": amount,
             "closes_at": claim.closes_at,
+            "stage": claim.stage,
         }
 
     def _vote(self, tx: Tx, index: int) -> dict[str, Any]:
@@ -196,6 +201,8 @@ class TxRules(MemberCounts):
         h = self.h
         if c.status != VOTING or h >= c.closes_at:
             raise TxError(Code.VOTING_CLOSED, f"claim is {c.status}, closes_at {c.closes_at}")
+        if c.stage != STAGE_JURY:
+            raise TxError(Code.NOT_ELIGIBLE, f"the claim is in stage {c.stage}: attestors decide")
         pool = self.pool(c.pool)
         m, status = self._record(pool.id, tx.sender)
         if status not in _MEMBER_OK:
@@ -260,11 +267,20 @@ class TxRules(MemberCounts):
             "bond": c.bond,
         }
 
-    def _set_claim_status(self, c: Claim, status: str, payable_at: int | None) -> None:
-        """Move a claim to `status`, keeping the per-status listing in step."""
-        self.delete(K.claim_status_key(c.pool, c.status, c.opened_at, c.index))
-        self.put(K.claim_status_key(c.pool, status, c.opened_at, c.index), c.id)
-        self.put(K.claim_key(c.id), replace(c, status=status, payable_at=payable_at))
+    def _set_claim_status(
+        self, c: Claim, status: str, payable_at: int | None, **changes: Any
+    ) -> None:
+        """Move a claim to `status` (with other field `changes`), keeping the per-status
+        listing and the pool's liabilities (approved, unpaid amounts) in step."""
+        if status != c.status:
+            self.delete(K.claim_status_key(c.pool, c.status, c.opened_at, c.index))
+            self.put(K.claim_status_key(c.pool, status, c.opened_at, c.index), c.id)
+        owed = (c.amount if status == APPROVED else 0) - (c.amount if c.status == APPROVED else 0)
+        if owed:
+            pkey = K.pool_key(c.pool)
+            pool: Pool = self.get(pkey)
+            self.put(pkey, replace(pool, liabilities=pool.liabilities + owed))
+        self.put(K.claim_key(c.id), replace(c, status=status, payable_at=payable_at, **changes))
 
     def _register_candidate(self, tx: Tx, index: int) -> dict[str, Any]:
         sender = tx.sender

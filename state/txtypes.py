@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from state.attest import AttestRules
+from state.codec import MAX_SAFE_INT
 from state.errors import Code
 from state.fieldkinds import (
     ADDRESS,
@@ -26,13 +28,25 @@ from state.fieldkinds import (
     MAX_NAME_CHARS,
     NAME,
     POOL_ID,
+    ROUND,
     TEXT_HASH,
     TITLE,
+    VALUE,
     Field,
     WireCheck,
 )
 from state.governance import GovRules
-from state.model import ACTIVE, CHAIN_SCOPE, WAITING, Claim, Pool, Proposal
+from state.model import (
+    ACTIVE,
+    CHAIN_SCOPE,
+    STAGE_ATTESTATION,
+    WAITING,
+    Claim,
+    Event,
+    Pool,
+    Proposal,
+)
+from state.parametric import ParametricRules
 from state.rules import TxRules
 
 _T = TypeVar("_T")
@@ -67,6 +81,8 @@ class GenView(Protocol):
     def proposals(
         self, scope: str, status: str | None = None, limit: int = 100
     ) -> list[Proposal] | None: ...
+
+    def events(self, pool: str, limit: int = 100) -> list[Event]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,11 +254,83 @@ def _gen_ballot(ctx: GenContext) -> dict[str, Any] | None:
     return {"proposal": ctx.rng.choice(voting).id, "choice": choice}
 
 
+#: share of draws in which a generator sends a type the sender holds no role for (the
+#: refusals must give equal roots too)
+_STRAY = 0.05
+
+
+def _gen_attest(ctx: GenContext) -> dict[str, Any] | None:
+    pool_id = ctx.rng.choice(ctx.pools)
+    pool = ctx.view.pool(pool_id)
+    if pool is None:
+        return None
+    voting = [c for c in ctx.view.claims(pool_id, "voting", 20) if c.claimant != ctx.sender]
+    if ctx.sender in pool.params.attestors:
+        voting = [c for c in voting if c.stage == STAGE_ATTESTATION]
+    elif ctx.rng.random() >= _STRAY:
+        return None
+    if not voting:
+        return None
+    return {
+        "claim": ctx.rng.choice(voting).id,
+        "approve": ctx.rng.random() < 0.7,
+        "report": ctx.rng.randbytes(32),
+    }
+
+
+def _gen_object(ctx: GenContext) -> dict[str, Any] | None:
+    found = _pool_where(ctx, (ACTIVE,))
+    if found is None:
+        return None
+    h = ctx.height
+    open_ = [
+        c
+        for c in ctx.view.claims(found[0], "approved", 20)
+        if c.payable_at is not None and h < c.payable_at and c.claimant != ctx.sender
+    ]
+    if not open_ or ctx.rng.random() >= 0.5:
+        return None
+    return {"claim": ctx.rng.choice(open_).id}
+
+
+def _gen_report(ctx: GenContext) -> dict[str, Any] | None:
+    pool_id = ctx.rng.choice(ctx.pools)
+    pool = ctx.view.pool(pool_id)
+    if pool is None:
+        return None
+    trigger = pool.params.trigger
+    if trigger is None or ctx.sender not in pool.params.attestors:
+        if ctx.rng.random() >= _STRAY:
+            return None
+        return {"pool": pool_id, "round": pool.round, "value": ctx.rng.randint(-10, 10)}
+    spread = max(10, abs(trigger.threshold) // 4)
+    value = trigger.threshold + ctx.rng.randint(-spread, spread)
+    return {
+        "pool": pool_id,
+        "round": pool.round,
+        "value": max(-MAX_SAFE_INT, min(value, MAX_SAFE_INT)),
+    }
+
+
+def _gen_collect(ctx: GenContext) -> dict[str, Any] | None:
+    pool_id = ctx.rng.choice(ctx.pools)
+    if ctx.view.pool(pool_id) is None:
+        return None
+    h = ctx.height
+    open_ = [e for e in ctx.view.events(pool_id, 20) if h <= e.collect_until]
+    if open_:
+        return {"pool": pool_id, "round": ctx.rng.choice(open_).round}
+    if ctx.rng.random() >= _STRAY:
+        return None
+    return {"pool": pool_id, "round": ctx.rng.randint(0, 3)}
+
+
 # --- the registry -----------------------------------------------------------------------
 
 _K = b"\x07" * 32
 _K2 = b"\x08" * 32
 _NOT_FOUND_POOL = (Code.NOT_FOUND, "the pool exists")
+_NOT_FOUND_CLAIM = (Code.NOT_FOUND, "the claim exists")
 _MEMBER = (Code.NOT_MEMBER, "sender is a waiting or active member of the pool")
 
 REGISTRY: tuple[TxType, ...] = (
@@ -548,6 +636,113 @@ REGISTRY: tuple[TxType, ...] = (
             ("choice", {"proposal": _K, "choice": "maybe"}),
             ("choice", {"proposal": _K, "choice": True}),
             ("proposal", {"proposal": _K[:31], "choice": "yes"}),
+        ),
+    ),
+    TxType(
+        name="attest",
+        summary="attestor: approve or reject a claim in stage attestation (section 10)",
+        fields=(
+            Field("claim", HASH),
+            Field("approve", BOOL, help="true to approve, false to reject"),
+            Field(
+                "report", HASH, help="hash of the attestor's signed report (kept off chain), hex"
+            ),
+        ),
+        rule=AttestRules._attest,
+        checks=(
+            _NOT_FOUND_CLAIM,
+            (
+                Code.UNAUTHORIZED,
+                "sender is in the claim's terms.attestors and in the pool's attestors now",
+            ),
+            (Code.NOT_ELIGIBLE, "sender is not the claimant"),
+            (Code.VOTING_CLOSED, "the claim is voting, in stage attestation, and h < closes_at"),
+            (Code.ALREADY_VOTED, "sender has not attested the claim"),
+        ),
+        generate=_gen_attest,
+        weight=10,
+        examples=(
+            {"claim": _K, "approve": True, "report": _K2},
+            {"claim": _K, "approve": False, "report": _K2},
+        ),
+        malformed=(
+            ("approve", {"claim": _K, "approve": 1, "report": _K2}),
+            ("claim", {"claim": _K[:31], "approve": True, "report": _K2}),
+            ("report", {"claim": _K, "approve": True, "report": _K2.hex()}),
+        ),
+    ),
+    TxType(
+        name="object",
+        summary="object to an approved claim during its notice period (section 10)",
+        fields=(Field("claim", HASH),),
+        rule=AttestRules._object,
+        checks=(
+            _NOT_FOUND_CLAIM,
+            (
+                Code.VOTING_CLOSED,
+                "the claim is approved, h < payable_at, not objected before, and"
+                " terms.objection_quorum > 0",
+            ),
+            (Code.NOT_MEMBER, "sender is a waiting or active member of the claim's pool"),
+            (
+                Code.NOT_ELIGIBLE,
+                "sender is active, a member for >= terms.juror_min_age blocks, not the claimant",
+            ),
+            (Code.ALREADY_VOTED, "sender has not objected to the claim"),
+        ),
+        generate=_gen_object,
+        weight=3,
+        examples=({"claim": _K},),
+        malformed=(("claim", {"claim": b""}),),
+    ),
+    TxType(
+        name="report",
+        summary="attestor: report the trigger feed's value for a pool's open round (section 10)",
+        fields=(
+            Field("pool", POOL_ID),
+            Field("round", ROUND, help="the pool's open round"),
+            Field("value", VALUE, help="the feed's value (integer, may be negative)"),
+        ),
+        rule=ParametricRules._report,
+        checks=(
+            _NOT_FOUND_POOL,
+            (Code.INVALID_PAYLOAD, "the pool has a trigger"),
+            (Code.UNAUTHORIZED, "sender is in the pool's attestors"),
+            (Code.STALE_REPORT, "round is the pool's open round"),
+            (Code.ALREADY_VOTED, "sender has not reported in this round"),
+        ),
+        generate=_gen_report,
+        weight=10,
+        examples=(
+            {"pool": "rain", "round": 0, "value": 220},
+            {"pool": "rain", "round": 2**53 - 1, "value": -(2**53 - 1)},
+            {"pool": "rain", "round": 3, "value": 2**53 - 1},
+        ),
+        malformed=(
+            ("round", {"pool": "rain", "round": -1, "value": 1}),
+            ("round", {"pool": "rain", "round": True, "value": 1}),
+            ("value", {"pool": "rain", "round": 0, "value": "220"}),
+            ("value", {"pool": "rain", "round": 0, "value": False}),
+            ("pool", {"pool": b"rain", "round": 0, "value": 1}),
+        ),
+    ),
+    TxType(
+        name="collect",
+        summary="collect a member's share of a parametric event (section 10)",
+        fields=(Field("pool", POOL_ID), Field("round", ROUND, help="the event's round")),
+        rule=ParametricRules._collect,
+        checks=(
+            (Code.NOT_FOUND, "an event of this pool and round exists"),
+            (Code.WINDOW_CLOSED, "h <= the event's collect_until"),
+            (Code.NOT_ELIGIBLE, "sender was active in the pool at the event's height"),
+            (Code.ALREADY_PAID, "sender has not collected this event"),
+        ),
+        generate=_gen_collect,
+        weight=10,
+        examples=({"pool": "rain", "round": 0}, {"pool": "rain", "round": 7}),
+        malformed=(
+            ("round", {"pool": "rain", "round": "0"}),
+            ("pool", {"pool": None, "round": 0}),
         ),
     ),
 )

@@ -143,7 +143,8 @@ class Harness:
         return dict(self.store.iterate(b"s/"))
 
     def supply(self) -> int:
-        """Accounts + pools + escrowed bonds and deposits (the invariant's left-hand side)."""
+        """Accounts + pools + escrowed bonds, deposits and event escrows (the invariant's
+        left-hand side, section 10)."""
         total = 0
         for k, raw in self.store.iterate(K.ACCOUNT):
             total += K.decode_value(k, raw).balance
@@ -152,6 +153,8 @@ class Harness:
         for k, raw in self.store.iterate(K.CLAIM):
             total += K.decode_value(k, raw).escrowed
         for k, raw in self.store.iterate(K.PROPOSAL):
+            total += K.decode_value(k, raw).escrowed
+        for k, raw in self.store.iterate(K.EVENT):
             total += K.decode_value(k, raw).escrowed
         return total
 
@@ -322,6 +325,7 @@ def test_claim_escrows_bond_and_opens_voting(hx: Harness) -> None:
     terms = {
         "approve_bps": 5000, "claim_bond": 50, "fee_bps": 800, "juror_min_age": 5,
         "notice_period": 3, "quorum": 2, "vote_window": 10,
+        "attestors": [], "attest_quorum": 1, "objection_quorum": 3,
     }  # fmt: skip
     assert c == Claim(cid, "med", addr("m0"), 1000, b"\x07" * 32, 12, 22, bond=50, terms=terms)
     assert hx.balance("m0") == BALANCE - 111 - 1 - 50
