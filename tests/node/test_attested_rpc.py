@@ -160,7 +160,7 @@ async def node() -> AsyncIterator[Node]:
     async def produce() -> None:
         # a block as soon as something is pending: a command in commit mode gets its answer
         while not stop.is_set():
-            if n.parts.mempool.size:
+            if len(n.parts.mempool):
                 n.block()
             await asyncio.sleep(0.005)
 
@@ -289,6 +289,24 @@ async def test_hospital_attests_a_claim_through_the_cli(node: Node, cli: Cli) ->
     assert (pool["liabilities"], pool["reserve_bps"]) == (0, None)
     err = await cli.refused("object", "--claim", cid, key=MEMBERS[3])
     assert "voting_closed (code 18)" in err
+
+
+async def test_hospital_rejects_a_claim_with_approve_false(node: Node, cli: Cli) -> None:
+    for m in MEMBERS[:2]:
+        await send(node, m, "join", {"pool": "medical"})
+    filed = await send(
+        node, MEMBERS[1], "claim", {"pool": "medical", "amount": 100, "evidence": "dd" * 32}
+    )
+    balance_before = (await rpc(node, "pool", id="medical"))["balance"]
+    argv = ["--claim", filed["hash"], "--approve", "false", "--report", "cd" * 32]
+    await cli.tx("attest", *argv, key=HOSPITAL)
+    err = await cli.refused("attest", *argv, key=HOSPITAL)
+    assert "voting_closed (code 18)" in err  # decided at the end of the block before
+    claim = await cli.query("claim", filed["hash"])
+    assert (claim["status"], claim["attest_against"], claim["payable_at"]) == ("rejected", 1, None)
+    assert claim["attestations"][0]["approve"] is False
+    pool = await rpc(node, "pool", id="medical")
+    assert pool["balance"] == balance_before + 50 and pool["liabilities"] == 0  # the bond
 
 
 async def test_stations_report_and_members_collect_through_the_cli(node: Node, cli: Cli) -> None:
