@@ -105,6 +105,11 @@ LOCALNET_TRIGGER: dict[str, Any] = {
 }
 
 
+#: blocks one contribution covers in the medical and rainfall pools (about 17 minutes at one
+#: block a second), so nobody lapses while following the README at a human pace
+LOCALNET_LONG_PERIOD = 1000
+
+
 def localnet_pools(keys: Mapping[str, bytes] | None = None) -> list[dict[str, Any]]:
     """The localnet's pools, all with the short governance periods (section 10 in two of them):
 
@@ -113,12 +118,14 @@ def localnet_pools(keys: Mapping[str, bytes] | None = None) -> list[dict[str, An
       members may object;
     - disaster: every param at its default, claims decided by member vote (section 4);
     - rainfall: parametric cover: three weather stations report each round's rainfall, the
-      median of their three reports settles it, and 200 mm or more opens an event that pays each member up to 500.
+      median of their three reports settles it, and 200 mm or more opens an event that pays
+      each member up to 500.
     """
     pub = {name: dev_signer(name).public_key for name in LOCALNET_KEY_NAMES}
     pub.update(keys or {})
     extra: dict[str, dict[str, Any]] = {
         "medical": {
+            "period": LOCALNET_LONG_PERIOD,
             "claim_mode": "attested",
             "attestors": [pub[LOCALNET_HOSPITAL].hex()],
             "attest_quorum": 1,
@@ -126,6 +133,7 @@ def localnet_pools(keys: Mapping[str, bytes] | None = None) -> list[dict[str, An
             "notice_period": 10,
         },
         "rainfall": {
+            "period": LOCALNET_LONG_PERIOD,
             "attestors": [pub[s].hex() for s in LOCALNET_STATIONS],
             "attest_quorum": 3,
             "trigger": dict(LOCALNET_TRIGGER),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,14 +144,16 @@ class Node:
             self.block()
 
 
-@pytest.fixture
-async def node() -> AsyncIterator[Node]:
+@asynccontextmanager
+async def running_node(genesis: dict[str, Any], tick_s: float | None = None) -> AsyncIterator[Node]:
+    """A node over `genesis`: a block as soon as something is pending (so a command in commit
+    mode gets its answer), and with `tick_s` also an empty one every `tick_s` seconds."""
     from state.chain import Chain
     from state.genesis import parse_genesis
     from state.mempool import Mempool
     from state.store import MemoryStore
 
-    chain = Chain.init_genesis(MemoryStore(), parse_genesis(localnet_genesis(pools=POOLS)))
+    chain = Chain.init_genesis(MemoryStore(), parse_genesis(genesis))
     parts = _Parts(chain, Mempool(chain.view))
     service = NodeService(parts)
     server = RpcServer(service, RpcConfig(listen="127.0.0.1:0"))
@@ -158,10 +162,12 @@ async def node() -> AsyncIterator[Node]:
     stop = asyncio.Event()
 
     async def produce() -> None:
-        # a block as soon as something is pending: a command in commit mode gets its answer
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         while not stop.is_set():
-            if len(n.parts.mempool):
+            if len(n.parts.mempool) or (tick_s is not None and loop.time() - last >= tick_s):
                 n.block()
+                last = loop.time()
             await asyncio.sleep(0.005)
 
     task = asyncio.create_task(produce())
@@ -171,6 +177,12 @@ async def node() -> AsyncIterator[Node]:
         stop.set()
         await task
         await server.stop()
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    async with running_node(localnet_genesis(pools=POOLS)) as n:
+        yield n
 
 
 def check_schema(method: str, result: Any) -> Any:
@@ -401,3 +413,68 @@ async def test_events_limit_boundaries(node: Node) -> None:
         with pytest.raises(RpcError) as err:  # the largest round is a valid param
             await c.request("event", {"pool": "rainfall", "round": 2**53 - 1})
     assert err.value.code == -32001
+
+
+# --- the README's walkthrough ---------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+WALK_START = "**Claims a hospital decides, and cover that pays itself**"
+WALK_END = "The JSON-RPC interface is plain"
+
+
+def walkthrough_blocks() -> list[str]:
+    """The ```sh blocks of the README's section-10 walkthrough, in order."""
+    text = README.read_text(encoding="utf-8")
+    part = text[text.index(WALK_START) : text.index(WALK_END)]
+    blocks = []
+    for chunk in part.split("```sh\n")[1:]:
+        blocks.append(chunk.split("```", 1)[0])
+    return blocks
+
+
+@pytest.mark.slow
+async def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    """Every command of the README's section-10 part, run by bash against a node with the
+    localnet genesis and its keys; where the README says to wait, the script sleeps (blocks
+    come every 100 ms here, so two seconds are 20 blocks)."""
+    from state.devkeys import LOCALNET_KEY_NAMES
+
+    blocks = walkthrough_blocks()
+    assert len(blocks) == 3 and all("huzhu " in b for b in blocks)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name in LOCALNET_KEY_NAMES:
+        write_key(keys / f"{name}.json", dev_signer(name))
+    async with running_node(localnet_genesis(), tick_s=0.1) as n:
+        # what the README's earlier parts left: members 0 to 3 active in the medical pool
+        for m in MEMBERS:
+            await send(n, m, "join", {"pool": "medical"})
+        n.advance_to(n.height + 10)
+        bin_dir = Path(sys.executable).parent
+        script = [
+            "set -euo pipefail",
+            f'export PATH="{bin_dir}:$PATH"',
+            f"K={keys}",
+            f"RPC={n.url.rstrip('/')}",
+        ]
+        for block in blocks:
+            script.append("sleep 2")  # the waits the prose between the blocks asks for
+            script += ["sleep 2" if ln.startswith("# about") else ln for ln in block.splitlines()]
+        proc = await asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            "\n".join(script),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 240)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        [paid] = await rpc(n, "claims", pool="medical", status="paid")
+        assert (paid["amount"], paid["claimant"]) == (300, MEMBERS[1].public_key.hex())
+        event = await rpc(n, "event", pool="rainfall", round=0)
+        assert (event["value"], event["eligible"], event["per_member"]) == (220, 3, 500)
+        assert (event["collected"], event["escrow"]) == (3, 0)
+        gain = 500 - 500 * 800 // 10000
+        for i in (5, 6):  # joined, collected: two fees, the entry fee, one contribution
+            assert await balance(n, dev_signer(f"member{i}")) == 1_000_000 - 2 - 110 + gain
