@@ -406,6 +406,38 @@ async def test_event_reads_refuse_what_does_not_exist(
     assert err.value.code == code and message in err.value.message
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "event", "rainfall", "-1"],  # a round is >= 0
+        ["query", "event", "rainfall", "x"],
+        ["query", "event", "rainfall"],  # the round is required
+        ["query", "events", "rainfall", "--limit", "0"],
+        ["tx", "attest", "--claim", "ab" * 32, "--approve", "maybe", "--report", "ab" * 32],
+        ["tx", "collect", "--pool", "rainfall"],  # --round missing
+    ],
+)
+def test_usage_errors_change_nothing(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_key(tmp_path / "k.json", MEMBERS[0])
+    with pytest.raises(SystemExit) as exit_:
+        cli_main([*argv, "--key", str(tmp_path / "k.json"), "--rpc", "http://127.0.0.1:1"])
+    assert exit_.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("round_", "value", "field"), [("-1", "5", "round"), ("0", str(2**53), "value")]
+)
+async def test_a_report_out_of_range_is_refused_before_it_is_sent(
+    node: Node, cli: Cli, round_: str, value: str, field: str
+) -> None:
+    argv = ["tx", "report", "--pool", "rainfall", "--round", round_, "--value", value]
+    rc, out, err = await cli.run(*argv, key=STATIONS[0])
+    assert rc != 0 and field in err and out == ""
+    assert (await rpc(node, "account", address=STATIONS[0].public_key.hex()))["nonce"] == 0
+
+
 async def test_events_limit_boundaries(node: Node) -> None:
     assert await rpc(node, "events", pool="rainfall", limit=1000) == []
     assert await rpc(node, "events", pool="medical", limit=1) == []  # no trigger: no events
