@@ -312,6 +312,10 @@ READS: dict[str, Read] = {
     ),
     "claim": Read(lambda a: K.claim_key(_id(a)), lambda rec, a, h: _json_of(rec)),
     "proposal": Read(lambda a: K.proposal_key(_id(a)), lambda rec, a, h: _json_of(rec)),
+    "event": Read(
+        lambda a: K.event_key(str(a.get("pool")), int(a.get("round", -1))),
+        lambda rec, a, h: _json_of(rec),
+    ),
     "params": Read(lambda a: K.PARAMS, lambda rec, a, h: _json_of(rec)),
 }
 

@@ -42,6 +42,7 @@ from node.localnet_harness import (
     rpc_url_of,
 )
 from node.testnet import P2P_PORT_OFFSET, create_testnet
+from state.devkeys import LOCALNET_HOSPITAL, LOCALNET_STATIONS
 
 if TYPE_CHECKING:
     from node.cli import SignalHandler
@@ -145,6 +146,11 @@ def _print_keys(root: Path, url: str) -> None:
             print(f"  {role}: {keydir / (role + '.json')}")
     if members:
         print(f"  funded members: {members[0]}.json .. {members[-1]}.json")
+    if LOCALNET_HOSPITAL in names:
+        print(f"  medical pool attestor: {LOCALNET_HOSPITAL}.json")
+    stations = [s for s in LOCALNET_STATIONS if s in names]
+    if stations:
+        print(f"  rainfall pool weather stations: {', '.join(s + '.json' for s in stations)}")
     if len(members) >= 2:
         to = load_public_key(keydir / f"{members[1]}.json").hex()
         huzhu = _huzhu_command()

@@ -50,11 +50,13 @@ from node.rpcspec import (
     Method,
     Param,
     choice,
+    cli_nonneg,
     invalid_param,
     list_of,
     null_or,
     obj,
 )
+from state.codec import MAX_SAFE_INT
 from state.model import MEMBER_STATUSES, PROPOSAL_STATUSES
 from state.params import (
     CHAIN_PARAMS,
@@ -212,6 +214,41 @@ def provable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, with_proof, PROOF_OUT]}
 
 
+# --- section 10: parametric events ----------------------------------------------------------------
+
+
+def _check_round(name: str, v: Any, _cfg: RpcConfig) -> int:
+    # A round is >= 0 on the wire (the payloads of report and collect), so a negative one is a
+    # malformed request here too, not a round that was never reached.
+    if type(v) is not int or not 0 <= v <= MAX_SAFE_INT:
+        raise invalid_param(name, f"must be an integer in 0..{MAX_SAFE_INT}")
+    return v
+
+
+#: a parametric round of a pool (section 10): an integer >= 0
+ROUND = Kind(
+    "round",
+    f"an integer from 0 to {MAX_SAFE_INT}",
+    _check_round,
+    lambda _cfg: {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INT},
+    cli=cli_nonneg,
+    example="0",
+)
+#: a parametric event: what the event's record holds, `escrow` and `collected` as they are now
+EVENT = obj(
+    pool=STR,
+    round=UINT,
+    value=INT,
+    height=UINT,
+    eligible=UINT,
+    per_member=UINT,
+    fee_bps=UINT,
+    collect_until=UINT,
+    escrow=UINT,
+    collected=UINT,
+)
+
+
 # --- the table -----------------------------------------------------------------------------------
 
 METHODS: tuple[Method, ...] = (
@@ -304,8 +341,10 @@ METHODS: tuple[Method, ...] = (
         "pool",
         "a pool",
         (Param("id", STRING, "the pool id"), *AT_HEIGHT),
-        "id, name, balance, params (all, defaults filled), members (count per status)"
-        + _PROVEN_DOC,
+        "id, name, balance, params (all, defaults filled), members (count per status), round "
+        "(its open parametric round), liabilities (the amounts of its approved, unpaid "
+        "claims), reserve_bps (min(balance * 10000 // liabilities, 10^9); null without "
+        "liabilities)" + _PROVEN_DOC,
         provable(
             obj(
                 id=STR,
@@ -313,6 +352,9 @@ METHODS: tuple[Method, ...] = (
                 balance=UINT,
                 params={"type": "object"},
                 members=obj(**{s: UINT for s in MEMBER_STATUSES}),
+                round=UINT,
+                liabilities=UINT,
+                reserve_bps=null_or(UINT),
             )
         ),
         errors=((NOT_FOUND, _UNKNOWN), (NOT_FOUND, _PRUNED)),
@@ -341,7 +383,8 @@ METHODS: tuple[Method, ...] = (
         "claim",
         "a claim",
         (Param("id", HASH32, "the claim id"), *AT_HEIGHT),
-        "every claim field of section 3" + _PROVEN_DOC,
+        "every claim field of section 3, terms (section 9), stage, attest_for, attest_against, "
+        "attestations, objections, objected (section 10)" + _PROVEN_DOC,
         provable(CLAIM),
         errors=((NOT_FOUND, _UNKNOWN), (NOT_FOUND, _PRUNED)),
     ),
@@ -381,6 +424,33 @@ METHODS: tuple[Method, ...] = (
         "a list of proposals as `proposal` answers them, oldest first ([] for a scope without any)",
         list_of(PROPOSAL),
         errors=((NOT_FOUND, 'scope neither "chain" nor a pool'),),
+    ),
+    Method(
+        "event",
+        "a parametric event of a pool",
+        (
+            Param("pool", STRING, "the pool id"),
+            Param("round", ROUND, "the parametric round that opened the event"),
+            *AT_HEIGHT,
+        ),
+        "pool, round, value (the round's lower median report), height (of the block that "
+        "opened it), eligible (members active in the pool then), per_member, fee_bps, "
+        "collect_until (last height a collect is accepted), escrow (what remains), collected "
+        "(how many members collected)" + _PROVEN_DOC,
+        provable(EVENT),
+        errors=((NOT_FOUND, "unknown pool, or no event for that round"), (NOT_FOUND, _PRUNED)),
+    ),
+    Method(
+        "events",
+        "a pool's parametric events, oldest first",
+        (
+            Param("pool", STRING, "the pool id"),
+            Param("limit", LIMIT, "at most this many", required=False, default=100),
+        ),
+        "a list of events as `event` answers them, oldest (lowest round) first ([] for a pool "
+        "without any)",
+        list_of(EVENT),
+        errors=((NOT_FOUND, "unknown pool"),),
     ),
     Method(
         "params",

@@ -358,6 +358,13 @@ CLAIM = obj(
     voters=list_of(obj(address=HEX32_OUT, approve=BOOL)),
     status={"type": "string", "enum": list(CLAIM_STATUSES)},
     payable_at=null_or(UINT),
+    terms={"type": "object"},
+    stage={"type": "string", "enum": ["attestation", "jury"]},
+    attest_for=UINT,
+    attest_against=UINT,
+    attestations=list_of(obj(attestor=HEX32_OUT, approve=BOOL, report=HEX32_OUT)),
+    objections=list_of(HEX32_OUT),
+    objected=BOOL,
 )
 VALIDATOR = obj(operator=HEX32_OUT, consensus_key=HEX32_OUT, name=STR, power=UINT)
 CANDIDATE = obj(

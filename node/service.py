@@ -387,6 +387,26 @@ class NodeService:
             raise NotFound(f'scope {shown(scope)!r} not found: neither "chain" nor a pool')
         return [pr.to_json() for pr in found]
 
+    async def event(
+        self, pool: str, round: int, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]:
+        view = self._view_at(height, prove)
+        ev = view.event(pool, round)
+        if ev is None:
+            if prove:
+                return self._proven(view, K.event_key(pool, round), None)
+            if view.pool(pool) is None:
+                raise NotFound(f"pool {shown(pool)!r} not found")
+            raise NotFound(f"event of pool {shown(pool)!r} round {round} not found")
+        out: dict[str, Any] = ev.to_json()
+        return self._proven(view, K.event_key(pool, round), out) if prove else out
+
+    async def events(self, pool: str, limit: int) -> list[dict[str, Any]]:
+        view = self._p.view()
+        if view.pool(pool) is None:
+            raise NotFound(f"pool {shown(pool)!r} not found")
+        return [ev.to_json() for ev in view.events(pool, limit)]
+
     async def params(self, height: int | None = None, prove: bool = False) -> dict[str, Any]:
         view = self._view_at(height, prove)
         out: dict[str, Any] = view.params.to_json()

@@ -8,6 +8,8 @@ Layout written under ``--out DIR``::
     DIR/keys/treasury.json       only when the template names no treasury
     DIR/keys/registrar.json      only when the template names no registrar
     DIR/keys/memberI.json        only without a template: the funded member accounts
+    DIR/keys/hospital.json       only without a template: the medical pool's attestor
+    DIR/keys/stationI.json       only without a template: the rainfall pool's weather stations
 
 Node I listens for JSON-RPC on ``base_port + I`` and for peers on ``base_port + 1000 + I``, on
 127.0.0.1, and lists every other node as a persistent peer (``node id @ host:port``); its node
@@ -45,7 +47,7 @@ from node.config import (
 )
 from node.keys import write_key
 from state.crypto import KEY_LEN, Signer
-from state.devkeys import LOCALNET_BALANCE, LOCALNET_MEMBERS, localnet_genesis
+from state.devkeys import LOCALNET_KEY_NAMES, localnet_genesis
 from state.genesis import parse_genesis
 
 P2P_PORT_OFFSET = 1000
@@ -89,16 +91,13 @@ def _now_rfc3339() -> str:
 
 def default_template(keys: dict[str, Signer]) -> dict[str, Any]:
     """The localnet genesis with fresh keys (filled into ``keys``: treasury, registrar,
-    memberI), no validators and genesis_time now."""
-    for name in ("treasury", "registrar", *(f"member{i}" for i in range(LOCALNET_MEMBERS))):
+    memberI, the attestors), no validators and genesis_time now."""
+    for name in LOCALNET_KEY_NAMES:
         keys[name] = _fresh()
-    members = [keys[f"member{i}"].public_key for i in range(LOCALNET_MEMBERS)]
     return localnet_genesis(
+        {name: keys[name].public_key for name in LOCALNET_KEY_NAMES},
         genesis_time=_now_rfc3339(),
-        treasury=keys["treasury"].public_key,
-        registrars=[keys["registrar"].public_key],
         validators=None,
-        accounts=[(a, LOCALNET_BALANCE) for a in [*members, keys["registrar"].public_key]],
     )
 
 

@@ -45,6 +45,20 @@ PROPOSAL: dict[str, Any] = {
     "gov": {k: v for k, v in PARAMS.to_json().items() if k.startswith("gov_")},
 }
 
+#: the one parametric event the fake knows (pool medical, round 0), as `event` answers it
+EVENT: dict[str, Any] = {
+    "pool": "medical",
+    "round": 0,
+    "value": 220,
+    "height": 2,
+    "eligible": 3,
+    "per_member": 500,
+    "fee_bps": 800,
+    "collect_until": 1002,
+    "escrow": 1000,
+    "collected": 1,
+}
+
 
 class FakeNode:
     """A NodeAPI implementation with fixed data; records what it was asked."""
@@ -160,6 +174,22 @@ class FakeNode:
         if scope not in ("chain", "medical"):
             raise NotFound(f"scope {scope!r}")
         return [PROPOSAL][:limit] if scope == "medical" and status in (None, "voting") else []
+
+    async def event(
+        self, pool: str, round: int, height: int | None = None, prove: Any = False
+    ) -> dict[str, Any]:
+        self.calls.append(("event", (pool, round)))
+        if pool != "medical":
+            raise NotFound(f"pool {pool!r}")
+        if round != 0:
+            raise NotFound(f"event of pool {pool!r} round {round}")
+        return EVENT
+
+    async def events(self, pool: str, limit: int) -> list[dict[str, Any]]:
+        self.calls.append(("events", (pool, limit)))
+        if pool != "medical":
+            raise NotFound(f"pool {pool!r}")
+        return [EVENT][:limit]
 
     async def params(self, height: int | None, prove: Any = False) -> dict[str, Any]:
         self.calls.append(("params", height))

@@ -104,7 +104,7 @@ def test_testnet_tree_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert operators <= set(genesis.params.operators)
     funded = {a.address for a in genesis.accounts if a.balance > 0}
     assert load_public_key(keys / "member0.json") in funded
-    assert [p.id for p in genesis.pools] == ["medical", "disaster"]
+    assert [p.id for p in genesis.pools] == ["medical", "disaster", "rainfall"]
     # refuses to write over an existing tree
     assert main(["testnet", "--validators", "1", "--out", str(out)]) == 1
     assert "not an empty directory" in capsys.readouterr().err

@@ -68,15 +68,17 @@ def test_committed_genesis_loads() -> None:
     assert g.params.treasury == dev_signer("treasury").public_key
     assert g.params.registrars == (dev_signer("registrar").public_key,)
     assert g.params.min_fee == 1 and g.params.max_votes_per_elector == 30
-    assert g.supply == 11 * 1_000_000
+    assert g.supply == 11 * 1_000_000 + 4 * 10_000  # + the hospital and three weather stations
     assert {a.address for a in g.accounts} >= {dev_signer(f"member{i}").public_key for i in (0, 9)}
     assert [(p.id, p.name) for p in g.pools] == [
         ("medical", "Medical mutual aid"),
         ("disaster", "Disaster relief"),
+        ("rainfall", "Rainfall crop cover"),
     ]
     # short governance periods so the README's proposal walkthrough takes about 40 s
     short = {"gov_voting_period": 30, "gov_timelock": 10}
-    assert all(p.params == PoolParams(**short) for p in g.pools)
+    assert g.pools[1].params == PoolParams(**short)  # medical, rainfall: section 10 params too
+    assert all((p.params.gov_voting_period, p.params.gov_timelock) == (30, 10) for p in g.pools)
     assert (g.params.gov_voting_period, g.params.gov_timelock) == (30, 10)
 
 
