@@ -27,7 +27,7 @@ from consensus.types import (
 from consensus.validators import ValidatorSet
 from state.chain import Chain
 from state.crypto import Signer, sha256
-from state.devkeys import dev_signer, localnet_genesis
+from state.devkeys import LOCALNET_STATIONS, dev_signer, localnet_genesis
 from state.genesis import parse_genesis
 from state.genesis_builder import ValidatorSpec
 from state.machine import BlockInput
@@ -66,6 +66,7 @@ class LightChain:
             operators=[o.public_key for o in self.operators[4:]],
             accounts=[(dev_signer(f"member{i}").public_key, 1_000_000) for i in range(4)]
             + [(o.public_key, 1_000) for o in self.operators[4:]]
+            + [(dev_signer(n).public_key, 1_000) for n in LOCALNET_STATIONS]
             + [(sha256(i.to_bytes(8, "big")), 1) for i in range(extra_accounts)],
             params={"epoch_length": epoch_length},
         )
@@ -149,8 +150,7 @@ class LightChain:
     def populate(self) -> tuple[bytes, bytes]:
         """A member, a claim and a proposal of every kind a read proves: member0 and
         member1 join at the next block; after the waiting period member1 claims and member0
-        proposes. Returns the
-        (claim id, proposal id)."""
+        proposes; the rainfall stations open event 0. Returns the (claim id, proposal id)."""
         m0, m1 = dev_signer("member0"), dev_signer("member1")
         joined = self.chain.height + 1
         self.tx(m0, "join", {"pool": "medical"})
@@ -160,6 +160,10 @@ class LightChain:
         payload = {"scope": "chain", "changes": {"min_fee": 2}, "title": "fees"}
         prop = self.tx(m0, "propose", {**payload, "text_hash": b"\x09" * 32})
         claim = self.tx(m1, "claim", {"pool": "medical", "amount": 50, "evidence": b"\x05" * 32})
+        # the rainfall pool's stations report round 0 over its threshold: an event opens at
+        # the end of this block (nobody is a member there, so it reserves nothing)
+        for station in LOCALNET_STATIONS:
+            self.tx(dev_signer(station), "report", {"pool": "rainfall", "round": 0, "value": 250})
         self.add_block()
         return sha256(claim), sha256(prop)
 

@@ -73,6 +73,8 @@ def _reads(net: Net) -> list[tuple[str, dict[str, Any], bool]]:
         ("claim", {"id": NOBODY.hex()}, False),
         ("proposal", {"id": net.proposal.hex()}, True),
         ("proposal", {"id": NOBODY.hex()}, False),
+        ("event", {"pool": "rainfall", "round": 0}, True),
+        ("event", {"pool": "rainfall", "round": 1}, False),
         ("params", {}, True),
     ]
 

@@ -22,7 +22,16 @@ def test_the_vectors_cover_every_kind_of_lie_and_every_record() -> None:
     refused = {c["expect"].get("check") for c in DOC["cases"] if not c["expect"]["valid"]}
     assert refused == {"proof", "answer", "commit", "header", "validators", "anchor"}
     honest = {c["read"]["kind"] for c in DOC["cases"] if c["expect"]["valid"]}
-    assert honest == {"account", "pool", "member", "claim", "proposal", "params", "validators"}
+    assert honest == {
+        "account",
+        "pool",
+        "member",
+        "claim",
+        "proposal",
+        "event",
+        "params",
+        "validators",
+    }
     assert len(DOC["follow"]["from_genesis"]) >= 3  # three set changes at least
 
 

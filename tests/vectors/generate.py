@@ -127,6 +127,18 @@ def build() -> dict[str, Any]:
         ("claim present", "claim", {"id": claim_id.hex()}, svc.claim(claim_id, None, True)),
         ("claim absent", "claim", {"id": nobody.hex()}, svc.claim(nobody, None, True)),
         (
+            "event present",
+            "event",
+            {"pool": "rainfall", "round": 0},
+            svc.event("rainfall", 0, None, True),
+        ),
+        (
+            "event absent",
+            "event",
+            {"pool": "rainfall", "round": 1},
+            svc.event("rainfall", 1, None, True),
+        ),
+        (
             "proposal present",
             "proposal",
             {"id": proposal_id.hex()},
