@@ -165,6 +165,14 @@ class _Committed:
             return vs
         return ()
 
+    def validators_key_at(self, height: int) -> bytes | None:
+        """The state key of the set validators_at(height) reads (None before any set)."""
+        for key, _ in self.store.iterate(
+            K.VALIDATORS, start=K.validators_key(height), reverse=True
+        ):
+            return key
+        return None
+
     def refresh(self, objects: dict[bytes, Any]) -> None:
         if len(self.cache) + len(objects) > CACHE_LIMIT:
             self.cache.clear()
@@ -522,6 +530,12 @@ class StateView:
 
     def validators(self, height: int) -> list[ValidatorInfo]:
         return self._chain.validators(height)
+
+    def validator_set_key(self, height: int) -> bytes | None:
+        """The state key of the set that precommits block `height` (the one `validators`
+        returns; its key names the height it took effect), for `prove`: a set is decided at
+        effective height - 2, so it is in the tree from then on."""
+        return self._chain._committed.validators_key_at(height)
 
     def electors(self, addr: bytes) -> list[bytes]:
         """The candidates `addr` votes for (empty when none)."""
