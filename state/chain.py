@@ -72,11 +72,11 @@ CACHE_LIMIT = 2_000_000  # decoded records kept across blocks before the cache i
 TREE_PREFIX = b"t/"
 DEFAULT_STATE_HISTORY = 10_000
 # Stale tree nodes (or old roots) dropped per commit, at most: each costs a random read of the
-# old node (~10 us on an idle machine, ~40 us on a loaded one, for a 100,000-account state:
-# bench/history.py), so 1,000 keep a commit's added delay under 50 ms. A node prunes more
-# between blocks (Chain.prune_step, DEFAULT_PRUNE_IDLE_STEP every 50 ms): the budget bounds
-# the delay, not the rate (1,000 tx/block retire ~4,000 nodes).
-DEFAULT_PRUNE_PER_BLOCK = 1_000
+# old node (~15 us on a quiet machine, up to ~90 us on a 5x oversubscribed one, for a
+# 100,000-account state: bench/history.py), so 500 keep a commit's added delay under 50 ms
+# even then. A node prunes more between blocks (Chain.prune_step, DEFAULT_PRUNE_IDLE_STEP
+# every 50 ms): the budget bounds the delay, not the rate (1,000 tx/block retire ~4,000).
+DEFAULT_PRUNE_PER_BLOCK = 500
 DEFAULT_PRUNE_IDLE_STEP = 500
 MAX_STATE_HISTORY = 1 << 40
 MAX_PRUNE_PER_BLOCK = 1_000_000
