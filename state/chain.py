@@ -75,7 +75,7 @@ DEFAULT_STATE_HISTORY = 10_000
 # old node (~15 us on a quiet machine, up to ~90 us on a 5x oversubscribed one, for a
 # 100,000-account state: bench/history.py), so 500 keep a commit's added delay under 50 ms
 # even then. A node prunes more between blocks (Chain.prune_step, DEFAULT_PRUNE_IDLE_STEP
-# every 50 ms): the budget bounds the delay, not the rate (1,000 tx/block retire ~4,000).
+# every 20 ms): the budget bounds the delay, not the rate (1,000 tx/block retire ~6,200).
 DEFAULT_PRUNE_PER_BLOCK = 500
 DEFAULT_PRUNE_IDLE_STEP = 500
 MAX_STATE_HISTORY = 1 << 40
