@@ -397,7 +397,7 @@ class StateConfig(_Section):
         DEFAULT_PRUNE_IDLE_STEP,
         ge=0,
         le=MAX_PRUNE_PER_BLOCK,
-        description="stale tree nodes deleted per 50 ms step between blocks (0: only at commits)",
+        description="stale tree nodes deleted per 20 ms step between blocks (0: only at commits)",
     )
 
 

@@ -75,11 +75,11 @@ CACHE_LIMIT = 2_000_000  # decoded records kept across blocks before the cache i
 TREE_PREFIX = b"t/"
 DEFAULT_STATE_HISTORY = 10_000
 # Stale tree nodes (or old roots) dropped per commit, at most: each costs a random read of the
-# old node (~10 us on an idle machine, ~40 us on a loaded one, for a 100,000-account state:
-# bench/history.py), so 1,000 keep a commit's added delay under 50 ms. A node prunes more
-# between blocks (Chain.prune_step, DEFAULT_PRUNE_IDLE_STEP every 50 ms): the budget bounds
-# the delay, not the rate (1,000 tx/block retire ~4,000 nodes).
-DEFAULT_PRUNE_PER_BLOCK = 1_000
+# old node (~15 us on a quiet machine, up to ~90 us on a 5x oversubscribed one, for a
+# 100,000-account state: bench/history.py), so 500 keep a commit's added delay under 50 ms
+# even then. A node prunes more between blocks (Chain.prune_step, DEFAULT_PRUNE_IDLE_STEP
+# every 20 ms): the budget bounds the delay, not the rate (1,000 tx/block retire ~6,200).
+DEFAULT_PRUNE_PER_BLOCK = 500
 DEFAULT_PRUNE_IDLE_STEP = 500
 MAX_STATE_HISTORY = 1 << 40
 MAX_PRUNE_PER_BLOCK = 1_000_000
@@ -167,6 +167,14 @@ class _Committed:
             vs: tuple[ValidatorInfo, ...] = K.decode_value(K.VALIDATORS, raw)
             return vs
         return ()
+
+    def validators_key_at(self, height: int) -> bytes | None:
+        """The state key of the set validators_at(height) reads (None before any set)."""
+        for key, _ in self.store.iterate(
+            K.VALIDATORS, start=K.validators_key(height), reverse=True
+        ):
+            return key
+        return None
 
     def refresh(self, objects: dict[bytes, Any]) -> None:
         if len(self.cache) + len(objects) > CACHE_LIMIT:
@@ -543,6 +551,12 @@ class StateView:
                 break
             out.append(e)
         return out
+
+    def validator_set_key(self, height: int) -> bytes | None:
+        """The state key of the set that precommits block `height` (the one `validators`
+        returns; its key names the height it took effect), for `prove`: a set is decided at
+        effective height - 2, so it is in the tree from then on."""
+        return self._chain._committed.validators_key_at(height)
 
     def electors(self, addr: bytes) -> list[bytes]:
         """The candidates `addr` votes for (empty when none)."""

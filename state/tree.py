@@ -99,76 +99,29 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from itertools import islice
 
-from state import codec
 from state.store import Batch, KVStore
+from state.treeproof import EMPTY_ROOT as EMPTY_ROOT
+from state.treeproof import HASH_LEN as HASH_LEN
+from state.treeproof import INTERNAL_TAG as _INTERNAL_TAG
+from state.treeproof import LEAF_TAG as _LEAF_TAG
+from state.treeproof import MAX_DEPTH as MAX_DEPTH
+from state.treeproof import Proof as Proof
+from state.treeproof import nibble as _nibble
+from state.treeproof import verify_proof as verify_proof
+from state.treeversions import U64, VERSION_LEN, TreeVersions
 
 _sha256 = hashlib.sha256
 
-EMPTY_ROOT: bytes = _sha256(b"huzhu/tree/v1/empty").digest()
-HASH_LEN = 32
-MAX_DEPTH = 64  # nibbles in a sha256
-
 _LEAF = 0x00
 _INTERNAL = 0x01
-_LEAF_TAG = b"\x00"
-_INTERNAL_TAG = b"\x01"
 _HEX = {c: i for i, c in enumerate("0123456789abcdef")}
 _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
-_u64 = struct.Struct(">Q")
-_VERSION_LEN = 8  # the `created` trailer of every stored node
 
 
 class MissingNodeError(KeyError):
     """A node of the asked root is not in the store: an unknown or pruned (old) root."""
-
-
-@dataclass(frozen=True, slots=True)
-class Proof:
-    """The authentication path of one key; the module docstring fixes its meaning."""
-
-    siblings: tuple[tuple[bytes, ...], ...]
-    leaf: tuple[bytes, bytes] | None
-
-    def to_bytes(self) -> bytes:
-        return codec.encode(
-            {
-                "leaf": None if self.leaf is None else list(self.leaf),
-                "siblings": [list(level) for level in self.siblings],
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Proof:
-        """Decode a proof; raises DecodeError on anything that is not the documented form."""
-        obj = codec.decode(data)
-        if not isinstance(obj, dict) or set(obj) != {"leaf", "siblings"}:
-            raise codec.DecodeError("proof: want a map with leaf and siblings")
-        leaf = obj["leaf"]
-        sibs = obj["siblings"]
-        if leaf is not None and not (
-            isinstance(leaf, list) and len(leaf) == 2 and all(type(x) is bytes for x in leaf)
-        ):
-            raise codec.DecodeError("proof: leaf must be nil or [bin, bin]")
-        if not isinstance(sibs, list) or not all(
-            isinstance(lv, list) and all(type(x) is bytes for x in lv) for lv in sibs
-        ):
-            raise codec.DecodeError("proof: siblings must be a list of lists of bin")
-        return cls(
-            siblings=tuple(tuple(lv) for lv in sibs),
-            leaf=None if leaf is None else (leaf[0], leaf[1]),
-        )
-
-
-def _internal_hash(children: list[bytes]) -> bytes:
-    return _sha256(_INTERNAL_TAG + b"".join(children)).digest()
-
-
-def _nibble(kh: bytes, d: int) -> int:
-    b = kh[d >> 1]
-    return b & 0x0F if d & 1 else b >> 4
 
 
 def _decode_internal(node: bytes) -> tuple[tuple[bytes, ...], int, int]:
@@ -199,7 +152,7 @@ _Decoded = bytes | tuple[tuple[bytes, ...], int, int]
 DEFAULT_CACHE_NODES = 1 << 18
 
 
-class StateTree:
+class StateTree(TreeVersions):
     """Reads and updates of the tree whose nodes live in `store` under `prefix`.
 
     The object holds no version state: every call names the root it works on. It keeps a
@@ -212,8 +165,8 @@ class StateTree:
     `last_deletes` counts the nodes it retired, deleted or marked stale).
 
     `update` is not reentrant (one block at a time); `get` and `prove` read the store
-    directly and never touch the cache, so an RPC thread may call them meanwhile. The
-    history keys (stale index, roots, floor) live under ``"~" + prefix``.
+    directly and never touch the cache, so an RPC thread may call them meanwhile. Versions
+    (roots per version, pruning) come from TreeVersions (state/treeversions.py).
     """
 
     def __init__(
@@ -221,15 +174,8 @@ class StateTree:
     ) -> None:
         self._store = store
         self._prefix = bytes(prefix)
-        hist = b"~" + self._prefix
-        self._stale_prefix = hist + b"s"
-        self._root_prefix = hist + b"r"
-        self._floor_key = hist + b"f"
-        # where the last prune stopped (this process): the deleted entries before it stay as
-        # LevelDB tombstones until compaction, and a scan from the start would wade through them
-        self._prune_from: bytes | None = None
-        self._roots_from: bytes | None = None
-        self._trailer = _u64.pack(0)
+        self._init_versions()
+        self._trailer = U64.pack(0)
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
         self._written: dict[bytes, bytes] = {}  # store key (prefix + hash) -> node bytes
@@ -238,7 +184,6 @@ class StateTree:
         self.last_reads = 0
         self.last_writes = 0
         self.last_deletes = 0
-        self.last_pruned = 0  # units of work (stale entries, old roots) of the last prune
 
     @property
     def cached_nodes(self) -> int:
@@ -312,7 +257,7 @@ class StateTree:
         while h != EMPTY_ROOT:
             node = self._read_once(h)
             if node[0] == _LEAF:
-                return node[33:-_VERSION_LEN] if node[1:33] == kh else None
+                return node[33:-VERSION_LEN] if node[1:33] == kh else None
             children = _decode_internal(node)[0]
             h = children[_nibble(kh, depth)]
             depth += 1
@@ -327,7 +272,7 @@ class StateTree:
         while h != EMPTY_ROOT:
             node = self._read_once(h)
             if node[0] == _LEAF:
-                leaf_value = node[33:-_VERSION_LEN]
+                leaf_value = node[33:-VERSION_LEN]
                 return Proof(tuple(siblings), (node[1:33], _sha256(leaf_value).digest()))
             children = _decode_internal(node)[0]
             nib = _nibble(kh, depth)
@@ -335,87 +280,6 @@ class StateTree:
             h = children[nib]
             depth += 1
         return Proof(tuple(siblings), None)
-
-    # -- versions -------------------------------------------------------------------------
-
-    def root_at(self, version: int) -> bytes | None:
-        """The root a versioned update recorded for `version`; None when never recorded or
-        dropped by pruning (a version below the floor)."""
-        if not 0 <= version < 1 << 64 or version < self.floor():
-            return None
-        return self._store.get(self._root_prefix + _u64.pack(version))
-
-    def floor(self) -> int:
-        """The oldest version pruning keeps: versions below it may have lost nodes."""
-        raw = self._store.get(self._floor_key)
-        return 0 if raw is None else int(_u64.unpack(raw)[0])
-
-    def stale_backlog(self, up_to: int | None = None) -> int:
-        """Stale index entries (of versions <= `up_to`, default all): work left for prune.
-        A scan, for tests and bench/, not for the block path."""
-        end = None if up_to is None else self._stale_prefix + _u64.pack(up_to + 1)
-        n = 0
-        for key, _ in self._store.iterate(self._stale_prefix):
-            if end is not None and key >= end:
-                break
-            n += 1
-        return n
-
-    def prune(self, floor: int, max_nodes: int) -> Batch:
-        """A Batch that drops the versions below `floor`, doing at most `max_nodes` units of
-        work (a stale entry or an old root each); the rest waits for the next call.
-
-        The stored floor is raised in the same batch before any node goes, so a version is
-        refused (`root_at` None) from the write that starts deleting its nodes. A floor below
-        the stored one changes nothing: pruned versions cannot come back. Write the batch
-        before the next update's batch is built on top of it, or with it, the update's ops
-        last (a node the update writes again must win over a delete here). A batch that
-        is dropped instead leaves its entries to the next process (the scan resumes after
-        them): garbage kept longer, never a node missing.
-        """
-        if max_nodes < 0:
-            raise ValueError(f"prune max_nodes must be >= 0, not {max_nodes}")
-        batch = Batch()
-        ops = batch.ops
-        stored = self.floor()
-        if floor > stored:
-            ops[self._floor_key] = _u64.pack(floor)
-        else:
-            floor = stored
-        budget = max_nodes
-        store = self._store
-        for key, _ in store.iterate(self._root_prefix, start=self._roots_from):
-            if budget <= 0 or _u64.unpack(key[-_VERSION_LEN:])[0] >= floor:
-                break
-            ops[key] = None
-            self._roots_from = key
-            budget -= 1
-        sp = self._stale_prefix
-        vstart = len(sp)
-        hstart = vstart + _VERSION_LEN
-        end = sp + _u64.pack(floor + 1) if floor + 1 < 1 << 64 else None
-        start = self._prune_from
-        prefix = self._prefix
-        cache = self._cache
-        last = None
-        for key, _ in store.iterate(sp, start=start):
-            if budget <= 0 or (end is not None and key >= end):
-                break
-            v = key[vstart:hstart]
-            h = key[hstart:]
-            node_key = prefix + h
-            node = store.get(node_key)
-            # created before it went stale: not written again since, so in no kept version
-            if node is not None and node[-_VERSION_LEN:] < v:
-                ops[node_key] = None
-                cache.pop(h, None)
-            ops[key] = None
-            last = key
-            budget -= 1
-        if last is not None:
-            self._prune_from = last
-        self.last_pruned = max_nodes - budget
-        return batch
 
     # -- updating -------------------------------------------------------------------------
 
@@ -445,7 +309,7 @@ class StateTree:
         self._written = {}
         self._fresh = {}
         self._dead = set()
-        self._trailer = _u64.pack(version or 0)
+        self._trailer = U64.pack(version or 0)
         self.last_reads = 0
         try:
             if root == EMPTY_ROOT:
@@ -462,7 +326,7 @@ class StateTree:
             written = self._written
             cache = self._cache
             deletes = 0
-            stale = None if version is None else self._stale_prefix + _u64.pack(version)
+            stale = None if version is None else self._stale_prefix + U64.pack(version)
             for h in self._dead:
                 k = p + h
                 if k not in written:
@@ -474,7 +338,7 @@ class StateTree:
                     deletes += 1
             ops.update(written)
             if version is not None:
-                ops[self._root_prefix + _u64.pack(version)] = EMPTY_ROOT if new is None else new
+                ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
             self.last_writes = len(written)
             self.last_deletes = deletes
             self._remember(self._fresh)
@@ -714,45 +578,3 @@ def _groups(items: list[_Item], depth: int) -> list[tuple[int, list[_Item]]]:
     if run:
         out.append((cur, run))
     return out
-
-
-def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> bool:
-    """True iff `proof` shows `key` maps to `value` (None: is absent) in the tree of `root`.
-
-    Pure: needs no store. Malformed proofs give False, never an exception.
-    """
-    try:
-        siblings = proof.siblings
-        leaf = proof.leaf
-        n = len(siblings)
-        if n > MAX_DEPTH:
-            return False
-        kh = _sha256(key).digest()
-        if leaf is None:
-            if value is not None:
-                return False
-            h = EMPTY_ROOT
-        else:
-            leaf_kh, leaf_vh = leaf
-            if type(leaf_kh) is not bytes or type(leaf_vh) is not bytes:
-                return False
-            if len(leaf_kh) != HASH_LEN or len(leaf_vh) != HASH_LEN:
-                return False
-            if leaf_kh.hex()[:n] != kh.hex()[:n]:
-                return False
-            if value is None:
-                if leaf_kh == kh:
-                    return False
-            elif leaf_kh != kh or leaf_vh != _sha256(value).digest():
-                return False
-            h = _sha256(_LEAF_TAG + leaf_kh + leaf_vh).digest()
-        for d in range(n - 1, -1, -1):
-            level = siblings[d]
-            if len(level) != 15 or any(type(s) is not bytes or len(s) != HASH_LEN for s in level):
-                return False
-            nib = _nibble(kh, d)
-            children = [*level[:nib], h, *level[nib:]]
-            h = _internal_hash(children)
-        return h == root
-    except (TypeError, ValueError, AttributeError):
-        return False

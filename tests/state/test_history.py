@@ -382,3 +382,34 @@ def test_prune_step_between_blocks_catches_up_while_an_execution_awaits_its_comm
         assert r is not None
         _reachable(hx.store, r, kept)
     assert {k[2:] for k, _ in hx.store.iterate(b"t/")} == kept  # exactly the kept versions
+
+
+def test_validator_set_key_names_the_set_in_force_and_proves_at_a_kept_height() -> None:
+    hx = Harness()
+    for _ in range(3):
+        hx.block([])
+    v = hx.chain.view(2)
+    key = v.validator_set_key(3)
+    assert key == K.validators_key(1)  # the genesis set, in force from height 1
+    value, proof = v.prove(key)
+    assert value is not None and K.decode_value(key, value) == tuple(v.validators(3))
+    assert verify_proof(v.state_root, key, value, proof)
+    assert v.validator_set_key(0) is None
+
+
+def test_a_set_change_is_proven_from_the_height_that_decided_it_and_absent_before() -> None:
+    hx = Harness(params={"epoch_length": 4, "max_validators": 4})
+    ok(hx.do("op-extra", "register_candidate", consensus_key=addr("vx"), name="x"))
+    for m in ("m0", "m1", "m2"):
+        ok(hx.do(m, "elect", candidates=[addr("op-extra")]))
+    hx.advance_to(8)  # the election at the end of block 4 seats "x" from height 6
+    decided = hx.chain.view(4)
+    key = decided.validator_set_key(6)
+    assert key == K.validators_key(6) and [v.name for v in decided.validators(6)] == ["x"]
+    value, proof = decided.prove(key)
+    assert value is not None and verify_proof(decided.state_root, key, value, proof)
+    assert [v.name for v in K.decode_value(key, value)] == ["x"]
+    before = hx.chain.view(3)
+    absent, proof = before.prove(key)
+    assert absent is None and verify_proof(before.state_root, key, None, proof)
+    assert before.validator_set_key(5) == K.validators_key(1)

@@ -1,0 +1,120 @@
+"""The version bookkeeping of the state tree: roots per version, the stale index, the floor,
+and bounded pruning (state/tree.py module docstring, "Versions", says what they mean and why
+pruning never deletes a node a kept version uses).
+
+Keys, all under ``hist = "~" + prefix`` (``"~t/"`` for the chain's tree):
+
+* ``hist || "s" || u64 BE(v) || h`` -> ``b""``: node ``h`` left the tree at version v;
+* ``hist || "r" || u64 BE(v)`` -> the root of version v;
+* ``hist || "f"`` -> u64 BE: the floor, the oldest version kept.
+
+A stored node ends with ``created``, the u64 BE version that last wrote it (VERSION_LEN bytes).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from state.store import Batch, KVStore
+
+U64 = struct.Struct(">Q")
+VERSION_LEN = 8  # the `created` trailer of every stored node
+
+
+class TreeVersions:
+    """StateTree's versions (a mixin: StateTree provides the store, prefix and node cache)."""
+
+    _store: KVStore
+    _prefix: bytes
+    _cache: dict[bytes, Any]
+
+    def _init_versions(self) -> None:
+        hist = b"~" + self._prefix
+        self._stale_prefix = hist + b"s"
+        self._root_prefix = hist + b"r"
+        self._floor_key = hist + b"f"
+        # where the last prune stopped (this process): the deleted entries before it stay as
+        # LevelDB tombstones until compaction, and a scan from the start would wade through them
+        self._prune_from: bytes | None = None
+        self._roots_from: bytes | None = None
+        self.last_pruned = 0  # units of work (stale entries, old roots) of the last prune
+
+    def root_at(self, version: int) -> bytes | None:
+        """The root a versioned update recorded for `version`; None when never recorded or
+        dropped by pruning (a version below the floor)."""
+        if not 0 <= version < 1 << 64 or version < self.floor():
+            return None
+        return self._store.get(self._root_prefix + U64.pack(version))
+
+    def floor(self) -> int:
+        """The oldest version pruning keeps: versions below it may have lost nodes."""
+        raw = self._store.get(self._floor_key)
+        return 0 if raw is None else int(U64.unpack(raw)[0])
+
+    def stale_backlog(self, up_to: int | None = None) -> int:
+        """Stale index entries (of versions <= `up_to`, default all): work left for prune.
+        A scan, for tests and bench/, not for the block path."""
+        end = None if up_to is None else self._stale_prefix + U64.pack(up_to + 1)
+        n = 0
+        for key, _ in self._store.iterate(self._stale_prefix):
+            if end is not None and key >= end:
+                break
+            n += 1
+        return n
+
+    def prune(self, floor: int, max_nodes: int) -> Batch:
+        """A Batch that drops the versions below `floor`, doing at most `max_nodes` units of
+        work (a stale entry or an old root each); the rest waits for the next call.
+
+        The stored floor is raised in the same batch before any node goes, so a version is
+        refused (`root_at` None) from the write that starts deleting its nodes. A floor below
+        the stored one changes nothing: pruned versions cannot come back. Write the batch
+        before the next update's batch is built on top of it, or with it, the update's ops
+        last (a node the update writes again must win over a delete here). A batch that
+        is dropped instead leaves its entries to the next process (the scan resumes after
+        them): garbage kept longer, never a node missing.
+        """
+        if max_nodes < 0:
+            raise ValueError(f"prune max_nodes must be >= 0, not {max_nodes}")
+        batch = Batch()
+        ops = batch.ops
+        stored = self.floor()
+        if floor > stored:
+            ops[self._floor_key] = U64.pack(floor)
+        else:
+            floor = stored
+        budget = max_nodes
+        store = self._store
+        for key, _ in store.iterate(self._root_prefix, start=self._roots_from):
+            if budget <= 0 or U64.unpack(key[-VERSION_LEN:])[0] >= floor:
+                break
+            ops[key] = None
+            self._roots_from = key
+            budget -= 1
+        sp = self._stale_prefix
+        vstart = len(sp)
+        hstart = vstart + VERSION_LEN
+        end = sp + U64.pack(floor + 1) if floor + 1 < 1 << 64 else None
+        start = self._prune_from
+        prefix = self._prefix
+        cache = self._cache
+        last = None
+        for key, _ in store.iterate(sp, start=start):
+            if budget <= 0 or (end is not None and key >= end):
+                break
+            v = key[vstart:hstart]
+            h = key[hstart:]
+            node_key = prefix + h
+            node = store.get(node_key)
+            # created before it went stale: not written again since, so in no kept version
+            if node is not None and node[-VERSION_LEN:] < v:
+                ops[node_key] = None
+                cache.pop(h, None)
+            ops[key] = None
+            last = key
+            budget -= 1
+        if last is not None:
+            self._prune_from = last
+        self.last_pruned = max_nodes - budget
+        return batch
