@@ -1,10 +1,15 @@
 """The persistent chain state: genesis, block execution against the committed state, commit.
 
-`Chain` owns the `s/`, `t/`, `m/`, `x/` and `r/` keys of the store. Execution never writes;
-`commit` writes a whole block (state changes, tree nodes, tx index, results, meta and the
-caller's `extra`, e.g. the block itself) in one atomic synced batch, so a crash leaves the
-previous block or the new one. Decoded committed records are cached across blocks (they are
-frozen, so executions can share them) and refreshed from each committed execution.
+`Chain` owns the `s/`, `t/`, `~t/`, `m/`, `x/` and `r/` keys of the store. Execution never
+writes; `commit` writes a whole block (state changes, tree nodes, the tree's stale index and
+root for the height, a bounded share of pruning, tx index, results, meta and the caller's
+`extra`, e.g. the block itself) in one atomic synced batch, so a crash leaves the previous
+block or the new one. Decoded committed records are cached across blocks (they are frozen, so
+executions can share them) and refreshed from each committed execution.
+
+History (PROTOCOL.md section 11): the tree keeps the version of every height from
+`oldest_retained` on (the last `state_history` heights; 0 keeps all), and `view(height)`
+reads the state after any of them through the tree.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from state.model import (
 )
 from state.params import ChainParams
 from state.store import Batch, KVStore
-from state.tree import EMPTY_ROOT, StateTree
+from state.tree import EMPTY_ROOT, MissingNodeError, Proof, StateTree
 from state.tx import Tx
 
 __all__ = [
@@ -49,6 +54,8 @@ __all__ = [
     "EvidenceRef",
     "Execution",
     "InvalidBlock",
+    "NotCommitted",
+    "Pruned",
     "StateView",
     "TxResult",
     "ValidatorInfo",
@@ -63,12 +70,67 @@ TX_INDEX = b"x/"
 RESULTS = b"r/"
 CACHE_LIMIT = 2_000_000  # decoded records kept across blocks before the cache is reset
 TREE_PREFIX = b"t/"
+DEFAULT_STATE_HISTORY = 10_000
+# Stale tree nodes (or old roots) dropped per commit, at most: bench/history.py measures the
+# worst commit delay this adds (kept under 50 ms) and that it outpaces 1,000 tx/block.
+DEFAULT_PRUNE_PER_BLOCK = 8_000
+MAX_STATE_HISTORY = 1 << 40
+MAX_PRUNE_PER_BLOCK = 1_000_000
 
 _MISSING = object()
 
 
 def _never(tx_hash: bytes) -> bool:
     return False
+
+
+class Pruned(ValueError):
+    """A height older than the oldest retained one: its state is no longer kept."""
+
+    def __init__(self) -> None:
+        super().__init__("pruned")
+
+
+class NotCommitted(ValueError):
+    """Height 0 or above the latest committed height: there is no state after that block."""
+
+
+class _AtVersion:
+    """The tree as execute_block sees it (machine.Tree), writing the block's height as the
+    version, so that the update records stale nodes and the root instead of deleting."""
+
+    def __init__(self, tree: StateTree, version: int) -> None:
+        self._tree = tree
+        self._version = version
+
+    def update(self, root: bytes, changes: dict[bytes, bytes | None]) -> tuple[bytes, Batch]:
+        return self._tree.update(root, changes, version=self._version)
+
+
+class _AtHeight:
+    """Point reads of one retained height through the tree (a machine.StateReader-like
+    reader for StateView), decoded as the live records are, cached for the view's life."""
+
+    def __init__(self, chain: Chain, height: int, root: bytes) -> None:
+        self.store = chain.store
+        self.height = height
+        self.root = root
+        self._tree = chain.tree
+        self.cache: dict[bytes, Any] = {}
+
+    def raw(self, key: bytes) -> bytes | None:
+        try:
+            return self._tree.get(self.root, key)
+        except MissingNodeError:
+            raise Pruned() from None  # pruned while this view was held
+
+    def get(self, key: bytes) -> Any:
+        v = self.cache.get(key, _MISSING)
+        if v is _MISSING:
+            raw = self.raw(key)
+            v = None if raw is None else K.decode_value(key, raw)
+            self.cache[key] = v
+        return v
 
 
 class _Committed:
@@ -110,19 +172,40 @@ class Chain:
 
     Not thread-safe: views, executions and commits run on one thread (the node's event loop
     or the simulator), so the committed-record cache is refreshed atomically with respect to
-    every reader."""
+    every reader.
 
-    def __init__(self, store: KVStore) -> None:
+    `state_history` heights are kept (0: all); each commit prunes at most `prune_per_block`
+    stale nodes of older heights. Opening does not warm the tree cache (a restarted node
+    calls `warming` between other work: see node/runtime.py)."""
+
+    def __init__(
+        self,
+        store: KVStore,
+        state_history: int = DEFAULT_STATE_HISTORY,
+        prune_per_block: int = DEFAULT_PRUNE_PER_BLOCK,
+    ) -> None:
+        if not 0 <= state_history <= MAX_STATE_HISTORY:
+            raise ValueError(f"state_history must be 0..{MAX_STATE_HISTORY}, not {state_history}")
+        if not 1 <= prune_per_block <= MAX_PRUNE_PER_BLOCK:
+            raise ValueError(
+                f"prune_per_block must be 1..{MAX_PRUNE_PER_BLOCK}, not {prune_per_block}"
+            )
         raw_height = store.get(META_HEIGHT)
         if raw_height is None:
             raise ValueError("store holds no chain: run Chain.init_genesis first")
         self.store = store
-        # the tree keeps decoded nodes across blocks; a reopened chain fills that cache by one
-        # scan instead of random reads during its first blocks
+        self.state_history = state_history
+        self.prune_per_block = prune_per_block
         self.tree = StateTree(store, TREE_PREFIX)
-        self.tree.warm()
         self.height: int = K.unpack(raw_height)
         self.state_root: bytes = store.get(META_ROOT) or EMPTY_ROOT
+        if self.tree.root_at(self.height) != self.state_root:
+            raise ValueError(
+                f"the store records no state root for its height {self.height}: it was written "
+                "before the node kept state history; re-sync this node from genesis"
+            )
+        self._floor = self.tree.floor()
+        self.last_pruned = 0  # store ops (node and index deletes) of the last commit's prune
         genesis_raw = store.get(META_GENESIS)
         assert genesis_raw is not None, "m/genesis is written with m/height"
         self.genesis: Genesis = parse_genesis(json.loads(genesis_raw))
@@ -134,12 +217,18 @@ class Chain:
         self.genesis_hash: bytes = self.genesis.hash()
 
     @classmethod
-    def init_genesis(cls, store: KVStore, genesis: Genesis) -> Chain:
+    def init_genesis(
+        cls,
+        store: KVStore,
+        genesis: Genesis,
+        state_history: int = DEFAULT_STATE_HISTORY,
+        prune_per_block: int = DEFAULT_PRUNE_PER_BLOCK,
+    ) -> Chain:
         """Write the genesis state (height 0) unless the store already holds a chain.
 
         Reopening a store with a different genesis is refused (ValueError)."""
         if store.get(META_HEIGHT) is not None:
-            chain = cls(store)
+            chain = cls(store, state_history, prune_per_block)
             if chain.genesis_hash != genesis.hash():
                 raise ValueError("the store holds a chain of another genesis")
             return chain
@@ -155,7 +244,7 @@ class Chain:
             vset.append(ValidatorInfo(v.operator, v.consensus_key, v.name, v.power))
         objects[K.validators_key(1)] = tuple(vset)
         changes: dict[bytes, bytes | None] = {k: K.encode_value(v) for k, v in objects.items()}
-        root, nodes = StateTree(store, TREE_PREFIX).update(EMPTY_ROOT, changes)
+        root, nodes = StateTree(store, TREE_PREFIX).update(EMPTY_ROOT, changes, version=0)
         batch = Batch()
         batch.ops.update(changes)
         batch.update(nodes)
@@ -166,7 +255,7 @@ class Chain:
         batch.put(META_ROOT, root)
         batch.put(META_TIME, K.pack(genesis.genesis_time_ms))
         store.write(batch, sync=True)
-        chain = cls(store)
+        chain = cls(store, state_history, prune_per_block)
         # the genesis state is in memory already: start with warm caches
         chain._committed.refresh(objects)
         return chain
@@ -179,8 +268,34 @@ class Chain:
         raw = self.store.get(META_TIME)
         return 0 if raw is None else K.unpack(raw)
 
-    def view(self) -> StateView:
-        return StateView(self)
+    @property
+    def oldest_retained(self) -> int:
+        """The oldest height `view` can read (1 while nothing was pruned)."""
+        return max(1, self._floor)
+
+    def view(self, height: int | None = None) -> StateView:
+        """The latest state (None, or the latest height), or the state after block `height`.
+
+        Raises NotCommitted for 0 or above the latest height, Pruned below oldest_retained.
+        A latest view follows the chain as it commits; a historical view stays at its height.
+        """
+        if height is None:
+            return StateView(self)
+        if height < 1 or height > self.height:
+            raise NotCommitted(f"height {height} is not committed (latest {self.height})")
+        if height == self.height:
+            return StateView(self)
+        if height < self.oldest_retained:
+            raise Pruned()
+        root = self.tree.root_at(height)
+        if root is None:
+            raise Pruned()
+        return StateView(self, _AtHeight(self, height, root))
+
+    def warming(self, chunk: int = 2_000) -> Iterator[int]:
+        """Fill the tree cache from the latest root, `chunk` nodes at a time (StateTree.warming),
+        so that a restarted node's first block does not update cold."""
+        return self.tree.warming(self.state_root, chunk=chunk)
 
     def validators(self, height: int) -> list[ValidatorInfo]:
         """The set that precommits block `height` (known up to the committed height + 2)."""
@@ -201,7 +316,7 @@ class Chain:
             raise InvalidBlock(f"block height {block.height}, expected {self.height + 1}")
         return execute_block(
             self._committed,
-            self.tree,
+            _AtVersion(self.tree, block.height),
             self.state_root,
             chain_id=self.chain_id,
             params=self.params,
@@ -215,10 +330,11 @@ class Chain:
         """Persist `ex` (+ `extra`) in one atomic synced batch and advance the height."""
         assert ex.height == self.height + 1, f"commit of {ex.height} at height {self.height}"
         assert ex.prev_root == self.state_root, "execution was computed on another state"
-        batch = Batch()
+        h = ex.height
+        # pruning first: a node this block writes again must win over a delete of it there
+        batch = self._prune(h)
         ops = batch.ops
         ops.update(ex.writes.ops)
-        h = ex.height
         pack = K.pack
         results = []
         for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
@@ -234,10 +350,24 @@ class Chain:
         self.store.write(batch, sync=True)
         self.height = h
         self.state_root = ex.state_root
+        self._floor = self._target_floor(h)
         self._committed.refresh(ex.objects)
         enacted = ex.objects.get(K.PARAMS)
         if enacted is not None:  # a chain-scope proposal: block h + 1 on runs under it
             self.params = enacted
+
+    def _target_floor(self, height: int) -> int:
+        """The oldest version to keep once `height` is committed: the last `state_history`
+        heights; never lower than what earlier pruning (maybe with a smaller setting) left."""
+        if self.state_history == 0:
+            return self._floor
+        return max(self._floor, height - self.state_history + 1)
+
+    def _prune(self, height: int) -> Batch:
+        """This commit's bounded share of pruning (a separate method so bench/ can time it)."""
+        batch = self.tree.prune(self._target_floor(height), self.prune_per_block)
+        self.last_pruned = len(batch)
+        return batch
 
     def block_results(self, height: int) -> dict[str, Any] | None:
         """`results` (hash, code, log per tx) and `events` of a committed block."""
@@ -246,11 +376,20 @@ class Chain:
 
 
 class StateView:
-    """Read-only view of the latest committed state (INTERNALS.md `StateView`)."""
+    """Read-only view of the committed state (INTERNALS.md `StateView`): the latest (following
+    the chain as it commits), or the state after one retained height (`Chain.view(height)`).
 
-    def __init__(self, chain: Chain) -> None:
+    In a historical view every point read (account, pool, member and its status, member
+    counts, claim, proposal, electors, params, `get_raw`, `prove`) is of that height, through
+    the tree; listing reads (claims, proposals, candidates) and tx_result answer from the
+    latest state, and validators(h) from the stored sets (a set, once decided, never changes).
+    A read of a historical view whose height got pruned meanwhile raises Pruned.
+    """
+
+    def __init__(self, chain: Chain, at: _AtHeight | None = None) -> None:
         self._chain = chain
-        self._c = chain._committed
+        self._at = at
+        self._c: _Committed | _AtHeight = chain._committed if at is None else at
 
     @property
     def chain_id(self) -> str:
@@ -258,15 +397,27 @@ class StateView:
 
     @property
     def height(self) -> int:
-        return self._chain.height
+        return self._chain.height if self._at is None else self._at.height
 
     @property
     def params(self) -> ChainParams:
-        return self._chain.params
+        if self._at is None:
+            return self._chain.params
+        p: ChainParams = self._at.get(K.PARAMS)
+        return p
 
     @property
     def state_root(self) -> bytes:
-        return self._chain.state_root
+        return self._chain.state_root if self._at is None else self._at.root
+
+    def prove(self, key: bytes) -> tuple[bytes | None, Proof]:
+        """The raw stored value of state key `key` (None when absent) and its tree proof
+        against this view's state_root; both read through the tree at that one root."""
+        root = self.state_root
+        try:
+            return self._chain.tree.get(root, key), self._chain.tree.prove(root, key)
+        except MissingNodeError:
+            raise Pruned() from None
 
     def account(self, addr: bytes) -> Account:
         a = self._c.get(K.account_key(addr))
@@ -297,6 +448,8 @@ class StateView:
         """Claims of `pool`, oldest first, optionally only those with `status`."""
         if status is not None and status not in CLAIM_STATUSES:
             return []
+        if self._at is not None:
+            return self._chain.view().claims(pool, status, limit)
         if self.pool(pool) is None:
             return []
         prefix = (
@@ -327,6 +480,8 @@ class StateView:
     ) -> list[Proposal] | None:
         """Proposals of `scope`, oldest first, optionally only those with `status`; None when
         the scope is neither "chain" nor a pool. Filtering walks the scope's listing."""
+        if self._at is not None:
+            return self._chain.view().proposals(scope, status, limit)
         if scope != CHAIN_SCOPE and self.pool(scope) is None:
             return None
         out: list[Proposal] = []
@@ -342,7 +497,7 @@ class StateView:
         return out
 
     def candidates(self) -> list[Candidate]:
-        return [v for _, v in self._c.iterate(K.CANDIDATE)]
+        return [v for _, v in self._chain._committed.iterate(K.CANDIDATE)]
 
     def validators(self, height: int) -> list[ValidatorInfo]:
         return self._chain.validators(height)
@@ -358,4 +513,6 @@ class StateView:
 
     def get_raw(self, key: bytes) -> bytes | None:
         """Raw committed state bytes of a state key (for proofs next to `state_root`)."""
+        if self._at is not None:
+            return self._at.raw(key)
         return self._c.store.get(key)

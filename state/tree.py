@@ -58,28 +58,47 @@ walk ended at an empty child (or the tree is empty). A verifier:
 Storage
 -------
 Nodes are content-addressed: the node whose hash is ``h`` lives at ``prefix || h``.
-A leaf is stored as ``0x00 || kh || value`` (the tree can answer ``get`` on its own); an
-internal node as ``0x01 || bitmap(u16 BE) || leafmap(u16 BE) || hashes of the present
-children in nibble order`` (bit ``i`` of bitmap: child ``i`` is non-empty; of leafmap: child
-``i`` is a leaf, so a walk knows what it will read). The empty subtree is never stored.
+A leaf is stored as ``0x00 || kh || value || created``; an internal node as ``0x01 ||
+bitmap(u16 BE) || leafmap(u16 BE) || hashes of the present children in nibble order ||
+created`` (bit ``i`` of bitmap: child ``i`` is non-empty; of leafmap: child ``i`` is a leaf,
+so a walk knows what it will read). ``created`` (u64 BE) is the version that last wrote the
+node. The empty subtree is never stored.
 
-Only the latest version is kept. ``update`` returns, besides the new nodes, deletes of every
-node the new version no longer references. That is safe because subtrees are never shared:
-every leaf commits to its full key hash and every node to the full key hashes below it, so
-within one version a hash occurs at one position only, and a node on the path of a change
-that the update replaced is referenced by nothing else. Nodes the new version still uses
-(untouched subtrees, a leaf moved up when its siblings went, a node that hashes the same
-again) are never deleted: a write of a hash wins over a delete of it. Hence the store holds
-one leaf per live key plus about n / ln 16 ~ 0.36 n internal nodes, whatever the history
-(bench/tree.py: 150,609 nodes for 108,423 keys); an old root can no longer be read once the
-caller has written an update's batch.
+Versions (history)
+------------------
+A versioned update (``update(root, changes, version=v)``, what the chain does with the block
+height as the version) deletes nothing: it records every node the new version no longer
+references in a stale index, ``hist || "s" || u64 BE(v) || h``, and the new root at
+``hist || "r" || u64 BE(v)`` (``hist`` is ``"~" || prefix``). Every old root therefore stays
+readable (``get``, ``prove``) until :meth:`StateTree.prune` drops its version. Within one
+version a hash occurs at one position only (every leaf commits to its full key hash, every
+node to the full key hashes below it), and a node the update still uses is never stale (a
+write of a hash wins over a stale mark of it).
+
+The content-addressing hazard: a node that went stale at version v1 can be written again,
+same hash, at a later version v2 (a balance that returns to an earlier value, a subtree that
+returns to an earlier shape); it is then live again although the stale index still lists it
+at v1. ``created`` resolves it without any extra write: pruning the stale entry (v1, h)
+deletes the node only if its ``created < v1``. If the node was written again at v2 >= v1,
+``created >= v1`` and it stays; the version that makes it stale again (if any) adds its own
+entry, which will delete it in its turn. Proof sketch that a node deleted by pruning up to
+``floor`` is in no version >= floor: it left the tree at v <= floor and was not written since
+(``created < v``), so no version from v on holds it.
+
+:meth:`StateTree.prune` raises the stored floor (versions below it refuse reads from then on)
+and processes at most ``max_nodes`` stale entries with version <= floor, in version order, in
+a Batch the caller writes with its block (so the work per block is bounded; the backlog
+drains over later blocks). With every version pruned but the latest, the store holds one leaf
+per live key plus about n / ln 16 ~ 0.36 n internal nodes (bench/tree.py: 150,609 nodes for
+108,423 keys). An unversioned update (``version=None``, for tools and tests) deletes the
+nodes it replaces at once, as the tree did before it kept history.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
@@ -98,6 +117,8 @@ _LEAF_TAG = b"\x00"
 _INTERNAL_TAG = b"\x01"
 _HEX = {c: i for i, c in enumerate("0123456789abcdef")}
 _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
+_u64 = struct.Struct(">Q")
+_VERSION_LEN = 8  # the `created` trailer of every stored node
 
 
 class MissingNodeError(KeyError):
@@ -190,7 +211,8 @@ class StateTree:
     `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
 
     `update` is not reentrant (one block at a time); `get` and `prove` read the store
-    directly and never touch the cache, so an RPC thread may call them meanwhile.
+    directly and never touch the cache, so an RPC thread may call them meanwhile. The
+    history keys (stale index, roots, floor) live under ``"~" + prefix``.
     """
 
     def __init__(
@@ -198,6 +220,12 @@ class StateTree:
     ) -> None:
         self._store = store
         self._prefix = bytes(prefix)
+        hist = b"~" + self._prefix
+        self._stale_prefix = hist + b"s"
+        self._root_prefix = hist + b"r"
+        self._floor_key = hist + b"f"
+        self._prune_from: bytes | None = None  # where the last prune stopped (this process)
+        self._trailer = _u64.pack(0)
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
         self._written: dict[bytes, bytes] = {}  # store key (prefix + hash) -> node bytes
@@ -212,26 +240,46 @@ class StateTree:
         """How many decoded nodes the cache holds now (at most `cache_nodes`)."""
         return len(self._cache)
 
-    def warm(self) -> int:
-        """Fill the cache with the stored tree by one sequential scan; returns nodes cached.
+    def warm(self, root: bytes, max_nodes: int | None = None) -> int:
+        """Cache the tree of `root` top down, at most `max_nodes` (and `cache_nodes`) nodes;
+        returns how many were read. See `warming`."""
+        return max(self.warming(root, max_nodes=max_nodes))
 
-        For a restarted node: one scan costs about half what the first block's update would
-        spend on random reads (bench/tree.py, cold row). The store holds only the live tree
-        (old versions are pruned), so the scan reads no garbage. Stops at `cache_nodes`.
+    def warming(
+        self, root: bytes, chunk: int = 2_000, max_nodes: int | None = None
+    ) -> Iterator[int]:
+        """Cache the tree of `root` breadth first, yielding the running count every `chunk`
+        nodes, so a restarted node can warm between other work instead of before it.
+
+        Breadth first: the top levels, which every block's update walks, are cached first,
+        so a warm cut short by its bound still serves most of the next update. The store
+        holds old versions too, so a sequential scan would cache garbage: this walks the live
+        tree only (one random read per node). Stops at `max_nodes` or when the cache is full.
         """
         cache = self._cache
-        cap = self._cache_nodes
-        plen = len(self._prefix)
+        cap = self._cache_nodes if max_nodes is None else min(max_nodes, self._cache_nodes)
+        level = [] if root == EMPTY_ROOT else [root]
         n = 0
-        for key, raw in self._store.iterate(self._prefix):
-            if len(cache) >= cap:
-                break
-            h = key[plen:]
-            if len(h) != HASH_LEN or not raw:
-                continue  # not a node of ours (a longer key that shares the prefix)
-            cache[h] = raw[1:33] if raw[0] == _LEAF else _decode_internal(raw)
-            n += 1
-        return n
+        while level and n < cap:
+            below: list[bytes] = []
+            for h in level:
+                if n >= cap:
+                    break
+                node = cache.get(h)
+                if node is None:
+                    raw = self._store.get(self._prefix + h)
+                    if raw is None:
+                        continue  # pruned meanwhile: nothing to warm below it
+                    node = raw[1:33] if raw[0] == _LEAF else _decode_internal(raw)
+                    cache[h] = node
+                n += 1
+                if not isinstance(node, bytes):
+                    children, _, bitmap = node
+                    below.extend(c for i, c in enumerate(children) if bitmap >> i & 1)
+                if n % chunk == 0:
+                    yield n
+            level = below
+        yield n
 
     # -- reading --------------------------------------------------------------------------
 
@@ -259,7 +307,7 @@ class StateTree:
         while h != EMPTY_ROOT:
             node = self._read_once(h)
             if node[0] == _LEAF:
-                return node[33:] if node[1:33] == kh else None
+                return node[33:-_VERSION_LEN] if node[1:33] == kh else None
             children = _decode_internal(node)[0]
             h = children[_nibble(kh, depth)]
             depth += 1
@@ -274,7 +322,8 @@ class StateTree:
         while h != EMPTY_ROOT:
             node = self._read_once(h)
             if node[0] == _LEAF:
-                return Proof(tuple(siblings), (node[1:33], _sha256(node[33:]).digest()))
+                leaf_value = node[33:-_VERSION_LEN]
+                return Proof(tuple(siblings), (node[1:33], _sha256(leaf_value).digest()))
             children = _decode_internal(node)[0]
             nib = _nibble(kh, depth)
             siblings.append(children[:nib] + children[nib + 1 :])
@@ -282,16 +331,101 @@ class StateTree:
             depth += 1
         return Proof(tuple(siblings), None)
 
+    # -- versions -------------------------------------------------------------------------
+
+    def root_at(self, version: int) -> bytes | None:
+        """The root a versioned update recorded for `version`; None when never recorded or
+        dropped by pruning (a version below the floor)."""
+        if not 0 <= version < 1 << 64 or version < self.floor():
+            return None
+        return self._store.get(self._root_prefix + _u64.pack(version))
+
+    def floor(self) -> int:
+        """The oldest version pruning keeps: versions below it may have lost nodes."""
+        raw = self._store.get(self._floor_key)
+        return 0 if raw is None else int(_u64.unpack(raw)[0])
+
+    def stale_backlog(self, up_to: int | None = None) -> int:
+        """Stale index entries (of versions <= `up_to`, default all): work left for prune.
+        A scan, for tests and bench/, not for the block path."""
+        end = None if up_to is None else self._stale_prefix + _u64.pack(up_to + 1)
+        n = 0
+        for key, _ in self._store.iterate(self._stale_prefix):
+            if end is not None and key >= end:
+                break
+            n += 1
+        return n
+
+    def prune(self, floor: int, max_nodes: int) -> Batch:
+        """A Batch that drops the versions below `floor`, doing at most `max_nodes` units of
+        work (a stale entry or an old root each); the rest waits for the next call.
+
+        The stored floor is raised in the same batch before any node goes, so a version is
+        refused (`root_at` None) from the write that starts deleting its nodes. A floor below
+        the stored one changes nothing: pruned versions cannot come back. Write the batch
+        before the next update's batch is built on top of it, or with it, the update's ops
+        last (a node the update writes again must win over a delete here).
+        """
+        if max_nodes < 0:
+            raise ValueError(f"prune max_nodes must be >= 0, not {max_nodes}")
+        batch = Batch()
+        ops = batch.ops
+        stored = self.floor()
+        if floor > stored:
+            ops[self._floor_key] = _u64.pack(floor)
+        else:
+            floor = stored
+        budget = max_nodes
+        store = self._store
+        for key, _ in store.iterate(self._root_prefix):
+            if budget <= 0 or _u64.unpack(key[-_VERSION_LEN:])[0] >= floor:
+                break
+            ops[key] = None
+            budget -= 1
+        sp = self._stale_prefix
+        vstart = len(sp)
+        hstart = vstart + _VERSION_LEN
+        end = sp + _u64.pack(floor + 1) if floor + 1 < 1 << 64 else None
+        start = self._prune_from
+        prefix = self._prefix
+        cache = self._cache
+        last = None
+        for key, _ in store.iterate(sp, start=start):
+            if budget <= 0 or (end is not None and key >= end):
+                break
+            v = key[vstart:hstart]
+            h = key[hstart:]
+            node_key = prefix + h
+            node = store.get(node_key)
+            # created before it went stale: not written again since, so in no kept version
+            if node is not None and node[-_VERSION_LEN:] < v:
+                ops[node_key] = None
+                cache.pop(h, None)
+            ops[key] = None
+            last = key
+            budget -= 1
+        if last is not None:
+            self._prune_from = last
+        return batch
+
     # -- updating -------------------------------------------------------------------------
 
-    def update(self, root: bytes, changes: Mapping[bytes, bytes | None]) -> tuple[bytes, Batch]:
+    def update(
+        self,
+        root: bytes,
+        changes: Mapping[bytes, bytes | None],
+        version: int | None = None,
+    ) -> tuple[bytes, Batch]:
         """Apply a whole block's sets (bytes) and deletes (None) to the tree of `root`.
 
-        Returns the new root and a Batch of the new nodes and of deletes of the nodes the new
-        version no longer uses. Nothing is written: the caller puts the batch into its single
-        atomic block write. Each touched node is read and rewritten once, however many keys
-        change below it.
+        Returns the new root and a Batch of the new nodes and, with a `version`, the stale
+        index entries of the nodes the new version no longer uses and the version's root
+        (module docstring, Versions); without one, deletes of those nodes. Nothing is
+        written: the caller puts the batch into its single atomic block write. Each touched
+        node is read and rewritten once, however many keys change below it.
         """
+        if version is not None and not 0 <= version < 1 << 64:
+            raise ValueError(f"tree version must be a u64, not {version}")
         items: list[_Item] = []
         for key, value in changes.items():
             if value is not None and not isinstance(value, bytes | bytearray):
@@ -302,6 +436,7 @@ class StateTree:
         self._written = {}
         self._fresh = {}
         self._dead = set()
+        self._trailer = _u64.pack(version or 0)
         self.last_reads = 0
         try:
             if root == EMPTY_ROOT:
@@ -318,13 +453,19 @@ class StateTree:
             written = self._written
             cache = self._cache
             deletes = 0
+            stale = None if version is None else self._stale_prefix + _u64.pack(version)
             for h in self._dead:
                 k = p + h
                 if k not in written:
-                    ops[k] = None
+                    if stale is None:
+                        ops[k] = None
+                    else:
+                        ops[stale + h] = b""
                     cache.pop(h, None)
                     deletes += 1
             ops.update(written)
+            if version is not None:
+                ops[self._root_prefix + _u64.pack(version)] = EMPTY_ROOT if new is None else new
             self.last_writes = len(written)
             self.last_deletes = deletes
             self._remember(self._fresh)
@@ -347,7 +488,7 @@ class StateTree:
 
     def _new_leaf(self, kh: bytes, value: bytes) -> bytes:
         h = _sha256(_LEAF_TAG + kh + _sha256(value).digest()).digest()
-        self._written[self._prefix + h] = _LEAF_TAG + kh + value
+        self._written[self._prefix + h] = _LEAF_TAG + kh + value + self._trailer
         self._fresh[h] = kh
         return h
 
@@ -355,8 +496,10 @@ class StateTree:
         """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
         e = EMPTY_ROOT
         h = _sha256(_INTERNAL_TAG + b"".join(children)).digest()
-        self._written[self._prefix + h] = _internal_header(_INTERNAL, bitmap, leafmap) + b"".join(
-            [c for c in children if c is not e]
+        self._written[self._prefix + h] = (
+            _internal_header(_INTERNAL, bitmap, leafmap)
+            + b"".join([c for c in children if c is not e])
+            + self._trailer
         )
         self._fresh[h] = (tuple(children), leafmap, bitmap)
         return h

@@ -355,12 +355,12 @@ def test_warm_cache_serves_the_next_update(store: KVStore) -> None:
     root = _apply(store, tree, EMPTY_ROOT, pairs)
     nodes = _node_count(store)
     restarted = StateTree(store)
-    assert restarted.warm() == nodes
+    assert restarted.warm(root) == nodes
     new_root, _ = restarted.update(root, {b"s/%d" % i: b"w" for i in range(0, 600, 5)})
     assert restarted.last_reads == 0
     assert new_root == _spec_root({**pairs, **{b"s/%d" % i: b"w" for i in range(0, 600, 5)}})
     small = StateTree(store, cache_nodes=10)
-    assert small.warm() == 10 and small.cached_nodes == 10
+    assert small.warm(root) == 10 and small.cached_nodes == 10
 
 
 def _spec_verify(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> bool:
