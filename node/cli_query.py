@@ -3,13 +3,19 @@
 The subcommands, their arguments and their checks come from the table, so a new RPC read
 is on the command line without a line here: each required param is a positional argument
 (as is an optional one the table marks ``positional``, e.g. ``block [HEIGHT]``), every other
-one a ``--flag``; the param's kind gives the argparse type and choices. The answer is printed
-as the JSON the method returned.
+one a ``--flag``; the param's kind gives the argparse type and choices (a ``flag`` kind is a bare
+switch). The answer is printed as the JSON the method returned.
+
+A read with a ``prove`` param also takes ``--genesis FILE`` or ``--trust HEIGHT:BLOCKHASH``:
+with ``--prove`` one of them is required (the trust anchor, section 11), and the command
+prints ``{"answer": ..., "verified": ...}`` after node.light has checked the answer from that
+anchor, or exits 1 with ``error: verification failed: <the failed check>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from node.methods import BY_NAME, METHODS
@@ -30,6 +36,15 @@ def add_query_parsers(
         p.add_argument("--rpc", default=None, help=f"node URL (default {default_url})")
         for param in m.params:
             kwargs: dict[str, Any] = {"help": param.doc}
+            if param.kind.flag:
+                p.add_argument(
+                    "--" + param.name.replace("_", "-"),
+                    dest=_DEST + param.name,
+                    action="store_true",
+                    default=None,
+                    help=param.doc,
+                )
+                continue
             if param.kind.cli is not None:
                 kwargs["type"] = param.kind.cli
             if param.kind.choices:
@@ -49,7 +64,19 @@ def add_query_parsers(
                     required=param.required,
                     **kwargs,
                 )
-        p.set_defaults(func=cmd_query, rpc_method=m.name)
+        if any(param.name == "prove" for param in m.params):
+            anchor = p.add_mutually_exclusive_group()
+            anchor.add_argument(
+                "--genesis",
+                metavar="FILE",
+                help="with --prove: trust anchor, the genesis document you hold",
+            )
+            anchor.add_argument(
+                "--trust",
+                metavar="HEIGHT:BLOCKHASH",
+                help="with --prove: trust anchor, a block you know the hash of",
+            )
+        p.set_defaults(func=cmd_query, rpc_method=m.name, query_parser=p)
 
 
 def query_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -61,5 +88,44 @@ def cmd_query(args: argparse.Namespace) -> int:
     from node.cli import _print_json, _rpc_url
     from node.client import SyncRpcClient
 
-    _print_json(SyncRpcClient(_rpc_url(args)).request(args.rpc_method, query_params(args)))
+    client = SyncRpcClient(_rpc_url(args))
+    params = query_params(args)
+    genesis_file = getattr(args, "genesis", None)
+    trust = getattr(args, "trust", None)
+    if not params.get("prove"):
+        if genesis_file is not None or trust is not None:
+            args.query_parser.error("--genesis and --trust go with --prove")
+        _print_json(client.request(args.rpc_method, params))
+        return 0
+    if genesis_file is None and trust is None:
+        args.query_parser.error(
+            "--prove needs a trust anchor: --genesis FILE or --trust HEIGHT:BLOCKHASH"
+        )
+    return _verified(client, args.rpc_method, params, genesis_file, trust)
+
+
+def _verified(
+    client: Any, method: str, params: dict[str, Any], genesis_file: str | None, trust: str | None
+) -> int:
+    """Run a verified read; exit status 1 with the failed check on refusal."""
+    import sys
+
+    from node.cli import _print_json
+    from node.light import VerifyError
+
+    genesis = None
+    if genesis_file is not None:
+        try:
+            with open(genesis_file, encoding="utf-8") as fh:
+                genesis = json.load(fh)
+        except (OSError, ValueError) as exc:
+            print(f"error: --genesis {genesis_file}: {exc}", file=sys.stderr)
+            return 1
+    query = {k: v for k, v in params.items() if k != "prove" and v is not None}
+    try:
+        answer, verified = client.verified_request(method, query, genesis=genesis, trust=trust)
+    except VerifyError as exc:
+        print(f"error: verification failed: {exc}", file=sys.stderr)
+        return 1
+    _print_json({"answer": answer, "verified": verified})
     return 0

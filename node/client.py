@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from node.jsonrpc import RpcError
+from node.light import Follower, VerifyError, genesis_anchor, parse_trust
 from node.methods import METHODS, Method, check_signature
 from state.crypto import Signer
 from state.tx import build_tx, payload_from_json
 
 DEFAULT_TIMEOUT_S = 60.0  # above the server's 30 s commit wait
+_CHANGES_PAGE = 100  # validator_changes asked per call while following
 
 
 class RpcUnavailable(ConnectionError):
@@ -189,6 +191,77 @@ class RpcClient:
         except aiohttp.ClientError as exc:
             raise RpcUnavailable(f"{self.url}: {exc}") from None
 
+    # -- verified reads (section 11) --
+
+    async def follower(
+        self, *, genesis: dict[str, Any] | None = None, trust: str | None = None
+    ) -> Follower:
+        """A light-client follower anchored where the caller says: `genesis` (the document
+        the caller holds) or `trust` ("HEIGHT:BLOCKHASH"); nothing the node says replaces
+        it. Raises VerifyError when the node's answers do not bind to the anchor."""
+        if (genesis is None) == (trust is None):
+            raise ValueError("give exactly one trust anchor: genesis or trust")
+        if genesis is not None:
+            return Follower(genesis_anchor(genesis))
+        assert trust is not None
+        height, block_hash = parse_trust(trust)
+        read = await self.request("params", {"height": height, "prove": True})
+        vals = await self.request("validators", {"height": height})
+        return Follower.from_trust(height, block_hash, read, vals)
+
+    async def follow_to(self, follower: Follower, height: int) -> None:
+        """Follow every validator-set change after the follower's last one up to `height`,
+        in order, each proven under the header of the block that decided it."""
+        after = follower.last_followed
+        while after < height:
+            page = await self.request("validator_changes", {"after": after, "limit": _CHANGES_PAGE})
+            if not isinstance(page, list):
+                raise VerifyError("validators: validator_changes is not a list")
+            todo = [e for e in page if isinstance(e, int) and after < e <= height]
+            for e in todo:
+                at = max(e - 2, follower.anchor.height)
+                answer = await self.request("validators", {"height": e, "prove": True, "at": at})
+                follower.follow(e, answer)
+            if len(page) < _CHANGES_PAGE or len(todo) < len(page):
+                return
+            after = todo[-1]
+
+    async def verified_request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        genesis: dict[str, Any] | None = None,
+        trust: str | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """``method`` answered with proofs and checked from the anchor: (the answer, what
+        was verified). Raises VerifyError naming the failed check."""
+        follower = await self.follower(genesis=genesis, trust=trust)
+        latest = int((await self.status())["height"])
+        asked = params.get("height")
+        if method == "validators":
+            height = latest + 1 if asked is None else int(asked)
+            await self.follow_to(follower, height)
+            answer = await self.request("validators", {"height": height})
+            verified = follower.verify_read("validators", params, height, answer)
+            # a hidden change up to the header checked here is refused by its validators_hash
+            checked = min(height, latest)
+            await self.follow_to(follower, checked)
+            read = await self.request("params", {"height": checked, "prove": True})
+            follower.verify_read("params", {}, checked, read)
+            summary = verified.summary(follower)
+            if height > latest:
+                summary["unverified_fields"] = [
+                    *summary["unverified_fields"],
+                    f"changes decided after the header of height {checked}",
+                ]
+            return answer, summary
+        height = latest if asked is None else int(asked)
+        await self.follow_to(follower, height)
+        answer = await self.request(method, {**params, "height": height, "prove": True})
+        verified = follower.verify_read(method, params, height, answer)
+        return answer, verified.summary(follower)
+
     # -- transactions --
 
     async def build_and_send(
@@ -271,7 +344,8 @@ add_client_methods(RpcClient, METHODS)
 
 #: what SyncRpcClient offers: every method RpcClient has but the WebSocket ones
 SYNC_METHODS = frozenset(
-    ["call", "request", "batch", "build_and_send"] + [m.py_name for m in METHODS if not m.ws_only]
+    ["call", "request", "batch", "build_and_send", "verified_request"]
+    + [m.py_name for m in METHODS if not m.ws_only]
 )
 
 

@@ -31,6 +31,7 @@ from node.rpcspec import (
     CLAIM_STATUS,
     DEFAULT_CONFIG,
     EVENT_KIND,
+    FLAG,
     HASH32,
     HEIGHT,
     HEX,
@@ -123,6 +124,69 @@ PROPOSAL = obj(
 PROPOSAL_STATUS = choice("proposal_status", PROPOSAL_STATUSES)
 
 
+# --- section 11: reads at a height, with proofs ---------------------------------------------------
+
+#: the proof fields a read answers with ``prove: true`` (docs/protocol.md section 11)
+PROOF_OUT = obj(
+    proof=obj(
+        key=STR,
+        value=null_or(STR),
+        leaf=null_or(list_of(HEX32_OUT)),
+        siblings=list_of(list_of(HEX32_OUT)),
+    ),
+    header=obj(
+        chain_id=STR,
+        height=UINT,
+        time_ms=UINT,
+        prev_hash=HEX32_OUT,
+        proposer=HEX32_OUT,
+        tx_root=HEX32_OUT,
+        state_root=HEX32_OUT,
+        last_commit_hash=HEX32_OUT,
+        evidence_hash=HEX32_OUT,
+        validators_hash=HEX32_OUT,
+        hash=HEX32_OUT,
+    ),
+    commit=obj(
+        height=UINT,
+        round=UINT,
+        block_id=HEX32_OUT,
+        signatures=list_of(obj(validator=HEX32_OUT, signature=SIG_OUT)),
+    ),
+)
+_PRUNED = "below the retained state (message: pruned), 0, or above the latest"
+PROVE = Param(
+    "prove",
+    FLAG,
+    "also answer proof, header and commit (section 11); an absent record then answers "
+    "its proof of absence instead of -32001",
+    required=False,
+    default=False,
+)
+#: the two params of every provable point read: one line per method in the table
+AT_HEIGHT: tuple[Param, ...] = (
+    Param(
+        "height",
+        HEIGHT,
+        "read the state after this block; default: the latest",
+        required=False,
+    ),
+    PROVE,
+)
+_PROVEN_DOC = (
+    "; with prove: also proof (key, value, leaf, siblings), header (every field, and hash) "
+    "and commit (height, round, block_id, signatures)"
+)
+
+
+def provable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A read's result schema: the record (proof fields added with prove), or, with prove
+    and an absent record, only the proof fields."""
+    with_proof = copy.deepcopy(schema)
+    with_proof["properties"] = {**schema["properties"], **PROOF_OUT["properties"]}
+    return {"anyOf": [schema, with_proof, PROOF_OUT]}
+
+
 # --- the table -----------------------------------------------------------------------------------
 
 METHODS: tuple[Method, ...] = (
@@ -213,50 +277,57 @@ METHODS: tuple[Method, ...] = (
     Method(
         "account",
         "an account",
-        (Param("address", HASH32, "the account's public key"),),
+        (Param("address", HASH32, "the account's public key"), *AT_HEIGHT),
         "address, balance, nonce, pending_nonce (the nonce plus the consecutive pending "
-        "nonces from it in this node's mempool), kyc; an unseen account reads as zeros",
-        obj(address=HEX32_OUT, balance=UINT, nonce=UINT, pending_nonce=UINT, kyc=BOOL),
+        "nonces from it in this node's mempool), kyc; an unseen account reads as zeros"
+        + _PROVEN_DOC,
+        provable(obj(address=HEX32_OUT, balance=UINT, nonce=UINT, pending_nonce=UINT, kyc=BOOL)),
+        errors=((NOT_FOUND, _PRUNED),),
     ),
     Method(
         "pool",
         "a pool",
-        (Param("id", STRING, "the pool id"),),
-        "id, name, balance, params (all, defaults filled), members (count per status)",
-        obj(
-            id=STR,
-            name=STR,
-            balance=UINT,
-            params={"type": "object"},
-            members=obj(**{s: UINT for s in MEMBER_STATUSES}),
+        (Param("id", STRING, "the pool id"), *AT_HEIGHT),
+        "id, name, balance, params (all, defaults filled), members (count per status)"
+        + _PROVEN_DOC,
+        provable(
+            obj(
+                id=STR,
+                name=STR,
+                balance=UINT,
+                params={"type": "object"},
+                members=obj(**{s: UINT for s in MEMBER_STATUSES}),
+            )
         ),
-        errors=((NOT_FOUND, _UNKNOWN),),
+        errors=((NOT_FOUND, _UNKNOWN), (NOT_FOUND, _PRUNED)),
     ),
     Method(
         "member",
         "a pool member",
-        (Param("pool", STRING, "the pool id"), Param("address", HASH32, "the member")),
+        (Param("pool", STRING, "the pool id"), Param("address", HASH32, "the member"), *AT_HEIGHT),
         "pool, address, joined_at, paid_through, active_from (joined_at + the waiting_period "
         "in force at the join), left_at (height of the leave, null unless left), status (at "
-        "the latest height)",
-        obj(
-            pool=STR,
-            address=HEX32_OUT,
-            joined_at=UINT,
-            paid_through=INT,
-            active_from=UINT,
-            left_at=null_or(UINT),
-            status={"type": "string", "enum": list(MEMBER_STATUSES)},
+        "the height read)" + _PROVEN_DOC,
+        provable(
+            obj(
+                pool=STR,
+                address=HEX32_OUT,
+                joined_at=UINT,
+                paid_through=INT,
+                active_from=UINT,
+                left_at=null_or(UINT),
+                status={"type": "string", "enum": list(MEMBER_STATUSES)},
+            )
         ),
-        errors=((NOT_FOUND, "unknown pool, or never a member"),),
+        errors=((NOT_FOUND, "unknown pool, or never a member"), (NOT_FOUND, _PRUNED)),
     ),
     Method(
         "claim",
         "a claim",
-        (Param("id", HASH32, "the claim id"),),
-        "every claim field of section 3",
-        CLAIM,
-        errors=((NOT_FOUND, _UNKNOWN),),
+        (Param("id", HASH32, "the claim id"), *AT_HEIGHT),
+        "every claim field of section 3" + _PROVEN_DOC,
+        provable(CLAIM),
+        errors=((NOT_FOUND, _UNKNOWN), (NOT_FOUND, _PRUNED)),
     ),
     Method(
         "claims",
@@ -273,12 +344,15 @@ METHODS: tuple[Method, ...] = (
     Method(
         "proposal",
         "a governance proposal",
-        (Param("id", HASH32, "the proposal id (the hash of its propose transaction)"),),
+        (
+            Param("id", HASH32, "the proposal id (the hash of its propose transaction)"),
+            *AT_HEIGHT,
+        ),
         "id, scope, proposer, changes (param name -> new value, JSON form), title, text_hash, "
         "opened_at, closes_at, electorate, yes, no, abstain, status, enact_at (null until "
-        "passed), gov (the gov params it runs under)",
-        PROPOSAL,
-        errors=((NOT_FOUND, _UNKNOWN),),
+        "passed), gov (the gov params it runs under)" + _PROVEN_DOC,
+        provable(PROPOSAL),
+        errors=((NOT_FOUND, _UNKNOWN), (NOT_FOUND, _PRUNED)),
     ),
     Method(
         "proposals",
@@ -299,15 +373,16 @@ METHODS: tuple[Method, ...] = (
             Param(
                 "height",
                 HEIGHT,
-                "after this block; default: the latest. This node keeps only the latest "
-                "state: any other height is -32001",
+                "after this block; default: the latest",
                 required=False,
                 positional=True,
             ),
+            PROVE,
         ),
-        "every chain param in force after that block, defaults filled, gov_ params included",
-        CHAIN_PARAMS_OUT,
-        errors=((NOT_FOUND, "a height other than the latest committed (state not retained)"),),
+        "every chain param in force after that block, defaults filled, gov_ params included"
+        + _PROVEN_DOC,
+        provable(CHAIN_PARAMS_OUT),
+        errors=((NOT_FOUND, _PRUNED),),
     ),
     Method(
         "validators",
@@ -320,10 +395,51 @@ METHODS: tuple[Method, ...] = (
                 required=False,
                 positional=True,
             ),
+            Param(
+                "prove",
+                FLAG,
+                "also answer effective_height (the change that put this set in force), the "
+                "proof of its record s/V/be64(effective_height) and the header and commit of "
+                "the block whose state proves it",
+                required=False,
+                default=False,
+            ),
+            Param(
+                "at",
+                HEIGHT,
+                "with prove: the block whose state proves the record; default "
+                "max(effective_height - 2, 1), the block that decided the change; from there "
+                "to the latest",
+                required=False,
+            ),
         ),
-        "height, validators (list of operator, consensus_key, name, power)",
-        obj(height=UINT, validators=list_of(VALIDATOR)),
-        errors=((NOT_FOUND, "height outside 1..latest + 2"),),
+        "height, validators (list of operator, consensus_key, name, power); with prove also "
+        "effective_height, proof, header and commit (of the block `at`)",
+        obj(
+            ("effective_height",), height=UINT, validators=list_of(VALIDATOR), effective_height=UINT
+        ),
+        errors=(
+            (NOT_FOUND, "height outside 1..latest + 2"),
+            (NOT_FOUND, "at outside effective_height - 2..latest, or pruned"),
+        ),
+    ),
+    Method(
+        "validator_changes",
+        "the heights at which a validator set took effect",
+        (
+            Param(
+                "after",
+                HEIGHT,
+                "only heights above this one; default 0 (the genesis set's 1 included)",
+                required=False,
+                default=0,
+            ),
+            Param("limit", LIMIT, "at most this many", required=False, default=100),
+        ),
+        "effective heights in increasing order: 1 (genesis) and every h + 2 where block h "
+        "wrote a set (an election or a jailing; the set may equal the previous one). A light "
+        "client follows each with validators(height, prove) (section 11)",
+        list_of(UINT),
     ),
     Method(
         "candidates",

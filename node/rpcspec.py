@@ -66,6 +66,8 @@ class Kind:
     to_json: Callable[[Any], Any] = _same
     #: a valid command-line value (tests run every query form with it)
     example: str = ""
+    #: on the command line a bare ``--name`` switch (true when given) instead of a value
+    flag: bool = False
 
 
 def cli_nonneg(value: str) -> int:
@@ -167,6 +169,22 @@ LIMIT = Kind(
     lambda cfg: {"type": "integer", "minimum": 1, "maximum": cfg.max_claims_limit},
     cli=cli_positive,
     example="5",
+)
+
+
+def _check_bool(name: str, v: Any, _cfg: RpcConfig) -> bool:
+    if type(v) is not bool:
+        raise invalid_param(name, "must be true or false")
+    return v
+
+
+FLAG = Kind(
+    "flag",
+    "true or false",
+    _check_bool,
+    lambda _cfg: {"type": "boolean"},
+    flag=True,
+    example="",
 )
 CLAIM_STATUS = choice("claim_status", CLAIM_STATUSES)
 BROADCAST_MODE = choice("broadcast_mode", BROADCAST_MODES)

@@ -97,7 +97,9 @@ class Node:
     def mempool(self) -> Mempool:
         return self._mempool
 
-    def view(self) -> StateView:
+    def view(self, height: int | None = None) -> StateView:
+        if height is not None and height != self.chain.height:
+            raise ValueError("pruned")  # until state history (branch hist) is merged
         return self.chain.view()
 
     def block_at(self, height: int) -> Block | None:

@@ -20,6 +20,9 @@ from typing import Any, Protocol
 
 from node.api import DEFAULT_COMMIT_TIMEOUT_S, BroadcastMode, EventListener, NotFound
 from node.api import timeout_result as _timeout_result
+from node.jsonrpc import NOT_FOUND, RpcError
+from node.light import commit_to_json, header_to_json, proof_to_json
+from state import keys as K
 from state.crypto import sha256
 from state.errors import Code
 from state.mempool import Mempool
@@ -42,7 +45,9 @@ class NodeParts(Protocol):
 
     node_id: bytes
 
-    def view(self) -> Any: ...  # state.chain StateView at the latest committed height
+    # state.chain StateView at the latest committed height, or after block `height`
+    # (state.chain.Pruned / NotCommitted, both ValueError, outside the retained heights)
+    def view(self, height: int | None = None) -> Any: ...
 
     @property
     def genesis(self) -> Any: ...
@@ -249,32 +254,86 @@ class NodeService:
             raise NotFound(f"block {h} not stored")
         return self._block_json(h, block, self._p.commit_at(h))
 
-    async def account(self, address: bytes) -> dict[str, Any]:
-        acct = self._p.view().account(address)
-        return acct.to_json(address, self._p.mempool.pending_nonce(address, acct.nonce))
+    # ---------------------------------------------------------------- section 11: heights, proofs
 
-    async def pool(self, id: str) -> dict[str, Any]:
-        view = self._p.view()
+    def _view_at(self, height: int | None) -> Any:
+        """The view after block `height` (None: the latest); -32001 outside the retained
+        heights, with the message `pruned` below them (section 11)."""
+        if height is None:
+            return self._p.view()
+        latest = self._p.view().height
+        if not 1 <= height <= latest:
+            raise NotFound(f"height {height} not committed (latest is {latest})")
+        try:
+            return self._p.view(height)
+        except ValueError:  # state.chain.Pruned: 1..latest was checked above
+            # section 11 fixes the whole message, so not NotFound's "not found: ..." form
+            raise RpcError(NOT_FOUND, "pruned") from None
+
+    def _proven(self, view: Any, key: bytes, answer: dict[str, Any] | None) -> dict[str, Any]:
+        """`answer` (None: the record is absent) with proof, header and commit of the
+        view's height. -32001 when the node holds no block or commit for that height yet
+        (a node that has committed a block holds both, so only a store without blocks,
+        e.g. height 0, answers that)."""
+        height = view.height
+        block = self._p.block_at(height) if height > 0 else None
+        commit = self._p.commit_at(height) if height > 0 else None
+        if block is None or commit is None:
+            raise NotFound(f"no block and commit held for height {height}")
+        value, proof = view.prove(key)
+        out = dict(answer) if answer is not None else {}
+        out["proof"] = proof_to_json(key, value, proof)
+        out["header"] = header_to_json(block.header)
+        out["commit"] = commit_to_json(height, commit.round, commit.block_id, commit.signatures)
+        return out
+
+    async def account(
+        self, address: bytes, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]:
+        view = self._view_at(height)
+        acct = view.account(address)
+        out: dict[str, Any] = acct.to_json(
+            address, self._p.mempool.pending_nonce(address, acct.nonce)
+        )
+        return self._proven(view, K.account_key(address), out) if prove else out
+
+    async def pool(self, id: str, height: int | None = None, prove: bool = False) -> dict[str, Any]:
+        view = self._view_at(height)
         p = view.pool(id)
         if p is None:
+            if prove:
+                return self._proven(view, K.pool_key(id), None)
             raise NotFound(f"pool {id!r} not found")
-        return p.to_json(view.pool_member_counts(id))
+        out: dict[str, Any] = p.to_json(view.pool_member_counts(id))
+        return self._proven(view, K.pool_key(id), out) if prove else out
 
-    async def member(self, pool: str, address: bytes) -> dict[str, Any]:
-        view = self._p.view()
-        if view.pool(pool) is None:
+    async def member(
+        self, pool: str, address: bytes, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]:
+        view = self._view_at(height)
+        if view.pool(pool) is None and not prove:
             raise NotFound(f"pool {pool!r} not found")
         m = view.member(pool, address)
+        key = K.member_key(pool, address)
         if m is None:
+            if prove:
+                return self._proven(view, key, None)
             raise NotFound(f"{address.hex()} is not a member of pool {pool!r}")
         # the record keeps active_from: a later change of waiting_period does not move it
-        return m.to_json(view.height)
+        out: dict[str, Any] = m.to_json(view.height)
+        return self._proven(view, key, out) if prove else out
 
-    async def claim(self, id: bytes) -> dict[str, Any]:
-        c = self._p.view().claim(id)
+    async def claim(
+        self, id: bytes, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]:
+        view = self._view_at(height)
+        c = view.claim(id)
         if c is None:
+            if prove:
+                return self._proven(view, K.claim_key(id), None)
             raise NotFound(f"claim {id.hex()} not found")
-        return c.to_json()
+        out: dict[str, Any] = c.to_json()
+        return self._proven(view, K.claim_key(id), out) if prove else out
 
     async def claims(self, pool: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         view = self._p.view()
@@ -282,11 +341,17 @@ class NodeService:
             raise NotFound(f"pool {pool!r} not found")
         return [c.to_json() for c in view.claims(pool, status=status, limit=limit)]
 
-    async def proposal(self, id: bytes) -> dict[str, Any]:
-        pr = self._p.view().proposal(id)
+    async def proposal(
+        self, id: bytes, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]:
+        view = self._view_at(height)
+        pr = view.proposal(id)
         if pr is None:
+            if prove:
+                return self._proven(view, K.proposal_key(id), None)
             raise NotFound(f"proposal {id.hex()} not found")
-        return pr.to_json()
+        out: dict[str, Any] = pr.to_json()
+        return self._proven(view, K.proposal_key(id), out) if prove else out
 
     async def proposals(self, scope: str, status: str | None, limit: int) -> list[dict[str, Any]]:
         found = self._p.view().proposals(scope, status, limit)
@@ -294,24 +359,40 @@ class NodeService:
             raise NotFound(f'scope {scope!r} not found: neither "chain" nor a pool')
         return [pr.to_json() for pr in found]
 
-    async def params(self, height: int | None) -> dict[str, Any]:
-        view = self._p.view()
-        # Until historical state is kept (issue 12), only the latest params can be answered.
-        if height is not None and height != view.height:
-            raise NotFound(
-                f"params at height {height} not available: this node does not retain state "
-                f"at that height (latest is {view.height})"
-            )
+    async def params(self, height: int | None = None, prove: bool = False) -> dict[str, Any]:
+        view = self._view_at(height)
         out: dict[str, Any] = view.params.to_json()
-        return out
+        return self._proven(view, K.PARAMS, out) if prove else out
 
-    async def validators(self, height: int | None) -> dict[str, Any]:
+    async def validators(
+        self, height: int | None = None, prove: bool = False, at: int | None = None
+    ) -> dict[str, Any]:
         view = self._p.view()
         latest = view.height
         h = latest + 1 if height is None else height
         if not 1 <= h <= latest + 2:
             raise NotFound(f"validators of height {h} not known (1 to {latest + 2})")
-        return {"height": h, "validators": [v.to_json() for v in view.validators(h)]}
+        out: dict[str, Any] = {
+            "height": h,
+            "validators": [v.to_json() for v in view.validators(h)],
+        }
+        if not prove:
+            return out
+        # the record of the change that put this set in force, proven by the state of the
+        # block that decided it (written at the end of block e - 2, section 11)
+        changes = view.validator_changes(0, h, reverse=True, limit=1)
+        eff = changes[0] if changes else 1
+        proof_h = max(eff - 2, 1) if at is None else at
+        if not max(eff - 2, 1) <= proof_h <= latest:
+            raise NotFound(
+                f"at {proof_h} outside {max(eff - 2, 1)}..{latest} for the change at {eff}"
+            )
+        out["effective_height"] = eff
+        return self._proven(self._view_at(proof_h), K.validators_key(eff), out)
+
+    async def validator_changes(self, after: int, limit: int) -> list[int]:
+        changes: list[int] = self._p.view().validator_changes(after, None, limit=limit)
+        return changes
 
     async def candidates(self) -> list[dict[str, Any]]:
         return [c.to_json() for c in self._p.view().candidates()]

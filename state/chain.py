@@ -502,6 +502,24 @@ class StateView:
     def validators(self, height: int) -> list[ValidatorInfo]:
         return self._chain.validators(height)
 
+    def validator_changes(
+        self, after: int, upto: int | None, *, reverse: bool = False, limit: int = 100
+    ) -> list[int]:
+        """Effective heights of the stored sets in (after, upto], increasing (decreasing with
+        `reverse`), at most `limit`: the steps a light client follows (section 11). The
+        records are never deleted, so the latest store lists every one."""
+        out: list[int] = []
+        if reverse:
+            start = None if upto is None else K.validators_key(upto)
+        else:
+            start = K.validators_key(after + 1)
+        for key, _ in self._c.store.iterate(K.VALIDATORS, start=start, reverse=reverse):
+            e = K.from_be64(key[len(K.VALIDATORS) :])
+            if e <= after or (upto is not None and e > upto) or len(out) >= limit:
+                break
+            out.append(e)
+        return out
+
     def electors(self, addr: bytes) -> list[bytes]:
         """The candidates `addr` votes for (empty when none)."""
         v = self._c.get(K.elector_key(addr))

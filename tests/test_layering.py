@@ -154,3 +154,13 @@ def test_drivers_use_the_policies_from_state() -> None:
     # the p2p driver is handed its policy: p2p keeps importing only state.codec/crypto
     assert not {n for n in imports("p2p/gossip.py") if n.startswith("state")}
     assert not (ROOT / "node" / "mempool.py").exists()
+
+
+def test_the_light_client_verifier_is_pure() -> None:
+    """node/light.py judges recorded answers (tests/vectors/) exactly as live ones: it may use
+    the state and consensus primitives and pure standard library, never I/O, a clock or the
+    node's driver modules."""
+    names = set(_imports(ROOT / "node" / "light.py"))
+    assert {"consensus.types", "state.tree"} <= names  # the checker sees its imports
+    bad = {n for n in names if n.split(".")[0] not in {"state", "consensus"} | PURE_STDLIB}
+    assert not bad, f"node/light.py imports {sorted(bad)}"

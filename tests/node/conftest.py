@@ -116,7 +116,9 @@ class FakeNode:
             raise NotFound(f"block at height {h}")
         return {"height": h, "hash": f"{h:064x}", "txs": [], "commit": None}
 
-    def account(self, address: bytes) -> dict[str, Any]:  # a plain def: allowed by NodeAPI
+    def account(  # a plain def: allowed by NodeAPI
+        self, address: bytes, height: Any = None, prove: Any = False
+    ) -> dict[str, Any]:
         self.calls.append(("account", address))
         nonce = self.nonces.get(address, 0)
         return {
@@ -127,15 +129,17 @@ class FakeNode:
             "kyc": False,
         }
 
-    async def pool(self, id: str) -> dict[str, Any]:
+    async def pool(self, id: str, height: Any = None, prove: Any = False) -> Any:
         if id != "medical":
             raise NotFound(f"pool {id!r}")
         return {"id": id, "name": "Medical", "balance": 0, "params": {}, "members": {}}
 
-    async def member(self, pool: str, address: bytes) -> dict[str, Any]:
+    async def member(
+        self, pool: str, address: bytes, height: Any = None, prove: Any = False
+    ) -> Any:
         raise NotFound(f"member {address.hex()} of pool {pool!r}")
 
-    async def claim(self, id: bytes) -> dict[str, Any]:
+    async def claim(self, id: bytes, height: Any = None, prove: Any = False) -> Any:
         if id == b"\x01" * 32:
             raise RuntimeError("boom")  # a bug in the node: must become -32603
         raise NotFound(f"claim {id.hex()}")
@@ -146,7 +150,7 @@ class FakeNode:
             raise NotFound(f"pool {pool!r}")
         return []
 
-    async def proposal(self, id: bytes) -> dict[str, Any]:
+    async def proposal(self, id: bytes, height: Any = None, prove: Any = False) -> Any:
         if id.hex() == PROPOSAL["id"]:
             return PROPOSAL
         raise NotFound(f"proposal {id.hex()}")
@@ -157,17 +161,20 @@ class FakeNode:
             raise NotFound(f"scope {scope!r}")
         return [PROPOSAL][:limit] if scope == "medical" and status in (None, "voting") else []
 
-    async def params(self, height: int | None) -> dict[str, Any]:
+    async def params(self, height: int | None, prove: Any = False) -> dict[str, Any]:
         self.calls.append(("params", height))
         if height is not None and height != self.height:
             raise NotFound(f"params at height {height}: state not retained")
         return PARAMS.to_json()
 
-    async def validators(self, height: int | None) -> dict[str, Any]:
+    async def validators(self, height: int | None, prove: Any = False, at: Any = None) -> Any:
         h = self.height + 1 if height is None else height
         if not 1 <= h <= self.height + 2:
             raise NotFound(f"validators at height {h}")
         return {"height": h, "validators": []}
+
+    async def validator_changes(self, after: int, limit: int) -> list[int]:
+        return [1]
 
     async def candidates(self) -> list[dict[str, Any]]:
         return []

@@ -165,7 +165,7 @@ async def test_default_fee_is_the_min_fee_in_force_not_genesis(
     """After a proposal raised min_fee, `huzhu tx` without --fee pays the new one."""
     in_force = {**fake_node.chain_params.to_json(), "min_fee": 7}  # genesis says 2
 
-    async def params(height: int | None) -> dict[str, Any]:
+    async def params(height: int | None, prove: bool = False) -> dict[str, Any]:
         return in_force
 
     fake_node.params = params

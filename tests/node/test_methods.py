@@ -173,7 +173,9 @@ def test_a_missing_handler_stops_the_server_from_being_built() -> None:
 def test_a_handler_with_other_params_stops_the_server_from_being_built() -> None:
     node = _Reads()
     node.member = _taking("pool", "addr")  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match=r"'member' takes \(pool, addr\).*\(pool, address\)"):
+    with pytest.raises(
+        ValueError, match=r"'member' takes \(pool, addr\).*\(pool, address, height, prove\)"
+    ):
         RpcServer(node)  # type: ignore[arg-type]
 
 

@@ -130,6 +130,7 @@ async def test_read_methods_over_a_real_chain() -> None:
             vals = await c.validators()
             assert vals["height"] == 2 and len(vals["validators"]) == 4
             assert (await c.validators(3))["height"] == 3  # latest + 2
+            assert await c.validator_changes() == [1]  # the genesis set only
             assert len(await c.candidates()) == 4
             assert (await c.genesis())["chain_id"] == genesis.chain_id
             assert (await c.params())["min_fee"] == genesis.params.min_fee
