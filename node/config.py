@@ -30,6 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from consensus.params import ConsensusParams
 from p2p.types import P2PLimits, PeerAddr
+from state.chain import (
+    DEFAULT_PRUNE_IDLE_STEP,
+    DEFAULT_PRUNE_PER_BLOCK,
+    DEFAULT_STATE_HISTORY,
+    MAX_PRUNE_PER_BLOCK,
+    MAX_STATE_HISTORY,
+)
 from state.hexfmt import HEX32
 from state.mempool import MempoolLimits
 from state.params import ChainParams
@@ -317,6 +324,32 @@ class ConsensusConfig(_Section):
         )
 
 
+class StateConfig(_Section):
+    """State history (PROTOCOL.md section 11): defaults are state/chain.py's.
+
+    Pruning is local (the state root does not depend on it), so validators may differ here;
+    lowering state_history drops old heights for good, raising it keeps only new ones."""
+
+    state_history: int = Field(
+        DEFAULT_STATE_HISTORY,
+        ge=0,
+        le=MAX_STATE_HISTORY,
+        description="heights whose state stays readable and provable (0: every height)",
+    )
+    prune_per_block: int = Field(
+        DEFAULT_PRUNE_PER_BLOCK,
+        ge=1,
+        le=MAX_PRUNE_PER_BLOCK,
+        description="stale tree nodes a commit deletes at most (bounds its delay; the rest waits)",
+    )
+    prune_idle_step: int = Field(
+        DEFAULT_PRUNE_IDLE_STEP,
+        ge=0,
+        le=MAX_PRUNE_PER_BLOCK,
+        description="stale tree nodes deleted per 50 ms step between blocks (0: only at commits)",
+    )
+
+
 class NodeConfig(_Section):
     """The whole of ``config.toml``."""
 
@@ -326,6 +359,7 @@ class NodeConfig(_Section):
     p2p: P2PConfig = Field(default_factory=P2PConfig)
     mempool: MempoolConfig = Field(default_factory=MempoolConfig)
     consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

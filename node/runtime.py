@@ -56,6 +56,9 @@ log = logging.getLogger("huzhu.node")
 
 TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a deadline
 GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission
+# tree nodes warmed per turn of the loop after a start (~10 ms of reads): keeps it responsive
+WARM_CHUNK_NODES = 2_000
+PRUNE_IDLE_INTERVAL_S = 0.05  # between blocks, one [state] prune_idle_step this often
 
 
 def now_ms() -> int:
@@ -73,6 +76,8 @@ class Node:
         self._timer_at: int | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._gossip_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
@@ -142,7 +147,12 @@ class Node:
         self.node_id = self.key.public_key
         self.home.data.mkdir(parents=True, exist_ok=True)
         self.store = LevelDBStore(str(self.home.data))
-        self.chain = Chain.init_genesis(self.store, self._genesis)
+        self.chain = Chain.init_genesis(
+            self.store,
+            self._genesis,
+            state_history=cfg.state.state_history,
+            prune_per_block=cfg.state.prune_per_block,
+        )
         self._mempool = Mempool(self.chain.view, cfg.mempool.limits())
         self._executions: dict[int, Execution] = {}
         self._mempool_updates: dict[int, tuple[list[Tx], list[Tx]]] = {}
@@ -193,6 +203,9 @@ class Node:
         self._gossip_task = asyncio.create_task(
             self.gossip.run(GOSSIP_INTERVAL_S), name="huzhu-gossip"
         )
+        self._warm_task = asyncio.create_task(self._warm_tree(), name="huzhu-warm")
+        if cfg.state.prune_idle_step > 0:
+            self._prune_task = asyncio.create_task(self._prune_idle(), name="huzhu-prune")
         v = self.chain.view()
         log.info(
             "node started %s",
@@ -215,7 +228,7 @@ class Node:
         self._gc.uninstall()
         if self._timer is not None:
             self._timer.cancel()
-        for task in (self._tick_task, self._gossip_task):
+        for task in (self._tick_task, self._gossip_task, self._warm_task, self._prune_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -231,6 +244,30 @@ class Node:
             self.store.close()
             self.store = None
         log.info("node stopped")
+
+    async def _warm_tree(self) -> None:
+        """Fill the state tree's cache from the latest root after a (re)start, a chunk at a
+        time between the loop's other work: start-up does not wait for it, and the first
+        blocks update warm instead of reading their paths one by one (bench/history.py)."""
+        t0 = time.perf_counter()
+        nodes = 0
+        for count in self.chain.warming(chunk=WARM_CHUNK_NODES):
+            nodes = count
+            await asyncio.sleep(0)
+        log.info("state tree warmed %s", kv(nodes=nodes, s=round(time.perf_counter() - t0, 3)))
+
+    async def _prune_idle(self) -> None:
+        """Prune old state between blocks, a bounded step at a time: a commit prunes only its
+        own bounded share ([state] prune_per_block, which bounds its delay), and this keeps
+        the backlog from growing when blocks retire more nodes than that."""
+        step = self.config.state.prune_idle_step
+        while True:
+            await asyncio.sleep(PRUNE_IDLE_INTERVAL_S)
+            try:
+                self.chain.prune_step(step)
+            except Exception:
+                log.exception("pruning old state failed; retrying later")
+                await asyncio.sleep(10)
 
     # ---------------------------------------------------------------- replica plumbing
 

@@ -208,7 +208,8 @@ class StateTree:
     node can never be stale, and with the cache warm an update reads nothing from the store
     (bench/tree.py: 12,500 keys into 100,000, 0.21 s CPU warm, 0.6 s cold). Nodes an update
     replaces leave the cache at once, so it holds the live tree, not history. After an update,
-    `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/).
+    `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/;
+    `last_deletes` counts the nodes it retired, deleted or marked stale).
 
     `update` is not reentrant (one block at a time); `get` and `prove` read the store
     directly and never touch the cache, so an RPC thread may call them meanwhile. The
@@ -234,6 +235,7 @@ class StateTree:
         self.last_reads = 0
         self.last_writes = 0
         self.last_deletes = 0
+        self.last_pruned = 0  # units of work (stale entries, old roots) of the last prune
 
     @property
     def cached_nodes(self) -> int:
@@ -406,6 +408,7 @@ class StateTree:
             budget -= 1
         if last is not None:
             self._prune_from = last
+        self.last_pruned = max_nodes - budget
         return batch
 
     # -- updating -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ side of node.service.NodeService over it (block and commit stores, no consensus)
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from consensus.types import (
@@ -26,7 +27,7 @@ from consensus.types import (
 )
 from consensus.validators import ValidatorSet
 from state.chain import Chain
-from state.crypto import Signer
+from state.crypto import Signer, sha256
 from state.devkeys import dev_signer, localnet_genesis
 from state.genesis import parse_genesis
 from state.genesis_builder import ValidatorSpec
@@ -68,6 +69,8 @@ class LightChain:
         self.nonces: dict[bytes, int] = {}
         self.pending: list[bytes] = []
         self._rotation = 0
+        #: called with h after block h is committed (to capture answers while h is the latest)
+        self.on_block: Callable[[int], None] | None = None
 
     def tx(self, signer: Signer, type: str, payload: dict[str, Any]) -> bytes:
         """Queue a transaction for the next block; returns its wire bytes."""
@@ -121,6 +124,8 @@ class LightChain:
         sigs = tuple((v.consensus_key, self.by_key[v.consensus_key].sign(sb)) for v in vset)
         self.blocks[h] = block
         self.commits[h] = Commit(h, 0, block.hash, sigs)
+        if self.on_block is not None:
+            self.on_block(h)
         return block
 
     def run_to(self, height: int, rotate_every: int = 0) -> None:
@@ -130,6 +135,23 @@ class LightChain:
             if rotate_every and nxt > 1 and nxt % rotate_every == 1:
                 self.rotate()
             self.add_block()
+
+    def populate(self) -> tuple[bytes, bytes]:
+        """A member, a claim and a proposal of every kind a read proves: member0 and
+        member1 join at the next block; after the waiting period member1 claims and member0
+        proposes. Returns the
+        (claim id, proposal id)."""
+        m0, m1 = dev_signer("member0"), dev_signer("member1")
+        joined = self.chain.height + 1
+        self.tx(m0, "join", {"pool": "medical"})
+        self.tx(m1, "join", {"pool": "medical"})
+        while self.chain.height < joined + 10:  # the waiting period of the localnet pool
+            self.add_block()
+        payload = {"scope": "chain", "changes": {"min_fee": 2}, "title": "fees"}
+        prop = self.tx(m0, "propose", {**payload, "text_hash": b"\x09" * 32})
+        claim = self.tx(m1, "claim", {"pool": "medical", "amount": 50, "evidence": b"\x05" * 32})
+        self.add_block()
+        return sha256(claim), sha256(prop)
 
 
 class LightParts:

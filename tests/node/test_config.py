@@ -143,6 +143,8 @@ def test_defaults_agree_with_the_components_they_configure() -> None:
         pl.send_queue_len,
     )
     assert p.handshake_timeout_ms == pl.handshake_timeout_s * 1000
+    s = cfg.state
+    assert (s.state_history, s.prune_per_block, s.prune_idle_step) == (10_000, 4_000, 1_000)
 
 
 MIB = 1024 * 1024
@@ -176,6 +178,9 @@ INT_RANGES = [
     ("consensus", "timeout_prevote_delta_ms", 0, 600_000),
     ("consensus", "timeout_precommit_ms", 1, 600_000),
     ("consensus", "timeout_precommit_delta_ms", 0, 600_000),
+    ("state", "state_history", 0, 1 << 40),
+    ("state", "prune_per_block", 1, 1_000_000),
+    ("state", "prune_idle_step", 0, 1_000_000),
 ]
 
 

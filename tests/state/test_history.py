@@ -351,3 +351,29 @@ def test_a_store_without_recorded_roots_is_refused_with_a_clear_message() -> Non
     hx.store.delete(b"~t/r" + (1).to_bytes(8, "big"))  # as a store from before history
     with pytest.raises(ValueError, match="re-sync"):
         Chain(hx.store)
+
+
+def test_prune_step_between_blocks_catches_up_while_an_execution_awaits_its_commit() -> None:
+    hx = Harness()
+    hx.chain = Chain(hx.store, state_history=2, prune_per_block=1)
+    for i in range(6):
+        ok(hx.do("m0", "transfer", to=addr("m1"), amount=i + 1))
+    chain = hx.chain
+    assert chain.tree.stale_backlog(chain.oldest_retained) > 20  # commits alone fall behind
+    pending = hx.execute([hx.tx("m1", "transfer", to=addr("m2"), amount=2)])
+    steps = 0
+    while chain.prune_step(5) == 5:
+        steps += 1
+    assert steps > 3 and chain.tree.stale_backlog(chain.oldest_retained) == 0
+    assert chain.prune_step(5) == 0 and chain.prune_step(0) == 0
+    chain.commit(pending)
+    assert chain.view(6).account(addr("m2")).balance + 2 == hx.view.account(addr("m2")).balance
+    assert chain.oldest_retained == 6
+    while chain.prune_step(50) == 50:
+        pass
+    kept: set[bytes] = set()
+    for h in (6, 7):
+        r = chain.tree.root_at(h)
+        assert r is not None
+        _reachable(hx.store, r, kept)
+    assert {k[2:] for k, _ in hx.store.iterate(b"t/")} == kept  # exactly the kept versions
