@@ -103,9 +103,7 @@ class Node:
         return self._mempool
 
     def view(self, height: int | None = None) -> StateView:
-        if height is not None and height != self.chain.height:
-            raise ValueError("pruned")  # until state history (branch hist) is merged
-        return self.chain.view()
+        return self.chain.view(height)
 
     def block_at(self, height: int) -> Block | None:
         # `status` asks for the tip on every call: serve it without decoding a whole block

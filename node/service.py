@@ -280,7 +280,10 @@ class NodeService:
         commit = self._p.commit_at(height) if height > 0 else None
         if block is None or commit is None:
             raise NotFound(f"no block and commit held for height {height}")
-        value, proof = view.prove(key)
+        try:
+            value, proof = view.prove(key)
+        except ValueError:  # state.chain.Pruned: the height was pruned since the view was made
+            raise RpcError(NOT_FOUND, "pruned") from None
         out = dict(answer) if answer is not None else {}
         out["proof"] = proof_to_json(key, value, proof)
         out["header"] = header_to_json(block.header)

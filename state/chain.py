@@ -529,7 +529,7 @@ class StateView:
             start = None if upto is None else K.validators_key(upto)
         else:
             start = K.validators_key(after + 1)
-        for key, _ in self._c.store.iterate(K.VALIDATORS, start=start, reverse=reverse):
+        for key, _ in self._chain.store.iterate(K.VALIDATORS, start=start, reverse=reverse):
             e = K.from_be64(key[len(K.VALIDATORS) :])
             if e <= after or (upto is not None and e > upto) or len(out) >= limit:
                 break

@@ -11,7 +11,6 @@ side of node.service.NodeService over it (block and commit stores, no consensus)
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -164,12 +163,7 @@ class LightParts:
         self.mempool = Mempool(lc.chain.view)
 
     def view(self, height: int | None = None) -> Any:
-        chain = self.lc.chain
-        if "height" in inspect.signature(chain.view).parameters:  # branch hist merged
-            return chain.view(height)
-        if height is not None and height != chain.height:  # before hist: the latest only
-            raise ValueError("pruned")
-        return _ProvingView(chain)
+        return self.lc.chain.view(height)
 
     def block_at(self, height: int) -> Any:
         return self.lc.blocks.get(height)
@@ -185,17 +179,3 @@ class LightParts:
 
     def submit(self, wire: bytes) -> Any:
         return self.mempool.add(wire)
-
-
-class _ProvingView:
-    """StateView.prove for the latest state until the hist branch is merged."""
-
-    def __init__(self, chain: Chain) -> None:
-        self._chain = chain
-        self._view = chain.view()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._view, name)
-
-    def prove(self, key: bytes) -> tuple[bytes | None, Any]:
-        return self._view.get_raw(key), self._chain.tree.prove(self._view.state_root, key)
