@@ -168,6 +168,9 @@ def check_proof(answer_proof: Any, key: bytes, state_root: bytes) -> bytes | Non
     `key` is what the caller computed from its query; the answer's own ``key`` must equal it,
     so a proof of another record is refused even when it is a valid proof."""
     p = _obj(answer_proof, "proof")
+    missing = [k for k in ("key", "value", "leaf", "siblings") if k not in p]
+    if missing:
+        raise _fail(f"proof: {missing[0]} missing")
     got_key = _hex(p.get("key"), "proof: key")
     if got_key != key:
         raise _fail(f"proof: for key {got_key.hex()}, asked {key.hex()}")

@@ -41,7 +41,7 @@ CANDIDATES = 6  # four genesis validators and two operators that register later
 class LightChain:
     """Blocks 1.. of a 4-validator chain; `epoch_length` sets the election interval."""
 
-    def __init__(self, epoch_length: int = 100, store: Any = None) -> None:
+    def __init__(self, epoch_length: int = 100, store: Any = None, state_history: int = 0) -> None:
         self.validator_keys = [dev_signer(f"validator{i}") for i in range(CANDIDATES)]
         self.operators = [dev_signer(f"operator{i}") for i in range(CANDIDATES)]
         self.by_key: dict[bytes, Signer] = {s.public_key: s for s in self.validator_keys}
@@ -61,7 +61,9 @@ class LightChain:
             params={"epoch_length": epoch_length},
         )
         self.genesis = parse_genesis(self.genesis_doc)
-        self.chain = Chain.init_genesis(store if store is not None else MemoryStore(), self.genesis)
+        self.chain = Chain.init_genesis(
+            store if store is not None else MemoryStore(), self.genesis, state_history
+        )
         self.chain_id = self.genesis.chain_id
         self.blocks: dict[int, Block] = {}
         self.commits: dict[int, Commit] = {}
