@@ -210,6 +210,7 @@ class ChainParts:
 VALIDATORS = 4
 CANDIDATES = 3  # operators that are not genesis validators
 EPOCH = 4
+POOL = "medical"
 
 
 @dataclass
@@ -237,6 +238,7 @@ def election_genesis(chain_id: str = "huzhu-light") -> tuple[dict[str, Any], dic
         ],
         accounts=[(o.public_key, 1_000) for o in ops]
         + [(dev_signer(f"light-member{i}").public_key, 1_000_000) for i in range(2)],
+        pools=[{"id": POOL, "name": "Medical aid"}],
     )
     return doc, {c.public_key: c for c in cons}
 
@@ -273,7 +275,8 @@ def election_chain(chain_id: str = "huzhu-light", tail: int = 3) -> ElectionStor
     lc.add_block(evidence=(lc.double_sign(cons[5], 12),))  # 13: f removed from 15 and barred
     while lc.chain.height < 16:
         lc.add_block()
-    lc.add_block([lc.tx(member, "transfer", {"to": elector.address, "amount": 5})])  # 17
+    transfer = lc.tx(member, "transfer", {"to": elector.address, "amount": 5})
+    lc.add_block([transfer, lc.tx(member, "join", {"pool": POOL})])  # 17
     for _ in range(tail):
         lc.add_block()
     changes = lc.change_heights()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from light_chain import ElectionStory, LightChain, election_chain
+from light_chain import POOL, ElectionStory, LightChain, election_chain
 from tamper_proxy import HONEST, Rewrite, Route, Tamper, TamperProxy, flip_hex
 
 from node.cli import main
@@ -390,3 +390,81 @@ async def test_each_lie_is_refused_naming_the_failed_check(
     assert rc == 1 and out == ""
     assert err.startswith("error: verification failed: "), err
     assert re.search(lie.refused, err.removeprefix("error: verification failed: ")), err
+
+
+def _set_field(path: list[Any], value: Callable[[Any], Any]) -> Callable[[dict[str, Any]], None]:
+    def change(r: dict[str, Any]) -> None:
+        obj = r
+        for p in path[:-1]:
+            obj = obj[p]
+        obj[path[-1]] = value(obj[path[-1]])
+
+    return change
+
+
+def _kind_reads(served: Served) -> dict[str, dict[str, Any]]:
+    addr = served.story.members[1].address.hex()
+    return {
+        "pool": {"id": POOL},
+        "member": {"pool": POOL, "address": addr},
+        "params": {},
+    }
+
+
+#: (kind, what is changed, how, refusal): a changed field of each provable record kind
+KIND_LIES = [
+    ("pool", "balance", _set_field(["balance"], lambda v: v + 1), r"^answer: pool field 'balance'"),
+    ("pool", "params", _set_field(["params", "max_claim"], lambda v: v * 2), "field 'params'"),
+    ("member", "paid_through", _set_field(["paid_through"], lambda v: v + 100), "'paid_through'"),
+    ("member", "status", _set_field(["status"], lambda v: "lapsed"), r"field 'status'"),
+    ("params", "min_fee", _set_field(["min_fee"], lambda v: v + 1), r"^answer: params field"),
+    ("member", "absent", lambda r: r["proof"].update(value=None), r"^proof: .*state_root"),
+]
+
+
+@pytest.mark.parametrize(
+    "kind,what,change,refused", KIND_LIES, ids=[f"{k}-{w}" for k, w, *_ in KIND_LIES]
+)
+async def test_a_changed_field_of_each_record_kind_is_refused(
+    served: Served, kind: str, what: str, change: Any, refused: str
+) -> None:
+    args = _kind_reads(served)[kind]
+    async with RpcClient(served.proxy.url) as c:
+        await c.verified_request(kind, args, genesis=served.doc)  # honest: believed
+        served.proxy.tamper = Tamper(what, _rewrite_proven(change))
+        with pytest.raises(VerifyError) as err:
+            await c.verified_request(kind, args, genesis=served.doc)
+    assert re.search(refused, str(err.value)), str(err.value)
+
+
+async def test_derived_fields_are_reported_unverified_not_believed(served: Served) -> None:
+    """A pool's member counts are not a stored record of the answer's proof: a node can lie
+    about them, and the verifier says it did not check them instead of vouching for them."""
+    served.proxy.tamper = Tamper(
+        "members", _rewrite_proven(_set_field(["members", "active"], lambda v: v + 50))
+    )
+    async with RpcClient(served.proxy.url) as c:
+        answer, verified = await c.verified_request("pool", {"id": POOL}, genesis=served.doc)
+    assert answer["members"]["active"] >= 50
+    assert "members" in verified["unverified_fields"]
+
+
+async def test_a_substituted_validator_set_read_is_refused(served: Served) -> None:
+    """`validators` itself: the set the node shows for a height after the changes must be
+    the one followed from genesis."""
+    lc = served.story.lc
+    others = [
+        k for k in sorted(lc.keys) if k not in {v.consensus_key for v in lc.chain.validators(17)}
+    ]
+
+    def swap(method: str, params: dict[str, Any], result: Any) -> Any:
+        if method == "validators" and not params.get("prove"):
+            result["validators"][0]["consensus_key"] = others[0].hex()
+        return result
+
+    async with RpcClient(served.proxy.url) as c:
+        answer, _ = await c.verified_request("validators", {"height": 17}, genesis=served.doc)
+        assert len(answer["validators"]) == 4
+        served.proxy.tamper = Tamper("set", swap)
+        with pytest.raises(VerifyError, match=r"^validators: set of height 17 is not the followed"):
+            await c.verified_request("validators", {"height": 17}, genesis=served.doc)
