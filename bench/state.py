@@ -10,8 +10,10 @@ transactions (70 % transfers, 20 % pool `pay`, 10 % `join` by new members), then
 transactions executed and committed per second, state root and synced batch included.
 `verify_tps` is pynacl Ed25519 verifications per second in the same run, for comparison.
 `--profile` prints the hottest functions (cProfile) of the timed part. `--cold` reopens the
-chain from the store before the timed blocks (a restarted node: tree cache refilled by one
-scan, record cache empty), instead of the long-running node's warm caches.
+chain from the store before the timed blocks (a restarted node: tree cache refilled by
+Chain.warming as node/runtime.py does at start, record cache empty), instead of the long-running node's warm caches. `--history N` is
+the chain's state_history (default 10,000: no version is old enough to prune in a short run,
+so the cost is the stale index; 1 prunes at every commit, the steady state's cost).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from state.chain import BlockInput, Chain  # noqa: E402
+from state.chain import DEFAULT_STATE_HISTORY, BlockInput, Chain  # noqa: E402
 from state.crypto import Signer  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
 from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
@@ -60,7 +62,12 @@ def make_genesis(signers: list[Signer]) -> Any:
 
 
 def run(
-    accounts: int, blocks: int, block_txs: int, profile: bool, cold: bool = False
+    accounts: int,
+    blocks: int,
+    block_txs: int,
+    profile: bool,
+    cold: bool = False,
+    history: int = DEFAULT_STATE_HISTORY,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     signers = [signer(i) for i in range(accounts)]
@@ -70,10 +77,11 @@ def run(
         "blocks": blocks,
         "block_txs": block_txs,
         "cold": cold,
+        "state_history": history,
     }
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as tmp:
         store = LevelDBStore(tmp)
-        chain = Chain.init_genesis(store, genesis)
+        chain = Chain.init_genesis(store, genesis, state_history=history)
         out["genesis_s"] = round(time.perf_counter() - t0, 3)
         nonces = [0] * accounts
         members = accounts // 5  # accounts [0, members) join during warm-up
@@ -139,7 +147,8 @@ def run(
 
         if cold:
             t4 = time.perf_counter()
-            chain = Chain(store)
+            chain = Chain(store, state_history=history)
+            out["warm_nodes"] = max(chain.warming())
             out["reopen_s"] = round(time.perf_counter() - t4, 3)
         prof = cProfile.Profile() if profile else None
         exec_s = commit_s = 0.0
@@ -187,10 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--block-txs", type=int, default=5000)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--cold", action="store_true", help="reopen the chain before timing")
+    ap.add_argument("--history", type=int, default=DEFAULT_STATE_HISTORY, help="state_history")
     args = ap.parse_args(argv)
     if args.accounts < 20:
         ap.error("--accounts must be at least 20")
-    res = run(args.accounts, args.blocks, args.block_txs, args.profile, args.cold)
+    res = run(args.accounts, args.blocks, args.block_txs, args.profile, args.cold, args.history)
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     rows = [
         ("accounts", res["accounts"]),

@@ -5,8 +5,9 @@ The state machine's budget is 10,000 tx/s including the root, ~2-3 changed keys 
 take well under 0.4 s on one core. This prints, per batch size, the median wall and CPU
 (process) time of `update()` alone (what sits on the block's critical path) and of writing its batch, the
 nodes read / written / deleted, the same for a cold cache (first block after a restart) and
-after `warm()` (one sequential scan at startup), and the bytes on disk per live key after
-compaction.
+after `warm(root)` (the live tree walked top down, as a restarted node does), and the bytes on
+disk per live key after compaction. Updates here are unversioned (replaced nodes deleted at
+once): bench/history.py measures the chain's versioned tree.
 
     .venv/bin/python bench/tree.py [--state 100000] [--batches 1000,12500] [--rounds 5]
                                    [--json OUT]
@@ -110,12 +111,12 @@ def run(state: int, batches: list[int], rounds: int, seed: int) -> dict:
             "nodes_read": tree.last_reads,
         }
         store.write(batch)
-        # the same restart, but the cache is filled by one sequential scan first
+        # the same restart, but the cache is filled from the root first
         store.close()
         store = LevelDBStore(db)
         tree = StateTree(store)
         c1 = time.process_time()
-        warmed = tree.warm()
+        warmed = tree.warm(root)
         warm_cpu = time.process_time() - c1
         changes = _changes(rnd, batches[-1], state, fresh)
         c1 = time.process_time()
@@ -172,7 +173,7 @@ def main() -> None:
     w = res["warmed"]
     print(
         f"{c['keys']:>7} {'':>9} {'':>7} {w['update_cpu_s']:>7.4f} {'':>8} {'':>8} "
-        f"{w['nodes_read']:>6}   (after restart + warm(): {w['nodes']} nodes in "
+        f"{w['nodes_read']:>6}   (after restart + warm(root): {w['nodes']} nodes in "
         f"{w['warm_cpu_s']} s CPU)"
     )
     print(

@@ -71,11 +71,13 @@ RESULTS = b"r/"
 CACHE_LIMIT = 2_000_000  # decoded records kept across blocks before the cache is reset
 TREE_PREFIX = b"t/"
 DEFAULT_STATE_HISTORY = 10_000
-# Stale tree nodes (or old roots) dropped per commit, at most: bench/history.py measures the
-# worst delay this adds to a commit (under 50 ms); a node prunes more between blocks
-# (Chain.prune_step), so the budget bounds the delay, not the rate.
-DEFAULT_PRUNE_PER_BLOCK = 4_000
-DEFAULT_PRUNE_IDLE_STEP = 1_000
+# Stale tree nodes (or old roots) dropped per commit, at most: each costs a random read of the
+# old node (~10 us on an idle machine, ~40 us on a loaded one, for a 100,000-account state:
+# bench/history.py), so 1,000 keep a commit's added delay under 50 ms. A node prunes more
+# between blocks (Chain.prune_step, DEFAULT_PRUNE_IDLE_STEP every 50 ms): the budget bounds
+# the delay, not the rate (1,000 tx/block retire ~4,000 nodes).
+DEFAULT_PRUNE_PER_BLOCK = 1_000
+DEFAULT_PRUNE_IDLE_STEP = 500
 MAX_STATE_HISTORY = 1 << 40
 MAX_PRUNE_PER_BLOCK = 1_000_000
 
@@ -279,14 +281,14 @@ class Chain:
         """The latest state (None, or the latest height), or the state after block `height`.
 
         Raises NotCommitted for 0 or above the latest height, Pruned below oldest_retained.
-        A latest view follows the chain as it commits; a historical view stays at its height.
+        The latest view (None) follows the chain as it commits; a view of a given height,
+        the latest included, stays at that height (its reads go through the tree), so that a
+        read and the header of its height agree even if a block commits meanwhile.
         """
         if height is None:
             return StateView(self)
         if height < 1 or height > self.height:
             raise NotCommitted(f"height {height} is not committed (latest {self.height})")
-        if height == self.height:
-            return StateView(self)
         if height < self.oldest_retained:
             raise Pruned()
         root = self.tree.root_at(height)

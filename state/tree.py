@@ -225,7 +225,10 @@ class StateTree:
         self._stale_prefix = hist + b"s"
         self._root_prefix = hist + b"r"
         self._floor_key = hist + b"f"
-        self._prune_from: bytes | None = None  # where the last prune stopped (this process)
+        # where the last prune stopped (this process): the deleted entries before it stay as
+        # LevelDB tombstones until compaction, and a scan from the start would wade through them
+        self._prune_from: bytes | None = None
+        self._roots_from: bytes | None = None
         self._trailer = _u64.pack(0)
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
@@ -366,7 +369,9 @@ class StateTree:
         refused (`root_at` None) from the write that starts deleting its nodes. A floor below
         the stored one changes nothing: pruned versions cannot come back. Write the batch
         before the next update's batch is built on top of it, or with it, the update's ops
-        last (a node the update writes again must win over a delete here).
+        last (a node the update writes again must win over a delete here). A batch that
+        is dropped instead leaves its entries to the next process (the scan resumes after
+        them): garbage kept longer, never a node missing.
         """
         if max_nodes < 0:
             raise ValueError(f"prune max_nodes must be >= 0, not {max_nodes}")
@@ -379,10 +384,11 @@ class StateTree:
             floor = stored
         budget = max_nodes
         store = self._store
-        for key, _ in store.iterate(self._root_prefix):
+        for key, _ in store.iterate(self._root_prefix, start=self._roots_from):
             if budget <= 0 or _u64.unpack(key[-_VERSION_LEN:])[0] >= floor:
                 break
             ops[key] = None
+            self._roots_from = key
             budget -= 1
         sp = self._stale_prefix
         vstart = len(sp)

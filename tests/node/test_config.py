@@ -144,7 +144,7 @@ def test_defaults_agree_with_the_components_they_configure() -> None:
     )
     assert p.handshake_timeout_ms == pl.handshake_timeout_s * 1000
     s = cfg.state
-    assert (s.state_history, s.prune_per_block, s.prune_idle_step) == (10_000, 4_000, 1_000)
+    assert (s.state_history, s.prune_per_block, s.prune_idle_step) == (10_000, 1_000, 500)
 
 
 MIB = 1024 * 1024

@@ -284,6 +284,11 @@ def test_history_zero_keeps_every_height() -> None:
     assert hx.chain.oldest_retained == 1
     first = hx.chain.view(1).account(addr("m1")).balance
     assert hx.chain.view(5).account(addr("m1")).balance == first + 2 + 3 + 4 + 5
+    pinned, latest = hx.chain.view(5), hx.chain.view()  # the latest height, asked by number
+    ok(hx.do("m0", "transfer", to=addr("m1"), amount=1))
+    assert (pinned.height, latest.height) == (5, 6)  # the first stays, the second follows
+    assert pinned.state_root != latest.state_root == hx.chain.state_root
+    assert pinned.account(addr("m1")).balance + 1 == latest.account(addr("m1")).balance
 
 
 def test_commit_prunes_at_most_prune_per_block() -> None:
