@@ -1,22 +1,15 @@
-"""A second light-client verifier, written from the documentation, agrees with the project's
-verifier (node/light.py) over the test vectors (tests/vectors/light_client.json) and over live
-answers of a real RPC server.
+"""A second light-client verifier, written from docs/protocol.md section 11 alone, agrees with
+the project's verifier (node/light.py) over the test vectors (tests/vectors/light_client.json)
+and over live answers of a real RPC server.
 
 Like tests/state/test_tree.py's `_spec_root`, the verifier half of this file imports nothing of
 the project: the canonical encoding is msgpack-python's `packb` under the rules of section 1,
 hashes are hashlib's sha256, signatures libsodium's strict Ed25519 (PyNaCl, section 2). Only
-the agreement tests import node.light, to compare verdicts. If the project's verifier and the
-page drift apart, one of the two is wrong, and this test says so.
+the agreement tests import node.light, to compare verdicts (11.8: agree on `valid` and
+`check`). Each part names the paragraph of section 11 it implements.
 
-Where each part comes from (docs/protocol.md section 11 was not written when this test was;
-each line names what it relies on until it is):
-* tree proofs: the proof format of state/tree.py's docstring (the "tree doc");
-* answer fields `proof` {key, value, leaf, siblings}, `header` (every field), `commit`
-  {height, round, block_id, signatures [{validator, signature}]}, `validators` with prove
-  {effective_height, proof, header, commit}: the generated method table of docs/protocol.md;
-* header hash, vote sign bytes (type 2 = precommit), the validators hash, the state keys, the
-  record encodings and the following algorithm: NOT in the docs yet; written here as the
-  code does them, and listed in the report as what section 11 must define.
+Where the page leaves a choice, this verifier takes one and says so (`DOC GAP` below); the
+lead's report lists them.
 """
 
 from __future__ import annotations
@@ -76,7 +69,7 @@ def nibble(kh: bytes, d: int) -> int:
 
 
 def tree_ok(root: bytes, key: bytes, value: bytes | None, proof: dict[str, Any]) -> bool:
-    """The four steps of the proof format: walk up from the leaf (or empty) to the root."""
+    """11.3 steps 2 to 5: walk up from the leaf (or EMPTY) to the root."""
     kh = H(key)
     sibs = [[bytes.fromhex(s) for s in level] for level in proof["siblings"]]
     leaf = proof["leaf"]
@@ -116,6 +109,7 @@ HEADER_INT = ("height", "time_ms")
 
 
 def header_hash(h: dict[str, Any]) -> bytes:
+    """11.4: sha256 of canonical msgpack of the ten fields (`hash` ignored)."""
     obj: dict[str, Any] = {"chain_id": h["chain_id"]}
     for k in HEADER_INT:
         obj[k] = h[k]
@@ -125,6 +119,7 @@ def header_hash(h: dict[str, Any]) -> bytes:
 
 
 def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: bytes) -> bytes:
+    """11.5: the precommit's signed bytes."""
     body = {
         "chain_id": chain_id,
         "type": 2,
@@ -136,6 +131,7 @@ def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: bytes) ->
 
 
 def set_hash(vset: dict[bytes, int]) -> bytes:
+    """11.4: the validators hash, pairs sorted by key."""
     return H(canonical([[k, vset[k]] for k in sorted(vset)]))
 
 
@@ -146,7 +142,8 @@ def check_signed(
     commit: dict[str, Any],
     vset: dict[bytes, int],
 ) -> bytes:
-    """The header of `height` as the set `vset` committed it; returns its state_root."""
+    """11.6 step 3 (and 4): chain_id, height, validators_hash, then the commit of 11.5;
+    returns the header's state_root."""
     if header["chain_id"] != chain_id:
         raise DocRefused("header", "another chain")
     if header["height"] != height:
@@ -180,7 +177,7 @@ def be64(n: int) -> bytes:
 
 
 def state_key(kind: str, args: dict[str, Any]) -> bytes:
-    """The stored key a read is about, from the query alone (never from the answer)."""
+    """11.2's table: the stored key a read is about, from the query alone."""
     if kind == "account":
         return b"s/a/" + bytes.fromhex(args["address"])
     if kind == "pool":
@@ -230,8 +227,24 @@ ACCOUNT_ZERO = {"balance": 0, "nonce": 0, "kyc": False}
 PROOF_PARTS = {"proof", "header", "commit"}
 
 
-def check_fields(kind: str, record: Any, answer: dict[str, Any]) -> None:
-    """Every field the answer shares with the proven record must say what the record says."""
+def member_status(m: dict[str, Any], height: int) -> str:
+    """11.2's table: the status recomputed from the proven member record."""
+    if m["left_at"] is not None:
+        return "left"
+    if height > m["paid_through"]:
+        return "lapsed"
+    return "active" if height >= m["active_from"] else "waiting"
+
+
+def check_fields(
+    kind: str, record: Any, args: dict[str, Any], height: int, answer: dict[str, Any]
+) -> None:
+    """11.2 "What the proof covers": every answer field the record holds equals it (bin as
+    hex, voters as {address, approve}); recomputed fields equal their recomputation; an
+    absent record states no record fields.
+
+    DOC GAP: for an absent record the page says the answer "states no record fields"; this
+    verifier refuses any field besides proof, header and commit."""
     if record is None:
         if kind == "account":
             record = ACCOUNT_ZERO
@@ -239,7 +252,14 @@ def check_fields(kind: str, record: Any, answer: dict[str, Any]) -> None:
             raise DocRefused("answer", "states a record proven absent")
         else:
             return
-    for name, want in as_json(record).items():
+    shown = as_json(record)
+    if kind == "claim":
+        shown["voters"] = [{"address": a, "approve": v} for a, v in shown["voters"]]
+    if kind == "account":
+        shown["address"] = args["address"].lower()
+    if kind == "member":
+        shown["status"] = member_status(record, height)
+    for name, want in shown.items():
         if name in answer and answer[name] != want:
             raise DocRefused("answer", f"field {name} differs from the proven record")
 
@@ -248,7 +268,11 @@ def check_fields(kind: str, record: Any, answer: dict[str, Any]) -> None:
 
 
 class DocFollower:
-    """The validator set from the anchor on, through every change, in order."""
+    """11.6: the validator set from the anchor on, through every change, in order.
+
+    DOC GAP: step 3 does not say that the step's `validators` list must equal the proven
+    record, nor what equal means; 11.7 lists "an answer that differs from the proven set" as
+    a refusal. This verifier compares (consensus key, power) pairs when the list is given."""
 
     def __init__(self, chain_id: str, anchor_height: int, vset: dict[bytes, int]) -> None:
         self.chain_id = chain_id
@@ -307,7 +331,7 @@ class DocFollower:
             self.chain_id, height, answer["header"], answer["commit"], self.set_at(height)
         )
         raw = proven(answer["proof"], state_key(kind, args), root)
-        check_fields(kind, None if raw is None else decode_record(raw), answer)
+        check_fields(kind, None if raw is None else decode_record(raw), args, height, answer)
 
 
 def doc_verdict(genesis: dict[str, Any], case: dict[str, Any], follow: dict[str, Any]) -> str:
@@ -381,10 +405,25 @@ def _flip(h: str, at: int = -1) -> str:
     return h[:i] + ("0" if h[i] != "0" else "1") + h[i + 1 :]
 
 
+#: a number field of each kind's record, which the "value" lie changes
+_FIELD = {"account": "balance", "pool": "balance", "member": "paid_through", "params": "min_fee"}
+
+
+def _kind(answer: dict[str, Any]) -> str:
+    if "min_fee" in answer:
+        return "params"
+    if "paid_through" in answer:
+        return "member"
+    return "pool" if "params" in answer else "account"
+
+
 #: lies told about a live answer (the read itself): name -> how
 LIVE_LIES: dict[str, Any] = {
     "honest": lambda a: None,
-    "value": lambda a: a.__setitem__("balance", a["balance"] + 1),
+    "value": lambda a: a.__setitem__(_FIELD[_kind(a)], a[_FIELD[_kind(a)]] + 1),
+    "status": lambda a: a.__setitem__(
+        "status", "waiting" if a["status"] != "waiting" else "active"
+    ),
     "proof value": lambda a: a["proof"].__setitem__("value", _flip(a["proof"]["value"])),
     "proof step": lambda a: a["proof"]["siblings"][0].__setitem__(
         2, _flip(a["proof"]["siblings"][0][2], 0)
@@ -406,7 +445,7 @@ async def test_the_doc_verifier_agrees_with_node_light_over_live_answers() -> No
     """Answers of a real RPC server over a chain whose set changed four times: both verifiers
     accept the honest ones (accounts present and absent, at several heights, and the set
     changes followed from genesis) and refuse each lie with the same check."""
-    from light_chain import election_chain
+    from light_chain import POOL, election_chain
 
     from node.client import RpcClient
     from node.config import RpcConfig
@@ -426,40 +465,57 @@ async def test_the_doc_verifier_agrees_with_node_light_over_live_answers() -> No
                 steps.append({"effective": e, "answer": answer})
             addresses = [m.address.hex() for m in story.members] + ["ab" * 32]
             reads = []
+            member = story.members[1].address.hex()
             for height in (3, 12, 15, lc.chain.height):
-                for a in addresses:
-                    args = {"address": a}
-                    ans = await c.request("account", {**args, "height": height, "prove": True})
-                    reads.append((height, args, ans))
+                asked: list[tuple[str, dict[str, Any]]] = [
+                    ("account", {"address": a}) for a in addresses
+                ]
+                asked += [
+                    ("pool", {"id": POOL}),
+                    ("pool", {"id": "nope"}),
+                    ("member", {"pool": POOL, "address": member}),
+                    ("params", {}),
+                ]
+                for kind, args in asked:
+                    ans = await c.request(kind, {**args, "height": height, "prove": True})
+                    reads.append((kind, height, args, ans))
     finally:
         await server.stop()
 
-    def both(height: int, args: dict[str, Any], answer: dict[str, Any]) -> tuple[str, str]:
+    def both(
+        kind: str, height: int, args: dict[str, Any], answer: dict[str, Any]
+    ) -> tuple[str, str]:
         case = {
             "anchor": {"genesis": True},
             "follow": [s for s in steps if s["effective"] <= height],
-            "read": {"kind": "account", "args": args, "height": height, "answer": answer},
+            "read": {"kind": kind, "args": args, "height": height, "answer": answer},
         }
         return doc_verdict(lc.doc, case, {}), _real_verdict(lc.doc, case, {})
 
-    for height, args, answer in reads:
+    kinds_seen = set()
+    for kind, height, args, answer in reads:
+        absent = answer["proof"]["value"] is None
+        kinds_seen.add((kind, absent))
         for name, lie in LIVE_LIES.items():
-            if answer["proof"]["value"] is None and name in ("proof value", "proof leaf"):
-                continue  # an absent account's proof has no value (and maybe no leaf)
+            skip = (
+                (name in ("proof value", "proof leaf") and absent)
+                or (name == "value" and absent and kind != "account")
+                or (name == "status" and (kind != "member" or absent))
+                or (name == "proof step" and not answer["proof"]["siblings"])
+            )
+            if skip:
+                continue  # nothing there to change
             told = copy.deepcopy(answer)
             lie(told)
-            doc, real = both(height, args, told)
-            assert doc == real, (name, height, doc, real)
-            assert (doc == "valid") == (name == "honest"), (name, height, doc)
+            doc, real = both(kind, height, args, told)
+            assert doc == real, (kind, name, height, doc, real)
+            assert (doc == "valid") == (name == "honest"), (kind, name, height, doc)
+    assert ("member", True) in kinds_seen and ("member", False) in kinds_seen
+    assert ("pool", True) in kinds_seen and ("account", True) in kinds_seen
     # a hidden change: both refuse, with the same check
     case = {
         "anchor": {"genesis": True},
         "follow": [s for s in steps if s["effective"] != changes[0]],
-        "read": {
-            "kind": "account",
-            "args": reads[-1][1],
-            "height": lc.chain.height,
-            "answer": reads[-1][2],
-        },
+        "read": {"kind": "params", "args": {}, "height": lc.chain.height, "answer": reads[-1][3]},
     }
     assert doc_verdict(lc.doc, case, {}) == _real_verdict(lc.doc, case, {}) == "validators"
