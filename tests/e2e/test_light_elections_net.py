@@ -1,8 +1,9 @@
 """Across elections on real processes: four `huzhu start` nodes elect three new validator sets
 (a candidate without a node joins, a genesis validator leaves, it comes back), and
 `huzhu query account --prove --genesis` run as a command verifies a read after the last change
-from genesis, directly and through a tampering proxy that hides one of the changes (refused,
-exit 1). The jailing of a double-signer needs a Byzantine validator, which real processes do
+from genesis, directly and through a tampering proxy that is honest (accepted), then hides one
+of the changes, changes the balance, or drops signatures to 2/3 (each refused, exit 1, with the
+failed check named). The jailing of a double-signer needs a Byzantine validator, which real processes do
 not have: test_light_elections.py covers it in process.
 """
 
@@ -102,11 +103,32 @@ async def test_real_elections_are_followed_and_a_hidden_one_is_caught(make_net: 
     def hide(method: str, params: dict[str, Any], result: Any) -> Any:
         return [h for h in result if h != hidden]
 
+    def richer(method: str, params: dict[str, Any], result: Any) -> Any:
+        if params.get("prove"):
+            result["balance"] += 1
+        return result
+
+    def fewer(method: str, params: dict[str, Any], result: Any) -> Any:
+        if params.get("prove"):
+            sigs = result["commit"]["signatures"]
+            result["commit"]["signatures"] = sigs[: (2 * len(sigs)) // 3]
+        return result
+
+    lies = [
+        (Tamper("hide", hide, methods=frozenset({"validator_changes"})), "validators: hash at"),
+        (Tamper("value", richer, methods=frozenset({"account"})), "answer: account field"),
+        (Tamper("fewer", fewer, methods=frozenset({"account"})), "need > 2/3"),
+    ]
     async with TamperProxy(net.rpc_url(0)) as proxy:
-        proxy.tamper = Tamper("hide", hide, methods=frozenset({"validator_changes"}))
         rc, out, err = await _query(
             ["account", addr, "--prove", "--genesis", genesis, "--rpc", proxy.url]
         )
-    assert rc == 1 and out == ""
-    assert "error: verification failed: validators: hash at height" in err, err
-    assert proxy.tamper.told >= 1
+        assert rc == 0, err  # the proxy itself is honest until told to lie
+        for tamper, refusal in lies:
+            proxy.tamper = tamper
+            rc, out, err = await _query(
+                ["account", addr, "--prove", "--genesis", genesis, "--rpc", proxy.url]
+            )
+            assert rc == 1 and out == "", (tamper.name, out)
+            assert "error: verification failed: " in err and refusal in err, (tamper.name, err)
+            assert tamper.told >= 1, tamper.name
