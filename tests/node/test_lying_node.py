@@ -468,3 +468,28 @@ async def test_a_substituted_validator_set_read_is_refused(served: Served) -> No
         served.proxy.tamper = Tamper("set", swap)
         with pytest.raises(VerifyError, match=r"^validators: set of height 17 is not the followed"):
             await c.verified_request("validators", {"height": 17}, genesis=served.doc)
+
+
+async def test_a_trusted_block_anchor_cannot_be_replaced_by_the_node(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--trust HEIGHT:BLOCKHASH`: the honest node is believed from that block; a node that
+    answers another block for the trusted height is refused by the anchor check."""
+    lc = served.story.lc
+    h = served.story.changes[-1]
+    trust = f"{h}:{lc.blocks[h].hash.hex()}"
+    addr = served.story.members[1].address.hex()
+    argv = ["query", "account", addr, "--prove", "--trust", trust, "--rpc", served.proxy.url]
+    assert await asyncio.to_thread(main, argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["verified"]["anchor_height"] == h
+
+    def other_block(method: str, params: dict[str, Any]) -> tuple[str, dict[str, Any], None]:
+        if params.get("height") == h:
+            params = dict(params, height=h + 1)
+        return method, params, None
+
+    served.proxy.tamper = Tamper("anchor", route=other_block)
+    assert await asyncio.to_thread(main, argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: verification failed: anchor: header of height"), err
