@@ -256,12 +256,14 @@ class NodeService:
 
     # ---------------------------------------------------------------- section 11: heights, proofs
 
-    def _view_at(self, height: int | None) -> Any:
+    def _view_at(self, height: int | None, pin: bool = False) -> Any:
         """The view after block `height` (None: the latest); -32001 outside the retained
-        heights, with the message `pruned` below them (section 11)."""
-        if height is None:
-            return self._p.view()
+        heights, with the message `pruned` below them (section 11). `pin` (with prove):
+        the latest too is a view pinned at its height, so that a proof and its header never
+        straddle a commit; plain reads keep the cached latest view."""
         latest = self._p.view().height
+        if height is None:
+            return self._p.view(latest) if pin and latest > 0 else self._p.view()
         if not 1 <= height <= latest:
             raise NotFound(f"height {height} not committed (latest is {latest})")
         try:
@@ -293,7 +295,7 @@ class NodeService:
     async def account(
         self, address: bytes, height: int | None = None, prove: bool = False
     ) -> dict[str, Any]:
-        view = self._view_at(height)
+        view = self._view_at(height, prove)
         acct = view.account(address)
         out: dict[str, Any] = acct.to_json(
             address, self._p.mempool.pending_nonce(address, acct.nonce)
@@ -301,7 +303,7 @@ class NodeService:
         return self._proven(view, K.account_key(address), out) if prove else out
 
     async def pool(self, id: str, height: int | None = None, prove: bool = False) -> dict[str, Any]:
-        view = self._view_at(height)
+        view = self._view_at(height, prove)
         p = view.pool(id)
         if p is None:
             if prove:
@@ -313,7 +315,7 @@ class NodeService:
     async def member(
         self, pool: str, address: bytes, height: int | None = None, prove: bool = False
     ) -> dict[str, Any]:
-        view = self._view_at(height)
+        view = self._view_at(height, prove)
         if view.pool(pool) is None and not prove:
             raise NotFound(f"pool {pool!r} not found")
         m = view.member(pool, address)
@@ -329,7 +331,7 @@ class NodeService:
     async def claim(
         self, id: bytes, height: int | None = None, prove: bool = False
     ) -> dict[str, Any]:
-        view = self._view_at(height)
+        view = self._view_at(height, prove)
         c = view.claim(id)
         if c is None:
             if prove:
@@ -347,7 +349,7 @@ class NodeService:
     async def proposal(
         self, id: bytes, height: int | None = None, prove: bool = False
     ) -> dict[str, Any]:
-        view = self._view_at(height)
+        view = self._view_at(height, prove)
         pr = view.proposal(id)
         if pr is None:
             if prove:
@@ -363,7 +365,7 @@ class NodeService:
         return [pr.to_json() for pr in found]
 
     async def params(self, height: int | None = None, prove: bool = False) -> dict[str, Any]:
-        view = self._view_at(height)
+        view = self._view_at(height, prove)
         out: dict[str, Any] = view.params.to_json()
         return self._proven(view, K.PARAMS, out) if prove else out
 

@@ -41,7 +41,15 @@ CANDIDATES = 6  # four genesis validators and two operators that register later
 class LightChain:
     """Blocks 1.. of a 4-validator chain; `epoch_length` sets the election interval."""
 
-    def __init__(self, epoch_length: int = 100, store: Any = None, state_history: int = 0) -> None:
+    def __init__(
+        self,
+        epoch_length: int = 100,
+        store: Any = None,
+        state_history: int = 0,
+        extra_accounts: int = 0,
+    ) -> None:
+        """`extra_accounts` funded accounts besides the dev ones make a state of realistic
+        size (deeper proofs) for bench/light.py."""
         self.validator_keys = [dev_signer(f"validator{i}") for i in range(CANDIDATES)]
         self.operators = [dev_signer(f"operator{i}") for i in range(CANDIDATES)]
         self.by_key: dict[bytes, Signer] = {s.public_key: s for s in self.validator_keys}
@@ -57,7 +65,8 @@ class LightChain:
             ],
             operators=[o.public_key for o in self.operators[4:]],
             accounts=[(dev_signer(f"member{i}").public_key, 1_000_000) for i in range(4)]
-            + [(o.public_key, 1_000) for o in self.operators[4:]],
+            + [(o.public_key, 1_000) for o in self.operators[4:]]
+            + [(sha256(i.to_bytes(8, "big")), 1) for i in range(extra_accounts)],
             params={"epoch_length": epoch_length},
         )
         self.genesis = parse_genesis(self.genesis_doc)

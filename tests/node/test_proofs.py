@@ -267,3 +267,26 @@ def test_every_proof_verifies_and_no_altered_one_does(
         for bad in _mutations(proof)[:: max(1, len(_mutations(proof)) // 60)]:
             with pytest.raises(VerifyError):
                 check_proof(bad, key, root)
+
+
+async def test_no_digit_of_a_proven_answer_can_change_unnoticed(net: Net) -> None:
+    """Any one hex digit or decimal digit changed in proof, header (but its informative
+    `hash`) or commit of a real answer is refused."""
+    from node.light import Follower, genesis_anchor
+
+    async with RpcClient(net.url) as c:
+        follower = Follower(genesis_anchor(net.lc.genesis_doc))
+        await c.follow_to(follower, LAST)
+        answer = await c.account(M1, prove=True)
+    args = {"address": M1.hex()}
+    follower.verify_read("account", args, LAST, answer)
+    checked = 0
+    for part in ("proof", "header", "commit"):
+        body = {k: v for k, v in answer[part].items() if k != "hash"}
+        for bad in _mutations(body)[::3]:
+            if part == "header":
+                bad["hash"] = answer["header"]["hash"]
+            with pytest.raises(VerifyError):
+                follower.verify_read("account", args, LAST, {**answer, part: bad})
+            checked += 1
+    assert checked > 1000
