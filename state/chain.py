@@ -248,7 +248,8 @@ class Chain:
             vset.append(ValidatorInfo(v.operator, v.consensus_key, v.name, v.power))
         objects[K.validators_key(1)] = tuple(vset)
         changes: dict[bytes, bytes | None] = {k: K.encode_value(v) for k, v in objects.items()}
-        root, nodes = StateTree(store, TREE_PREFIX).update(EMPTY_ROOT, changes, version=0)
+        tree = StateTree(store, TREE_PREFIX)
+        root, nodes = tree.update(EMPTY_ROOT, changes, version=0)
         batch = Batch()
         batch.ops.update(changes)
         batch.update(nodes)
@@ -260,7 +261,9 @@ class Chain:
         batch.put(META_TIME, K.pack(genesis.genesis_time_ms))
         store.write(batch, sync=True)
         chain = cls(store, state_history, prune_per_block)
-        # the genesis state is in memory already: start with warm caches
+        # the genesis state is in memory already: start with warm caches (the tree that built
+        # it holds every node it wrote, up to its cache bound)
+        chain.tree = tree
         chain._committed.refresh(objects)
         return chain
 
