@@ -259,6 +259,9 @@ def check_fields(
         shown["address"] = args["address"].lower()
     if kind == "member":
         shown["status"] = member_status(record, height)
+    if kind == "pool" and "liabilities" in record:  # section 12's reserve_bps
+        owed = record["liabilities"]
+        shown["reserve_bps"] = None if owed == 0 else min(record["balance"] * 10000 // owed, 10**9)
     for name, want in shown.items():
         if name in answer and answer[name] != want:
             raise DocRefused("answer", f"field {name} differs from the proven record")
