@@ -220,7 +220,9 @@ class ElectionStory:
     lc: LightChain
     changes: list[int]
     jailed: bytes  # consensus key of the double-signer
-    members: list[Actor]
+    members: list[Actor]  # [elector, member]: both in POOL; member filed `claim`
+    claim: bytes  # id of a claim with one approving vote (by the elector)
+    proposal: bytes  # id of a chain proposal (by the elector)
 
 
 def election_genesis(chain_id: str = "huzhu-light") -> tuple[dict[str, Any], dict[bytes, Signer]]:
@@ -238,14 +240,18 @@ def election_genesis(chain_id: str = "huzhu-light") -> tuple[dict[str, Any], dic
         ],
         accounts=[(o.public_key, 1_000) for o in ops]
         + [(dev_signer(f"light-member{i}").public_key, 1_000_000) for i in range(2)],
-        pools=[{"id": POOL, "name": "Medical aid"}],
+        pools=[
+            {"id": POOL, "name": "Medical aid", "params": {"waiting_period": 0, "juror_min_age": 0}}
+        ],
     )
     return doc, {c.public_key: c for c in cons}
 
 
 def election_chain(chain_id: str = "huzhu-light", tail: int = 3) -> ElectionStory:
     """A chain whose deciding set changes four times (heights 6, 10, 14, 15): three elections
-    and the removal of a double-signer by evidence (who is then barred from the election of 16).
+    and the removal of a double-signer by evidence (who is then barred from the election of 16);
+    then a pool with two members (17), a claim (18) with a vote and a chain proposal (19), so
+    every provable record kind is in the state.
 
     Epoch length 4: the election at the end of block 4k fixes the set of height 4k + 2."""
     doc, keys = election_genesis(chain_id)
@@ -276,8 +282,21 @@ def election_chain(chain_id: str = "huzhu-light", tail: int = 3) -> ElectionStor
     while lc.chain.height < 16:
         lc.add_block()
     transfer = lc.tx(member, "transfer", {"to": elector.address, "amount": 5})
-    lc.add_block([transfer, lc.tx(member, "join", {"pool": POOL})])  # 17
+    joins = [lc.tx(a, "join", {"pool": POOL}) for a in (member, elector)]
+    lc.add_block([transfer, *joins])  # 17
+    claim = lc.tx(member, "claim", {"pool": POOL, "amount": 300, "evidence": sha256(b"bill")})
+    lc.add_block([claim])  # 18
+    propose = {
+        "scope": "chain",
+        "changes": {"min_fee": 2},
+        "title": "fees",
+        "text_hash": sha256(b"fees"),
+    }
+    vote = lc.tx(elector, "vote", {"claim": sha256(claim), "approve": True})
+    proposal_tx = lc.tx(elector, "propose", propose)
+    lc.add_block([vote, proposal_tx])  # 19
+    proposal = sha256(proposal_tx)
     for _ in range(tail):
         lc.add_block()
     changes = lc.change_heights()
-    return ElectionStory(lc, changes, cons[5], [elector, member])
+    return ElectionStory(lc, changes, cons[5], [elector, member], sha256(claim), proposal)

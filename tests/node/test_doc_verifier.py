@@ -409,10 +409,21 @@ def _flip(h: str, at: int = -1) -> str:
 
 
 #: a number field of each kind's record, which the "value" lie changes
-_FIELD = {"account": "balance", "pool": "balance", "member": "paid_through", "params": "min_fee"}
+_FIELD = {
+    "account": "balance",
+    "pool": "balance",
+    "member": "paid_through",
+    "params": "min_fee",
+    "claim": "amount",
+    "proposal": "yes",
+}
 
 
 def _kind(answer: dict[str, Any]) -> str:
+    if "claimant" in answer:
+        return "claim"
+    if "scope" in answer:
+        return "proposal"
     if "min_fee" in answer:
         return "params"
     if "paid_through" in answer:
@@ -478,6 +489,8 @@ async def test_the_doc_verifier_agrees_with_node_light_over_live_answers() -> No
                     ("pool", {"id": "nope"}),
                     ("member", {"pool": POOL, "address": member}),
                     ("params", {}),
+                    ("claim", {"id": story.claim.hex()}),
+                    ("proposal", {"id": story.proposal.hex()}),
                 ]
                 for kind, args in asked:
                     ans = await c.request(kind, {**args, "height": height, "prove": True})
@@ -504,6 +517,7 @@ async def test_the_doc_verifier_agrees_with_node_light_over_live_answers() -> No
                 (name in ("proof value", "proof leaf") and absent)
                 or (name == "value" and absent and kind != "account")
                 or (name == "status" and (kind != "member" or absent))
+                or (name == "voters" and (kind != "claim" or absent))
                 or (name == "proof step" and not answer["proof"]["siblings"])
             )
             if skip:
@@ -515,6 +529,7 @@ async def test_the_doc_verifier_agrees_with_node_light_over_live_answers() -> No
             assert (doc == "valid") == (name == "honest"), (kind, name, height, doc)
     assert ("member", True) in kinds_seen and ("member", False) in kinds_seen
     assert ("pool", True) in kinds_seen and ("account", True) in kinds_seen
+    assert {("claim", False), ("claim", True), ("proposal", False)} <= kinds_seen
     # a hidden change: both refuse, with the same check
     case = {
         "anchor": {"genesis": True},

@@ -363,9 +363,8 @@ async def test_the_honest_node_is_believed(
     assert rc == 0, err
     printed = json.loads(out)
     assert printed["verified"]["block_hash"] == verified["block_hash"]
-    assert (
-        printed["answer"]["balance"] == story.lc.chain.view().account(bytes.fromhex(addr)).balance
-    )
+    at = story.lc.chain.view(verified["height"])
+    assert printed["answer"]["balance"] == at.account(bytes.fromhex(addr)).balance
 
 
 async def test_two_thirds_plus_one_signature_is_enough(served: Served) -> None:
@@ -408,6 +407,8 @@ def _kind_reads(served: Served) -> dict[str, dict[str, Any]]:
         "pool": {"id": POOL},
         "member": {"pool": POOL, "address": addr},
         "params": {},
+        "claim": {"id": served.story.claim.hex()},
+        "proposal": {"id": served.story.proposal.hex()},
     }
 
 
@@ -419,6 +420,9 @@ KIND_LIES = [
     ("member", "status", _set_field(["status"], lambda v: "lapsed"), r"field 'status'"),
     ("params", "min_fee", _set_field(["min_fee"], lambda v: v + 1), r"^answer: params field"),
     ("member", "absent", lambda r: r["proof"].update(value=None), r"^proof: .*state_root"),
+    ("claim", "voters", _set_field(["voters", 0, "approve"], lambda v: not v), "field 'voters'"),
+    ("claim", "status", _set_field(["status"], lambda v: "approved"), r"field 'status'"),
+    ("proposal", "yes", _set_field(["yes"], lambda v: v + 3), r"^answer: proposal field 'yes'"),
 ]
 
 
