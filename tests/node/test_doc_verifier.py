@@ -144,6 +144,9 @@ def check_signed(
 ) -> bytes:
     """11.6 step 3 (and 4): chain_id, height, validators_hash, then the commit of 11.5;
     returns the header's state_root."""
+    fields = {"chain_id", *HEADER_INT, *HEADER_BIN}
+    if not isinstance(header, dict) or fields - set(header):
+        raise DocRefused("header", "malformed field")  # 11.7
     if header["chain_id"] != chain_id:
         raise DocRefused("header", "another chain")
     if header["height"] != height:
@@ -215,6 +218,9 @@ def decode_record(raw: bytes) -> Any:
 
 
 def proven(proof: dict[str, Any], key: bytes, root: bytes) -> bytes | None:
+    """11.3: "All four fields are required" (11.7: `proof:` missing field)."""
+    if not isinstance(proof, dict) or {"key", "value", "leaf", "siblings"} - set(proof):
+        raise DocRefused("proof", "missing field")
     if bytes.fromhex(proof["key"]) != key:
         raise DocRefused("proof", "another key")
     value = None if proof["value"] is None else bytes.fromhex(proof["value"])
@@ -537,3 +543,23 @@ async def test_the_doc_verifier_agrees_with_node_light_over_live_answers() -> No
         "read": {"kind": "params", "args": {}, "height": lc.chain.height, "answer": reads[-1][3]},
     }
     assert doc_verdict(lc.doc, case, {}) == _real_verdict(lc.doc, case, {}) == "validators"
+
+
+#: answers of the wrong shape (11.7): each is refused by the check that names the part
+SHAPE_LIES: dict[str, Any] = {
+    "proof without leaf": lambda a: a["proof"].pop("leaf"),
+    "proof without value": lambda a: a["proof"].pop("value"),
+    "proof without siblings": lambda a: a["proof"].pop("siblings"),
+    "header without state_root": lambda a: a["header"].pop("state_root"),
+    "header without validators_hash": lambda a: a["header"].pop("validators_hash"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_LIES))
+def test_both_verifiers_refuse_malformed_answers_by_the_same_check(name: str) -> None:
+    doc = _vectors()
+    case = copy.deepcopy(next(c for c in doc["cases"] if c["name"] == "account present"))
+    SHAPE_LIES[name](case["read"]["answer"])
+    want = name.split()[0]
+    assert doc_verdict(doc["genesis"], case, doc["follow"]) == want
+    assert _real_verdict(doc["genesis"], case, doc["follow"]) == want
