@@ -61,6 +61,14 @@ def _dir_size(path: str) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
+PREFIXES = (b"t/", b"~t/", b"s/", b"x/", b"r/", b"m/")
+
+
+def _raw_by_prefix(store: LevelDBStore) -> dict[str, int]:
+    """Key + value bytes per key family (before LevelDB's compression): where the disk goes."""
+    return {p.decode(): sum(len(k) + len(v) for k, v in store.iterate(p)) for p in PREFIXES}
+
+
 def _compacted_size(store: LevelDBStore, path: str) -> int:
     store._db.compact_range()  # type: ignore[attr-defined]  # bench only: plyvel's own call
     return _dir_size(path)
@@ -186,15 +194,20 @@ def run_history(
     half = blocks // 2
     block_s = _run_blocks(chain, plan, half, block_txs, idle)
     size_mid = _compacted_size(store, path)
+    raw_mid = _raw_by_prefix(store)
     chain.prune_s.clear()
     chain.prune_ops.clear()
     block_s = _run_blocks(chain, plan, blocks - half, block_txs, idle)
     size_end = _compacted_size(store, path)
+    raw_end = _raw_by_prefix(store)
     out = {
         "history": history,
         "blocks": blocks,
         "bytes_per_block": round((size_end - size_mid) / (blocks - half)),
         "disk_bytes_end": size_end,
+        "raw_bytes_per_block": {
+            p: round((raw_end[p] - raw_mid[p]) / (blocks - half)) for p in raw_end
+        },
         "stale_backlog_end": chain.tree.stale_backlog(chain.oldest_retained),
         "oldest_retained": chain.oldest_retained,
         "block": _ms(block_s),

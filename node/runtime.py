@@ -104,6 +104,8 @@ class Node:
         return self._mempool
 
     def view(self, height: int | None = None) -> StateView:
+        """The latest state, or the state after a retained height (state.chain.Chain.view:
+        raises Pruned / NotCommitted)."""
         return self.chain.view(height)
 
     def block_at(self, height: int) -> Block | None:

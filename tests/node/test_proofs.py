@@ -117,6 +117,11 @@ async def test_a_trusted_block_anchors_as_the_genesis_file_does(net: Net) -> Non
             "account", {"address": M1.hex()}, trust=f"30:{block_hash}"
         )
         assert verified["anchor_height"] == 30 and verified["validator_changes_followed"] == 2
+        # a change decided before the trusted block (42, decided by 40) is proven by the
+        # trusted block's own state
+        trust41 = f"41:{net.lc.blocks[41].hash.hex()}"
+        _, verified = await c.verified_request("claim", {"id": net.claim.hex()}, trust=trust41)
+        assert verified["validator_changes_followed"] == 1 and verified["present"] is True
         with pytest.raises(VerifyError, match="^anchor: header of height 30 does not hash"):
             await c.verified_request("account", {"address": M1.hex()}, trust=f"30:{'00' * 32}")
         with pytest.raises(VerifyError, match="^anchor: height 20 is below the trust anchor 30"):
@@ -135,6 +140,8 @@ async def test_validators_follow_every_change(net: Net) -> None:
             )
             assert answer["height"] == h and verified["validator_changes_followed"] == 4
         assert any("after the header" in f for f in verified["unverified_fields"])
+        genesis_set = await c.validators(1, prove=True)  # proven by block 1's state
+        assert (genesis_set["effective_height"], genesis_set["header"]["height"]) == (1, 1)
         step = await c.validators(22, prove=True)
         assert step["effective_height"] == 22 and step["header"]["height"] == 20
         with pytest.raises(RpcError) as err:  # `at` before the deciding block
@@ -200,6 +207,9 @@ async def test_cli_verifies_and_exits_1_naming_the_failed_check(
     assert out["answer"]["address"] == M1.hex() and out["verified"]["present"] is True
     assert await _cli(["query", "claim", net.claim.hex(), "--height", "20", *argv[3:]]) == 0
     assert json.loads(capsys.readouterr().out)["verified"]["height"] == 20
+    assert await _cli(["query", "validators", "40", *argv[3:]]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["answer"]["height"] == 40 and got["verified"]["validator_changes_followed"] == 3
     trust = f"30:{net.lc.blocks[30].hash.hex()}"
     assert await _cli(["query", "pool", "medical", "--prove", "--trust", trust, *rpc]) == 0
     assert json.loads(capsys.readouterr().out)["verified"]["anchor_height"] == 30
