@@ -211,7 +211,7 @@ class RpcClient:
 
     async def follow_to(self, follower: Follower, height: int) -> None:
         """Follow every validator-set change after the follower's last one up to `height`,
-        in order, each proven under the header of the block that decided it."""
+        in order, each proven under the header of the last block the previous set signs."""
         after = follower.last_followed
         while after < height:
             page = await self.request("validator_changes", {"after": after, "limit": _CHANGES_PAGE})
@@ -219,7 +219,7 @@ class RpcClient:
                 raise VerifyError("validators: validator_changes is not a list")
             todo = [e for e in page if isinstance(e, int) and after < e <= height]
             for e in todo:
-                at = max(e - 2, follower.anchor.height)
+                at = max(e - 1, follower.anchor.height)
                 answer = await self.request("validators", {"height": e, "prove": True, "at": at})
                 follower.follow(e, answer)
             if len(page) < _CHANGES_PAGE or len(todo) < len(page):

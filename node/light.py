@@ -17,9 +17,12 @@ The algorithm, with the byte layouts, is docs/protocol.md section 11; in short:
 * the set believed for H comes from the trust anchor (the genesis validators at height 1,
   or the set whose hash a trusted block's header carries) followed through every set
   change e (the record ``s/V/be64(e)``, written by block e - 2) in order: each change is
-  proven under a header at max(e - 2, anchor height) that the set believed for that height
-  signed. A node that hides a change is caught because the header of H then carries the
-  hash of a set other than the believed one.
+  proven under the header at max(e - 1, anchor height), the last block the previous set
+  signs, which that set must have signed. A node that hides a change is caught because a
+  header checked later (the next change's e' - 1 >= the hidden one, or H) then carries the
+  hash of a set other than the believed one. (Proving under e - 2, the deciding block, would
+  let a change followed at once by another, e and e + 1, go unseen: no header in [e, e + 1)
+  would ever be checked.)
 """
 
 from __future__ import annotations
@@ -413,13 +416,13 @@ class Follower:
 
     def follow(self, effective: int, answer: Any) -> None:
         """Take the set change at `effective` from a ``validators`` answer with ``prove``
-        (proof of s/V/be64(effective) under a header at max(effective - 2, anchor height)).
+        (proof of s/V/be64(effective) under the header at max(effective - 1, anchor height)).
 
         Changes must be followed in increasing order."""
         if effective <= self.last_followed:
             raise _fail(f"validators: change at {effective} is not after {self.last_followed}")
         a = _obj(answer, "validators")
-        at = max(effective - 2, self.anchor.height)
+        at = max(effective - 1, self.anchor.height)
         if a.get("effective_height") != effective:
             raise _fail(
                 f"validators: answer is for change {a.get('effective_height')}, asked {effective}"

@@ -493,9 +493,10 @@ METHODS: tuple[Method, ...] = (
             Param(
                 "at",
                 HEIGHT,
-                "with prove: the block whose state proves the record; default "
-                "max(effective_height - 2, 1), the block that decided the change; from there "
-                "to the latest",
+                "with prove: the block whose state proves the record, from "
+                "max(effective_height - 2, 1) (the block that decided the change) to the latest; "
+                "default max(effective_height - 1, 1) (the last block the previous set signs, "
+                "what a light client checks), or the latest if that is lower",
                 required=False,
             ),
         ),

@@ -430,7 +430,8 @@ class NodeService:
         # block that decided it (written at the end of block e - 2, section 11)
         changes = view.validator_changes(0, h, reverse=True, limit=1)
         eff = changes[0] if changes else 1
-        proof_h = max(eff - 2, 1) if at is None else at
+        # default: the block a light client checks (e - 1, the last the previous set signs)
+        proof_h = min(max(eff - 1, 1), latest) if at is None else at
         if not max(eff - 2, 1) <= proof_h <= latest:
             raise NotFound(
                 f"at {proof_h} outside {max(eff - 2, 1)}..{latest} for the change at {eff}"

@@ -192,6 +192,9 @@ def state_key(kind: str, args: dict[str, Any]) -> bytes:
         return b"s/c/" + bytes.fromhex(args["id"])
     if kind == "proposal":
         return b"s/g/" + bytes.fromhex(args["id"])
+    if kind == "event":
+        pool = args["pool"].encode()
+        return b"s/w/" + len(pool).to_bytes(1, "big") + pool + be64(args["round"])
     if kind == "params":
         return b"s/params"
     raise AssertionError(f"no key for {kind}")
@@ -315,7 +318,7 @@ class DocFollower:
             raise DocRefused("validators", "changes out of order")
         if answer.get("effective_height") != effective:
             raise DocRefused("validators", "answer for another change")
-        at = max(effective - 2, self.anchor)
+        at = max(effective - 1, self.anchor)
         root = check_signed(self.chain_id, at, answer["header"], answer["commit"], self.set_at(at))
         raw = proven(answer["proof"], b"s/V/" + be64(effective), root)
         if raw is None:

@@ -280,7 +280,7 @@ def lies(served: Served) -> list[Lie]:
         ),
         Lie(
             Tamper("hidden_change", _hide_change(story.changes[1])),
-            rf"^validators: hash at height {story.changes[2] - 2} does not match header",
+            rf"^validators: hash at height {story.changes[2] - 1} does not match header",
         ),
         Lie(
             Tamper("hidden_last_change", _hide_change(story.changes[-1])),

@@ -8,8 +8,8 @@ deterministic signatures, so a change in the file is a change in the format or t
 How the cases are made: tests/node/lightchain.py builds a 4-validator chain in process with
 elections every 10 blocks (member0 rotates its votes, so each election changes the set; the
 sets take effect at 12, 22, 32 and 42) and signs every block with the validators' dev keys.
-While the chain grows, each set change is captured the moment its deciding block e - 2 is the
-latest, as a node answers ``validators(e, prove, at=e-2)``; the reads are captured at the last
+While the chain grows, each set change is captured the moment block e - 1 (the last one the
+previous set signs) is the latest, as a node answers ``validators(e, prove, at=e-1)``; the reads are captured at the last
 height. Each tampered case alters one thing of an honest answer and names the check that must
 refuse it. The file format is docs/protocol.md section 11, "Test vectors".
 """
@@ -80,10 +80,10 @@ def build() -> dict[str, Any]:
     trust: dict[str, Any] = {}
 
     def on_block(h: int) -> None:
-        for e in _run(svc.validator_changes(h + 1, 10)):
-            if e == h + 2:
+        for e in _run(svc.validator_changes(h, 10)):
+            if e == h + 1:
                 steps[e] = _run(svc.validators(e, True, h))
-        if h == FAKE_CHANGE - 2:  # what a node claiming a change at FAKE_CHANGE must show
+        if h == FAKE_CHANGE - 1:  # what a node claiming a change at FAKE_CHANGE must show
             ans = {"height": FAKE_CHANGE, "effective_height": FAKE_CHANGE}
             key = K.validators_key(FAKE_CHANGE)
             trust["fake"] = svc._proven(svc._p.view(), key, ans)
