@@ -589,7 +589,11 @@ class StateView:
         return ev
 
     def events(self, pool: str, limit: int = 100) -> list[Event]:
-        """Events of `pool`, oldest (lowest round) first; empty for an unknown pool."""
+        """Events of `pool`, oldest (lowest round) first; empty for an unknown pool. A listing
+        is a scan, which the tree cannot do at a past height: it answers from the latest state,
+        as `claims` and `proposals` do."""
+        if self._at is not None:
+            return self._chain.view().events(pool, limit)
         if self.pool(pool) is None:
             return []
         out: list[Event] = []
