@@ -9,8 +9,9 @@ stay. Block validity (section 2) is checked as the transactions are met; in prop
 offending transaction is dropped (with the sender's later ones) instead of failing the block.
 
 This module keeps the overlay and the block loop; the per-type transaction rules are in
-:mod:`state.rules` and the end of block (tally, election, evidence) in :mod:`state.endblock`,
-both mixed into :class:`BlockExecutor`.
+:mod:`state.rules`, :mod:`state.governance`, :mod:`state.attest` and :mod:`state.parametric`,
+and the end of block (escrow return, claims, parametric rounds, governance, election,
+evidence) in :mod:`state.endblock` and those, all mixed into :class:`BlockExecutor`.
 """
 
 from __future__ import annotations

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from state.attest import AttestRules
-from state.codec import MAX_SAFE_INT
 from state.errors import Code
 from state.fieldkinds import (
     ADDRESS,
@@ -36,70 +35,48 @@ from state.fieldkinds import (
     WireCheck,
 )
 from state.governance import GovRules
-from state.model import (
-    ACTIVE,
-    CHAIN_SCOPE,
-    STAGE_ATTESTATION,
-    WAITING,
-    Claim,
-    Event,
-    Pool,
-    Proposal,
-)
 from state.parametric import ParametricRules
 from state.rules import TxRules
+from state.txgen import (
+    GenContext,
+    Generator,
+    GenView,
+    Rng,
+    gen_admit,
+    gen_attest,
+    gen_ballot,
+    gen_claim,
+    gen_collect,
+    gen_elect,
+    gen_join,
+    gen_leave,
+    gen_object,
+    gen_pay,
+    gen_payout,
+    gen_propose,
+    gen_register_candidate,
+    gen_report,
+    gen_transfer,
+    gen_vote,
+)
 
-_T = TypeVar("_T")
+#: the generators' types are re-exported: the simulator reads them here, with the registry
+__all__ = [
+    "BY_NAME",
+    "GEN_TRIES",
+    "REGISTRY",
+    "TX_TYPES",
+    "GenContext",
+    "GenView",
+    "Generator",
+    "Rng",
+    "Rule",
+    "TxType",
+    "generate",
+]
 
 #: a rule: (the block executor, the transaction, its index in the block) -> its event
 Rule = Callable[[Any, Any, int], dict[str, Any]]
-
-
-class Rng(Protocol):
-    """The randomness a generator may use (random.Random fits; state/ never imports it)."""
-
-    def random(self) -> float: ...
-
-    def randint(self, a: int, b: int) -> int: ...
-
-    def choice(self, seq: Sequence[_T]) -> _T: ...
-
-    def sample(self, population: Sequence[_T], k: int) -> list[_T]: ...
-
-    def randbytes(self, n: int) -> bytes: ...
-
-
-class GenView(Protocol):
-    """What a generator reads of the committed state (state/chain.py StateView fits)."""
-
-    def pool(self, pool_id: str) -> Pool | None: ...
-
-    def member_status(self, pool: str, addr: bytes, h: int | None = None) -> str | None: ...
-
-    def claims(self, pool: str, status: str | None = None, limit: int = 100) -> list[Claim]: ...
-
-    def proposals(
-        self, scope: str, status: str | None = None, limit: int = 100
-    ) -> list[Proposal] | None: ...
-
-    def events(self, pool: str, limit: int = 100) -> list[Event]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class GenContext:
-    """One generator call: who sends, at which height, and what the simulation knows."""
-
-    rng: Rng
-    view: GenView
-    sender: bytes
-    height: int  # the height of the block being built
-    accounts: tuple[bytes, ...]  # funded member addresses
-    pools: tuple[str, ...]
-    candidates: tuple[bytes, ...]  # registered candidates' operators
-
-
-#: a simulator generator: a payload that makes sense for the sender now, or None
-Generator = Callable[[GenContext], "dict[str, Any] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,201 +107,6 @@ class TxType:
         return self.name.replace("_", "-")
 
 
-# --- simulator generators ---------------------------------------------------------------
-# Each returns None when the type makes no sense for the sender now; the simulator then
-# draws another type. Rules may still refuse what they make (claim_open, already_voted...):
-# failed rules must produce identical roots everywhere too.
-
-_MEMBER_OK = (WAITING, ACTIVE)
-
-
-def _pool_where(ctx: GenContext, statuses: tuple[str, ...] | None) -> tuple[str, Pool] | None:
-    """A random pool, if the sender's status there is in `statuses` (None: not a member)."""
-    pool_id = ctx.rng.choice(ctx.pools)
-    pool = ctx.view.pool(pool_id)
-    if pool is None:
-        return None
-    status = ctx.view.member_status(pool_id, ctx.sender, ctx.height)
-    ok = status not in _MEMBER_OK if statuses is None else status in statuses
-    return (pool_id, pool) if ok else None
-
-
-def _gen_transfer(ctx: GenContext) -> dict[str, Any] | None:
-    return {"to": ctx.rng.choice(ctx.accounts), "amount": ctx.rng.randint(1, 1_000)}
-
-
-def _gen_admit(ctx: GenContext) -> dict[str, Any] | None:
-    return {"account": ctx.rng.choice(ctx.accounts)}  # members are no registrars: unauthorized
-
-
-def _gen_join(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, None)
-    return None if found is None else {"pool": found[0]}
-
-
-def _gen_pay(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, _MEMBER_OK)
-    if found is None:
-        return None
-    pool_id, pool = found
-    return {"pool": pool_id, "amount": pool.params.contribution * ctx.rng.randint(1, 3)}
-
-
-def _gen_leave(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, _MEMBER_OK)
-    return None if found is None else {"pool": found[0]}
-
-
-def _gen_claim(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, (ACTIVE,))
-    if found is None:
-        return None
-    pool_id, pool = found
-    amount = ctx.rng.randint(1, pool.params.max_claim)
-    return {"pool": pool_id, "amount": amount, "evidence": ctx.rng.randbytes(32)}
-
-
-def _gen_vote(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, (ACTIVE,))
-    if found is None:
-        return None
-    voting = [c for c in ctx.view.claims(found[0], "voting", 20) if c.claimant != ctx.sender]
-    if not voting:
-        return None
-    return {"claim": ctx.rng.choice(voting).id, "approve": ctx.rng.random() < 0.7}
-
-
-def _gen_payout(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, _MEMBER_OK)
-    if found is None:
-        return None
-    h = ctx.height
-    approved = [
-        c
-        for c in ctx.view.claims(found[0], "approved", 20)
-        if c.payable_at is not None and c.payable_at <= h
-    ]
-    return {"claim": ctx.rng.choice(approved).id} if approved else None
-
-
-def _gen_register_candidate(ctx: GenContext) -> dict[str, Any] | None:
-    # members are no operators: the rule refuses it (unauthorized), as it must everywhere
-    return {"consensus_key": ctx.rng.randbytes(32), "name": "sim-candidate"}
-
-
-def _gen_elect(ctx: GenContext) -> dict[str, Any] | None:
-    if not ctx.candidates:
-        return None
-    n = min(len(ctx.candidates), ctx.rng.randint(1, 5))
-    return {"candidates": ctx.rng.sample(ctx.candidates, n)}
-
-
-def _gen_propose(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, (ACTIVE,))
-    if found is None:
-        return None
-    rng = ctx.rng
-    changes: dict[str, Any]
-    if rng.random() < 0.3:
-        scope = CHAIN_SCOPE
-        changes = {"gov_deposit": rng.randint(50, 150)}
-    else:
-        scope = found[0]
-        changes = {"max_claim": rng.randint(1_000, 9_000)}
-        if rng.random() < 0.2:
-            changes["quorum"] = rng.randint(1, 3)
-    return {
-        "scope": scope,
-        "changes": changes,
-        "title": "sim proposal",
-        "text_hash": rng.randbytes(32),
-    }
-
-
-def _gen_ballot(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, _MEMBER_OK)
-    if found is None:
-        return None
-    scope = CHAIN_SCOPE if ctx.rng.random() < 0.3 else found[0]
-    voting = ctx.view.proposals(scope, "voting", 20)
-    if not voting:
-        return None
-    roll = ctx.rng.random()
-    choice = "yes" if roll < 0.7 else "no" if roll < 0.9 else "abstain"
-    return {"proposal": ctx.rng.choice(voting).id, "choice": choice}
-
-
-#: share of draws in which a generator sends a type the sender holds no role for (the
-#: refusals must give equal roots too)
-_STRAY = 0.05
-
-
-def _gen_attest(ctx: GenContext) -> dict[str, Any] | None:
-    pool_id = ctx.rng.choice(ctx.pools)
-    pool = ctx.view.pool(pool_id)
-    if pool is None:
-        return None
-    voting = [c for c in ctx.view.claims(pool_id, "voting", 20) if c.claimant != ctx.sender]
-    if ctx.sender in pool.params.attestors:
-        voting = [c for c in voting if c.stage == STAGE_ATTESTATION]
-    elif ctx.rng.random() >= _STRAY:
-        return None
-    if not voting:
-        return None
-    return {
-        "claim": ctx.rng.choice(voting).id,
-        "approve": ctx.rng.random() < 0.7,
-        "report": ctx.rng.randbytes(32),
-    }
-
-
-def _gen_object(ctx: GenContext) -> dict[str, Any] | None:
-    found = _pool_where(ctx, (ACTIVE,))
-    if found is None:
-        return None
-    h = ctx.height
-    open_ = [
-        c
-        for c in ctx.view.claims(found[0], "approved", 20)
-        if c.payable_at is not None and h < c.payable_at and c.claimant != ctx.sender
-    ]
-    if not open_ or ctx.rng.random() >= 0.5:
-        return None
-    return {"claim": ctx.rng.choice(open_).id}
-
-
-def _gen_report(ctx: GenContext) -> dict[str, Any] | None:
-    pool_id = ctx.rng.choice(ctx.pools)
-    pool = ctx.view.pool(pool_id)
-    if pool is None:
-        return None
-    trigger = pool.params.trigger
-    if trigger is None or ctx.sender not in pool.params.attestors:
-        if ctx.rng.random() >= _STRAY:
-            return None
-        return {"pool": pool_id, "round": pool.round, "value": ctx.rng.randint(-10, 10)}
-    spread = max(10, abs(trigger.threshold) // 4)
-    value = trigger.threshold + ctx.rng.randint(-spread, spread)
-    return {
-        "pool": pool_id,
-        "round": pool.round,
-        "value": max(-MAX_SAFE_INT, min(value, MAX_SAFE_INT)),
-    }
-
-
-def _gen_collect(ctx: GenContext) -> dict[str, Any] | None:
-    pool_id = ctx.rng.choice(ctx.pools)
-    if ctx.view.pool(pool_id) is None:
-        return None
-    h = ctx.height
-    open_ = [e for e in ctx.view.events(pool_id, 20) if h <= e.collect_until]
-    if open_:
-        return {"pool": pool_id, "round": ctx.rng.choice(open_).round}
-    if ctx.rng.random() >= _STRAY:
-        return None
-    return {"pool": pool_id, "round": ctx.rng.randint(0, 3)}
-
-
 # --- the registry -----------------------------------------------------------------------
 
 _K = b"\x07" * 32
@@ -340,7 +122,7 @@ REGISTRY: tuple[TxType, ...] = (
         fields=(Field("to", ADDRESS), Field("amount", AMOUNT)),
         rule=TxRules._transfer,
         checks=((Code.INSUFFICIENT_FUNDS, "balance >= amount"),),
-        generate=_gen_transfer,
+        generate=gen_transfer,
         weight=25,
         examples=(
             {"to": _K, "amount": 5},
@@ -363,7 +145,7 @@ REGISTRY: tuple[TxType, ...] = (
         fields=(Field("account", ADDRESS),),
         rule=TxRules._admit,
         checks=((Code.UNAUTHORIZED, "sender is a registrar"),),
-        generate=_gen_admit,
+        generate=gen_admit,
         weight=1,
         examples=({"account": _K},),
         malformed=(("account", {"account": b""}),),
@@ -379,7 +161,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.UNAUTHORIZED, "sender has kyc when the pool's admission is kyc"),
             (Code.INSUFFICIENT_FUNDS, "balance >= entry_fee + contribution"),
         ),
-        generate=_gen_join,
+        generate=gen_join,
         weight=30,
         examples=(
             {"pool": "medical"},
@@ -399,7 +181,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.INVALID_PAYLOAD, "amount is a multiple of contribution"),
             (Code.INSUFFICIENT_FUNDS, "balance >= amount"),
         ),
-        generate=_gen_pay,
+        generate=gen_pay,
         weight=10,
         examples=({"pool": "medical", "amount": 100},),
         malformed=(
@@ -414,7 +196,7 @@ REGISTRY: tuple[TxType, ...] = (
         fields=(Field("pool", POOL_ID),),
         rule=TxRules._leave,
         checks=(_NOT_FOUND_POOL, _MEMBER),
-        generate=_gen_leave,
+        generate=gen_leave,
         weight=2,
         examples=({"pool": "medical"},),
         malformed=(("pool", {"pool": ["medical"]}),),
@@ -436,7 +218,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.CLAIM_OPEN, "no claim of the sender in this pool is voting or approved"),
             (Code.INSUFFICIENT_FUNDS, "balance >= claim_bond"),
         ),
-        generate=_gen_claim,
+        generate=gen_claim,
         weight=15,
         examples=({"pool": "medical", "amount": 300, "evidence": _K},),
         malformed=(
@@ -463,7 +245,7 @@ REGISTRY: tuple[TxType, ...] = (
             ),
             (Code.ALREADY_VOTED, "sender has not voted on the claim"),
         ),
-        generate=_gen_vote,
+        generate=gen_vote,
         weight=30,
         examples=({"claim": _K, "approve": True}, {"claim": _K, "approve": False}),
         malformed=(
@@ -484,7 +266,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.NOTICE_PERIOD, "h >= payable_at"),
             (Code.POOL_INSOLVENT, "pool balance >= amount (the claim stays approved)"),
         ),
-        generate=_gen_payout,
+        generate=gen_payout,
         weight=13,
         examples=({"claim": _K},),
         malformed=(("claim", {"claim": _K * 2}),),
@@ -502,7 +284,7 @@ REGISTRY: tuple[TxType, ...] = (
                 " next set",
             ),
         ),
-        generate=_gen_register_candidate,
+        generate=gen_register_candidate,
         weight=1,
         examples=(
             {"consensus_key": _K, "name": "node-x"},
@@ -529,7 +311,7 @@ REGISTRY: tuple[TxType, ...] = (
         ),
         rule=TxRules._elect,
         checks=((Code.NOT_FOUND, "every entry is a registered candidate"),),
-        generate=_gen_elect,
+        generate=gen_elect,
         weight=5,
         examples=(
             {"candidates": [_K, _K2]},
@@ -566,7 +348,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.TOO_MANY_PROPOSALS, "open proposals of the scope < gov_max_open"),
             (Code.INSUFFICIENT_FUNDS, "balance >= gov_deposit"),
         ),
-        generate=_gen_propose,
+        generate=gen_propose,
         weight=2,
         examples=(
             {"scope": "medical", "changes": {"max_claim": 6000}, "title": "t", "text_hash": _K},
@@ -625,7 +407,7 @@ REGISTRY: tuple[TxType, ...] = (
             ),
             (Code.ALREADY_VOTED, "sender has not cast a ballot on the proposal"),
         ),
-        generate=_gen_ballot,
+        generate=gen_ballot,
         weight=20,
         examples=(
             {"proposal": _K, "choice": "yes"},
@@ -659,7 +441,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.VOTING_CLOSED, "the claim is voting, in stage attestation, and h < closes_at"),
             (Code.ALREADY_VOTED, "sender has not attested the claim"),
         ),
-        generate=_gen_attest,
+        generate=gen_attest,
         weight=10,
         examples=(
             {"claim": _K, "approve": True, "report": _K2},
@@ -690,7 +472,7 @@ REGISTRY: tuple[TxType, ...] = (
             ),
             (Code.ALREADY_VOTED, "sender has not objected to the claim"),
         ),
-        generate=_gen_object,
+        generate=gen_object,
         weight=3,
         examples=({"claim": _K},),
         malformed=(("claim", {"claim": b""}),),
@@ -711,7 +493,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.STALE_REPORT, "round is the pool's open round"),
             (Code.ALREADY_VOTED, "sender has not reported in this round"),
         ),
-        generate=_gen_report,
+        generate=gen_report,
         weight=10,
         examples=(
             {"pool": "rain", "round": 0, "value": 220},
@@ -737,7 +519,7 @@ REGISTRY: tuple[TxType, ...] = (
             (Code.NOT_ELIGIBLE, "sender was active in the pool at the event's height"),
             (Code.ALREADY_PAID, "sender has not collected this event"),
         ),
-        generate=_gen_collect,
+        generate=gen_collect,
         weight=10,
         examples=({"pool": "rain", "round": 0}, {"pool": "rain", "round": 7}),
         malformed=(

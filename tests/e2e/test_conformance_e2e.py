@@ -401,7 +401,14 @@ def test_account_pool_member(c: Client) -> None:
         "gov_quorum_bps": 2000,
         "gov_threshold_bps": 6667,
         "gov_max_open": 8,
+        "claim_mode": "vote",
+        "attestors": [],
+        "attest_quorum": 1,
+        "objection_quorum": 3,
+        "trigger": None,
+        "collect_window": 1000,
     }
+    assert (pool["round"], pool["liabilities"], pool["reserve_bps"]) == (0, 0, None)
     assert pool["members"] == {"waiting": 0, "active": 0, "lapsed": 0, "left": 0}
     assert c.error("pool", {"id": "nope"})["code"] == -32001
 
@@ -656,6 +663,7 @@ def test_claim_lifecycle(c: Client) -> None:
     pp = c.call("pool", id="medical")["params"]
     kept = ("claim_bond", "quorum", "approve_bps", "vote_window", "juror_min_age")
     terms = {k: pp[k] for k in (*kept, "notice_period", "fee_bps")}
+    terms |= {k: pp[k] for k in ("attestors", "attest_quorum", "objection_quorum")}
     assert cl == {
         "id": cid,
         "pool": "medical",
@@ -670,6 +678,12 @@ def test_claim_lifecycle(c: Client) -> None:
         "status": "voting",
         "payable_at": None,
         "terms": terms,
+        "stage": "jury",
+        "attest_for": 0,
+        "attest_against": 0,
+        "attestations": [],
+        "objections": [],
+        "objected": False,
     }
     assert (
         send(c, claimant, "vote", {"claim": bytes.fromhex(cid), "approve": True})["error"]

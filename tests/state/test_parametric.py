@@ -217,6 +217,9 @@ def test_lower_or_equal_trigger_and_a_quorum_below_the_reports() -> None:
     assert event(hx).value == -5
     report_all(hx, (-6, 100), rnd=1)  # two values: the lower one, -6
     assert event(hx, 1).value == -6 and hx.view.pool("rain").round == 2
+    assert [e.round for e in hx.view.events("rain")] == [0, 1]  # oldest first
+    assert [e.round for e in hx.view.events("rain", limit=1)] == [0]
+    assert hx.view.pool_liabilities("rain") == 0 and hx.view.pool_liabilities("nope") is None
 
 
 def test_reports_over_several_blocks_settle_when_the_quorum_is_reached() -> None:
@@ -317,3 +320,31 @@ def test_pool_json_answers_round_liabilities_and_reserve_bps() -> None:
 )
 def test_lower_median(values: list[int], median: int) -> None:
     assert lower_median(values) == median
+
+
+def test_opening_an_event_reads_no_member_record() -> None:
+    """The eligible count comes from the kept member counts: the block that opens an event
+    touches no member record, so its cost does not grow with the pool (issue 11: 100,000
+    members under 100 ms; bench/parametric.py measures it)."""
+    hx = harness()
+    lived(hx)
+    committed = hx.chain._committed
+    seen: list[bytes] = []
+    get, iterate = committed.get, committed.iterate
+
+    def counting_get(key: bytes) -> Any:
+        seen.append(key)
+        return get(key)
+
+    def counting_iterate(prefix: bytes) -> Any:
+        seen.append(prefix)
+        return iterate(prefix)
+
+    committed.get = counting_get  # type: ignore[method-assign]  # counting the reads only
+    committed.iterate = counting_iterate  # type: ignore[method-assign]  # counting the reads only
+    try:
+        report_all(hx, (180, 220, 250))
+    finally:
+        del committed.get, committed.iterate
+    assert event(hx).eligible == 4
+    assert not [k for k in seen if k.startswith(K.MEMBER)], "no member record is read"
