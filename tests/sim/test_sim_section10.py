@@ -12,7 +12,7 @@ from sim.checker import SUPPLY, Checker
 from sim.cli import print_summary
 from sim.config import SimConfig
 from sim.genesis import ATTESTED_POOL, ATTESTORS, TRIGGERED_POOL, Keyring, genesis_doc
-from sim.run import totals
+from sim.run import sweep, totals
 from sim.supply import supply
 from sim.world import World
 from state.chain import Chain
@@ -66,6 +66,16 @@ def test_nodes_agree_on_roots_and_events(world: World) -> None:
     # attestors, not a member vote, decided some of the attested pool's claims
     claims = at_top[0].view().claims(ATTESTED_POOL, None, 1000)
     assert any(c.stage == "attestation" and c.status != "voting" for c in claims)
+
+
+def test_a_sweep_with_crashes_keeps_roots_and_supply_with_events_open() -> None:
+    cfg = SimConfig(validators=4, heights=30, txs=6, crash=True)
+    recs = sweep(cfg, [11, 12], workers=1)
+    assert all(r["ok"] for r in recs), [
+        r["safety_violations"] or r["liveness_failures"] for r in recs
+    ]
+    assert sum(r["crashes"] for r in recs) > 0
+    assert all(r["section10"]["events"] > 0 and r["supply_checks"] > 0 for r in recs)
 
 
 def test_attestors_are_simulated_members_of_both_section10_pools() -> None:
