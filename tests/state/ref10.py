@@ -6,13 +6,16 @@ Plain dicts and ints, one method per transaction type and one for the end of a b
 import of the node's code: tests/state/test_section10_model.py runs the same blocks through
 this model and through the real state machine and compares what a client could see. Accounts
 are labels ("m0"), claims are ids the caller hands in (the claim transaction's hash), results
-are error names ("ok" on success). Governance is not modelled: params stay as in genesis, so
-a claim's terms are its pool's params.
+are error names ("ok" on success). Of governance (section 9) the model knows only what a
+passing proposal does: its deposit is held until the tally, its changes apply at the end of
+the block before enact_at (after step 1), and a change of a pool's attestors, trigger or
+attest_quorum discards the reports of its open round; the caller's script makes it pass.
+A claim's terms are its pool's params at filing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 OK = "ok"
@@ -84,6 +87,7 @@ class Ref10:
         self.events: dict[tuple[str, int], dict[str, Any]] = {}
         self.collected: set[tuple[str, int, str]] = set()
         self._attested: set[bytes] = set()  # claims that got an attestation in this block
+        self.proposals: list[dict[str, Any]] = []
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -101,7 +105,9 @@ class Ref10:
         bonds = sum(c["bond"] for c in self.claims.values() if c["status"] in ("voting",
                     "approved"))  # fmt: skip
         escrows = sum(e["escrow"] for e in self.events.values())
-        return sum(self.bal.values()) + sum(self.pool_bal.values()) + bonds + escrows
+        deposits = sum(p["deposit"] for p in self.proposals if p["held"])
+        return (sum(self.bal.values()) + sum(self.pool_bal.values()) + bonds + escrows +
+                deposits)  # fmt: skip
 
     # --- transactions ---------------------------------------------------------------------
 
@@ -278,6 +284,19 @@ class Ref10:
         self.bal["treasury"] += fee
         self.bal[who] += e["per_member"] - fee
 
+    def _propose(self, h: int, who: str, pool: str, changes: dict[str, Any], deposit: int,
+                 voting_period: int, timelock: int) -> None:  # fmt: skip
+        """A proposal the script will pass: tallied at the end of block h + voting_period - 1
+        (deposit back), enacted at the end of block h + voting_period + timelock - 1."""
+        self.bal[who] -= deposit
+        self.proposals.append({
+            "pool": pool, "changes": changes, "proposer": who, "deposit": deposit, "held": True,
+            "tally": h + voting_period - 1, "enact": h + voting_period + timelock - 1,
+        })  # fmt: skip
+
+    def _ballot(self, h: int, who: str) -> None:
+        """A yes ballot of the script's (counted by the real chain; nothing to model)."""
+
     # --- end of block ---------------------------------------------------------------------
 
     def end_of_block(self, h: int) -> None:
@@ -292,6 +311,14 @@ class Ref10:
         self._attested.clear()
         for pool in sorted(self.cfg):
             self._close_round(pool, h)
+        for p in self.proposals:
+            if p["tally"] == h:
+                p["held"] = False
+                self.bal[p["proposer"]] += p["deposit"]
+            if p["enact"] == h:
+                self.cfg[p["pool"]] = replace(self.cfg[p["pool"]], **p["changes"])
+                if {"attestors", "trigger", "attest_quorum"} & set(p["changes"]):
+                    self.reports[p["pool"]] = {}
 
     def _settle(self, c: dict[str, Any], cid: bytes, h: int) -> None:
         t: PoolCfg = c["terms"]

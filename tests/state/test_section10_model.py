@@ -3,7 +3,8 @@ leave, claim, attest, vote, object, payout, report and collect, run through the 
 machine block by block and through the model, give the same result codes, claims (status,
 stage, counts, closes_at, payable_at, attestations, objections, objected), parametric rounds
 and events (every field), liabilities and balances (members, treasury, pools), and the
-supply (with bonds and event escrows) never moves."""
+supply (with bonds, deposits and event escrows) never moves. Midway, governance removes an
+attestor from both pools and moves the trigger's threshold (the same script every example)."""
 
 from __future__ import annotations
 
@@ -36,11 +37,22 @@ POOLS = {
 POOL_IDS = tuple(POOLS)
 #: the founders join both pools (active from height 3), then claim in each: later blocks
 #: always have claims to attest, vote on and object to
+#: section 9 as short as it goes: a proposal filed at height 3 is enacted at the end of 22
+GOV = {"gov_voting_period": 10, "gov_timelock": 10, "gov_deposit": 100}
+#: what governance changes mid-run (proposed at 3, all founders vote yes at 4): m6 stops
+#: attesting for both pools (claims filed before keep it in their terms, yet it may no longer
+#: attest them; the par pool's open round loses its reports) and par's threshold moves
+CHANGES: dict[str, dict[str, Any]] = {
+    "att": {"attestors": ("m4", "m5")},
+    "par": {"attestors": ("m4", "m5"), "trigger": (">=", 220, 100)},
+}
 PRELUDE = (
     [("join", w, i, 0, 0) for w in FOUNDERS for i in range(2)],
     [],
-    [("claim", "m0", 0, 1, 5), ("claim", "m1", 1, 1, 6)],
-)
+    [("claim", "m0", 0, 1, 5), ("claim", "m1", 1, 1, 6),
+     ("propose", "m2", 0, 0, 0), ("propose", "m3", 1, 0, 0)],
+    [("ballot", w, i, 0, 0) for w in FOUNDERS for i in range(2)],
+)  # fmt: skip
 TRAIL = 14  # empty blocks at the end: every window (vote, notice, collect) closes
 _UNKNOWN = b"\x09" * 32
 
@@ -54,7 +66,7 @@ def _genesis_pool(pid: str, p: PoolCfg) -> dict[str, Any]:
             "fee_bps", "claim_mode", "attest_quorum", "objection_quorum", "collect_window",
         )
     }  # fmt: skip
-    params["attestors"] = [addr(a).hex() for a in p.attestors]
+    params.update(GOV, attestors=[addr(a).hex() for a in p.attestors])
     if p.trigger is not None:
         op, threshold, payout = p.trigger
         params["trigger"] = {"feed": "rain", "op": op, "threshold": threshold, "payout": payout}
@@ -81,7 +93,9 @@ _AIM = {
 }
 
 
-def _payload(model: Ref10, ids: list[bytes], op: tuple[str, str, int, int, int]) -> dict[str, Any]:
+def _payload(
+    model: Ref10, ids: list[bytes], proposals: list[bytes], op: tuple[str, str, int, int, int]
+) -> dict[str, Any]:
     """The payload of an op, drawn from the model's state before it (both sides get it)."""
     kind, _, a, b, c = op
 
@@ -92,6 +106,11 @@ def _payload(model: Ref10, ids: list[bytes], op: tuple[str, str, int, int, int])
         return _UNKNOWN if not ids or c % 10 == 9 else ids[a % len(ids)]
 
     pool = POOL_IDS[a % 2]
+    if kind == "propose":
+        return {"scope": pool, "changes": _wire_changes(CHANGES[pool]), "title": "t",
+                "text_hash": b"\x01" * 32}  # fmt: skip
+    if kind == "ballot":
+        return {"proposal": proposals[a % 2], "choice": "yes"}
     if kind in ("join", "leave"):
         return {"pool": pool}
     if kind == "pay":
@@ -120,7 +139,24 @@ def _payload(model: Ref10, ids: list[bytes], op: tuple[str, str, int, int, int])
     return {"pool": pool, "round": b % (rnd + 1)}  # collect
 
 
+def _wire_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A proposal's `changes` in wire form (addresses, the trigger map)."""
+    out = dict(changes)
+    if "attestors" in out:
+        out["attestors"] = [addr(a) for a in out["attestors"]]
+    if "trigger" in out:
+        op, threshold, payout = out["trigger"]
+        out["trigger"] = {"feed": "rain", "op": op, "threshold": threshold, "payout": payout}
+    return out
+
+
 def _model_args(kind: str, payload: dict[str, Any], tx_hash: bytes) -> dict[str, Any]:
+    if kind == "propose":
+        pool = payload["scope"]
+        return {"pool": pool, "changes": CHANGES[pool], "deposit": GOV["gov_deposit"],
+                "voting_period": GOV["gov_voting_period"], "timelock": GOV["gov_timelock"]}  # fmt: skip
+    if kind == "ballot":
+        return {}
     args = {k: v for k, v in payload.items() if k not in ("evidence",)}
     if kind == "claim":
         args["cid"] = tx_hash
@@ -186,6 +222,7 @@ def test_section10_matches_the_reference_model(blocks: list[list[Any]]) -> None:
     supply = hx.genesis.supply
     assert model.supply() == supply
     ids: list[bytes] = []
+    proposals: list[bytes] = []
     for block in [*PRELUDE, *blocks, *[[]] * TRAIL]:
         h = hx.h + 1
         txs, want = [], []
@@ -193,11 +230,13 @@ def test_section10_matches_the_reference_model(blocks: list[list[Any]]) -> None:
             kind, who = op[0], op[1]
             if kind in ("attest", "report") and op[4] % 4 != 3:
                 who = ATTESTORS[op[3] % len(ATTESTORS)]  # mostly sent by those who may
-            payload = _payload(model, ids, op)
+            payload = _payload(model, ids, proposals, op)
             tx = hx.tx(who, kind, **payload)
             code = model.apply(h, who, kind, **_model_args(kind, payload, tx.hash))
             if kind == "claim" and code == OK:
                 ids.append(tx.hash)
+            if kind == "propose":
+                proposals.append(tx.hash)
             txs.append(tx)
             want.append(code)
         note(f"block {h}: {block}")
@@ -211,3 +250,5 @@ def test_section10_matches_the_reference_model(blocks: list[list[Any]]) -> None:
         _compare(hx, model)
         assert model.supply() == supply
         assert _supply(hx, model) == supply
+    assert [hx.view.proposal(p).status for p in proposals] == ["enacted", "enacted"]
+    assert hx.view.pool("att").params.attestors == (addr("m4"), addr("m5"))
