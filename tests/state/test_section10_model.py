@@ -213,7 +213,7 @@ def _compare(hx: Harness, model: Ref10) -> None:
         assert hx.balance(who) == model.bal[who], who
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(OPS, max_size=6), min_size=16, max_size=36))
 def test_section10_matches_the_reference_model(blocks: list[list[Any]]) -> None:
     hx = Harness(pools=[_genesis_pool(pid, p) for pid, p in POOLS.items()], members=MEMBERS)
