@@ -9,7 +9,9 @@ Safety (checked at every commit and every vote):
 - agreement: no two honest nodes commit different blocks at one height;
 - determinism: honest nodes that committed a height have equal state roots there;
 - no equivocation: no honest validator signs two different block ids for one
-  (height, round, vote type), nor two different proposals for one (height, round).
+  (height, round, vote type), nor two different proposals for one (height, round);
+- supply: after a height an honest node committed, its accounts, pools, escrowed bonds,
+  proposal deposits and event escrows add up to the genesis supply (section 10).
 
 Liveness (checked on simulated time): while no fault is active (no partition, every node
 up), honest nodes must commit a new height within `window_ms` of the later of the last
@@ -26,6 +28,7 @@ ROOT_MISMATCH = "state_root_mismatch"
 EQUIVOCATION = "honest_equivocation"
 #: `vote_type` under which an honest proposer's signed proposals are tracked (votes are 1, 2)
 PROPOSAL = 0
+SUPPLY = "supply_changed"
 STALL = "stall"
 NOT_CAUGHT_UP = "not_caught_up"
 BOUND = "bound_reached"
@@ -57,6 +60,9 @@ class Checker:
     honest: frozenset[int]
     honest_keys: frozenset[bytes]
     window_ms: int
+    #: the genesis supply that `on_supply` holds every committed height to
+    genesis_supply: int | None = None
+    supply_checks: int = 0
     safety: list[Violation] = field(default_factory=list)
     liveness: list[Violation] = field(default_factory=list)
     heights: dict[int, HeightInfo] = field(default_factory=dict)
@@ -112,6 +118,25 @@ class Checker:
                         "root_a": first.state_root.hex(),
                         "node_b": node,
                         "root_b": state_root.hex(),
+                    },
+                )
+            )
+
+    def on_supply(self, node: int, height: int, supply: int, now_ms: int) -> None:
+        """Node `node`'s state after `height` adds up to `supply` (sim/supply.py)."""
+        if node not in self.honest or self.genesis_supply is None:
+            return
+        self.supply_checks += 1
+        if supply != self.genesis_supply:
+            self.safety.append(
+                Violation(
+                    SUPPLY,
+                    now_ms,
+                    {
+                        "height": height,
+                        "node": node,
+                        "supply": supply,
+                        "genesis_supply": self.genesis_supply,
                     },
                 )
             )

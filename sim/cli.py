@@ -179,6 +179,20 @@ def _governance_summary(tot: dict[str, Any]) -> str:
     )
 
 
+def _section10_summary(tot: dict[str, Any]) -> str:
+    """What a sweep exercised of section 10: attest, object, report and collect executed,
+    then the claims and events they produced and where the events' money went."""
+    ran = tot["executed_by_type"]
+    s = tot.get("section10") or {}
+    return (
+        ", ".join(f"{t} {ran.get(t, 0)}" for t in ("attest", "object", "report", "collect"))
+        + f"; claims attested {s.get('claims_attested', 0)}, objected"
+        f" {s.get('claims_objected', 0)}; events {s.get('events', 0)} (reserved"
+        f" {s.get('reserved', 0)}, paid out {s.get('paid_out', 0)}, returned"
+        f" {s.get('returned', 0)})"
+    )
+
+
 def print_summary(
     console: Console,
     cfg: SimConfig,
@@ -251,6 +265,7 @@ def print_summary(
         ("committed txs", tot["committed_txs"]),
         ("  executed (code 0)", _counts(tot["executed_by_type"])),
         ("governance", _governance_summary(tot)),
+        ("attested & parametric", _section10_summary(tot)),
         ("mempool", _mempool_summary(tot["mempool"])),
         ("simulated seconds", _fmt(tot["simulated_seconds"], 1)),
         ("wall seconds", f"{wall:.1f}"),

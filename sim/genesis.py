@@ -5,6 +5,11 @@ Ed25519 seed drawn from the run's Random, so a run's chain, block hashes and sta
 are a pure function of the seed. The pool params are shortened (waiting period, juror age,
 vote window, notice) so claims, votes and payouts happen within the first few heights of a
 short run and the state machine's whole rule set is exercised.
+
+Two of the pools run section 10: in `hospital` attestors decide claims (members object and
+fall back to a vote), `drought` pays every member when its attestors report low rainfall.
+The first `ATTESTORS` members are both pools' attestors (and members like the others), so
+the simulated clients attest, object, report and collect like they vote.
 """
 
 from __future__ import annotations
@@ -19,7 +24,21 @@ from state.genesis_builder import genesis_doc as build_genesis
 
 CHAIN_ID = "huzhu-sim"
 MEMBER_BALANCE = 1_000_000
-POOLS = (("medical", "Medical mutual aid"), ("disaster", "Disaster relief"))
+POOLS = (
+    ("medical", "Medical mutual aid"),
+    ("disaster", "Disaster relief"),
+    ("hospital", "Hospital-attested cover"),
+    ("drought", "Drought index cover"),
+)
+#: how many of the first members attest and report for the section-10 pools
+ATTESTORS = 6
+#: the attested pool: 2 of the attestors decide, 2 objections send an approval to a vote
+ATTESTED_POOL = "hospital"
+#: the parametric pool: an event when the reported rainfall is at most the threshold; the
+#: shortest collect window (section 10) so sweeps of a few dozen heights see escrows return
+TRIGGERED_POOL = "drought"
+TRIGGER: dict[str, Any] = {"feed": "rainfall_mm", "op": "<=", "threshold": 50, "payout": 100}
+COLLECT_WINDOW = 10
 # short periods so that join -> active -> claim -> votes -> payout fits in ~10 heights
 FAST_POOL_PARAMS: dict[str, Any] = {
     "contribution": 100,
@@ -88,8 +107,19 @@ def genesis_doc(keys: Keyring, chain_id: str = CHAIN_ID) -> dict[str, Any]:
         ],
         accounts=[(m.public_key, MEMBER_BALANCE) for m in keys.members]
         + [(keys.registrar.public_key, MEMBER_BALANCE)],
-        pools=[
-            {"id": pid, "name": name, "params": {**FAST_POOL_PARAMS, **FAST_GOV_PARAMS}}
-            for pid, name in POOLS
-        ],
+        pools=[{"id": pid, "name": name, "params": pool_params(keys, pid)} for pid, name in POOLS],
     )
+
+
+def pool_params(keys: Keyring, pool_id: str) -> dict[str, Any]:
+    """A pool's genesis params: the fast ones, plus section 10's for its two pools."""
+    params = {**FAST_POOL_PARAMS, **FAST_GOV_PARAMS}
+    attestors = [m.public_key.hex() for m in keys.members[:ATTESTORS]]
+    quorum = min(2, len(attestors))
+    if pool_id == ATTESTED_POOL:
+        params.update(claim_mode="attested", attestors=attestors, attest_quorum=quorum,
+                      objection_quorum=2, vote_window=6, notice_period=3)  # fmt: skip
+    elif pool_id == TRIGGERED_POOL:
+        params.update(attestors=attestors, attest_quorum=quorum, trigger=dict(TRIGGER),
+                      collect_window=COLLECT_WINDOW)  # fmt: skip
+    return params

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from sim.config import SimConfig
+from sim.txstats import SECTION10_KEYS
 from sim.world import run_seed
 
 
@@ -97,10 +98,12 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     mempool: Counter[str] = Counter()
     executed: Counter[str] = Counter()
     proposals: Counter[str] = Counter()
+    section10: Counter[str] = Counter()
     for r in records:
         mempool.update(r.get("mempool", {}))
         executed.update(r.get("executed_by_type", {}))
         proposals.update(r.get("proposals", {}))
+        section10.update(r.get("section10", {}))
     return {
         "runs": len(records),
         "safety_violations": sum(len(r["safety_violations"]) for r in records),
@@ -120,6 +123,7 @@ def totals(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mempool": dict(sorted(mempool.items())),
         "executed_by_type": dict(sorted(executed.items())),
         "proposals": dict(sorted(proposals.items())),
+        "section10": {k: section10.get(k, 0) for k in SECTION10_KEYS},
     }
 
 

@@ -11,17 +11,28 @@ failed rules must also produce identical state roots everywhere.
 
 Each node's clients own one generator with its own Random, kept by the harness across
 crashes, so what a node is offered is a function of the seed and of what it had committed.
+
+Attestors (section 10) are few among the members, and the registry's generators draw a
+random pool: left alone, a hospital would attest a claim in a run of forty heights only
+now and then. So a member who attests for some pool spends `ATTESTOR_DUTY` of its turns on
+that duty first: `attest` and `report`, drawn by the same registry generators over only the
+pools it attests for (a turn where neither has anything to do falls back to the normal mix).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from state.crypto import Signer
 from state.tx import build_tx
-from state.txtypes import GenContext, generate
+from state.txtypes import BY_NAME, GenContext, generate
+
+#: share of an attestor's turns that try its section-10 duty (attest, report) first
+ATTESTOR_DUTY = 0.5
+DUTY_TYPES = (BY_NAME["attest"], BY_NAME["report"])
 
 
 class TxGenerator:
@@ -58,11 +69,17 @@ class TxGenerator:
         h = view.height + 1  # the height of the block being built
         out: list[bytes] = []
         size = 0
+        duties = self._duties(view)
         for member in rng.sample(self._members, k):
             ctx = GenContext(
                 rng, view, member.public_key, h, self._addresses, self._pools, self._candidates
             )
-            chosen = generate(ctx)
+            chosen = None
+            duty = duties.get(member.public_key)
+            if duty and rng.random() < ATTESTOR_DUTY:
+                chosen = generate(replace(ctx, pools=duty), DUTY_TYPES)
+            if chosen is None:
+                chosen = generate(ctx)
             if chosen is None:
                 continue
             tx_type, payload = chosen
@@ -73,4 +90,14 @@ class TxGenerator:
             out.append(wire)
             size += len(wire)
         self.generated += len(out)
+        return out
+
+    def _duties(self, view: Any) -> dict[bytes, tuple[str, ...]]:
+        """The pools each address attests for, as the committed params say (governance may
+        change them)."""
+        out: dict[bytes, tuple[str, ...]] = {}
+        for pool_id in self._pools:
+            pool = view.pool(pool_id)
+            for a in () if pool is None else pool.params.attestors:
+                out[a] = (*out.get(a, ()), pool_id)
         return out

@@ -1,6 +1,7 @@
-"""What the committed blocks of a run did, by transaction type, and where its proposals ended:
-a seeded sweep is only evidence about governance if its load actually filed, voted on and
-enacted proposals, so the record counts them."""
+"""What the committed blocks of a run did, by transaction type, where its proposals ended and
+what section 10 saw: a seeded sweep is only evidence about governance, attested claims and
+parametric cover if its load actually filed, voted on and enacted proposals, attested and
+objected to claims, opened events and collected from them, so the record counts them."""
 
 from __future__ import annotations
 
@@ -38,3 +39,37 @@ def proposal_statuses(chain: Chain, pools: Iterable[str]) -> dict[str, int]:
         for p in view.proposals(scope, None, _ALL) or ():
             counts[p.status] += 1
     return counts
+
+
+#: the keys of a record's `section10` counts, in the order the summary prints them
+SECTION10_KEYS: tuple[str, ...] = (
+    "claims_attested",
+    "claims_objected",
+    "events",
+    "collected",
+    "reserved",
+    "paid_out",
+    "returned",
+)
+
+
+def section10_activity(chain: Chain, pools: Iterable[str]) -> dict[str, int]:
+    """Section 10 in the final state of `chain`: claims that got an attestation, claims sent
+    back to a member vote by objections, parametric events opened, collects from them, and
+    the money the events reserved, paid to collectors (fees included) and returned to their
+    pools once their windows closed."""
+    view = chain.view()
+    out = dict.fromkeys(SECTION10_KEYS, 0)
+    for pool in pools:
+        for c in view.claims(pool, None, _ALL):
+            out["claims_attested"] += bool(c.attestations)
+            out["claims_objected"] += c.objected
+        for e in view.events(pool, _ALL):
+            reserved, paid = e.per_member * e.eligible, e.per_member * e.collected
+            out["events"] += 1
+            out["collected"] += e.collected
+            out["reserved"] += reserved
+            out["paid_out"] += paid
+            if e.collect_until <= view.height:
+                out["returned"] += reserved - paid
+    return out

@@ -54,8 +54,10 @@ from sim.faults import CRASH, PARTITION, Fault, FaultConfig, schedule
 from sim.genesis import POOLS, Keyring, genesis_doc
 from sim.network import Latency, NetConfig, Network
 from sim.node import SimNode
+from sim.supply import supply
 from sim.txgen import TxGenerator
-from sim.txstats import executed_by_type, proposal_statuses
+from sim.txstats import executed_by_type, proposal_statuses, section10_activity
+from state.chain import Chain
 from state.genesis import parse_genesis
 
 #: simulated time starts this long after genesis time (block times must be later)
@@ -201,7 +203,11 @@ class World:
             honest=honest,
             honest_keys=self.honest_keys,
             window_ms=self.window_ms,
+            genesis_supply=self.genesis.supply,
         )
+        k = self.keys
+        self._accounts = (*(m.public_key for m in k.members), k.registrar.public_key,
+                          k.treasury.public_key)  # fmt: skip
         self.queue = EventQueue()
         self._reach: list[frozenset[bytes]] = [frozenset() for _ in self.nodes]
         self._key_instances: dict[bytes, list[int]] = {}
@@ -403,6 +409,9 @@ class World:
             self.committed_txs += len(a.block.txs)
             if node.chain is not None:
                 self.executed.update(executed_by_type(node.chain, a.height, a.block.txs))
+            if latest and node.chain is not None:
+                total = supply(node.chain.view(), self._accounts, (pid for pid, _ in POOLS))
+                self.checker.on_supply(node.index, a.height, total, self.clock.now_ms)
 
     def _send(self, node: SimNode, peer: bytes | None, channel: int, payload: bytes) -> None:
         if peer is None:
@@ -498,14 +507,10 @@ class World:
             )
         return d
 
-    def _proposal_statuses(self) -> dict[str, int]:
-        """Proposals per status in the final state of the highest honest node still up."""
-        up = [n for n in self.nodes if n.honest and n.chain is not None]
-        if not up:
-            return {}
-        best = max(up, key=lambda n: n.chain.height if n.chain is not None else -1)
-        assert best.chain is not None
-        return proposal_statuses(best.chain, (pid for pid, _ in POOLS))
+    def _final_chain(self) -> Chain | None:
+        """The chain of the highest honest node still up: what the run's final state is."""
+        up = [n.chain for n in self.nodes if n.honest and n.chain is not None]
+        return max(up, key=lambda c: c.height) if up else None
 
     def _mempool_counts(self) -> dict[str, Any]:
         """What the nodes' mempools and tx gossip did, summed over nodes and incarnations:
@@ -538,6 +543,7 @@ class World:
             latencies.append(info.time_ms - prev_t)
             prev_t = info.time_ms
         honest_heights = [ck.node_height.get(i, 0) for i in sorted(self.honest)]
+        final, pools = self._final_chain(), [pid for pid, _ in POOLS]
         return {
             "seed": self.seed,
             "ok": not ck.safety and not ck.liveness,
@@ -557,8 +563,10 @@ class World:
             "events": self.events,
             "committed_txs": self.committed_txs,
             "executed_by_type": dict(sorted(self.executed.items())),
-            "proposals": self._proposal_statuses(),
+            "proposals": proposal_statuses(final, pools) if final else {},
+            "section10": section10_activity(final, pools) if final else {},
             "mempool": self._mempool_counts(),
+            "supply_checks": ck.supply_checks,
             "evidence_found": self.evidence,
             "penalties": dict(sorted(self.penalties.items())),
             "penalties_of_honest_peers": self.penalties_of_honest,
