@@ -115,7 +115,14 @@ class Fatal:
 
 def short_error(exc: BaseException) -> str:
     """`Type: message`, cut to MAX_ERROR_CHARS (an exception may carry a client's bytes)."""
-    text = f"{type(exc).__name__}: {exc}"
+    args = exc.args
+    # plyvel's errors carry LevelDB's message as bytes: show the text, not b'...'
+    detail = (
+        args[0].decode("utf-8", "replace")
+        if len(args) == 1 and isinstance(args[0], bytes)
+        else str(exc)
+    )
+    text = f"{type(exc).__name__}: {detail}"
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
