@@ -229,3 +229,16 @@ async def test_status_of_a_running_node_reports_health_fields(node: Node) -> Non
     assert st["clock_offset_ms"] is None and st["clock_skew_warning"] is False
     consensus = node.config.consensus.to_params(node.chain.params)
     assert node.vitals.skew_warn_ms == consensus.max_clock_drift_ms // 2
+
+
+async def test_a_failed_prune_write_between_blocks_stops_the_node_too(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await wait_height(node, 1)
+
+    def full_disk(max_nodes: int) -> int:
+        raise StoreFailed(DISK_FULL) from plyvel.IOError(DISK_FULL)
+
+    monkeypatch.setattr(node.chain, "prune_step", full_disk)
+    await asyncio.wait_for(node.failed.wait(), 30)
+    assert node.vitals.fatal is not None and "No space left" in node.vitals.fatal.reason
