@@ -28,6 +28,7 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
+from node.durable import fsync_dir
 from state.crypto import KEY_LEN, Signer
 from state.hexfmt import is_hex32, is_hex_bytes
 
@@ -97,10 +98,18 @@ def write_key(
         raise KeyFileError(f"cannot create {path}: {exc.strerror or exc}") from None
     try:
         os.fchmod(fd, 0o600)  # the umask may not have let 0600 through as asked
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
+    # the file's name lives in its directory: without this a power cut can lose a key file
+    # whose contents were synced (node/durable.py)
+    try:
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise KeyFileError(f"cannot sync {path.parent}: {exc.strerror or exc}") from None
 
 
 def generate_key(path: Path, passphrase: str | None = None, **kdf: int) -> Signer:

@@ -259,7 +259,11 @@ METHODS: tuple[Method, ...] = (
         "chain_id, node_id (the node key, hex), height (latest committed, 0 before block 1), "
         "block_hash (null at height 0), state_root (after that block), time (of that block; "
         "genesis_time at height 0), validator (this node's key is in the next height's set), "
-        "catching_up (block sync in progress), peers (connected peers)",
+        "catching_up (block sync in progress), peers (connected peers), stalled_since (null, or "
+        "when a step of this node first failed since its last committed block), last_error "
+        "(null, or that failure, at most 200 characters), clock_offset_ms (null, or the "
+        "estimated committed block times minus this node's clock: positive when it is behind), "
+        "clock_skew_warning (the offset exceeds half the tolerated clock drift)",
         obj(
             chain_id=STR,
             node_id=HEX32_OUT,
@@ -270,6 +274,10 @@ METHODS: tuple[Method, ...] = (
             validator=BOOL,
             catching_up=BOOL,
             peers=UINT,
+            stalled_since=null_or(TIME),
+            last_error=null_or(STR),
+            clock_offset_ms=null_or(INT),
+            clock_skew_warning=BOOL,
         ),
     ),
     Method(

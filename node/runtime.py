@@ -9,7 +9,10 @@ actions it returns. Everything runs on one event loop thread, so no component ne
 - Peer messages arrive through `P2PNode.on_message`; channel 2 (tx batches) goes to the
   mempool, every other channel to the replica. Provable garbage from a peer raises
   ProtocolViolation (the transport bans it) or comes back as a Penalize action; an exception
-  of our own is logged at this edge and never reaches the loop nor stalls the timer.
+  of our own is recorded in `Vitals` (shown by `status`, logged once per distinct error) and
+  never reaches the loop nor stalls the timer.
+- A store write that fails (a full disk) is fatal: the node logs one line, stops, and `run`
+  exits with EXIT_FATAL (node/vitals.py says why), instead of living on stalled.
 - `Committed` updates the mempool, resolves `broadcast_tx` commit waiters, emits RPC events
   and logs one line per block.
 """
@@ -35,12 +38,17 @@ from consensus.types import Block, Commit
 from node.config import ConfigError, Home, NodeConfig, load_config, split_host_port
 from node.keys import KeyFileError, load_key
 from node.logs import kv, setup_logging
+from node.pacing import PACE_EWMA_ALPHA as PACE_EWMA_ALPHA
+from node.pacing import PACE_MIN_SAMPLE_TXS as PACE_MIN_SAMPLE_TXS
+from node.pacing import PacedApp
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
+from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals, tune_gc
+from node.vitals import GC_GEN0_THRESHOLD as GC_GEN0_THRESHOLD
 from p2p.gossip import TxGossip
 from p2p.node import P2PNode
 from p2p.types import PeerInfo, ProtocolViolation
-from state.app import MAX_BLOCK_BYTES, ChainApp
+from state.app import MAX_BLOCK_BYTES
 from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
 from state.errors import Code
@@ -63,6 +71,9 @@ WARM_CHUNK_NODES = 500
 # machine, so a backlogged node prunes up to ~25,000 a second with the loop mostly free (a
 # 1,000-tx block retires ~6,200), and a caught-up one pays two seeks every 20 ms
 PRUNE_IDLE_INTERVAL_S = 0.02
+# a replica step that raised is retried (its deadline is still due) no sooner than this: a
+# deterministic failure would otherwise spin the loop at 100 % CPU
+FAILED_STEP_RETRY_MS = 100
 
 
 def now_ms() -> int:
@@ -88,6 +99,11 @@ class Node:
         self._last_block: Block | None = None  # the latest committed block, decoded
         self._gc = GcClock()
         self.store: LevelDBStore | None = None
+        self.vitals = Vitals(skew_warn_ms=1)  # replaced in start(), from the consensus params
+        #: set when the node stopped itself because it cannot go on (vitals.fatal says why)
+        self.failed = asyncio.Event()
+        self._halted = False
+        self._retry_at_ms = 0  # after a failed step, the timer waits until then (no hot loop)
         self.p2p: P2PNode | None = None
         self.rpc: RpcServer | None = None
         self.replica: Replica
@@ -151,8 +167,9 @@ class Node:
         self.node_id = self.key.public_key
         self.home.data.mkdir(parents=True, exist_ok=True)
         self.store = LevelDBStore(str(self.home.data))
+        self._guarded = GuardedStore(self.store)
         self.chain = Chain.init_genesis(
-            self.store,
+            self._guarded,
             self._genesis,
             state_history=cfg.state.state_history,
             prune_per_block=cfg.state.prune_per_block,
@@ -170,12 +187,14 @@ class Node:
             on_commit=self._on_execution,
             on_valid=self._mempool.mark_verified,
         )
+        consensus_params = cfg.consensus.to_params(self.chain.params)
+        self.vitals = Vitals(skew_warn_ms=max(1, consensus_params.max_clock_drift_ms // 2))
         self.replica = Replica(
             self._genesis.chain_id,
-            self.store,
+            self._guarded,
             self.app,
             self.key,
-            cfg.consensus.to_params(self.chain.params),
+            consensus_params,
         )
         self.service = NodeService(self)
         self._refresh_allowed()
@@ -202,7 +221,7 @@ class Node:
         await self.rpc.start()
         self._started = True
         self._gc.install()
-        self._dispatch(self.replica.start(now_ms()))
+        self._step("replica start", lambda: self.replica.start(now_ms()))
         self._tick_task = asyncio.create_task(self._ticker(), name="huzhu-tick")
         self._gossip_task = asyncio.create_task(
             self.gossip.run(GOSSIP_INTERVAL_S), name="huzhu-gossip"
@@ -269,6 +288,10 @@ class Node:
             await asyncio.sleep(PRUNE_IDLE_INTERVAL_S)
             try:
                 self.chain.prune_step(step)
+            except StoreFailed as exc:
+                self.vitals.store_failed(exc.__cause__ or exc)
+                self._halt()
+                return
             except Exception:
                 log.exception("pruning old state failed; retrying later")
                 await asyncio.sleep(10)
@@ -277,7 +300,7 @@ class Node:
 
     def _arm_timer(self) -> None:
         """Keep exactly one timer, at the replica's earliest deadline."""
-        if self._stopping:
+        if self._stopping or self._halted:
             return
         at = self.replica.next_deadline()
         if at == self._timer_at and self._timer is not None:
@@ -289,40 +312,67 @@ class Node:
         if at is None:
             return
         loop = asyncio.get_running_loop()
-        delay = max(0.0, (at - now_ms()) / 1000)
+        delay = max(0.0, (max(at, self._retry_at_ms) - now_ms()) / 1000)
         self._timer = loop.call_later(delay, self._on_timer)
+
+    def _step(self, where: str, call: Callable[[], list[Any]]) -> None:
+        """Run one replica step and carry out its actions. An exception is recorded in
+        `vitals` (status shows it) and the timer stays armed, or consensus would stall for
+        good; a failed store write stops the node (`_halt`)."""
+        if self._halted:
+            return
+        try:
+            actions = call()
+        except ProtocolViolation:  # a peer's provable garbage: the transport bans it
+            raise
+        except Exception as exc:
+            fatal = self.vitals.step_failed(where, exc, now_ms())
+            if fatal or self._guarded.failure is not None:
+                self._halt()
+                return
+            self._retry_at_ms = now_ms() + FAILED_STEP_RETRY_MS
+            actions = []
+        self._dispatch(actions)
+
+    def _halt(self) -> None:
+        """The node can no longer make progress safely: say so in one line, take no more
+        input, and let `failed` wake whoever runs the node (`_serve` exits EXIT_FATAL)."""
+        if self._halted:
+            return
+        self._halted = True
+        failure = self._guarded.failure
+        if self.vitals.fatal is None and failure is not None:
+            self.vitals.store_failed(failure)
+        reason = self.vitals.fatal.reason if self.vitals.fatal is not None else "unknown"
+        log.critical("node cannot continue: %s; stopping (exit status %d)", reason, EXIT_FATAL)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.failed.set()
 
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        try:
-            actions = self.replica.on_timeout(now_ms())
-        except Exception:  # our bug; keep the timer alive or consensus would stall for good
-            log.exception("replica timeout handling failed")
-            actions = []
-        self._dispatch(actions)
+        self._step("replica timeout", lambda: self.replica.on_timeout(now_ms()))
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(TICK_INTERVAL_S)
-            try:
-                self._dispatch(self.replica.on_tick(now_ms()))
-            except Exception:
-                log.exception("tick failed")
+            self._step("replica tick", lambda: self.replica.on_tick(now_ms()))
 
     def _dispatch(self, actions: list[Any]) -> None:
         """Carry out the replica's actions in order, then re-arm the timer.
 
         One failing action (a bug of ours) is logged and the rest still run: a lost
         broadcast is recovered by re-gossip, a stalled timer would never be."""
-        if self._stopping:
+        if self._stopping or self._halted:
             return
         try:
             for a in actions:
                 try:
                     self._act(a)
-                except Exception:
-                    log.exception("action %s failed", type(a).__name__)
+                except Exception as exc:
+                    self.vitals.step_failed(f"action {type(a).__name__}", exc, now_ms())
         finally:
             self._arm_timer()
 
@@ -392,6 +442,7 @@ class Node:
         decoded = {t.hash: t for t in included}
         self.service.on_committed(height, block, a.commit, decoded, results)
         self._refresh_allowed()
+        self.vitals.committed(block.header.time_ms, block.header.proposer == self.node_id, now_ms())
         log.info(
             "committed %s",
             kv(
@@ -423,26 +474,29 @@ class Node:
         return node_id in self._allowed
 
     def _on_peer(self, peer_id: bytes, up: bool) -> None:
-        if self._stopping:
+        if self._stopping or self._halted:
             return
         log.info("peer %s %s", "up" if up else "down", peer_id.hex()[:16])
-        self._dispatch(self.replica.on_peer(peer_id, up, now_ms()))
+        self._step("peer change", lambda: self.replica.on_peer(peer_id, up, now_ms()))
 
     def _on_message(self, peer_id: bytes, channel: int, payload: bytes) -> None:
         """A peer's message. Provable garbage raises ProtocolViolation (the transport bans
         the peer); an exception of ours is logged and the message dropped, never banning an
         honest peer for our bug and never reaching the event loop."""
-        if self._stopping:
+        if self._stopping or self._halted:
+            return
+        if channel != TXS:
+            self._step(
+                f"message on channel {channel}",
+                lambda: self.replica.on_message(peer_id, channel, payload, now_ms()),
+            )
             return
         try:
-            if channel == TXS:
-                self._on_tx_batch(peer_id, payload)
-            else:
-                self._dispatch(self.replica.on_message(peer_id, channel, payload, now_ms()))
+            self._on_tx_batch(peer_id, payload)
         except ProtocolViolation:
             raise
-        except Exception:
-            log.exception("message on channel %d from %s failed", channel, peer_id.hex()[:16])
+        except Exception as exc:
+            self.vitals.step_failed("tx batch", exc, now_ms())
 
     def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
         """Admission of a peer's batch; the gossip policy decides what is relayed."""
@@ -474,93 +528,6 @@ EXEC_SHARE_OF_PROPOSE = 0.25
 #: never propose fewer than this many txs for pacing reasons (a slow sample must not
 #: starve the chain); the configured propose_max_txs still applies if lower
 MIN_PROPOSE_TXS = 200
-#: executions smaller than this say little about the cost per tx (fixed costs dominate)
-PACE_MIN_SAMPLE_TXS = 100
-PACE_EWMA_ALPHA = 0.3
-
-
-class PacedApp(ChainApp):
-    """ChainApp that measures how long this node takes to execute a transaction (wall clock,
-    so a machine shared with other work counts), for the proposer's block-size pacing.
-
-    Only real executions count: `prepare` always executes; `validate` only on a cache miss
-    (the proposer's own block and re-proposals hit the cache)."""
-
-    def __init__(
-        self,
-        *args: Any,
-        on_valid: Callable[[list[bytes]], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.seconds_per_tx: float | None = None
-        self.on_valid = on_valid
-
-    def _sample(self, txs: int, seconds: float) -> None:
-        if txs < PACE_MIN_SAMPLE_TXS:
-            return
-        x = seconds / txs
-        old = self.seconds_per_tx
-        self.seconds_per_tx = x if old is None else old + PACE_EWMA_ALPHA * (x - old)
-
-    def prepare(self, *args: Any, **kwargs: Any) -> tuple[list[bytes], bytes]:
-        t = time.perf_counter()
-        out = super().prepare(*args, **kwargs)
-        self._sample(len(out[0]), time.perf_counter() - t)
-        return out
-
-    def validate(self, height: int, time_ms: int, proposer: bytes, txs: Any, *rest: Any) -> bool:
-        before = self.executions
-        t = time.perf_counter()
-        ok = super().validate(height, time_ms, proposer, txs, *rest)
-        if ok and self.on_valid is not None:
-            self.on_valid(txs)
-        if self.executions != before:  # executed, not a cache hit
-            self._sample(len(txs), time.perf_counter() - t)
-        return ok
-
-
-#: allocations between young-generation collections (CPython's default is 700). A node
-#: allocates a few hundred objects per transaction and keeps most of them (mempool, caches,
-#: the block being built) for seconds: with the default, survivors are promoted in bulk and
-#: full collections of a heap of 10^6 objects paused the loop for ~250 ms every few blocks.
-GC_GEN0_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """Process-wide collector settings for a long-running node (not for library use)."""
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
-class GcClock:
-    """Time spent in the cyclic garbage collector (all of it blocks the event loop), so the
-    per-block log line shows when collections of a large heap start to cost latency."""
-
-    def __init__(self) -> None:
-        self._t0 = 0.0
-        self._total = 0.0
-
-    def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._t0 = time.perf_counter()
-        else:
-            self._total += time.perf_counter() - self._t0
-
-    def install(self) -> None:
-        if self._callback not in gc.callbacks:
-            gc.callbacks.append(self._callback)
-
-    def uninstall(self) -> None:
-        if self._callback in gc.callbacks:
-            gc.callbacks.remove(self._callback)
-
-    def take_ms(self) -> int:
-        """Milliseconds spent collecting since the previous call."""
-        ms, self._total = round(self._total * 1000), 0.0
-        return ms
-
-
 # an operator's mistake, reported in one line: bad genesis/key/config, port in use, DB locked,
 # a store of another genesis (ValueError from Chain.init_genesis)
 _STARTUP_ERRORS = (
@@ -600,7 +567,13 @@ async def _serve(home: Path, stop_requested: Callable[[], bool] = lambda: False)
     # what start() built (genesis, caches filled from the store) lives as long as the process:
     # move it out of the collector's sight, so full collections do not rescan it
     gc.freeze()
-    await stop.wait()
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for w in waits:
+        w.cancel()
+    if node.failed.is_set():
+        await node.stop()
+        return EXIT_FATAL
     log.info("signal received, shutting down")
     await node.stop()
     return 0

@@ -88,6 +88,18 @@ class NodeParts(Protocol):
     def submit(self, wire: bytes) -> Any: ...  # mempool admission + gossip -> CheckResult
 
 
+def _vitals_json(vitals: Any) -> dict[str, Any]:
+    """The health fields of `status` from node.vitals.Vitals; a part without one (a test
+    double, a light chain) reports a node that never failed and has no clock estimate."""
+    since = None if vitals is None else vitals.stalled_since_ms
+    return {
+        "stalled_since": None if since is None else rfc3339(since),
+        "last_error": None if vitals is None else vitals.last_error,
+        "clock_offset_ms": None if vitals is None else vitals.clock_offset_ms(),
+        "clock_skew_warning": False if vitals is None else vitals.clock_skewed(),
+    }
+
+
 class NodeService:
     """Implements node.api.NodeAPI for one node."""
 
@@ -224,6 +236,7 @@ class NodeService:
             "validator": any(v.consensus_key == node_id for v in next_set),
             "catching_up": self._p.catching_up(),
             "peers": len(self._p.peers()),
+            **_vitals_json(getattr(self._p, "vitals", None)),
         }
 
     def _tx_json(self, rec: Any, wire: bytes, tx: Tx | None = None) -> dict[str, Any]:

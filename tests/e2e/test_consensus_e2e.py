@@ -115,8 +115,17 @@ def test_two_of_four_down_halts_then_resumes(make_net) -> None:
     net.wait_height(0, 3)
     net.kill9(2)
     net.kill9(3)
-    time.sleep(1.0)  # let any in-flight block finish
-    h = net.height(0)
+    # a block whose precommits were in flight may still commit: wait until both survivors
+    # agree and stay put for a second (polled, so a loaded machine only makes it slower)
+    deadline = time.monotonic() + 60
+    h = -1
+    while True:
+        now = (net.height(0), net.height(1))
+        if now[0] == now[1] == h:
+            break
+        assert time.monotonic() < deadline, f"heights never settled: {now}"
+        h = now[0] if now[0] == now[1] else -1
+        time.sleep(1.0)
     time.sleep(3.0)  # many block times: without 2/3 of the power nothing may commit
     assert net.height(0) == h and net.height(1) == h
     net.start(2)

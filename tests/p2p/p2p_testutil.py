@@ -37,7 +37,7 @@ def key(i: int) -> Signer:
     return Signer(bytes([i]) * 32)
 
 
-async def eventually(cond: Callable[[], bool], timeout: float = 3.0) -> bool:
+async def eventually(cond: Callable[[], bool], timeout: float = 15.0) -> bool:
     """Poll `cond` until true; False when it never became true within `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -120,7 +120,7 @@ async def raw_handshake(
     return conn, peer_key
 
 
-async def closed_by_peer(reader: asyncio.StreamReader, timeout: float = 2.0) -> bool:
+async def closed_by_peer(reader: asyncio.StreamReader, timeout: float = 10.0) -> bool:
     """True when the other side closes the connection within `timeout` (data is skipped)."""
     try:
         async with asyncio.timeout(timeout):
