@@ -35,7 +35,7 @@ from .peer import (
     Link,
     peername,
 )
-from .secret import NonceExhausted, SecretConnection, handshake
+from .secret import HANDSHAKE_MAX_FRAME, NonceExhausted, SecretConnection, handshake
 from .types import (
     CH_CONTROL,
     HandshakeError,
@@ -257,7 +257,7 @@ class P2PNode:
             writer.write(conn.seal(ACCEPT_FRAME))
             await writer.drain()
             try:
-                first = await conn.recv()
+                first = await conn.recv(HANDSHAKE_MAX_FRAME)
             except (EOFError, ConnectionError, asyncio.IncompleteReadError):
                 raise Refused("peer refused the link") from None
             if first != ACCEPT_FRAME:
