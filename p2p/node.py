@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from state.crypto import Signer
 
+from .admission import HandshakeGate
 from .peer import (
     ACCEPT_FRAME,
     CONTROL_LEN,
@@ -33,6 +34,7 @@ from .peer import (
     PONG,
     WRITE_BATCH_BYTES,
     Link,
+    peer_ip,
     peername,
 )
 from .secret import HANDSHAKE_MAX_FRAME, NonceExhausted, SecretConnection, handshake
@@ -93,9 +95,11 @@ class P2PNode:
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._port = 0
-        self._pending_handshakes = 0
+        self.gate = HandshakeGate(self.limits, time.monotonic)
         self._stopping = False
         self.dropped_total = 0
+        #: bytes queued for all peers together (bounded by limits.send_queue_total_bytes)
+        self.queued_total = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,8 +116,33 @@ class P2PNode:
         self._server = await asyncio.start_server(self._handle_inbound, host, port)
         self._port = self._server.sockets[0].getsockname()[1]
         log.info("p2p listening on %s:%d as %s", host, self._port, self.node_id.hex()[:16])
+        self.gate.set_peer_ips(await self._resolve_peer_ips())
+        self._spawn(self._refusal_log_loop(), "p2p refusal log")
         for addr in self._addrs:
             self._spawn(self._dial_loop(addr), f"dial {addr}")
+
+    async def _resolve_peer_ips(self) -> set[str]:
+        """The IPs of the configured peers: their handshakes get the kept slots.
+
+        A name that does not resolve within the handshake timeout is left out (its peer is
+        then treated as a stranger until the next start; our own dials to it still go out).
+        """
+        loop = asyncio.get_running_loop()
+        ips: set[str] = set()
+        for addr in self._addrs:
+            try:
+                async with asyncio.timeout(self.limits.handshake_timeout_s):
+                    infos = await loop.getaddrinfo(addr.host, addr.port)
+            except (OSError, TimeoutError):
+                log.warning("p2p cannot resolve peer host %s", addr.host)
+                continue
+            ips.update(str(info[4][0]) for info in infos)
+        return ips
+
+    async def _refusal_log_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.refusal_log_interval_s)
+            self.gate.maybe_log()
 
     async def stop(self) -> None:
         """Close the listener and every link; wait for all our tasks to finish."""
@@ -211,15 +240,18 @@ class P2PNode:
         lim = self.limits
         if peer.closed:
             return False
+        size = len(plaintext)
         if (
             len(peer.queue) >= lim.send_queue_len
-            or peer.queued_bytes + len(plaintext) > lim.send_queue_bytes
+            or peer.queued_bytes + size > lim.send_queue_bytes
+            or self.queued_total + size > lim.send_queue_total_bytes
         ):
             peer.dropped += 1
             self.dropped_total += 1
             return False
         peer.queue.append(plaintext)
-        peer.queued_bytes += len(plaintext)
+        peer.queued_bytes += size
+        self.queued_total += size
         peer.wake.set()
         return True
 
@@ -228,6 +260,7 @@ class P2PNode:
         # are outstanding), so a busy link is not mistaken for a dead one.
         peer.queue.appendleft(frame)
         peer.queued_bytes += len(frame)
+        self.queued_total += len(frame)
         peer.wake.set()
 
     # ------------------------------------------------------------------ connections
@@ -274,19 +307,25 @@ class P2PNode:
 
     async def _inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address = peername(writer)
-        lim = self.limits
+        ip = peer_ip(writer)
+        # A refused or failed stranger is counted into the gate's summary line, not logged
+        # one line each: a flood of them must not flood the log too.
+        if self.gate.admit(writer, ip, writer.close, len(self._peers)) is not None:
+            writer.close()
+            return
         try:
-            if len(self._peers) >= lim.max_peers:
-                log.info("p2p refuse inbound %s: max_peers %d reached", address, lim.max_peers)
-                return
-            if self._pending_handshakes >= lim.max_pending_handshakes:
-                log.info("p2p refuse inbound %s: too many handshakes in progress", address)
-                return
-            self._pending_handshakes += 1
             try:
                 peer = await self._establish(reader, writer, INBOUND, address, None)
             finally:
-                self._pending_handshakes -= 1
+                self.gate.release(writer)
+        except asyncio.CancelledError:
+            writer.close()
+            raise
+        except Exception as exc:
+            writer.close()
+            self._count_inbound_failure(address, ip, exc)
+            return
+        try:
             await self._run_peer(peer)
         except asyncio.CancelledError:
             raise
@@ -294,6 +333,19 @@ class P2PNode:
             self._log_conn_error(address, exc)
         finally:
             writer.close()
+
+    def _count_inbound_failure(self, address: str, ip: str, exc: BaseException) -> None:
+        if isinstance(exc, Refused):
+            self.gate.failed("refused", ip)
+            log.debug("p2p %s: refused: %s", address, exc)
+        elif isinstance(exc, HandshakeError | ProtocolViolation):
+            self.gate.failed("bad_handshake", ip)
+            log.debug("p2p %s: %s: %s", address, type(exc).__name__, exc)
+        elif isinstance(exc, OSError | EOFError | TimeoutError | asyncio.IncompleteReadError):
+            self.gate.failed("handshake_incomplete", ip)
+            log.debug("p2p %s: handshake failed: %r", address, exc)
+        else:
+            log.exception("p2p %s: unexpected error", address, exc_info=exc)
 
     def _log_conn_error(self, address: str, exc: BaseException) -> None:
         if isinstance(exc, Refused | HandshakeError | ProtocolViolation):
@@ -384,6 +436,10 @@ class P2PNode:
             peer.conn.writer.close()
         except Exception:  # a transport already torn down by the OS
             pass
+        # What it had not written is dropped with it (a replaced link handed its queue over).
+        self.queued_total -= peer.queued_bytes
+        peer.queue.clear()
+        peer.queued_bytes = 0
         peer.done.set()
         if self._peers.get(peer.node_id) is peer:
             del self._peers[peer.node_id]
@@ -455,6 +511,7 @@ class P2PNode:
                 while peer.queue and written < WRITE_BATCH_BYTES:
                     item = peer.queue.popleft()
                     peer.queued_bytes -= len(item)
+                    self.queued_total -= len(item)
                     if item[0] == CH_CONTROL and item[1] == PONG:
                         peer.pong_pending = False
                     frame = peer.conn.seal(item)
