@@ -197,3 +197,24 @@ def test_p2p_config_keys_reach_the_limits_and_are_bounded() -> None:
     ):
         with pytest.raises(ValueError):
             P2PConfig(**bad)  # type: ignore[arg-type]  # keys given as a dict on purpose
+
+
+async def test_all_send_queues_bounded_together() -> None:
+    # Peers that stop reading each fill their own queue; together they may hold at most
+    # send_queue_total_bytes (each plaintext is 1 channel byte + payload).
+    from p2p.node import P2PNode
+    from p2p.peer import OUTBOUND, Link
+
+    lim = limits(send_queue_bytes=800, send_queue_total_bytes=1000)
+    node = P2PNode(key(2), "c", ("127.0.0.1", 0), [], lambda _k: True, lim)
+    p1, p2 = (key(i).public_key for i in (11, 12))
+    for pid in (p1, p2):
+        # no socket: the queue is all this test looks at
+        node._peers[pid] = Link(pid, "x", OUTBOUND, None)  # type: ignore[arg-type]  # no conn needed
+    assert node.send(p1, 1, bytes(599))
+    assert not node.send(p2, 1, bytes(400))  # 600 + 401 > 1000
+    assert node.send(p2, 1, bytes(399))  # 600 + 400 == 1000: at the bound
+    assert node.queued_total == 1000 and not node.send(p2, 1, b"")
+    assert node.peers()[0].dropped + node.peers()[1].dropped == 2
+    node._close_peer(node._peers[p1], "test")
+    assert node.queued_total == 400 and node.send(p2, 1, bytes(399))
