@@ -404,7 +404,8 @@ class MempoolConfig(_Section):
 class ConsensusConfig(_Section):
     """Tendermint timeouts in milliseconds: round r waits base + r * delta.
 
-    Each key is ``timeout_`` + a ConsensusParams field, whose default it takes. The wait
+    Each key is ``timeout_`` + a ConsensusParams field, whose default it takes (and
+    max_future_block_bytes is that field's own name: a memory bound). The wait
     between blocks is the chain's block_time_ms (genesis), not a node setting, so that all
     validators agree on it."""
 
@@ -414,6 +415,12 @@ class ConsensusConfig(_Section):
     timeout_prevote_delta_ms: int = Field(_CONSENSUS.prevote_delta_ms, ge=0, le=600_000)
     timeout_precommit_ms: int = Field(_CONSENSUS.precommit_ms, ge=1, le=600_000)
     timeout_precommit_delta_ms: int = Field(_CONSENSUS.precommit_delta_ms, ge=0, le=600_000)
+    max_future_block_bytes: int = Field(
+        _CONSENSUS.max_future_block_bytes,
+        ge=0,
+        le=16 * 1024 * MIB,
+        description="bytes of proposed blocks kept for rounds after the current one",
+    )
 
     def to_params(self, chain: ChainParams) -> ConsensusParams:
         """The replica's params: these timeouts, and what the chain fixes for everyone.
