@@ -17,11 +17,12 @@ ever gives that address a full bucket again).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 
-from .types import P2PLimits
+from .types import HandshakeError, P2PLimits, PeerAddr, ProtocolViolation, Refused
 
 log = logging.getLogger("huzhu.p2p")
 
@@ -97,18 +98,32 @@ class HandshakeGate:
         self._per_ip[ip] += 1
         return None
 
-    def release(self, key: object) -> None:
-        """The handshake of ``key`` ended (either way); idempotent."""
+    def release(self, key: object) -> bool:
+        """The handshake of ``key`` ended (either way); False when it was evicted (or never
+        admitted), whose failure is then already counted. Idempotent."""
         entry = self._pending.pop(key, None)
-        if entry is not None:
-            ip = entry[0]
-            self._per_ip[ip] -= 1
-            if self._per_ip[ip] <= 0:
-                del self._per_ip[ip]
+        if entry is None:
+            return False
+        ip = entry[0]
+        self._per_ip[ip] -= 1
+        if self._per_ip[ip] <= 0:
+            del self._per_ip[ip]
+        return True
 
-    def failed(self, reason: str, ip: str) -> None:
-        """Count a handshake that a stranger started and did not finish (garbage, timeout)."""
-        self._count(reason, ip)
+    def failed(self, address: str, ip: str, exc: BaseException) -> None:
+        """Count an inbound handshake that did not end in a link (garbage, timeout, refused
+        after authenticating); the detail goes to the debug log only."""
+        if isinstance(exc, Refused):
+            self._count("refused", ip)
+            log.debug("p2p %s: refused: %s", address, exc)
+        elif isinstance(exc, HandshakeError | ProtocolViolation):
+            self._count("bad_handshake", ip)
+            log.debug("p2p %s: %s: %s", address, type(exc).__name__, exc)
+        elif isinstance(exc, OSError | EOFError | TimeoutError | asyncio.IncompleteReadError):
+            self._count("handshake_incomplete", ip)
+            log.debug("p2p %s: handshake failed: %r", address, exc)
+        else:
+            log.exception("p2p %s: unexpected error", address, exc_info=exc)
 
     def _take_token(self, ip: str) -> bool:
         lim = self.limits
@@ -164,3 +179,22 @@ class HandshakeGate:
         self._window_ips.clear()
         log.warning("%s", line)
         return line
+
+
+async def resolve_ips(addrs: Iterable[PeerAddr], timeout_s: float) -> set[str]:
+    """The IPs of the configured peers: their handshakes get the kept slots.
+
+    A name that does not resolve within ``timeout_s`` is left out (its peer is then treated
+    as a stranger until the next start; our own dials to it still go out).
+    """
+    loop = asyncio.get_running_loop()
+    ips: set[str] = set()
+    for addr in addrs:
+        try:
+            async with asyncio.timeout(timeout_s):
+                infos = await loop.getaddrinfo(addr.host, addr.port)
+        except (OSError, TimeoutError):
+            log.warning("p2p cannot resolve peer host %s", addr.host)
+            continue
+        ips.update(str(info[4][0]) for info in infos)
+    return ips

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from state.crypto import Signer
 
-from .admission import HandshakeGate
+from .admission import HandshakeGate, resolve_ips
 from .peer import (
     ACCEPT_FRAME,
     CONTROL_LEN,
@@ -116,28 +116,10 @@ class P2PNode:
         self._server = await asyncio.start_server(self._handle_inbound, host, port)
         self._port = self._server.sockets[0].getsockname()[1]
         log.info("p2p listening on %s:%d as %s", host, self._port, self.node_id.hex()[:16])
-        self.gate.set_peer_ips(await self._resolve_peer_ips())
+        self.gate.set_peer_ips(await resolve_ips(self._addrs, self.limits.handshake_timeout_s))
         self._spawn(self._refusal_log_loop(), "p2p refusal log")
         for addr in self._addrs:
             self._spawn(self._dial_loop(addr), f"dial {addr}")
-
-    async def _resolve_peer_ips(self) -> set[str]:
-        """The IPs of the configured peers: their handshakes get the kept slots.
-
-        A name that does not resolve within the handshake timeout is left out (its peer is
-        then treated as a stranger until the next start; our own dials to it still go out).
-        """
-        loop = asyncio.get_running_loop()
-        ips: set[str] = set()
-        for addr in self._addrs:
-            try:
-                async with asyncio.timeout(self.limits.handshake_timeout_s):
-                    infos = await loop.getaddrinfo(addr.host, addr.port)
-            except (OSError, TimeoutError):
-                log.warning("p2p cannot resolve peer host %s", addr.host)
-                continue
-            ips.update(str(info[4][0]) for info in infos)
-        return ips
 
     async def _refusal_log_loop(self) -> None:
         while True:
@@ -313,17 +295,19 @@ class P2PNode:
         if self.gate.admit(writer, ip, writer.close, len(self._peers)) is not None:
             writer.close()
             return
+        evicted = False
         try:
             try:
                 peer = await self._establish(reader, writer, INBOUND, address, None)
             finally:
-                self.gate.release(writer)
+                evicted = not self.gate.release(writer)
         except asyncio.CancelledError:
             writer.close()
             raise
         except Exception as exc:
             writer.close()
-            self._count_inbound_failure(address, ip, exc)
+            if not evicted:  # an evicted one was counted when it was evicted
+                self.gate.failed(address, ip, exc)
             return
         try:
             await self._run_peer(peer)
@@ -333,19 +317,6 @@ class P2PNode:
             self._log_conn_error(address, exc)
         finally:
             writer.close()
-
-    def _count_inbound_failure(self, address: str, ip: str, exc: BaseException) -> None:
-        if isinstance(exc, Refused):
-            self.gate.failed("refused", ip)
-            log.debug("p2p %s: refused: %s", address, exc)
-        elif isinstance(exc, HandshakeError | ProtocolViolation):
-            self.gate.failed("bad_handshake", ip)
-            log.debug("p2p %s: %s: %s", address, type(exc).__name__, exc)
-        elif isinstance(exc, OSError | EOFError | TimeoutError | asyncio.IncompleteReadError):
-            self.gate.failed("handshake_incomplete", ip)
-            log.debug("p2p %s: handshake failed: %r", address, exc)
-        else:
-            log.exception("p2p %s: unexpected error", address, exc_info=exc)
 
     def _log_conn_error(self, address: str, exc: BaseException) -> None:
         if isinstance(exc, Refused | HandshakeError | ProtocolViolation):
