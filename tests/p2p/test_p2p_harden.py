@@ -218,3 +218,27 @@ async def test_all_send_queues_bounded_together() -> None:
     assert node.peers()[0].dropped + node.peers()[1].dropped == 2
     node._close_peer(node._peers[p1], "test")
     assert node.queued_total == 400 and node.send(p2, 1, bytes(399))
+
+
+def test_gate_refills_at_its_rate_and_keeps_few_buckets() -> None:
+    from p2p import admission
+    from p2p.admission import HandshakeGate
+
+    now = [0.0]
+    lim = limits(handshake_rate_per_address=1.0, handshake_burst_per_address=2)
+    gate = HandshakeGate(lim, lambda: now[0])
+    closed: list[int] = []
+    for i in range(2):
+        assert gate.admit(i, "10.0.0.1", lambda: None, 0) is None
+        gate.release(i)
+    assert gate.admit(2, "10.0.0.1", lambda: None, 0) == "rate"
+    now[0] = 0.99
+    assert gate.admit(3, "10.0.0.1", lambda: None, 0) == "rate"
+    now[0] = 1.0  # exactly one token refilled at 1/s since the burst was spent at 0
+    assert gate.admit(4, "10.0.0.1", lambda: None, 0) is None
+    assert gate.admit(5, "10.0.0.1", lambda: closed.append(5), lim.max_peers) == "max_peers"
+    for i in range(admission.MAX_TRACKED_ADDRESSES + 10):
+        gate.admit(("x", i), f"10.1.{i // 256}.{i % 256}", lambda: None, 0)
+        gate.release(("x", i))
+    assert len(gate._buckets) == admission.MAX_TRACKED_ADDRESSES
+    assert gate.pending == 1 and closed == []
