@@ -3,7 +3,8 @@
 Two validators on 127.0.0.1 (both are needed to commit, so the chain only advances while
 their link holds). Node 0's P2P port gets, one after another: 64 concurrent unauthenticated
 handshakes each announcing an 8 MiB frame and pushing its bytes; 8 MiB length prefixes
-trickled one byte at a time; garbage connections. Meanwhile node 1 is killed and restarted
+trickled one byte at a time; garbage connections, from 127.0.0.1 (the peers' own address) and
+from 127.0.0.2 (a stranger's, rate-limited). Meanwhile node 1 is killed and restarted
 (a restarted validator must get back in under the flood). Asserted: the chain keeps
 committing, the restarted validator links again, node 0's RSS high-water mark stays under
 300 MB, and refusals are summarised in the log rather than logged one line each.
@@ -136,9 +137,9 @@ async def _slow_prefix(port: int, deadline: float) -> float:
     return time.monotonic() - start
 
 
-async def _garbage(port: int) -> None:
+async def _garbage(port: int, source: str = HOST) -> None:
     try:
-        reader, writer = await asyncio.open_connection(HOST, port)
+        reader, writer = await asyncio.open_connection(HOST, port, local_addr=(source, 0))
     except OSError:
         return
     try:
@@ -193,9 +194,14 @@ async def test_p2p_floods_leave_a_validator_committing_and_bounded(net: LocalNet
         await asyncio.gather(*(_garbage(port) for _ in range(32)))
     report["garbage_256_s"] = round(time.monotonic() - start, 2)
 
+    # 4. the same garbage from an address that is no configured peer's (still loopback):
+    # beyond its burst, its handshakes are refused by the per-address rate
+    for _ in range(4):
+        await asyncio.gather(*(_garbage(port, "127.0.0.2") for _ in range(32)))
+
     after_commit = await _advances(net, 0, 20.0)
-    for _ in range(50):  # the summary of the last interval comes within 2 s
-        if "p2p refused" in net.log_text(0):
+    for _ in range(50):  # the summary of the last interval (with part 4) comes within 2 s
+        if "rate=" in net.log_text(0):
             break
         await asyncio.sleep(0.1)
     report["commit_after_probes_s"] = after_commit
@@ -213,5 +219,6 @@ async def test_p2p_floods_leave_a_validator_committing_and_bounded(net: LocalNet
     assert net.alive(0) and net.alive(1)
     assert after["VmHWM"] < RSS_LIMIT_KB, report
     assert "p2p refused" in net.log_text(0)  # the summary line
+    assert any("rate=" in line for line in report["summary_lines"]), report
     # 64 x rounds + 16 + 256 refused connections, summarised: far fewer lines than that
     assert log_lines < 400, report
