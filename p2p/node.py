@@ -240,6 +240,8 @@ class P2PNode:
     def _enqueue_control(self, peer: Link, frame: bytes) -> None:
         # Control frames jump the queue and ignore its bounds (at most one ping and one pong
         # are outstanding), so a busy link is not mistaken for a dead one.
+        if peer.closed:  # its queue is gone and no longer counted
+            return
         peer.queue.appendleft(frame)
         peer.queued_bytes += len(frame)
         self.queued_total += len(frame)
