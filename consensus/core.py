@@ -39,6 +39,7 @@ from .actions import (
     SignedVote,
 )
 from .app import Application
+from .messages import block_bytes
 from .params import ConsensusParams
 from .recovery import LockState, Recovery, SignState
 from .types import (
@@ -110,6 +111,8 @@ class Core(Recovery):
         self.proposals: dict[int, Proposal] = {}
         self.blocks: dict[bytes, Block] = {}
         self._blocks_per_round: dict[int, int] = {}
+        #: round and block_bytes of each block stored from a proposal (the future-round bound)
+        self._block_rounds: dict[bytes, tuple[int, int]] = {}
         self._valid: dict[bytes, str | None] = {}
         self._timely: dict[bytes, bool] = {}
         self._tallies: dict[tuple[int, int], VoteTally] = {}
@@ -206,7 +209,12 @@ class Core(Recovery):
         if bid not in self.blocks:
             if self._blocks_per_round.get(p.round, 0) >= MAX_BLOCKS_PER_ROUND:
                 return []
+            size = block_bytes(p.block)
+            ahead = sum(n for r, n in self._block_rounds.values() if r > self.round)
+            if p.round > self.round and ahead + size > self.params.max_future_block_bytes:
+                return []
             self._blocks_per_round[p.round] = self._blocks_per_round.get(p.round, 0) + 1
+            self._block_rounds[bid] = (p.round, size)
             self.blocks[bid] = p.block
         if known is None:
             self.proposals[p.round] = p

@@ -34,6 +34,36 @@ BLOCKSYNC = CH_BLOCKSYNC
 #: the largest payload a replica decodes (a full block plus its commit fits)
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
+#: Largest encoding of each kind that is not a block. The largest honest one is well below
+#: (a vote is about 200 bytes, evidence two votes, status a 50-character chain id); checked
+#: on the payload's length before a byte is decoded, so a peer cannot make us build
+#: megabytes of Python objects only to find the shape wrong. Proposals and blocks are
+#: bounded by MAX_MESSAGE_BYTES (and the P2P frame) and by consensus.types' list bounds.
+KIND_MAX_BYTES: dict[str, int] = {
+    "vote": 512,
+    "evidence": 1024,
+    "status": 256,
+    "get_block": 256,
+    "no_block": 256,
+    "proposal": MAX_MESSAGE_BYTES,
+    "block": MAX_MESSAGE_BYTES,
+}
+#: what block_bytes counts for the header and for each piece of evidence (upper bounds of
+#: their encodings, so the estimate never undercounts)
+HEADER_BYTES = 1024
+EVIDENCE_BYTES = 1024
+
+
+def block_bytes(block: Block) -> int:
+    """An upper estimate of what a block holds in memory, without encoding it: the bound
+    on blocks kept for future rounds (ConsensusParams.max_future_block_bytes) counts this."""
+    return HEADER_BYTES + sum(map(len, block.txs)) + EVIDENCE_BYTES * len(block.evidence)
+
+
+# Canonical encoding of the envelope starts with a 2-entry fixmap, the key "k" and the kind
+# as a fixstr (keys sort "k" < "v"; the strict decoder refuses any longer form).
+_ENVELOPE_HEAD = b"\x82\xa1k"
+
 
 @dataclass(frozen=True, slots=True)
 class ProposalMsg:
@@ -130,12 +160,34 @@ def _body(v: Any, keys: set[str], what: str) -> dict[str, Any]:
     return v
 
 
+def peek_kind(payload: bytes) -> str:
+    """The envelope's kind from its first bytes, without decoding the body.
+
+    Exact, not a guess: every payload the strict decoder accepts as an envelope starts this
+    way, so refusing one that does not loses nothing."""
+    n = len(_ENVELOPE_HEAD)
+    if len(payload) < n + 1 or payload[:n] != _ENVELOPE_HEAD or payload[n] & 0xE0 != 0xA0:
+        raise DecodeError("bad envelope")
+    size = payload[n] & 0x1F
+    try:
+        return payload[n + 1 : n + 1 + size].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("bad envelope") from None
+
+
 def decode_message(channel: int, payload: bytes) -> Message:
-    """Strictly decode a payload received on `channel`; DecodeError on anything else."""
+    """Strictly decode a payload received on `channel`; DecodeError on anything else.
+
+    Kind, channel and the kind's size bound are checked on the raw bytes first."""
     if type(payload) is not bytes:
         raise DecodeError("payload is not bytes")
     if len(payload) > MAX_MESSAGE_BYTES:
         raise DecodeError("message too large")
+    peeked = peek_kind(payload)
+    if _CHANNEL.get(peeked) != channel:
+        raise DecodeError(f"kind {peeked[:16]!r} not allowed on channel {channel}")
+    if len(payload) > KIND_MAX_BYTES[peeked]:
+        raise DecodeError(f"{peeked} message too large ({len(payload)} bytes)")
     env = decode(payload)
     if type(env) is not dict or set(env) != {"k", "v"} or type(env["k"]) is not str:
         raise DecodeError("bad envelope")

@@ -23,6 +23,10 @@ class ConsensusParams:
     max_clock_drift_ms: int = 5000
     #: votes for rounds further ahead than this are dropped (memory bound)
     max_round_ahead: int = 100
+    #: bytes of blocks kept for rounds after the current one (see core.block_bytes); a
+    #: proposer's blocks beyond it are dropped (re-gossip brings them back once due), so an
+    #: equivocating proposer cannot make us hold 2 blocks x max_round_ahead rounds
+    max_future_block_bytes: int = 16 * 1024 * 1024
     #: messages for heights further ahead than this (beyond what the peer announced) are
     #: penalised
     max_height_ahead: int = 10

@@ -233,6 +233,51 @@ class P2PConfig(_Section):
     handshake_timeout_ms: int = Field(
         round(_P2P.handshake_timeout_s * 1000), ge=1, le=600_000, description="handshake deadline"
     )
+    send_queue_bytes: int = Field(
+        _P2P.send_queue_bytes, ge=64 * 1024, le=4096 * MIB, description="queued bytes per peer"
+    )
+    send_queue_total_bytes: int = Field(
+        _P2P.send_queue_total_bytes,
+        ge=64 * 1024,
+        le=64 * 1024 * MIB,
+        description="queued bytes for all peers together",
+    )
+    max_pending_handshakes: int = Field(
+        _P2P.max_pending_handshakes,
+        ge=1,
+        le=10_000,
+        description="unauthenticated handshakes in progress (strangers)",
+    )
+    reserved_handshakes: int = Field(
+        _P2P.reserved_handshakes,
+        ge=0,
+        le=10_000,
+        description="further handshake slots only the configured peers' addresses may use",
+    )
+    max_handshakes_per_address: int = Field(
+        _P2P.max_handshakes_per_address,
+        ge=1,
+        le=10_000,
+        description="handshakes in progress from one IP (configured peers' IPs exempt)",
+    )
+    handshakes_per_minute_per_address: int = Field(
+        round(_P2P.handshake_rate_per_address * 60),
+        ge=1,
+        le=6_000_000,
+        description="new handshakes per minute from one IP (configured peers' IPs exempt)",
+    )
+    handshake_burst_per_address: int = Field(
+        _P2P.handshake_burst_per_address,
+        ge=1,
+        le=1_000_000,
+        description="handshakes one IP may start at once before its rate applies",
+    )
+    refusal_log_interval_ms: int = Field(
+        round(_P2P.refusal_log_interval_s * 1000),
+        ge=100,
+        le=3_600_000,
+        description="refused strangers are logged as one summary line per interval",
+    )
     dial_interval_ms: int = Field(
         2_000, ge=1, le=3_600_000, description="wait before redialling a lost persistent peer"
     )
@@ -281,6 +326,14 @@ class P2PConfig(_Section):
             max_peers=self.max_peers,
             send_queue_len=self.send_queue_len,
             handshake_timeout_s=self.handshake_timeout_ms / 1000,
+            send_queue_bytes=self.send_queue_bytes,
+            send_queue_total_bytes=self.send_queue_total_bytes,
+            max_pending_handshakes=self.max_pending_handshakes,
+            reserved_handshakes=self.reserved_handshakes,
+            max_handshakes_per_address=self.max_handshakes_per_address,
+            handshake_rate_per_address=self.handshakes_per_minute_per_address / 60,
+            handshake_burst_per_address=self.handshake_burst_per_address,
+            refusal_log_interval_s=self.refusal_log_interval_ms / 1000,
             backoff_min_s=dial_s,
             backoff_max_s=4 * dial_s,
         )
@@ -351,7 +404,8 @@ class MempoolConfig(_Section):
 class ConsensusConfig(_Section):
     """Tendermint timeouts in milliseconds: round r waits base + r * delta.
 
-    Each key is ``timeout_`` + a ConsensusParams field, whose default it takes. The wait
+    Each key is ``timeout_`` + a ConsensusParams field, whose default it takes (and
+    max_future_block_bytes is that field's own name: a memory bound). The wait
     between blocks is the chain's block_time_ms (genesis), not a node setting, so that all
     validators agree on it."""
 
@@ -361,6 +415,12 @@ class ConsensusConfig(_Section):
     timeout_prevote_delta_ms: int = Field(_CONSENSUS.prevote_delta_ms, ge=0, le=600_000)
     timeout_precommit_ms: int = Field(_CONSENSUS.precommit_ms, ge=1, le=600_000)
     timeout_precommit_delta_ms: int = Field(_CONSENSUS.precommit_delta_ms, ge=0, le=600_000)
+    max_future_block_bytes: int = Field(
+        _CONSENSUS.max_future_block_bytes,
+        ge=0,
+        le=16 * 1024 * MIB,
+        description="bytes of proposed blocks kept for rounds after the current one",
+    )
 
     def to_params(self, chain: ChainParams) -> ConsensusParams:
         """The replica's params: these timeouts, and what the chain fixes for everyone.

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from state.crypto import Signer
 
+from .admission import HandshakeGate, resolve_ips
 from .peer import (
     ACCEPT_FRAME,
     CONTROL_LEN,
@@ -33,9 +34,10 @@ from .peer import (
     PONG,
     WRITE_BATCH_BYTES,
     Link,
+    peer_ip,
     peername,
 )
-from .secret import NonceExhausted, SecretConnection, handshake
+from .secret import HANDSHAKE_MAX_FRAME, NonceExhausted, SecretConnection, handshake
 from .types import (
     CH_CONTROL,
     HandshakeError,
@@ -93,9 +95,11 @@ class P2PNode:
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._port = 0
-        self._pending_handshakes = 0
+        self.gate = HandshakeGate(self.limits, time.monotonic)
         self._stopping = False
         self.dropped_total = 0
+        #: bytes queued for all peers together (bounded by limits.send_queue_total_bytes)
+        self.queued_total = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,8 +116,15 @@ class P2PNode:
         self._server = await asyncio.start_server(self._handle_inbound, host, port)
         self._port = self._server.sockets[0].getsockname()[1]
         log.info("p2p listening on %s:%d as %s", host, self._port, self.node_id.hex()[:16])
+        self.gate.set_peer_ips(await resolve_ips(self._addrs, self.limits.handshake_timeout_s))
+        self._spawn(self._refusal_log_loop(), "p2p refusal log")
         for addr in self._addrs:
             self._spawn(self._dial_loop(addr), f"dial {addr}")
+
+    async def _refusal_log_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.refusal_log_interval_s)
+            self.gate.maybe_log()
 
     async def stop(self) -> None:
         """Close the listener and every link; wait for all our tasks to finish."""
@@ -211,23 +222,29 @@ class P2PNode:
         lim = self.limits
         if peer.closed:
             return False
+        size = len(plaintext)
         if (
             len(peer.queue) >= lim.send_queue_len
-            or peer.queued_bytes + len(plaintext) > lim.send_queue_bytes
+            or peer.queued_bytes + size > lim.send_queue_bytes
+            or self.queued_total + size > lim.send_queue_total_bytes
         ):
             peer.dropped += 1
             self.dropped_total += 1
             return False
         peer.queue.append(plaintext)
-        peer.queued_bytes += len(plaintext)
+        peer.queued_bytes += size
+        self.queued_total += size
         peer.wake.set()
         return True
 
     def _enqueue_control(self, peer: Link, frame: bytes) -> None:
         # Control frames jump the queue and ignore its bounds (at most one ping and one pong
         # are outstanding), so a busy link is not mistaken for a dead one.
+        if peer.closed:  # its queue is gone and no longer counted
+            return
         peer.queue.appendleft(frame)
         peer.queued_bytes += len(frame)
+        self.queued_total += len(frame)
         peer.wake.set()
 
     # ------------------------------------------------------------------ connections
@@ -257,7 +274,7 @@ class P2PNode:
             writer.write(conn.seal(ACCEPT_FRAME))
             await writer.drain()
             try:
-                first = await conn.recv()
+                first = await conn.recv(HANDSHAKE_MAX_FRAME)
             except (EOFError, ConnectionError, asyncio.IncompleteReadError):
                 raise Refused("peer refused the link") from None
             if first != ACCEPT_FRAME:
@@ -274,19 +291,27 @@ class P2PNode:
 
     async def _inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address = peername(writer)
-        lim = self.limits
+        ip = peer_ip(writer)
+        # A refused or failed stranger is counted into the gate's summary line, not logged
+        # one line each: a flood of them must not flood the log too.
+        if self.gate.admit(writer, ip, writer.close, len(self._peers)) is not None:
+            writer.close()
+            return
+        evicted = False
         try:
-            if len(self._peers) >= lim.max_peers:
-                log.info("p2p refuse inbound %s: max_peers %d reached", address, lim.max_peers)
-                return
-            if self._pending_handshakes >= lim.max_pending_handshakes:
-                log.info("p2p refuse inbound %s: too many handshakes in progress", address)
-                return
-            self._pending_handshakes += 1
             try:
                 peer = await self._establish(reader, writer, INBOUND, address, None)
             finally:
-                self._pending_handshakes -= 1
+                evicted = not self.gate.release(writer)
+        except asyncio.CancelledError:
+            writer.close()
+            raise
+        except Exception as exc:
+            writer.close()
+            if not evicted:  # an evicted one was counted when it was evicted
+                self.gate.failed(address, ip, exc)
+            return
+        try:
             await self._run_peer(peer)
         except asyncio.CancelledError:
             raise
@@ -384,6 +409,10 @@ class P2PNode:
             peer.conn.writer.close()
         except Exception:  # a transport already torn down by the OS
             pass
+        # What it had not written is dropped with it (a replaced link handed its queue over).
+        self.queued_total -= peer.queued_bytes
+        peer.queue.clear()
+        peer.queued_bytes = 0
         peer.done.set()
         if self._peers.get(peer.node_id) is peer:
             del self._peers[peer.node_id]
@@ -455,6 +484,7 @@ class P2PNode:
                 while peer.queue and written < WRITE_BATCH_BYTES:
                     item = peer.queue.popleft()
                     peer.queued_bytes -= len(item)
+                    self.queued_total -= len(item)
                     if item[0] == CH_CONTROL and item[1] == PONG:
                         peer.pong_pending = False
                     frame = peer.conn.seal(item)

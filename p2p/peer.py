@@ -68,3 +68,11 @@ def peername(writer: asyncio.StreamWriter) -> str:
     except Exception:
         return "?"
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def peer_ip(writer: asyncio.StreamWriter) -> str:
+    """The remote IP alone: the key of the per-address handshake bounds; "?" if unknown."""
+    try:
+        return str(writer.get_extra_info("peername")[0])
+    except Exception:
+        return "?"

@@ -17,7 +17,8 @@ Wire format (all integers big-endian):
    decrypt the auth frame, since its keys differ.
 4. frames: ``u32 len || ChaCha20-Poly1305-IETF(key, nonce, plaintext, aad=len bytes)``, where
    len counts the ciphertext (tag included) and is checked against the limit before the body
-   is read. The nonce is a 96-bit little-endian per-direction counter starting at 0 (the auth
+   is read: ``HANDSHAKE_MAX_FRAME`` (256) for the auth and accept frames, the node's
+   ``max_frame_bytes`` after them. The nonce is a 96-bit little-endian per-direction counter starting at 0 (the auth
    frame uses 0); the link is closed before it could wrap.
 """
 
@@ -43,6 +44,10 @@ TAG_LEN = 16
 NONCE_LEN = 12
 LEN_PREFIX = 4
 AUTH_LEN = 32 + 64
+#: Largest frame read before the peer is authenticated and accepted. The auth frame is
+#: 112 bytes of ciphertext and the accept 26; anything larger from a stranger is refused
+#: before its body is read, so an unauthenticated peer makes us hold at most this much.
+HANDSHAKE_MAX_FRAME = 256
 MAX_NONCE = 2**96  # counters must stay strictly below this
 TRANSCRIPT_DOMAIN = b"huzhu/p2p/v1/transcript\x00"
 KEYS_INFO = b"huzhu/p2p/v1/keys"
@@ -147,13 +152,18 @@ class SecretConnection:
         )
         return prefix + ct
 
-    async def recv(self) -> bytes:
-        """Read and decrypt one frame; ProtocolViolation on any tampering or bad length."""
+    async def recv(self, limit: int | None = None) -> bytes:
+        """Read and decrypt one frame; ProtocolViolation on any tampering or bad length.
+
+        ``limit`` (below ``max_frame``) bounds this one frame: the handshake reads the auth
+        and accept frames with :data:`HANDSHAKE_MAX_FRAME`.
+        """
         prefix = await self.reader.readexactly(LEN_PREFIX)
         size = int.from_bytes(prefix, "big")
+        bound = self.max_frame if limit is None else min(limit, self.max_frame)
         # Checked before reading the body so a giant prefix costs us nothing.
-        if size > self.max_frame:
-            raise ProtocolViolation(f"frame of {size} bytes exceeds {self.max_frame}")
+        if size > bound:
+            raise ProtocolViolation(f"frame of {size} bytes exceeds {bound}")
         if size <= TAG_LEN:
             raise ProtocolViolation(f"frame of {size} bytes is shorter than a tag")
         if self._recv_n >= MAX_NONCE:
@@ -199,7 +209,7 @@ async def handshake(
     writer.write(conn.seal(node_key.public_key + node_key.sign(auth_msg)))
     await writer.drain()
     try:
-        auth = await conn.recv()
+        auth = await conn.recv(HANDSHAKE_MAX_FRAME)
     except ProtocolViolation as exc:
         # Wrong chain_id or a man in the middle both land here: different keys.
         raise HandshakeError(f"auth frame: {exc}") from None

@@ -56,13 +56,22 @@ class P2PLimits:
     the largest application payload is therefore :attr:`max_payload` (tag and channel byte
     come off). ``max_peers`` bounds established connections; inbound connections beyond it
     are refused, while dials to the configured peers are always made (an operator listed them).
+    ``send_queue_bytes`` bounds one peer's queue and ``send_queue_total_bytes`` all of them
+    (a send over either is dropped and counted), so peers that stop reading hold at most that.
     """
 
     max_frame_bytes: int = 8 * 1024 * 1024
     max_peers: int = 50
     max_pending_handshakes: int = 32
+    # Before authentication only the source address is known (see p2p/admission.py).
+    max_handshakes_per_address: int = 8
+    handshake_rate_per_address: float = 10.0  # new handshakes per second, token bucket
+    handshake_burst_per_address: int = 20
+    reserved_handshakes: int = 8  # extra slots only the configured peers' addresses may use
+    refusal_log_interval_s: float = 10.0  # one summary line of refused strangers per interval
     send_queue_len: int = 1024
     send_queue_bytes: int = 32 * 1024 * 1024  # four whole max-size blocks per peer
+    send_queue_total_bytes: int = 96 * 1024 * 1024  # all peers' queues together
     handshake_timeout_s: float = 5.0
     idle_timeout_s: float = 30.0
     ping_interval_s: float = 10.0
@@ -82,8 +91,11 @@ class P2PLimits:
         for name in (
             "max_peers",
             "max_pending_handshakes",
+            "max_handshakes_per_address",
+            "handshake_burst_per_address",
             "send_queue_len",
             "send_queue_bytes",
+            "send_queue_total_bytes",
             "gossip_batch_txs",
             "gossip_batch_bytes",
             "gossip_pending_txs",
@@ -91,7 +103,16 @@ class P2PLimits:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        for name in ("handshake_timeout_s", "idle_timeout_s", "ping_interval_s", "backoff_min_s"):
+        if self.reserved_handshakes < 0:
+            raise ValueError("reserved_handshakes must be >= 0")
+        for name in (
+            "handshake_timeout_s",
+            "idle_timeout_s",
+            "ping_interval_s",
+            "backoff_min_s",
+            "handshake_rate_per_address",
+            "refusal_log_interval_s",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
         if self.ban_seconds < 0:
