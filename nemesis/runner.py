@@ -268,7 +268,8 @@ class Run:
                 self.o.progress(
                     f"[nemesis t={self.history.now():6.1f}s] heights {heights} | "
                     f"txs ok={c.get('ok', 0)} refused={c.get('refused', 0)} "
-                    f"unknown={c.get('unknown', 0)} | {self.current or 'no fault'}"
+                    f"unknown={c.get('unknown', 0)} in-flight={c.get('pending', 0)} | "
+                    f"{self.current or 'no fault'}"
                 )
             await asyncio.sleep(SAMPLE_EVERY_S)
 
@@ -532,6 +533,18 @@ class Run:
             return detail["accounts"] + detail["pool"] + bonds + deposits, detail
         return None, {}
 
+    def _resolve(self, obs: Observed) -> None:
+        """An unknown call's outcome, from node 0's lookup (the checker has made sure every
+        node agrees): where it was committed, or that it never was."""
+        view = obs.nodes[0]
+        for op in self.history.ops:
+            if op.outcome == "unknown":
+                r = view.txs.get(op.hash)
+                if r is None or r.get("height") is None:
+                    op.resolved = "absent"
+                else:
+                    op.resolved = f"committed at {r['height']}:{r['index']} code {r.get('code')}"
+
     # ----------------------------------------------------------------- run
 
     async def run(self) -> dict[str, Any]:
@@ -577,6 +590,7 @@ class Run:
                         f"the chain did not start within {START_WAIT_S:g}s:\n{self.local.dump_logs(10)}"
                     )
                 self.history.t0 = time.monotonic()
+                self.samples.clear()  # times count from the workload's start
                 rng = random.Random(self.o.seed)
                 members = self.keys["members"]
                 for c in range(self.o.clients):
@@ -628,6 +642,7 @@ class Run:
                 )
                 observed = await self._collect()
                 violations = check([op.to_json() for op in self.history.ops], observed)
+                self._resolve(observed)
                 self.rss = {
                     i: _rss(self.local.pid(i)) if self.local.alive(i) else None
                     for i in range(self.o.validators)
@@ -682,11 +697,16 @@ class Run:
             "elapsed_s": round(elapsed, 1),
             "replay": self.o.replay(),
             "workdir": str(self.root),
+            "tag": self.net.tag if self.net is not None else None,
             "capabilities": self.capabilities,
             "faults": [r.to_json() for r in self.records],
             "faults_by_kind": kinds,
             "calls": self.history.counts(),
             "calls_by_type": _by_type(ops),
+            "unknown_resolved": {
+                "committed": sum(1 for op in ops if op.resolved.startswith("committed")),
+                "absent": sum(1 for op in ops if op.resolved == "absent"),
+            },
             "txs_checked": sum(1 for op in ops if op.outcome in ("ok", "unknown")),
             "blocks_checked": max((len(v.blocks) for v in obs.nodes), default=0) if obs else 0,
             "supply": {str(v.node): v.supply_detail for v in obs.nodes} if obs else {},

@@ -117,6 +117,7 @@ class Op:
     error: str | None = None
     detail: str = ""
     claim: str | None = None  # vote/payout: the claim's id
+    resolved: str = ""  # an unknown call after the lookup: "committed at h:i code c" / "absent"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
