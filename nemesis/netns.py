@@ -87,14 +87,16 @@ class Network:
     bridge: str = ""
 
     @classmethod
-    def pick_tag(cls) -> int:
+    def pick_tag(cls, attempt: int = 0) -> int:
+        """A K no run uses now, drawn by process id (and attempt), so that runs started
+        together rarely draw the same; a clash makes setup fail, and the caller retries."""
         used = used_subnets()
         free = [
             k for k in range(1, 250) if k not in used and not Path(f"/run/netns/hz{k}n0").exists()
         ]
         if not free:
             raise NetnsError(f"no free {SUBNET_PREFIX}.K.0/24 subnet")
-        return free[os.getpid() % len(free)]
+        return free[(os.getpid() + attempt * 7919) % len(free)]
 
     def ns(self, i: int) -> str:
         return f"hz{self.tag}n{i}"

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from nemesis.checker import NodeView, Observed, Violation, check, summarize
-from nemesis.netns import Network, faketime_lib, fill, tmpfs_used, why_unavailable
+from nemesis.netns import NetnsError, Network, faketime_lib, fill, tmpfs_used, why_unavailable
 from nemesis.relay import Endpoint, Relay, Toxic
 from nemesis.schedule import NEEDS, Fault, Timing, make_schedule
 from nemesis.workload import (
@@ -47,6 +47,7 @@ from state.genesis_builder import genesis_doc
 CHAIN_ID = "huzhu-nemesis"
 RPC_PORT, P2P_PORT = 26657, 27657
 START_WAIT_S = 60.0
+TAG_TRIES = 5  # subnets tried when another run took the one drawn
 RECOVERY_WAIT_S = 30.0
 FINAL_WAIT_S = 90.0
 DISK_TMPFS_BYTES = 256 << 20
@@ -193,8 +194,15 @@ class Run:
 
     def _setup(self, root: Path) -> None:
         n = self.o.validators
-        self.net = Network(n, Network.pick_tag())
-        self.net.setup()
+        for attempt in range(TAG_TRIES):
+            self.net = Network(n, Network.pick_tag(attempt))
+            try:
+                self.net.setup()
+                break
+            except NetnsError:
+                if attempt == TAG_TRIES - 1:
+                    raise
+        assert self.net is not None
         net = self.net
         self.capabilities = {
             "iptables": None if net.iptables else "iptables does not work in the namespaces",
