@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from nemesis.schedule import MAX_VALIDATORS, MIN_VALIDATORS
 
@@ -79,14 +80,14 @@ def cmd_nemesis(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(report: dict[str, object]) -> str:
+def summary(report: dict[str, Any]) -> str:
     """The closing lines: faults by kind, calls, violations, recovery, RSS."""
     lines = [
         f"seed {report['seed']}: {report['elapsed_s']}s, faults {report['faults_by_kind']}",
         f"calls {report['calls']}; txs checked {report['txs_checked']}; blocks {report['blocks_checked']}",
         f"longest recovery after a heal: {report['longest_recovery_s']} s; "
-        f"node RSS (MB): { {k: (v // 2**20 if isinstance(v, int) else v) for k, v in report['rss_bytes'].items()} }",  # type: ignore[attr-defined]  # report is a JSON dict
-        f"node exits not caused by the nemesis: {len(report['node_exits'])}",  # type: ignore[arg-type]  # a list
+        f"node RSS (MB): { {k: (v // 2**20 if isinstance(v, int) else v) for k, v in report['rss_bytes'].items()} }",
+        f"node exits not caused by the nemesis: {len(report['node_exits'])}",
         f"violations: {report['violation_count']} {report['violations']}",
     ]
     return "\n".join(lines)

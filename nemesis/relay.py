@@ -17,7 +17,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 CHUNK = 16 * 1024
 QUEUE_CHUNKS = 64
@@ -190,9 +190,6 @@ class Relay:
             self.toxics.clear()
         else:
             self.toxics.pop(node, None)
-
-    def update(self, node: int, **changes: object) -> None:
-        self.set_toxic(node, replace(self.toxic_of(node), **changes))  # type: ignore[arg-type]  # dataclasses.replace takes the fields as keywords
 
     async def start(self) -> None:
         for e in self.endpoints.values():

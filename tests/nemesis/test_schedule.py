@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nemesis.schedule import KINDS, MAX_FAULTS, Timing, make_schedule
@@ -79,7 +81,7 @@ def test_clock_skew_is_tens_of_seconds() -> None:
         ({"kinds": ()}, "unknown or no fault kinds"),
     ],
 )
-def test_bad_arguments_are_refused(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
     args = {"seed": 1, "validators": 4, "duration_s": 60.0, **kwargs}
     with pytest.raises(ValueError, match=message):
         make_schedule(**args)
