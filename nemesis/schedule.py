@@ -15,7 +15,7 @@ from typing import Any
 
 #: every fault kind, in the order a covering schedule may draw them from
 KINDS: tuple[str, ...] = (
-    "partition_halves",  # majority / minority
+    "partition_halves",  # a minority of 1..n/2 nodes against the rest
     "partition_isolate",  # one node cut from all others
     "partition_bridge",  # two sides that both still see one bridge node
     "latency",  # relay: delay + jitter on one node's links
@@ -93,7 +93,8 @@ def _partition(kind: str, n: int, rng: random.Random) -> tuple[tuple[int, ...], 
     if kind == "partition_isolate":
         side_a, side_b = [order[0]], order[1:]
     elif kind == "partition_halves":
-        minority = (n - 1) // 2
+        # 1..n/2 nodes: with 4 nodes a 1-3 split keeps a quorum on one side, 2-2 none
+        minority = rng.randint(2 if n >= 6 else 1, n // 2)
         side_a, side_b = order[:minority], order[minority:]
     else:  # partition_bridge: one node sees both sides, the sides do not see each other
         bridge = [order[0]]

@@ -43,6 +43,7 @@ def test_the_count_is_bounded() -> None:
 def test_partitions_have_the_shape_of_their_kind(n: int) -> None:
     faults = make_schedule(9, n, 2000, SHORT)
     seen = set()
+    sizes: set[int] = set()
     for f in faults:
         if not f.kind.startswith("partition_"):
             assert all(0 <= i < n for i in f.nodes)
@@ -57,10 +58,13 @@ def test_partitions_have_the_shape_of_their_kind(n: int) -> None:
         if f.kind == "partition_isolate":
             assert len(a) == 1 and not bridge
         elif f.kind == "partition_halves":
-            assert len(a) < len(b) and len(a) + len(b) == n and not bridge
+            assert 1 <= len(a) <= len(b) and len(a) + len(b) == n and not bridge
+            sizes.add(len(a))
         else:
             assert len(bridge) == 1 and a and b
     assert seen == {"partition_isolate", "partition_halves", "partition_bridge"}
+    # halves that keep a quorum on one side, and (n = 4: 2-2) halves that keep none
+    assert sizes == set(range(2 if n >= 6 else 1, n // 2 + 1))
 
 
 def test_clock_skew_is_tens_of_seconds() -> None:
