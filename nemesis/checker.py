@@ -4,7 +4,8 @@ RPC, and the unit tests feed it hand-made histories with each kind of violation.
 
 Invariants (docs/nemesis.md):
 - ``acked_missing`` / ``acked_moved``: a call acknowledged with (height, index) is at that
-  height and index on every node (a tx lookup and the block's tx list agree);
+  height and index on every node that has reached that height (a tx lookup and the block's
+  tx list agree);
 - ``tx_twice``: no transaction hash appears twice in a node's chain;
 - ``unknown_split``: an unknown call, resolved by lookup, is in the chain of every node or of
   none (and at one place);
@@ -48,6 +49,9 @@ class NodeView:
     txs: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
     supply: int | None = None
     supply_detail: dict[str, int] = field(default_factory=dict)
+    #: its height when read; an acknowledgement above it is not held against it (a node
+    #: that stopped advancing is reported once, as no_recovery, not once per later tx)
+    height: int | None = None
 
 
 @dataclass
@@ -86,6 +90,8 @@ def _acknowledged(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation
             continue
         want = (op["height"], op["index"])
         for v in obs.nodes:
+            if v.height is not None and op["height"] > v.height:
+                continue
             got = _where(v, op["hash"])
             block = v.blocks.get(op["height"])
             listed = (
@@ -115,7 +121,10 @@ def _unknowns(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
     for op in ops:
         if op["outcome"] != "unknown":
             continue
-        places = {_where(v, op["hash"]) for v in obs.nodes}
+        found = [w for v in obs.nodes if (w := _where(v, op["hash"])) is not None]
+        top = max((h for h, _ in found), default=0)
+        # a node below the height where others have it cannot have it yet
+        places = {_where(v, op["hash"]) for v in obs.nodes if v.height is None or v.height >= top}
         if len(places) > 1:
             out.append(
                 Violation(

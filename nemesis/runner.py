@@ -150,6 +150,7 @@ class Run:
         self.shared = Shared()
         self.samples: list[tuple[float, int, int]] = []  # (t, node, height)
         self.last_height: dict[int, int] = {}
+        self.last_seen: dict[int, int | None] = {}  # the last status answer (None: none)
         self.events: list[dict[str, Any]] = []  # unexpected exits and restarts
         self.skew: dict[int, int] = {}
         self.paused: set[int] = set()
@@ -255,9 +256,10 @@ class Run:
 
         hs = await asyncio.gather(*(one(i) for i in range(self.o.validators)))
         t = self.history.now()
-        out = {}
+        out: dict[int, int | None] = {}
         for i, h in enumerate(hs):
             out[i] = h
+            self.last_seen[i] = h
             if h is not None:
                 self.samples.append((t, i, h))
                 self.last_height[i] = max(h, self.last_height.get(i, 0))
@@ -452,6 +454,16 @@ class Run:
         rec.recovered_t = self.history.now()
         self.current = ""
 
+    def _report_behind(self, top: int) -> None:
+        """Each node not at `top` when the run ends: a recovery that never came."""
+        for i, h in sorted(self.last_seen.items()):
+            if h is None or h < top:
+                why = f"at height {h}, not {top}, {FINAL_WAIT_S:g}s after the workload stopped"
+                self.o.progress(f"[nemesis] node{i} {why}")
+                self.recoveries.append(
+                    {"fault": -1, "kind": "end of run", "node": i, "seconds": None, "why": why}
+                )
+
     def _height_at_heal(self, j: int) -> int:
         hs = [h for t, i, h in self.samples[-4 * self.o.validators :] if i == j]
         return hs[-1] if hs else 0
@@ -473,7 +485,7 @@ class Run:
         )
         views = []
         for i in range(n):
-            v = NodeView(i)
+            v = NodeView(i, height=hs[i])
             rpc = self.rpcs[i]
             for lo in range(1, top + 1, BATCH):
                 calls = [("block", {"height": h}) for h in range(lo, min(top, lo + BATCH - 1) + 1)]
@@ -633,18 +645,7 @@ class Run:
                 if not await self._wait_heights(
                     lambda i, h: h >= top, list(range(self.o.validators)), FINAL_WAIT_S
                 ):
-                    self.o.progress(
-                        f"[nemesis] not every node reached height {top} within {FINAL_WAIT_S:g}s"
-                    )
-                    self.recoveries.append(
-                        {
-                            "fault": -1,
-                            "kind": "final",
-                            "node": -1,
-                            "seconds": None,
-                            "why": f"not every node reached {top}",
-                        }
-                    )
+                    self._report_behind(top)
                 self.o.progress(
                     "[nemesis] collecting blocks, transactions and supply from every node"
                 )

@@ -83,10 +83,29 @@ def test_an_acknowledged_tx_elsewhere_than_acknowledged() -> None:
     assert "acked_moved" in kinds(ops, obs)
 
 
+def test_a_node_behind_is_not_held_to_acknowledgements_above_its_height() -> None:
+    ops, obs = clean()
+    ops.append(_op(6, "ok", 3, 0))
+    for v in obs.nodes:
+        v.txs[H[6]] = {"height": 3, "index": 0, "code": 0}
+        if 3 in v.blocks:
+            v.blocks[3]["txs"] = [H[6]]
+    obs.nodes[3].txs[H[6]] = None
+    obs.nodes[3].height = 2  # stopped at 2: its stall is reported as no_recovery instead
+    assert check(ops, obs) == []
+    obs.nodes[3].height = 3  # at 3 it must have the transaction
+    assert kinds(ops, obs) == {"acked_missing"}
+
+
 def test_an_unknown_call_committed_on_some_nodes_only() -> None:
     ops, obs = clean()
     obs.nodes[0].txs[H[4]] = {"height": 3, "index": 0, "code": 0}
     assert kinds(ops, obs) == {"unknown_split"}
+    for v in obs.nodes:
+        v.txs[H[4]] = {"height": 3, "index": 0, "code": 0}
+    obs.nodes[3].txs[H[4]] = None
+    obs.nodes[3].height = 2  # behind the block that has it: not a split
+    assert kinds(ops, obs) == set()
 
 
 def test_a_tx_twice_in_a_chain() -> None:
