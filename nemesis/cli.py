@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_nemesis(args: argparse.Namespace) -> int:
-    from nemesis.runner import Options, Unavailable, run_nemesis, write_report
+    from nemesis.report import write_report
+    from nemesis.runner import Options, Unavailable, run_nemesis
 
     if not MIN_VALIDATORS <= args.validators <= MAX_VALIDATORS:
         print(

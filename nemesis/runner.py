@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import signal
@@ -24,13 +23,15 @@ from typing import Any
 
 import aiohttp
 
-from nemesis.checker import NodeView, Observed, Violation, check, summarize
+from nemesis.chain import CHAIN_ID, CONSENSUS, PROFILES, genesis_template, signers
+from nemesis.checker import Observed, Violation, check
+from nemesis.collect import collect, resolve
 from nemesis.netns import NetnsError, Network, faketime_lib, fill, tmpfs_used, why_unavailable
 from nemesis.relay import Endpoint, Relay, Toxic
-from nemesis.schedule import NEEDS, Fault, Timing, make_schedule
+from nemesis.report import FaultRecord, build_report, rss
+from nemesis.schedule import NEEDS, Fault, make_schedule
 from nemesis.workload import (
     CALL_TIMEOUT_S,
-    POOL,
     Client,
     History,
     Rpc,
@@ -41,10 +42,7 @@ from nemesis.workload import (
 from node.config import Home
 from node.localnet_harness import LocalNet, node_command, update_config
 from node.testnet import create_testnet
-from state.devkeys import dev_signer
-from state.genesis_builder import genesis_doc
 
-CHAIN_ID = "huzhu-nemesis"
 RPC_PORT, P2P_PORT = 26657, 27657
 START_WAIT_S = 60.0
 TAG_TRIES = 5  # subnets tried when another run took the one drawn
@@ -54,37 +52,6 @@ DISK_TMPFS_BYTES = 256 << 20
 BATCH = 100
 PROGRESS_EVERY_S = 5.0
 SAMPLE_EVERY_S = 1.0
-MEMBER_BALANCE = 1_000_000
-CONSENSUS = {
-    "timeout_propose_ms": 1000,
-    "timeout_propose_delta_ms": 300,
-    "timeout_prevote_ms": 300,
-    "timeout_prevote_delta_ms": 150,
-    "timeout_precommit_ms": 300,
-    "timeout_precommit_delta_ms": 150,
-}
-POOL_DOC = {
-    "id": POOL,
-    "name": "Nemesis mutual aid",
-    "params": {
-        "contribution": 100,
-        "period": 10000,
-        "entry_fee": 10,
-        "waiting_period": 4,
-        "max_claim": 5000,
-        "claim_bond": 50,
-        "vote_window": 8,
-        "quorum": 2,
-        "approve_bps": 5000,
-        "juror_min_age": 3,
-        "notice_period": 1,
-        "fee_bps": 800,
-    },
-}
-PROFILES = {
-    "default": Timing(),
-    "short": Timing(warmup_s=5.0, fault_min_s=2.0, fault_max_s=3.0, gap_s=2.0, cooldown_s=4.0),
-}
 
 
 class Unavailable(RuntimeError):
@@ -108,35 +75,6 @@ class Options:
             f"huzhu nemesis --validators {self.validators} --duration {self.duration_s:g} "
             f"--seed {self.seed} --clients {self.clients}{extra} --json {json_out}"
         )
-
-
-@dataclass
-class FaultRecord:
-    fault: Fault
-    status: str = "pending"  # applied / skipped / not_reached
-    why: str = ""
-    start_t: float | None = None
-    heal_t: float | None = None
-    recovered_t: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.fault.to_json(),
-            "status": self.status,
-            "why": self.why,
-            "start_t": self.start_t,
-            "heal_t": self.heal_t,
-            "recovered_t": self.recovered_t,
-        }
-
-
-def signers(clients: int) -> dict[str, Any]:
-    """The run's development keys: treasury, registrar, one member per client."""
-    return {
-        "treasury": dev_signer("nemesis-treasury"),
-        "registrar": dev_signer("nemesis-registrar"),
-        "members": [dev_signer(f"nemesis-member-{k}") for k in range(clients)],
-    }
 
 
 class Run:
@@ -167,16 +105,7 @@ class Run:
     # ---------------------------------------------------------------- setup
 
     def _template(self) -> dict[str, Any]:
-        k = self.keys
-        return genesis_doc(
-            chain_id=CHAIN_ID,
-            treasury=k["treasury"].public_key,
-            registrars=[k["registrar"].public_key],
-            params={"block_time_ms": self.o.block_time_ms, "epoch_length": 100000},
-            validators=None,
-            accounts=[(m.public_key, MEMBER_BALANCE) for m in k["members"]],
-            pools=[POOL_DOC],
-        )
+        return genesis_template(self.keys, self.o.block_time_ms)
 
     def _command(self, home: Path) -> list[str]:
         assert self.net is not None
@@ -471,99 +400,15 @@ class Run:
     # ----------------------------------------------------------- collecting
 
     async def _collect(self) -> Observed:
-        """Blocks 1..min height, lookups of every acknowledged or unknown call, and the supply,
-        from every node."""
-        n = self.o.validators
         hs = await self._heights()
-        top = min(h for h in hs.values() if h is not None)
-        hashes = sorted(
-            {
-                op.hash
-                for op in self.history.ops
-                if op.outcome in ("ok", "unknown") or op.type == "payout"
-            }
-        )
-        views = []
-        for i in range(n):
-            v = NodeView(i, height=hs[i])
-            rpc = self.rpcs[i]
-            for lo in range(1, top + 1, BATCH):
-                calls = [("block", {"height": h}) for h in range(lo, min(top, lo + BATCH - 1) + 1)]
-                answers = await rpc.batch(calls, 60.0)
-                for height, b in zip(range(lo, lo + len(calls)), answers, strict=True):
-                    if isinstance(b, dict):
-                        v.blocks[height] = b
-            for lo in range(0, len(hashes), BATCH):
-                chunk = hashes[lo : lo + BATCH]
-                res = await rpc.batch([("tx", {"hash": h}) for h in chunk], 60.0)
-                for h, r in zip(chunk, res, strict=True):
-                    v.txs[h] = r if isinstance(r, dict) else None
-            v.supply, v.supply_detail = await self._supply(rpc)
-            views.append(v)
+        k = self.keys
+        known = [k["treasury"].public_key, k["registrar"].public_key]
+        known += [m.public_key for m in k["members"]]
         genesis = self._template()
         supply0 = sum(a["balance"] for a in genesis["accounts"]) + sum(
             int(p.get("balance", 0)) for p in genesis["pools"]
         )
-        return Observed(supply0, views, self.recoveries)
-
-    async def _supply(self, rpc: Rpc) -> tuple[int | None, dict[str, int]]:
-        """Accounts + pool + escrowed bonds + open proposals' deposits, read in one batch
-        between two equal heights (so no block changed them in between); (None, {}) when
-        the chain would not hold still for five tries."""
-        k = self.keys
-        addrs = [k["treasury"].public_key, k["registrar"].public_key] + [
-            m.public_key for m in k["members"]
-        ]
-        genesis = await rpc.call("genesis")
-        addrs_hex = sorted(
-            {a.hex() for a in addrs}
-            | set(genesis["params"].get("operators", []))
-            | {a["address"] for a in genesis["accounts"]}
-        )
-        calls: list[tuple[str, dict[str, Any]]] = [("status", {})]
-        calls += [("account", {"address": a}) for a in addrs_hex]
-        calls += [
-            ("pool", {"id": POOL}),
-            ("claims", {"pool": POOL, "status": "voting", "limit": 1000}),
-            ("claims", {"pool": POOL, "status": "approved", "limit": 1000}),
-        ]
-        calls += [("proposals", {"scope": POOL, "status": "voting", "limit": 1000}), ("status", {})]
-        for _ in range(5):
-            res = await rpc.batch(calls, 30.0)
-            failed = [
-                f"{c[0]}: {r}" for c, r in zip(calls, res, strict=True) if isinstance(r, Exception)
-            ]
-            if failed:
-                return None, {"unreadable": len(failed)}
-            if res[0]["height"] != res[-1]["height"]:
-                continue
-            accounts = sum(int(r["balance"]) for r in res[1 : 1 + len(addrs_hex)])
-            pool, voting, approved, props = res[1 + len(addrs_hex) : -1]
-            bond = int(pool["params"]["claim_bond"])
-            bonds = sum(_bond_of(c, bond) for c in [*voting, *approved])
-            # a proposal's JSON has no deposit field: it escrowed its gov_deposit at opening
-            deposits = sum(int(p.get("deposit", p["gov"]["gov_deposit"])) for p in props)
-            detail = {
-                "height": int(res[0]["height"]),
-                "accounts": accounts,
-                "pool": int(pool["balance"]),
-                "bonds": bonds,
-                "deposits": deposits,
-            }
-            return detail["accounts"] + detail["pool"] + bonds + deposits, detail
-        return None, {}
-
-    def _resolve(self, obs: Observed) -> None:
-        """An unknown call's outcome, from node 0's lookup (the checker has made sure every
-        node agrees): where it was committed, or that it never was."""
-        view = obs.nodes[0]
-        for op in self.history.ops:
-            if op.outcome == "unknown":
-                r = view.txs.get(op.hash)
-                if r is None or r.get("height") is None:
-                    op.resolved = "absent"
-                else:
-                    op.resolved = f"committed at {r['height']}:{r['index']} code {r.get('code')}"
+        return await collect(self.rpcs, hs, self.history.ops, known, supply0, self.recoveries)
 
     # ----------------------------------------------------------------- run
 
@@ -651,9 +496,9 @@ class Run:
                 )
                 observed = await self._collect()
                 violations = check([op.to_json() for op in self.history.ops], observed)
-                self._resolve(observed)
+                resolve(self.history.ops, observed)
                 self.rss = {
-                    i: _rss(self.local.pid(i)) if self.local.alive(i) else None
+                    i: rss(self.local.pid(i)) if self.local.alive(i) else None
                     for i in range(self.o.validators)
                 }
         finally:
@@ -686,74 +531,7 @@ class Run:
     def _report(
         self, obs: Observed | None, violations: list[Violation], elapsed: float
     ) -> dict[str, Any]:
-        kinds: dict[str, dict[str, int]] = {}
-        for r in self.records:
-            kinds.setdefault(r.fault.kind, {}).setdefault(r.status, 0)
-            kinds[r.fault.kind][r.status] += 1
-        rec_s = [r["seconds"] for r in self.recoveries if r.get("seconds") is not None]
-        ops = self.history.ops
-        latencies = [
-            (op.done_t, round(op.done_t - op.invoke_t, 3))
-            for op in ops
-            if op.outcome == "ok" and op.done_t is not None
-        ]
-        return {
-            "seed": self.o.seed,
-            "validators": self.o.validators,
-            "duration_s": self.o.duration_s,
-            "profile": self.o.profile,
-            "clients": self.o.clients,
-            "elapsed_s": round(elapsed, 1),
-            "replay": self.o.replay(),
-            "workdir": str(self.root),
-            "tag": self.net.tag if self.net is not None else None,
-            "capabilities": self.capabilities,
-            "faults": [r.to_json() for r in self.records],
-            "faults_by_kind": kinds,
-            "calls": self.history.counts(),
-            "calls_by_type": _by_type(ops),
-            "unknown_resolved": {
-                "committed": sum(1 for op in ops if op.resolved.startswith("committed")),
-                "absent": sum(1 for op in ops if op.resolved == "absent"),
-            },
-            "txs_checked": sum(1 for op in ops if op.outcome in ("ok", "unknown")),
-            "blocks_checked": max((len(v.blocks) for v in obs.nodes), default=0) if obs else 0,
-            "supply": {str(v.node): v.supply_detail for v in obs.nodes} if obs else {},
-            "genesis_supply": obs.genesis_supply if obs else None,
-            "longest_recovery_s": max(rec_s, default=None),
-            "recoveries": self.recoveries,
-            "node_exits": self.events,
-            "rss_bytes": self.rss,
-            "violations": summarize(violations),
-            "violation_count": len(violations),
-            "checked": obs is not None,
-            "teardown_errors": self.teardown_errors,
-            "samples": self.samples,
-            "latencies": latencies,
-            "history": [op.to_json() for op in ops],
-        }
-
-
-def _bond_of(claim: dict[str, Any], default: int) -> int:
-    """The bond a claim escrowed: its recorded terms (version 2), else the pool's."""
-    terms = claim.get("terms") or {}
-    return int(terms.get("claim_bond", default))
-
-
-def _by_type(ops: list[Any]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for op in ops:
-        d = out.setdefault(op.type, {})
-        d[op.outcome] = d.get(op.outcome, 0) + 1
-    return out
-
-
-def _rss(pid: int) -> int | None:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return None
+        return build_report(self, obs, violations, elapsed)
 
 
 def run_nemesis(opts: Options) -> dict[str, Any]:
@@ -768,7 +546,3 @@ def run_nemesis(opts: Options) -> dict[str, Any]:
         return asyncio.run(Run(opts).run())
     finally:
         signal.signal(signal.SIGTERM, old)
-
-
-def write_report(report: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
