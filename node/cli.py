@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_tx_parsers(sub)
     add_query_parsers(sub, DEFAULT_RPC_URL)
     sub.add_parser("sim", help="the simulation harness (huzhu sim --help)")
+    try:  # the node image ships without the nemesis package
+        from nemesis.cli import add_parser as add_nemesis_parser
+    except ImportError:
+        pass
+    else:
+        add_nemesis_parser(sub)
     return parser
 
 

@@ -20,10 +20,12 @@ FORBIDDEN = {"asyncio", "socket", "time", "random", "os", "threading", "secrets"
 #: datetime may parse times (genesis_time); it must never read the clock
 CLOCK_READS = {"now", "utcnow", "today"}
 OUR_DRIVERS = {"node", "p2p", "sim"}
-OUR_PACKAGES = {"state", "consensus", "p2p", "node", "sim"}
+OUR_PACKAGES = {"state", "consensus", "p2p", "node", "sim", "nemesis"}
 CONSENSUS_MAY_USE = {"state.codec", "state.crypto", "state.store"}
 P2P_MAY_USE = {"state.codec", "state.crypto"}
 SIM_MAY_USE = {"consensus", "state"}
+#: the nemesis drives real nodes: it may use the node's harness, state and consensus
+NEMESIS_MAY_USE = {"node", "state", "consensus"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -112,7 +114,30 @@ def test_sim_uses_only_consensus_and_state() -> None:
     assert not bad, bad
 
 
-@pytest.mark.parametrize("package", sorted(OUR_PACKAGES - {"node"}))
+def test_nemesis_uses_only_node_state_and_consensus() -> None:
+    bad = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for p in _files("nemesis")
+        for name in _imports(p)
+        if _ours(name) and name.split(".")[0] not in NEMESIS_MAY_USE | {"nemesis"}
+    ]
+    assert not bad, bad
+
+
+def test_only_the_cli_imports_the_nemesis() -> None:
+    """The node runs without it (its image does not ship it): node/cli.py registers the
+    subcommand when the package is there, and nothing else of ours imports it."""
+    bad = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for package in sorted(OUR_PACKAGES - {"nemesis"})
+        for p in _files(package)
+        for name in _imports(p)
+        if name.split(".")[0] == "nemesis" and p != ROOT / "node" / "cli.py"
+    ]
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("package", sorted(OUR_PACKAGES - {"node", "nemesis"}))
 def test_nothing_of_ours_imports_node(package: str) -> None:
     bad = [
         f"{p.relative_to(ROOT)} imports {name}"

@@ -1,0 +1,243 @@
+"""The checker: invariants over the history and what the nodes answer over RPC, never over
+their internals. Pure (no I/O): :mod:`nemesis.runner` gathers an :class:`Observed` through
+RPC, and the unit tests feed it hand-made histories with each kind of violation.
+
+Invariants (docs/nemesis.md):
+- ``acked_missing`` / ``acked_moved``: a call acknowledged with (height, index) is at that
+  height and index on every node that has reached that height (a tx lookup and the block's
+  tx list agree);
+- ``tx_twice``: no transaction hash appears twice in a node's chain;
+- ``unknown_split``: an unknown call, resolved by lookup, is in the chain of every node or of
+  none (and at one place);
+- ``block_mismatch``: every node has the same block hash and state root at each common height;
+- ``supply``: accounts + pools + escrowed bonds + deposits equal the genesis supply;
+- ``double_payout``: no claim paid by two executed payouts;
+- ``double_sign``: no validator's precommit for two different blocks at one height and round
+  (from the commits blocks carry) and no evidence in any block (the chain saw an equivocation);
+- ``no_recovery``: after each healed fault every live node's height advanced within
+  RECOVERY_LIMIT_S.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RECOVERY_LIMIT_S = 30.0
+MAX_REPORTED = 50  # violations listed per kind (all are counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    kind: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class NodeView:
+    """What node `node` answered: its blocks by height (``hash``, ``state_root``, ``txs``,
+    ``commit``, optional ``evidence``), tx lookups (hash -> result, None when not found) and
+    the supply it accounts for (None when it could not be read)."""
+
+    node: int
+    blocks: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    txs: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    supply: int | None = None
+    supply_detail: dict[str, int] = field(default_factory=dict)
+    #: its height when read; an acknowledgement above it is not held against it (a node
+    #: that stopped advancing is reported once, as no_recovery, not once per later tx)
+    height: int | None = None
+
+
+@dataclass
+class Observed:
+    genesis_supply: int
+    nodes: list[NodeView]
+    recoveries: Sequence[Mapping[str, Any]] = field(default_factory=list)
+
+
+def _where(view: NodeView, h: str) -> tuple[int, int] | None:
+    r = view.txs.get(h)
+    if r is None or r.get("height") is None:
+        return None
+    return int(r["height"]), int(r["index"])
+
+
+def check(ops: Iterable[Mapping[str, Any]], obs: Observed) -> list[Violation]:
+    """Every violation found (an empty list: the run is clean)."""
+    out: list[Violation] = []
+    ops = list(ops)
+    out += _acknowledged(ops, obs)
+    out += _unknowns(ops, obs)
+    out += _twice(obs)
+    out += _blocks(obs)
+    out += _supply(obs)
+    out += _payouts(ops, obs)
+    out += _double_sign(obs)
+    out += _recoveries(obs)
+    return out
+
+
+def _acknowledged(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
+    out = []
+    for op in ops:
+        if op["outcome"] != "ok":
+            continue
+        want = (op["height"], op["index"])
+        for v in obs.nodes:
+            if v.height is not None and op["height"] > v.height:
+                continue
+            got = _where(v, op["hash"])
+            block = v.blocks.get(op["height"])
+            listed = (
+                block is not None
+                and op["index"] < len(block["txs"])
+                and (block["txs"][op["index"]] == op["hash"])
+            )
+            if got is None:
+                out.append(
+                    Violation(
+                        "acked_missing",
+                        f"{op['type']} {op['hash'][:16]} acked at {want} not found on node{v.node}",
+                    )
+                )
+            elif got != want or (block is not None and not listed):
+                out.append(
+                    Violation(
+                        "acked_moved",
+                        f"{op['type']} {op['hash'][:16]} acked at {want}, node{v.node} has it at {got}",
+                    )
+                )
+    return out
+
+
+def _unknowns(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
+    out = []
+    for op in ops:
+        if op["outcome"] != "unknown":
+            continue
+        found = [w for v in obs.nodes if (w := _where(v, op["hash"])) is not None]
+        top = max((h for h, _ in found), default=0)
+        # a node below the height where others have it cannot have it yet
+        places = {_where(v, op["hash"]) for v in obs.nodes if v.height is None or v.height >= top}
+        if len(places) > 1:
+            out.append(
+                Violation(
+                    "unknown_split", f"{op['hash'][:16]}: nodes disagree: {sorted(places, key=str)}"
+                )
+            )
+    return out
+
+
+def _twice(obs: Observed) -> list[Violation]:
+    out = []
+    for v in obs.nodes:
+        seen: dict[str, int] = {}
+        for h in sorted(v.blocks):
+            for tx in v.blocks[h]["txs"]:
+                if tx in seen:
+                    out.append(
+                        Violation(
+                            "tx_twice", f"node{v.node}: {tx[:16]} at heights {seen[tx]} and {h}"
+                        )
+                    )
+                seen[tx] = h
+    return out
+
+
+def _blocks(obs: Observed) -> list[Violation]:
+    out = []
+    first: dict[int, tuple[int, str, str]] = {}
+    for v in obs.nodes:
+        for h, b in v.blocks.items():
+            mine = (v.node, b["hash"], b["state_root"])
+            ref = first.setdefault(h, mine)
+            if ref[1:] != mine[1:]:
+                k = 1 if ref[1] != mine[1] else 2
+                what = "hash" if k == 1 else "state_root"
+                theirs, ours = str(ref[k]), str(mine[k])
+                out.append(
+                    Violation(
+                        "block_mismatch",
+                        f"height {h}: {what} of node{ref[0]} {theirs[:16]} != node{v.node} {ours[:16]}",
+                    )
+                )
+    return out
+
+
+def _supply(obs: Observed) -> list[Violation]:
+    return [
+        Violation(
+            "supply",
+            f"node{v.node}: supply {v.supply} != genesis {obs.genesis_supply} ({v.supply_detail})",
+        )
+        for v in obs.nodes
+        if v.supply is not None and v.supply != obs.genesis_supply
+    ]
+
+
+def _payouts(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
+    out = []
+    for v in obs.nodes:
+        paid: dict[str, list[str]] = defaultdict(list)
+        for op in ops:
+            if op["type"] == "payout" and op.get("claim"):
+                r = v.txs.get(op["hash"])
+                if r is not None and r.get("height") is not None and r.get("code") == 0:
+                    paid[op["claim"]].append(op["hash"])
+        for claim, txs in paid.items():
+            if len(set(txs)) > 1:
+                out.append(
+                    Violation(
+                        "double_payout",
+                        f"node{v.node}: claim {claim[:16]} paid by {len(set(txs))} payouts",
+                    )
+                )
+    return out
+
+
+def _double_sign(obs: Observed) -> list[Violation]:
+    out = []
+    signed: dict[tuple[int, int, str], set[str]] = defaultdict(set)
+    for v in obs.nodes:
+        for h, b in v.blocks.items():
+            commit = b.get("commit") or {}
+            for sig in commit.get("signatures", []):
+                signed[(h, int(commit.get("round", 0)), sig["validator"])].add(b["hash"])
+            for ev in b.get("evidence") or []:
+                out.append(
+                    Violation("double_sign", f"node{v.node}: block {h} carries evidence {ev}")
+                )
+    for (h, r, val), hashes in sorted(signed.items()):
+        if len(hashes) > 1:
+            out.append(
+                Violation(
+                    "double_sign",
+                    f"validator {val[:16]} precommitted {len(hashes)} blocks at height {h} round {r}",
+                )
+            )
+    return out
+
+
+def _recoveries(obs: Observed) -> list[Violation]:
+    return [
+        Violation(
+            "no_recovery",
+            f"fault #{r['fault']} {r['kind']}: node{r['node']} did not advance within {RECOVERY_LIMIT_S:g} s of the heal ({r.get('why', '')})",
+        )
+        for r in obs.recoveries
+        if r.get("seconds") is None or r["seconds"] > RECOVERY_LIMIT_S
+    ]
+
+
+def summarize(violations: list[Violation]) -> dict[str, Any]:
+    """Counts per kind and the first MAX_REPORTED of each, for the JSON report."""
+    by: dict[str, list[str]] = defaultdict(list)
+    for v in violations:
+        by[v.kind].append(v.detail)
+    return {k: {"count": len(d), "first": d[:MAX_REPORTED]} for k, d in sorted(by.items())}

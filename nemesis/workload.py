@@ -1,0 +1,279 @@
+"""The workload: concurrent clients submitting the mutual-aid mix to different nodes over
+JSON-RPC, and the history of every call (invoke, then ok / refused / unknown).
+
+Each client owns one member key and sends in ``commit`` mode, so an acknowledgement carries
+the height and index the checker then looks for on every node. It reads the sender's
+``pending_nonce`` from the node it is about to use before each transaction, so a call whose
+outcome is unknown never wedges it. A client moves to the next node after a call fails to
+get an answer. Load is bounded: one call in flight per client, at most MAX_CLIENTS clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+
+from state.crypto import Signer
+from state.tx import build_tx
+
+MAX_CLIENTS = 16
+CALL_TIMEOUT_S = 40.0  # above the node's 30 s commit wait, so "timeout" answers arrive
+READ_TIMEOUT_S = 5.0
+BACKOFF_S = 0.5
+POOL = "mutual"
+#: the mix: (type, weight); a type a client cannot send yet (vote with no open claim) is
+#: replaced by a transfer
+MIX: tuple[tuple[str, int], ...] = (
+    ("transfer", 30),
+    ("pay", 12),
+    ("claim", 10),
+    ("vote", 20),
+    ("payout", 10),
+    ("propose", 3),
+    ("ballot", 8),
+)
+
+
+class RpcFailure(Exception):
+    """No JSON-RPC answer (connection refused or lost, timeout, HTTP error, garbage)."""
+
+
+class RpcAnswerError(Exception):
+    """A JSON-RPC error object."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{message} ({code})")
+        self.code = code
+
+
+class Rpc:
+    """A small JSON-RPC client over one aiohttp session (no retries: the caller decides)."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url = session, url
+
+    async def call(self, method: str, timeout: float = READ_TIMEOUT_S, **params: Any) -> Any:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        try:
+            async with self.session.post(
+                self.url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as r:
+                raw = await r.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise RpcFailure(f"{method}: {type(exc).__name__}: {exc}") from None
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise RpcFailure(f"{method}: HTTP {r.status}, not JSON") from None
+        if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+            raise RpcAnswerError(int(answer["error"].get("code", 0)), str(answer["error"]))
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise RpcFailure(f"{method}: HTTP {r.status}, no result")
+        return answer["result"]
+
+    async def batch(self, calls: list[tuple[str, dict[str, Any]]], timeout: float) -> list[Any]:
+        """Results in order; an error answer is an RpcAnswerError in its place."""
+        body = [
+            {"jsonrpc": "2.0", "id": k, "method": m, "params": p} for k, (m, p) in enumerate(calls)
+        ]
+        try:
+            async with self.session.post(
+                self.url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as r:
+                answer = json.loads(await r.read())
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            raise RpcFailure(f"batch: {type(exc).__name__}: {exc}") from None
+        if not isinstance(answer, list):
+            raise RpcFailure(f"batch: {answer!r:.200}")
+        out: list[Any] = [None] * len(calls)
+        for a in answer:
+            err = a.get("error")
+            out[a["id"]] = RpcAnswerError(err.get("code", 0), str(err)) if err else a["result"]
+        return out
+
+
+@dataclass
+class Op:
+    """One broadcast_tx call. `outcome`: ok (in a block: height, index, execution code),
+    refused (admission: code and error), unknown (no answer, or the node's commit timeout)."""
+
+    id: int
+    client: int
+    node: int
+    type: str
+    hash: str
+    invoke_t: float
+    done_t: float | None = None
+    outcome: str = "pending"
+    height: int | None = None
+    index: int | None = None
+    code: int | None = None
+    error: str | None = None
+    detail: str = ""
+    claim: str | None = None  # vote/payout: the claim's id
+    resolved: str = ""  # an unknown call after the lookup: "committed at h:i code c" / "absent"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """Every call, in invocation order; times are seconds since the run started."""
+
+    t0: float = field(default_factory=time.monotonic)
+    ops: list[Op] = field(default_factory=list)
+
+    def now(self) -> float:
+        return round(time.monotonic() - self.t0, 3)
+
+    def invoke(self, client: int, node: int, type: str, hash: str, claim: str | None) -> Op:
+        op = Op(len(self.ops), client, node, type, hash, self.now(), claim=claim)
+        self.ops.append(op)
+        return op
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for op in self.ops:
+            out[op.outcome] = out.get(op.outcome, 0) + 1
+        return out
+
+
+def classify(op: Op, result: Any, now: float) -> None:
+    """Fill `op` from a broadcast_tx result (commit mode, PROTOCOL.md section 6)."""
+    op.done_t = now
+    op.code = int(result.get("code", 0))
+    op.error = result.get("error")
+    if result.get("height") is not None:
+        op.outcome = "ok"
+        op.height, op.index = int(result["height"]), int(result["index"])
+    elif op.code == -1:
+        op.outcome, op.detail = "unknown", "commit timeout"
+    elif op.code != 0:
+        op.outcome = "refused"
+    else:
+        op.outcome, op.detail = "unknown", f"answer without height: {result!r:.200}"
+
+
+@dataclass
+class Shared:
+    """What the clients know of each other's claims and proposals (their ids, when seen)."""
+
+    claims: list[tuple[str, int, int]] = field(default_factory=list)  # (id, client, height)
+    proposals: list[tuple[str, int]] = field(default_factory=list)  # (id, height)
+    best_height: int = 0
+
+
+class Client:
+    """Client `k` sends as `signer` to the nodes of `urls`, starting with node `k % n`."""
+
+    def __init__(
+        self,
+        k: int,
+        signer: Signer,
+        chain_id: str,
+        rpcs: list[Rpc],
+        history: History,
+        shared: Shared,
+        rng: random.Random,
+    ) -> None:
+        self.k, self.signer, self.chain_id = k, signer, chain_id
+        self.rpcs, self.history, self.shared, self.rng = rpcs, history, shared, rng
+        self.node = k % len(rpcs)
+        self.joined = False
+        self.peers: list[bytes] = []
+
+    def _payload(self, kind: str) -> tuple[str, dict[str, Any], str | None]:
+        if not self.joined:
+            return "join", {"pool": POOL}, None
+        h = self.shared.best_height
+        others = [c for c in self.shared.claims if c[1] != self.k]
+        if kind == "pay":
+            return "pay", {"pool": POOL, "amount": 100}, None
+        if kind == "claim":
+            evidence = self.rng.randbytes(32)
+            return (
+                "claim",
+                {"pool": POOL, "amount": self.rng.randint(1, 300), "evidence": evidence},
+                None,
+            )
+        if kind == "vote" and others:
+            cid = self.rng.choice(others[-8:])[0]
+            approve = self.rng.random() < 0.8
+            return "vote", {"claim": bytes.fromhex(cid), "approve": approve}, cid
+        if kind == "payout" and self.shared.claims:
+            ripe = [c for c in self.shared.claims if c[2] + 8 <= h] or self.shared.claims
+            cid = self.rng.choice(ripe[-10:])[0]
+            return "payout", {"claim": bytes.fromhex(cid)}, cid
+        if kind == "propose":
+            change = {"entry_fee": self.rng.choice([5, 10, 15])}
+            return (
+                "propose",
+                {
+                    "scope": POOL,
+                    "changes": change,
+                    "title": f"entry fee c{self.k}",
+                    "text_hash": self.rng.randbytes(32),
+                },
+                None,
+            )
+        if kind == "ballot" and self.shared.proposals:
+            pid = self.rng.choice(self.shared.proposals[-4:])[0]
+            choice = self.rng.choice(["yes", "yes", "no", "abstain"])
+            return "ballot", {"proposal": bytes.fromhex(pid), "choice": choice}, pid
+        to = self.rng.choice(self.peers) if self.peers else self.signer.public_key
+        return "transfer", {"to": to, "amount": self.rng.randint(1, 20)}, None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        types, weights = zip(*MIX, strict=True)
+        while not stop.is_set():
+            kind = self.rng.choices(types, weights)[0]
+            await self.send_one(kind)
+
+    async def send_one(self, kind: str) -> None:
+        rpc = self.rpcs[self.node]
+        try:
+            acct = await rpc.call("account", address=self.signer.public_key.hex())
+        except (RpcFailure, RpcAnswerError):
+            self.node = (self.node + 1) % len(self.rpcs)
+            await asyncio.sleep(BACKOFF_S)
+            return
+        type_, payload, ref = self._payload(kind)
+        tx = build_tx(self.signer, self.chain_id, type_, int(acct["pending_nonce"]), 1, payload)
+        op = self.history.invoke(self.k, self.node, type_, tx.hash.hex(), ref)
+        try:
+            result = await rpc.call(
+                "broadcast_tx", timeout=CALL_TIMEOUT_S, tx=tx.wire.hex(), mode="commit"
+            )
+        except RpcFailure as exc:
+            op.done_t, op.outcome, op.detail = self.history.now(), "unknown", str(exc)[:200]
+            self.node = (self.node + 1) % len(self.rpcs)
+            await asyncio.sleep(BACKOFF_S)
+            return
+        except RpcAnswerError as exc:
+            # an internal error may come after admission: the outcome is not known
+            op.done_t, op.code, op.detail = self.history.now(), exc.code, str(exc)[:200]
+            op.outcome = "unknown" if exc.code == -32603 else "refused"
+            return
+        classify(op, result, self.history.now())
+        if op.outcome == "ok":
+            self.shared.best_height = max(self.shared.best_height, op.height or 0)
+            if op.code == 0:
+                if type_ == "join":
+                    self.joined = True
+                elif type_ == "claim":
+                    self.shared.claims.append((op.hash, self.k, op.height or 0))
+                    del self.shared.claims[:-64]
+                elif type_ == "propose":
+                    self.shared.proposals.append((op.hash, op.height or 0))
+                    del self.shared.proposals[:-16]
+            elif type_ == "join" and op.error == "already_member":
+                self.joined = True
+        elif op.outcome == "refused" and op.error in ("already_member",):
+            self.joined = True
