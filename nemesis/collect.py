@@ -48,7 +48,8 @@ async def collect(
 
 
 async def read_supply(rpc: Rpc, known: Sequence[bytes]) -> tuple[int | None, dict[str, int]]:
-    """Accounts + pool + escrowed bonds + open proposals' deposits, read in one batch
+    """Accounts + pool + escrowed bonds + open proposals' deposits + event escrows (section
+    10's invariant), read in one batch
     between two `status` calls at the same height (so no block changed them in between);
     (None, ...) when some read fails or the chain would not hold still for SUPPLY_TRIES."""
     genesis = await rpc.call("genesis")
@@ -64,6 +65,7 @@ async def read_supply(rpc: Rpc, known: Sequence[bytes]) -> tuple[int | None, dic
         ("claims", {"pool": POOL, "status": "voting", "limit": 1000}),
         ("claims", {"pool": POOL, "status": "approved", "limit": 1000}),
         ("proposals", {"scope": POOL, "status": "voting", "limit": 1000}),
+        ("events", {"pool": POOL, "limit": 1000}),
         ("status", {}),
     ]
     for _ in range(SUPPLY_TRIES):
@@ -74,18 +76,20 @@ async def read_supply(rpc: Rpc, known: Sequence[bytes]) -> tuple[int | None, dic
         if res[0]["height"] != res[-1]["height"]:
             continue
         accounts = sum(int(r["balance"]) for r in res[1 : 1 + len(addrs)])
-        pool, voting, approved, props = res[1 + len(addrs) : -1]
+        pool, voting, approved, props, events = res[1 + len(addrs) : -1]
         bond = int(pool["params"]["claim_bond"])
         bonds = sum(bond_of(c, bond) for c in [*voting, *approved])
         # a proposal's JSON has no deposit field: it escrowed its gov_deposit at opening
         deposits = sum(int(p.get("deposit", p["gov"]["gov_deposit"])) for p in props)
-        total = accounts + int(pool["balance"]) + bonds + deposits
+        escrows = sum(int(e["escrow"]) for e in events)
+        total = accounts + int(pool["balance"]) + bonds + deposits + escrows
         detail = {
             "height": int(res[0]["height"]),
             "accounts": accounts,
             "pool": int(pool["balance"]),
             "bonds": bonds,
             "deposits": deposits,
+            "escrows": escrows,
         }
         return total, detail
     return None, {"unsettled": SUPPLY_TRIES}

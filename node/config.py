@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from consensus.params import ConsensusParams
+from node.durable import write_durably
 from p2p.types import P2PLimits, PeerAddr
 from state.chain import (
     DEFAULT_PRUNE_IDLE_STEP,
@@ -561,4 +562,4 @@ def config_to_toml(cfg: NodeConfig) -> str:
 
 def write_config(path: Path, cfg: NodeConfig) -> None:
     """Write ``cfg`` as TOML (tomllib reads TOML but cannot write it)."""
-    Path(path).write_text(config_to_toml(cfg), encoding="utf-8")
+    write_durably(Path(path), config_to_toml(cfg).encode("utf-8"))

@@ -45,6 +45,7 @@ from node.config import (
     RpcConfig,
     write_config,
 )
+from node.durable import write_durably
 from node.keys import write_key
 from state.crypto import KEY_LEN, Signer
 from state.devkeys import LOCALNET_KEY_NAMES, localnet_genesis
@@ -194,7 +195,7 @@ def create_testnet(
     # -- everything checked: write --
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    (out / "genesis.json").write_text(text, encoding="utf-8")
+    write_durably(out / "genesis.json", text.encode("utf-8"))
     keydir = out / "keys"
     keydir.mkdir(exist_ok=True)
     for name, signer in keys.items():
@@ -204,7 +205,7 @@ def create_testnet(
     for i in range(validators):
         home = Home(out / f"node{i}")
         home.root.mkdir()
-        home.genesis.write_text(text, encoding="utf-8")
+        write_durably(home.genesis, text.encode("utf-8"))
         write_key(home.node_key, node_keys[i])
         peers = [
             f"{node_keys[j].public_key.hex()}@{hosts[j]}:{p2p_ports[j]}"
