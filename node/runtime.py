@@ -441,6 +441,7 @@ class Node:
         results = ex.results if ex is not None and list(ex.txs) == list(block.txs) else None
         decoded = {t.hash: t for t in included}
         self.service.on_committed(height, block, a.commit, decoded, results)
+        self.service.on_dropped(dropped)
         self._refresh_allowed()
         self.vitals.committed(block.header.time_ms, block.header.proposer == self.node_id, now_ms())
         log.info(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -172,6 +172,35 @@ class NodeService:
             if want_events:
                 tx = decoded.get(h) if decoded else None
                 self._emit("tx", self._tx_json(rec, wire, tx))
+
+    def on_dropped(self, dropped: Sequence[Tx]) -> None:
+        """Called by the runtime with the transactions the mempool dropped after a commit.
+
+        One whose nonce a committed transaction has used can never be committed anywhere, so
+        a `commit`-mode caller waiting for it is answered at once with `bad_nonce` instead of
+        waiting out its timeout (the nemesis found callers stalled 30 s after a restart). A
+        transaction dropped for another reason (a raised fee, expiry) may still be committed
+        from another node's mempool, so its callers keep waiting."""
+        if not self._waiters or not dropped:
+            return
+        view = self._p.view()
+        for tx in dropped:
+            waiters = self._waiters.get(tx.hash)
+            if not waiters:
+                continue
+            used = view.account(tx.sender).nonce
+            if tx.nonce >= used:
+                continue
+            answer = {
+                "hash": tx.hash.hex(),
+                "code": int(Code.BAD_NONCE),
+                "error": Code.BAD_NONCE.error,
+                "log": f"dropped from the mempool: nonce {tx.nonce} was used by a committed "
+                f"transaction (the account's nonce is now {used})",
+            }
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(answer)
 
     # ---------------------------------------------------------------- writes
 
