@@ -332,13 +332,19 @@ class P2PNode:
         """Which of two links to the same peer survives; both ends reach the same answer.
 
         Links dialed by the same side: the newer wins (the dialer only redials when it
-        believes the old one dead). Links dialed by different sides (simultaneous dials):
-        the one dialed by the smaller node id wins.
+        believes the old one dead). Links dialed by different sides: a side dials only while
+        it holds no link, so when our link is older than a handshake can take, the peer has
+        lost it (a partition swallowed its close) and the new link wins; otherwise the two
+        are a simultaneous dial and the one dialed by the smaller node id wins. (Without the
+        age rule a node kept refusing a healed peer's redials until its dead link's idle
+        timeout: the nemesis saw the chain nearly halt for 10 s after a partition.)
         """
         peer_id = existing.node_id
         existing_dialer = self.node_id if existing.direction == OUTBOUND else peer_id
         new_dialer = self.node_id if direction == OUTBOUND else peer_id
         if existing_dialer == new_dialer:
+            return True
+        if time.monotonic() - existing.established > self.limits.handshake_timeout_s:
             return True
         return new_dialer == min(self.node_id, peer_id)
 

@@ -40,6 +40,7 @@ class Link:
         "closed",
         "tasks",
         "last_recv",
+        "established",
         "dropped",
         "pong_pending",
     )
@@ -56,6 +57,7 @@ class Link:
         self.closed = False
         self.tasks: list[asyncio.Task[None]] = []
         self.last_recv = time.monotonic()
+        self.established = self.last_recv
         self.dropped = 0
         self.pong_pending = False
 

@@ -242,3 +242,29 @@ def test_gate_refills_at_its_rate_and_keeps_few_buckets() -> None:
         gate.release(("x", i))
     assert len(gate._buckets) == admission.MAX_TRACKED_ADDRESSES
     assert gate.pending == 1 and closed == []
+
+
+@pytest.mark.parametrize("us", [1, 2])
+def test_a_redial_from_a_peer_replaces_our_old_link_to_it(us: int) -> None:
+    """After a partition that swallowed the peer's close, our link to it looks alive but the
+    peer redials: the redial must win whatever the node ids, or we refuse it until our dead
+    link's idle timeout (the nemesis saw the chain nearly halt for 10 s). Two fresh links from
+    opposite sides are a simultaneous dial: the smaller id's dial wins, at both ends."""
+    import time
+    from typing import Any, cast
+
+    from p2p.node import P2PNode
+    from p2p.peer import INBOUND, OUTBOUND, Link
+
+    me, peer = key(us), key(3 - us)
+    lim = limits()
+    node = P2PNode(me, "chain", ("127.0.0.1", 0), [], lambda k: True, lim)
+    ours = Link(peer.public_key, "127.0.0.1:1", OUTBOUND, cast(Any, None))
+    smaller_is_peer = peer.public_key < me.public_key
+    # fresh: a simultaneous dial, decided by the ids
+    assert node._new_link_wins(ours, INBOUND) is smaller_is_peer
+    # older than a handshake can take: the peer lost it, its redial wins
+    ours.established = time.monotonic() - lim.handshake_timeout_s - 1
+    assert node._new_link_wins(ours, INBOUND) is True
+    # our own redial replaces our own old link, as before
+    assert node._new_link_wins(ours, OUTBOUND) is True
