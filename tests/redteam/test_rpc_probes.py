@@ -205,3 +205,149 @@ async def test_256_idle_keepalive_connections(node: LocalNet) -> None:
     print(f"idle keep-alive: closed by the server after {min(held):.1f}-{max(held):.1f} s")
     watch.assert_healthy("256 idle keep-alive connections")
     assert_no_traceback(node)
+
+
+# ---------------------------------------------------------------- malformed and oversized
+
+
+async def _post(url: str, body: bytes, **headers: str) -> tuple[int, Any]:
+    """A raw POST from 127.0.0.1: (HTTP status, parsed JSON or the raw bytes)."""
+    conn = aiohttp.TCPConnector(local_addr=("127.0.0.1", 0), force_close=True)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async with s.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json", **headers},
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as r:
+            raw = await r.read()
+    try:
+        return r.status, json.loads(raw)
+    except ValueError:
+        return r.status, raw
+
+
+def _status_call_of_size(size: int) -> bytes:
+    """A valid `status` call padded with JSON whitespace to exactly `size` bytes."""
+    core = b'{"jsonrpc":"2.0","id":1,"method":"status"'
+    return core + b" " * (size - len(core) - 1) + b"}"
+
+
+def _error_code(resp: Any) -> int:
+    assert isinstance(resp, dict) and isinstance(resp.get("error"), dict), resp
+    msg = resp["error"]["message"]
+    assert isinstance(msg, str) and 0 < len(msg) <= 600, len(msg)
+    return int(resp["error"]["code"])
+
+
+async def test_body_at_and_over_the_size_limit(node: LocalNet) -> None:
+    """max_body_bytes is served; one byte more is HTTP 413 with a -32600 error object,
+    whether the length is announced or the body is streamed without one."""
+    url = node.rpc_url(0)
+    status, resp = await _post(url, _status_call_of_size(MAX_BODY))
+    assert status == 200 and "height" in resp["result"], (status, resp)
+    status, resp = await _post(url, _status_call_of_size(MAX_BODY + 1))
+    assert status == 413 and _error_code(resp) == -32600
+
+    async def chunks() -> Any:  # no Content-Length: the server must count as it reads
+        body = _status_call_of_size(MAX_BODY + 1)
+        for i in range(0, len(body), 64 * 1024):
+            yield body[i : i + 64 * 1024]
+
+    status, resp = await _post(url, chunks())  # type: ignore[arg-type]  # aiohttp streams an async generator
+    assert status == 413 and _error_code(resp) == -32600
+    assert_no_traceback(node)
+
+
+async def test_batch_at_and_over_max_batch(node: LocalNet) -> None:
+    url = node.rpc_url(0)
+    calls = [{"jsonrpc": "2.0", "id": k, "method": "status"} for k in range(MAX_BATCH + 1)]
+    status, resp = await _post(url, json.dumps(calls[:MAX_BATCH]).encode())
+    assert status == 200 and sorted(r["id"] for r in resp) == list(range(MAX_BATCH))
+    assert all("height" in r["result"] for r in resp)
+    status, resp = await _post(url, json.dumps(calls).encode())
+    assert status == 200 and _error_code(resp) == -32600 and resp["id"] is None
+    assert str(MAX_BATCH) in resp["error"]["message"]
+    assert_no_traceback(node)
+
+
+# (body, expected code): each is answered with HTTP 200 and a JSON-RPC error object
+MALFORMED: list[tuple[str, bytes, int]] = [
+    ("nested arrays", b"[" * 200_000 + b"]" * 200_000, -32700),
+    ("nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, -32700),
+    (
+        "nested params",
+        b'{"jsonrpc":"2.0","id":1,"method":"status","params":{"p":'
+        + b"[" * 50_000
+        + b"]" * 50_000
+        + b"}}",
+        -32700,
+    ),
+    ("id 1e999", b'{"jsonrpc":"2.0","id":1e999,"method":"status"}', -32600),
+    ("id -1e999", b'{"jsonrpc":"2.0","id":-1e999,"method":"status"}', -32600),
+    ("id 1.5", b'{"jsonrpc":"2.0","id":1.5,"method":"status"}', -32600),
+    ("id true", b'{"jsonrpc":"2.0","id":true,"method":"status"}', -32600),
+    ("id object", b'{"jsonrpc":"2.0","id":{},"method":"status"}', -32600),
+    ("id NaN", b'{"jsonrpc":"2.0","id":NaN,"method":"status"}', -32700),
+    ("id Infinity", b'{"jsonrpc":"2.0","id":Infinity,"method":"status"}', -32700),
+    ("id of 5000 digits", b'{"jsonrpc":"2.0","id":' + b"9" * 5000 + b',"method":"status"}', -32700),
+    (
+        "height 1e999",
+        b'{"jsonrpc":"2.0","id":1,"method":"block","params":{"height":1e999}}',
+        -32602,
+    ),
+    ("invalid UTF-8", b'{"jsonrpc":"2.0","id":1,"method":"\xff\xfe"}', -32700),
+    ("not JSON", b"\x00" * 1000, -32700),
+    ("batch of 1e999 ids", b'[{"jsonrpc":"2.0","id":1e999,"method":"status"}]', -32600),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
+)
+async def test_malformed_request_gets_a_clear_error(node: LocalNet, body: bytes, code: int) -> None:
+    status, resp = await _post(node.rpc_url(0), body)
+    assert status == 200, (status, resp)
+    if isinstance(resp, list):
+        (resp,) = resp
+    assert _error_code(resp) == code, resp
+    assert resp["id"] in (None, 1)
+    assert_no_traceback(node)
+
+
+async def test_client_text_is_echoed_only_as_a_prefix(node: LocalNet) -> None:
+    """An unknown pool id of half a MiB is -32001 with a short message, not an echo."""
+    status, resp = await _post(
+        node.rpc_url(0),
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "pool", "params": {"id": "x" * 500_000}}
+        ).encode(),
+    )
+    assert status == 200 and _error_code(resp) in (-32001, -32602), resp
+
+
+async def test_malformed_over_websocket_is_answered(node: LocalNet) -> None:
+    """Over /ws the same bodies get the same errors on a connection that stays usable, and a
+    message over max_body_bytes closes it with 1009 (message too big)."""
+    url = node.rpc_url(0)
+    got = await open_ws(url, "127.0.0.1")
+    assert isinstance(got, tuple)
+    session, ws = got
+    try:
+        for _, body, code in MALFORMED:
+            await ws.send_bytes(body)
+            resp = await ws.receive_json(timeout=10)
+            if isinstance(resp, list):
+                (resp,) = resp
+            assert _error_code(resp) == code, (body[:60], resp)
+        await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "status"}))
+        assert "height" in (await ws.receive_json(timeout=10))["result"]
+        await ws.send_bytes(_status_call_of_size(MAX_BODY + 1))
+        msg = await ws.receive(timeout=10)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        assert ws.close_code == 1009, ws.close_code
+    finally:
+        await session.close()
+    before = node.height(0)
+    node.wait_height(0, before + 2)
+    assert_no_traceback(node)
