@@ -35,7 +35,7 @@ HONEST_ADDR = "127.0.0.1"
 #: every probe asserts the node's resident memory stays under this (issue 14, item 5)
 RSS_LIMIT_BYTES = 300 * 1024 * 1024
 #: funded members: 0 is the honest sender, the rest the funded flood's senders
-FUNDED = 17
+FUNDED = 65
 BALANCE = 10_000_000
 #: fast blocks so a probe sees many commits in a few seconds (ms)
 FAST_CONSENSUS = {

@@ -1,0 +1,267 @@
+"""Red-team transaction floods (issue 14, item 5) against a real node.
+
+For FLOOD_S seconds an attacker (from 127.0.0.5) sends signed transfers as JSON-RPC batches
+of ``sync`` broadcasts, at most FLOOD_RATE a second and FLOOD_MAX in all: once from keys
+that hold nothing, once from funded keys that each send their next nonce. Meanwhile an
+honest member sends commit-mode transfers one after another from 127.0.0.1. The chain must
+keep committing, every honest transfer commit, every refusal carry a section-7 code with
+its name, nothing admitted be lost, and the node's memory stay under 300 MB. The honest
+latencies are printed, not asserted (a loaded 2-core machine decides them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+
+from node.localnet_harness import LocalNet
+from state.crypto import Signer
+from state.devkeys import dev_signer
+from state.tx import build_tx
+
+from .conftest import CHAIN_ID, FUNDED, Watch, attacker_addr, member
+
+FLOOD_S = 10.0
+#: the flood's bounds: offered transactions a second, and in all
+FLOOD_RATE = 1_000
+FLOOD_MAX = 10_000
+#: calls per batch, and batches in flight at once
+BATCH = 50
+WORKERS = 4
+#: how long after the flood every admitted transaction must be found committed
+DRAIN_S = 60.0
+
+#: PROTOCOL.md section 7: code -> error name (the oracle, written from the spec)
+SECTION_7 = {
+    1: "malformed",
+    2: "bad_signature",
+    3: "wrong_chain",
+    4: "bad_nonce",
+    5: "fee_too_low",
+    6: "insufficient_funds",
+    7: "unknown_type",
+    8: "too_large",
+    9: "mempool_full",
+    10: "duplicate",
+    11: "unauthorized",
+    12: "not_found",
+    13: "invalid_payload",
+    14: "already_member",
+    15: "not_member",
+    16: "waiting_period",
+    17: "claim_open",
+    18: "voting_closed",
+    19: "not_eligible",
+    20: "already_voted",
+    21: "not_approved",
+    22: "already_paid",
+    23: "notice_period",
+    24: "pool_insolvent",
+    25: "already_registered",
+}
+
+TREASURY = dev_signer("redteam-treasury").public_key
+
+
+def transfer(signer: Signer, nonce: int) -> str:
+    return build_tx(
+        signer, CHAIN_ID, "transfer", nonce, 1, {"to": TREASURY, "amount": 1}
+    ).wire.hex()
+
+
+@dataclass
+class Flood:
+    """What the attacker was told: admitted hashes and refusals by (code, error)."""
+
+    sent: int = 0
+    admitted: list[str] = field(default_factory=list)
+    refused: Counter[tuple[int, str | None]] = field(default_factory=Counter)
+    rpc_errors: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+
+    def summary(self, label: str) -> str:
+        return (
+            f"[{label}] sent {self.sent} in {self.elapsed:.1f} s "
+            f"({self.sent / max(self.elapsed, 1e-9):.0f}/s), admitted {len(self.admitted)}, "
+            f"refused {dict(self.refused)}, call errors {dict(self.rpc_errors)}"
+        )
+
+
+async def post_batch(
+    session: aiohttp.ClientSession, url: str, calls: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    body = [{"jsonrpc": "2.0", "id": k, "method": m, "params": p} for k, (m, p) in enumerate(calls)]
+    async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=60)) as r:
+        assert r.status == 200, (r.status, await r.text())
+        out: list[dict[str, Any]] = json.loads(await r.read())
+    return sorted(out, key=lambda a: a["id"])
+
+
+async def run_flood(
+    url: str, next_txs: Callable[[int, int], list[tuple[Any, str]]], settle: Callable[..., None]
+) -> Flood:
+    """WORKERS tasks send batches for FLOOD_S s, paced to FLOOD_RATE, up to FLOOD_MAX.
+
+    `next_txs(worker, n)` gives up to n (key, tx hex) to send; `settle(key, answer)` learns
+    each answer (the funded flood advances its nonces there)."""
+    flood = Flood()
+    t0 = time.monotonic()
+    per_worker_rate = FLOOD_RATE / WORKERS
+
+    async def worker(w: int) -> None:
+        conn = aiohttp.TCPConnector(local_addr=(attacker_addr(5), 0), limit=1)
+        async with aiohttp.ClientSession(connector=conn) as session:
+            mine = 0
+            while time.monotonic() - t0 < FLOOD_S and flood.sent < FLOOD_MAX:
+                # pace: this worker may have sent per_worker_rate * elapsed so far
+                ahead = mine / per_worker_rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+                txs = next_txs(w, min(BATCH, FLOOD_MAX - flood.sent))
+                if not txs:
+                    await asyncio.sleep(0.05)
+                    continue
+                flood.sent += len(txs)
+                mine += len(txs)
+                answers = await post_batch(
+                    session, url, [("broadcast_tx", {"tx": tx, "mode": "sync"}) for _, tx in txs]
+                )
+                for (key, _), a in zip(txs, answers, strict=True):
+                    if "error" in a and isinstance(a["error"], dict):
+                        flood.rpc_errors[a["error"]["message"][:60]] += 1
+                        continue
+                    res = a["result"]
+                    if res["code"] == 0:
+                        flood.admitted.append(res["hash"])
+                    else:
+                        flood.refused[(res["code"], res["error"])] += 1
+                    settle(key, res)
+
+    await asyncio.gather(*(worker(w) for w in range(WORKERS)))
+    flood.elapsed = time.monotonic() - t0
+    return flood
+
+
+async def honest_transfers(url: str, stop: asyncio.Event, nonce: int) -> list[tuple[float, Any]]:
+    """Commit-mode transfers from member 0, one after another until `stop`:
+    (latency in s, the broadcast_tx result) of each."""
+    out: list[tuple[float, Any]] = []
+    conn = aiohttp.TCPConnector(local_addr=("127.0.0.1", 0), limit=1)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        while not stop.is_set():
+            t0 = time.monotonic()
+            (a,) = await post_batch(
+                session,
+                url,
+                [("broadcast_tx", {"tx": transfer(member(0), nonce), "mode": "commit"})],
+            )
+            out.append((time.monotonic() - t0, a.get("result", a)))
+            nonce += 1
+    return out
+
+
+async def flood_with_honest_traffic(
+    node: LocalNet,
+    label: str,
+    next_txs: Callable[[int, int], list[tuple[Any, str]]],
+    settle: Callable[..., None],
+) -> Flood:
+    """Run the flood while the honest member transfers and the watch samples; assert the
+    common outcome; return the flood for the caller's own assertions."""
+    url = node.rpc_url(0)
+    start = node.call(0, "account", address=member(0).public_key.hex())["pending_nonce"]
+    stop = asyncio.Event()
+    async with Watch(node) as watch:
+        honest = asyncio.create_task(honest_transfers(url, stop, start))
+        flood = await run_flood(url, next_txs, settle)
+        stop.set()
+        results = await honest
+    print(flood.summary(label))
+    lat = sorted(t for t, _ in results)
+    print(
+        f"[{label}] honest commit-mode transfers during the flood: {len(lat)}, latency ms "
+        f"min {lat[0] * 1000:.0f} p50 {lat[len(lat) // 2] * 1000:.0f} "
+        f"max {lat[-1] * 1000:.0f}: {[round(t * 1000) for t in lat]}"
+    )
+    watch.assert_healthy(label, min_blocks=5)
+    assert results, "no honest transfer finished during the flood"
+    for _, res in results:
+        assert res.get("code") == 0 and isinstance(res.get("height"), int), res
+    assert not flood.rpc_errors, flood.rpc_errors
+    for (code, error), _ in flood.refused.items():
+        assert SECTION_7.get(code) == error, (code, error)
+    return flood
+
+
+@pytest.mark.slow
+async def test_flood_from_unfunded_keys(node: LocalNet) -> None:
+    """Every transfer from a key with no balance is refused insufficient_funds (6) at
+    admission; none is admitted, so none can crowd out the honest member."""
+    keys = [dev_signer(f"redteam-unfunded-{k}") for k in range(FLOOD_MAX)]
+    txs = [(k, transfer(s, 0)) for k, s in enumerate(keys)]
+    queue = iter(txs)
+
+    def next_txs(_w: int, n: int) -> list[tuple[Any, str]]:
+        return [t for _, t in zip(range(n), queue, strict=False)]
+
+    flood = await flood_with_honest_traffic(node, "unfunded flood", next_txs, lambda *a: None)
+    assert flood.sent >= FLOOD_RATE  # the flood really ran (at least a second's worth)
+    assert not flood.admitted
+    assert flood.refused == Counter({(6, "insufficient_funds"): flood.sent}), flood.refused
+
+
+@pytest.mark.slow
+async def test_flood_from_funded_keys(node: LocalNet) -> None:
+    """Funded members 1.. each send their next nonce as fast as the bounds allow: every
+    refusal is mempool_full (9) or a nonce race (bad_nonce 4, duplicate 10), and every
+    admitted transfer is committed afterwards (nothing admitted is lost)."""
+    senders = list(range(1, FUNDED))
+    nonce = {
+        s: node.call(0, "account", address=member(s).public_key.hex())["pending_nonce"]
+        for s in senders
+    }
+    in_flight: set[int] = set()
+
+    def next_txs(w: int, n: int) -> list[tuple[Any, str]]:
+        mine = [s for s in senders[w::WORKERS] if s not in in_flight][:n]
+        in_flight.update(mine)
+        return [(s, transfer(member(s), nonce[s])) for s in mine]
+
+    def settle(s: int, res: dict[str, Any]) -> None:
+        in_flight.discard(s)
+        if res["code"] in (0, 10):  # admitted, or already pending: the next one
+            nonce[s] += 1
+        elif res["code"] == 4:  # a nonce race: start again from what the node expects
+            nonce[s] = node.call(0, "account", address=member(s).public_key.hex())["pending_nonce"]
+
+    flood = await flood_with_honest_traffic(node, "funded flood", next_txs, settle)
+    assert flood.admitted, "the funded flood admitted nothing"
+    assert set(code for code, _ in flood.refused) <= {4, 9, 10}, flood.refused
+
+    # nothing admitted is lost: each admitted hash is found committed within DRAIN_S
+    url = node.rpc_url(0)
+    pending = list(flood.admitted)
+    deadline = time.monotonic() + DRAIN_S
+    async with aiohttp.ClientSession() as session:
+        while pending and time.monotonic() < deadline:
+            still: list[str] = []
+            for i in range(0, len(pending), 100):
+                chunk = pending[i : i + 100]
+                answers = await post_batch(session, url, [("tx", {"hash": h}) for h in chunk])
+                for h, a in zip(chunk, answers, strict=True):
+                    if "result" not in a:
+                        still.append(h)
+                    else:
+                        assert a["result"]["code"] == 0, a
+            pending = still
+            if pending:
+                await asyncio.sleep(0.5)
+    assert not pending, f"{len(pending)} admitted transactions never committed: {pending[:3]}"
