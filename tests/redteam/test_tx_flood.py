@@ -12,7 +12,10 @@ latencies are printed, not asserted (a loaded 2-core machine decides them).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,11 +26,12 @@ import aiohttp
 import pytest
 
 from node.localnet_harness import LocalNet
+from node.wsconn import SendBudget, WsConn
 from state.crypto import Signer
 from state.devkeys import dev_signer
 from state.tx import build_tx
 
-from .conftest import CHAIN_ID, FUNDED, Watch, attacker_addr, member
+from .conftest import CHAIN_ID, FUNDED, Watch, attacker_addr, member, proc_status
 
 FLOOD_S = 10.0
 #: the flood's bounds: offered transactions a second, and in all
@@ -106,9 +110,13 @@ async def post_batch(
 
 
 async def run_flood(
-    url: str, next_txs: Callable[[int, int], list[tuple[Any, str]]], settle: Callable[..., None]
+    url: str,
+    next_txs: Callable[[int, int], list[tuple[Any, str]]],
+    settle: Callable[..., None],
+    halt: Callable[[], bool] = lambda: False,
 ) -> Flood:
-    """WORKERS tasks send batches for FLOOD_S s, paced to FLOOD_RATE, up to FLOOD_MAX.
+    """WORKERS tasks send batches for FLOOD_S s, paced to FLOOD_RATE, up to FLOOD_MAX, or
+    until `halt()` (a guard that keeps a probe from hurting the machine).
 
     `next_txs(worker, n)` gives up to n (key, tx hex) to send; `settle(key, answer)` learns
     each answer (the funded flood advances its nonces there)."""
@@ -120,7 +128,7 @@ async def run_flood(
         conn = aiohttp.TCPConnector(local_addr=(attacker_addr(5), 0), limit=1)
         async with aiohttp.ClientSession(connector=conn) as session:
             mine = 0
-            while time.monotonic() - t0 < FLOOD_S and flood.sent < FLOOD_MAX:
+            while time.monotonic() - t0 < FLOOD_S and flood.sent < FLOOD_MAX and not halt():
                 # pace: this worker may have sent per_worker_rate * elapsed so far
                 ahead = mine / per_worker_rate - (time.monotonic() - t0)
                 if ahead > 0:
@@ -173,6 +181,7 @@ async def flood_with_honest_traffic(
     label: str,
     next_txs: Callable[[int, int], list[tuple[Any, str]]],
     settle: Callable[..., None],
+    halt: Callable[[], bool] = lambda: False,
 ) -> Flood:
     """Run the flood while the honest member transfers and the watch samples; assert the
     common outcome; return the flood for the caller's own assertions."""
@@ -181,7 +190,7 @@ async def flood_with_honest_traffic(
     stop = asyncio.Event()
     async with Watch(node) as watch:
         honest = asyncio.create_task(honest_transfers(url, stop, start))
-        flood = await run_flood(url, next_txs, settle)
+        flood = await run_flood(url, next_txs, settle, halt)
         stop.set()
         results = await honest
     print(flood.summary(label))
@@ -218,37 +227,37 @@ async def test_flood_from_unfunded_keys(node: LocalNet) -> None:
     assert flood.refused == Counter({(6, "insufficient_funds"): flood.sent}), flood.refused
 
 
-@pytest.mark.slow
-async def test_flood_from_funded_keys(node: LocalNet) -> None:
-    """Funded members 1.. each send their next nonce as fast as the bounds allow: every
-    refusal is mempool_full (9) or a nonce race (bad_nonce 4, duplicate 10), and every
-    admitted transfer is committed afterwards (nothing admitted is lost)."""
-    senders = list(range(1, FUNDED))
-    nonce = {
-        s: node.call(0, "account", address=member(s).public_key.hex())["pending_nonce"]
-        for s in senders
-    }
-    in_flight: set[int] = set()
+class FundedSenders:
+    """Funded members 1.. as flood senders: each has at most one transfer in flight, its
+    next nonce, so that every refusal is the node's judgement, not a race of our own."""
 
-    def next_txs(w: int, n: int) -> list[tuple[Any, str]]:
-        mine = [s for s in senders[w::WORKERS] if s not in in_flight][:n]
-        in_flight.update(mine)
-        return [(s, transfer(member(s), nonce[s])) for s in mine]
+    def __init__(self, node: LocalNet) -> None:
+        self.node = node
+        self.senders = list(range(1, FUNDED))
+        self.nonce = {s: self.pending_nonce(s) for s in self.senders}
+        self.in_flight: set[int] = set()
 
-    def settle(s: int, res: dict[str, Any]) -> None:
-        in_flight.discard(s)
+    def pending_nonce(self, s: int) -> int:
+        acct = self.node.call(0, "account", address=member(s).public_key.hex())
+        return int(acct["pending_nonce"])
+
+    def next_txs(self, w: int, n: int) -> list[tuple[Any, str]]:
+        mine = [s for s in self.senders[w::WORKERS] if s not in self.in_flight][:n]
+        self.in_flight.update(mine)
+        return [(s, transfer(member(s), self.nonce[s])) for s in mine]
+
+    def settle(self, s: int, res: dict[str, Any]) -> None:
+        self.in_flight.discard(s)
         if res["code"] in (0, 10):  # admitted, or already pending: the next one
-            nonce[s] += 1
+            self.nonce[s] += 1
         elif res["code"] == 4:  # a nonce race: start again from what the node expects
-            nonce[s] = node.call(0, "account", address=member(s).public_key.hex())["pending_nonce"]
+            self.nonce[s] = self.pending_nonce(s)
 
-    flood = await flood_with_honest_traffic(node, "funded flood", next_txs, settle)
-    assert flood.admitted, "the funded flood admitted nothing"
-    assert set(code for code, _ in flood.refused) <= {4, 9, 10}, flood.refused
 
-    # nothing admitted is lost: each admitted hash is found committed within DRAIN_S
+async def assert_all_committed(node: LocalNet, hashes: list[str]) -> None:
+    """Nothing admitted is lost: each hash is found committed (code 0) within DRAIN_S."""
     url = node.rpc_url(0)
-    pending = list(flood.admitted)
+    pending = list(hashes)
     deadline = time.monotonic() + DRAIN_S
     async with aiohttp.ClientSession() as session:
         while pending and time.monotonic() < deadline:
@@ -265,3 +274,134 @@ async def test_flood_from_funded_keys(node: LocalNet) -> None:
             if pending:
                 await asyncio.sleep(0.5)
     assert not pending, f"{len(pending)} admitted transactions never committed: {pending[:3]}"
+
+
+@pytest.mark.slow
+async def test_flood_from_funded_keys(node: LocalNet) -> None:
+    """Funded members 1.. each send their next nonce as fast as the bounds allow: every
+    refusal is mempool_full (9) or a nonce race (bad_nonce 4, duplicate 10), and every
+    admitted transfer is committed afterwards (nothing admitted is lost)."""
+    funded = FundedSenders(node)
+    flood = await flood_with_honest_traffic(node, "funded flood", funded.next_txs, funded.settle)
+    assert flood.admitted, "the funded flood admitted nothing"
+    assert set(code for code, _ in flood.refused) <= {4, 9, 10}, flood.refused
+    await assert_all_committed(node, flood.admitted)
+
+
+# ------------------------------------------------------------- subscribers that never read
+
+#: the silent-subscriber probe stops its flood when the node's RSS passes this (a guard for
+#: the shared machine; the assertion is the 300 MB of the other probes)
+RSS_GUARD_BYTES = 800 * 1024 * 1024
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """A masked client text frame (RFC 6455 section 5.2)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x81]) + (
+        bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n)
+    )
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes:
+    """One unmasked server frame's payload."""
+    b0, b1 = await reader.readexactly(2)
+    n = b1 & 0x7F
+    if n == 126:
+        (n,) = struct.unpack("!H", await reader.readexactly(2))
+    elif n == 127:
+        (n,) = struct.unpack("!Q", await reader.readexactly(8))
+    return await reader.readexactly(n)
+
+
+async def silent_subscriber(
+    host: str, port: int, source: str, subs: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket with `subs` subscriptions to "tx" that then never reads: our reader
+    stops taking bytes at 64 KiB, then the kernel's buffers fill, then the node's queue."""
+    reader, writer = await asyncio.open_connection(
+        host, port, local_addr=(source, 0), limit=64 * 1024
+    )
+    key = base64.b64encode(os.urandom(16))
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 101"), head[:80]
+    for k in range(subs):
+        call = {"jsonrpc": "2.0", "id": k, "method": "subscribe", "params": {"event": "tx"}}
+        writer.write(ws_frame(json.dumps(call).encode()))
+    for _ in range(subs):  # each subscription is registered before the flood starts
+        answer = json.loads(await asyncio.wait_for(read_frame(reader), 10))
+        assert "result" in answer, answer
+    return reader, writer
+
+
+@pytest.mark.slow
+async def test_flood_with_subscribers_that_never_read(node: LocalNet) -> None:
+    """max_connections_per_address WebSockets from one address, each with
+    max_ws_subscriptions subscriptions to "tx", never read while funded members flood: the
+    node must drop them (close 1013) before their queues hold more than its memory bound,
+    and keep committing; the funded flood's other expectations hold as well."""
+    from node.config import RpcConfig
+
+    cfg = RpcConfig()
+    host, port = "127.0.0.1", node.rpc_port(0)
+    conns = await asyncio.gather(
+        *(
+            silent_subscriber(host, port, attacker_addr(6), cfg.max_ws_subscriptions)
+            for _ in range(cfg.max_connections_per_address)
+        )
+    )
+    pid = node.pid(0)
+    peak = [0]
+
+    def halt() -> bool:
+        peak[0] = max(peak[0], proc_status(pid)["VmRSS"])
+        return peak[0] > RSS_GUARD_BYTES
+
+    try:
+        funded = FundedSenders(node)
+        flood = await flood_with_honest_traffic(
+            node, "flood, silent subscribers", funded.next_txs, funded.settle, halt
+        )
+    finally:
+        drops = node.log_text(0).count("dropping a WebSocket subscriber")
+        print(
+            f"[flood, silent subscribers] {len(conns)} x {cfg.max_ws_subscriptions} subs, "
+            f"node RSS peak seen {peak[0] / 2**20:.0f} MiB, subscribers dropped {drops}"
+        )
+        for _, w in conns:
+            w.close()
+    assert set(code for code, _ in flood.refused) <= {4, 9, 10}, flood.refused
+    await assert_all_committed(node, flood.admitted)
+    assert drops >= 1, "no silent subscriber was dropped"
+    # the dropped and closed connections left nothing counted: a new subscriber gets events
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(node.rpc_url(0) + "ws") as ws:
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"event": "tx"}}
+            )
+            assert "result" in await ws.receive_json(timeout=10)
+            nonce = FundedSenders(node).pending_nonce(0)
+            wire = transfer(member(0), nonce)
+            node.call(0, "broadcast_tx", tx=wire, mode="sync")
+            event = await ws.receive_json(timeout=20)
+            assert event["method"] == "event" and event["params"]["event"] == "tx", event
+
+
+def test_send_budget_boundary() -> None:
+    """The server-wide budget holds exactly its bytes; one more is over; a cleared queue
+    gives its bytes back."""
+    budget = SendBudget(1000)
+    a = WsConn(None, 10, 10_000, budget)  # type: ignore[arg-type]  # offer() never sends
+    b = WsConn(None, 10, 10_000, budget)  # type: ignore[arg-type]  # offer() never sends
+    assert a.offer("x" * 600) and b.offer("y" * 400)
+    assert budget.queued == 1000 and not budget.over()
+    assert b.offer("z") and budget.over()
+    a.clear()
+    assert budget.queued == 401 and not budget.over()
