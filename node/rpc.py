@@ -15,7 +15,8 @@ Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), 
 open TCP connections in total and per IP address (HTTP 503 beyond, before any JSON is
 parsed, /health still 200: :mod:`node.listener`), the time to send request headers and the
 idle time of a keep-alive connection or of a WebSocket without subscriptions,
-subscriptions per WebSocket, and each WebSocket's send queue (in messages and in bytes):
+subscriptions per WebSocket, each WebSocket's send queue (in messages and in bytes) and
+all of them together (``node.wsconn.WS_SEND_TOTAL_BYTES``: the longest queues are dropped):
 events are enqueued without waiting, and a subscriber whose queue is full is disconnected
 (close code 1013, reason "subscriber too slow") so that a slow reader can never stall the
 node's event loop; the defaults hold every event of a block of max_block_txs transactions.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -205,6 +206,75 @@ async def test_256_idle_keepalive_connections(node: LocalNet) -> None:
     print(f"idle keep-alive: closed by the server after {min(held):.1f}-{max(held):.1f} s")
     watch.assert_healthy("256 idle keep-alive connections")
     assert_no_traceback(node)
+
+
+async def _slow_body(host: str, port: int, source: str) -> tuple[int, float]:
+    """Complete headers announcing 1,000 bytes, then the body a byte a second: (HTTP status
+    of the answer, seconds it took; 0 when the connection closed without one)."""
+    t0 = time.monotonic()
+    reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+    try:
+        writer.write(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        for _ in range(1000):
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout=1.0)
+            except TimeoutError:
+                writer.write(b" ")
+                continue
+            if not line:
+                return 0, time.monotonic() - t0
+            return int(line.split()[1]), time.monotonic() - t0
+        return -1, time.monotonic() - t0
+    except (ConnectionError, OSError):
+        return 0, time.monotonic() - t0
+    finally:
+        writer.close()
+
+
+@pytest.mark.slow
+async def test_slowly_sent_bodies_get_408(node: LocalNet) -> None:
+    """150 requests from one address trickle their bodies a byte a second: 128 get HTTP 408
+    after read_timeout_ms, 22 are refused with 503 at once; honest RPC goes on."""
+    n = PER_ADDRESS + 22
+    read_timeout_s = DEFAULTS.read_timeout_ms / 1000
+    host, port = "127.0.0.1", node.rpc_port(0)
+    async with Watch(node) as watch:
+        results = await asyncio.gather(
+            *(_slow_body(host, port, attacker_addr(7)) for _ in range(n))
+        )
+    statuses = sorted(s for s, _ in results)
+    assert statuses == [408] * PER_ADDRESS + [503] * (n - PER_ADDRESS), Counter(statuses)
+    held = [t for s, t in results if s == 408]
+    assert max(held) < read_timeout_s + SLACK_S, max(held)
+    print(f"slow bodies: 408 after {min(held):.1f}-{max(held):.1f} s")
+    watch.assert_healthy("slow bodies")
+    assert_no_traceback(node)
+
+
+async def test_subscriptions_per_websocket_are_bounded(node: LocalNet) -> None:
+    """max_ws_subscriptions subscriptions are granted on one WebSocket; the next is a
+    JSON-RPC error, and the connection stays usable."""
+    got = await open_ws(node.rpc_url(0), "127.0.0.1")
+    assert isinstance(got, tuple)
+    session, ws = got
+    try:
+        limit = DEFAULTS.max_ws_subscriptions
+        for k in range(limit + 1):
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": k, "method": "subscribe", "params": {"event": "tx"}}
+            )
+            answer = await ws.receive_json(timeout=10)
+            if k < limit:
+                assert "result" in answer, answer
+            else:
+                assert _error_code(answer) == -32002 and str(limit) in answer["error"]["message"]
+        await ws.send_json({"jsonrpc": "2.0", "id": "s", "method": "status"})
+        assert "height" in (await ws.receive_json(timeout=10))["result"]
+    finally:
+        await session.close()
 
 
 # ---------------------------------------------------------------- malformed and oversized
