@@ -114,6 +114,7 @@ async def run_flood(
     next_txs: Callable[[int, int], list[tuple[Any, str]]],
     settle: Callable[..., None],
     halt: Callable[[], bool] = lambda: False,
+    mode: str = "sync",
 ) -> Flood:
     """WORKERS tasks send batches for FLOOD_S s, paced to FLOOD_RATE, up to FLOOD_MAX, or
     until `halt()` (a guard that keeps a probe from hurting the machine).
@@ -140,7 +141,7 @@ async def run_flood(
                 flood.sent += len(txs)
                 mine += len(txs)
                 answers = await post_batch(
-                    session, url, [("broadcast_tx", {"tx": tx, "mode": "sync"}) for _, tx in txs]
+                    session, url, [("broadcast_tx", {"tx": tx, "mode": mode}) for _, tx in txs]
                 )
                 for (key, _), a in zip(txs, answers, strict=True):
                     if "error" in a and isinstance(a["error"], dict):
@@ -182,6 +183,7 @@ async def flood_with_honest_traffic(
     next_txs: Callable[[int, int], list[tuple[Any, str]]],
     settle: Callable[..., None],
     halt: Callable[[], bool] = lambda: False,
+    mode: str = "sync",
 ) -> Flood:
     """Run the flood while the honest member transfers and the watch samples; assert the
     common outcome; return the flood for the caller's own assertions."""
@@ -190,7 +192,7 @@ async def flood_with_honest_traffic(
     stop = asyncio.Event()
     async with Watch(node) as watch:
         honest = asyncio.create_task(honest_transfers(url, stop, start))
-        flood = await run_flood(url, next_txs, settle, halt)
+        flood = await run_flood(url, next_txs, settle, halt, mode)
         stop.set()
         results = await honest
     print(flood.summary(label))
@@ -225,6 +227,26 @@ async def test_flood_from_unfunded_keys(node: LocalNet) -> None:
     assert flood.sent >= FLOOD_RATE  # the flood really ran (at least a second's worth)
     assert not flood.admitted
     assert flood.refused == Counter({(6, "insufficient_funds"): flood.sent}), flood.refused
+
+
+@pytest.mark.slow
+async def test_async_flood_from_unfunded_keys(node: LocalNet) -> None:
+    """The same flood in ``async`` mode, which answers before any check: the node still
+    refuses every one of them (none is ever found committed) and keeps committing."""
+    keys = [dev_signer(f"redteam-unfunded-async-{k}") for k in range(FLOOD_MAX)]
+    queue = iter([(k, transfer(s, 0)) for k, s in enumerate(keys)])
+
+    def next_txs(_w: int, n: int) -> list[tuple[Any, str]]:
+        return [t for _, t in zip(range(n), queue, strict=False)]
+
+    flood = await flood_with_honest_traffic(
+        node, "async unfunded flood", next_txs, lambda *a: None, mode="async"
+    )
+    assert flood.sent >= FLOOD_RATE and len(flood.admitted) == flood.sent
+    node.wait_height(0, node.height(0) + 2)  # anything admitted would be in a block by now
+    sample = flood.admitted[:: max(1, len(flood.admitted) // 200)]
+    answers = node.batch(0, [("tx", {"hash": h}) for h in sample[:100]])
+    assert all(a.get("error", {}).get("code") == -32001 for a in answers), answers[:3]
 
 
 class FundedSenders:
