@@ -57,10 +57,9 @@ def attacker_addr(k: int) -> str:
     return f"127.0.{k // 250}.{2 + k % 250}"
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
-    """One validator with default RPC limits, running and past height 2; killed at the end."""
-    root: Path = tmp_path_factory.mktemp("redteam")
+def start_node(root: Path, config: dict[str, Any] | None = None) -> LocalNet:
+    """One validator under `root`, running and past height 2: default RPC limits, fast
+    consensus, then `config` (a mapping per config.toml section)."""
     template = genesis_doc(
         chain_id=CHAIN_ID,
         treasury=dev_signer("redteam-treasury").public_key,
@@ -69,10 +68,22 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
         accounts=[(member(i).public_key, BALANCE) for i in range(FUNDED)],
         pools=[{"id": "medical", "name": "Medical aid"}],
     )
-    net = LocalNet.create(root, 1, template, config={"consensus": dict(FAST_CONSENSUS)})
+    sections: dict[str, Any] = {"consensus": dict(FAST_CONSENSUS), **(config or {})}
+    net = LocalNet.create(root, 1, template, config=sections)
     try:
         net.start_all()
         net.wait_height(0, 2)
+    except BaseException:
+        net.close(kill=True)
+        raise
+    return net
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    """One validator with default RPC limits for the module's probes; killed at the end."""
+    net = start_node(tmp_path_factory.mktemp("redteam"))
+    try:
         yield net
     finally:
         net.close(kill=True)

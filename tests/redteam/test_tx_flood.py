@@ -18,7 +18,7 @@ import os
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,15 @@ from state.crypto import Signer
 from state.devkeys import dev_signer
 from state.tx import build_tx
 
-from .conftest import CHAIN_ID, FUNDED, Watch, attacker_addr, member, proc_status
+from .conftest import (
+    CHAIN_ID,
+    FUNDED,
+    Watch,
+    attacker_addr,
+    member,
+    proc_status,
+    start_node,
+)
 
 FLOOD_S = 10.0
 #: the flood's bounds: offered transactions a second, and in all
@@ -159,20 +167,32 @@ async def run_flood(
     return flood
 
 
-async def honest_transfers(url: str, stop: asyncio.Event, nonce: int) -> list[tuple[float, Any]]:
-    """Commit-mode transfers from member 0, one after another until `stop`:
-    (latency in s, the broadcast_tx result) of each."""
+#: an honest client retries a mempool_full refusal after this long (s), as section 7 says
+RETRY_S = 0.1
+
+
+async def honest_transfers(
+    url: str, stop: asyncio.Event, nonce: int, retries: Counter[str]
+) -> list[tuple[float, Any]]:
+    """Commit-mode transfers from member 0, one after another until `stop`, each retried
+    while refused mempool_full ("try later"; counted in `retries`): (latency in s from the
+    first try, the final broadcast_tx result) of each."""
     out: list[tuple[float, Any]] = []
     conn = aiohttp.TCPConnector(local_addr=("127.0.0.1", 0), limit=1)
     async with aiohttp.ClientSession(connector=conn) as session:
         while not stop.is_set():
             t0 = time.monotonic()
-            (a,) = await post_batch(
-                session,
-                url,
-                [("broadcast_tx", {"tx": transfer(member(0), nonce), "mode": "commit"})],
-            )
-            out.append((time.monotonic() - t0, a.get("result", a)))
+            tx = transfer(member(0), nonce)
+            while True:
+                (a,) = await post_batch(
+                    session, url, [("broadcast_tx", {"tx": tx, "mode": "commit"})]
+                )
+                res = a.get("result", a)
+                if res.get("code") != 9:
+                    break
+                retries["mempool_full"] += 1
+                await asyncio.sleep(RETRY_S)
+            out.append((time.monotonic() - t0, res))
             nonce += 1
     return out
 
@@ -190,8 +210,9 @@ async def flood_with_honest_traffic(
     url = node.rpc_url(0)
     start = node.call(0, "account", address=member(0).public_key.hex())["pending_nonce"]
     stop = asyncio.Event()
+    retries: Counter[str] = Counter()
     async with Watch(node) as watch:
-        honest = asyncio.create_task(honest_transfers(url, stop, start))
+        honest = asyncio.create_task(honest_transfers(url, stop, start, retries))
         flood = await run_flood(url, next_txs, settle, halt, mode)
         stop.set()
         results = await honest
@@ -200,7 +221,8 @@ async def flood_with_honest_traffic(
     print(
         f"[{label}] honest commit-mode transfers during the flood: {len(lat)}, latency ms "
         f"min {lat[0] * 1000:.0f} p50 {lat[len(lat) // 2] * 1000:.0f} "
-        f"max {lat[-1] * 1000:.0f}: {[round(t * 1000) for t in lat]}"
+        f"max {lat[-1] * 1000:.0f}, mempool_full retries {retries['mempool_full']}: "
+        f"{[round(t * 1000) for t in lat]}"
     )
     watch.assert_healthy(label, min_blocks=5)
     assert results, "no honest transfer finished during the flood"
@@ -308,6 +330,37 @@ async def test_flood_from_funded_keys(node: LocalNet) -> None:
     assert flood.admitted, "the funded flood admitted nothing"
     assert set(code for code, _ in flood.refused) <= {4, 9, 10}, flood.refused
     await assert_all_committed(node, flood.admitted)
+
+
+#: the mempool bound of the overflow probe: well under what 200 ms of the flood brings
+SMALL_MEMPOOL = 100
+
+
+@pytest.fixture(scope="module")
+def small_mempool_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    net = start_node(
+        tmp_path_factory.mktemp("redteam-small-mempool"),
+        {"mempool": {"max_txs": SMALL_MEMPOOL}},
+    )
+    try:
+        yield net
+    finally:
+        net.close(kill=True)
+
+
+@pytest.mark.slow
+async def test_flood_past_a_full_mempool(small_mempool_node: LocalNet) -> None:
+    """With ``[mempool] max_txs`` = SMALL_MEMPOOL the funded flood overflows it: the excess is
+    refused mempool_full (9), nothing admitted is lost, and the honest member's transfers
+    commit after retrying (their retries and latencies are printed)."""
+    net = small_mempool_node
+    funded = FundedSenders(net)
+    flood = await flood_with_honest_traffic(
+        net, "flood past a full mempool", funded.next_txs, funded.settle
+    )
+    assert flood.refused[(9, "mempool_full")] > 0, flood.refused
+    assert set(code for code, _ in flood.refused) <= {4, 9, 10}, flood.refused
+    await assert_all_committed(net, flood.admitted)
 
 
 # ------------------------------------------------------------- subscribers that never read
