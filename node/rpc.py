@@ -15,7 +15,8 @@ Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), 
 open TCP connections in total and per IP address (HTTP 503 beyond, before any JSON is
 parsed, /health still 200: :mod:`node.listener`), the time to send request headers and the
 idle time of a keep-alive connection or of a WebSocket without subscriptions,
-subscriptions per WebSocket, and each WebSocket's send queue (in messages and in bytes):
+subscriptions per WebSocket, each WebSocket's send queue (in messages and in bytes) and
+all of them together (``node.wsconn.WS_SEND_TOTAL_BYTES``: the longest queues are dropped):
 events are enqueued without waiting, and a subscriber whose queue is full is disconnected
 (close code 1013, reason "subscriber too slow") so that a slow reader can never stall the
 node's event loop; the defaults hold every event of a block of max_block_txs transactions.
@@ -60,7 +61,7 @@ from node.jsonrpc import (
 )
 from node.listener import LimitedSite
 from node.methods import BY_NAME, Method, bind_handlers, invalid_param, openrpc_document
-from node.wsconn import WsConn, notification
+from node.wsconn import WS_SEND_TOTAL_BYTES, SendBudget, WsConn, notification
 
 log = logging.getLogger("huzhu.rpc")
 
@@ -138,12 +139,18 @@ def _valid_id(v: Any) -> bool:
 class RpcServer:
     """The JSON-RPC server over a NodeAPI; ``start()`` binds, ``stop()`` closes everything."""
 
-    def __init__(self, api: NodeAPI, config: RpcConfig | None = None) -> None:
+    def __init__(
+        self,
+        api: NodeAPI,
+        config: RpcConfig | None = None,
+        ws_send_total_bytes: int = WS_SEND_TOTAL_BYTES,
+    ) -> None:
         self.api = api
         self.config = config or RpcConfig()
         self._runner: web.AppRunner | None = None
         self._site: LimitedSite | None = None
         self._conns: set[WsConn] = set()
+        self._send_budget = SendBudget(ws_send_total_bytes)
         self._unsubscribe_events: Callable[[], None] | None = None
         self._openrpc = openrpc_document(self.config)
         # The methods the server answers itself; every other one is the node's (node.methods).
@@ -431,7 +438,9 @@ class RpcServer:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=self.config.max_body_bytes, heartbeat=30.0)
         await ws.prepare(request)
-        conn = WsConn(ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes)
+        conn = WsConn(
+            ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes, self._send_budget
+        )
         self._conns.add(conn)
         writer = conn.task = asyncio.create_task(conn.writer())
         # Calls run concurrently (a commit-mode broadcast must not hold up a status call), at
@@ -474,6 +483,7 @@ class RpcServer:
             for task in (*calls, writer):
                 task.cancel()
             await asyncio.gather(*calls, writer, return_exceptions=True)
+            conn.clear()  # its backlog no longer counts against the server's send budget
             if not ws.closed:
                 await ws.close()
         return ws
@@ -516,12 +526,24 @@ class RpcServer:
                     msg = notification(dumps(sub_id), kind_json, data_json)
                     if not conn.offer(msg):
                         self._drop(conn)
+                    elif self._send_budget.over():
+                        self._shed()
         except Exception:  # a listener must never raise into the node
             log.exception("event fan-out failed for %s", kind)
 
-    def _drop(self, conn: WsConn) -> None:
+    def _shed(self) -> None:
+        """All WebSockets together queue more than their budget: drop the subscribers with
+        the longest queues (those that read least) until they fit again."""
+        while self._send_budget.over():
+            worst = max(self._conns, key=lambda c: c.queued_bytes, default=None)
+            if worst is None or worst.queued_bytes == 0:
+                return
+            self._drop(worst, f"longest of {self._send_budget.queued} bytes queued in all")
+
+    def _drop(self, conn: WsConn, why: str = "full") -> None:
         log.warning(
-            "dropping a WebSocket subscriber whose send queue is full (%d messages, %d bytes)",
+            "dropping a WebSocket subscriber whose send queue is %s (%d messages, %d bytes)",
+            why,
             conn.queued_messages,
             conn.queued_bytes,
         )

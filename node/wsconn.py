@@ -12,7 +12,13 @@ from aiohttp import web
 
 from node.jsonrpc import dumps
 
-__all__ = ["WsConn", "event_message", "notification"]
+__all__ = ["WS_SEND_TOTAL_BYTES", "SendBudget", "WsConn", "event_message", "notification"]
+
+#: Bytes queued over all WebSockets of one server before the longest queues are dropped.
+#: Without it the per-connection bound multiplies: 256 connections x 16 MiB is 4 GiB, and
+#: 128 subscribers that never read pushed a node past 500 MB during a 1,000 tx/s flood
+#: (tests/redteam/test_tx_flood.py). Every event of a 5,000-tx block for ~20 readers fits.
+WS_SEND_TOTAL_BYTES = 64 * 1024 * 1024
 
 
 def event_message(sub_id: str, kind: str, data: Any) -> str:
@@ -27,6 +33,18 @@ def notification(sub_json: str, kind_json: str, data_json: str) -> str:
     )
 
 
+class SendBudget:
+    """The bytes queued across every WsConn of one server, against one bound (``max_bytes``);
+    the server drops the longest queues when an event takes it over."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.queued = 0
+
+    def over(self) -> bool:
+        return self.queued > self.max_bytes
+
+
 class WsConn:
     """One WebSocket: its subscriptions and its send queue, drained by one writer task.
 
@@ -34,8 +52,15 @@ class WsConn:
     messages' lengths; every message is ASCII JSON, so that is their size). An empty queue
     takes any one message, so a single answer larger than the bound still goes out."""
 
-    def __init__(self, ws: web.WebSocketResponse, max_messages: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        max_messages: int,
+        max_bytes: int,
+        budget: SendBudget | None = None,
+    ) -> None:
         self.ws = ws
+        self.budget = budget or SendBudget(max_bytes)
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.subs: dict[str, str] = {}  # subscription id -> event kind
@@ -61,6 +86,7 @@ class WsConn:
     def _push(self, msg: str) -> None:
         self._msgs.append(msg)
         self.queued_bytes += len(msg)
+        self.budget.queued += len(msg)
         self._ready.set()
 
     def offer(self, msg: str) -> bool:
@@ -79,6 +105,7 @@ class WsConn:
 
     def clear(self) -> None:
         self._msgs.clear()
+        self.budget.queued -= self.queued_bytes
         self.queued_bytes = 0
         self._room.set()
 
@@ -89,5 +116,6 @@ class WsConn:
                 await self._ready.wait()
             msg = self._msgs.popleft()
             self.queued_bytes -= len(msg)
+            self.budget.queued -= len(msg)
             self._room.set()
             await self.ws.send_str(msg)
