@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from consensus.params import ConsensusParams
 from node.durable import write_durably
+from node.wsconn import WS_SEND_TOTAL_BYTES
 from p2p.types import P2PLimits, PeerAddr
 from state.chain import (
     DEFAULT_PRUNE_IDLE_STEP,
@@ -164,6 +165,13 @@ class RpcConfig(_Section):
         le=1024 * MIB,
         description="queued bytes per WebSocket; an event that does not fit drops the "
         "subscriber (close code 1013)",
+    )
+    ws_send_total_bytes: int = Field(
+        WS_SEND_TOTAL_BYTES,
+        ge=64 * 1024,
+        le=16 * 1024 * MIB,
+        description="bytes queued for all WebSockets together; beyond it the longest queues "
+        "are dropped (close code 1013)",
     )
     ws_max_pending: int = Field(
         32, ge=1, le=10_000, description="calls of one WebSocket being answered at once"

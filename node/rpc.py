@@ -61,7 +61,7 @@ from node.jsonrpc import (
 )
 from node.listener import LimitedSite
 from node.methods import BY_NAME, Method, bind_handlers, invalid_param, openrpc_document
-from node.wsconn import WS_SEND_TOTAL_BYTES, SendBudget, WsConn, notification
+from node.wsconn import SendBudget, WsConn, notification
 
 log = logging.getLogger("huzhu.rpc")
 
@@ -143,14 +143,17 @@ class RpcServer:
         self,
         api: NodeAPI,
         config: RpcConfig | None = None,
-        ws_send_total_bytes: int = WS_SEND_TOTAL_BYTES,
+        ws_send_total_bytes: int | None = None,
     ) -> None:
         self.api = api
         self.config = config or RpcConfig()
         self._runner: web.AppRunner | None = None
         self._site: LimitedSite | None = None
         self._conns: set[WsConn] = set()
-        self._send_budget = SendBudget(ws_send_total_bytes)
+        total = (
+            self.config.ws_send_total_bytes if ws_send_total_bytes is None else ws_send_total_bytes
+        )
+        self._send_budget = SendBudget(total)
         self._unsubscribe_events: Callable[[], None] | None = None
         self._openrpc = openrpc_document(self.config)
         # The methods the server answers itself; every other one is the node's (node.methods).

@@ -158,6 +158,7 @@ INT_RANGES = [
     ("rpc", "max_ws_subscriptions", 1, 10_000),
     ("rpc", "ws_send_queue", 1, 1_000_000),
     ("rpc", "ws_send_queue_bytes", 64 * 1024, 1024 * MIB),
+    ("rpc", "ws_send_total_bytes", 64 * 1024, 16 * 1024 * MIB),
     ("rpc", "ws_max_pending", 1, 10_000),
     ("rpc", "read_timeout_ms", 10, 600_000),
     ("rpc", "header_timeout_ms", 10, 600_000),
