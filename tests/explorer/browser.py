@@ -83,9 +83,22 @@ def wait_until(driver: Any, cond: Callable[[Any], Any], what: str, timeout: floa
 
 
 def text_of(driver: Any, css: str) -> str:
-    """The visible text of the first element matching `css`, '' when there is none."""
-    found = driver.find_elements("css selector", css)
-    return str(found[0].text) if found else ""
+    """The visible text of the first element matching `css`, '' when there is none (read in
+    one script call, so a re-render between finding and reading cannot make it stale)."""
+    got = driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';", css
+    )
+    return str(got)
+
+
+def attr_of(driver: Any, css: str, name: str) -> str | None:
+    """An attribute of the first element matching `css` (None without it), in one call."""
+    got = driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;",
+        css,
+        name,
+    )
+    return None if got is None else str(got)
 
 
 def screenshots(driver: Any, out: Path, name: str) -> list[Path]:
@@ -93,6 +106,7 @@ def screenshots(driver: Any, out: Path, name: str) -> list[Path]:
     paths = []
     for label, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
         driver.set_window_size(w, h)
+        driver.execute_script("window.scrollTo(0, 0);")
         time.sleep(0.3)
         path = out / f"{name}-{label}.png"
         driver.save_screenshot(str(path))
@@ -103,16 +117,18 @@ def screenshots(driver: Any, out: Path, name: str) -> list[Path]:
 
 
 def page_weight(driver: Any) -> dict[str, float]:
-    """KB transferred for the page and its resources (Resource Timing), and ms from navigation
-    start to the first render of the view (the page's `huzhu:first-render` mark)."""
+    """KB transferred for the page and its resources (Resource Timing; rpc_kb: the JSON-RPC
+    answers among them), and ms from navigation start to the first render of the view (the
+    page's `huzhu:first-render` mark). Clear the cache first for a cold load."""
     got: dict[str, float] = driver.execute_script(
         """
         const nav = performance.getEntriesByType('navigation')[0];
         const res = performance.getEntriesByType('resource');
         const bytes = (nav ? nav.transferSize : 0) + res.reduce((a, r) => a + r.transferSize, 0);
+        const rpc = res.filter(r => r.initiatorType === 'fetch').reduce((a, r) => a + r.transferSize, 0);
         const mark = performance.getEntriesByName('huzhu:first-render')[0];
         const paint = performance.getEntriesByName('first-contentful-paint')[0];
-        return {kb: bytes / 1024, first_render_ms: mark ? mark.startTime : -1,
+        return {kb: bytes / 1024, rpc_kb: rpc / 1024, first_render_ms: mark ? mark.startTime : -1,
                 first_paint_ms: paint ? paint.startTime : -1, resources: res.length + 1};
         """
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import browser, page_weight, screenshots, text_of, wait_until
+from browser import attr_of, browser, page_weight, screenshots, text_of, wait_until
 from e2e_net import Net, build, genesis_template, member, new_net, send
 
 from node.explorer import STATIC_DIR
@@ -77,6 +77,10 @@ def _ok(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
+def _mark(driver: Any) -> tuple[str, str]:
+    return str(attr_of(driver, "#verify-mark", "data-state")), text_of(driver, "#verify-mark")
+
+
 def _search(driver: Any, q: str) -> None:
     box = driver.find_element("id", "q")
     box.clear()
@@ -120,17 +124,17 @@ def test_claim_lifecycle_and_search(net: Net, browser: Any, tmp_path: Path) -> N
     wait_until(browser, lambda d: payout["hash"][:8] in text_of(d, "#claim-payout"), "payout tx")
     assert browser.execute_script("return window.__sameDocument === true;"), "page reloaded"
 
-    mark = browser.find_element("id", "verify-mark")
-    if (STATIC_DIR / "verify.js").exists():
-        wait_until(
-            browser,
-            lambda d: (
-                d.find_element("id", "verify-mark").get_attribute("data-state") in ("ok", "failed")
-            ),
-            "verified mark",
-        )
-    else:
-        assert mark.text == "verification unavailable"
+    # verification needs the genesis pinned once; then the mark says what was checked
+    assert (STATIC_DIR / "verify.js").exists()
+    wait_until(browser, lambda d: _mark(d)[0] == "unpinned", "unpinned mark")
+    browser.find_element("id", "pin-genesis").click()
+    wait_until(browser, lambda d: len(text_of(d, "#pinned-genesis")) == 64, "pinned hash shown")
+    state, text = wait_until(
+        browser, lambda d: _mark(d) if _mark(d)[0] in ("ok", "failed") else None, "verified mark"
+    )
+    assert state == "ok" and text.startswith("✓ Verified · claim record @ "), text
+    verify_ms = attr_of(browser, "body", "data-verify-ms")
+    print(f"claim verified in the browser in {verify_ms} ms")
     screenshots(browser, tmp_path, "claim")
 
     # search: an account, a transaction, a block by height and by hash
@@ -138,11 +142,15 @@ def test_claim_lifecycle_and_search(net: Net, browser: Any, tmp_path: Path) -> N
     _search(browser, addr)
     wait_until(browser, lambda d: text_of(d, "#account-address") == addr, "account page")
     assert claim_id[:8] in text_of(browser, "main"), "history lists the claim"
+    state, text = wait_until(
+        browser, lambda d: _mark(d) if _mark(d)[0] in ("ok", "failed") else None, "account verified"
+    )
+    assert state == "ok" and "account record" in text, text
     screenshots(browser, tmp_path, "account")
     _search(browser, claim_id)
     wait_until(
         browser,
-        lambda d: d.find_element("id", "view").get_attribute("data-route") == f"tx/{claim_id}",
+        lambda d: attr_of(d, "#view", "data-route") == f"tx/{claim_id}",
         "tx page",
     )
     _search(browser, str(r["height"]))
@@ -151,7 +159,7 @@ def test_claim_lifecycle_and_search(net: Net, browser: Any, tmp_path: Path) -> N
     _search(browser, "0")  # a height that has no block: an error page, so the route changes
     wait_until(
         browser,
-        lambda d: d.find_element("id", "view").get_attribute("data-route") == "block/0",
+        lambda d: attr_of(d, "#view", "data-route") == "block/0",
         "height 0",
     )
     _search(browser, block_hash.upper())
@@ -159,13 +167,29 @@ def test_claim_lifecycle_and_search(net: Net, browser: Any, tmp_path: Path) -> N
         browser,
         lambda d: (
             text_of(d, "h1") == f"Block {r['height']}"
-            and d.find_element("id", "view").get_attribute("data-route") == f"block/{r['height']}"
+            and attr_of(d, "#view", "data-route") == f"block/{r['height']}"
         ),
         "block by hash",
     )
 
-    # the claim page loaded fresh: weight and time to first render
+    # a pin of another chain's genesis: the node's answers are refused, not trusted
+    browser.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        fetch('/', {method: 'POST', body: JSON.stringify({jsonrpc: '2.0', id: 1, method: 'genesis', params: {}})})
+          .then(r => r.json()).then(b => HuzhuVerify.pinGenesis({...b.result, chain_id: 'another-chain'}))
+          .then(done, done);"""
+    )
     browser.get("about:blank")
+    browser.get(f"{base}#/account/{addr}")
+    state, text = wait_until(
+        browser, lambda d: _mark(d) if _mark(d)[0] in ("ok", "failed") else None, "refusal"
+    )
+    assert state == "failed" and "anchor:" in text, text
+    browser.execute_script("HuzhuVerify.clearPin();")
+
+    # the claim page loaded fresh, cold cache: weight and time to first render
+    browser.get("about:blank")
+    browser.execute_cdp_cmd("Network.clearBrowserCache", {})
     browser.get(f"{base}#/claim/{claim_id}")
     wait_until(browser, lambda d: "paid" in text_of(d, "#claim-status"), "claim page reload")
     weight = page_weight(browser)

@@ -163,8 +163,8 @@ async function claimView(id) {
     ["votes", `<span id="claim-votes">${esc(t("votes_for"))} ${num(c.votes_for)} · ${esc(t("votes_against"))} ${num(c.votes_against)}</span>`],
     ["payout", paid],
   ])}
-  <h2>${esc(t("votes"))}</h2>${c.voters.length ? table(["validator", "result"], c.voters.map((v) => [acct(v.address), esc(v.approve ? t("votes_for") : t("votes_against"))]), "") : `<p class="muted">${esc(t("none"))}</p>`}
-  <h2>${esc(t("attestations"))} (${num(c.attest_for)} / ${num(c.attest_against)})</h2>${c.attestations.length ? table(["validator", "result", "hash"], c.attestations.map((a) => [acct(a.attestor), esc(a.approve ? t("votes_for") : t("votes_against")), `<span class="hash">${short(a.report)}</span>`]), "") : `<p class="muted">${esc(t("none"))}</p>`}
+  <h2>${esc(t("votes"))}</h2>${c.voters.length ? table(["voter", "result"], c.voters.map((v) => [acct(v.address), esc(v.approve ? t("votes_for") : t("votes_against"))]), "") : `<p class="muted">${esc(t("none"))}</p>`}
+  <h2>${esc(t("attestations"))} (${num(c.attest_for)} / ${num(c.attest_against)})</h2>${c.attestations.length ? table(["attestor", "result", "hash"], c.attestations.map((a) => [acct(a.attestor), esc(a.approve ? t("votes_for") : t("votes_against")), `<span class="hash">${short(a.report)}</span>`]), "") : `<p class="muted">${esc(t("none"))}</p>`}
   <h2>${esc(t("objections"))}</h2>${c.objections.length ? `<ul>${c.objections.map((o) => `<li>${acct(o)}</li>`).join("")}</ul>` : `<p class="muted">${esc(t("none"))}</p>`}`;
 }
 

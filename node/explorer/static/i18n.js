@@ -25,10 +25,11 @@ const STRINGS = {
     candidates: "Candidates", barred_until: "Barred until", evidence: "Evidence (recent blocks)",
     no_evidence: "No evidence in the last {n} blocks.", validator: "Validator", not_found: "Not found: {q}",
     verified: "Verified", verified_what: "verified: {what}", verify_failed: "Verification failed: {msg}",
-    verify_unavail: "verification unavailable", verifying: "verifying…", pin: "Pinned genesis",
+    verify_unavail: "verification unavailable", verifying: "verifying…", unverified: "not verified",
+    verify_unpinned: "not verified: pin a genesis below to check what this page shows", pin: "Pinned genesis",
     pin_none: "no genesis pinned", pin_this: "Pin this node's genesis", pin_refused: "genesis differs from the pinned one: refused",
     commit_sigs: "Commit signatures", at_height: "at block {h}", older: "Older", loading: "Loading…",
-    code: "Code", index: "Index", yes: "yes", no: "no", abstain: "abstain", electorate: "electorate",
+    voter: "Voter", attestor: "Attestor", code: "Code", index: "Index", yes: "yes", no: "no", abstain: "abstain", electorate: "electorate",
   },
   zh: {
     brand: "互助链浏览器", nav_overview: "概览", nav_blocks: "区块", nav_proposals: "提案",
@@ -55,10 +56,11 @@ const STRINGS = {
     candidates: "候选人", barred_until: "禁止至", evidence: "作恶证据（最近区块）",
     no_evidence: "最近 {n} 块中没有作恶证据。", validator: "验证人", not_found: "未找到：{q}",
     verified: "已验证", verified_what: "已验证：{what}", verify_failed: "验证失败：{msg}",
-    verify_unavail: "无法验证", verifying: "验证中…", pin: "已固定的创世文件",
+    verify_unavail: "无法验证", verifying: "验证中…", unverified: "未验证",
+    verify_unpinned: "未验证：请先在页面底部固定创世文件", pin: "已固定的创世文件",
     pin_none: "尚未固定创世文件", pin_this: "固定此节点的创世文件", pin_refused: "创世文件与已固定的不同：拒绝",
     commit_sigs: "提交签名", at_height: "于第 {h} 块", older: "更早", loading: "加载中…",
-    code: "代码", index: "序号", yes: "赞成", no: "反对", abstain: "弃权", electorate: "选民",
+    voter: "投票人", attestor: "证明人", code: "代码", index: "序号", yes: "赞成", no: "反对", abstain: "弃权", electorate: "选民",
   },
 };
 

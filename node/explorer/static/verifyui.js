@@ -19,32 +19,48 @@ export async function loadVerifier() {
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
-function describe(verified) {
-  if (verified == null) return "";
-  if (typeof verified === "string") return verified;
-  if (Array.isArray(verified)) return verified.join(", ");
-  return Object.entries(verified).map(([k, v]) => (v === true ? k : `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)).join(", ");
+/** One sentence of what the verifier checked (its summary object), in the page's language. */
+function describe(v) {
+  if (v == null || typeof v !== "object") return String(v ?? "");
+  const parts = [
+    `${v.kind} ${v.present === false ? "absence" : "record"} @ ${v.height}`,
+    v.block_hash ? `block ${v.block_hash.slice(0, 12)}…` : "",
+    v.state_root ? `state_root ${v.state_root.slice(0, 12)}…` : "",
+    `${v.headers_checked} header(s) signed by > 2/3 of the set followed from genesis (${v.validator_changes_followed} change(s))`,
+  ].filter(Boolean);
+  const out = parts.join(", ");
+  return v.unverified_fields && v.unverified_fields.length ? `${out}; ${t("unverified")}: ${v.unverified_fields.join(", ")}` : out;
 }
 
-/** Verify one read in the browser and show the outcome in `slot` (id="verify-mark"). */
+let lastMark = { key: null, text: null, cls: null, state: null };
+
+/** Verify one read in the browser and show the outcome in `slot` (id="verify-mark").
+ * A re-render of the same read keeps the previous outcome on screen until the new one is in. */
 export async function verifyBox(slot, rpcUrl, method, params) {
+  const key = `${method}:${JSON.stringify(params)}`;
   slot.innerHTML = `<div id="verify-mark" class="verified">${esc(t("verifying"))}</div>`;
   const mark = slot.firstElementChild;
-  const v = await loadVerifier();
-  if (!v) {
-    mark.dataset.state = "unavailable";
-    mark.textContent = t("verify_unavail");
-    return;
+  if (lastMark.key === key) {
+    mark.className = lastMark.cls;
+    mark.dataset.state = lastMark.state;
+    mark.textContent = lastMark.text;
   }
+  const show = (state, cls, text) => {
+    lastMark = { key, state, cls, text };
+    mark.className = cls;
+    mark.dataset.state = state;
+    mark.textContent = text;
+  };
+  const v = await loadVerifier();
+  if (!v) return show("unavailable", "verified", t("verify_unavail"));
+  if (!(await v.pinnedGenesisHash())) return show("unpinned", "verified", t("verify_unpinned"));
+  const started = performance.now();
   try {
     const { verified } = await v.verifiedRead(rpcUrl, method, params);
-    mark.className = "verified ok";
-    mark.dataset.state = "ok";
-    mark.textContent = `✓ ${t("verified")} · ${t("verified_what", { what: describe(verified) })}`;
+    document.body.dataset.verifyMs = String(Math.round(performance.now() - started));
+    show("ok", "verified ok", `✓ ${t("verified")} · ${describe(verified)}`);
   } catch (e) {
-    mark.className = "verified bad";
-    mark.dataset.state = "failed";
-    mark.textContent = `✗ ${t("verify_failed", { msg: e && e.message ? e.message : String(e) })}`;
+    show("failed", "verified bad", `✗ ${t("verify_failed", { msg: e && e.message ? e.message : String(e) })}`);
   }
 }
 
@@ -55,7 +71,7 @@ export async function pinFooter(el, rpcUrl) {
     el.textContent = `${t("pin")}: ${t("verify_unavail")}`;
     return;
   }
-  const pinned = v.pinnedGenesisHash();
+  const pinned = await v.pinnedGenesisHash();
   if (pinned) {
     el.innerHTML = `${esc(t("pin"))}: <span class="hash" id="pinned-genesis">${esc(pinned)}</span>`;
     return;
