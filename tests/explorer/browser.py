@@ -58,6 +58,7 @@ def browser() -> Iterator[Any]:
         "--lang=en-US",
     ):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console errors, for tests
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(WAIT_S)
     try:

@@ -197,8 +197,30 @@ def test_claim_lifecycle_and_search(net: Net, browser: Any, tmp_path: Path) -> N
     assert weight["first_render_ms"] > 0
 
 
-def test_chinese_interface_and_toggle(net: Net, browser: Any) -> None:
+def test_every_page_renders_and_switches_language(net: Net, browser: Any, tmp_path: Path) -> None:
     base = net.rpc_url(0).rstrip("/") + "/explorer/"
+    browser.get(base)
+    wait_until(browser, lambda d: text_of(d, "#height") != "", "overview")
+    pages = {
+        "pool/medical": "Balance over time",
+        "blocks": "Blocks",
+        "block/2": "Block 2",
+        "proposals": "Open proposals",
+        "validators": "Validators",
+        "elections": "Validator set changes",
+        "evidence": "No evidence in the last",
+    }
+    for route, expect in pages.items():
+        browser.get(f"{base}#/{route}")
+        wait_until(browser, lambda d, r=route: attr_of(d, "#view", "data-route") == r, route)
+        shown = text_of(browser, "main")
+        assert expect in shown and not text_of(browser, "main .error"), (route, shown[:500])
+    browser.get(f"{base}#/pool/medical")
+    wait_until(browser, lambda d: attr_of(d, "svg.chart polyline", "points"), "balance chart")
+    screenshots(browser, tmp_path, "pool")
+    errors = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not errors, errors
+
     browser.get(base)
     browser.execute_script("localStorage.setItem('huzhu.lang', 'zh'); location.reload();")
     wait_until(browser, lambda d: "高度" in text_of(d, "main"), "Chinese overview")

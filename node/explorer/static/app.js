@@ -132,7 +132,7 @@ async function accountView(address) {
   return `<h1>${esc(t("account"))} <span class="hash" id="account-address">${esc(a.address)}</span></h1>
   <div id="verify-slot"></div>
   ${kv([["balance", `<span id="account-balance">${num(a.balance)}</span>`], ["nonce", num(a.nonce)], ["pending_nonce", num(a.pending_nonce)], ["kyc", a.kyc ? "✓" : "—"]])}
-  <h2>${esc(t("memberships"))}</h2>${ms.length ? table(["pool", "status", "opened_at"], ms.map((m) => [link(`pool/${m.pool}`, m.pool, ""), badge(m.status), num(m.joined_at)]), "") : `<p class="muted">${esc(t("none"))}</p>`}
+  <h2>${esc(t("memberships"))}</h2>${ms.length ? table(["pool", "status", "joined_at"], ms.map((m) => [link(`pool/${m.pool}`, m.pool, ""), badge(m.status), num(m.joined_at)]), "") : `<p class="muted">${esc(t("none"))}</p>`}
   <h2>${esc(t("history"))}</h2>${txTable(hist)}`;
 }
 

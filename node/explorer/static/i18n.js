@@ -29,7 +29,7 @@ const STRINGS = {
     verify_unpinned: "not verified: pin a genesis below to check what this page shows", pin: "Pinned genesis",
     pin_none: "no genesis pinned", pin_this: "Pin this node's genesis", pin_refused: "genesis differs from the pinned one: refused",
     commit_sigs: "Commit signatures", at_height: "at block {h}", older: "Older", loading: "Loading…",
-    voter: "Voter", attestor: "Attestor", code: "Code", index: "Index", yes: "yes", no: "no", abstain: "abstain", electorate: "electorate",
+    joined_at: "Joined at", voter: "Voter", attestor: "Attestor", code: "Code", index: "Index", yes: "yes", no: "no", abstain: "abstain", electorate: "electorate",
   },
   zh: {
     brand: "互助链浏览器", nav_overview: "概览", nav_blocks: "区块", nav_proposals: "提案",
@@ -60,7 +60,7 @@ const STRINGS = {
     verify_unpinned: "未验证：请先在页面底部固定创世文件", pin: "已固定的创世文件",
     pin_none: "尚未固定创世文件", pin_this: "固定此节点的创世文件", pin_refused: "创世文件与已固定的不同：拒绝",
     commit_sigs: "提交签名", at_height: "于第 {h} 块", older: "更早", loading: "加载中…",
-    voter: "投票人", attestor: "证明人", code: "代码", index: "序号", yes: "赞成", no: "反对", abstain: "弃权", electorate: "选民",
+    joined_at: "加入于", voter: "投票人", attestor: "证明人", code: "代码", index: "序号", yes: "赞成", no: "反对", abstain: "弃权", electorate: "选民",
   },
 };
 
