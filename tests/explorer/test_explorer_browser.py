@@ -147,12 +147,11 @@ def test_claim_lifecycle_and_search(net: Net, browser: Any, tmp_path: Path) -> N
     )
     assert state == "ok" and "account record" in text, text
     screenshots(browser, tmp_path, "account")
-    _search(browser, claim_id)
-    wait_until(
-        browser,
-        lambda d: attr_of(d, "#view", "data-route") == f"tx/{claim_id}",
-        "tx page",
-    )
+    _search(browser, payout["hash"])
+    wait_until(browser, lambda d: attr_of(d, "#view", "data-route") == f"tx/{payout['hash']}", "tx")
+    assert "payout" in text_of(browser, "main")
+    _search(browser, claim_id)  # the filing transaction's hash is the claim's id
+    wait_until(browser, lambda d: attr_of(d, "#view", "data-route") == f"claim/{claim_id}", "claim")
     _search(browser, str(r["height"]))
     wait_until(browser, lambda d: text_of(d, "h1") == f"Block {r['height']}", "block by height")
     block_hash = net.call(0, "block", height=r["height"])["hash"]

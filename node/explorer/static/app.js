@@ -157,7 +157,7 @@ async function claimView(id) {
     ["amount", `<span id="claim-amount">${num(c.amount)}</span>`],
     ["evidence_hash", `<span class="hash">${esc(c.evidence)}</span>`],
     ["stage", esc(c.stage)],
-    ["opened_at", link(`block/${c.opened_at}`, c.opened_at, "")],
+    ["opened_at", `${link(`block/${c.opened_at}`, c.opened_at, "")} · ${link(`tx/${c.id}`, short(c.id))}`],
     ["closes_at", countdown(c.closes_at, h)],
     ["payable_at", countdown(c.payable_at, h)],
     ["votes", `<span id="claim-votes">${esc(t("votes_for"))} ${num(c.votes_for)} · ${esc(t("votes_against"))} ${num(c.votes_against)}</span>`],
@@ -234,13 +234,20 @@ async function evidenceView() {
   return `<h1>${esc(t("evidence"))}</h1>${es.length ? evidenceTable(es) : `<p class="muted">${esc(t("no_evidence", { n: bs.length }))}</p>`}`;
 }
 
-// -- search: a height, then a 64-hex id as tx, claim, proposal, recent block hash, else an account --
+// -- search --
 
+/**
+ * Where a search goes: digits are a block height; 64 hex digits are tried as a transaction (a
+ * claim's id is the hash of the transaction that filed it: that one opens the claim page, which
+ * links the transaction), a claim, a block hash among the last RECENT_BLOCKS blocks (no RPC
+ * looks a block up by hash), and otherwise an account (every address reads, unseen ones as zeros).
+ */
 export async function resolve(q) {
   q = q.trim().toLowerCase();
   if (/^\d+$/.test(q)) return `block/${Number(q)}`;
   if (!/^[0-9a-f]{64}$/.test(q)) return null;
-  if (await maybe("tx", { hash: q })) return `tx/${q}`;
+  const tx = await maybe("tx", { hash: q });
+  if (tx) return tx.type === "claim" && tx.code === 0 ? `claim/${q}` : `tx/${q}`;
   if (await maybe("claim", { id: q })) return `claim/${q}`;
   const bs = await recentBlocks(RECENT_BLOCKS);
   const b = bs.find((x) => x.hash === q);
