@@ -6,6 +6,7 @@ shows, and the page is usable at phone width (screenshots saved under tmp_path).
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,6 +201,16 @@ def test_every_page_renders_and_switches_language(net: Net, browser: Any, tmp_pa
     base = net.rpc_url(0).rstrip("/") + "/explorer/"
     browser.get(base)
     wait_until(browser, lambda d: text_of(d, "#height") != "", "overview")
+    # live updates cost a few reads a second, not the whole history again
+    browser.execute_script(
+        "performance.setResourceTimingBufferSize(100000); performance.clearResourceTimings();"
+    )
+    time.sleep(3)
+    calls = browser.execute_script(
+        "return performance.getEntriesByType('resource').filter(r => r.initiatorType === 'fetch').length;"
+    )
+    print(f"overview live: {calls} RPC calls in 3 s")
+    assert 0 < calls < 60, calls
     pages = {
         "pool/medical": "Balance over time",
         "blocks": "Blocks",

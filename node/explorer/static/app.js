@@ -1,6 +1,6 @@
 // The explorer: a single page, one view per hash route, re-rendered as blocks land.
 import { t, lang, setLang, applyStatic } from "./i18n.js";
-import { call, maybe, live, RPC_URL } from "./rpc.js";
+import { call, fixed, maybe, live, RPC_URL } from "./rpc.js";
 import { verifyBox, pinFooter, loadVerifier } from "./verifyui.js";
 
 /** How many recent blocks the overview, validators and evidence views look back over. */
@@ -46,7 +46,7 @@ async function recentBlocks(n) {
   const head = await call("block", {});
   const from = Math.max(1, head.height - n + 1);
   const rest = [];
-  for (let h = head.height - 1; h >= from; h--) rest.push(call("block", { height: h }));
+  for (let h = head.height - 1; h >= from; h--) rest.push(fixed("block", { height: h }));
   return [head, ...(await Promise.all(rest))];
 }
 
@@ -182,8 +182,10 @@ async function poolView(id) {
   const [p, status, claims, events, props] = await Promise.all([call("pool", { id }), call("status"), call("claims", { pool: id, limit: 100 }), call("events", { pool: id, limit: 50 }), call("proposals", { scope: id, limit: 100 })]);
   const h = status.height, step = Math.max(1, Math.ceil(Math.min(h, 500) / CHART_POINTS));
   const hs = [];
-  for (let x = h; x >= 1 && hs.length < CHART_POINTS; x -= step) hs.push(x);
-  const pts = (await Promise.all(hs.map((x) => maybe("pool", { id, height: x }).then((r) => (r ? [x, r.balance] : null))))).filter(Boolean).reverse();
+  // multiples of step, so the reads of past heights are the same from one block to the next
+  hs.push(h);
+  for (let x = Math.floor(h / step) * step; x >= 1 && hs.length < CHART_POINTS; x -= step) if (x !== h) hs.push(x);
+  const pts = (await Promise.all(hs.map((x) => fixed("pool", { id, height: x }).then((r) => [x, r.balance], () => null)))).filter(Boolean).reverse();
   const byStatus = {};
   for (const c of claims) byStatus[c.status] = (byStatus[c.status] || 0) + 1;
   const changed = props.filter((q) => q.status === "enacted");
@@ -285,9 +287,14 @@ async function render() {
   document.dispatchEvent(new CustomEvent("huzhu:rendered", { detail: { route } }));
 }
 
+/** Live re-renders at most this often (ms): fast chains commit several blocks a second. */
+export const LIVE_MIN_INTERVAL_MS = 1000;
 let pending = null;
+let lastLive = 0;
 function rerenderSoon() {
-  pending ??= setTimeout(() => { pending = null; render(); }, 150);
+  if (pending) return;
+  const wait = Math.max(150, lastLive + LIVE_MIN_INTERVAL_MS - Date.now());
+  pending = setTimeout(() => { pending = null; lastLive = Date.now(); render(); }, wait);
 }
 
 document.getElementById("search").addEventListener("submit", async (ev) => {

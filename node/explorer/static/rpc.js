@@ -22,6 +22,20 @@ export async function call(method, params = {}) {
   return body.result;
 }
 
+/** Reads of a fixed past height never change: kept, at most this many (oldest dropped first). */
+export const HISTORY_CACHE = 2000;
+const history = new Map();
+
+/** `call` for an answer that cannot change (a block, a state read at an explicit height). */
+export async function fixed(method, params) {
+  const key = `${method}:${JSON.stringify(params)}`;
+  if (history.has(key)) return history.get(key);
+  const answer = await call(method, params);
+  history.set(key, answer);
+  if (history.size > HISTORY_CACHE) history.delete(history.keys().next().value);
+  return answer;
+}
+
 /** Like call, but null for "not found" (-32004 and friends) so views can probe. */
 export async function maybe(method, params = {}) {
   try {
