@@ -9,7 +9,7 @@ IMAGE ?= huzhu:local
 DOCKER_TESTNET := docker/testnet
 DOCKER_PROJECT ?= huzhu
 
-.PHONY: test docs localnet lint format clean docker-build docker-localnet docker-stop docker-wipe
+.PHONY: test docs localnet explorer-vendor lint format clean docker-build docker-localnet docker-stop docker-wipe
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ docs: $(STAMP)
 
 localnet: $(STAMP)
 	$(BIN)/huzhu localnet --validators $(VALIDATORS)
+
+# rebuilds the explorer's vendored JavaScript (node/explorer/static/vendor/) from npm: pinned
+# versions, npm's integrity checked, LICENSE files copied; a node never needs it to run
+explorer-vendor:
+	sh tools/vendor_explorer_crypto.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

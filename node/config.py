@@ -206,6 +206,9 @@ class RpcConfig(_Section):
     commit_timeout_ms: int = Field(
         30_000, ge=1, le=600_000, description="broadcast_tx commit mode's longest wait"
     )
+    explorer: bool = Field(
+        True, description="serve the block explorer's static pages at /explorer/ on this port"
+    )
     max_claims_limit: int = Field(
         1000, ge=1, le=100_000, description="largest `limit` of the claims method"
     )

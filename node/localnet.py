@@ -215,6 +215,7 @@ def run_localnet(
         for h, url in zip(homes, urls, strict=True):
             print(f"  {h.name}: rpc {url}  log {h.parent / (h.name + '.log')}")
         _print_keys(root, urls[0])
+        print(f"explorer (every node serves one): {urls[0].rstrip('/')}/explorer/")
         print("Ctrl-C stops every node.", flush=True)
         status = 0
         while not stop.wait(poll_interval):

@@ -48,6 +48,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from node.api import MAX_MESSAGE_CHARS, BroadcastMode, InvalidParams, NodeAPI, NotFound, shown
 from node.config import RpcConfig, split_host_port
+from node.explorer import ROUTE_PREFIX, static_dir
 from node.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -177,6 +178,10 @@ class RpcServer:
         app.router.add_post("/", self._http)
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/health", self._health)
+        if self.config.explorer:
+            app.router.add_get("/explorer", self._explorer_redirect)
+            app.router.add_get(ROUTE_PREFIX, self._explorer_index)
+            app.router.add_static(ROUTE_PREFIX, static_dir(), show_index=False)
         return app
 
     @web.middleware
@@ -260,6 +265,14 @@ class RpcServer:
             self._runner = None
 
     # -- HTTP --
+
+    async def _explorer_redirect(self, request: web.Request) -> web.StreamResponse:
+        """/explorer without the slash: the page's relative module paths need the slash."""
+        raise web.HTTPMovedPermanently(ROUTE_PREFIX)
+
+    async def _explorer_index(self, request: web.Request) -> web.StreamResponse:
+        """The single page; every view is a hash route of it."""
+        return web.FileResponse(static_dir() / "index.html")
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

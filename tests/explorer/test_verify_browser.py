@@ -1,0 +1,310 @@
+"""The in-browser verifier (node/explorer/static/verify.js) in a real headless chromium.
+
+It must refuse exactly what node/light.py refuses: every case of
+tests/vectors/light_client.json gets its expected verdict with the same check name and
+message, the Ed25519 edge vectors get libsodium's verdicts, and against a real RPC server
+(over tests/node/light_chain.py's chain, whose validator set changes four times) it accepts
+the honest answer and, through tests/node/tamper_proxy.py, refuses a lie by name.
+
+The browser loads the pages from a small front server run here, which serves node/explorer/
+and tests/vectors/ and forwards POST /rpc to the node or the proxy (same origin, so the page
+needs no CORS). Servers run on an event loop in a thread of their own: selenium's calls block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "node"))
+
+from light_chain import ElectionStory, election_chain  # noqa: E402
+from tamper_proxy import HONEST, Tamper, TamperProxy, flip_hex  # noqa: E402
+
+from node.client import RpcClient  # noqa: E402
+from node.config import RpcConfig  # noqa: E402
+from node.rpc import RpcServer  # noqa: E402
+from node.service import NodeService  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+EXPLORER = ROOT / "node" / "explorer"
+VECTORS = ROOT / "tests" / "vectors"
+#: how long a page may take to run all vectors or one verified read (chromium under load)
+PAGE_TIMEOUT_S = 120
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+if not (Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER)):
+    pytest.skip(
+        "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
+
+T = TypeVar("T")
+
+
+class Backdrop:
+    """An event loop in a thread hosting the node, the proxy and the front server."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+class Front:
+    """Serves /explorer/ and /vectors/ and forwards POST /rpc to `upstream`."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.runner: web.AppRunner | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_static("/explorer/", EXPLORER)
+        app.router.add_static("/vectors/", VECTORS)
+        app.router.add_post("/rpc", self._rpc)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        assert site._server is not None
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # a TCP site has sockets
+        self.url = f"http://127.0.0.1:{port}"
+        self.session = aiohttp.ClientSession()
+
+    async def _rpc(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        async with self.session.post(self.upstream, data=await request.read()) as resp:
+            return web.Response(body=await resp.read(), content_type="application/json")
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+class Live:
+    """The node over the election chain, a tampering proxy in front of it, the front server."""
+
+    def __init__(self, bd: Backdrop, story: ElectionStory) -> None:
+        self.bd = bd
+        self.story = story
+        self.server = RpcServer(NodeService(story.lc.parts()), RpcConfig(listen="127.0.0.1:0"))
+        bd.run(self.server.start())
+        self.proxy = TamperProxy(self.server.url)
+        bd.run(self.proxy.__aenter__())
+        self.front = Front(self.proxy.url)
+        bd.run(self.front.start())
+
+    def close(self) -> None:
+        self.bd.run(self.front.stop())
+        self.bd.run(self.proxy.__aexit__(None, None, None))
+        self.bd.run(self.server.stop())
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    bd = Backdrop()
+    lv = Live(bd, election_chain())
+    try:
+        yield lv
+    finally:
+        lv.close()
+        bd.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        opts.add_argument(arg)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    drv = webdriver.Chrome(options=opts, service=service)
+    drv.set_script_timeout(PAGE_TIMEOUT_S)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def _run_page(browser: Any, url: str) -> list[dict[str, Any]]:
+    browser.get(url)
+    done: list[dict[str, Any]] = browser.execute_async_script(
+        """const cb = arguments[arguments.length - 1];
+        const t0 = Date.now();
+        (function wait() {
+          if (window.__done) cb(window.__verdicts);
+          else if (Date.now() - t0 > arguments[0]) cb(null);
+          else setTimeout(wait, 100);
+        })();""",
+        PAGE_TIMEOUT_S * 1000,
+    )
+    assert done is not None, browser.find_element("id", "status").text
+    return done
+
+
+def test_every_light_client_vector_gets_node_light_verdict(live: Live, browser: Any) -> None:
+    doc = json.loads((VECTORS / "light_client.json").read_text())
+    got = _run_page(
+        browser,
+        f"{live.front.url}/explorer/static/verify-test.html?light=/vectors/light_client.json",
+    )
+    assert [v["name"] for v in got] == [c["name"] for c in doc["cases"]]
+    for case, v in zip(doc["cases"], got, strict=True):
+        want = case["expect"]
+        assert v["agree"], (case["name"], v)
+        if not want["valid"]:
+            assert v["message"] == want["message"], case["name"]
+    assert browser.find_element("id", "status").text.endswith(", 0 differ")
+
+
+def test_ed25519_edge_vectors_get_libsodium_verdicts(live: Live, browser: Any) -> None:
+    doc = json.loads((VECTORS / "ed25519_edge.json").read_text())
+    got = _run_page(
+        browser,
+        f"{live.front.url}/explorer/static/verify-test.html?edge=/vectors/ed25519_edge.json",
+    )
+    assert len(got) == len(doc["cases"])
+    assert {v["got"] for v in got} == {"accept", "reject"}  # both verdicts are exercised
+    for case, v in zip(doc["cases"], got, strict=True):
+        assert v["got"] == ("accept" if case["valid"] else "reject"), case["name"]
+
+
+def _verified_read(browser: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """window.HuzhuVerify.verifiedRead in the page: {ok, ms, answer, verified} or {ok: false, error}."""
+    result: dict[str, Any] = browser.execute_async_script(
+        """const [method, params, cb] = arguments;
+        const t0 = performance.now();
+        window.HuzhuVerify.verifiedRead("/rpc", method, params).then(
+          (r) => cb({ok: true, ms: performance.now() - t0, answer: r.answer, verified: r.verified}),
+          (e) => cb({ok: false, error: String(e.message)}));""",
+        method,
+        params,
+    )
+    return result
+
+
+async def _python_verified(
+    live: Live, method: str, params: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    async with RpcClient(live.server.url) as c:
+        return await c.verified_request(method, params, genesis=live.story.lc.doc)
+
+
+def _pin(browser: Any, doc: dict[str, Any]) -> str:
+    pinned: str = browser.execute_async_script(
+        "const [doc, cb] = arguments; window.HuzhuVerify.pinGenesis(doc).then(cb, (e) => cb('ERR ' + e.message));",
+        doc,
+    )
+    return pinned
+
+
+def _open_verifier(live: Live, browser: Any) -> None:
+    browser.get(f"{live.front.url}/explorer/static/verify-test.html")
+    browser.execute_async_script(
+        "const cb = arguments[0]; (async () => { while (!window.HuzhuVerify) await new Promise(r => setTimeout(r, 50)); await window.HuzhuVerify.ready(); cb(); })();"
+    )
+
+
+def test_live_node_honest_answer_verified_and_lies_refused(live: Live, browser: Any) -> None:
+    _open_verifier(live, browser)
+    browser.execute_script("window.HuzhuVerify.clearPin()")
+    live.proxy.tamper = HONEST
+    addr = live.story.members[1].address.hex()
+    unpinned = _verified_read(browser, "account", {"address": addr})
+    assert not unpinned["ok"] and unpinned["error"].startswith("anchor: no genesis pinned")
+
+    pin = _pin(browser, live.story.lc.doc)
+    assert len(pin) == 64, pin
+    assert (
+        browser.execute_async_script(
+            "const cb = arguments[0]; window.HuzhuVerify.pinnedGenesisHash().then(cb);"
+        )
+        == pin
+    )
+    # the pin survives a reload: it is kept in localStorage
+    _open_verifier(live, browser)
+    assert (
+        browser.execute_script("return window.HuzhuVerify.pinnedGenesis().chain_id")
+        == "huzhu-light"
+    )
+
+    honest = _verified_read(browser, "account", {"address": addr})
+    assert honest["ok"], honest
+    v = honest["verified"]
+    assert v["kind"] == "account" and v["present"] is True
+    # the same verdict node/client.py (node/light.py) reaches over the same node
+    py_answer, py_summary = live.bd.run(_python_verified(live, "account", {"address": addr}))
+    assert v == py_summary and honest["answer"] == py_answer
+    assert v["validator_changes_followed"] >= len(live.story.changes) >= 4
+    assert v["unverified_fields"] == ["pending_nonce"]
+    assert honest["answer"]["address"] == addr
+    print(
+        f"in-browser verified account read: {honest['ms']:.0f} ms, "
+        f"{v['validator_changes_followed']} set changes, {v['headers_checked']} headers"
+    )
+
+    def richer(method: str, params: dict[str, Any], result: Any) -> Any:
+        if method == "account" and params.get("prove"):
+            result["balance"] += 1000
+        return result
+
+    def value_flipped(method: str, params: dict[str, Any], result: Any) -> Any:
+        if method == "account" and params.get("prove"):
+            result["proof"]["value"] = flip_hex(result["proof"]["value"])
+        return result
+
+    def other_genesis(method: str, params: dict[str, Any], result: Any) -> Any:
+        return dict(result, chain_id="huzhu-evil") if method == "genesis" else result
+
+    try:
+        for tamper, want in [
+            (Tamper("balance", rewrite=richer), "answer: account field 'balance' does not match"),
+            (Tamper("value", rewrite=value_flipped), "proof: value does not match state_root"),
+            (Tamper("genesis", rewrite=other_genesis), "anchor: the node's genesis "),
+        ]:
+            live.proxy.tamper = tamper
+            lie = _verified_read(browser, "account", {"address": addr})
+            assert not lie["ok"], tamper.name
+            assert lie["error"].startswith(want), (tamper.name, lie["error"])
+            assert tamper.told >= 1
+    finally:
+        live.proxy.tamper = HONEST
+    # and the honest node is believed again: nothing of the refused answers stuck
+    assert _verified_read(browser, "account", {"address": addr})["ok"]
+
+
+def test_live_claim_and_validators_verified(live: Live, browser: Any) -> None:
+    _open_verifier(live, browser)
+    assert _pin(browser, live.story.lc.doc)
+    claim = _verified_read(browser, "claim", {"id": live.story.claim.hex()})
+    assert claim["ok"], claim
+    assert claim["verified"]["present"] is True and claim["answer"]["id"] == live.story.claim.hex()
+    py_claim = live.bd.run(_python_verified(live, "claim", {"id": live.story.claim.hex()}))
+    assert claim["verified"] == py_claim[1]
+    vals = _verified_read(browser, "validators", {})
+    assert vals["ok"], vals
+    assert vals["verified"]["unverified_fields"][:2] == ["name", "operator"]
