@@ -1,0 +1,316 @@
+"""Prometheus metrics of a running node (`/metrics`, the Prometheus text format).
+
+Why a custom collector: the components keep plain integer counters (the hot path pays an
+increment, and state/ and p2p/ import nothing new); this module reads them, and the state
+(pools, members, claims), only when Prometheus scrapes. The few per-block observations
+(block interval, execution time) go into `BlockStats`, fed once per commit by node/runtime.py.
+
+Names follow Prometheus conventions (`huzhu_` prefix, `_total` counters, base units) and
+CometBFT's metric names where it has one (`huzhu_consensus_height`, `huzhu_mempool_size`, ...).
+Every label set is bounded: methods are those of node/methods.py (others count as
+`unknown`), channels those of the transport, error names those of state.errors.Code, pools
+at most `[metrics] max_pools` (in genesis order), claims counted up to `max_claims_counted`
+per pool and status (the count saturates there).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from state import crypto
+from state.model import CLAIM_STATUSES
+
+if TYPE_CHECKING:
+    from node.runtime import Node
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: histogram buckets (seconds) of the block interval; blocks come every ~1 s by default
+INTERVAL_BUCKETS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+#: histogram buckets (seconds) of a block's execution
+EXEC_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Histogram:
+    """A fixed-bucket histogram of plain numbers; cumulative counts are made at scrape."""
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.buckets = tuple(buckets)
+        self.counts = [0] * (len(self.buckets) + 1)
+        self.sum = 0.0
+
+    def observe(self, v: float) -> None:
+        i = 0
+        while i < len(self.buckets) and v > self.buckets[i]:
+            i += 1
+        self.counts[i] += 1
+        self.sum += v
+
+    def family(self, name: str, doc: str) -> HistogramMetricFamily:
+        acc = 0
+        out: list[tuple[str, float]] = []
+        for le, n in zip((*map(str, self.buckets), "+Inf"), self.counts, strict=True):
+            acc += n
+            out.append((le, acc))
+        return HistogramMetricFamily(name, doc, buckets=out, sum_value=self.sum)
+
+
+class BlockStats:
+    """What the node observes once per committed block (node/runtime.py feeds it)."""
+
+    def __init__(self) -> None:
+        self.interval = Histogram(INTERVAL_BUCKETS)
+        self.execution = Histogram(EXEC_BUCKETS)
+        self.last_time_ms: int | None = None
+        self.round = 0
+        self.num_txs = 0
+        self.total_txs = 0
+        self.block_size = 0
+        self.missing = 0
+        self.byzantine = 0
+        self.evidence_total = 0
+        self.blocks = 0
+
+    def committed(
+        self, time_ms: int, round_: int, txs: Iterable[bytes], missing: int, byzantine: int
+    ) -> None:
+        """One committed block: its header time, commit round, txs and absent signers."""
+        sizes = [len(t) for t in txs]
+        if self.last_time_ms is not None and time_ms >= self.last_time_ms:
+            self.interval.observe((time_ms - self.last_time_ms) / 1000)
+        self.last_time_ms = time_ms
+        self.round = round_
+        self.num_txs = len(sizes)
+        self.total_txs += len(sizes)
+        self.block_size = sum(sizes)
+        self.missing = missing
+        self.byzantine = byzantine
+        self.blocks += 1
+
+
+class GcPauses:
+    """Time the cyclic collector held the event loop, by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self._t0 = 0.0
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        g = min(2, max(0, int(info.get("generation", 0))))
+        self.count[g] += 1
+        self.seconds[g] += time.perf_counter() - self._t0
+
+    def install(self) -> None:
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def uninstall(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+class NodeCollector(Collector):
+    """Reads a running `Node` at scrape time (never between scrapes)."""
+
+    def __init__(
+        self, node: Node, stats: BlockStats, gcp: GcPauses, max_pools: int, max_claims: int
+    ) -> None:
+        self.node = node
+        self.stats = stats
+        self.gcp = gcp
+        self.max_pools = max_pools
+        self.max_claims = max_claims
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._consensus()
+        yield from self._mempool()
+        yield from self._p2p()
+        yield from self._rpc()
+        yield from self._runtime()
+        yield from self._pools()
+
+    def _consensus(self) -> Iterator[Metric]:
+        s = self.stats
+        yield _gauge("huzhu_consensus_height", "Height of the latest committed block.",
+                     self.node.chain.view().height)  # fmt: skip
+        yield _gauge("huzhu_consensus_rounds", "Round at which the latest block committed "
+                     "(0: first round).", s.round)  # fmt: skip
+        yield s.interval.family(
+            "huzhu_consensus_block_interval_seconds",
+            "Time between consecutive blocks (header times).",
+        )
+        yield _gauge("huzhu_consensus_missing_validators", "Validators whose signature is "
+                     "absent from the latest block's commit.", s.missing)  # fmt: skip
+        yield _gauge("huzhu_consensus_byzantine_validators", "Validators with double-signing "
+                     "evidence in the latest block.", s.byzantine)  # fmt: skip
+        yield CounterMetricFamily("huzhu_consensus_evidence", "Double-signing evidence seen "
+                                  "by this node.", value=s.evidence_total)  # fmt: skip
+        yield _gauge("huzhu_consensus_num_txs", "Transactions in the latest block.", s.num_txs)
+        yield _gauge("huzhu_consensus_total_txs", "Transactions committed since this node "
+                     "started.", s.total_txs)  # fmt: skip
+        yield _gauge("huzhu_consensus_block_size_bytes", "Transaction bytes of the latest "
+                     "block.", s.block_size)  # fmt: skip
+        yield _gauge("huzhu_consensus_fast_syncing", "1 while the node catches up on blocks.",
+                     1 if self.node.catching_up() else 0)  # fmt: skip
+        yield s.execution.family(
+            "huzhu_state_block_processing_seconds",
+            "Time to execute a block's transactions (proposing or judging it).",
+        )
+
+    def _mempool(self) -> Iterator[Metric]:
+        mp = self.node.mempool
+        yield _gauge("huzhu_mempool_size", "Transactions in the mempool.", len(mp))
+        yield _gauge("huzhu_mempool_size_bytes", "Bytes of the mempool's transactions.",
+                     mp.size_bytes)  # fmt: skip
+        yield _gauge("huzhu_mempool_max_txs", "The mempool's capacity in transactions.",
+                     mp.limits.max_txs)  # fmt: skip
+        fam = CounterMetricFamily(
+            "huzhu_mempool_refused_txs",
+            "Transactions the mempool refused, by error name (PROTOCOL.md error names).",
+            labels=["error"],
+        )
+        for name, n in sorted(self.node.refusals.items()):
+            fam.add_metric([name], n)
+        yield fam
+
+    def _p2p(self) -> Iterator[Metric]:
+        yield _gauge("huzhu_p2p_peers", "Connected peers.", len(self.node.peers()))
+        p2p = self.node.p2p
+        sent = CounterMetricFamily("huzhu_p2p_message_send_bytes", "Bytes sent to peers by "
+                                   "channel (before encryption).", labels=["channel"])  # fmt: skip
+        recv = CounterMetricFamily("huzhu_p2p_message_receive_bytes", "Bytes received from "
+                                   "peers by channel (after decryption).", labels=["channel"])  # fmt: skip
+        if p2p is not None:
+            for ch, n in sorted(p2p.sent_bytes.items()):
+                sent.add_metric([str(ch)], n)
+            for ch, n in sorted(p2p.recv_bytes.items()):
+                recv.add_metric([str(ch)], n)
+        yield sent
+        yield recv
+
+    def _rpc(self) -> Iterator[Metric]:
+        rpc = self.node.rpc
+        reqs = CounterMetricFamily("huzhu_rpc_requests", "JSON-RPC calls answered, by method "
+                                   "and outcome.", labels=["method", "outcome"])  # fmt: skip
+        lat = SummaryMetricFamily("huzhu_rpc_request_duration_seconds", "Time to answer a "
+                                  "JSON-RPC call, by method.", labels=["method"])  # fmt: skip
+        ws = 0
+        dropped = 0
+        if rpc is not None:
+            for method, st in sorted(rpc.method_stats.items()):
+                reqs.add_metric([method, "ok"], st.ok)
+                reqs.add_metric([method, "error"], st.errors)
+                lat.add_metric([method], st.ok + st.errors, st.seconds)
+            ws = rpc.websocket_count
+            dropped = rpc.dropped_subscribers
+        yield reqs
+        yield lat
+        yield _gauge("huzhu_rpc_websocket_connections", "Open WebSocket connections.", ws)
+        yield CounterMetricFamily("huzhu_rpc_websocket_dropped_subscribers", "WebSocket "
+                                  "subscribers dropped for a full send queue.", value=dropped)  # fmt: skip
+
+    def _runtime(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("huzhu_crypto_signature_checks", "Ed25519 signature "
+                                  "verifications.", value=crypto.verify_count())  # fmt: skip
+        gcp = self.gcp
+        fam = SummaryMetricFamily("huzhu_gc_pause_seconds", "Time the garbage collector held "
+                                  "the event loop, by generation.", labels=["generation"])  # fmt: skip
+        for g in range(3):
+            fam.add_metric([str(g)], gcp.count[g], gcp.seconds[g])
+        yield fam
+
+    def _pools(self) -> Iterator[Metric]:
+        view = self.node.chain.view()
+        bal = GaugeMetricFamily("huzhu_pool_balance", "Pool balance (base units).",
+                                labels=["pool"])  # fmt: skip
+        liab = GaugeMetricFamily("huzhu_pool_liabilities", "Approved, unpaid claims of a pool "
+                                 "(base units).", labels=["pool"])  # fmt: skip
+        members = GaugeMetricFamily("huzhu_pool_members", "Pool members by status.",
+                                    labels=["pool", "status"])  # fmt: skip
+        claims = GaugeMetricFamily("huzhu_pool_claims", "Pool claims by status (counted up to "
+                                   "[metrics] max_claims_counted).", labels=["pool", "status"])  # fmt: skip
+        for gp in self.node.genesis.pools[: self.max_pools]:
+            pool = view.pool(gp.id)
+            if pool is None:
+                continue
+            bal.add_metric([pool.id], pool.balance)
+            liab.add_metric([pool.id], pool.liabilities)
+            for status, n in view.pool_member_counts(pool.id).items():
+                members.add_metric([pool.id, status], n)
+            for status in CLAIM_STATUSES:
+                n = len(view.claims(pool.id, status, limit=self.max_claims))
+                claims.add_metric([pool.id, status], n)
+        yield bal
+        yield liab
+        yield members
+        yield claims
+
+
+class NodeMetrics:
+    """The registry of one node and its `/metrics` handler (its own registry, so several
+    nodes in one process, as in tests, do not mix)."""
+
+    def __init__(self, node: Node, max_pools: int, max_claims: int) -> None:
+        self.stats = BlockStats()
+        self.gc = GcPauses()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(NodeCollector(node, self.stats, self.gc, max_pools, max_claims))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+class MetricsServer:
+    """`/metrics` on its own port ([metrics] listen), for operators who keep it off the RPC
+    port (a scraper on another network than the clients)."""
+
+    def __init__(self, handler: Callable[[web.Request], Any]) -> None:
+        self._handler = handler
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._handler)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        server = site._server  # aiohttp keeps the bound socket there; port 0 needs it
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
