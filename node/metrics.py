@@ -84,11 +84,22 @@ class BlockStats:
         self.byzantine = 0
         self.evidence_total = 0
         self.blocks = 0
+        self.validators = 0
+        self.is_validator = False
+        self.missed = 0  # blocks of a set holding this node whose commit lacks its signature
 
     def committed(
-        self, time_ms: int, round_: int, txs: Iterable[bytes], missing: int, byzantine: int
+        self,
+        time_ms: int,
+        round_: int,
+        txs: Iterable[bytes],
+        missing: int,
+        byzantine: int,
+        validators: int = 0,
+        mine: bool | None = None,
     ) -> None:
-        """One committed block: its header time, commit round, txs and absent signers."""
+        """One committed block: its header time, commit round, txs and absent signers;
+        `mine` is whether this node signed it (None: not a validator of that block)."""
         sizes = [len(t) for t in txs]
         if self.last_time_ms is not None and time_ms >= self.last_time_ms:
             self.interval.observe((time_ms - self.last_time_ms) / 1000)
@@ -99,6 +110,10 @@ class BlockStats:
         self.block_size = sum(sizes)
         self.missing = missing
         self.byzantine = byzantine
+        self.validators = validators
+        self.is_validator = mine is not None
+        if mine is False:
+            self.missed += 1
         self.blocks += 1
 
 
@@ -163,6 +178,12 @@ class NodeCollector(Collector):
         )
         yield _gauge("huzhu_consensus_missing_validators", "Validators whose signature is "
                      "absent from the latest block's commit.", s.missing)  # fmt: skip
+        yield _gauge("huzhu_consensus_validators", "Validators of the latest block.",
+                     s.validators)  # fmt: skip
+        yield _gauge("huzhu_consensus_validator", "1 when this node is a validator of the "
+                     "latest block.", 1 if s.is_validator else 0)  # fmt: skip
+        yield CounterMetricFamily("huzhu_consensus_validator_missed_blocks", "Blocks whose "
+                                  "commit lacks this validator's signature.", value=s.missed)  # fmt: skip
         yield _gauge("huzhu_consensus_byzantine_validators", "Validators with double-signing "
                      "evidence in the latest block.", s.byzantine)  # fmt: skip
         yield CounterMetricFamily("huzhu_consensus_evidence", "Double-signing evidence seen "

@@ -495,8 +495,15 @@ class Node:
         signed = {v for v, _ in commit.signatures}
         missing = sum(1 for v in validators if v.consensus_key not in signed)
         byzantine = len({ev.validator for ev in block.evidence})
+        in_set = any(v.consensus_key == self.node_id for v in validators)
         self.metrics.stats.committed(
-            block.header.time_ms, commit.round, block.txs, missing, byzantine
+            block.header.time_ms,
+            commit.round,
+            block.txs,
+            missing,
+            byzantine,
+            validators=len(validators),
+            mine=(self.node_id in signed) if in_set else None,
         )
 
     # ---------------------------------------------------------------- peers

@@ -25,6 +25,9 @@ FAMILIES = (
     "huzhu_consensus_block_interval_seconds",
     "huzhu_consensus_missing_validators",
     "huzhu_consensus_byzantine_validators",
+    "huzhu_consensus_validators",
+    "huzhu_consensus_validator",
+    "huzhu_consensus_validator_missed_blocks",
     "huzhu_consensus_evidence",
     "huzhu_consensus_num_txs",
     "huzhu_consensus_total_txs",
@@ -136,6 +139,9 @@ async def test_every_metric_is_present_and_moves(node: Node) -> None:
     # the transfer paid its fee from ALICE to the treasury; a single validator signs alone
     assert v(after, "huzhu_consensus_missing_validators") == 0
     assert v(after, "huzhu_p2p_peers") == 0
+    assert v(after, "huzhu_consensus_validators") == 1
+    assert v(after, "huzhu_consensus_validator") == 1
+    assert v(after, "huzhu_consensus_validator_missed_blocks_total") == 0
     members = {dict(k[1])["status"] for k in after if k[0] == "huzhu_pool_members" and k[1]}
     assert members == {"waiting", "active", "lapsed", "left"}
     claims = {dict(k[1])["status"] for k in after if k[0] == "huzhu_pool_claims" and k[1]}
@@ -222,3 +228,21 @@ def test_histogram_buckets_are_cumulative_with_inf() -> None:
     got = {s.labels["le"]: s.value for s in fam.samples if s.name == "x_seconds_bucket"}
     assert got == {"1.0": 2, "2.0": 3, "+Inf": 4}
     assert h.sum == 12.0
+
+
+async def test_a_commit_without_our_signature_counts_a_missed_block(node: Node) -> None:
+    """What a validator that fell behind sees: blocks committed by the others' signatures."""
+    from consensus.types import Commit
+
+    assert node.rpc is not None
+    await wait_height(node, 2)
+    block = node.block_at(2)
+    assert block is not None
+    _, before, _ = await scrape(node.rpc.url + "metrics")
+    node._count_block(block, Commit(2, 0, block.hash, ()))
+    _, after, _ = await scrape(node.rpc.url + "metrics")
+    assert (
+        v(after, "huzhu_consensus_validator_missed_blocks_total")
+        == v(before, "huzhu_consensus_validator_missed_blocks_total") + 1
+    )
+    assert v(after, "huzhu_consensus_missing_validators") == 1
