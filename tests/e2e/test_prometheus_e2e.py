@@ -8,6 +8,7 @@ that count traffic between the nodes (peers, P2P bytes by channel, committed txs
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_net import TREASURY, Net, member, send
+from e2e_net import ROOT, TREASURY, Net, member, send
 
 from node.localnet_harness import free_ports
 
@@ -52,12 +53,21 @@ def wait_series(port: int, query: str, want: int, proc: subprocess.Popen[bytes])
     raise AssertionError(f"{query}: {len(got)} series after {WAIT_S} s, want {want}: {got}")
 
 
+def documented_alerts() -> str:
+    """The alert rules docs/operators.md gives operators (its second yaml block)."""
+    text = (ROOT / "docs" / "operators.md").read_text()
+    section = text.split("## Metrics", 1)[1]
+    return re.findall(r"```yaml\n(.*?)```", section, re.S)[1]
+
+
 def start_prometheus(tmp: Path, targets: list[str], port: int) -> subprocess.Popen[bytes]:
     cfg = tmp / "prometheus.yml"
+    (tmp / "huzhu-alerts.yml").write_text(documented_alerts())
     cfg.write_text(
         "global:\n"
         f"  scrape_interval: {SCRAPE_INTERVAL}\n"
         f"  evaluation_interval: {SCRAPE_INTERVAL}\n"
+        f"rule_files: [{tmp / 'huzhu-alerts.yml'}]\n"
         "scrape_configs:\n"
         "  - job_name: huzhu\n"
         "    metrics_path: /metrics\n"
@@ -105,6 +115,19 @@ def test_prometheus_scrapes_all_four_nodes(make_net: Any, tmp_path: Path) -> Non
         wait_series(port, 'huzhu_pool_members{status="active"}', 4, proc)
         rate = wait_series(port, "rate(huzhu_consensus_height[10s]) > 0", 4, proc)
         assert len(rate) == 4
+        # the documented alert rules load, evaluate without error, and none fires on a
+        # healthy net
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules", timeout=5) as r:
+            groups = json.loads(r.read())["data"]["groups"]
+        rules = [rule for g in groups for rule in g["rules"]]
+        assert {r["name"] for r in rules} == {
+            "HuzhuNoNewBlock",
+            "HuzhuMissedBlocks",
+            "HuzhuPeersBelowQuorum",
+            "HuzhuMempoolFull",
+        }
+        assert all(r["health"] == "ok" for r in rules), rules
+        assert all(r["state"] == "inactive" for r in rules), rules
     finally:
         proc.terminate()
         try:

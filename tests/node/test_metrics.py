@@ -246,3 +246,14 @@ async def test_a_commit_without_our_signature_counts_a_missed_block(node: Node) 
         == v(before, "huzhu_consensus_validator_missed_blocks_total") + 1
     )
     assert v(after, "huzhu_consensus_missing_validators") == 1
+
+
+def test_operators_doc_describes_exactly_the_metrics_served() -> None:
+    """docs/operators.md's tables name every family the node serves, and only those."""
+    import re
+
+    text = (Path(__file__).parents[2] / "docs" / "operators.md").read_text()
+    section = text.split("## Metrics", 1)[1]
+    rows = re.findall(r"^\| `(huzhu_[a-z0-9_]+)(?:\{[a-z,]+\})?` \|", section, re.M)
+    documented = {r.removesuffix("_total") for r in rows}
+    assert documented == set(FAMILIES)
