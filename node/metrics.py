@@ -117,6 +117,42 @@ class BlockStats:
         self.blocks += 1
 
 
+#: names of the replica's steps (consensus.actions STEP_*, consensus.core STEP_DECIDED)
+STEP_NAMES: tuple[str, ...] = ("new_height", "propose", "prevote", "precommit", "decided")
+#: histogram buckets (seconds) of one consensus round
+ROUND_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+class StepClock:
+    """Time the replica spends in each step and round, seen from outside: the node reads
+    (height, round, step) after every call into the replica, where all changes happen."""
+
+    def __init__(self) -> None:
+        self.rounds = Histogram(ROUND_BUCKETS)
+        self.step_count = [0] * len(STEP_NAMES)
+        self.step_seconds = [0.0] * len(STEP_NAMES)
+        self._at: tuple[int, int, int] | None = None
+        self._step_t = 0.0
+        self._round_t = 0.0
+
+    def observe(self, height: int, round_: int, step: int, now_s: float) -> None:
+        at = (height, round_, step)
+        prev = self._at
+        if prev == at:
+            return
+        self._at = at
+        if prev is None:
+            self._step_t = self._round_t = now_s
+            return
+        if 0 <= prev[2] < len(STEP_NAMES):
+            self.step_count[prev[2]] += 1
+            self.step_seconds[prev[2]] += now_s - self._step_t
+        self._step_t = now_s
+        if prev[:2] != at[:2]:
+            self.rounds.observe(now_s - self._round_t)
+            self._round_t = now_s
+
+
 class GcPauses:
     """Time the cyclic collector held the event loop, by generation (gc.callbacks)."""
 
@@ -150,9 +186,16 @@ class NodeCollector(Collector):
     """Reads a running `Node` at scrape time (never between scrapes)."""
 
     def __init__(
-        self, node: Node, stats: BlockStats, gcp: GcPauses, max_pools: int, max_claims: int
+        self,
+        node: Node,
+        stats: BlockStats,
+        gcp: GcPauses,
+        steps: StepClock,
+        max_pools: int,
+        max_claims: int,
     ) -> None:
         self.node = node
+        self.steps = steps
         self.stats = stats
         self.gcp = gcp
         self.max_pools = max_pools
@@ -195,6 +238,15 @@ class NodeCollector(Collector):
                      "block.", s.block_size)  # fmt: skip
         yield _gauge("huzhu_consensus_fast_syncing", "1 while the node catches up on blocks.",
                      1 if self.node.catching_up() else 0)  # fmt: skip
+        yield self.steps.rounds.family(
+            "huzhu_consensus_round_duration_seconds",
+            "Time from the start of a round to the next round or height.",
+        )
+        steps = SummaryMetricFamily("huzhu_consensus_step_duration_seconds", "Time spent in "
+                                    "each consensus step.", labels=["step"])  # fmt: skip
+        for i, name in enumerate(STEP_NAMES):
+            steps.add_metric([name], self.steps.step_count[i], self.steps.step_seconds[i])
+        yield steps
         yield s.execution.family(
             "huzhu_state_block_processing_seconds",
             "Time to execute a block's transactions (proposing or judging it).",
@@ -296,8 +348,11 @@ class NodeMetrics:
     def __init__(self, node: Node, max_pools: int, max_claims: int) -> None:
         self.stats = BlockStats()
         self.gc = GcPauses()
+        self.steps = StepClock()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(NodeCollector(node, self.stats, self.gc, max_pools, max_claims))
+        self.registry.register(
+            NodeCollector(node, self.stats, self.gc, self.steps, max_pools, max_claims)
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

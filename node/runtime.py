@@ -358,6 +358,11 @@ class Node:
                 return
             self._retry_at_ms = now_ms() + FAILED_STEP_RETRY_MS
             actions = []
+        if self.metrics is not None:
+            core = self.replica.core
+            self.metrics.steps.observe(
+                self.replica.consensus_height, core.round, core.step, time.perf_counter()
+            )
         self._dispatch(actions)
 
     def _halt(self) -> None:

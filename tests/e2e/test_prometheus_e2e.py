@@ -113,6 +113,10 @@ def test_prometheus_scrapes_all_four_nodes(make_net: Any, tmp_path: Path) -> Non
         # a commit certificate holds 2f+1 signatures: with 4 validators at most one is absent
         wait_series(port, "huzhu_consensus_missing_validators <= 1", 4, proc)
         wait_series(port, 'huzhu_pool_members{status="active"}', 4, proc)
+        # validators wait for each other's votes: each rests in the voting steps
+        for step in ("propose", "prevote", "precommit"):
+            q = f'huzhu_consensus_step_duration_seconds_count{{step="{step}"}} > 0'
+            wait_series(port, q, 4, proc)
         rate = wait_series(port, "rate(huzhu_consensus_height[10s]) > 0", 4, proc)
         assert len(rate) == 4
         # the documented alert rules load, evaluate without error, and none fires on a

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from node.config import ConfigError, NodeConfig, load_config, parse_config, write_config
-from node.metrics import Histogram
+from node.metrics import Histogram, StepClock
 from node.runtime import Node
 from tests.node.test_runtime import make_home, transfer, wait_height
 
@@ -34,6 +34,8 @@ FAMILIES = (
     "huzhu_consensus_block_size_bytes",
     "huzhu_consensus_fast_syncing",
     "huzhu_state_block_processing_seconds",
+    "huzhu_consensus_round_duration_seconds",
+    "huzhu_consensus_step_duration_seconds",
     "huzhu_mempool_size",
     "huzhu_mempool_size_bytes",
     "huzhu_mempool_max_txs",
@@ -124,6 +126,14 @@ async def test_every_metric_is_present_and_moves(node: Node) -> None:
     )
     assert v(after, "huzhu_state_block_processing_seconds_count") > v(
         before, "huzhu_state_block_processing_seconds_count"
+    )
+    assert v(after, "huzhu_consensus_round_duration_seconds_count") > v(
+        before, "huzhu_consensus_round_duration_seconds_count"
+    )
+    # a lone validator passes propose..precommit inside one call: it rests only between
+    # heights (the 4-node e2e test sees the voting steps)
+    assert v(after, "huzhu_consensus_step_duration_seconds_count", step="new_height") > v(
+        before, "huzhu_consensus_step_duration_seconds_count", step="new_height"
     )
     assert v(after, "huzhu_crypto_signature_checks_total") > v(
         before, "huzhu_crypto_signature_checks_total"
@@ -218,6 +228,17 @@ def test_config_bounds() -> None:
         with pytest.raises(ConfigError) as e:
             parse_config({"metrics": bad})
         assert e.value.field.startswith("metrics.")
+
+
+def test_step_clock_times_steps_and_rounds() -> None:
+    c = StepClock()
+    c.observe(1, 0, 1, 10.0)  # propose
+    c.observe(1, 0, 1, 10.5)  # no change: nothing recorded
+    c.observe(1, 0, 2, 11.0)  # prevote after 1 s of propose
+    c.observe(1, 1, 1, 14.0)  # round 1 after 3 s of prevote; round 0 took 4 s
+    assert c.step_count[1] == 1 and c.step_seconds[1] == 1.0
+    assert c.step_count[2] == 1 and c.step_seconds[2] == 3.0
+    assert c.rounds.counts == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0] and c.rounds.sum == 4.0
 
 
 def test_histogram_buckets_are_cumulative_with_inf() -> None:
