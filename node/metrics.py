@@ -35,6 +35,9 @@ from state import crypto
 from state.model import CLAIM_STATUSES
 
 if TYPE_CHECKING:
+    from consensus.replica import Replica
+    from consensus.types import Block, Commit
+    from node.rpc import RpcServer
     from node.runtime import Node
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -346,12 +349,39 @@ class NodeMetrics:
     nodes in one process, as in tests, do not mix)."""
 
     def __init__(self, node: Node, max_pools: int, max_claims: int) -> None:
+        self.node_id = node.node_id
         self.stats = BlockStats()
         self.gc = GcPauses()
         self.steps = StepClock()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(
             NodeCollector(node, self.stats, self.gc, self.steps, max_pools, max_claims)
+        )
+
+    def attach(self, rpc: RpcServer, listen: str) -> MetricsServer | None:
+        """Serve `/metrics` on the RPC port, or return the separate server to start."""
+        if listen:
+            return MetricsServer(self.handle)
+        rpc.metrics_handler = self.handle
+        return None
+
+    def after_step(self, replica: Replica) -> None:
+        """After every call into the replica: where step and round changes happen."""
+        core = replica.core
+        self.steps.observe(replica.consensus_height, core.round, core.step, time.perf_counter())
+
+    def count_block(self, block: Block, commit: Commit, validators: Sequence[bytes]) -> None:
+        """One committed block: who of its validator set (consensus keys) did not sign it."""
+        signed = {v for v, _ in commit.signatures}
+        mine = self.node_id in validators
+        self.stats.committed(
+            block.header.time_ms,
+            commit.round,
+            block.txs,
+            sum(1 for v in validators if v not in signed),
+            len({ev.validator for ev in block.evidence}),
+            validators=len(validators),
+            mine=(self.node_id in signed) if mine else None,
         )
 
     def render(self) -> bytes:

@@ -233,10 +233,7 @@ class Node:
         if cfg.metrics.enabled:
             self.metrics = NodeMetrics(self, cfg.metrics.max_pools, cfg.metrics.max_claims_counted)
             self.app.on_exec = self.metrics.stats.execution.observe
-            if cfg.metrics.listen:
-                self.metrics_server = MetricsServer(self.metrics.handle)
-            else:
-                self.rpc.metrics_handler = self.metrics.handle
+            self.metrics_server = self.metrics.attach(self.rpc, cfg.metrics.listen)
         await self.p2p.start()
         await self.rpc.start()
         if self.metrics_server is not None:
@@ -359,10 +356,7 @@ class Node:
             self._retry_at_ms = now_ms() + FAILED_STEP_RETRY_MS
             actions = []
         if self.metrics is not None:
-            core = self.replica.core
-            self.metrics.steps.observe(
-                self.replica.consensus_height, core.round, core.step, time.perf_counter()
-            )
+            self.metrics.after_step(self.replica)
         self._dispatch(actions)
 
     def _halt(self) -> None:
@@ -494,22 +488,9 @@ class Node:
         )
 
     def _count_block(self, block: Block, commit: Commit) -> None:
-        """Feed the metrics one committed block: who of its validator set did not sign it."""
         assert self.metrics is not None
         validators = self.chain.validators(block.header.height)
-        signed = {v for v, _ in commit.signatures}
-        missing = sum(1 for v in validators if v.consensus_key not in signed)
-        byzantine = len({ev.validator for ev in block.evidence})
-        in_set = any(v.consensus_key == self.node_id for v in validators)
-        self.metrics.stats.committed(
-            block.header.time_ms,
-            commit.round,
-            block.txs,
-            missing,
-            byzantine,
-            validators=len(validators),
-            mine=(self.node_id in signed) if in_set else None,
-        )
+        self.metrics.count_block(block, commit, [v.consensus_key for v in validators])
 
     # ---------------------------------------------------------------- peers
 
