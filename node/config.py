@@ -473,6 +473,26 @@ class StateConfig(_Section):
     )
 
 
+class MetricsConfig(_Section):
+    """Prometheus metrics (docs/operators.md, Metrics)."""
+
+    enabled: bool = Field(True, description="serve GET /metrics")
+    listen: str = Field(
+        "", description='host:port of a separate metrics server; "" serves /metrics on the RPC port'
+    )
+    max_pools: int = Field(
+        100, ge=0, le=10_000, description="pools reported (genesis order); the rest are left out"
+    )
+    max_claims_counted: int = Field(
+        10_000, ge=1, le=1_000_000, description="claims counted per pool and status (saturates)"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, v: str) -> str:
+        return v if v == "" else _listen(v)
+
+
 class NodeConfig(_Section):
     """The whole of ``config.toml``."""
 
@@ -483,6 +503,7 @@ class NodeConfig(_Section):
     mempool: MempoolConfig = Field(default_factory=MempoolConfig)
     consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -32,6 +32,8 @@ class PacedApp(ChainApp):
         super().__init__(*args, **kwargs)
         self.seconds_per_tx: float | None = None
         self.on_valid = on_valid
+        #: told every block execution's seconds (the metrics' histogram), when set
+        self.on_exec: Callable[[float], None] | None = None
 
     def _sample(self, txs: int, seconds: float) -> None:
         if txs < PACE_MIN_SAMPLE_TXS:
@@ -44,6 +46,8 @@ class PacedApp(ChainApp):
         t = time.perf_counter()
         out = super().prepare(*args, **kwargs)
         self._sample(len(out[0]), time.perf_counter() - t)
+        if self.on_exec is not None:
+            self.on_exec(time.perf_counter() - t)
         return out
 
     def validate(self, height: int, time_ms: int, proposer: bytes, txs: Any, *rest: Any) -> bool:
@@ -54,4 +58,6 @@ class PacedApp(ChainApp):
             self.on_valid(txs)
         if self.executions != before:  # executed, not a cache hit
             self._sample(len(txs), time.perf_counter() - t)
+            if self.on_exec is not None:
+                self.on_exec(time.perf_counter() - t)
         return ok

@@ -40,6 +40,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -137,6 +138,17 @@ def _valid_id(v: Any) -> bool:
     return v is None or type(v) is str or type(v) is int
 
 
+class MethodStats:
+    """Calls of one method answered and the time they took (node/metrics.py reads them)."""
+
+    __slots__ = ("errors", "ok", "seconds")
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.errors = 0
+        self.seconds = 0.0
+
+
 class RpcServer:
     """The JSON-RPC server over a NodeAPI; ``start()`` binds, ``stop()`` closes everything."""
 
@@ -155,6 +167,11 @@ class RpcServer:
             self.config.ws_send_total_bytes if ws_send_total_bytes is None else ws_send_total_bytes
         )
         self._send_budget = SendBudget(total)
+        #: per method (node.methods names; others are "unknown"): calls and time (metrics)
+        self.method_stats: dict[str, MethodStats] = {}
+        self.dropped_subscribers = 0
+        #: GET /metrics on this port when the node serves it here ([metrics] listen empty)
+        self.metrics_handler: Callable[[web.Request], Any] | None = None
         self._unsubscribe_events: Callable[[], None] | None = None
         self._openrpc = openrpc_document(self.config)
         # The methods the server answers itself; every other one is the node's (node.methods).
@@ -182,6 +199,8 @@ class RpcServer:
             app.router.add_get("/explorer", self._explorer_redirect)
             app.router.add_get(ROUTE_PREFIX, self._explorer_index)
             app.router.add_static(ROUTE_PREFIX, static_dir(), show_index=False)
+        if self.metrics_handler is not None:
+            app.router.add_get("/metrics", self.metrics_handler)
         return app
 
     @web.middleware
@@ -230,6 +249,11 @@ class RpcServer:
     def port(self) -> int:
         assert self._site is not None, "not started"
         return self._site.port
+
+    @property
+    def websocket_count(self) -> int:
+        """Open WebSocket connections (subscribers and callers)."""
+        return len(self._conns)
 
     def open_connections(self, source: str | None = None) -> int:
         """Accepted connections now open, in total or from one IP address."""
@@ -402,10 +426,19 @@ class RpcServer:
                 id_, RpcError(INVALID_REQUEST, "invalid request: method must be a string")
             )
         notification = "id" not in req
+        label = method if method in BY_NAME else "unknown"  # bounded label set
+        st = self.method_stats.get(label)
+        if st is None:
+            st = self.method_stats[label] = MethodStats()
+        t0 = time.perf_counter()
         try:
             result = await self._dispatch(method, req.get("params"), conn)
         except RpcError as err:
+            st.errors += 1
+            st.seconds += time.perf_counter() - t0
             return None if notification else _error(id_, err)
+        st.ok += 1
+        st.seconds += time.perf_counter() - t0
         if notification:
             return None
         return {"jsonrpc": "2.0", "id": id_, "result": result}
@@ -564,6 +597,7 @@ class RpcServer:
             conn.queued_bytes,
         )
         conn.dropped = True
+        self.dropped_subscribers += 1
         conn.subs.clear()
         self._conns.discard(conn)
         if conn.task is not None:

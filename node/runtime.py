@@ -38,6 +38,7 @@ from consensus.types import Block, Commit
 from node.config import ConfigError, Home, NodeConfig, load_config, split_host_port
 from node.keys import KeyFileError, load_key
 from node.logs import kv, setup_logging
+from node.metrics import MetricsServer, NodeMetrics
 from node.pacing import PACE_EWMA_ALPHA as PACE_EWMA_ALPHA
 from node.pacing import PACE_MIN_SAMPLE_TXS as PACE_MIN_SAMPLE_TXS
 from node.pacing import PacedApp
@@ -106,6 +107,10 @@ class Node:
         self._retry_at_ms = 0  # after a failed step, the timer waits until then (no hot loop)
         self.p2p: P2PNode | None = None
         self.rpc: RpcServer | None = None
+        self.metrics: NodeMetrics | None = None
+        self.metrics_server: MetricsServer | None = None
+        #: transactions refused at admission, by error name (clients' and peers')
+        self.refusals: dict[str, int] = {}
         self.replica: Replica
         self.chain: Chain
         self.gossip: TxGossip
@@ -147,10 +152,18 @@ class Node:
 
     def submit(self, wire: bytes) -> CheckResult:
         """Admission of a client's transaction; admitted ones are gossiped to peers."""
-        res = self._mempool.add(wire)
+        res = self._admit(wire)
         if res.code is Code.OK:
             assert res.tx is not None
             self.gossip.add(res.tx.hash, res.tx.wire)
+        return res
+
+    def _admit(self, wire: bytes) -> CheckResult:
+        """Mempool admission, counting refusals by error name for the metrics."""
+        res = self._mempool.add(wire)
+        if res.code is not Code.OK:
+            name = res.code.name.lower()
+            self.refusals[name] = self.refusals.get(name, 0) + 1
         return res
 
     # ---------------------------------------------------------------- start / stop
@@ -217,10 +230,18 @@ class Node:
             TXS,
         )
         self.rpc = RpcServer(self.service, cfg.rpc)
+        if cfg.metrics.enabled:
+            self.metrics = NodeMetrics(self, cfg.metrics.max_pools, cfg.metrics.max_claims_counted)
+            self.app.on_exec = self.metrics.stats.execution.observe
+            self.metrics_server = self.metrics.attach(self.rpc, cfg.metrics.listen)
         await self.p2p.start()
         await self.rpc.start()
+        if self.metrics_server is not None:
+            await self.metrics_server.start(*split_host_port(cfg.metrics.listen))
         self._started = True
         self._gc.install()
+        if self.metrics is not None:
+            self.metrics.gc.install()
         self._step("replica start", lambda: self.replica.start(now_ms()))
         self._tick_task = asyncio.create_task(self._ticker(), name="huzhu-tick")
         self._gossip_task = asyncio.create_task(
@@ -249,6 +270,8 @@ class Node:
             return
         self._stopping = True
         self._gc.uninstall()
+        if self.metrics is not None:
+            self.metrics.gc.uninstall()
         if self._timer is not None:
             self._timer.cancel()
         for task in (self._tick_task, self._gossip_task, self._warm_task, self._prune_task):
@@ -256,7 +279,7 @@ class Node:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        for part, name in ((self.rpc, "rpc"), (self.p2p, "p2p")):
+        for part, name in ((self.metrics_server, "metrics"), (self.rpc, "rpc"), (self.p2p, "p2p")):
             if part is None:
                 continue
             try:
@@ -332,6 +355,8 @@ class Node:
                 return
             self._retry_at_ms = now_ms() + FAILED_STEP_RETRY_MS
             actions = []
+        if self.metrics is not None:
+            self.metrics.after_step(self.replica)
         self._dispatch(actions)
 
     def _halt(self) -> None:
@@ -390,6 +415,8 @@ class Node:
             p2p.penalize(a.peer_id, a.reason)
         elif isinstance(a, EvidenceFound):
             ev = a.evidence
+            if self.metrics is not None:
+                self.metrics.stats.evidence_total += 1
             log.warning(
                 "double signing %s",
                 kv(validator=ev.validator.hex()[:16], height=ev.height, round=ev.round),
@@ -443,6 +470,8 @@ class Node:
         self.service.on_committed(height, block, a.commit, decoded, results)
         self.service.on_dropped(dropped)
         self._refresh_allowed()
+        if self.metrics is not None:
+            self._count_block(block, a.commit)
         self.vitals.committed(block.header.time_ms, block.header.proposer == self.node_id, now_ms())
         log.info(
             "committed %s",
@@ -457,6 +486,11 @@ class Node:
                 gc_ms=self._gc.take_ms(),
             ),
         )
+
+    def _count_block(self, block: Block, commit: Commit) -> None:
+        assert self.metrics is not None
+        validators = self.chain.validators(block.header.height)
+        self.metrics.count_block(block, commit, [v.consensus_key for v in validators])
 
     # ---------------------------------------------------------------- peers
 
@@ -502,7 +536,7 @@ class Node:
     def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
         """Admission of a peer's batch; the gossip policy decides what is relayed."""
         try:
-            self.gossip.receive(peer_id, payload, self._mempool.add)
+            self.gossip.receive(peer_id, payload, self._admit)
         except PeerFault as exc:
             raise ProtocolViolation(str(exc)) from None
 

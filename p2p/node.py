@@ -89,6 +89,9 @@ class P2PNode:
         # Jitter only: p2p is outside the deterministic core, so OS randomness is fine.
         self._rng = rng or random.Random(os.urandom(16))
         self._peers: dict[bytes, Link] = {}
+        #: plaintext bytes per channel, sent and received (read by node/metrics.py)
+        self.sent_bytes: dict[int, int] = {}
+        self.recv_bytes: dict[int, int] = {}
         self._bans: dict[bytes, float] = {}
         self._offences: dict[bytes, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -446,6 +449,7 @@ class P2PNode:
                 plaintext = await peer.conn.recv()
                 peer.last_recv = time.monotonic()
                 channel = plaintext[0]
+                self.recv_bytes[channel] = self.recv_bytes.get(channel, 0) + len(plaintext)
                 if channel == CH_CONTROL:
                     self._on_control(peer, plaintext)
                     continue
@@ -491,6 +495,7 @@ class P2PNode:
                     item = peer.queue.popleft()
                     peer.queued_bytes -= len(item)
                     self.queued_total -= len(item)
+                    self.sent_bytes[item[0]] = self.sent_bytes.get(item[0], 0) + len(item)
                     if item[0] == CH_CONTROL and item[1] == PONG:
                         peer.pong_pending = False
                     frame = peer.conn.seal(item)

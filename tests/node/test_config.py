@@ -199,6 +199,8 @@ INT_RANGES = [
     ("state", "state_history", 0, 1 << 40),
     ("state", "prune_per_block", 1, 1_000_000),
     ("state", "prune_idle_step", 0, 1_000_000),
+    ("metrics", "max_pools", 0, 10_000),
+    ("metrics", "max_claims_counted", 1, 1_000_000),
 ]
 
 
