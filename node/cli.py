@@ -101,7 +101,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     early: threading.Event | None = getattr(args, "stop_event", None)
     stop_requested: Callable[[], bool] = early.is_set if early is not None else lambda: False
     try:
-        from node.runtime import run
+        from node.serve import run
     except ImportError as exc:
         raise CliError(f"this build has no node runtime (node.runtime): {exc}") from None
     home = Path(args.home)

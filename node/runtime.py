@@ -21,30 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import plyvel
-
 from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, SendTo
 from consensus.messages import TXS
-from consensus.replica import Replica, StoreCorrupt
+from consensus.replica import Replica
 from consensus.types import Block, Commit
-from node.config import ConfigError, Home, NodeConfig, load_config, split_host_port
-from node.keys import KeyFileError, load_key
-from node.logs import kv, setup_logging
+from node.config import Home, NodeConfig, load_config, split_host_port
+from node.keys import load_key
+from node.logs import kv
 from node.metrics import MetricsServer, NodeMetrics
 from node.pacing import PACE_EWMA_ALPHA as PACE_EWMA_ALPHA
 from node.pacing import PACE_MIN_SAMPLE_TXS as PACE_MIN_SAMPLE_TXS
 from node.pacing import PacedApp
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
-from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals, tune_gc
+from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals
 from node.vitals import GC_GEN0_THRESHOLD as GC_GEN0_THRESHOLD
 from p2p.gossip import TxGossip
 from p2p.node import P2PNode
@@ -53,7 +49,7 @@ from state.app import MAX_BLOCK_BYTES
 from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
 from state.errors import Code
-from state.genesis import Genesis, GenesisError, load_genesis
+from state.genesis import Genesis, load_genesis
 from state.machine import Execution
 from state.mempool import Mempool
 from state.params import ChainParams
@@ -563,69 +559,3 @@ EXEC_SHARE_OF_PROPOSE = 0.25
 #: never propose fewer than this many txs for pacing reasons (a slow sample must not
 #: starve the chain); the configured propose_max_txs still applies if lower
 MIN_PROPOSE_TXS = 200
-# an operator's mistake, reported in one line: bad genesis/key/config, port in use, DB locked,
-# a store of another genesis (ValueError from Chain.init_genesis)
-_STARTUP_ERRORS = (
-    GenesisError,
-    ConfigError,
-    KeyFileError,
-    StoreCorrupt,
-    OSError,
-    plyvel.Error,
-    ValueError,
-)
-
-
-async def _serve(home: Path, stop_requested: Callable[[], bool] = lambda: False) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    # A signal that came while the process was still importing (the CLI records those) must
-    # still mean "stop": a node told to stop before it started exits 0 without starting.
-    if stop_requested():
-        return 0
-    cfg = load_config(home)
-    setup_logging(cfg.log_level)
-    node = Node(home, cfg)
-    try:
-        await node.start()
-    except _STARTUP_ERRORS as exc:
-        # an operator's mistake (bad genesis, key, config, port in use, DB locked): one line
-        log.error("cannot start: %s: %s", type(exc).__name__, exc)
-        await node.stop()
-        return 1
-    except Exception:
-        log.exception("node failed to start")
-        await node.stop()
-        return 1
-    # what start() built (genesis, caches filled from the store) lives as long as the process:
-    # move it out of the collector's sight, so full collections do not rescan it
-    gc.freeze()
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())]
-    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    for w in waits:
-        w.cancel()
-    if node.failed.is_set():
-        await node.stop()
-        return EXIT_FATAL
-    log.info("signal received, shutting down")
-    await node.stop()
-    return 0
-
-
-def run(home: Path, stop_requested: Callable[[], bool] = lambda: False) -> int:
-    """Run a node in the foreground until SIGINT/SIGTERM; exit status 0 after a clean stop.
-
-    `stop_requested` tells whether a stop signal arrived before this function installed its
-    handlers (`huzhu start` records them from its first instruction on)."""
-    tune_gc()
-    factory = None
-    try:
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - uvloop is optional
-        pass
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(_serve(Path(home), stop_requested))

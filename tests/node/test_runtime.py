@@ -234,7 +234,7 @@ def test_logs_level_and_format() -> None:
 def test_run_refuses_bad_genesis_with_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from node.runtime import run
+    from node.serve import run
 
     home = make_home(tmp_path)
     doc = json.loads((home / "genesis.json").read_text())
@@ -347,7 +347,7 @@ def test_run_with_rpc_port_in_use_exits_1_and_releases_the_store(
 ) -> None:
     import socket
 
-    from node.runtime import run
+    from node.serve import run
     from state.store import LevelDBStore
 
     home = make_home(tmp_path)
@@ -551,7 +551,7 @@ def test_gc_clock_measures_collections_and_uninstalls() -> None:
 def test_tune_gc_raises_only_the_young_threshold() -> None:
     import gc
 
-    from node.runtime import GC_GEN0_THRESHOLD, tune_gc
+    from node.vitals import GC_GEN0_THRESHOLD, tune_gc
 
     saved = gc.get_threshold()
     try:

@@ -94,7 +94,7 @@ def test_a_real_process_exits_non_zero_when_its_disk_fills(tmp_path: Path) -> No
                 raise plyvel.IOError({DISK_FULL!r})
             return real(self, batch, sync)
         LevelDBStore.write = write
-        from node.runtime import run
+        from node.serve import run
         sys.exit(run({str(home)!r}))
         """
     )
