@@ -360,3 +360,77 @@ def test_every_read_kind_reports_what_node_light_reports(live: Live, browser: An
             continue
         assert got["ok"], (method, params, got)
         assert (got["answer"], got["verified"]) == want, (method, params)
+
+
+def _mutated(doc: dict[str, Any], name: str, change: Any) -> dict[str, Any]:
+    """A copy of the vector case `name` with `change(case)` applied."""
+    case = json.loads(json.dumps(next(c for c in doc["cases"] if c["name"] == name)))
+    change(case)
+    return dict(case)
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def change(case: dict[str, Any]) -> None:
+        obj = case
+        for p in path[:-1]:
+            obj = obj[p]
+        obj[path[-1]] = value
+
+    return change
+
+
+def test_limits_and_malformed_answers_refused_as_node_light_does(live: Live, browser: Any) -> None:
+    """Each limit at its boundary and each malformed part: the browser's verdict and message
+    are node/light.py's (run through tests/node/vectors_runner.py)."""
+    from vectors_runner import run_case
+
+    doc = json.loads((VECTORS / "light_client.json").read_text())
+    acct = "account present"
+    sigs = next(c for c in doc["cases"] if c["name"] == acct)["read"]["answer"]["commit"]
+    one_sig = sigs["signatures"][0]
+    level = ["00" * 32] * 15
+    cases = [
+        # MAX_SIGNATURES = 10000: at the limit the list is read (and a repeat refused) ...
+        _mutated(doc, acct, _set(["read", "answer", "commit", "signatures"], [one_sig] * 10_000)),
+        # ... one more is refused before any is checked
+        _mutated(doc, acct, _set(["read", "answer", "commit", "signatures"], [one_sig] * 10_001)),
+        # proofs: at most 64 levels of 15 siblings
+        _mutated(doc, acct, _set(["read", "answer", "proof", "siblings"], [level] * 65)),
+        _mutated(doc, acct, _set(["read", "answer", "proof", "siblings"], [level[:14]])),
+        _mutated(doc, acct, _set(["read", "answer", "header", "prev_hash"], "zz" * 32)),
+        _mutated(doc, acct, _set(["read", "answer", "header", "height"], -1)),
+        _mutated(doc, acct, _set(["read", "answer", "commit", "round"], "0")),
+        _mutated(doc, acct, lambda c: c["read"]["answer"].pop("balance")),
+        _mutated(doc, acct, lambda c: c["read"]["answer"]["proof"].pop("leaf")),
+        _mutated(doc, acct, _set(["read", "kind"], "evidence")),
+    ]
+    genesis_zero = json.loads(json.dumps(doc))
+    genesis_zero["genesis"]["validators"][0]["power"] = 0
+    for case in cases:
+        case["expect"] = {}
+    docs = [doc] * len(cases) + [genesis_zero]
+    cases.append(_mutated(doc, acct, lambda c: None))
+    _open_verifier(live, browser)
+    got = browser.execute_async_script(
+        """const [docs, cases, cb] = arguments;
+        (async () => {
+          const out = [];
+          for (let i = 0; i < cases.length; i++)
+            out.push(await window.HuzhuVerify.verifyCase(docs[i], cases[i]));
+          return out;
+        })().then(cb, (e) => cb(String(e)));""",
+        docs,
+        cases,
+    )
+    assert isinstance(got, list), got
+    for d, case, verdict in zip(docs, cases, got, strict=True):
+        try:
+            run_case(d, case)
+            want: dict[str, Any] = {"valid": True}
+        except VerifyError as exc:
+            want = {"valid": False, "message": str(exc)}
+        assert not want["valid"], case["read"]
+        assert verdict == {**want, "check": want["message"].split(":")[0]}
+    # the boundary itself: 10,000 signatures are read (the repeat is what is refused), 10,001 not
+    assert got[0]["message"].endswith("signs twice")
+    assert got[1]["message"] == "commit: signatures must be a list of at most 10000"
