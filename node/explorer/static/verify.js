@@ -712,8 +712,10 @@ async function verifyCase(doc, c) {
 
 // --------------------------------------------------------------------- genesis pin
 
-/** sha256 of the canonical msgpack of the genesis document (the parsed document, as
- * genesis_anchor reads it: the same document pretty-printed or re-ordered pins the same). */
+/** sha256 of the canonical msgpack of the genesis document: the parsed document, as
+ * genesis_anchor reads it, so whitespace and key order do not matter. It is the chain's own
+ * genesis hash (state/genesis.py Genesis.hash, block 1's prev_hash) for a file whose hex is
+ * lower-case, as the node's `genesis` answer always is. */
 function genesisHash(doc) {
   return toHex(sha256(encode(doc)));
 }
