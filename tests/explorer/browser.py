@@ -7,12 +7,14 @@ missing.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -134,3 +136,23 @@ def page_weight(driver: Any) -> dict[str, float]:
         """
     )
     return got
+
+
+T = TypeVar("T")
+
+
+class Backdrop:
+    """An event loop in a thread for in-process servers (a node, a proxy, a page server):
+    selenium blocks the test's own thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)

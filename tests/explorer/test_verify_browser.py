@@ -13,14 +13,12 @@ needs no CORS). Servers run on an event loop in a thread of their own: selenium'
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import sys
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest
@@ -29,6 +27,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "node"))
 
+from browser import Backdrop  # noqa: E402
 from light_chain import POOL, ElectionStory, election_chain  # noqa: E402
 from tamper_proxy import HONEST, Tamper, TamperProxy, flip_hex  # noqa: E402
 
@@ -52,24 +51,6 @@ if not (Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER)):
         "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
         allow_module_level=True,
     )
-
-T = TypeVar("T")
-
-
-class Backdrop:
-    """An event loop in a thread hosting the node, the proxy and the front server."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
 
 
 class Front:

@@ -28,17 +28,23 @@ STRANGER = dev_signer("nobody at all")  # never sends nor is named
 
 
 class ChainParts:
-    """The runtime's side of NodeService over a chain and the blocks this test committed."""
+    """The runtime's side of NodeService over a chain and the blocks a test committed (the one
+    stand-in the node tests share; consensus and sockets left out)."""
 
-    def __init__(self, chain: Chain, blocks: dict[int, Block]) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        blocks: dict[int, Block] | None = None,
+        mempool: Mempool | None = None,
+    ) -> None:
         self.node_id = b"\x07" * 32
-        self._chain = chain
-        self.mempool = Mempool(chain.view)
+        self.chain = chain
+        self.mempool = mempool if mempool is not None else Mempool(chain.view)
         self.genesis = chain.genesis
-        self.blocks = blocks
+        self.blocks: dict[int, Block] = {} if blocks is None else blocks
 
-    def view(self) -> Any:
-        return self._chain.view()
+    def view(self, height: int | None = None) -> Any:
+        return self.chain.view(height)
 
     def block_at(self, height: int) -> Block | None:
         return self.blocks.get(height)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chain_net import ChainParts
 from jsonschema import Draft7Validator
 
 from node.cli import main as cli_main
@@ -66,40 +67,11 @@ POOLS = [
 ]
 
 
-class _Parts:
-    """The runtime's side of NodeService over a Chain (see tests/node/test_service.py)."""
-
-    def __init__(self, chain: Any, mempool: Any) -> None:
-        self.node_id = b"\x07" * 32
-        self.chain = chain
-        self.mempool = mempool
-        self.genesis = chain.genesis
-        self.blocks: dict[int, Any] = {}
-
-    def view(self) -> Any:
-        return self.chain.view()
-
-    def block_at(self, height: int) -> Any:
-        return self.blocks.get(height)
-
-    def commit_at(self, height: int) -> Any:
-        return None
-
-    def catching_up(self) -> bool:
-        return False
-
-    def peers(self) -> list[Any]:
-        return []
-
-    def submit(self, wire: bytes) -> Any:
-        return self.mempool.add(wire)
-
-
 @dataclass
 class Node:
     """One in-process node: its service over RPC, and `block()` to commit the next block."""
 
-    parts: _Parts
+    parts: ChainParts
     service: NodeService
     url: str
 
@@ -154,7 +126,7 @@ async def running_node(genesis: dict[str, Any], tick_s: float | None = None) -> 
     from state.store import MemoryStore
 
     chain = Chain.init_genesis(MemoryStore(), parse_genesis(genesis))
-    parts = _Parts(chain, Mempool(chain.view))
+    parts = ChainParts(chain, mempool=Mempool(chain.view))
     service = NodeService(parts)
     server = RpcServer(service, RpcConfig(listen="127.0.0.1:0"))
     await server.start()

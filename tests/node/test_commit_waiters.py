@@ -6,51 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+
+from chain_net import ChainParts
 
 from node.service import NodeService
 from state.chain import Chain
 from state.devkeys import dev_signer, localnet_genesis
-from state.genesis import parse_genesis
+from state.genesis import Genesis, parse_genesis
 from state.machine import BlockInput
 from state.mempool import Mempool
 from state.store import MemoryStore
 from state.tx import Tx, build_tx
 
 
-class _Parts:
-    """The runtime's side of NodeService, minus consensus and sockets."""
-
-    def __init__(self, chain: Chain, mempool: Mempool) -> None:
-        self.node_id = b"\x07" * 32
-        self._chain = chain
-        self.mempool = mempool
-        self.genesis = chain.genesis
-
-    def view(self, height: int | None = None) -> Any:
-        return self._chain.view(height)
-
-    def block_at(self, height: int) -> Any:
-        return None
-
-    def commit_at(self, height: int) -> Any:
-        return None
-
-    def catching_up(self) -> bool:
-        return False
-
-    def peers(self) -> list[Any]:
-        return []
-
-    def submit(self, wire: bytes) -> Any:
-        return self.mempool.add(wire)
-
-
-def _setup() -> tuple[Chain, Mempool, NodeService, Any]:
+def _setup() -> tuple[Chain, Mempool, NodeService, Genesis]:
     genesis = parse_genesis(localnet_genesis())
     chain = Chain.init_genesis(MemoryStore(), genesis)
     mempool = Mempool(chain.view)
-    return chain, mempool, NodeService(_Parts(chain, mempool)), genesis
+    return chain, mempool, NodeService(ChainParts(chain, mempool=mempool)), genesis
 
 
 def _commit(chain: Chain, mempool: Mempool, service: NodeService, txs: list[Tx]) -> list[Tx]:

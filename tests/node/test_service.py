@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from chain_net import ChainParts
 from jsonschema import Draft7Validator
 from rpc_helpers import ws_call
 
@@ -36,35 +37,6 @@ class _SchemaCheckingClient(RpcClient):
         return result
 
 
-class _Parts:
-    """The runtime's side of node.service.NodeService, minus consensus and sockets."""
-
-    def __init__(self, chain: Any, mempool: Any) -> None:
-        self.node_id = b"\x07" * 32
-        self._chain = chain
-        self.mempool = mempool
-        self.genesis = chain.genesis
-        self.blocks: dict[int, Any] = {}
-
-    def view(self) -> Any:
-        return self._chain.view()
-
-    def block_at(self, height: int) -> Any:
-        return self.blocks.get(height)
-
-    def commit_at(self, height: int) -> Any:
-        return None
-
-    def catching_up(self) -> bool:
-        return False
-
-    def peers(self) -> list[Any]:
-        return []
-
-    def submit(self, wire: bytes) -> Any:
-        return self.mempool.add(wire)
-
-
 async def test_read_methods_over_a_real_chain() -> None:
     from consensus.types import Block, BlockHeader
     from node.client import RpcError
@@ -90,7 +62,7 @@ async def test_read_methods_over_a_real_chain() -> None:
     )
     ex = chain.execute(block)
     chain.commit(ex, index_batch(1, ex.txs, ex.tx_hashes))
-    parts = _Parts(chain, Mempool(chain.view))
+    parts = ChainParts(chain, mempool=Mempool(chain.view))
     header = BlockHeader(
         chain_id=genesis.chain_id,
         height=1,
