@@ -16,7 +16,7 @@ import pytest
 
 from nemesis import netns
 from node.cli import main
-from node.localnet_harness import ROOT
+from node.localnet_harness import ROOT, wait_for
 
 
 @pytest.mark.parametrize(
@@ -148,3 +148,42 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+@pytest.mark.slow
+def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    """SIGKILL gives the run no chance to tear down: its record names what it left, and
+    `huzhu nemesis --cleanup` removes that (the nodes' processes included), and only that."""
+    why = netns.why_unavailable()
+    if why:
+        pytest.skip(f"the nemesis needs network namespaces: {why}")
+    p, tag = _start_until_a_fault(tmp_path, session=True)
+    os.killpg(p.pid, signal.SIGSTOP)  # the nodes too: a paused node outlives its parent
+    p.kill()
+    p.communicate(timeout=30)
+    work = str(tmp_path / "w")
+    record = netns.RECORD_DIR / f"hz{tag}.json"
+    assert record.exists()
+    assert netns.namespace_exists(f"hz{tag}n0") and work in Path("/proc/mounts").read_text()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", "nemesis", "--cleanup"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done
+    assert f"removed hz{tag}: hz{tag}n0" in done.stdout, done.stdout
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not [n for n in names.split() if n.startswith(f"hz{tag}n")], names
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"hz{tag}br" not in links and f"hz{tag}v" not in links
+    assert work not in Path("/proc/mounts").read_text()
+    wait_for(lambda: not _processes_of(work), 10, "the nodes' processes to be gone")
+    assert not record.exists()
+
+
+def _processes_of(work: str) -> list[str]:
+    """Live processes whose command line names `work` (zombies have none)."""
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and work in _cmdline(pid)]
