@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nemesis import leftovers
+from nemesis import leftovers, netns
 from nemesis.leftovers import cleanup
 from nemesis.netns import (
     Network,
@@ -138,3 +138,76 @@ def test_an_unreadable_record_is_reported_and_kept(tmp_path: Path) -> None:
     done = cleanup(tmp_path)
     assert len(done.left) == 1 and "unreadable" in done.left[0]
     assert (tmp_path / "hz7.json").exists()
+
+
+def test_a_part_that_stays_is_reported_with_the_command_to_remove_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a namespace that will not go (still busy), and a link that does
+    net = Network(1, 250, namespaces=["hz250n0"], links=["hz250br"], record=tmp_path / "r.json")
+    (tmp_path / "r.json").write_text("{}")
+    present = {"hz250n0", "hz250br"}
+    ran: list[str] = []
+
+    def fake_run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        ran.append(" ".join(argv))
+        if argv[:3] == ("ip", "link", "del"):
+            present.discard(argv[3])
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        return subprocess.CompletedProcess(argv, 1, "", "Device or resource busy")
+
+    monkeypatch.setattr(netns, "run", fake_run)
+    monkeypatch.setattr(netns, "namespace_exists", lambda ns: ns in present)
+    monkeypatch.setattr(netns, "link_exists", lambda link: link in present)
+    monkeypatch.setattr(netns, "RETRY_PAUSE_S", 0.0)
+    monkeypatch.setattr(netns, "KILL_WAIT_S", 0.0)
+
+    left = net.teardown()
+
+    assert left == [
+        "namespace hz250n0: Device or resource busy; by hand: "
+        "ip netns pids hz250n0 | xargs -r kill -9; ip netns del hz250n0"
+    ]
+    assert ran.count("ip netns del hz250n0") == netns.REMOVE_TRIES
+    assert "ip link del hz250br" in ran
+    assert (tmp_path / "r.json").exists()  # kept: a later cleanup tries again
+
+
+def test_the_command_says_what_was_not_removed_after_a_signal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nemesis.runner
+    from nemesis.ending import Interrupted
+
+    line = "tmpfs /x/data: target is busy; by hand: umount -l /x/data"
+
+    def interrupted(opts: object) -> dict[str, object]:
+        raise Interrupted("SIGTERM", [line])
+
+    monkeypatch.setattr(nemesis.runner, "run_nemesis", interrupted)
+    assert main(["nemesis", "--duration", "5"]) == 130
+    err = capsys.readouterr().err
+    assert err == f"nemesis: interrupted (SIGTERM); NOT removed:\n  {line}\n"
+
+
+def test_a_run_first_removes_what_dead_runs_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nemesis.runner
+    from nemesis.leftovers import Cleanup
+    from nemesis.runner import Options, Run, run_nemesis
+
+    calls: list[str] = []
+    monkeypatch.setattr(nemesis.runner, "why_unavailable", lambda: None)
+    monkeypatch.setattr(
+        nemesis.runner, "cleanup", lambda progress: calls.append("cleanup") or Cleanup()
+    )
+
+    def setup(self: Run, root: Path) -> None:
+        calls.append("setup")
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(Run, "_setup", setup)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_nemesis(Options(duration_s=5, workdir=tmp_path, progress=lambda line: None))
+    assert calls == ["cleanup", "setup"]
