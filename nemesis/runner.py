@@ -4,6 +4,7 @@ Blocking work (stopping a process, which waits for it) runs in a thread so that 
 loop, which carries the relay's traffic, never stalls. Every object made is undone in
 ``finally``: paused nodes are continued, processes stopped, the relay closed, namespaces,
 veths, bridge and tmpfs mounts removed (:class:`nemesis.netns.Network`).
+
 SIGINT and SIGTERM end a run as :mod:`nemesis.ending` says.
 """
 
@@ -532,7 +533,10 @@ class Run:
                 t.cancel()
             if tasks:
                 # bounded: a task that ignored its cancellation must not keep the teardown away
-                await asyncio.wait(tasks, timeout=TASK_STOP_S)
+                done, _ = await asyncio.wait(tasks, timeout=TASK_STOP_S)
+                for t in done:  # retrieved, so that a task's error is not logged at exit
+                    if not t.cancelled():
+                        t.exception()
             self.teardown_errors = teardown(self.local, self.paused, self.relay, self.net)
         if self.stopper.interrupted is not None:
             raise Interrupted(self.stopper.interrupted, self.teardown_errors)
