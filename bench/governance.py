@@ -21,9 +21,6 @@ Goal (issue 10): under 100 ms each at 100,000 members.
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
 import sys
 import tempfile
 import time
@@ -32,14 +29,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from state.chain import BlockInput, Chain  # noqa: E402
+from bench._util import TimedChain, bench_main, bench_validator  # noqa: E402
+from bench.common import bench_signer  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
-from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
-from state.store import LevelDBStore  # noqa: E402
-from state.tx import Tx, build_tx  # noqa: E402
+from state.genesis_builder import genesis_doc  # noqa: E402
+from state.tx import Tx  # noqa: E402
 
 CHAIN_ID = "huzhu-bench-gov"
+DOMAIN = b"huzhu-bench-gov"
 BALANCE = 10_000_000
 VOTING = 10  # gov_voting_period, and gov_timelock: the shortest the range allows
 GOV = {"gov_voting_period": VOTING, "gov_timelock": VOTING, "gov_quorum_bps": 1000}
@@ -47,7 +45,7 @@ TEXT = sha256(b"bench proposal")
 
 
 def signer(i: int) -> Signer:
-    return Signer(sha256(b"huzhu-bench-gov/" + i.to_bytes(4, "big")))
+    return bench_signer(DOMAIN, i)
 
 
 def run(members: int, block_txs: int) -> dict[str, Any]:
@@ -61,14 +59,7 @@ def run(members: int, block_txs: int) -> dict[str, Any]:
             chain_id=CHAIN_ID,
             treasury=signer(2**32 - 1).public_key,
             params={"max_block_txs": 100_000, "epoch_length": 10**6, **GOV},
-            validators=[
-                ValidatorSpec(
-                    "bench",
-                    signer(2**32 - 2).public_key,
-                    signer(2**32 - 3).public_key,
-                    "127.0.0.1:1",
-                )
-            ],  # fmt: skip
+            validators=[bench_validator(DOMAIN)],
             accounts=[(s.public_key, BALANCE) for s in signers],
             pools=[{"id": p, "name": p, "params": pool_params} for p in ("a", "b")],
         )
@@ -76,40 +67,19 @@ def run(members: int, block_txs: int) -> dict[str, Any]:
     a_end, b_start = members * 6 // 10, members * 4 // 10
     voters = range(b_start, b_start + members // 10)  # in both pools
     out: dict[str, Any] = {"members": members, "pool_a": a_end, "pool_b": members - b_start}
-    nonces = [0] * members
-    height = 0
-
-    def tx(i: int, type_: str, payload: dict[str, Any]) -> Tx:
-        t = build_tx(signers[i], CHAIN_ID, type_, nonces[i], 1, payload)
-        nonces[i] += 1
-        return t
 
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-gov-") as tmp:
-        store = LevelDBStore(tmp)
-        chain = Chain.init_genesis(store, genesis)
+        c = TimedChain(genesis, tmp)
+
+        def tx(i: int, type_: str, payload: dict[str, Any]) -> Tx:
+            return c.tx(signers[i], type_, payload)
 
         def block(txs: list[Tx]) -> float:
-            """Execute and commit the next block; its milliseconds."""
-            nonlocal height
-            height += 1
-            gc.collect()  # a collection owed by the setup's garbage is not this block's cost
-            a = time.perf_counter()
-            ex = chain.execute(
-                BlockInput(height, height * 1000, b"\x00" * 32, [t.wire for t in txs], []),
-                verified=lambda h: True,
-            )
-            chain.commit(ex)
-            ms = (time.perf_counter() - a) * 1000
-            assert all(r.code == 0 for r in ex.results), {(r.error, r.log) for r in ex.results}
-            return round(ms, 2)
-
-        def blocks(txs: list[Tx]) -> None:
-            for s in range(0, len(txs), block_txs):
-                block(txs[s : s + block_txs])
+            return round(c.block(txs), 2)
 
         joins = [tx(i, "join", {"pool": "a"}) for i in range(a_end)]
         joins += [tx(i, "join", {"pool": "b"}) for i in range(b_start, members)]
-        blocks(joins)
+        c.blocks(joins, block_txs)
         out["setup_s"] = round(time.perf_counter() - t0, 1)
 
         def propose(i: int, scope: str, changes: dict[str, Any]) -> Tx:
@@ -124,40 +94,32 @@ def run(members: int, block_txs: int) -> dict[str, Any]:
         ] + [propose(2 + k, "chain", {"registrars": [signers[k].public_key]}) for k in range(4)]
         out["empty_block_ms"] = block([])
         out["propose_block_ms"] = block(props)
-        opened = height
-        view = chain.view()
+        opened = c.height
+        view = c.chain.view()
         out["electorates"] = [view.proposal(p.hash).electorate for p in props]
         ballots = [
             tx(v, "ballot", {"proposal": p.hash, "choice": "yes"}) for v in voters for p in props
         ]
-        blocks(ballots)
-        assert height < opened + VOTING - 1, "ballots must fit in the voting period"
-        while height < opened + VOTING - 2:
+        c.blocks(ballots, block_txs)
+        assert c.height < opened + VOTING - 1, "ballots must fit in the voting period"
+        while c.height < opened + VOTING - 2:
             block([])
         out["tally_block_ms"] = block([])  # its end tallies: closes_at = opened + VOTING
-        statuses = {chain.view().proposal(p.hash).status for p in props}
+        statuses = {c.chain.view().proposal(p.hash).status for p in props}
         assert statuses == {"passed"}, statuses
-        enact_at = height + 1 + VOTING
-        while height < enact_at - 2:
+        enact_at = c.height + 1 + VOTING
+        while c.height < enact_at - 2:
             block([])
         out["enact_block_ms"] = block([])
-        statuses = {chain.view().proposal(p.hash).status for p in props}
+        statuses = {c.chain.view().proposal(p.hash).status for p in props}
         assert statuses == {"enacted"}, statuses
         out["total_s"] = round(time.perf_counter() - t0, 1)
-        store.close()
+        c.close()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--json", required=True, help="write the figures here")
-    ap.add_argument("--members", type=int, default=100_000)
-    ap.add_argument("--block-txs", type=int, default=10_000)
-    args = ap.parse_args(argv)
-    out = run(args.members, args.block_txs)
-    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
-    return 0
+    return bench_main(__doc__ or "", run, argv, members=100_000, block_txs=10_000)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "node"))
 
-from lightchain import LightChain, LightParts  # noqa: E402
+from light_chain import DevLightChain  # noqa: E402
 
 from node.client import RpcClient  # noqa: E402
 from node.config import RpcConfig  # noqa: E402
@@ -51,12 +51,12 @@ def _size(obj: Any) -> int:
 
 async def run(height: int, epoch: int, accounts: int, repeat: int) -> dict[str, Any]:
     t0 = time.perf_counter()
-    lc = LightChain(epoch_length=epoch, state_history=0, extra_accounts=accounts)
+    lc = DevLightChain(epoch_length=epoch, state_history=0, extra_accounts=accounts)
     lc.start_elections()
     claim_id, _ = lc.populate()
     lc.run_to(height, rotate_every=epoch)
     build_s = time.perf_counter() - t0
-    svc = NodeService(LightParts(lc))
+    svc = NodeService(lc.parts())
     m1 = dev_signer("member1").public_key
     changes = [e for e in await svc.validator_changes(1, 100_000) if e <= height]
     steps = [(e, await svc.validators(e, True, e - 2)) for e in changes]
@@ -64,7 +64,7 @@ async def run(height: int, epoch: int, accounts: int, repeat: int) -> dict[str, 
         "account": ({"address": m1.hex()}, await svc.account(m1, None, True)),
         "claim": ({"id": claim_id.hex()}, await svc.claim(claim_id, None, True)),
     }
-    anchor = genesis_anchor(lc.genesis_doc)
+    anchor = genesis_anchor(lc.doc)
 
     def follow_all() -> Follower:
         f = Follower(anchor)
@@ -92,7 +92,7 @@ async def run(height: int, epoch: int, accounts: int, repeat: int) -> dict[str, 
             "verify_ms": round(statistics.median(times) * 1000, 3),
         }
     t = time.perf_counter()
-    genesis_anchor(lc.genesis_doc)
+    genesis_anchor(lc.doc)
     anchor_s = time.perf_counter() - t
     t = time.perf_counter()
     f = follow_all()
@@ -103,9 +103,7 @@ async def run(height: int, epoch: int, accounts: int, repeat: int) -> dict[str, 
     try:
         async with RpcClient(server.url) as c:
             t = time.perf_counter()
-            _, verified = await c.verified_request(
-                "account", {"address": m1.hex()}, genesis=lc.genesis_doc
-            )
+            _, verified = await c.verified_request("account", {"address": m1.hex()}, genesis=lc.doc)
             client_s = time.perf_counter() - t
     finally:
         await server.stop()

@@ -24,9 +24,6 @@ machine, as in bench/state.py).
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
 import sys
 import tempfile
 import time
@@ -35,13 +32,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._util import TimedChain, bench_main, bench_validator  # noqa: E402
 from bench.common import bench_signer  # noqa: E402
-from state.chain import BlockInput, Chain  # noqa: E402
 from state.crypto import Signer  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
-from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
-from state.store import LevelDBStore  # noqa: E402
-from state.tx import Tx, build_tx  # noqa: E402
+from state.genesis_builder import genesis_doc  # noqa: E402
+from state.tx import Tx  # noqa: E402
 
 CHAIN_ID = "huzhu-bench-parametric"
 DOMAIN = b"huzhu-bench-parametric"
@@ -67,14 +63,7 @@ def run(members: int, block_txs: int, claims: int) -> dict[str, Any]:
             chain_id=CHAIN_ID,
             treasury=signer(2**32 - 1).public_key,
             params={"max_block_txs": 100_000, "epoch_length": 10**6},
-            validators=[
-                ValidatorSpec(
-                    "bench",
-                    signer(2**32 - 2).public_key,
-                    signer(2**32 - 3).public_key,
-                    "127.0.0.1:1",
-                )
-            ],  # fmt: skip
+            validators=[bench_validator(DOMAIN)],
             accounts=[(s.public_key, BALANCE) for s in (*signers, *stations, hospital)],
             pools=[
                 {
@@ -103,42 +92,16 @@ def run(members: int, block_txs: int, claims: int) -> dict[str, Any]:
         )
     )
     out: dict[str, Any] = {"members": members, "block_txs": block_txs, "claims": claims}
-    nonces: dict[bytes, int] = {}
-    height = 0
-
-    def tx(s: Signer, type_: str, payload: dict[str, Any]) -> Tx:
-        n = nonces.get(s.public_key, 0)
-        nonces[s.public_key] = n + 1
-        return build_tx(s, CHAIN_ID, type_, n, 1, payload)
 
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-parametric-") as tmp:
-        store = LevelDBStore(tmp)
-        chain = Chain.init_genesis(store, genesis)
-
-        cpu_ms = [0.0]  # CPU milliseconds of the blocks so far: steadier on a shared machine
-
-        def block(txs: list[Tx]) -> float:
-            """Execute and commit the next block; its milliseconds."""
-            nonlocal height
-            height += 1
-            gc.collect()  # a collection owed by the setup's garbage is not this block's cost
-            p = time.process_time()
-            a = time.perf_counter()
-            ex = chain.execute(
-                BlockInput(height, height * 1000, b"\x00" * 32, [t.wire for t in txs], []),
-                verified=lambda h: True,
-            )
-            chain.commit(ex)
-            ms = (time.perf_counter() - a) * 1000
-            cpu_ms[0] += (time.process_time() - p) * 1000
-            assert all(r.code == 0 for r in ex.results), {(r.error, r.log) for r in ex.results}
-            return ms
+        c = TimedChain(genesis, tmp)
+        tx, block = c.tx, c.block
 
         def cpu_since(mark: float) -> float:
-            return cpu_ms[0] - mark
+            return c.cpu_ms - mark
 
         def blocks(txs: list[Tx]) -> float:
-            return sum(block(txs[s : s + block_txs]) for s in range(0, len(txs), block_txs))
+            return c.blocks(txs, block_txs)
 
         blocks([tx(s, "join", {"pool": "rain"}) for s in signers])
         blocks([tx(s, "join", {"pool": "med"}) for s in signers[:claims]])
@@ -150,57 +113,48 @@ def run(members: int, block_txs: int, claims: int) -> dict[str, Any]:
         out["setup_s"] = round(time.perf_counter() - t0, 1)
 
         out["empty_block_ms"] = round(block([]), 2)
-        mark = cpu_ms[0]
+        mark = c.cpu_ms
         reports = [
             tx(s, "report", {"pool": "rain", "round": 0, "value": v})
             for s, v in zip(stations, (180, 220, 250), strict=True)
         ]
         out["event_block_ms"] = round(block(reports), 2)
         out["event_block_cpu_ms"] = round(cpu_since(mark), 2)
-        ev = chain.view().event("rain", 0)
+        ev = c.chain.view().event("rain", 0)
         assert ev is not None and ev.eligible == members, ev
         out["event"] = ev.to_json()
 
         # as many collect blocks as the window allows (the last block at collect_until)
-        collectors = signers[: min(members, block_txs * (ev.collect_until - height))]
+        collectors = signers[: min(members, block_txs * (ev.collect_until - c.height))]
         collects = [tx(s, "collect", {"pool": "rain", "round": 0}) for s in collectors]
-        mark = cpu_ms[0]
+        mark = c.cpu_ms
         collect_ms = blocks(collects)
         out["collects"] = len(collects)
         out["collect_tps"] = round(len(collects) / (collect_ms / 1000), 1)
         out["collect_cpu_tps"] = round(len(collects) / (cpu_since(mark) / 1000), 1)
-        while height < ev.collect_until - 1:
+        while c.height < ev.collect_until - 1:
             block([])
         out["return_block_ms"] = round(block([]), 2)
-        ev = chain.view().event("rain", 0)
+        ev = c.chain.view().event("rain", 0)
         assert ev is not None and ev.escrow == 0
 
         attests = [
             tx(hospital, "attest", {"claim": t.hash, "approve": True, "report": b"\x02" * 32})
             for t in filed
         ]
-        mark = cpu_ms[0]
+        mark = c.cpu_ms
         ms = block(attests)
         out["attest_block_ms"] = round(ms, 2)
         out["attest_tps"] = round(len(attests) / (ms / 1000), 1)
         out["attest_cpu_tps"] = round(len(attests) / (cpu_since(mark) / 1000), 1)
-        assert chain.view().claim(filed[0].hash).status == "approved"
+        assert c.chain.view().claim(filed[0].hash).status == "approved"
         out["total_s"] = round(time.perf_counter() - t0, 1)
-        store.close()
+        c.close()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--json", required=True, help="write the figures here")
-    ap.add_argument("--members", type=int, default=100_000)
-    ap.add_argument("--block-txs", type=int, default=10_000)
-    ap.add_argument("--claims", type=int, default=2_000)
-    args = ap.parse_args(argv)
-    out = run(args.members, args.block_txs, args.claims)
-    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
-    return 0
+    return bench_main(__doc__ or "", run, argv, members=100_000, block_txs=10_000, claims=2_000)
 
 
 if __name__ == "__main__":

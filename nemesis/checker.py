@@ -21,7 +21,7 @@ Invariants (docs/nemesis.md):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -61,11 +61,32 @@ class Observed:
     recoveries: Sequence[Mapping[str, Any]] = field(default_factory=list)
 
 
-def _where(view: NodeView, h: str) -> tuple[int, int] | None:
+def _short(h: str) -> str:
+    return h[:16]
+
+
+def _included(view: NodeView, h: str) -> Mapping[str, Any] | None:
+    """`view`'s lookup of transaction `h` when it is in a block (None: not found, or not yet
+    in a block)."""
     r = view.txs.get(h)
-    if r is None or r.get("height") is None:
-        return None
-    return int(r["height"]), int(r["index"])
+    return r if r is not None and r.get("height") is not None else None
+
+
+def _where(view: NodeView, h: str) -> tuple[int, int] | None:
+    r = _included(view, h)
+    return None if r is None else (int(r["height"]), int(r["index"]))
+
+
+def _with_outcome(ops: list[Mapping[str, Any]], outcome: str) -> Iterator[Mapping[str, Any]]:
+    return (op for op in ops if op["outcome"] == outcome)
+
+
+def _each_block(obs: Observed) -> Iterator[tuple[NodeView, int, Mapping[str, Any]]]:
+    """(node, height, block) for every block every node answered, each node's in height
+    order: the walk of the per-node, per-height checks."""
+    for v in obs.nodes:
+        for h in sorted(v.blocks):
+            yield v, h, v.blocks[h]
 
 
 def check(ops: Iterable[Mapping[str, Any]], obs: Observed) -> list[Violation]:
@@ -85,10 +106,9 @@ def check(ops: Iterable[Mapping[str, Any]], obs: Observed) -> list[Violation]:
 
 def _acknowledged(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
     out = []
-    for op in ops:
-        if op["outcome"] != "ok":
-            continue
+    for op in _with_outcome(ops, "ok"):
         want = (op["height"], op["index"])
+        what = f"{op['type']} {_short(op['hash'])} acked at {want}"
         for v in obs.nodes:
             if v.height is not None and op["height"] > v.height:
                 continue
@@ -100,73 +120,49 @@ def _acknowledged(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation
                 and (block["txs"][op["index"]] == op["hash"])
             )
             if got is None:
-                out.append(
-                    Violation(
-                        "acked_missing",
-                        f"{op['type']} {op['hash'][:16]} acked at {want} not found on node{v.node}",
-                    )
-                )
+                out.append(Violation("acked_missing", f"{what} not found on node{v.node}"))
             elif got != want or (block is not None and not listed):
-                out.append(
-                    Violation(
-                        "acked_moved",
-                        f"{op['type']} {op['hash'][:16]} acked at {want}, node{v.node} has it at {got}",
-                    )
-                )
+                out.append(Violation("acked_moved", f"{what}, node{v.node} has it at {got}"))
     return out
 
 
 def _unknowns(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
     out = []
-    for op in ops:
-        if op["outcome"] != "unknown":
-            continue
+    for op in _with_outcome(ops, "unknown"):
         found = [w for v in obs.nodes if (w := _where(v, op["hash"])) is not None]
         top = max((h for h, _ in found), default=0)
         # a node below the height where others have it cannot have it yet
         places = {_where(v, op["hash"]) for v in obs.nodes if v.height is None or v.height >= top}
         if len(places) > 1:
-            out.append(
-                Violation(
-                    "unknown_split", f"{op['hash'][:16]}: nodes disagree: {sorted(places, key=str)}"
-                )
-            )
+            detail = f"{_short(op['hash'])}: nodes disagree: {sorted(places, key=str)}"
+            out.append(Violation("unknown_split", detail))
     return out
 
 
 def _twice(obs: Observed) -> list[Violation]:
     out = []
-    for v in obs.nodes:
-        seen: dict[str, int] = {}
-        for h in sorted(v.blocks):
-            for tx in v.blocks[h]["txs"]:
-                if tx in seen:
-                    out.append(
-                        Violation(
-                            "tx_twice", f"node{v.node}: {tx[:16]} at heights {seen[tx]} and {h}"
-                        )
-                    )
-                seen[tx] = h
+    seen: dict[tuple[int, str], int] = {}  # (node, tx) -> the height it was first seen at
+    for v, h, b in _each_block(obs):
+        for tx in b["txs"]:
+            if (v.node, tx) in seen:
+                detail = f"node{v.node}: {_short(tx)} at heights {seen[v.node, tx]} and {h}"
+                out.append(Violation("tx_twice", detail))
+            seen[v.node, tx] = h
     return out
 
 
 def _blocks(obs: Observed) -> list[Violation]:
     out = []
     first: dict[int, tuple[int, str, str]] = {}
-    for v in obs.nodes:
-        for h, b in v.blocks.items():
-            mine = (v.node, b["hash"], b["state_root"])
-            ref = first.setdefault(h, mine)
-            if ref[1:] != mine[1:]:
-                k = 1 if ref[1] != mine[1] else 2
-                what = "hash" if k == 1 else "state_root"
-                theirs, ours = str(ref[k]), str(mine[k])
-                out.append(
-                    Violation(
-                        "block_mismatch",
-                        f"height {h}: {what} of node{ref[0]} {theirs[:16]} != node{v.node} {ours[:16]}",
-                    )
-                )
+    for v, h, b in _each_block(obs):
+        mine = (v.node, b["hash"], b["state_root"])
+        ref = first.setdefault(h, mine)
+        if ref[1:] != mine[1:]:
+            k = 1 if ref[1] != mine[1] else 2
+            what = "hash" if k == 1 else "state_root"
+            theirs, ours = _short(str(ref[k])), _short(str(mine[k]))
+            detail = f"height {h}: {what} of node{ref[0]} {theirs} != node{v.node} {ours}"
+            out.append(Violation("block_mismatch", detail))
     return out
 
 
@@ -183,44 +179,35 @@ def _supply(obs: Observed) -> list[Violation]:
 
 def _payouts(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
     out = []
+    payouts = [op for op in ops if op["type"] == "payout" and op.get("claim")]
     for v in obs.nodes:
-        paid: dict[str, list[str]] = defaultdict(list)
-        for op in ops:
-            if op["type"] == "payout" and op.get("claim"):
-                r = v.txs.get(op["hash"])
-                if r is not None and r.get("height") is not None and r.get("code") == 0:
-                    paid[op["claim"]].append(op["hash"])
+        paid: dict[str, set[str]] = defaultdict(set)
+        for op in payouts:
+            r = _included(v, op["hash"])
+            if r is not None and r.get("code") == 0:
+                paid[op["claim"]].add(op["hash"])
         for claim, txs in paid.items():
-            if len(set(txs)) > 1:
-                out.append(
-                    Violation(
-                        "double_payout",
-                        f"node{v.node}: claim {claim[:16]} paid by {len(set(txs))} payouts",
-                    )
-                )
+            if len(txs) > 1:
+                detail = f"node{v.node}: claim {_short(claim)} paid by {len(txs)} payouts"
+                out.append(Violation("double_payout", detail))
     return out
 
 
 def _double_sign(obs: Observed) -> list[Violation]:
     out = []
     signed: dict[tuple[int, int, str], set[str]] = defaultdict(set)
-    for v in obs.nodes:
-        for h, b in v.blocks.items():
-            commit = b.get("commit") or {}
-            for sig in commit.get("signatures", []):
-                signed[(h, int(commit.get("round", 0)), sig["validator"])].add(b["hash"])
-            for ev in b.get("evidence") or []:
-                out.append(
-                    Violation("double_sign", f"node{v.node}: block {h} carries evidence {ev}")
-                )
+    for v, h, b in _each_block(obs):
+        commit = b.get("commit") or {}
+        for sig in commit.get("signatures", []):
+            signed[(h, int(commit.get("round", 0)), sig["validator"])].add(b["hash"])
+        for ev in b.get("evidence") or []:
+            out.append(Violation("double_sign", f"node{v.node}: block {h} carries evidence {ev}"))
     for (h, r, val), hashes in sorted(signed.items()):
         if len(hashes) > 1:
-            out.append(
-                Violation(
-                    "double_sign",
-                    f"validator {val[:16]} precommitted {len(hashes)} blocks at height {h} round {r}",
-                )
+            detail = (
+                f"validator {_short(val)} precommitted {len(hashes)} blocks at height {h} round {r}"
             )
+            out.append(Violation("double_sign", detail))
     return out
 
 

@@ -31,13 +31,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", dest="json_out", type=Path, help="write the report here")
     p.add_argument("--plot", type=Path, help="write the timeline plot (PNG; the plot extra)")
     p.add_argument("--workdir", type=Path, help="node homes and logs (default: a new temp dir)")
+    p.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="only remove what crashed runs left (namespaces, links, mounts), then exit",
+    )
     p.set_defaults(func=cmd_nemesis)
 
 
 def cmd_nemesis(args: argparse.Namespace) -> int:
+    from nemesis.ending import Interrupted
     from nemesis.report import write_report
     from nemesis.runner import Options, Unavailable, run_nemesis
 
+    if args.cleanup:
+        return cmd_cleanup()
     if not MIN_VALIDATORS <= args.validators <= MAX_VALIDATORS:
         print(
             f"nemesis: --validators must be in {MIN_VALIDATORS}..{MAX_VALIDATORS}", file=sys.stderr
@@ -62,10 +70,21 @@ def cmd_nemesis(args: argparse.Namespace) -> int:
     except Unavailable as exc:
         print(f"nemesis: cannot run here: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        if exc.left:
+            print(f"nemesis: interrupted ({exc.signame}); NOT removed:", file=sys.stderr)
+            for line in exc.left:
+                print(f"  {line}", file=sys.stderr)
+        else:
+            print(
+                f"nemesis: interrupted ({exc.signame}); namespaces, links, rules, relay, "
+                "mounts and processes removed",
+                file=sys.stderr,
+            )
+        return 130
     except KeyboardInterrupt:
-        print(
-            "nemesis: interrupted; namespaces, rules, mounts and processes removed", file=sys.stderr
-        )
+        # only before the run set up its own handlers or after it tore down: nothing is left
+        print("nemesis: interrupted", file=sys.stderr)
         return 130
     json_out = args.json_out or Path("nemesis.json")
     report["replay"] = opts.replay(str(json_out))
@@ -75,10 +94,34 @@ def cmd_nemesis(args: argparse.Namespace) -> int:
 
         plot(report, args.plot)
     print(summary(report))
+    for line in report["teardown_errors"]:
+        print(f"nemesis: NOT removed: {line}", file=sys.stderr)
     if report["violation_count"] or not report["checked"]:
         print(f"nemesis: VIOLATIONS with seed {opts.seed}; replay: {report['replay']}")
         return 1
     return 0
+
+
+def cmd_cleanup() -> int:
+    """Remove the leftovers of runs whose process is gone: 0 when nothing is left, 1 when a
+    part could not be removed (its line says how to do it by hand), 2 when not root."""
+    import os
+
+    from nemesis.leftovers import cleanup
+
+    if os.geteuid() != 0:
+        print("nemesis: --cleanup needs root (it deletes namespaces and mounts)", file=sys.stderr)
+        return 2
+    done = cleanup(progress=lambda line: print(line, file=sys.stderr))
+    for line in done.removed:
+        print(f"removed {line}")
+    for line in done.alive:
+        print(f"kept {line}: its run is still going")
+    for line in done.left:
+        print(f"NOT removed: {line}")
+    if not (done.removed or done.alive or done.left):
+        print("nothing to remove")
+    return 1 if done.left else 0
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -4,12 +4,13 @@ Blocking work (stopping a process, which waits for it) runs in a thread so that 
 loop, which carries the relay's traffic, never stalls. Every object made is undone in
 ``finally``: paused nodes are continued, processes stopped, the relay closed, namespaces,
 veths, bridge and tmpfs mounts removed (:class:`nemesis.netns.Network`).
+
+SIGINT and SIGTERM end a run as :mod:`nemesis.ending` says.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import signal
@@ -26,7 +27,17 @@ import aiohttp
 from nemesis.chain import CHAIN_ID, CONSENSUS, PROFILES, genesis_template, signers
 from nemesis.checker import Observed, Violation, check
 from nemesis.collect import collect, resolve
-from nemesis.netns import NetnsError, Network, faketime_lib, fill, tmpfs_used, why_unavailable
+from nemesis.ending import Interrupted, Stopper, teardown
+from nemesis.leftovers import cleanup
+from nemesis.netns import (
+    RECORD_DIR,
+    NetnsError,
+    Network,
+    faketime_lib,
+    fill,
+    tmpfs_used,
+    why_unavailable,
+)
 from nemesis.relay import Endpoint, Relay, Toxic
 from nemesis.report import FaultRecord, build_report, rss
 from nemesis.schedule import NEEDS, Fault, make_schedule
@@ -52,6 +63,7 @@ DISK_TMPFS_BYTES = 256 << 20
 BATCH = 100
 PROGRESS_EVERY_S = 5.0
 SAMPLE_EVERY_S = 1.0
+TASK_STOP_S = 10.0  # the workload's and sampler's tasks get this long to end once cancelled
 
 
 class Unavailable(RuntimeError):
@@ -99,6 +111,7 @@ class Run:
         self.rpcs: list[Rpc] = []
         self.disk_mounts: dict[int, Path] = {}
         self.teardown_errors: list[str] = []
+        self.stopper = Stopper(opts.progress)
         self.capabilities: dict[str, str | None] = {}
         self.rss: dict[int, int | None] = {}
 
@@ -125,7 +138,8 @@ class Run:
     def _setup(self, root: Path) -> None:
         n = self.o.validators
         for attempt in range(TAG_TRIES):
-            self.net = Network(n, Network.pick_tag(attempt))
+            tag = Network.pick_tag(attempt)
+            self.net = Network(n, tag, record=RECORD_DIR / f"hz{tag}.json")
             try:
                 self.net.setup()
                 break
@@ -413,9 +427,15 @@ class Run:
     # ----------------------------------------------------------------- run
 
     async def run(self) -> dict[str, Any]:
+        main = asyncio.current_task()
+        assert main is not None
+        self.stopper.install(main)
         why = why_unavailable()
         if why:
             raise Unavailable(why)
+        old = cleanup(progress=self.o.progress)
+        for line in old.left:
+            self.o.progress(f"[nemesis] a previous run's leftover could not be removed: {line}")
         self.recoveries: list[dict[str, Any]] = []
         self._stopped: set[int] = set()
         root = Path(self.o.workdir or tempfile.mkdtemp(prefix=f"nemesis-{self.o.seed}-"))
@@ -427,6 +447,7 @@ class Run:
         observed: Observed | None = None
         started = time.monotonic()
         try:
+            await asyncio.sleep(0)  # a signal that came during the checks above stops us here
             self._setup(root)
             assert self.net is not None and self.local is not None
             net = self.net
@@ -501,32 +522,25 @@ class Run:
                     i: rss(self.local.pid(i)) if self.local.alive(i) else None
                     for i in range(self.o.validators)
                 }
+        except asyncio.CancelledError:
+            if self.stopper.interrupted is None:
+                raise
+            main.uncancel()
         finally:
+            self.stopper.tearing_down = True
             stop.set()
             for t in tasks:
                 t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
-            self._teardown()
+            if tasks:
+                # bounded: a task that ignored its cancellation must not keep the teardown away
+                done, _ = await asyncio.wait(tasks, timeout=TASK_STOP_S)
+                for t in done:  # retrieved, so that a task's error is not logged at exit
+                    if not t.cancelled():
+                        t.exception()
+            self.teardown_errors = teardown(self.local, self.paused, self.relay, self.net)
+        if self.stopper.interrupted is not None:
+            raise Interrupted(self.stopper.interrupted, self.teardown_errors)
         return self._report(observed, violations, time.monotonic() - started)
-
-    def _teardown(self) -> None:
-        if self.local is not None:
-            for i in list(self.paused):
-                with contextlib.suppress(OSError, KeyError):
-                    os.kill(self.local.pid(i), signal.SIGCONT)
-            self.paused.clear()
-            self.local.close()
-        if self.relay is not None:
-            # the loop may be closing: the relay's sockets die with the process anyway
-            for s in self.relay.servers:
-                s.close()
-            for link in list(self.relay.links):
-                link.cancel()
-                link.close()
-        if self.net is not None:
-            self.teardown_errors = self.net.teardown()
 
     def _report(
         self, obs: Observed | None, violations: list[Violation], elapsed: float
@@ -535,14 +549,5 @@ class Run:
 
 
 def run_nemesis(opts: Options) -> dict[str, Any]:
-    """Run to the end (SIGTERM and SIGINT included: both tear down, then re-raise)."""
-
-    def on_term(signum: int, frame: object) -> None:
-        # asyncio.run's SIGINT handler cancels the run, whose finally tears everything down
-        signal.raise_signal(signal.SIGINT)
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        return asyncio.run(Run(opts).run())
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    """Run to the end, or to SIGINT/SIGTERM: both tear down, then raise :class:`Interrupted`."""
+    return asyncio.run(Run(opts).run())

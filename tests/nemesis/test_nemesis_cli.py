@@ -3,6 +3,7 @@ a machine without namespaces gets the reason, and Ctrl-C removes everything the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ import pytest
 
 from nemesis import netns
 from node.cli import main
-from node.localnet_harness import ROOT
+from node.localnet_harness import ROOT, wait_for
 
 
 @pytest.mark.parametrize(
@@ -53,13 +54,10 @@ def test_no_namespaces_exits_2_naming_why(
     assert not (tmp_path / "r.json").exists()
 
 
-@pytest.mark.slow
-def test_ctrl_c_removes_namespaces_mounts_and_processes(tmp_path: Path) -> None:
-    why = netns.why_unavailable()
-    if why:
-        pytest.skip(f"the nemesis needs network namespaces: {why}")
+def _start_until_a_fault(tmp_path: Path, session: bool) -> tuple[subprocess.Popen[str], str]:
+    """Start a run (seed 4's short schedule has a disk fault, so a tmpfs is mounted before the
+    nodes start) and read its output until the first fault: (process, its tag)."""
     work = tmp_path / "w"
-    # seed 4's short schedule has a disk fault, so a tmpfs is mounted before the nodes start
     p = subprocess.Popen(
         [
             sys.executable,
@@ -82,6 +80,7 @@ def test_ctrl_c_removes_namespaces_mounts_and_processes(tmp_path: Path) -> None:
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=session,
     )
     assert p.stderr is not None
     tag = None
@@ -94,21 +93,54 @@ def test_ctrl_c_removes_namespaces_mounts_and_processes(tmp_path: Path) -> None:
             tag = m.group(1)
         if tag and "fault #" in line:
             break
-    assert tag, "".join(seen)
-    mounts = Path("/proc/mounts").read_text()
-    assert str(work) in mounts  # the disk fault's tmpfs is there while it runs
-    p.send_signal(signal.SIGINT)
-    rest = p.communicate(timeout=60)[1]
-    assert p.returncode == 130, rest
-    assert "interrupted" in rest
+    if not tag or "fault #" not in seen[-1]:
+        p.kill()
+        pytest.fail("".join(seen))
+    assert str(work) in Path("/proc/mounts").read_text()  # the disk fault's tmpfs is there
+    return p, tag
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "how",
+    [
+        "SIGINT",  # `kill -INT` / `pkill -INT -f "huzhu nemesis"`: to the one process
+        "SIGTERM",
+        "SIGINT, then more",  # an impatient operator, or `timeout` forwarding its signals
+        "Ctrl-C",  # a terminal's: SIGINT to the process group, the nodes included
+    ],
+)
+def test_a_signal_removes_namespaces_mounts_and_processes(tmp_path: Path, how: str) -> None:
+    why = netns.why_unavailable()
+    if why:
+        pytest.skip(f"the nemesis needs network namespaces: {why}")
+    p, tag = _start_until_a_fault(tmp_path, session=how == "Ctrl-C")
+    if how == "Ctrl-C":
+        os.killpg(p.pid, signal.SIGINT)
+    else:
+        p.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
+    if how == "SIGINT, then more":
+        # signals keep coming while it tears down: they must not cut the teardown short
+        while p.poll() is None:
+            time.sleep(0.2)
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM if time.monotonic() % 1 < 0.5 else signal.SIGINT)
+    rest = p.communicate(timeout=90)[1]
+    work = str(tmp_path / "w")
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not [n for n in names.split() if n.startswith(f"hz{tag}n")], names
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert f"hz{tag}br" not in links and f"hz{tag}v" not in links
-    assert str(work) not in Path("/proc/mounts").read_text()
-    nodes = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid).count(str(work))]
+    assert work not in Path("/proc/mounts").read_text()
+    nodes = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid).count(work)]
     assert nodes == [], nodes
+    assert not (netns.RECORD_DIR / f"hz{tag}.json").exists()
     assert not (tmp_path / "r.json").exists()
+    # a signal that comes after the teardown finished may end the process: nothing is left
+    late = (-signal.SIGINT, -signal.SIGTERM) if how == "SIGINT, then more" else ()
+    assert p.returncode == 130 or p.returncode in late, rest
+    assert "namespaces, links, rules, relay, mounts and processes removed" in rest, rest
+    assert "NOT removed" not in rest
 
 
 def _cmdline(pid: str) -> str:
@@ -116,3 +148,42 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+@pytest.mark.slow
+def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    """SIGKILL gives the run no chance to tear down: its record names what it left, and
+    `huzhu nemesis --cleanup` removes that (the nodes' processes included), and only that."""
+    why = netns.why_unavailable()
+    if why:
+        pytest.skip(f"the nemesis needs network namespaces: {why}")
+    p, tag = _start_until_a_fault(tmp_path, session=True)
+    os.killpg(p.pid, signal.SIGSTOP)  # the nodes too: a paused node outlives its parent
+    p.kill()
+    p.communicate(timeout=30)
+    work = str(tmp_path / "w")
+    record = netns.RECORD_DIR / f"hz{tag}.json"
+    assert record.exists()
+    assert netns.namespace_exists(f"hz{tag}n0") and work in Path("/proc/mounts").read_text()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", "nemesis", "--cleanup"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done
+    assert f"removed hz{tag}: hz{tag}n0" in done.stdout, done.stdout
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not [n for n in names.split() if n.startswith(f"hz{tag}n")], names
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"hz{tag}br" not in links and f"hz{tag}v" not in links
+    assert work not in Path("/proc/mounts").read_text()
+    wait_for(lambda: not _processes_of(work), 10, "the nodes' processes to be gone")
+    assert not record.exists()
+
+
+def _processes_of(work: str) -> list[str]:
+    """Live processes whose command line names `work` (zombies have none)."""
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and work in _cmdline(pid)]

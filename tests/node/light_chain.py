@@ -12,10 +12,17 @@ signs its block.
 
 `LightChain.parts()` is the runtime's side of `node.service.NodeService`, so a real RPC server
 answers from this chain exactly as from a node.
+
+Two chains are built on it: `election_chain` (a set that changes four times in 22 blocks,
+by elections and by evidence, for the lying-node, document-verifier and browser tests) and
+`DevLightChain` (the localnet's dev keys, elections voted every epoch for as long as asked,
+optionally a large state on a given store: the proof tests, tests/vectors/generate.py and
+bench/light.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +43,7 @@ from consensus.validity import HeightContext, check_block
 from state.app import ChainApp, as_evidence
 from state.chain import Chain
 from state.crypto import Signer, sha256
-from state.devkeys import dev_signer
+from state.devkeys import LOCALNET_STATIONS, dev_signer, localnet_genesis
 from state.genesis import parse_genesis
 from state.genesis_builder import ValidatorSpec, genesis_doc
 from state.machine import BlockInput
@@ -60,14 +67,30 @@ class Actor:
 
 
 class LightChain:
-    """Blocks on demand over a genesis whose validators' consensus keys we hold."""
+    """Blocks on demand over a genesis whose validators' consensus keys we hold.
 
-    def __init__(self, doc: dict[str, Any], keys: dict[bytes, Signer]) -> None:
+    The proposer of height h is the deciding set's first validator, or with
+    `rotate_proposer` its (h mod size)-th (the dev chain's, which its vectors were made with).
+    `on_block(h)` is called once block h is committed, while h is the latest."""
+
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        keys: dict[bytes, Signer],
+        *,
+        store: Any = None,
+        state_history: int = 0,
+        rotate_proposer: bool = False,
+    ) -> None:
         self.doc = doc
         self.genesis = parse_genesis(doc)
         self.chain_id = self.genesis.chain_id
         self.keys = keys  # consensus key -> its signer (every validator that may ever sign)
-        self.chain = Chain.init_genesis(MemoryStore(), self.genesis)
+        self.chain = Chain.init_genesis(
+            store if store is not None else MemoryStore(), self.genesis, state_history
+        )
+        self.rotate_proposer = rotate_proposer
+        self.on_block: Callable[[int], None] | None = None
         self.app = ChainApp(self.chain, lambda n, b: [])
         self.params = ConsensusParams()
         self.blocks: dict[int, Block] = {}
@@ -96,7 +119,8 @@ class LightChain:
         h = self.chain.height + 1
         ctx = self._context(h)
         self._time_ms += BLOCK_MS
-        proposer = ctx.validators.validators[0].consensus_key
+        members = ctx.validators.validators
+        proposer = members[h % len(members) if self.rotate_proposer else 0].consensus_key
         txs = list(txs or [])
         ex = self.chain.execute(
             _block_input(h, self._time_ms, proposer, txs, evidence), propose=True
@@ -124,6 +148,8 @@ class LightChain:
         self.commits[h] = commit
         for r in self.chain.block_results(h)["results"]:
             assert r["code"] == 0, f"a transaction of block {h} failed: {r}"
+        if self.on_block is not None:
+            self.on_block(h)
         return block
 
     def _set_at(self, height: int) -> ValidatorSet | None:
@@ -156,8 +182,8 @@ class LightChain:
             if self.vset(h).hash() != self.vset(h - 1).hash()
         ]
 
-    def parts(self) -> ChainParts:
-        return ChainParts(self)
+    def parts(self, node_id: bytes = b"\x07" * 32) -> ChainParts:
+        return ChainParts(self, node_id)
 
 
 def _block_input(
@@ -169,8 +195,8 @@ def _block_input(
 class ChainParts:
     """node.service.NodeParts over a LightChain (what node/runtime.py's Node gives)."""
 
-    def __init__(self, lc: LightChain) -> None:
-        self.node_id = b"\x07" * 32
+    def __init__(self, lc: LightChain, node_id: bytes) -> None:
+        self.node_id = node_id
         self._lc = lc
 
     def view(self, height: int | None = None) -> Any:
@@ -300,3 +326,113 @@ def election_chain(chain_id: str = "huzhu-light", tail: int = 3) -> ElectionStor
         lc.add_block()
     changes = lc.change_heights()
     return ElectionStory(lc, changes, cons[5], [elector, member], sha256(claim), proposal)
+
+
+# ------------------------------------------------------------ the dev chain's rotating sets
+
+DEV_CANDIDATES = 6  # the localnet's four genesis validators and two operators that register
+
+
+class DevLightChain(LightChain):
+    """The localnet's dev keys (4 validators of 6 candidates); `epoch_length` sets the election
+    interval. Transactions are queued with :meth:`queue` and go in the next block.
+    `extra_accounts` funded accounts besides the dev ones make a state of realistic size
+    (deeper proofs) for bench/light.py."""
+
+    def __init__(
+        self,
+        epoch_length: int = 100,
+        store: Any = None,
+        state_history: int = 0,
+        extra_accounts: int = 0,
+    ) -> None:
+        self.validator_keys = [dev_signer(f"validator{i}") for i in range(DEV_CANDIDATES)]
+        self.operators = [dev_signer(f"operator{i}") for i in range(DEV_CANDIDATES)]
+        doc = localnet_genesis(
+            validators=[
+                ValidatorSpec(
+                    name=f"node{i}",
+                    operator=self.operators[i].public_key,
+                    consensus_key=self.validator_keys[i].public_key,
+                    p2p=f"127.0.0.1:{27000 + i}",
+                )
+                for i in range(4)
+            ],
+            operators=[o.public_key for o in self.operators[4:]],
+            accounts=[(dev_signer(f"member{i}").public_key, 1_000_000) for i in range(4)]
+            + [(o.public_key, 1_000) for o in self.operators[4:]]
+            + [(dev_signer(n).public_key, 1_000) for n in LOCALNET_STATIONS]
+            + [(sha256(i.to_bytes(8, "big")), 1) for i in range(extra_accounts)],
+            params={"epoch_length": epoch_length},
+        )
+        keys = {s.public_key: s for s in self.validator_keys}
+        super().__init__(doc, keys, store=store, state_history=state_history, rotate_proposer=True)
+        self.nonces: dict[bytes, int] = {}
+        self.pending: list[bytes] = []
+        self._rotation = 0
+
+    def queue(self, signer: Signer, type: str, payload: dict[str, Any]) -> bytes:
+        """Queue a transaction for the next block; returns its wire bytes."""
+        n = self.nonces.get(signer.public_key, 0)
+        self.nonces[signer.public_key] = n + 1
+        wire = build_tx(signer, self.chain_id, type, n, 1, payload).wire
+        self.pending.append(wire)
+        return wire
+
+    def add_block(
+        self, txs: list[bytes] | None = None, evidence: tuple[DuplicateVoteEvidence, ...] = ()
+    ) -> Block:
+        """The next block, of `txs` or else of the queued transactions."""
+        if txs is None:
+            txs, self.pending = self.pending, []
+        return super().add_block(txs, evidence)
+
+    def parts(self, node_id: bytes | None = None) -> ChainParts:
+        return super().parts(self.validator_keys[0].public_key if node_id is None else node_id)
+
+    def start_elections(self) -> None:
+        """Register the two extra candidates and have member0 vote the first four."""
+        for i in range(4, DEV_CANDIDATES):
+            self.queue(
+                self.operators[i],
+                "register_candidate",
+                {"consensus_key": self.validator_keys[i].public_key, "name": f"node{i}"},
+            )
+        self.rotate()
+
+    def rotate(self) -> None:
+        """member0 votes a different window of four candidates (a new set next election)."""
+        r = self._rotation
+        self._rotation += 1
+        chosen = [self.operators[(r + i) % DEV_CANDIDATES].public_key for i in range(4)]
+        self.queue(dev_signer("member0"), "elect", {"candidates": chosen})
+
+    def run_to(self, height: int, rotate_every: int = 0) -> None:
+        """Add blocks up to `height`; with `rotate_every`, vote a new set that often."""
+        while self.chain.height < height:
+            nxt = self.chain.height + 1
+            if rotate_every and nxt > 1 and nxt % rotate_every == 1:
+                self.rotate()
+            self.add_block()
+
+    def populate(self) -> tuple[bytes, bytes]:
+        """A member, a claim and a proposal of every kind a read proves: member0 and
+        member1 join at the next block; after the waiting period member1 claims and member0
+        proposes; the rainfall stations open event 0. Returns the (claim id, proposal id)."""
+        m0, m1 = dev_signer("member0"), dev_signer("member1")
+        joined = self.chain.height + 1
+        self.queue(m0, "join", {"pool": "medical"})
+        self.queue(m1, "join", {"pool": "medical"})
+        while self.chain.height < joined + 10:  # the waiting period of the localnet pool
+            self.add_block()
+        payload = {"scope": "chain", "changes": {"min_fee": 2}, "title": "fees"}
+        prop = self.queue(m0, "propose", {**payload, "text_hash": b"\x09" * 32})
+        claim = self.queue(m1, "claim", {"pool": "medical", "amount": 50, "evidence": b"\x05" * 32})
+        # the rainfall pool's stations report round 0 over its threshold: an event opens at
+        # the end of this block (nobody is a member there, so it reserves nothing)
+        for station in LOCALNET_STATIONS:
+            self.queue(
+                dev_signer(station), "report", {"pool": "rainfall", "round": 0, "value": 250}
+            )
+        self.add_block()
+        return sha256(claim), sha256(prop)

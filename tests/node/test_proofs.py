@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lightchain import LightChain, LightParts
+from light_chain import DevLightChain
 
 from node.cli import main
 from node.client import RpcClient, RpcError
@@ -34,15 +34,15 @@ NOBODY = sha256(b"nobody")
 
 
 class Net:
-    """A served LightChain: the chain, its server URL and the record ids."""
+    """A served DevLightChain: the chain, its server URL and the record ids."""
 
-    def __init__(self, lc: LightChain, url: str, claim: bytes, proposal: bytes) -> None:
+    def __init__(self, lc: DevLightChain, url: str, claim: bytes, proposal: bytes) -> None:
         self.lc, self.url, self.claim, self.proposal = lc, url, claim, proposal
 
 
 @pytest.fixture(scope="module")
-def built() -> tuple[LightChain, bytes, bytes]:
-    lc = LightChain(epoch_length=10, state_history=0)  # following from genesis needs it all
+def built() -> tuple[DevLightChain, bytes, bytes]:
+    lc = DevLightChain(epoch_length=10, state_history=0)  # following from genesis needs it all
     lc.start_elections()
     claim, proposal = lc.populate()
     lc.run_to(LAST, rotate_every=10)
@@ -50,9 +50,9 @@ def built() -> tuple[LightChain, bytes, bytes]:
 
 
 @pytest.fixture
-async def net(built: tuple[LightChain, bytes, bytes]) -> AsyncIterator[Net]:
+async def net(built: tuple[DevLightChain, bytes, bytes]) -> AsyncIterator[Net]:
     lc, claim, proposal = built
-    server = RpcServer(NodeService(LightParts(lc)), RpcConfig(listen="127.0.0.1:0"))
+    server = RpcServer(NodeService(lc.parts()), RpcConfig(listen="127.0.0.1:0"))
     await server.start()
     try:
         yield Net(lc, server.url, claim, proposal)
@@ -86,7 +86,7 @@ async def test_every_record_present_and_absent_verifies_from_genesis(
     async with RpcClient(net.url) as c:
         for method, params, present in _reads(net):
             query = {**params, "height": height}
-            answer, verified = await c.verified_request(method, query, genesis=net.lc.genesis_doc)
+            answer, verified = await c.verified_request(method, query, genesis=net.lc.doc)
             assert verified["present"] is present, (method, params)
             assert verified["height"] == (LAST if height is None else height)
             # four set changes (12, 22, 32, 42) up to 45; one (12) up to 20
@@ -138,7 +138,7 @@ async def test_validators_follow_every_change(net: Net) -> None:
         assert await c.validator_changes(after=12, limit=2) == [22, 32]
         for h in (LAST, LAST + 2):
             answer, verified = await c.verified_request(
-                "validators", {"height": h}, genesis=net.lc.genesis_doc
+                "validators", {"height": h}, genesis=net.lc.doc
             )
             assert answer["height"] == h and verified["validator_changes_followed"] == 4
         assert any("after the header" in f for f in verified["unverified_fields"])
@@ -152,7 +152,7 @@ async def test_validators_follow_every_change(net: Net) -> None:
 
 
 async def test_another_genesis_is_refused(net: Net) -> None:
-    other = json.loads(json.dumps(net.lc.genesis_doc))
+    other = json.loads(json.dumps(net.lc.doc))
     other["chain_id"] = "huzhu-elsewhere"
     async with RpcClient(net.url) as c:
         with pytest.raises(VerifyError, match="^header: chain_id 'huzhu-localnet' is not"):
@@ -160,13 +160,13 @@ async def test_another_genesis_is_refused(net: Net) -> None:
 
 
 async def test_a_pruned_height_answers_pruned() -> None:
-    lc = LightChain(epoch_length=10, state_history=5)
+    lc = DevLightChain(epoch_length=10, state_history=5)
     lc.start_elections()
     claim, proposal = lc.populate()  # to height 12
     lc.run_to(20, rotate_every=10)
     oldest = lc.chain.oldest_retained
     assert oldest == 20 - 5 + 1
-    server = RpcServer(NodeService(LightParts(lc)), RpcConfig(listen="127.0.0.1:0"))
+    server = RpcServer(NodeService(lc.parts()), RpcConfig(listen="127.0.0.1:0"))
     await server.start()
     try:
         async with RpcClient(server.url) as c:
@@ -181,7 +181,7 @@ async def test_a_pruned_height_answers_pruned() -> None:
             await c.account(M1, height=oldest, prove=True)  # the oldest kept one answers
             # following from genesis needs the state of block 10, which decided the set of 12
             with pytest.raises(RpcError, match="pruned"):
-                await c.verified_request("account", {"address": M1.hex()}, genesis=lc.genesis_doc)
+                await c.verified_request("account", {"address": M1.hex()}, genesis=lc.doc)
             # a trusted block inside the window still works
             trust = f"18:{lc.blocks[18].hash.hex()}"
             _, verified = await c.verified_request("account", {"address": M1.hex()}, trust=trust)
@@ -201,7 +201,7 @@ async def test_cli_verifies_and_exits_1_naming_the_failed_check(
     net: Net, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     genesis = tmp_path / "genesis.json"
-    genesis.write_text(json.dumps(net.lc.genesis_doc))
+    genesis.write_text(json.dumps(net.lc.doc))
     rpc = ["--rpc", net.url]
     argv = ["query", "account", M1.hex(), "--prove", "--genesis", str(genesis), *rpc]
     assert await _cli(argv) == 0
@@ -217,7 +217,7 @@ async def test_cli_verifies_and_exits_1_naming_the_failed_check(
     assert json.loads(capsys.readouterr().out)["verified"]["anchor_height"] == 30
     # another chain's genesis: exit 1, the failed check named
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({**net.lc.genesis_doc, "chain_id": "huzhu-elsewhere"}))
+    other.write_text(json.dumps({**net.lc.doc, "chain_id": "huzhu-elsewhere"}))
     argv_other = ["query", "account", M1.hex(), "--prove", "--genesis", str(other), *rpc]
     assert await _cli(argv_other) == 1
     err = capsys.readouterr().err
@@ -287,7 +287,7 @@ async def test_no_digit_of_a_proven_answer_can_change_unnoticed(net: Net) -> Non
     from node.light import Follower, genesis_anchor
 
     async with RpcClient(net.url) as c:
-        follower = Follower(genesis_anchor(net.lc.genesis_doc))
+        follower = Follower(genesis_anchor(net.lc.doc))
         await c.follow_to(follower, LAST)
         answer = await c.account(M1, prove=True)
     args = {"address": M1.hex()}

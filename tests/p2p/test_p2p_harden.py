@@ -10,6 +10,7 @@ import pytest
 from conftest import Net
 from p2p_testutil import closed_by_peer, eventually, key, limits, raw_connect
 
+from p2p.admission import PER_ADDRESS, RATE
 from p2p.secret import HANDSHAKE_MAX_FRAME, HELLO_LEN, HELLO_MAGIC
 
 
@@ -61,35 +62,42 @@ async def _served_hello(reader: asyncio.StreamReader) -> bool:
         return False
 
 
-async def test_handshake_rate_per_address_boundary(net: Net) -> None:
-    # The burst is served, the next one from the same address is refused before any hello.
-    b = await net.node(
-        key(2), lim=limits(handshake_burst_per_address=3, handshake_rate_per_address=0.01)
-    )
-    for _ in range(3):
+@pytest.mark.parametrize(
+    ("lim", "served", "held", "reason"),
+    [
+        # the burst is served, the next one from the same address is refused before any hello
+        pytest.param(
+            {"handshake_burst_per_address": 3, "handshake_rate_per_address": 0.01},
+            3,
+            False,
+            RATE,
+            id="rate",
+        ),
+        # each served handshake then stalls, holding its slot
+        pytest.param(
+            {"max_handshakes_per_address": 2, "handshake_timeout_s": 3.0},
+            2,
+            True,
+            PER_ADDRESS,
+            id="concurrent",
+        ),
+    ],
+)
+async def test_handshakes_per_address_boundary(
+    net: Net, lim: dict[str, float], served: int, held: bool, reason: str
+) -> None:
+    b = await net.node(key(2), lim=limits(**lim))
+    for _ in range(served):
         reader, writer = await raw_connect(b.port)
         net.track(writer)
         assert await _served_hello(reader)
-        writer.close()
+        if not held:
+            writer.close()
     reader, writer = await raw_connect(b.port)
     net.track(writer)
     assert not await _served_hello(reader)
-    assert b.node.gate.refused_total["rate"] == 1
-    # another address has its own bucket
-    reader, writer = await _connect_from(b.port, "127.0.0.2")
-    net.track(writer)
-    assert await _served_hello(reader)
-
-
-async def test_concurrent_handshakes_per_address_boundary(net: Net) -> None:
-    b = await net.node(key(2), lim=limits(max_handshakes_per_address=2, handshake_timeout_s=3.0))
-    for _ in range(2):
-        reader, writer = await raw_connect(b.port)
-        net.track(writer)
-        assert await _served_hello(reader)  # and then stalls, holding its slot
-    reader, writer = await raw_connect(b.port)
-    net.track(writer)
-    assert not await _served_hello(reader)
+    assert b.node.gate.refused_total[reason] == 1
+    # another address has its own bucket and its own slots
     reader, writer = await _connect_from(b.port, "127.0.0.2")
     net.track(writer)
     assert await _served_hello(reader)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "node"))
 sys.path.insert(0, str(ROOT))
 
-from lightchain import LightChain, LightParts  # noqa: E402
+from light_chain import DevLightChain  # noqa: E402
 
 from consensus.types import PRECOMMIT, Vote  # noqa: E402
 from node.light import VerifyError, header_from_json, validators_hash  # noqa: E402
@@ -74,8 +74,8 @@ def _run(coro: Any) -> Any:
 
 def build() -> dict[str, Any]:
     """The whole vector document."""
-    lc = LightChain(epoch_length=EPOCH)
-    svc = NodeService(LightParts(lc))
+    lc = DevLightChain(epoch_length=EPOCH)
+    svc = NodeService(lc.parts())
     steps: dict[int, Any] = {}
     trust: dict[str, Any] = {}
 
@@ -176,7 +176,7 @@ def build() -> dict[str, Any]:
         c.setdefault("follow", "from_genesis")
     doc = {
         "format": "huzhu light-client vectors v1 (docs/protocol.md section 11)",
-        "genesis": lc.genesis_doc,
+        "genesis": lc.doc,
         "follow": {"from_genesis": follow},
         "cases": cases,
     }
