@@ -1,7 +1,7 @@
 // The explorer: a single page, one view per hash route, re-rendered as blocks land.
 import { t, lang, setLang, applyStatic } from "./i18n.js";
 import { call, fixed, maybe, live, RPC_URL } from "./rpc.js";
-import { verifyBox, pinFooter, loadVerifier } from "./verifyui.js";
+import { verifyBox, pinFooter } from "./verifyui.js";
 
 /** How many recent blocks the overview, validators and evidence views look back over. */
 export const RECENT_BLOCKS = 50;
@@ -304,13 +304,16 @@ document.getElementById("search").addEventListener("submit", async (ev) => {
   if (to) location.hash = `#/${to}`;
   else view.innerHTML = `<p class="error" id="search-miss">${esc(t("not_found", { q }))}</p>`;
 });
-document.getElementById("lang").addEventListener("click", () => { setLang(lang === "zh" ? "en" : "zh"); render(); });
+const footer = () => pinFooter(document.getElementById("pin"), RPC_URL); // never rejects
+document.getElementById("lang").addEventListener("click", () => { setLang(lang === "zh" ? "en" : "zh"); render(); footer(); });
 window.addEventListener("hashchange", render);
 document.addEventListener("huzhu:pinned", render);
 
+// Start-up: the static text, the footer and the view draw independently, none waiting on another
+// (the footer once waited on the verifier's load and never drew when that load failed).
 applyStatic();
+footer();
 render();
-loadVerifier().then(() => pinFooter(document.getElementById("pin"), RPC_URL));
 live(
   (kind, data) => {
     if (kind === "tx" && data.type === "payout" && data.code === 0 && data.payload) seenPayouts.set(data.payload.claim, data.hash);

@@ -1,4 +1,6 @@
 // JSON-RPC over HTTP to the node that served the page, and its WebSocket events.
+import { t } from "./i18n.js";
+
 export const RPC_URL = new URL("/", location.href).href;
 
 let nextId = 1;
@@ -11,13 +13,23 @@ export class RpcFailure extends Error {
   }
 }
 
+/** Longest wait (ms) for one JSON-RPC answer: past it the view shows an error, not "Loading…" forever. */
+export const RPC_TIMEOUT_MS = 30000;
+
 export async function call(method, params = {}) {
-  const resp = await fetch(RPC_URL, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
-  });
-  const body = await resp.json();
+  let body;
+  try {
+    const resp = await fetch(RPC_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
+      signal: AbortSignal.timeout(RPC_TIMEOUT_MS),
+    });
+    body = await resp.json();
+  } catch (e) {
+    if (e && e.name === "TimeoutError") throw new Error(t("rpc_timeout", { m: method, s: RPC_TIMEOUT_MS / 1000 }));
+    throw e;
+  }
   if (body.error) throw new RpcFailure(body.error);
   return body.result;
 }

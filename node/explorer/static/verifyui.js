@@ -3,18 +3,44 @@
 import { t } from "./i18n.js";
 import { call } from "./rpc.js";
 
-let verifier = null;
+/** Default bound (ms) on one verification, or on the footer's reading of the pin: past it the
+ * page says what it was still waiting for instead of "verifying…" forever. */
+export const VERIFY_TIMEOUT_MS = 30000;
+/** The range a page may ask for with ?verify_timeout_ms=N (ms); outside it the default holds. */
+export const VERIFY_TIMEOUT_RANGE = [1000, 600000];
 
-/** Load ./verify.js if this install has it; resolves to the verifier or null, never rejects. */
-export async function loadVerifier() {
-  if (verifier) return verifier;
+/** The bound in force: ?verify_timeout_ms=N in the page's URL (a slow phone, a test), else the default. */
+export function verifyTimeoutMs() {
+  const asked = Number(new URLSearchParams(location.search).get("verify_timeout_ms"));
+  const [lo, hi] = VERIFY_TIMEOUT_RANGE;
+  return Number.isInteger(asked) && asked >= lo && asked <= hi ? asked : VERIFY_TIMEOUT_MS;
+}
+
+let loadingVerifier = null;
+
+/** Load ./verify.js if this install has it: one load shared by every caller (the footer and
+ * the mark ask at once at start-up), resolving to the verifier or null; never rejects. */
+export function loadVerifier() {
+  loadingVerifier ??= import("./verify.js").then(
+    () => window.HuzhuVerify || null,
+    () => null, // absent or broken: the pages still work, the mark says why
+  );
+  return loadingVerifier;
+}
+
+/** `work(step)` raced against `ms`: its value, its error, or an Error saying what it was still
+ * doing (the i18n key last passed to `step`) when the time ran out. */
+async function settle(work, ms) {
+  let phase = "phase_load";
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(t("verify_timeout", { s: ms / 1000, what: t(phase) }))), ms);
+  });
   try {
-    await import("./verify.js");
-  } catch (e) {
-    // absent or broken: the pages still work, the mark says why
+    return await Promise.race([work((p) => (phase = p)), late]);
+  } finally {
+    clearTimeout(timer);
   }
-  verifier = window.HuzhuVerify || null;
-  return verifier;
 }
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -51,37 +77,65 @@ export async function verifyBox(slot, rpcUrl, method, params) {
     mark.dataset.state = state;
     mark.textContent = text;
   };
-  const v = await loadVerifier();
-  if (!v) return show("unavailable", "verified", t("verify_unavail"));
-  if (!(await v.pinnedGenesisHash())) return show("unpinned", "verified", t("verify_unpinned"));
   const started = performance.now();
   try {
-    const { verified } = await v.verifiedRead(rpcUrl, method, params);
-    document.body.dataset.verifyMs = String(Math.round(performance.now() - started));
-    show("ok", "verified ok", `✓ ${t("verified")} · ${describe(verified)}`);
+    const [state, cls, text] = await settle(async (step) => {
+      const v = await loadVerifier();
+      if (!v) return ["unavailable", "verified", t("verify_unavail")];
+      step("phase_pin");
+      if (!(await v.pinnedGenesisHash())) return ["unpinned", "verified", t("verify_unpinned")];
+      step("phase_check");
+      const { verified } = await v.verifiedRead(rpcUrl, method, params);
+      document.body.dataset.verifyMs = String(Math.round(performance.now() - started));
+      return ["ok", "verified ok", `✓ ${t("verified")} · ${describe(verified)}`];
+    }, verifyTimeoutMs());
+    show(state, cls, text);
   } catch (e) {
     show("failed", "verified bad", `✗ ${t("verify_failed", { msg: e && e.message ? e.message : String(e) })}`);
   }
 }
 
-/** The footer: the pinned genesis hash, or a button pinning the serving node's genesis. */
+let footerSeq = 0;
+
+/** The footer: the pinned genesis hash, or a button pinning the serving node's genesis, or why
+ * neither can be shown; always settles (bounded like a verification), and only the latest call
+ * writes (a language toggle and a pin may redraw it while an earlier draw still waits). */
 export async function pinFooter(el, rpcUrl) {
-  const v = verifier;
+  const seq = ++footerSeq;
+  const draw = (state, html) => {
+    if (seq !== footerSeq) return false;
+    el.dataset.state = state;
+    el.innerHTML = html;
+    return true;
+  };
+  let v, pinned;
+  try {
+    [v, pinned] = await settle(async (step) => {
+      const v = await loadVerifier();
+      step("phase_pin");
+      return [v, v ? await v.pinnedGenesisHash() : null];
+    }, verifyTimeoutMs());
+  } catch (e) {
+    draw("unavailable", `${esc(t("pin"))}: ${esc(t("verify_unavail"))} (${esc(e && e.message ? e.message : String(e))})`);
+    return;
+  }
   if (!v) {
-    el.textContent = `${t("pin")}: ${t("verify_unavail")}`;
+    draw("unavailable", `${esc(t("pin"))}: ${esc(t("verify_unavail"))}`);
     return;
   }
-  const pinned = await v.pinnedGenesisHash();
   if (pinned) {
-    el.innerHTML = `${esc(t("pin"))}: <span class="hash" id="pinned-genesis">${esc(pinned)}</span>`;
+    draw("pinned", `${esc(t("pin"))}: <span class="hash" id="pinned-genesis">${esc(pinned)}</span>`);
     return;
   }
-  el.innerHTML = `${esc(t("pin_none"))} <button type="button" id="pin-genesis">${esc(t("pin_this"))}</button>`;
+  if (!draw("unpinned", `${esc(t("pin_none"))} <button type="button" id="pin-genesis">${esc(t("pin_this"))}</button>`)) return;
   el.querySelector("button").addEventListener("click", async () => {
     try {
-      await v.pinGenesis(await call("genesis"));
+      await settle(async (step) => {
+        step("phase_pin");
+        await v.pinGenesis(await call("genesis"));
+      }, verifyTimeoutMs());
     } catch (e) {
-      el.textContent = `${t("pin_refused")}: ${e.message}`;
+      draw("refused", `${esc(t("pin_refused"))}: ${esc(e && e.message ? e.message : String(e))}`);
       return;
     }
     pinFooter(el, rpcUrl);
