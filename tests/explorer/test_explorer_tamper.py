@@ -2,7 +2,8 @@
 a node behind a tampering proxy it shows the failure").
 
 The account and claim pages show the verified mark while the node is honest and, once a
-tampering proxy lies (a balance changed, a proof's value or a commit signature altered), the
+tampering proxy lies (a balance changed, a proof's value or a commit signature altered, or
+only the plain read the page draws from changed while the proven one stays honest), the
 failure naming the check, with the pinned genesis still in the footer. The start-up race the
 first version of this test found is pinned too: with libsodium served late, the footer and the
 mark both used to load it, twice, and one of them then waited forever; and a verification the
@@ -166,6 +167,11 @@ def _richer(method: str, params: dict[str, Any], result: Any) -> Any:
     return result
 
 
+def _richer_unproved(method: str, params: dict[str, Any], result: Any) -> Any:
+    """The lie a verifier never sees: only the plain reads the page draws from are changed."""
+    return result if params.get("prove") else _richer(method, params, result)
+
+
 def _signature_flipped(method: str, params: dict[str, Any], result: Any) -> Any:
     if params.get("prove") and isinstance(result, dict) and result.get("commit"):
         sig = result["commit"]["signatures"][0]
@@ -196,6 +202,11 @@ def test_the_account_page_shows_a_lying_node_refused(
             "answer: account field 'balance'",
         ),
         (Tamper("signature", _signature_flipped), "commit: bad signature by "),
+        (
+            Tamper("unproved", _richer_unproved, methods=frozenset({"account"})),
+            f"shown: the node's answer at height {lying.story.lc.chain.height} differs from "
+            "its proven one in balance",
+        ),
     ]:
         lying.proxy.tamper = tamper
         _open(browser, url, "#account-address", f"account page, {tamper.name}")

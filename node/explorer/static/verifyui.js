@@ -58,11 +58,35 @@ function describe(v) {
   return v.unverified_fields && v.unverified_fields.length ? `${out}; ${t("unverified")}: ${v.unverified_fields.join(", ")}` : out;
 }
 
+const PROOF_FIELDS = new Set(["proof", "header", "commit"]);
+
+/** The fields of `plain` (a read without proof) that the proven `answer` says otherwise. */
+function differing(plain, answer, unverified) {
+  return Object.keys(plain).filter(
+    (f) => !PROOF_FIELDS.has(f) && !unverified.includes(f) && f in answer && JSON.stringify(plain[f]) !== JSON.stringify(answer[f]),
+  );
+}
+
+/** Does what the page shows (`shown`, the view's own read) agree with the proven answer? The
+ * chain may have moved between the two reads, so a difference is asked again at the proven
+ * height: still different there, the node lied in its plain answer ("shown: ..."); the same,
+ * the page is merely older (true: redraw). Choice: the check name "shown" is the page's own. */
+async function matchShown(method, params, shown, answer, verified) {
+  const skip = verified.unverified_fields || [];
+  if (!differing(shown, answer, skip).length) return false;
+  const again = await call(method, { ...params, height: verified.height });
+  const bad = differing(again, answer, skip);
+  if (bad.length) throw new Error(`shown: the node's answer at height ${verified.height} differs from its proven one in ${bad.join(", ")}`);
+  return true;
+}
+
 let lastMark = { key: null, text: null, cls: null, state: null };
 
-/** Verify one read in the browser and show the outcome in `slot` (id="verify-mark").
- * A re-render of the same read keeps the previous outcome on screen until the new one is in. */
-export async function verifyBox(slot, rpcUrl, method, params) {
+/** Verify one read in the browser and show the outcome in `slot` (id="verify-mark"); `shown`,
+ * the answer the view drew from, must agree with the proven one (a page that is merely older is
+ * redrawn: "huzhu:stale"). A re-render of the same read keeps the previous outcome on screen
+ * until the new one is in. */
+export async function verifyBox(slot, rpcUrl, method, params, shown = null) {
   const key = `${method}:${JSON.stringify(params)}`;
   slot.innerHTML = `<div id="verify-mark" class="verified">${esc(t("verifying"))}</div>`;
   const mark = slot.firstElementChild;
@@ -85,8 +109,10 @@ export async function verifyBox(slot, rpcUrl, method, params) {
       step("phase_pin");
       if (!(await v.pinnedGenesisHash())) return ["unpinned", "verified", t("verify_unpinned")];
       step("phase_check");
-      const { verified } = await v.verifiedRead(rpcUrl, method, params);
+      const { answer, verified } = await v.verifiedRead(rpcUrl, method, params);
       document.body.dataset.verifyMs = String(Math.round(performance.now() - started));
+      step("phase_shown");
+      if (shown && (await matchShown(method, params, shown, answer, verified))) document.dispatchEvent(new CustomEvent("huzhu:stale"));
       return ["ok", "verified ok", `✓ ${t("verified")} · ${describe(verified)}`];
     }, verifyTimeoutMs());
     show(state, cls, text);
