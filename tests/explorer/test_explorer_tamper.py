@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class _Page:
         self.upstream = upstream
         self.late: dict[str, float] = {}  # path under /explorer/ -> seconds before serving it
         self.stall = False
+        #: which plain reads (the request) are never answered within the test
+        self.stall_plain: Callable[[dict[str, Any]], bool] = lambda req: False
         self.runner: web.AppRunner | None = None
         self.session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -88,7 +90,9 @@ class _Page:
     async def _rpc(self, request: web.Request) -> web.Response:
         assert self.session is not None
         body = await request.read()
-        if self.stall and (json.loads(body).get("params") or {}).get("prove"):
+        req = json.loads(body)
+        proved = bool((req.get("params") or {}).get("prove"))
+        if (self.stall and proved) or (not proved and self.stall_plain(req)):
             await asyncio.sleep(STALL_S)
         async with self.session.post(self.upstream, data=body) as resp:
             return web.Response(body=await resp.read(), content_type="application/json")
@@ -273,17 +277,31 @@ def test_a_verification_the_node_never_answers_ends_in_a_timeout(
     assert text_of(browser, "#pinned-genesis") == pinned
 
 
+def test_a_page_read_the_node_never_answers_ends_in_an_error(lying: _Lying, browser: Any) -> None:
+    """The view's own read held past ?rpc_timeout_ms=: an error naming the read, not "Loading…"."""
+    lying.page.stall_plain = lambda req: req.get("method") == "account"
+    browser.get(f"{lying.page.url}/explorer/?rpc_timeout_ms=1000#/account/{lying.address}")
+    wait_until(
+        browser,
+        lambda d: "account: no answer within 1 s" in text_of(d, "#view .error"),
+        "the view's timeout",
+        timeout=STALL_S * 3,
+    )
+    wait_until(browser, lambda d: attr_of(d, "#pin-genesis", "id"), "footer drawn")
+
+
 @pytest.mark.parametrize(
     ("asked", "bound"),
     [("999", 30_000), ("1000", 1_000), ("600000", 600_000), ("600001", 30_000), ("2.5", 30_000)],
 )
-def test_the_verification_bound_a_page_may_ask_for(
-    lying: _Lying, browser: Any, asked: str, bound: int
-) -> None:
-    """?verify_timeout_ms= is honoured from 1 s to 10 min; anything else keeps the default."""
-    browser.get(f"{lying.page.url}/explorer/?verify_timeout_ms={asked}#/blocks")
+def test_the_bounds_a_page_may_ask_for(lying: _Lying, browser: Any, asked: str, bound: int) -> None:
+    """?verify_timeout_ms= and ?rpc_timeout_ms= are honoured from 1 s to 10 min; anything else
+    keeps the default."""
+    page = f"{lying.page.url}/explorer/?verify_timeout_ms={asked}&rpc_timeout_ms={asked}#/blocks"
+    browser.get(page)
     got = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "import('./verifyui.js').then((m) => done([m.verifyTimeoutMs(), m.VERIFY_TIMEOUT_MS]));"
+        "Promise.all([import('./verifyui.js'), import('./rpc.js')]).then(([v, r]) =>"
+        " done([v.verifyTimeoutMs(), v.VERIFY_TIMEOUT_MS, r.rpcTimeoutMs(), r.RPC_TIMEOUT_MS]));"
     )
-    assert got == [bound, 30_000]
+    assert got == [bound, 30_000, bound, 30_000]

@@ -1,7 +1,7 @@
 // The verified mark and the genesis pin, over window.HuzhuVerify (verify.js) when it is present.
 // The explorer works without it: the mark then says "verification unavailable".
 import { t } from "./i18n.js";
-import { call } from "./rpc.js";
+import { call, pageBound } from "./rpc.js";
 
 /** Default bound (ms) on one verification, or on the footer's reading of the pin: past it the
  * page says what it was still waiting for instead of "verifying…" forever. */
@@ -10,11 +10,7 @@ export const VERIFY_TIMEOUT_MS = 30000;
 export const VERIFY_TIMEOUT_RANGE = [1000, 600000];
 
 /** The bound in force: ?verify_timeout_ms=N in the page's URL (a slow phone, a test), else the default. */
-export function verifyTimeoutMs() {
-  const asked = Number(new URLSearchParams(location.search).get("verify_timeout_ms"));
-  const [lo, hi] = VERIFY_TIMEOUT_RANGE;
-  return Number.isInteger(asked) && asked >= lo && asked <= hi ? asked : VERIFY_TIMEOUT_MS;
-}
+export const verifyTimeoutMs = () => pageBound("verify_timeout_ms", VERIFY_TIMEOUT_MS, VERIFY_TIMEOUT_RANGE);
 
 let loadingVerifier = null;
 
