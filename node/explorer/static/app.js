@@ -1,7 +1,7 @@
 // The explorer: a single page, one view per hash route, re-rendered as blocks land.
 import { t, lang, setLang, applyStatic } from "./i18n.js";
 import { call, fixed, maybe, live, RPC_URL } from "./rpc.js";
-import { verifyBox, pinFooter, loadVerifier } from "./verifyui.js";
+import { verifyBox, pinFooter } from "./verifyui.js";
 
 /** How many recent blocks the overview, validators and evidence views look back over. */
 export const RECENT_BLOCKS = 50;
@@ -129,11 +129,11 @@ async function accountView(address) {
     Promise.all(ids.map((pool) => maybe("member", { pool, address }))),
   ]);
   const ms = mem.filter(Boolean);
-  return `<h1>${esc(t("account"))} <span class="hash" id="account-address">${esc(a.address)}</span></h1>
+  return { shown: a, html: `<h1>${esc(t("account"))} <span class="hash" id="account-address">${esc(a.address)}</span></h1>
   <div id="verify-slot"></div>
   ${kv([["balance", `<span id="account-balance">${num(a.balance)}</span>`], ["nonce", num(a.nonce)], ["pending_nonce", num(a.pending_nonce)], ["kyc", a.kyc ? "✓" : "—"]])}
   <h2>${esc(t("memberships"))}</h2>${ms.length ? table(["pool", "status", "joined_at"], ms.map((m) => [link(`pool/${m.pool}`, m.pool, ""), badge(m.status), num(m.joined_at)]), "") : `<p class="muted">${esc(t("none"))}</p>`}
-  <h2>${esc(t("history"))}</h2>${txTable(hist)}`;
+  <h2>${esc(t("history"))}</h2>${txTable(hist)}` };
 }
 
 let seenPayouts = new Map(); // claim id -> payout tx hash, from the live tx feed
@@ -148,7 +148,7 @@ async function claimView(id) {
     payout = mine.find((x) => x.type === "payout" && x.payload.claim === id && x.code === 0)?.hash;
   }
   const paid = c.status === "paid" ? `<span id="claim-payout">${esc(t("paid"))}: ${num(c.amount)}${payout ? " · " + link(`tx/${payout}`, short(payout)) : ""}</span>` : `<span id="claim-payout" class="muted">${esc(t("not_paid"))}</span>`;
-  return `<h1>${esc(t("claim"))} <span class="hash">${esc(c.id)}</span></h1>
+  return { shown: c, html: `<h1>${esc(t("claim"))} <span class="hash">${esc(c.id)}</span></h1>
   <div id="verify-slot"></div>
   ${kv([
     ["status", `<span id="claim-status">${badge(c.status)}</span>`],
@@ -165,7 +165,7 @@ async function claimView(id) {
   ])}
   <h2>${esc(t("votes"))}</h2>${c.voters.length ? table(["voter", "result"], c.voters.map((v) => [acct(v.address), esc(v.approve ? t("votes_for") : t("votes_against"))]), "") : `<p class="muted">${esc(t("none"))}</p>`}
   <h2>${esc(t("attestations"))} (${num(c.attest_for)} / ${num(c.attest_against)})</h2>${c.attestations.length ? table(["attestor", "result", "hash"], c.attestations.map((a) => [acct(a.attestor), esc(a.approve ? t("votes_for") : t("votes_against")), `<span class="hash">${short(a.report)}</span>`]), "") : `<p class="muted">${esc(t("none"))}</p>`}
-  <h2>${esc(t("objections"))}</h2>${c.objections.length ? `<ul>${c.objections.map((o) => `<li>${acct(o)}</li>`).join("")}</ul>` : `<p class="muted">${esc(t("none"))}</p>`}`;
+  <h2>${esc(t("objections"))}</h2>${c.objections.length ? `<ul>${c.objections.map((o) => `<li>${acct(o)}</li>`).join("")}</ul>` : `<p class="muted">${esc(t("none"))}</p>`}` };
 }
 
 function chart(points) {
@@ -269,9 +269,10 @@ async function render() {
   const seq = ++renderSeq;
   const route = location.hash.replace(/^#\/?/, "");
   const hit = ROUTES.map(([re, fn]) => [route.match(re), fn]).find(([m]) => m);
-  let html;
+  let html, shown = null; // a view returns its HTML, or {html, shown: the read the verified mark checks}
   try {
-    html = hit ? await hit[1](...hit[0].slice(1)) : `<p class="error">${esc(t("not_found", { q: route }))}</p>`;
+    const out = hit ? await hit[1](...hit[0].slice(1)) : `<p class="error">${esc(t("not_found", { q: route }))}</p>`;
+    ({ html, shown = null } = typeof out === "string" ? { html: out } : out);
   } catch (e) {
     html = `<p class="error">${esc(e.message)}</p>`;
   }
@@ -282,7 +283,7 @@ async function render() {
   const slot = document.getElementById("verify-slot");
   if (slot) {
     const [kind, arg] = route.split("/");
-    verifyBox(slot, RPC_URL, kind === "claim" ? "claim" : "account", kind === "claim" ? { id: arg } : { address: arg });
+    verifyBox(slot, RPC_URL, kind === "claim" ? "claim" : "account", kind === "claim" ? { id: arg } : { address: arg }, shown);
   }
   document.dispatchEvent(new CustomEvent("huzhu:rendered", { detail: { route } }));
 }
@@ -304,13 +305,17 @@ document.getElementById("search").addEventListener("submit", async (ev) => {
   if (to) location.hash = `#/${to}`;
   else view.innerHTML = `<p class="error" id="search-miss">${esc(t("not_found", { q }))}</p>`;
 });
-document.getElementById("lang").addEventListener("click", () => { setLang(lang === "zh" ? "en" : "zh"); render(); });
+const footer = () => pinFooter(document.getElementById("pin"), RPC_URL); // never rejects
+document.getElementById("lang").addEventListener("click", () => { setLang(lang === "zh" ? "en" : "zh"); render(); footer(); });
 window.addEventListener("hashchange", render);
 document.addEventListener("huzhu:pinned", render);
+document.addEventListener("huzhu:stale", rerenderSoon);
 
+// Start-up: the static text, the footer and the view draw independently, none waiting on another
+// (the footer once waited on the verifier's load and never drew when that load failed).
 applyStatic();
+footer();
 render();
-loadVerifier().then(() => pinFooter(document.getElementById("pin"), RPC_URL));
 live(
   (kind, data) => {
     if (kind === "tx" && data.type === "payout" && data.code === 0 && data.payload) seenPayouts.set(data.payload.claim, data.hash);

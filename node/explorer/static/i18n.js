@@ -30,6 +30,8 @@ const STRINGS = {
     pin_none: "no genesis pinned", pin_this: "Pin this node's genesis", pin_refused: "genesis differs from the pinned one: refused",
     commit_sigs: "Commit signatures", at_height: "at block {h}", older: "Older", loading: "Loading…",
     joined_at: "Joined at", voter: "Voter", attestor: "Attestor", code: "Code", index: "Index", yes: "yes", no: "no", abstain: "abstain", electorate: "electorate",
+    verify_timeout: "no verdict within {s} s (still {what})", phase_load: "loading the verifier",
+    phase_pin: "reading the pinned genesis", phase_check: "checking the node's answers", phase_shown: "comparing the page with the proof", rpc_timeout: "{m}: no answer within {s} s",
   },
   zh: {
     brand: "互助链浏览器", nav_overview: "概览", nav_blocks: "区块", nav_proposals: "提案",
@@ -61,6 +63,8 @@ const STRINGS = {
     pin_none: "尚未固定创世文件", pin_this: "固定此节点的创世文件", pin_refused: "创世文件与已固定的不同：拒绝",
     commit_sigs: "提交签名", at_height: "于第 {h} 块", older: "更早", loading: "加载中…",
     joined_at: "加入于", voter: "投票人", attestor: "证明人", code: "代码", index: "序号", yes: "赞成", no: "反对", abstain: "弃权", electorate: "选民",
+    verify_timeout: "{s} 秒内未得出结论（仍在{what}）", phase_load: "加载验证程序",
+    phase_pin: "读取已固定的创世文件", phase_check: "核对节点的回答", phase_shown: "比对页面与证明", rpc_timeout: "{m}：{s} 秒内节点未回答",
   },
 };
 

@@ -1,4 +1,6 @@
 // JSON-RPC over HTTP to the node that served the page, and its WebSocket events.
+import { t } from "./i18n.js";
+
 export const RPC_URL = new URL("/", location.href).href;
 
 let nextId = 1;
@@ -11,13 +13,34 @@ export class RpcFailure extends Error {
   }
 }
 
+/** A bound (ms) the page's URL may set (?name=N, a slow phone, a test): N when an integer in
+ * [lo, hi], else `dflt`. */
+export function pageBound(name, dflt, [lo, hi]) {
+  const asked = Number(new URLSearchParams(location.search).get(name));
+  return Number.isInteger(asked) && asked >= lo && asked <= hi ? asked : dflt;
+}
+
+/** Default longest wait (ms) for one JSON-RPC answer: past it the view shows an error, not
+ * "Loading…" forever; ?rpc_timeout_ms=N within RPC_TIMEOUT_RANGE overrides it. */
+export const RPC_TIMEOUT_MS = 30000;
+export const RPC_TIMEOUT_RANGE = [1000, 600000];
+export const rpcTimeoutMs = () => pageBound("rpc_timeout_ms", RPC_TIMEOUT_MS, RPC_TIMEOUT_RANGE);
+
 export async function call(method, params = {}) {
-  const resp = await fetch(RPC_URL, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
-  });
-  const body = await resp.json();
+  const ms = rpcTimeoutMs();
+  let body;
+  try {
+    const resp = await fetch(RPC_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
+      signal: AbortSignal.timeout(ms),
+    });
+    body = await resp.json();
+  } catch (e) {
+    if (e && e.name === "TimeoutError") throw new Error(t("rpc_timeout", { m: method, s: ms / 1000 }));
+    throw e;
+  }
   if (body.error) throw new RpcFailure(body.error);
   return body.result;
 }

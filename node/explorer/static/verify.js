@@ -40,16 +40,25 @@ function loadScript(src) {
   });
 }
 
-/** Resolves once libsodium (classic scripts setting window.libsodium, window.sodium) is up. */
-async function ready() {
-  if (sodium) return sodium;
+let loading = null;
+
+/** Resolves once libsodium (classic scripts setting window.libsodium, window.sodium) is up.
+ * One load shared by every caller: two callers racing used to add the scripts twice, and the
+ * second copy's start-up throws, leaving a caller waiting forever. A failed load is forgotten,
+ * so a later call tries again. */
+function ready() {
+  if (sodium) return Promise.resolve(sodium);
+  loading ??= loadSodium().then((s) => (sodium = s), (e) => { loading = null; throw e; });
+  return loading;
+}
+
+async function loadSodium() {
   if (!window.sodium) {
     if (!window.libsodium) await loadScript(vendor("libsodium.js"));
     await loadScript(vendor("libsodium-wrappers.js"));
   }
   await window.sodium.ready;
-  sodium = window.sodium;
-  return sodium;
+  return window.sodium;
 }
 
 /** libsodium's strict verdict (the one PROTOCOL.md section 2 requires). */

@@ -1,20 +1,42 @@
 // The verified mark and the genesis pin, over window.HuzhuVerify (verify.js) when it is present.
 // The explorer works without it: the mark then says "verification unavailable".
 import { t } from "./i18n.js";
-import { call } from "./rpc.js";
+import { call, pageBound } from "./rpc.js";
 
-let verifier = null;
+/** Default bound (ms) on one verification, or on the footer's reading of the pin: past it the
+ * page says what it was still waiting for instead of "verifying…" forever. */
+export const VERIFY_TIMEOUT_MS = 30000;
+/** The range a page may ask for with ?verify_timeout_ms=N (ms); outside it the default holds. */
+export const VERIFY_TIMEOUT_RANGE = [1000, 600000];
 
-/** Load ./verify.js if this install has it; resolves to the verifier or null, never rejects. */
-export async function loadVerifier() {
-  if (verifier) return verifier;
+/** The bound in force: ?verify_timeout_ms=N in the page's URL (a slow phone, a test), else the default. */
+export const verifyTimeoutMs = () => pageBound("verify_timeout_ms", VERIFY_TIMEOUT_MS, VERIFY_TIMEOUT_RANGE);
+
+let loadingVerifier = null;
+
+/** Load ./verify.js if this install has it: one load shared by every caller (the footer and
+ * the mark ask at once at start-up), resolving to the verifier or null; never rejects. */
+export function loadVerifier() {
+  loadingVerifier ??= import("./verify.js").then(
+    () => window.HuzhuVerify || null,
+    () => null, // absent or broken: the pages still work, the mark says why
+  );
+  return loadingVerifier;
+}
+
+/** `work(step)` raced against `ms`: its value, its error, or an Error saying what it was still
+ * doing (the i18n key last passed to `step`) when the time ran out. */
+async function settle(work, ms) {
+  let phase = "phase_load";
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(t("verify_timeout", { s: ms / 1000, what: t(phase) }))), ms);
+  });
   try {
-    await import("./verify.js");
-  } catch (e) {
-    // absent or broken: the pages still work, the mark says why
+    return await Promise.race([work((p) => (phase = p)), late]);
+  } finally {
+    clearTimeout(timer);
   }
-  verifier = window.HuzhuVerify || null;
-  return verifier;
 }
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -32,11 +54,35 @@ function describe(v) {
   return v.unverified_fields && v.unverified_fields.length ? `${out}; ${t("unverified")}: ${v.unverified_fields.join(", ")}` : out;
 }
 
+const PROOF_FIELDS = new Set(["proof", "header", "commit"]);
+
+/** The fields of `plain` (a read without proof) that the proven `answer` says otherwise. */
+function differing(plain, answer, unverified) {
+  return Object.keys(plain).filter(
+    (f) => !PROOF_FIELDS.has(f) && !unverified.includes(f) && f in answer && JSON.stringify(plain[f]) !== JSON.stringify(answer[f]),
+  );
+}
+
+/** Does what the page shows (`shown`, the view's own read) agree with the proven answer? The
+ * chain may have moved between the two reads, so a difference is asked again at the proven
+ * height: still different there, the node lied in its plain answer ("shown: ..."); the same,
+ * the page is merely older (true: redraw). Choice: the check name "shown" is the page's own. */
+async function matchShown(method, params, shown, answer, verified) {
+  const skip = verified.unverified_fields || [];
+  if (!differing(shown, answer, skip).length) return false;
+  const again = await call(method, { ...params, height: verified.height });
+  const bad = differing(again, answer, skip);
+  if (bad.length) throw new Error(`shown: the node's answer at height ${verified.height} differs from its proven one in ${bad.join(", ")}`);
+  return true;
+}
+
 let lastMark = { key: null, text: null, cls: null, state: null };
 
-/** Verify one read in the browser and show the outcome in `slot` (id="verify-mark").
- * A re-render of the same read keeps the previous outcome on screen until the new one is in. */
-export async function verifyBox(slot, rpcUrl, method, params) {
+/** Verify one read in the browser and show the outcome in `slot` (id="verify-mark"); `shown`,
+ * the answer the view drew from, must agree with the proven one (a page that is merely older is
+ * redrawn: "huzhu:stale"). A re-render of the same read keeps the previous outcome on screen
+ * until the new one is in. */
+export async function verifyBox(slot, rpcUrl, method, params, shown = null) {
   const key = `${method}:${JSON.stringify(params)}`;
   slot.innerHTML = `<div id="verify-mark" class="verified">${esc(t("verifying"))}</div>`;
   const mark = slot.firstElementChild;
@@ -51,37 +97,67 @@ export async function verifyBox(slot, rpcUrl, method, params) {
     mark.dataset.state = state;
     mark.textContent = text;
   };
-  const v = await loadVerifier();
-  if (!v) return show("unavailable", "verified", t("verify_unavail"));
-  if (!(await v.pinnedGenesisHash())) return show("unpinned", "verified", t("verify_unpinned"));
   const started = performance.now();
   try {
-    const { verified } = await v.verifiedRead(rpcUrl, method, params);
-    document.body.dataset.verifyMs = String(Math.round(performance.now() - started));
-    show("ok", "verified ok", `✓ ${t("verified")} · ${describe(verified)}`);
+    const [state, cls, text] = await settle(async (step) => {
+      const v = await loadVerifier();
+      if (!v) return ["unavailable", "verified", t("verify_unavail")];
+      step("phase_pin");
+      if (!(await v.pinnedGenesisHash())) return ["unpinned", "verified", t("verify_unpinned")];
+      step("phase_check");
+      const { answer, verified } = await v.verifiedRead(rpcUrl, method, params);
+      document.body.dataset.verifyMs = String(Math.round(performance.now() - started));
+      step("phase_shown");
+      if (shown && (await matchShown(method, params, shown, answer, verified))) document.dispatchEvent(new CustomEvent("huzhu:stale"));
+      return ["ok", "verified ok", `✓ ${t("verified")} · ${describe(verified)}`];
+    }, verifyTimeoutMs());
+    show(state, cls, text);
   } catch (e) {
     show("failed", "verified bad", `✗ ${t("verify_failed", { msg: e && e.message ? e.message : String(e) })}`);
   }
 }
 
-/** The footer: the pinned genesis hash, or a button pinning the serving node's genesis. */
+let footerSeq = 0;
+
+/** The footer: the pinned genesis hash, or a button pinning the serving node's genesis, or why
+ * neither can be shown; always settles (bounded like a verification), and only the latest call
+ * writes (a language toggle and a pin may redraw it while an earlier draw still waits). */
 export async function pinFooter(el, rpcUrl) {
-  const v = verifier;
+  const seq = ++footerSeq;
+  const draw = (state, html) => {
+    if (seq !== footerSeq) return false;
+    el.dataset.state = state;
+    el.innerHTML = html;
+    return true;
+  };
+  let v, pinned;
+  try {
+    [v, pinned] = await settle(async (step) => {
+      const v = await loadVerifier();
+      step("phase_pin");
+      return [v, v ? await v.pinnedGenesisHash() : null];
+    }, verifyTimeoutMs());
+  } catch (e) {
+    draw("unavailable", `${esc(t("pin"))}: ${esc(t("verify_unavail"))} (${esc(e && e.message ? e.message : String(e))})`);
+    return;
+  }
   if (!v) {
-    el.textContent = `${t("pin")}: ${t("verify_unavail")}`;
+    draw("unavailable", `${esc(t("pin"))}: ${esc(t("verify_unavail"))}`);
     return;
   }
-  const pinned = await v.pinnedGenesisHash();
   if (pinned) {
-    el.innerHTML = `${esc(t("pin"))}: <span class="hash" id="pinned-genesis">${esc(pinned)}</span>`;
+    draw("pinned", `${esc(t("pin"))}: <span class="hash" id="pinned-genesis">${esc(pinned)}</span>`);
     return;
   }
-  el.innerHTML = `${esc(t("pin_none"))} <button type="button" id="pin-genesis">${esc(t("pin_this"))}</button>`;
+  if (!draw("unpinned", `${esc(t("pin_none"))} <button type="button" id="pin-genesis">${esc(t("pin_this"))}</button>`)) return;
   el.querySelector("button").addEventListener("click", async () => {
     try {
-      await v.pinGenesis(await call("genesis"));
+      await settle(async (step) => {
+        step("phase_pin");
+        await v.pinGenesis(await call("genesis"));
+      }, verifyTimeoutMs());
     } catch (e) {
-      el.textContent = `${t("pin_refused")}: ${e.message}`;
+      draw("refused", `${esc(t("pin_refused"))}: ${esc(e && e.message ? e.message : String(e))}`);
       return;
     }
     pinFooter(el, rpcUrl);
