@@ -212,6 +212,20 @@ class RpcConfig(_Section):
     max_claims_limit: int = Field(
         1000, ge=1, le=100_000, description="largest `limit` of the claims method"
     )
+    max_batch_answer_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=256 * MIB,
+        description="bytes of a batch's answers; once reached, its calls not yet started "
+        "answer -32002 unexecuted",
+    )
+    max_call_weight_per_address: int = Field(
+        128,
+        ge=1,
+        le=100_000,
+        description="weight of the calls one IP address has being answered at once (a call "
+        "weighs 1, large reads more); beyond, its calls wait their turn",
+    )
 
     _check_listen = field_validator("listen")(_listen)
 

@@ -167,6 +167,8 @@ INT_RANGES = [
     ("rpc", "max_connections_per_address", 1, 100_000),
     ("rpc", "commit_timeout_ms", 1, 600_000),
     ("rpc", "max_claims_limit", 1, 100_000),
+    ("rpc", "max_batch_answer_bytes", 1024, 256 * MIB),
+    ("rpc", "max_call_weight_per_address", 1, 100_000),
     ("p2p", "max_peers", 1, 10_000),
     ("p2p", "max_frame_bytes", 64 * 1024, 256 * MIB),
     ("p2p", "send_queue_len", 1, 1_000_000),
