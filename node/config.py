@@ -219,6 +219,19 @@ class RpcConfig(_Section):
         description="bytes of a batch's answers; once reached, its calls not yet started "
         "answer -32002 unexecuted",
     )
+    reserved_connections: int = Field(
+        32,
+        ge=0,
+        le=100_000,
+        description="of max_connections, the last ones go only to addresses holding fewer "
+        "than reserved_per_address connections",
+    )
+    reserved_per_address: int = Field(
+        4,
+        ge=0,
+        le=100_000,
+        description="an address holding this many connections gets no reserved slot",
+    )
     max_call_weight_per_address: int = Field(
         128,
         ge=1,

@@ -144,6 +144,8 @@ class RpcServer:
             cfg.max_connections,
             per_address=cfg.max_connections_per_address,
             header_timeout_s=cfg.header_timeout_ms / 1000,
+            reserved=cfg.reserved_connections,
+            reserved_per_address=cfg.reserved_per_address,
         )
         try:
             await self._site.start()

@@ -168,6 +168,8 @@ INT_RANGES = [
     ("rpc", "commit_timeout_ms", 1, 600_000),
     ("rpc", "max_claims_limit", 1, 100_000),
     ("rpc", "max_batch_answer_bytes", 1024, 256 * MIB),
+    ("rpc", "reserved_connections", 0, 100_000),
+    ("rpc", "reserved_per_address", 0, 100_000),
     ("rpc", "max_call_weight_per_address", 1, 100_000),
     ("p2p", "max_peers", 1, 10_000),
     ("p2p", "max_frame_bytes", 64 * 1024, 256 * MIB),

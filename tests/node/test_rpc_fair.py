@@ -11,6 +11,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 import pytest
 from rpc_helpers import post
 
@@ -193,3 +194,49 @@ def test_call_weights() -> None:
     assert call_weight("claims", {"limit": 99}) == 1
     assert call_weight("account", {"prove": True}) == 1 + PROVE_WEIGHT
     assert call_weight("account", {"prove": False}) == 1
+
+
+# --- slots kept for addresses with few connections --------------------------------------
+
+
+async def _ws_from(server: RpcServer, source: str) -> tuple[aiohttp.ClientSession, Any] | int:
+    """A WebSocket from `source` (a loopback address): (session, ws) or the refusal's status."""
+    conn = aiohttp.TCPConnector(local_addr=(source, 0), limit=0)
+    session = aiohttp.ClientSession(connector=conn)
+    try:
+        return session, await session.ws_connect(server.url + "ws")
+    except aiohttp.WSServerHandshakeError as exc:
+        await session.close()
+        return exc.status
+
+
+async def test_reserved_slots_go_to_addresses_with_few_connections(fake_node: Any) -> None:
+    """max_connections 6 with 2 reserved for addresses holding fewer than 1: an address that
+    has filled the 4 shared slots gets no more, yet two newcomers still get in; then the
+    total limit holds for everyone."""
+    cfg = RpcConfig(
+        listen="127.0.0.1:0",
+        max_connections=6,
+        reserved_connections=2,
+        reserved_per_address=1,
+    )
+    server = RpcServer(fake_node, cfg)
+    await server.start()
+    held: list[tuple[aiohttp.ClientSession, Any]] = []
+    try:
+        for _ in range(4):
+            got = await _ws_from(server, "127.0.0.2")
+            assert isinstance(got, tuple)
+            held.append(got)
+        assert await _ws_from(server, "127.0.0.2") == 503  # holds 4: no reserved slot
+        for source in ("127.0.0.3", "127.0.0.4"):
+            got = await _ws_from(server, source)
+            assert isinstance(got, tuple), source
+            held.append(got)
+        assert server.open_connections() == 6
+        assert await _ws_from(server, "127.0.0.5") == 503  # the total limit
+    finally:
+        for session, ws in held:
+            await ws.close()
+            await session.close()
+        await server.stop()
