@@ -129,6 +129,16 @@ def _valid_id(v: Any) -> bool:
     return v is None or type(v) is str or type(v) is int
 
 
+def _well_formed(req: Any) -> bool:
+    """A call that passes the request checks (-32600), whatever its method and params."""
+    return (
+        isinstance(req, dict)
+        and _valid_id(req.get("id"))
+        and req.get("jsonrpc") == "2.0"
+        and isinstance(req.get("method"), str)
+    )
+
+
 class MethodStats:
     """Calls of one method answered and the time they took (node/metrics.py reads them)."""
 
@@ -195,8 +205,8 @@ class Dispatcher:
             while position < len(calls):
                 k = position
                 position += 1
-                if not room():
-                    results[k] = _SKIPPED
+                if not room() and _well_formed(calls[k]):
+                    results[k] = _SKIPPED  # a malformed one still gets its -32600 below
                     continue
                 try:
                     out = await self._call(calls[k], conn, source, room)

@@ -62,12 +62,14 @@ async def test_batch_answer_bound_at_its_boundary(fake_node: Any, extra: int) ->
     bound = n * size + extra
     server = RpcServer(fake_node, RpcConfig(max_batch_answer_bytes=bound))
     fake_node.calls.clear()
-    batch = [account_call(k % 10) for k in range(n + 4)] + [account_call(None)]
+    batch = [account_call(k % 10) for k in range(n + 4)] + [account_call(None), 7]
     out = await server.handle_body(json.dumps(batch).encode(), None, "10.0.0.1")
     assert out is not None
     answers = json.loads(out)
     ran = n + extra
-    assert len(answers) == n + 4  # the notification is not answered
+    assert len(answers) == n + 5  # the notification is not answered
+    malformed = answers.pop()  # past the bound too, but no call: its usual -32600
+    assert malformed["id"] is None and malformed["error"]["code"] == -32600
     assert all("result" in a for a in answers[:ran])
     assert ran * size < bound + size  # the answers pass the bound by less than one answer
     for a in answers[ran:]:
