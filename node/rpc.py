@@ -170,6 +170,18 @@ class RpcServer:
         """Open WebSocket connections (subscribers and callers)."""
         return len(self._conns)
 
+    @property
+    def calls_deferred(self) -> int:
+        """Calls that waited for a later turn of the loop: their address had started its
+        max_call_weight_per_address in the turn (node.rpcfair)."""
+        return self._dispatcher.budget.deferred
+
+    @property
+    def calls_over_answer_bound(self) -> int:
+        """Batch calls answered -32002 unexecuted: the batch's answer had reached
+        max_batch_answer_bytes (node.rpcdispatch)."""
+        return self._dispatcher.calls_over_answer_bound
+
     def open_connections(self, source: str | None = None) -> int:
         """Accepted connections now open, in total or from one IP address."""
         return 0 if self._site is None else self._site.open_connections(source)

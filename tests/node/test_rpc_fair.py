@@ -77,7 +77,7 @@ async def test_batch_answer_bound_at_its_boundary(fake_node: Any, extra: int) ->
         assert f"max_batch_answer_bytes ({bound})" in a["error"]["message"]
         assert "not executed" in a["error"]["message"]
     assert len(fake_node.calls) == ran  # the refused calls never reached the node
-    assert server._dispatcher.calls_over_answer_bound == n + 4 - ran
+    assert server.calls_over_answer_bound == n + 4 - ran
 
 
 async def test_batch_answer_bound_over_http(fake_node: Any) -> None:
@@ -145,7 +145,7 @@ async def test_one_address_is_spread_over_turns_and_others_pass(fake_node: Any) 
     assert out is not None
     assert [a["id"] for a in json.loads(out)] == list(range(100))
     assert turns.count >= 25
-    assert server._dispatcher.budget.deferred > 0
+    assert server.calls_deferred > 0
     assert server._dispatcher.budget.addresses == 0  # nothing left behind per address
 
 
