@@ -212,6 +212,33 @@ class RpcConfig(_Section):
     max_claims_limit: int = Field(
         1000, ge=1, le=100_000, description="largest `limit` of the claims method"
     )
+    max_batch_answer_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=256 * MIB,
+        description="bytes of a batch's answers; once reached, its calls not yet started "
+        "answer -32002 unexecuted",
+    )
+    reserved_connections: int = Field(
+        32,
+        ge=0,
+        le=100_000,
+        description="of max_connections, the last ones go only to addresses holding fewer "
+        "than reserved_per_address connections",
+    )
+    reserved_per_address: int = Field(
+        4,
+        ge=0,
+        le=100_000,
+        description="an address holding this many connections gets no reserved slot",
+    )
+    max_call_weight_per_address: int = Field(
+        128,
+        ge=1,
+        le=100_000,
+        description="weight of the calls one IP address has being answered at once (a call "
+        "weighs 1, large reads more); beyond, its calls wait their turn",
+    )
 
     _check_listen = field_validator("listen")(_listen)
 

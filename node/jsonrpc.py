@@ -15,7 +15,7 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 NOT_FOUND = -32001
-LIMIT_EXCEEDED = -32002  # extension: too many subscriptions on one WebSocket
+LIMIT_EXCEEDED = -32002  # extension: a subscription or batch-answer limit of this server
 
 #: code -> (name, one-line meaning), for the generated error table of docs/protocol.md
 RPC_ERROR_MEANINGS: dict[int, tuple[str, str]] = {
@@ -45,7 +45,9 @@ RPC_ERROR_MEANINGS: dict[int, tuple[str, str]] = {
     ),
     LIMIT_EXCEEDED: (
         "limit exceeded",
-        "this WebSocket already holds its maximum number of subscriptions",
+        "this WebSocket already holds its maximum number of subscriptions, or a batch's "
+        "answer reached max_batch_answer_bytes before this call of it started (not executed: "
+        "send it again)",
     ),
 }
 

@@ -1,4 +1,5 @@
-"""The RPC server's listening socket: connection limits, in total and per address.
+"""The RPC server's listening socket: connection limits, in total and per address, and slots
+kept for addresses that hold few connections.
 
 Split out of :mod:`node.rpc` (DESIGN.md: a file past ~600 lines is two files): the JSON-RPC
 server decides what a request means; this module decides whether a connection is accepted
@@ -90,7 +91,12 @@ class _Gate(asyncio.Protocol):
 class LimitedSite(web.BaseSite):
     """A TCP site that refuses connections beyond ``limit`` in total or ``per_address`` from
     one IP address before aiohttp sees them, and closes those that do not send their first
-    request's headers within ``header_timeout_s``."""
+    request's headers within ``header_timeout_s``.
+
+    The last ``reserved`` of the ``limit`` slots go only to an address holding fewer than
+    ``reserved_per_address`` connections: a few addresses that each stay under
+    ``per_address`` can together fill the shared slots, but not these, so a client with a
+    connection or two (an operator's CLI, a member's wallet, the explorer) still gets in."""
 
     def __init__(
         self,
@@ -100,12 +106,16 @@ class LimitedSite(web.BaseSite):
         limit: int,
         per_address: int | None = None,
         header_timeout_s: float | None = None,
+        reserved: int = 0,
+        reserved_per_address: int = 0,
     ) -> None:
         super().__init__(runner)
         self._host = host
         self._port = port
         self._limit = limit
         self._per_address_limit = limit if per_address is None else per_address
+        self._shared = max(0, limit - reserved)
+        self._reserved_per_address = reserved_per_address
         self._header_timeout_s = header_timeout_s
         self._live: dict[Any, str] = {}  # aiohttp handler -> the peer's address
         self._by_address: Counter[str] = Counter()
@@ -137,8 +147,11 @@ class LimitedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None
         addr = _address(transport)
-        if len(self._live) >= self._limit or self._by_address[addr] >= self._per_address_limit:
+        held = self._by_address[addr]
+        if len(self._live) >= self._limit or held >= self._per_address_limit:
             return _Refuse()
+        if len(self._live) >= self._shared and held >= self._reserved_per_address:
+            return _Refuse()  # the reserved slots are for addresses holding few connections
         handler = server()
         self._live[handler] = addr
         self._by_address[addr] += 1

@@ -2,16 +2,16 @@
 
 This module is the boundary where client bytes enter the node (DESIGN.md principle 5): every
 malformed input becomes its exact JSON-RPC error here, and the node behind ``NodeAPI`` only
-ever sees well-typed arguments. Order of checks for one call: the request object itself
-(-32600: ``jsonrpc`` is "2.0", ``method`` a string, ``id`` a string/number/null), the method
-(-32601), then ``params`` (-32602: an object, no unknown names, required ones present, each of
-the right type; the message names the parameter), then the node (-32001 not found, -32603
-internal). Calls without ``id`` are notifications: executed, never answered. Which methods
-exist, their params and each param's check are node/methods.py's table; this module applies
+ever sees well-typed arguments. What a body means (parsing, batches, the order of checks,
+dispatch) is :mod:`node.rpcdispatch`; this module is the aiohttp wiring around it: HTTP,
+``/ws`` and its subscriptions, ``/health``, the explorer's pages. Calls without ``id`` are
+notifications: executed, never answered. Which methods exist, their params and each param's check are node/methods.py's table; this module applies
 them and answers ``broadcast_tx`` (with its commit wait), ``subscribe``, ``unsubscribe`` and
 ``rpc.discover`` itself; every other method is the node's method of the same name.
 
-Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size,
+Every resource a client can hold is bounded by RpcConfig: body size (HTTP 413), batch size
+and a batch's answer in bytes (node.rpcdispatch), the weight of calls one IP address has
+being answered at once (node.rpcfair),
 open TCP connections in total and per IP address (HTTP 503 beyond, before any JSON is
 parsed, /health still 200: :mod:`node.listener`), the time to send request headers and the
 idle time of a keep-alive connection or of a WebSocket without subscriptions,
@@ -37,116 +37,28 @@ Choices where PROTOCOL.md section 6 is silent (pinned by tests/e2e/test_conforma
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
 import logging
-import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from node.api import MAX_MESSAGE_CHARS, BroadcastMode, InvalidParams, NodeAPI, NotFound, shown
+from node.api import BroadcastMode, NodeAPI, shown
 from node.config import RpcConfig, split_host_port
 from node.explorer import ROUTE_PREFIX, static_dir
-from node.jsonrpc import (
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    LIMIT_EXCEEDED,
-    METHOD_NOT_FOUND,
-    NOT_FOUND,
-    PARSE_ERROR,
-    RpcError,
-    dumps,
-)
+from node.jsonrpc import INVALID_REQUEST, LIMIT_EXCEEDED, NOT_FOUND, RpcError, dumps
 from node.listener import LimitedSite
-from node.methods import BY_NAME, Method, bind_handlers, invalid_param, openrpc_document
+from node.methods import bind_handlers, openrpc_document
+from node.rpcdispatch import Dispatcher, MethodStats, batch_deadline, error_answer
 from node.wsconn import SendBudget, WsConn, notification
+
+__all__ = ["MethodStats", "RpcServer"]
 
 log = logging.getLogger("huzhu.rpc")
 
 
 # How long stop() waits for WebSocket clients to answer the close handshake.
 _STOP_WAIT_S = 2.0
-# The loop time by which the batch a call belongs to must be answered (None: not in a batch).
-_BATCH_DEADLINE: ContextVar[float | None] = ContextVar("batch_deadline", default=None)
-# What a batch waits past its deadline for calls that end at it (commit-mode timeouts).
-_BATCH_GRACE_S = 0.25
-
-
-def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
-    """Check ``params`` against the method's declared params; return the typed arguments."""
-    if params is None:
-        params = {}
-    if isinstance(params, list):
-        raise RpcError(INVALID_PARAMS, "invalid params: params must be an object (by name)")
-    if not isinstance(params, dict):
-        raise RpcError(INVALID_PARAMS, "invalid params: params must be an object")
-    known = {p.name for p in method.params}
-    for name in params:
-        if name not in known:
-            raise invalid_param(shown(name), f"unknown parameter for {method.name}")
-    args: dict[str, Any] = {}
-    for p in method.params:
-        if p.name not in params or (params[p.name] is None and not p.required):
-            if p.required:
-                raise invalid_param(p.name, "missing")
-            args[p.name] = p.default  # an optional param given as null takes its default
-        else:
-            args[p.name] = p.check(params[p.name], cfg)
-    return args
-
-
-# --- JSON ------------------------------------------------------------------------------------
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse(body: bytes) -> Any:
-    """Strict JSON (UTF-8, no NaN/Infinity); raises RpcError(-32700)."""
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
-
-
-def _encode_answer(answer: dict[str, Any]) -> str:
-    """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
-    try:
-        return dumps(answer)
-    except (TypeError, ValueError):
-        log.exception("unserialisable result")
-        return dumps(_error(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
-
-
-def _error(id_: Any, err: RpcError) -> dict[str, Any]:
-    """An error answer; its message at most MAX_MESSAGE_CHARS, whatever produced it."""
-    return {
-        "jsonrpc": "2.0",
-        "id": id_,
-        "error": {"code": err.code, "message": shown(err.message, MAX_MESSAGE_CHARS)},
-    }
-
-
-def _valid_id(v: Any) -> bool:
-    """A string, an integer or null. A float is refused: JSON-RPC 2.0 advises against
-    fractions, and 1e999 parses to infinity, which no JSON answer can echo."""
-    return v is None or type(v) is str or type(v) is int
-
-
-class MethodStats:
-    """Calls of one method answered and the time they took (node/metrics.py reads them)."""
-
-    __slots__ = ("errors", "ok", "seconds")
-
-    def __init__(self) -> None:
-        self.ok = 0
-        self.errors = 0
-        self.seconds = 0.0
 
 
 class RpcServer:
@@ -167,15 +79,13 @@ class RpcServer:
             self.config.ws_send_total_bytes if ws_send_total_bytes is None else ws_send_total_bytes
         )
         self._send_budget = SendBudget(total)
-        #: per method (node.methods names; others are "unknown"): calls and time (metrics)
-        self.method_stats: dict[str, MethodStats] = {}
         self.dropped_subscribers = 0
         #: GET /metrics on this port when the node serves it here ([metrics] listen empty)
         self.metrics_handler: Callable[[web.Request], Any] | None = None
         self._unsubscribe_events: Callable[[], None] | None = None
         self._openrpc = openrpc_document(self.config)
         # The methods the server answers itself; every other one is the node's (node.methods).
-        self._handlers = bind_handlers(
+        handlers = bind_handlers(
             api,
             {
                 "broadcast_tx": self._broadcast_tx,
@@ -184,6 +94,9 @@ class RpcServer:
                 "rpc.discover": self._discover,
             },
         )
+        self._dispatcher = Dispatcher(self.config, handlers)
+        #: per method (node.methods names; others are "unknown"): calls and time (metrics)
+        self.method_stats: dict[str, MethodStats] = self._dispatcher.method_stats
 
     # -- lifecycle --
 
@@ -231,6 +144,8 @@ class RpcServer:
             cfg.max_connections,
             per_address=cfg.max_connections_per_address,
             header_timeout_s=cfg.header_timeout_ms / 1000,
+            reserved=cfg.reserved_connections,
+            reserved_per_address=cfg.reserved_per_address,
         )
         try:
             await self._site.start()
@@ -254,6 +169,18 @@ class RpcServer:
     def websocket_count(self) -> int:
         """Open WebSocket connections (subscribers and callers)."""
         return len(self._conns)
+
+    @property
+    def calls_deferred(self) -> int:
+        """Calls that waited for a later turn of the loop: their address had started its
+        max_call_weight_per_address in the turn (node.rpcfair)."""
+        return self._dispatcher.budget.deferred
+
+    @property
+    def calls_over_answer_bound(self) -> int:
+        """Batch calls answered -32002 unexecuted: the batch's answer had reached
+        max_batch_answer_bytes (node.rpcdispatch)."""
+        return self._dispatcher.calls_over_answer_bound
 
     def open_connections(self, source: str | None = None) -> int:
         """Accepted connections now open, in total or from one IP address."""
@@ -323,14 +250,14 @@ class RpcServer:
                 body = await self._read_body(request)
         except TimeoutError:  # a body trickled in to hold the connection (slowloris)
             resp = web.json_response(
-                _error(None, RpcError(INVALID_REQUEST, "request body not received in time")),
+                error_answer(None, RpcError(INVALID_REQUEST, "request body not received in time")),
                 status=408,
             )
             resp.force_close()
             return resp
         if body is None:
             resp = web.json_response(
-                _error(
+                error_answer(
                     None,
                     RpcError(
                         INVALID_REQUEST,
@@ -341,131 +268,16 @@ class RpcServer:
             )
             resp.force_close()
             return resp
-        out = await self.handle_body(body, None)
+        out = await self.handle_body(body, None, request.remote or "")
         if out is None:
             return web.Response(status=204)
         return web.Response(text=out, content_type="application/json")
 
     # -- JSON-RPC --
 
-    async def handle_body(self, body: bytes, conn: WsConn | None) -> str | None:
-        """Answer one HTTP body or WebSocket message (a call or a batch); None: no answer."""
-        try:
-            obj = _parse(body)
-        except RpcError as err:
-            return dumps(_error(None, err))
-        if isinstance(obj, list):
-            if not obj:
-                return dumps(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
-            if len(obj) > self.config.max_batch:
-                msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
-                return dumps(_error(None, RpcError(INVALID_REQUEST, msg)))
-            answers = [a for a in await self._batch(obj, conn) if a is not None]
-            if not answers:
-                return None
-            return "[" + ",".join(_encode_answer(a) for a in answers) + "]"
-        answer = await self._call(obj, conn)
-        return None if answer is None else _encode_answer(answer)
-
-    async def _batch(self, calls: list[Any], conn: WsConn | None) -> list[dict[str, Any] | None]:
-        """Answer a batch's calls concurrently, at most ``batch_concurrency`` at once, within
-        ``batch_timeout_ms``: commit-mode waits end by then with the timeout answer, and a
-        call still running (or not yet started) at the end is -32603. Answers keep the
-        batch's order."""
-        cfg = self.config
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + cfg.batch_timeout_ms / 1000
-        slots = asyncio.Semaphore(cfg.batch_concurrency)
-
-        async def one(req: Any) -> dict[str, Any] | None:
-            async with slots:
-                return await self._call(req, conn)
-
-        token = _BATCH_DEADLINE.set(deadline)
-        try:
-            tasks = [asyncio.create_task(one(req)) for req in calls]
-        finally:
-            _BATCH_DEADLINE.reset(token)
-        try:
-            await asyncio.wait(tasks, timeout=deadline - loop.time() + _BATCH_GRACE_S)
-        finally:
-            late = [t for t in tasks if not t.done()]
-            for t in late:
-                t.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        answers: list[dict[str, Any] | None] = []
-        for req, task in zip(calls, tasks, strict=True):
-            if not task.cancelled():
-                answers.append(task.result())
-            elif isinstance(req, dict) and "id" in req and _valid_id(req["id"]):
-                msg = (
-                    f"internal error: the batch's time limit (batch_timeout_ms "
-                    f"{cfg.batch_timeout_ms}) passed before this call finished"
-                )
-                answers.append(_error(req["id"], RpcError(INTERNAL_ERROR, msg)))
-            else:
-                answers.append(None)  # a notification is never answered
-        return answers
-
-    async def _call(self, req: Any, conn: WsConn | None) -> dict[str, Any] | None:
-        if not isinstance(req, dict):
-            return _error(None, RpcError(INVALID_REQUEST, "invalid request: not an object"))
-        id_ = req.get("id")
-        if not _valid_id(id_):
-            return _error(
-                None,
-                RpcError(
-                    INVALID_REQUEST, "invalid request: id must be a string, an integer or null"
-                ),
-            )
-        if req.get("jsonrpc") != "2.0":
-            return _error(id_, RpcError(INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'))
-        method = req.get("method")
-        if not isinstance(method, str):
-            return _error(
-                id_, RpcError(INVALID_REQUEST, "invalid request: method must be a string")
-            )
-        notification = "id" not in req
-        label = method if method in BY_NAME else "unknown"  # bounded label set
-        st = self.method_stats.get(label)
-        if st is None:
-            st = self.method_stats[label] = MethodStats()
-        t0 = time.perf_counter()
-        try:
-            result = await self._dispatch(method, req.get("params"), conn)
-        except RpcError as err:
-            st.errors += 1
-            st.seconds += time.perf_counter() - t0
-            return None if notification else _error(id_, err)
-        st.ok += 1
-        st.seconds += time.perf_counter() - t0
-        if notification:
-            return None
-        return {"jsonrpc": "2.0", "id": id_, "result": result}
-
-    async def _dispatch(self, name: str, params: Any, conn: WsConn | None) -> Any:
-        method = BY_NAME.get(name)
-        if method is None or (method.ws_only and conn is None):
-            hint = " (WebSocket /ws only)" if method is not None and method.ws_only else ""
-            raise RpcError(METHOD_NOT_FOUND, f"method not found: {shown(name)}{hint}")
-        args = _bind(method, params, self.config)
-        handler = self._handlers[name]
-        try:
-            result = handler(conn, **args) if method.ws_only else handler(**args)
-            if inspect.isawaitable(result):
-                result = await result
-        except RpcError:
-            raise
-        except NotFound as exc:
-            raise RpcError(NOT_FOUND, f"not found: {exc}") from None
-        except InvalidParams as exc:
-            raise invalid_param(exc.param, exc.message) from None
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("internal error in %s", name)
-            raise RpcError(INTERNAL_ERROR, "internal error") from None
-        return result
+    async def handle_body(self, body: bytes, conn: WsConn | None, source: str = "") -> str | None:
+        """Answer one HTTP body or WebSocket message from `source` (node.rpcdispatch)."""
+        return await self._dispatcher.handle_body(body, conn, source)
 
     # -- the methods the server answers itself --
 
@@ -473,7 +285,7 @@ class RpcServer:
         """The node's, with the commit wait this server is configured for, cut short to the
         deadline of the batch the call is in."""
         timeout = self.config.commit_timeout_ms / 1000
-        deadline = _BATCH_DEADLINE.get()
+        deadline = batch_deadline()
         if deadline is not None:
             timeout = max(0.0, min(timeout, deadline - asyncio.get_running_loop().time()))
         return self.api.broadcast_tx(tx, mode, timeout)
@@ -491,6 +303,7 @@ class RpcServer:
             ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes, self._send_budget
         )
         self._conns.add(conn)
+        source = request.remote or ""
         writer = conn.task = asyncio.create_task(conn.writer())
         # Calls run concurrently (a commit-mode broadcast must not hold up a status call), at
         # most ws_max_pending at once: beyond that we stop reading, which slows the client.
@@ -522,7 +335,7 @@ class RpcServer:
                 else:
                     break
                 await slots.acquire()
-                task = asyncio.create_task(self._ws_call(conn, body, slots))
+                task = asyncio.create_task(self._ws_call(conn, body, slots, source))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
                 task.add_done_callback(active)
@@ -537,9 +350,11 @@ class RpcServer:
                 await ws.close()
         return ws
 
-    async def _ws_call(self, conn: WsConn, body: bytes, slots: asyncio.Semaphore) -> None:
+    async def _ws_call(
+        self, conn: WsConn, body: bytes, slots: asyncio.Semaphore, source: str
+    ) -> None:
         try:
-            out = await self.handle_body(body, conn)
+            out = await self.handle_body(body, conn, source)
             if out is not None and not conn.dropped:
                 await conn.put(out)
         finally:

@@ -1,0 +1,348 @@
+"""What a JSON-RPC body means and its answer: parsing, batches, checks, dispatch (PROTOCOL.md
+section 6). Split out of node/rpc.py, which keeps the aiohttp wiring (HTTP, WebSocket,
+subscriptions); this module never sees a socket, only a body, the WebSocket it came on (for
+the methods that need one) and the client's address (for its fair share, node/rpcfair.py).
+
+Order of checks for one call: the request object itself (-32600: ``jsonrpc`` is "2.0",
+``method`` a string, ``id`` a string/integer/null), the method (-32601), then ``params``
+(-32602: an object, no unknown names, required ones present, each of the right type; the
+message names the parameter), then the node (-32001 not found, -32603 internal).
+
+A batch's answer is bounded in bytes (``[rpc] max_batch_answer_bytes``): a call starts only
+while the answers finished so far are under it; once they reach it, the batch's calls not
+yet started are not executed and each answers -32002 (limit exceeded) naming the limit; a
+notification among them is dropped. Every call that ran keeps its answer, so the answer
+passes the bound by the one that crossed it plus those still running then (calls that wait,
+such as commit-mode ``broadcast_tx``; at most ``batch_concurrency``), and a -32002 answer
+always means "not executed: safe to send again", never "outcome unknown". Single calls are
+not bounded by it (their size is bounded by each method's own limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from node.api import MAX_MESSAGE_CHARS, InvalidParams, NotFound, shown
+from node.config import RpcConfig
+from node.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    NOT_FOUND,
+    PARSE_ERROR,
+    RpcError,
+    dumps,
+)
+from node.methods import BY_NAME, Method, invalid_param
+from node.rpcfair import AddressBudget, call_weight
+
+__all__ = ["Dispatcher", "MethodStats", "batch_deadline", "error_answer"]
+
+log = logging.getLogger("huzhu.rpc")
+
+# The loop time by which the batch a call belongs to must be answered (None: not in a batch).
+_BATCH_DEADLINE: ContextVar[float | None] = ContextVar("batch_deadline", default=None)
+# What a batch waits past its deadline for calls that end at it (commit-mode timeouts).
+_BATCH_GRACE_S = 0.25
+# A batch call not started because the answer is over its byte bound (see the module doc).
+_SKIPPED = object()
+
+
+class _NotStarted(Exception):
+    """A batch call given up before it ran: the batch's answer is full."""
+
+
+# A batch call not finished (or not started) when the batch's time limit passed.
+_PENDING = object()
+
+
+def batch_deadline() -> float | None:
+    """The loop time by which the batch of the running call must be answered, if any."""
+    return _BATCH_DEADLINE.get()
+
+
+def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
+    """Check ``params`` against the method's declared params; return the typed arguments."""
+    if params is None:
+        params = {}
+    if isinstance(params, list):
+        raise RpcError(INVALID_PARAMS, "invalid params: params must be an object (by name)")
+    if not isinstance(params, dict):
+        raise RpcError(INVALID_PARAMS, "invalid params: params must be an object")
+    known = {p.name for p in method.params}
+    for name in params:
+        if name not in known:
+            raise invalid_param(shown(name), f"unknown parameter for {method.name}")
+    args: dict[str, Any] = {}
+    for p in method.params:
+        if p.name not in params or (params[p.name] is None and not p.required):
+            if p.required:
+                raise invalid_param(p.name, "missing")
+            args[p.name] = p.default  # an optional param given as null takes its default
+        else:
+            args[p.name] = p.check(params[p.name], cfg)
+    return args
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse(body: bytes) -> Any:
+    """Strict JSON (UTF-8, no NaN/Infinity); raises RpcError(-32700)."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
+
+
+def _encode_answer(answer: dict[str, Any]) -> str:
+    """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
+    try:
+        return dumps(answer)
+    except (TypeError, ValueError):
+        log.exception("unserialisable result")
+        return dumps(error_answer(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
+
+
+def error_answer(id_: Any, err: RpcError) -> dict[str, Any]:
+    """An error answer; its message at most MAX_MESSAGE_CHARS, whatever produced it."""
+    return {
+        "jsonrpc": "2.0",
+        "id": id_,
+        "error": {"code": err.code, "message": shown(err.message, MAX_MESSAGE_CHARS)},
+    }
+
+
+def _valid_id(v: Any) -> bool:
+    """A string, an integer or null. A float is refused: JSON-RPC 2.0 advises against
+    fractions, and 1e999 parses to infinity, which no JSON answer can echo."""
+    return v is None or type(v) is str or type(v) is int
+
+
+def _well_formed(req: Any) -> bool:
+    """A call that passes the request checks (-32600), whatever its method and params."""
+    return (
+        isinstance(req, dict)
+        and _valid_id(req.get("id"))
+        and req.get("jsonrpc") == "2.0"
+        and isinstance(req.get("method"), str)
+    )
+
+
+class MethodStats:
+    """Calls of one method answered and the time they took (node/metrics.py reads them)."""
+
+    __slots__ = ("errors", "ok", "seconds")
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.errors = 0
+        self.seconds = 0.0
+
+
+class Dispatcher:
+    """Answers bodies: one call or a batch, checked, dispatched to ``handlers`` (the node's
+    methods and the server's own, node.methods.bind_handlers), each call within its
+    address's share (:class:`node.rpcfair.AddressBudget`)."""
+
+    def __init__(self, config: RpcConfig, handlers: dict[str, Callable[..., Any]]) -> None:
+        self.config = config
+        self._handlers = handlers
+        #: per method (node.methods names; others are "unknown"): calls and time (metrics)
+        self.method_stats: dict[str, MethodStats] = {}
+        self.budget = AddressBudget(config.max_call_weight_per_address)
+        #: batch calls answered -32002 because the batch's answer passed its byte bound
+        self.calls_over_answer_bound = 0
+
+    async def handle_body(self, body: bytes, conn: Any, source: str = "") -> str | None:
+        """Answer one HTTP body or WebSocket message (a call or a batch) from the client at
+        `source` (its IP address); None: no answer."""
+        try:
+            obj = _parse(body)
+        except RpcError as err:
+            return dumps(error_answer(None, err))
+        if isinstance(obj, list):
+            if not obj:
+                return dumps(error_answer(None, RpcError(INVALID_REQUEST, "empty batch")))
+            if len(obj) > self.config.max_batch:
+                msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
+                return dumps(error_answer(None, RpcError(INVALID_REQUEST, msg)))
+            answers = [a for a in await self._batch(obj, conn, source) if a is not None]
+            if not answers:
+                return None
+            return "[" + ",".join(answers) + "]"
+        return await self._call(obj, conn, source)
+
+    async def _batch(self, calls: list[Any], conn: Any, source: str) -> list[str | None]:
+        """Answer a batch's calls concurrently, at most ``batch_concurrency`` at once, within
+        ``batch_timeout_ms`` and ``max_batch_answer_bytes`` (the module doc): commit-mode
+        waits end by then with the timeout answer, and a call still running (or not yet
+        started) at the end is -32603. Answers keep the batch's order."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.batch_timeout_ms / 1000
+        results: list[Any] = [_PENDING] * len(calls)
+        answered = 0  # bytes of the answers finished so far
+        position = 0  # the next call a worker takes
+
+        def room() -> bool:
+            return answered < cfg.max_batch_answer_bytes
+
+        async def worker() -> None:
+            # batch_concurrency workers rather than a task per call: a batch puts at most
+            # that many steps in one turn of the loop, not max_batch
+            nonlocal answered, position
+            while position < len(calls):
+                k = position
+                position += 1
+                if not room() and _well_formed(calls[k]):
+                    results[k] = _SKIPPED  # a malformed one still gets its -32600 below
+                    continue
+                try:
+                    out = await self._call(calls[k], conn, source, room)
+                except _NotStarted:
+                    results[k] = _SKIPPED
+                    continue
+                results[k] = out
+                answered += 0 if out is None else len(out)
+
+        token = _BATCH_DEADLINE.set(deadline)
+        try:
+            workers = [
+                asyncio.create_task(worker()) for _ in range(min(cfg.batch_concurrency, len(calls)))
+            ]
+        finally:
+            _BATCH_DEADLINE.reset(token)
+        try:
+            await asyncio.wait(workers, timeout=deadline - loop.time() + _BATCH_GRACE_S)
+        finally:
+            late = [t for t in workers if not t.done()]
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for t in workers:  # a worker's own failure is a bug: let it surface, as it did
+            exc = None if t.cancelled() else t.exception()
+            if exc is not None:
+                raise exc
+        answers: list[str | None] = []
+        for req, out in zip(calls, results, strict=True):
+            has_id = isinstance(req, dict) and "id" in req and _valid_id(req["id"])
+            if out is _SKIPPED:
+                if has_id:
+                    self.calls_over_answer_bound += 1
+                    msg = (
+                        f"limit exceeded: not executed, the batch's answer reached "
+                        f"max_batch_answer_bytes ({cfg.max_batch_answer_bytes}); send this "
+                        "call again in a smaller batch"
+                    )
+                    answers.append(dumps(error_answer(req["id"], RpcError(LIMIT_EXCEEDED, msg))))
+                else:
+                    answers.append(None)  # a notification is never answered
+            elif out is not _PENDING:
+                assert out is None or isinstance(out, str)
+                answers.append(out)
+            elif has_id:
+                msg = (
+                    f"internal error: the batch's time limit (batch_timeout_ms "
+                    f"{cfg.batch_timeout_ms}) passed before this call finished"
+                )
+                answers.append(dumps(error_answer(req["id"], RpcError(INTERNAL_ERROR, msg))))
+            else:
+                answers.append(None)  # a notification is never answered
+        return answers
+
+    async def _call(
+        self, req: Any, conn: Any, source: str, may_start: Callable[[], bool] | None = None
+    ) -> str | None:
+        """One call's answer, serialised (None for a notification). `may_start` is asked
+        once the address's turn has come (a batch whose answer filled up meanwhile says
+        no): then the call raises _NotStarted, not executed."""
+        if not isinstance(req, dict):
+            return dumps(
+                error_answer(None, RpcError(INVALID_REQUEST, "invalid request: not an object"))
+            )
+        id_ = req.get("id")
+        if not _valid_id(id_):
+            return dumps(
+                error_answer(
+                    None,
+                    RpcError(
+                        INVALID_REQUEST, "invalid request: id must be a string, an integer or null"
+                    ),
+                )
+            )
+        if req.get("jsonrpc") != "2.0":
+            return dumps(
+                error_answer(
+                    id_, RpcError(INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"')
+                )
+            )
+        method = req.get("method")
+        if not isinstance(method, str):
+            return dumps(
+                error_answer(
+                    id_, RpcError(INVALID_REQUEST, "invalid request: method must be a string")
+                )
+            )
+        notification = "id" not in req
+        label = method if method in BY_NAME else "unknown"  # bounded label set
+        st = self.method_stats.get(label)
+        if st is None:
+            st = self.method_stats[label] = MethodStats()
+        t0 = time.perf_counter()
+        try:
+            spec, args = self._resolve(method, req.get("params"), conn)
+            await self.budget.take(source, call_weight(method, args))
+            if may_start is not None and not may_start():
+                raise _NotStarted
+            result = await self._run(spec, args, conn)
+            # serialised in the same step: a large answer is work of the call's turn too
+            answer = (
+                None
+                if notification
+                else _encode_answer({"jsonrpc": "2.0", "id": id_, "result": result})
+            )
+        except RpcError as err:
+            st.errors += 1
+            st.seconds += time.perf_counter() - t0
+            return None if notification else dumps(error_answer(id_, err))
+        st.ok += 1
+        st.seconds += time.perf_counter() - t0
+        return answer
+
+    def _resolve(self, name: str, params: Any, conn: Any) -> tuple[Method, dict[str, Any]]:
+        """The method and its typed arguments, or the -32601 / -32602 error."""
+        method = BY_NAME.get(name)
+        if method is None or (method.ws_only and conn is None):
+            hint = " (WebSocket /ws only)" if method is not None and method.ws_only else ""
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {shown(name)}{hint}")
+        return method, _bind(method, params, self.config)
+
+    async def _run(self, method: Method, args: dict[str, Any], conn: Any) -> Any:
+        handler = self._handlers[method.name]
+        try:
+            result = handler(conn, **args) if method.ws_only else handler(**args)
+            if inspect.isawaitable(result):
+                result = await result
+        except RpcError:
+            raise
+        except NotFound as exc:
+            raise RpcError(NOT_FOUND, f"not found: {exc}") from None
+        except InvalidParams as exc:
+            raise invalid_param(exc.param, exc.message) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("internal error in %s", method.name)
+            raise RpcError(INTERNAL_ERROR, "internal error") from None
+        return result
