@@ -119,9 +119,21 @@ class BlockSizer:
     def target_ms(self) -> float:
         return self.propose_timeout_ms * POLKA_SHARE_OF_PROPOSE
 
-    def observe(self, txs: int, timing: HeightTiming | None) -> None:
+    def observe(
+        self,
+        txs: int,
+        timing: HeightTiming | None,
+        *,
+        proposed: bool = True,
+        seconds_per_tx: float | None = None,
+    ) -> None:
         """Learn from a committed height of `txs` transactions (`timing` None: a block
-        fetched by block sync, which says nothing about this round's speed)."""
+        fetched by block sync, which says nothing about this round's speed).
+
+        At a validator that did not propose the block (`proposed` False), the polka may have
+        been completed by its own prevote, whose time is that of the proposal's arrival,
+        before this node executed it: the delay counts this node's execution of the block
+        on top (at `seconds_per_tx`), erring towards smaller blocks."""
         if timing is None:
             return
         if timing.round > 0:
@@ -132,7 +144,9 @@ class BlockSizer:
             return
         if timing.polka_ms is None or timing.started_ms is None or txs < MIN_FEEDBACK_TXS:
             return
-        took = max(1, timing.polka_ms - timing.started_ms)
+        took = float(max(1, timing.polka_ms - timing.started_ms))
+        if not proposed and seconds_per_tx is not None:
+            took += txs * seconds_per_tx * 1000
         factor = min(MAX_GROWTH, self.target_ms / took)
         self.limit = max(MIN_PROPOSE_TXS, int(txs * factor))
 

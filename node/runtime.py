@@ -451,7 +451,12 @@ class Node:
         block = a.block
         height = a.height
         self._last_block = block
-        self.sizer.observe(len(block.txs), a.timing)
+        self.sizer.observe(
+            len(block.txs),
+            a.timing,
+            proposed=block.header.proposer == self.node_id,
+            seconds_per_tx=self.app.seconds_per_tx,
+        )
         ex = self._executions.pop(height, None)
         self._executions.clear()  # only the block being committed is ever pending
         update = self._mempool_updates.pop(height, None)

@@ -118,6 +118,17 @@ def test_small_blocks_and_synced_blocks_teach_nothing() -> None:
     assert s.cap(None, CHAIN_MAX) == 4000
 
 
+def test_a_block_proposed_by_another_counts_this_nodes_execution_on_top() -> None:
+    """Its polka may have been completed by this node's own prevote, timed at the proposal's
+    arrival before this node executed it."""
+    s = sizer()
+    half_target_s = TARGET_MS / 2 / 1000
+    s.observe(4000, timed(int(TARGET_MS / 2)), proposed=False, seconds_per_tx=half_target_s / 4000)
+    assert s.cap(None, CHAIN_MAX) == 4000  # 350 ms + 350 ms of own execution: at the target
+    s.observe(4000, timed(int(TARGET_MS / 2)), proposed=True, seconds_per_tx=half_target_s / 4000)
+    assert s.cap(None, CHAIN_MAX) == 8000  # our own block: the polka's time is exact
+
+
 def test_feedback_and_own_speed_both_bound_the_cap() -> None:
     s = sizer()
     budget_s = TIMEOUT_MS / 1000 * EXEC_SHARE_OF_PROPOSE

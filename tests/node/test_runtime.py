@@ -504,9 +504,9 @@ async def test_every_commit_reports_its_timing_to_the_block_sizer(tmp_path: Path
     seen: list[tuple[int, HeightTiming | None]] = []
 
     class Spy(BlockSizer):
-        def observe(self, txs: int, timing: HeightTiming | None) -> None:
+        def observe(self, txs: int, timing: HeightTiming | None, **kw: Any) -> None:
             seen.append((txs, timing))
-            super().observe(txs, timing)
+            super().observe(txs, timing, **kw)
 
     n = Node(make_home(tmp_path))
     assert n.sizer.ceiling == PROPOSE_MAX_TXS_NO_CAP
