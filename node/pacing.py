@@ -18,6 +18,9 @@ before it prevotes. No fixed count: the bound follows the measurements.
   backlog grows blocks geometrically from what was seen to work.
 - Slow block: a height decided after round 0 although a round-0 proposal of n txs arrived
   (too late, or judged late) halves the bound below n.
+- Start: until a height teaches otherwise the bound is START_TXS, so a burst after a (re)start
+  grows blocks 500, 1,000, 2,000... rather than proposing at once what a speed measured on
+  small blocks promises.
 - The operator's `[mempool] propose_max_txs` and the chain's max_block_txs cap it all; the
   proposal's byte budget is the reap's (node.runtime.block_tx_budget); MIN_PROPOSE_TXS is
   the floor no measurement pushes the bound under.
@@ -100,6 +103,10 @@ MIN_FEEDBACK_TXS = 100
 MAX_GROWTH = 2.0
 #: after a slow height, the bound falls to this share of the late round-0 block
 SLOW_SHRINK = 0.5
+#: the bound before any height taught anything (a fresh start): a backlog then grows blocks
+#: from here at MAX_GROWTH a height, instead of betting the first round on an execution
+#: speed measured on small blocks of a quieter moment
+START_TXS = 500
 
 
 @dataclass(slots=True)
@@ -112,8 +119,8 @@ class BlockSizer:
     propose_timeout_ms: int
     #: the operator's `[mempool] propose_max_txs`
     ceiling: int
-    #: the feedback bound (None: nothing measured yet)
-    limit: int | None = None
+    #: the feedback bound
+    limit: int = START_TXS
 
     @property
     def target_ms(self) -> float:
@@ -139,8 +146,7 @@ class BlockSizer:
         if timing.round > 0:
             first = timing.first_txs
             if first is not None and first >= MIN_FEEDBACK_TXS:
-                bound = first if self.limit is None else min(self.limit, first)
-                self.limit = max(MIN_PROPOSE_TXS, int(bound * SLOW_SHRINK))
+                self.limit = max(MIN_PROPOSE_TXS, int(min(self.limit, first) * SLOW_SHRINK))
             return
         if timing.polka_ms is None or timing.started_ms is None or txs < MIN_FEEDBACK_TXS:
             return
@@ -158,6 +164,4 @@ class BlockSizer:
         if seconds_per_tx is not None and seconds_per_tx > 0:
             budget_s = self.propose_timeout_ms / 1000 * EXEC_SHARE_OF_PROPOSE
             cap = min(cap, int(budget_s / seconds_per_tx))
-        if self.limit is not None:
-            cap = min(cap, self.limit)
-        return max(floor, cap)
+        return max(floor, min(cap, self.limit))

@@ -13,6 +13,7 @@ from node.pacing import (
     MIN_PROPOSE_TXS,
     POLKA_SHARE_OF_PROPOSE,
     SLOW_SHRINK,
+    START_TXS,
     BlockSizer,
 )
 
@@ -29,11 +30,21 @@ def timed(polka_after_ms: int | None, round: int = 0, first_txs: int | None = No
     return HeightTiming(start, round, polka, first_txs)
 
 
-def sizer(ceiling: int = NO_CEILING) -> BlockSizer:
-    return BlockSizer(TIMEOUT_MS, ceiling)
+def sizer(ceiling: int = NO_CEILING, limit: int = NO_CEILING) -> BlockSizer:
+    """A sizer whose feedback bound starts at `limit` (no bound by default)."""
+    return BlockSizer(TIMEOUT_MS, ceiling, limit)
 
 
-def test_nothing_measured_means_the_chain_limit_or_the_operator_ceiling() -> None:
+def test_a_fresh_node_starts_at_start_txs_and_doubles_under_backlog() -> None:
+    s = BlockSizer(TIMEOUT_MS, NO_CEILING)
+    assert s.cap(None, CHAIN_MAX) == START_TXS
+    assert s.cap(None, START_TXS - 1) == START_TXS - 1  # the chain's max_block_txs binds
+    assert BlockSizer(TIMEOUT_MS, 5).cap(None, CHAIN_MAX) == 5  # so does the operator's
+    s.observe(START_TXS, timed(20))
+    assert s.cap(None, CHAIN_MAX) == START_TXS * MAX_GROWTH
+
+
+def test_without_feedback_the_chain_limit_or_the_operator_ceiling_binds() -> None:
     assert sizer().cap(None, 5000) == 5000
     assert sizer(ceiling=1500).cap(None, 5000) == 1500
     assert sizer(ceiling=1500).cap(None, 1499) == 1499

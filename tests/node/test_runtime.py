@@ -484,6 +484,7 @@ def test_pacing_lowers_the_reap_cap_to_the_measured_execution_speed(
 
     n._mempool = FakeMempool()  # type: ignore[assignment]
     n.app = FakeApp()  # type: ignore[assignment]
+    n.sizer.limit = 1_000_000  # as if the heights so far said any size fits the timeout
     budget_s = n.config.consensus.timeout_propose_ms / 1000 * runtime.EXEC_SHARE_OF_PROPOSE
     n._reap(10_000, 1 << 20)  # nothing measured yet: the configured cap
     n.app.seconds_per_tx = budget_s / 1234
