@@ -295,6 +295,11 @@ async def _submit(
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
         if inflight:
             await asyncio.wait(inflight)
+    # refused ones still waiting to be offered again are refusals after all: their senders'
+    # later nonces admitted behind them are stranded, not lost
+    gave_up = time.time()
+    for items in retry:
+        sent.extend((sha256(w).hex(), gave_up, int(Code.MEMPOOL_FULL), i, nc) for i, nc, w in items)
     out_q.put((sent, skipped, full_retried))
 
 
