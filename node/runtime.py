@@ -437,9 +437,9 @@ class Node:
         """ChainApp's commit hook, run as the state commits: update the mempool now and keep
         the results for the Committed action that follows.
 
-        The mempool must not wait for that action: the replica enters the next height inside
-        the same call and, when the block interval is already spent, reaps and proposes at
-        once. A mempool still holding the committed txs would offer them again; execution
+        The replica starts the next round from a timeout, so the Committed action comes
+        first today; updating here keeps the mempool right whatever that order. A mempool
+        still holding the committed txs at the next reap would offer them again; execution
         drops them (stale nonces) together with every later tx of their senders."""
         self._executions[ex.height] = ex
         self._mempool_updates[ex.height] = self._mempool.update(ex.txs)
