@@ -12,10 +12,12 @@ before it prevotes. No fixed count: the bound follows the measurements.
 - Prior (own speed): the proposer's execution of its block may take EXEC_SHARE_OF_PROPOSE of
   the round-0 propose timeout, at this node's measured seconds per transaction.
 - Feedback (everyone's speed, the network included): each committed height tells when 2f+1
-  prevotes for its block came in after round 0 started (consensus.actions.HeightTiming). A
-  block of n txs whose polka took d ms says blocks of n * target / d fit the target
-  POLKA_SHARE_OF_PROPOSE of the timeout; growth is at most MAX_GROWTH per height, so a
-  backlog grows blocks geometrically from what was seen to work.
+  prevotes for its block came in after round 0 started (consensus.actions.HeightTiming).
+  Of that delay, two executions of the block (at this node's speed) grow with its size and
+  the rest does not: the next block may fill what the target, POLKA_SHARE_OF_PROPOSE of
+  the timeout, leaves after the rest (without a measured speed: n * target / delay).
+  Growth is at most MAX_GROWTH per height, so a backlog grows blocks geometrically from
+  what was seen to work.
 - Slow block: a height decided after round 0 although a round-0 proposal of n txs arrived
   (too late, or judged late) halves the bound below n.
 - Start: until a height teaches otherwise the bound is START_TXS, so a burst after a (re)start
@@ -137,10 +139,14 @@ class BlockSizer:
         """Learn from a committed height of `txs` transactions (`timing` None: a block
         fetched by block sync, which says nothing about this round's speed).
 
-        At a validator that did not propose the block (`proposed` False), the polka may have
-        been completed by its own prevote, whose time is that of the proposal's arrival,
-        before this node executed it: the delay counts this node's execution of the block
-        on top (at `seconds_per_tx`), erring towards smaller blocks."""
+        With this node's execution speed known (`seconds_per_tx`), the polka's delay is
+        split into what grows with the block, two executions of it (the proposer's, then a
+        validator's), and the rest (links, votes, a busy loop), which a smaller block would
+        not shorten: the next block may fill what the target leaves after the rest. At a
+        validator that did not propose the block (`proposed` False) the polka may carry the
+        time of the proposal's arrival (its own prevote completed it inside the step that
+        executed the block), so only one execution is taken out, erring towards smaller
+        blocks. Without a speed, the whole delay is taken to grow with the block."""
         if timing is None:
             return
         if timing.round > 0:
@@ -151,10 +157,13 @@ class BlockSizer:
         if timing.polka_ms is None or timing.started_ms is None or txs < MIN_FEEDBACK_TXS:
             return
         took = float(max(1, timing.polka_ms - timing.started_ms))
-        if not proposed and seconds_per_tx is not None:
-            took += txs * seconds_per_tx * 1000
-        factor = min(MAX_GROWTH, self.target_ms / took)
-        self.limit = max(MIN_PROPOSE_TXS, int(txs * factor))
+        if seconds_per_tx is None or seconds_per_tx <= 0:
+            fit = txs * self.target_ms / took
+        else:
+            per_tx_ms = seconds_per_tx * 1000
+            rest = max(0.0, took - txs * per_tx_ms * (2 if proposed else 1))
+            fit = max(0.0, self.target_ms - rest) / (2 * per_tx_ms)
+        self.limit = max(MIN_PROPOSE_TXS, int(min(fit, txs * MAX_GROWTH)))
 
     def cap(self, seconds_per_tx: float | None, max_block_txs: int) -> int:
         """The most transactions to reap now, given this node's measured execution speed

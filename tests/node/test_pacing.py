@@ -129,15 +129,23 @@ def test_small_blocks_and_synced_blocks_teach_nothing() -> None:
     assert s.cap(None, CHAIN_MAX) == 4000
 
 
-def test_a_block_proposed_by_another_counts_this_nodes_execution_on_top() -> None:
-    """Its polka may have been completed by this node's own prevote, timed at the proposal's
-    arrival before this node executed it."""
+def test_with_a_known_speed_only_the_executions_scale_with_the_block() -> None:
+    """0.1 ms a tx: a block of 1,000 takes 2 x 100 ms of execution; the other 300 ms of its
+    polka (links, votes, a busy loop) would not shrink with it. The target (700 ms) leaves
+    400 ms for executions: 2,000 txs, not the 1,750 a proportional rule would allow."""
     s = sizer()
-    half_target_s = TARGET_MS / 2 / 1000
-    s.observe(4000, timed(int(TARGET_MS / 2)), proposed=False, seconds_per_tx=half_target_s / 4000)
-    assert s.cap(None, CHAIN_MAX) == 4000  # 350 ms + 350 ms of own execution: at the target
-    s.observe(4000, timed(int(TARGET_MS / 2)), proposed=True, seconds_per_tx=half_target_s / 4000)
-    assert s.cap(None, CHAIN_MAX) == 8000  # our own block: the polka's time is exact
+    s.observe(1000, timed(500), seconds_per_tx=0.0001)
+    assert s.cap(None, CHAIN_MAX) == 2000
+    # the rest alone beyond the target: no size fits it, the floor
+    s.observe(1000, timed(int(TARGET_MS) + 300), seconds_per_tx=0.0001)
+    assert s.cap(None, CHAIN_MAX) == MIN_PROPOSE_TXS
+
+
+def test_a_block_proposed_by_another_takes_out_one_execution_only() -> None:
+    """Its polka may carry the time of the proposal's arrival, before this node executed."""
+    s = sizer()
+    s.observe(1000, timed(500), proposed=False, seconds_per_tx=0.0001)
+    assert s.cap(None, CHAIN_MAX) == 1500  # rest 400 ms: 300 ms left for 2 x 0.1 ms a tx
 
 
 def test_feedback_and_own_speed_both_bound_the_cap() -> None:
