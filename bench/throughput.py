@@ -16,8 +16,16 @@ Saturating mode is closed-loop: each node has at most --window / N submitted tra
 that are not committed yet (the observer publishes commits to the submitter through shared memory),
 so it measures the chain's capacity instead of filling mempools.
 
+Overload (issue 14): `--overload F` first measures the saturating figure (closed loop), then
+starts a fresh network and offers F times that figure open loop, the way a client retries a
+`mempool_full` refusal (the refused transaction is offered again, ahead of that node's queue),
+and reports committed/max: the share of the capacity the chain keeps under that overload.
+`--max-block-txs` sets the chain's max_block_txs in the bench's genesis.
+
 Accounting (so that "lost" means a real loss):
 - refused: the node answered the submission with a code != 0 (a real admission refusal);
+  with --retry-full (implied by --overload) a mempool_full refusal is counted apart
+  ("refused_full_retried") and its transaction offered again;
 - errors: no answer (transport failure or RPC error): outcome unknown, not counted as refused;
 - after a refusal or error the submitter sends nothing more for that sender (its later nonces
   could never execute); txs of that sender already admitted behind the gap are "stranded";
@@ -51,6 +59,7 @@ from bench.throughput_report import pct, plot, print_table, timeline  # noqa: E4
 from node.localnet_harness import LocalNet  # noqa: E402
 from state.crypto import Signer, sha256, verify  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
+from state.errors import Code  # noqa: E402
 from state.genesis_builder import genesis_doc  # noqa: E402
 from state.tx import build_tx  # noqa: E402
 
@@ -66,9 +75,10 @@ def sender_signer(i: int) -> Signer:
     return bench_signer(b"huzhu-bench-sender", i)
 
 
-def make_template(senders: int, claimants: int) -> dict[str, Any]:
+def make_template(senders: int, claimants: int, max_block_txs: int | None = None) -> dict[str, Any]:
     return genesis_doc(
         chain_id=CHAIN_ID,
+        params=None if max_block_txs is None else {"max_block_txs": max_block_txs},
         treasury=dev_signer("treasury").public_key,
         registrars=[dev_signer("registrar").public_key],
         validators=None,
@@ -193,15 +203,20 @@ async def _submit(
     start_at: float,
     committed: Any,
     out_q: mp.Queue,
+    retry_full: bool = False,
 ) -> None:
     """Open-loop (or closed-loop saturating) submission; reports per-tx outcomes on out_q.
-    `committed[k]` is the observer's count of committed txs that went to node k."""
+    `committed[k]` is the observer's count of committed txs that went to node k. With
+    `retry_full`, a mempool_full refusal puts its transaction back at the head of its node's
+    queue (offered again like a client would; it still counts towards the rate)."""
     n = len(urls)
     queues: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
     for item in work:
         queues[item[0] % n].append(item)
     sent: list[Sent] = []
     blocked: set[int] = set()  # senders with a refused/unanswered tx: later nonces not sent
+    retry: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
+    full_retried = 0
     skipped = 0
     admitted = [0] * n  # code 0 answers per node
     pending_calls = [0] * n  # txs in RPC calls not answered yet
@@ -215,6 +230,7 @@ async def _submit(
         inflight: set[asyncio.Task[None]] = set()
 
         async def send(node: int, items: list[tuple[int, int, bytes]]) -> None:
+            nonlocal full_retried
             ts = time.time()
             calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for _, _, w in items]
             try:
@@ -224,6 +240,10 @@ async def _submit(
                 codes = [ERROR_TRANSPORT] * len(items)
             pending_calls[node] -= len(items)
             for (i, nonce, w), c in zip(items, codes, strict=False):
+                if retry_full and c == Code.MEMPOOL_FULL:
+                    full_retried += 1
+                    retry[node].append((i, nonce, w))
+                    continue
                 sent.append((sha256(w).hex(), ts, c, i, nonce))
                 if c == 0:
                     admitted[node] += 1
@@ -233,6 +253,9 @@ async def _submit(
         def take_from(node: int, want: int) -> list[tuple[int, int, bytes]]:
             nonlocal skipped
             q, chunk = queues[node], []
+            again = retry[node]
+            if again:  # earlier nonces first: their senders' later txs wait behind them
+                chunk, again[:] = again[:want], again[want:]
             while len(chunk) < want and pos[node] < len(q):
                 item = q[pos[node]]
                 pos[node] += 1
@@ -272,7 +295,12 @@ async def _submit(
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
         if inflight:
             await asyncio.wait(inflight)
-    out_q.put((sent, skipped))
+    # refused ones still waiting to be offered again are refusals after all: their senders'
+    # later nonces admitted behind them are stranded, not lost
+    gave_up = time.time()
+    for items in retry:
+        sent.extend((sha256(w).hex(), gave_up, int(Code.MEMPOOL_FULL), i, nc) for i, nc, w in items)
+    out_q.put((sent, skipped, full_retried))
 
 
 # -------------------------------------------------------------------------------- observing
@@ -354,12 +382,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     senders = args.senders
     claimants = 20
     workdir = Path(tempfile.mkdtemp(prefix="huzhu-bench-"))
-    template = make_template(senders, claimants)
+    template = make_template(senders, claimants, args.max_block_txs)
     print(f"[setup] {n} validators, {senders} senders, workdir {workdir}", flush=True)
     net = LocalNet.create(workdir, n, template, base_port=args.base_port)
     try:
         net.start_all(wait=False)
-        return asyncio.run(_run(args, net, senders, claimants))
+        result = asyncio.run(_run(args, net, senders, claimants))
+        result["rounds"] = rounds_from_log(net.log_path(0), result.pop("_heights"))
+        return result
     finally:
         net.close()
         if not args.keep:
@@ -429,6 +459,7 @@ async def _run(
                 start_at,
                 committed,
                 q,
+                args.retry_full,
             ),
         )
         proc.start()
@@ -463,7 +494,7 @@ async def _run(
         last_h = await observe(
             session, urls[0], stop, seen, blocks, start_height, node_of, committed
         )
-        sent, skipped = box["out"]
+        sent, skipped, full_retried = box["out"]
         proc.join(timeout=30)
         rss = [peak_rss_mb(pid) for pid in pids]
         cpu1 = box.get("cpu1") or [cpu_seconds(pid) for pid in pids]
@@ -483,6 +514,7 @@ async def _run(
     lost = sum(1 for h in accepted if h not in seen and h not in stranded)
     win_blocks = [b for b in blocks if w0 <= b[1] < w1]
     intervals = [(b2[1] - b1[1]) * 1000 for b1, b2 in zip(win_blocks, win_blocks[1:], strict=False)]
+    sizes = [b[2] for b in win_blocks]
     vpc = verify_per_core()
     cores = os.cpu_count() or 1
     committed_tps = len(in_window) / args.seconds
@@ -502,6 +534,7 @@ async def _run(
         "accepted": len(accepted),
         "refused": refused,
         "refused_by_code": refused_by_code,
+        "refused_full_retried": full_retried,
         "errors": errors,
         "skipped": skipped,
         "stranded": len(stranded),
@@ -512,6 +545,10 @@ async def _run(
         "lost": lost,
         "blocks": len(win_blocks),
         "block_interval_ms": round(statistics.mean(intervals), 1) if intervals else None,
+        "block_txs_mean": round(statistics.mean(sizes), 1) if sizes else None,
+        "block_txs_max": max(sizes, default=None),
+        "max_block_txs": args.max_block_txs,
+        "_heights": (win_blocks[0][0], win_blocks[-1][0]) if win_blocks else None,
         "last_height": last_h,
         "peak_rss_mb": [round(r, 1) if r else None for r in rss],
         "node_cpu_pct": cpu_pct,
@@ -528,6 +565,45 @@ async def _run(
         "timeline": timeline(seen, accepted, start_at, max([t_end, *seen.values()]) + 1.0),
     }
     return result
+
+
+def rounds_from_log(log: Path, heights: tuple[int, int] | None) -> dict[str, int] | None:
+    """Heights of the window by their deciding round, from node 0's "committed" log lines
+    (round > 0: a round was lost, to a late block, a slow validator or a timeout)."""
+    if heights is None or not log.exists():
+        return None
+    lo, hi = heights
+    out: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if "committed" not in line or " round=" not in line:
+            continue
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        try:
+            h = int(fields["height"])
+        except (KeyError, ValueError):
+            continue
+        if lo <= h <= hi:
+            r = fields.get("round", "?")
+            out[r] = out.get(r, 0) + 1
+    return out
+
+
+def overload(args: argparse.Namespace) -> dict[str, Any]:
+    """The saturating figure, then `--overload` times it offered open loop on a fresh
+    network, with refused transactions offered again: committed/max under overload."""
+    sat = run(argparse.Namespace(**{**vars(args), "rate": None, "retry_full": False}))
+    print_table(sat)
+    rate = round(sat["committed_tps"] * args.overload, 1)
+    print(f"[overload] saturating {sat['committed_tps']} tx/s; offering {rate} tx/s", flush=True)
+    over = run(argparse.Namespace(**{**vars(args), "rate": rate, "retry_full": True}))
+    return {
+        **over,
+        "saturating": sat,
+        "overload_factor": args.overload,
+        "committed_over_max": round(over["committed_tps"] / sat["committed_tps"], 3)
+        if sat["committed_tps"]
+        else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -562,13 +638,42 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="RPC ports base..base+N-1, P2P base+1000.. (default: a free range)",
     )
+    p.add_argument(
+        "--overload",
+        type=float,
+        default=None,
+        help="measure the saturating figure, then offer this many times it (fresh network, "
+        "refusals offered again) and report committed/max",
+    )
+    p.add_argument(
+        "--retry-full",
+        action="store_true",
+        help="offer a mempool_full refusal again instead of stopping its sender",
+    )
+    p.add_argument(
+        "--max-block-txs",
+        type=int,
+        default=None,
+        help="the chain's max_block_txs in the bench genesis (default: the chain's default)",
+    )
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--plot", default=None)
     p.add_argument("--keep", action="store_true", help="keep the node directory and logs")
     args = p.parse_args(argv)
-    result = run(args)
+    result = overload(args) if args.overload else run(args)
     Path(args.json_out).write_text(json.dumps(result, indent=2))
     print_table(result)
+    print(
+        f"blocks: mean {result['block_txs_mean']} txs, max {result['block_txs_max']}; "
+        f"heights by deciding round (node 0's log): {result['rounds']}; "
+        f"mempool_full refusals offered again: {result['refused_full_retried']}"
+    )
+    if args.overload:
+        print(
+            f"overload x{args.overload}: committed {result['committed_tps']} tx/s of "
+            f"{result['saturating']['committed_tps']} saturating: "
+            f"committed/max = {result['committed_over_max']}"
+        )
     if args.plot:
         plot(result, args.plot)
     return 0

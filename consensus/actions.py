@@ -49,12 +49,35 @@ class ScheduleTimeout:
 
 
 @dataclass(frozen=True, slots=True)
+class HeightTiming:
+    """When this node saw its height's milestones, on the clock its driver passed in (ms).
+
+    The proposer's block sizing reads it (node/pacing.py): how long after round 0 started
+    did 2f+1 prevotes for the decided block arrive, and did the height need more rounds.
+    A time seen inside a long step is that step's `now_ms`, so a polka completed by our own
+    prevote right after executing a proposal reads early by that execution."""
+
+    #: when this node started its first round of the height (round 0 unless it restarted
+    #: into a later one)
+    started_ms: int | None
+    #: the round that decided the height
+    round: int
+    #: when 2f+1 prevotes for the decided block were first counted in that round (None: the
+    #: decision came from precommits alone, or the polka was seen before the block)
+    polka_ms: int | None
+    #: transactions in the round-0 proposal this node held (None: none arrived): when the
+    #: height needed more rounds, the size of the block that did not make it
+    first_txs: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Committed:
     """Block `height` and the commit that proves it are durable (state included)."""
 
     height: int
     block: Block
     commit: Commit
+    timing: HeightTiming | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +118,7 @@ class Decided:
     height: int
     block: Block
     commit: Commit
+    timing: HeightTiming | None = None
 
 
 @dataclass(frozen=True, slots=True)

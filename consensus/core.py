@@ -31,6 +31,7 @@ from .actions import (
     CoreAction,
     Decided,
     EvidenceFound,
+    HeightTiming,
     InvalidMessage,
     LockChanged,
     NeedBlock,
@@ -124,6 +125,10 @@ class Core(Recovery):
         self._needed: set[bytes] = set()
         self._proposers: dict[int, bytes] = {}
         self._start_round_no = 0
+        #: when this node started its first round of the height, and when it first counted
+        #: 2f+1 prevotes for a block in each round (HeightTiming, for the proposer's sizing)
+        self._started_ms: int | None = None
+        self._polka_at: dict[int, tuple[bytes, int]] = {}
         #: own signed messages of this height (re-gossip)
         self.own_messages: dict[tuple[int, int], Vote | Proposal] = {}
 
@@ -150,8 +155,14 @@ class Core(Recovery):
 
     # ------------------------------------------------------------------ inputs
 
-    def start_height(self, ctx: HeightContext, start_at_ms: int, now_ms: int) -> list[CoreAction]:
-        """Enter `ctx.height`; round 0 starts at `start_at_ms` (the commit timeout)."""
+    def start_height(
+        self, ctx: HeightContext, start_at_ms: int, now_ms: int, *, wait: bool = False
+    ) -> list[CoreAction]:
+        """Enter `ctx.height`; round 0 starts at `start_at_ms` (the commit timeout).
+
+        With `wait`, round 0 starts from a timeout even when already due, so its propose
+        deadline counts from the driver's next `now_ms` rather than from this call's (which,
+        right after a long commit, is as old as the commit took)."""
         self._reset(ctx.height)
         self.ctx = ctx
         lock = self._restored_lock
@@ -162,7 +173,7 @@ class Core(Recovery):
             # resume in the round we last signed in; we cannot vote again below it anyway
             self._start_round_no = ls.round
             self._restore_own(ls)
-        if start_at_ms <= now_ms:
+        if start_at_ms <= now_ms and not wait:
             return self._start_round(self._start_round_no, now_ms)
         return [ScheduleTimeout(start_at_ms, ctx.height, self._start_round_no, STEP_NEW_HEIGHT)]
 
@@ -304,6 +315,8 @@ class Core(Recovery):
         assert self.ctx is not None
         self.round = round
         self.step = STEP_PROPOSE
+        if self._started_ms is None:
+            self._started_ms = now_ms
         acts: list[CoreAction] = []
         if self._can_sign() and self.proposer(round) == self.signer.public_key:  # type: ignore[union-attr]  # _can_sign(): a signer
             p = self._make_proposal(round, now_ms)
@@ -428,6 +441,7 @@ class Core(Recovery):
                 polka = self._polka_block(r, t_pv)
                 if polka is not None:  # [L36]
                     self._polka_done.add(r)
+                    self._polka_at[r] = (polka.hash, now_ms)
                     if self.step == STEP_PREVOTE:
                         self.locked_value, self.locked_round = polka, r
                         acts.append(LockChanged(self.height, r, polka))
@@ -483,7 +497,15 @@ class Core(Recovery):
             commit = Commit(self.height, r, bid, sigs)
             self.decided = block
             self.step = STEP_DECIDED
-            acts.append(Decided(self.height, block, commit))
+            polka = self._polka_at.get(r)
+            first = self.proposals.get(0)
+            timing = HeightTiming(
+                self._started_ms,
+                r,
+                polka[1] if polka is not None and polka[0] == bid else None,
+                None if first is None else len(first.block.txs),
+            )
+            acts.append(Decided(self.height, block, commit, timing))
             return True
         return False
 

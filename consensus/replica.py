@@ -34,6 +34,7 @@ from .actions import (
     CoreAction,
     Decided,
     EvidenceFound,
+    HeightTiming,
     InvalidMessage,
     LockChanged,
     NeedBlock,
@@ -329,7 +330,7 @@ class Replica:
                 req = BlockRequest(a.height, a.block_id)
                 out.append(Broadcast(BLOCKSYNC, encode_message(req)))
             elif isinstance(a, Decided):
-                out += self._commit_block(a.block, a.commit, now_ms)
+                out += self._commit_block(a.block, a.commit, now_ms, a.timing)
             else:  # pragma: no cover - a new action type the replica does not know
                 raise AssertionError(f"unhandled core action {a!r}")
         core = self.core
@@ -441,9 +442,16 @@ class Replica:
             h, vs, self.validator_set(h - 1), block.hash, block.header.time_ms, commit
         )
 
-    def _commit_block(self, block: Block, commit: Commit, now_ms: int) -> list[Action]:
+    def _commit_block(
+        self, block: Block, commit: Commit, now_ms: int, timing: HeightTiming | None = None
+    ) -> list[Action]:
         """Persist block + commit + next validator set with the state in one batch, then
-        enter the next height after the commit timeout."""
+        enter the next height after the commit timeout.
+
+        Round 0 of the next height always starts from a timeout, never inside this call:
+        `now_ms` predates the commit (a large block's commit takes a while), and a round
+        started with it would have its propose deadline early by that long, so a validator
+        could prevote nil on a proposal that arrived in time."""
         h = block.height
         assert h == self._committed + 1, "blocks are committed in order"
         vs = self.validator_set(h)
@@ -466,7 +474,7 @@ class Replica:
         self._behind_since = None
         for key in [k for k in self._timeouts if k[0] <= h]:
             del self._timeouts[key]
-        out: list[Action] = [Committed(h, block, commit), self._status_broadcast()]
+        out: list[Action] = [Committed(h, block, commit, timing), self._status_broadcast()]
         self._update_catching_up()
         ctx = self._context(h + 1)
         # commit_ms is the target block interval, counted from the committed block's time
@@ -479,7 +487,7 @@ class Replica:
             if self._catching_up
             else min(now_ms + self.params.commit_ms, max(now_ms, target))
         )
-        out += self._run(self.core.start_height(ctx, start_at, now_ms), None, now_ms)
+        out += self._run(self.core.start_height(ctx, start_at, now_ms, wait=True), None, now_ms)
         return out
 
     # ------------------------------------------------------------------ evidence

@@ -379,6 +379,8 @@ class P2PConfig(_Section):
 
 
 _MEMPOOL = MempoolLimits()  # the defaults of [mempool]
+#: `[mempool] propose_max_txs` default and maximum: no ceiling beyond the measured one
+PROPOSE_MAX_TXS_NO_CAP = 1_000_000
 
 
 class MempoolConfig(_Section):
@@ -420,11 +422,13 @@ class MempoolConfig(_Section):
         description="blocks a tx may stay pending behind a nonce gap before it is evicted",
     )
     propose_max_txs: int = Field(
-        1_500,
+        PROPOSE_MAX_TXS_NO_CAP,
         ge=1,
-        le=1_000_000,
-        description="txs this node reaps into a block it proposes (the chain's max_block_txs "
-        "still applies): bounds the proposal's execution so it fits the propose timeout",
+        le=PROPOSE_MAX_TXS_NO_CAP,
+        description="an operator's ceiling on the txs this node reaps into a block it "
+        "proposes; the default (the most) adds none: blocks are sized from measured execution "
+        "speed and timings to fit the propose timeout (node/pacing.py), within the chain's "
+        "max_block_txs",
     )
 
     def limits(self) -> MempoolLimits:

@@ -35,9 +35,11 @@ from node.config import Home, NodeConfig, load_config, split_host_port
 from node.keys import load_key
 from node.logs import kv
 from node.metrics import MetricsServer, NodeMetrics
+from node.pacing import EXEC_SHARE_OF_PROPOSE as EXEC_SHARE_OF_PROPOSE
+from node.pacing import MIN_PROPOSE_TXS as MIN_PROPOSE_TXS
 from node.pacing import PACE_EWMA_ALPHA as PACE_EWMA_ALPHA
 from node.pacing import PACE_MIN_SAMPLE_TXS as PACE_MIN_SAMPLE_TXS
-from node.pacing import PacedApp
+from node.pacing import BlockSizer, PacedApp
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
 from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals
@@ -107,6 +109,10 @@ class Node:
         self.metrics_server: MetricsServer | None = None
         #: transactions refused at admission, by error name (clients' and peers')
         self.refusals: dict[str, int] = {}
+        #: how many txs our next proposal may hold (node/pacing.py)
+        self.sizer = BlockSizer(
+            self.config.consensus.timeout_propose_ms, self.config.mempool.propose_max_txs
+        )
         self.replica: Replica
         self.chain: Chain
         self.gossip: TxGossip
@@ -420,26 +426,20 @@ class Node:
         # ScheduleTimeout: nothing to do, next_deadline() covers every pending timeout
 
     def _reap(self, max_txs: int, max_bytes: int) -> list[bytes]:
-        """Candidates for our proposal. Every validator executes a block within the propose
-        timeout (the proposer to build it, the others to judge it), so the node caps what it
-        proposes below the chain's max_block_txs: an oversized block misses the timeout,
-        wastes the round and grows the backlog that makes the next block larger still.
-        The cap is `[mempool] propose_max_txs`, lowered further to what this node measured
-        it can execute in EXEC_SHARE_OF_PROPOSE of the propose timeout (a busy machine)."""
-        cap = self.config.mempool.propose_max_txs
-        per_tx = self.app.seconds_per_tx
-        if per_tx is not None:
-            budget_s = self.config.consensus.timeout_propose_ms / 1000 * EXEC_SHARE_OF_PROPOSE
-            cap = min(cap, max(MIN_PROPOSE_TXS, int(budget_s / per_tx)))
-        return self._mempool.reap(min(max_txs, cap), max_bytes)
+        """Candidates for our proposal, at most `max_bytes` of them and as many as the
+        validators can execute before their propose timeout (`BlockSizer`, from this node's
+        execution speed and the recent heights' timings, within the chain's `max_txs` and
+        the operator's `[mempool] propose_max_txs`): an oversized block misses the timeout,
+        wastes the round and grows the backlog that makes the next block larger still."""
+        return self._mempool.reap(self.sizer.cap(self.app.seconds_per_tx, max_txs), max_bytes)
 
     def _on_execution(self, ex: Execution) -> None:
         """ChainApp's commit hook, run as the state commits: update the mempool now and keep
         the results for the Committed action that follows.
 
-        The mempool must not wait for that action: the replica enters the next height inside
-        the same call and, when the block interval is already spent, reaps and proposes at
-        once. A mempool still holding the committed txs would offer them again; execution
+        The replica starts the next round from a timeout, so the Committed action comes
+        first today; updating here keeps the mempool right whatever that order. A mempool
+        still holding the committed txs at the next reap would offer them again; execution
         drops them (stale nonces) together with every later tx of their senders."""
         self._executions[ex.height] = ex
         self._mempool_updates[ex.height] = self._mempool.update(ex.txs)
@@ -451,6 +451,12 @@ class Node:
         block = a.block
         height = a.height
         self._last_block = block
+        self.sizer.observe(
+            len(block.txs),
+            a.timing,
+            proposed=block.header.proposer == self.node_id,
+            seconds_per_tx=self.app.seconds_per_tx,
+        )
         ex = self._executions.pop(height, None)
         self._executions.clear()  # only the block being committed is ever pending
         update = self._mempool_updates.pop(height, None)
@@ -475,6 +481,7 @@ class Node:
                 height=height,
                 txs=len(block.txs),
                 round=getattr(a.commit, "round", "?"),
+                polka_ms=_polka_ms(a),
                 time=rfc3339(block.header.time_ms),
                 hash=block.hash.hex()[:12],
                 mempool=len(self._mempool),
@@ -553,9 +560,9 @@ def block_tx_budget(max_payload: int, params: ChainParams) -> int:
     return max(params.max_tx_bytes, min(MAX_BLOCK_BYTES, budget))
 
 
-#: share of the propose timeout one block execution may take: the proposer executes to
-#: build the block, then every other validator executes it again before the timeout fires
-EXEC_SHARE_OF_PROPOSE = 0.25
-#: never propose fewer than this many txs for pacing reasons (a slow sample must not
-#: starve the chain); the configured propose_max_txs still applies if lower
-MIN_PROPOSE_TXS = 200
+def _polka_ms(a: Committed) -> int | str:
+    """ms from the height's first round to 2f+1 prevotes for its block ("-" unknown)."""
+    t = a.timing
+    if t is None or t.polka_ms is None or t.started_ms is None:
+        return "-"
+    return t.polka_ms - t.started_ms

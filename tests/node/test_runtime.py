@@ -484,6 +484,7 @@ def test_pacing_lowers_the_reap_cap_to_the_measured_execution_speed(
 
     n._mempool = FakeMempool()  # type: ignore[assignment]
     n.app = FakeApp()  # type: ignore[assignment]
+    n.sizer.limit = 1_000_000  # as if the heights so far said any size fits the timeout
     budget_s = n.config.consensus.timeout_propose_ms / 1000 * runtime.EXEC_SHARE_OF_PROPOSE
     n._reap(10_000, 1 << 20)  # nothing measured yet: the configured cap
     n.app.seconds_per_tx = budget_s / 1234
@@ -492,6 +493,35 @@ def test_pacing_lowers_the_reap_cap_to_the_measured_execution_speed(
     n.app.seconds_per_tx = 10.0  # absurdly slow sample: the floor, not zero
     n._reap(10_000, 1 << 20)
     assert asked == [5000, 1234, 1000, runtime.MIN_PROPOSE_TXS]
+
+
+async def test_every_commit_reports_its_timing_to_the_block_sizer(tmp_path: Path) -> None:
+    """The sizer learns from each committed height (its size, its round, when 2f+1 prevotes
+    came in), and the default config puts no fixed cap of its own on the proposal."""
+    from consensus.actions import HeightTiming
+    from node.config import PROPOSE_MAX_TXS_NO_CAP
+    from node.pacing import BlockSizer
+
+    seen: list[tuple[int, HeightTiming | None]] = []
+
+    class Spy(BlockSizer):
+        def observe(self, txs: int, timing: HeightTiming | None, **kw: Any) -> None:
+            seen.append((txs, timing))
+            super().observe(txs, timing, **kw)
+
+    n = Node(make_home(tmp_path))
+    assert n.sizer.ceiling == PROPOSE_MAX_TXS_NO_CAP
+    n.sizer = Spy(n.config.consensus.timeout_propose_ms, n.sizer.ceiling)
+    await n.start()
+    try:
+        r = await n.service.broadcast_tx(transfer(0), "commit", timeout=20)
+        assert r["code"] == 0
+    finally:
+        await n.stop()
+    assert any(txs == 1 for txs, _ in seen)
+    for _, t in seen:
+        assert t is not None and t.round == 0 and t.started_ms is not None
+        assert t.polka_ms is not None and t.polka_ms >= t.started_ms
 
 
 def test_paced_app_ewma_ignores_small_blocks() -> None:
