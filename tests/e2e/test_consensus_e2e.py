@@ -62,7 +62,11 @@ async def _tx_event_via_ws(net: Net, i: int) -> dict:  # type: ignore[type-arg]
             await ws.send_json(
                 {"jsonrpc": "2.0", "id": k, "method": "subscribe", "params": {"event": event}}
             )
-            assert "result" in await asyncio.wait_for(ws.receive_json(), 10)
+            while True:  # a new_block event may arrive before the tx subscription's answer
+                answer = await asyncio.wait_for(ws.receive_json(), 10)
+                if answer.get("id") == k:
+                    break
+            assert "result" in answer, answer
         r = net.call(0, "broadcast_tx", tx=wire.hex(), mode="sync")
         assert r["code"] == 0, r
         blocks: dict[int, dict] = {}  # type: ignore[type-arg]
