@@ -58,6 +58,7 @@ class P2PLimits:
     are refused, while dials to the configured peers are always made (an operator listed them).
     ``send_queue_bytes`` bounds one peer's queue and ``send_queue_total_bytes`` all of them
     (a send over either is dropped and counted), so peers that stop reading hold at most that.
+    Frames of ``bulk_channels`` (transaction gossip) wait behind every other queued frame.
     """
 
     max_frame_bytes: int = 8 * 1024 * 1024
@@ -83,6 +84,8 @@ class P2PLimits:
     gossip_pending_txs: int = 20_000
     seen_cache_per_peer: int = 20_000
     channels: frozenset[int] = APP_CHANNELS
+    #: frames of these channels are written only when no frame of another channel waits
+    bulk_channels: frozenset[int] = frozenset({CH_TX})
 
     def __post_init__(self) -> None:
         # The handshake's auth frame (32-byte key + 64-byte signature) must fit in a frame.
@@ -123,6 +126,8 @@ class P2PLimits:
             raise ValueError("backoff_max_s must be >= backoff_min_s")
         if not self.channels or any(not 1 <= c <= 255 for c in self.channels):
             raise ValueError("channels must be non-empty, each in 1..255 (0 is the transport's)")
+        if not self.bulk_channels <= self.channels:
+            raise ValueError("bulk_channels must be among channels")
 
     @property
     def gossip_batch_limit(self) -> int:
