@@ -451,7 +451,7 @@ class P2PNode:
                 if channel not in channels:
                     raise ProtocolViolation(f"unknown channel {channel}")
                 result = self._on_message(peer.node_id, channel, plaintext[1:])
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
         except ProtocolViolation as exc:
             reason = f"protocol violation: {exc}"
