@@ -7,6 +7,8 @@
 - p2p: two P2PNodes over 127.0.0.1 (real handshake, ChaCha20-Poly1305 frames); one sends
   --frames frames of 200 bytes (a vote's size) to the other; CPU of the process (both ends)
   per frame until the last one arrives.
+- vote behind gossip: wall time until a vote queued after --batches tx batches reaches a peer
+  that spends --admit-ms on each batch (how long consensus waits behind transaction gossip).
 
 Figures are the median of --repeat runs, in microseconds of process CPU. Run it from two
 checkouts back to back to compare them (each run imports the code of its own checkout).
@@ -115,6 +117,43 @@ async def _p2p_once(frames: int) -> float:
     return cpu / frames * 1e6
 
 
+async def _vote_behind_gossip(batches: int, admit_ms: float) -> float:
+    """Seconds from queueing a vote behind `batches` tx batches (100 kB each) until the peer
+    has it, when the peer spends `admit_ms` admitting each batch (a 500-tx batch's signature
+    checks take ~25 ms of a free core)."""
+    lim = P2PLimits()
+    a_key, b_key = Signer(sha256(b"a")), Signer(sha256(b"b"))
+    arrived = asyncio.Event()
+    at: list[float] = []
+
+    def on_message(_p: bytes, channel: int, _m: bytes) -> None:
+        if channel == 1:
+            at.append(time.perf_counter())  # when the replica would have it
+            arrived.set()
+        else:
+            end = time.perf_counter() + admit_ms / 1000
+            while time.perf_counter() < end:
+                pass
+
+    allowed = {a_key.public_key, b_key.public_key}
+    b = P2PNode(b_key, CHAIN, ("127.0.0.1", 0), [], allowed.__contains__, lim, on_message)
+    await b.start()
+    peer = PeerAddr(b_key.public_key, "127.0.0.1", b.listen_port)
+    a = P2PNode(a_key, CHAIN, ("127.0.0.1", 0), [peer], allowed.__contains__, lim)
+    await a.start()
+    while not a.connected(b_key.public_key):
+        await asyncio.sleep(0.01)
+    for _ in range(batches):
+        a.send(b_key.public_key, 2, bytes(100_000))
+    t0 = time.perf_counter()
+    a.send(b_key.public_key, 1, bytes(200))
+    await asyncio.wait_for(arrived.wait(), 120)
+    took = at[0] - t0
+    await a.stop()
+    await b.stop()
+    return took
+
+
 def p2p_path(frames: int, repeat: int) -> float:
     return statistics.median(asyncio.run(_p2p_once(frames)) for _ in range(repeat))
 
@@ -124,10 +163,17 @@ def main() -> int:
     p.add_argument("--txs", type=int, default=1000)
     p.add_argument("--frames", type=int, default=20000)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--batches", type=int, default=20)
+    p.add_argument("--admit-ms", type=float, default=25.0)
     args = p.parse_args()
     print(f"checkout {ROOT}")
     print(f"commit path: {commit_path(args.txs, args.repeat):.3f} us per tx")
     print(f"p2p: {p2p_path(args.frames, args.repeat):.2f} us per 200-byte frame (both ends)")
+    vote = asyncio.run(_vote_behind_gossip(args.batches, args.admit_ms))
+    print(
+        f"a vote queued behind {args.batches} tx batches of 100 kB, each admitted in "
+        f"{args.admit_ms} ms: delivered after {vote * 1000:.0f} ms"
+    )
     return 0
 
 
