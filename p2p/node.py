@@ -227,15 +227,17 @@ class P2PNode:
         if peer.closed:
             return False
         size = len(plaintext)
+        bulk = plaintext[0] in lim.bulk_channels
+        share = lim.bulk_queue_share if bulk else 1.0
         if (
-            peer.queued() >= lim.send_queue_len
-            or peer.queued_bytes + size > lim.send_queue_bytes
-            or self.queued_total + size > lim.send_queue_total_bytes
+            peer.queued() >= lim.send_queue_len * share
+            or peer.queued_bytes + size > lim.send_queue_bytes * share
+            or self.queued_total + size > lim.send_queue_total_bytes * share
         ):
             peer.dropped += 1
             self.dropped_total += 1
             return False
-        (peer.bulk if plaintext[0] in lim.bulk_channels else peer.queue).append(plaintext)
+        (peer.bulk if bulk else peer.queue).append(plaintext)
         peer.queued_bytes += size
         self.queued_total += size
         peer.wake.set()

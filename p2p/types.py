@@ -58,7 +58,9 @@ class P2PLimits:
     are refused, while dials to the configured peers are always made (an operator listed them).
     ``send_queue_bytes`` bounds one peer's queue and ``send_queue_total_bytes`` all of them
     (a send over either is dropped and counted), so peers that stop reading hold at most that.
-    Frames of ``bulk_channels`` (transaction gossip) wait behind every other queued frame.
+    Frames of ``bulk_channels`` (transaction gossip) wait behind every other queued frame and
+    may fill only ``bulk_queue_share`` of those bounds (a refused batch is offered again at
+    the next gossip flush, so gossip slows down instead of crowding out consensus).
     """
 
     max_frame_bytes: int = 8 * 1024 * 1024
@@ -86,6 +88,9 @@ class P2PLimits:
     channels: frozenset[int] = APP_CHANNELS
     #: frames of these channels are written only when no frame of another channel waits
     bulk_channels: frozenset[int] = frozenset({CH_TX})
+    #: bulk frames may fill at most this share of each send-queue bound (frames, bytes per
+    #: peer, bytes in all), so a backlog of gossip never leaves votes without room
+    bulk_queue_share: float = 0.5
 
     def __post_init__(self) -> None:
         # The handshake's auth frame (32-byte key + 64-byte signature) must fit in a frame.
@@ -128,6 +133,8 @@ class P2PLimits:
             raise ValueError("channels must be non-empty, each in 1..255 (0 is the transport's)")
         if not self.bulk_channels <= self.channels:
             raise ValueError("bulk_channels must be among channels")
+        if not 0 < self.bulk_queue_share <= 1:
+            raise ValueError("bulk_queue_share must be in (0, 1]")
 
     @property
     def gossip_batch_limit(self) -> int:

@@ -316,15 +316,28 @@ def test_bulk_channels_must_be_known_channels() -> None:
     assert limits(bulk_channels=frozenset()).bulk_channels == frozenset()
 
 
-async def test_bulk_frames_count_against_the_same_queue_bounds(net: Net) -> None:
+async def test_bulk_frames_fill_only_their_share_of_the_queue_bounds(net: Net) -> None:
     b = await net.node(key(2))
-    a = await net.node(key(1), [b.addr()], lim=limits(send_queue_len=3, send_queue_bytes=1000))
+    lim = limits(send_queue_len=4, send_queue_bytes=1000, bulk_queue_share=0.5)
+    a = await net.node(key(1), [b.addr()], lim=lim)
     assert await linked(a, b)
-    assert [a.node.send(b.id, 2, b"t%d" % i) for i in range(2)] == [True, True]
-    assert a.node.send(b.id, 1, b"v") and not a.node.send(b.id, 1, b"w")  # 3 queued in all
-    assert a.node.dropped_total == 1
-    assert await eventually(lambda: len(b.msgs) == 3)
-    assert [m[2] for m in b.msgs] == [b"v", b"t0", b"t1"]
+    # frames: 2 of 4 for bulk; the other channels still have room for the rest
+    assert [a.node.send(b.id, 2, b"t%d" % i) for i in range(3)] == [True, True, False]
+    assert [a.node.send(b.id, 1, b"v%d" % i) for i in range(3)] == [True, True, False]
+    assert a.node.dropped_total == 2
+    assert await eventually(lambda: len(b.msgs) == 4)
+    assert [m[2] for m in b.msgs] == [b"v0", b"v1", b"t0", b"t1"]
+    # bytes: bulk may queue 500 of the 1000 (plaintext = payload + channel byte)
+    assert a.node.send(b.id, 2, bytes(499)) and not a.node.send(b.id, 2, bytes(1))
+    assert a.node.send(b.id, 1, bytes(499))
+    assert await eventually(lambda: len(b.msgs) == 6)
+
+
+def test_bulk_queue_share_bounds() -> None:
+    for bad in (0.0, -0.1, 1.01):
+        with pytest.raises(ValueError, match="bulk_queue_share"):
+            limits(bulk_queue_share=bad)
+    assert limits(bulk_queue_share=1.0).bulk_queue_share == 1.0
 
 
 async def test_slow_reader_does_not_block_others(net: Net) -> None:
