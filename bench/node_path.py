@@ -154,7 +154,11 @@ async def _vote_behind_gossip(batches: int, admit_ms: float) -> float:
     return took
 
 
-def p2p_path(frames: int, repeat: int) -> float:
+def p2p_path(frames: int, repeat: int, uvloop: bool = False) -> float:
+    if uvloop:
+        import uvloop as uv
+
+        return statistics.median(uv.run(_p2p_once(frames)) for _ in range(repeat))
     return statistics.median(asyncio.run(_p2p_once(frames)) for _ in range(repeat))
 
 
@@ -165,10 +169,13 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--admit-ms", type=float, default=25.0)
+    p.add_argument("--uvloop", action="store_true", help="the p2p figure on uvloop's loop")
     args = p.parse_args()
     print(f"checkout {ROOT}")
     print(f"commit path: {commit_path(args.txs, args.repeat):.3f} us per tx")
-    print(f"p2p: {p2p_path(args.frames, args.repeat):.2f} us per 200-byte frame (both ends)")
+    us = p2p_path(args.frames, args.repeat, args.uvloop)
+    loop = "uvloop" if args.uvloop else "asyncio"
+    print(f"p2p ({loop}): {us:.2f} us per 200-byte frame (both ends)")
     vote = asyncio.run(_vote_behind_gossip(args.batches, args.admit_ms))
     print(
         f"a vote queued behind {args.batches} tx batches of 100 kB, each admitted in "
