@@ -1,7 +1,8 @@
 """P2PNode: listener, dialer and peer manager over :mod:`p2p.secret` links.
 
 One task reads each peer (and runs the application's ``on_message`` in order), one writes
-from a bounded queue, one sends pings and drops the peer when it goes quiet. A slow peer
+from a bounded queue (frames of the bulk channels, transaction gossip, only when nothing else
+waits), one sends pings and drops the peer when it goes quiet. A slow peer
 only ever fills its own queue: ``send`` then returns False and counts a drop; nobody waits.
 Every failure that comes from the network ends in a log line and a closed connection (and a
 ban when the peer is provably misbehaving); nothing raises into the event loop.
@@ -226,15 +227,17 @@ class P2PNode:
         if peer.closed:
             return False
         size = len(plaintext)
+        bulk = plaintext[0] in lim.bulk_channels
+        share = lim.bulk_queue_share if bulk else 1.0
         if (
-            len(peer.queue) >= lim.send_queue_len
-            or peer.queued_bytes + size > lim.send_queue_bytes
-            or self.queued_total + size > lim.send_queue_total_bytes
+            peer.queued() >= lim.send_queue_len * share
+            or peer.queued_bytes + size > lim.send_queue_bytes * share
+            or self.queued_total + size > lim.send_queue_total_bytes * share
         ):
             peer.dropped += 1
             self.dropped_total += 1
             return False
-        peer.queue.append(plaintext)
+        (peer.bulk if bulk else peer.queue).append(plaintext)
         peer.queued_bytes += size
         self.queued_total += size
         peer.wake.set()
@@ -390,15 +393,11 @@ class P2PNode:
         self._peers[peer_key] = peer
         if existing is not None:
             # Hand over what the old link had not written yet; the new one seals it anew.
-            peer.queue.extend(existing.queue)
-            peer.queued_bytes = existing.queued_bytes
-            peer.dropped = existing.dropped
-            existing.queue.clear()
-            existing.queued_bytes = 0
+            peer.take_over(existing)
             self._close_peer(existing, "replaced by a newer link")
         peer.tasks.append(self._spawn(self._writer_loop(peer), f"p2p write {address}"))
         peer.tasks.append(self._spawn(self._keepalive_loop(peer), f"p2p ping {address}"))
-        if peer.queue:
+        if peer.queued():
             peer.wake.set()
         log.info("p2p up %s %s %s", direction, address, peer_key.hex()[:16])
         if existing is None:
@@ -419,9 +418,7 @@ class P2PNode:
         except Exception:  # a transport already torn down by the OS
             pass
         # What it had not written is dropped with it (a replaced link handed its queue over).
-        self.queued_total -= peer.queued_bytes
-        peer.queue.clear()
-        peer.queued_bytes = 0
+        self.queued_total -= peer.clear()
         peer.done.set()
         if self._peers.get(peer.node_id) is peer:
             del self._peers[peer.node_id]
@@ -456,7 +453,7 @@ class P2PNode:
                 if channel not in channels:
                     raise ProtocolViolation(f"unknown channel {channel}")
                 result = self._on_message(peer.node_id, channel, plaintext[1:])
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
         except ProtocolViolation as exc:
             reason = f"protocol violation: {exc}"
@@ -487,20 +484,22 @@ class P2PNode:
         writer = peer.conn.writer
         try:
             while True:
-                while not peer.queue:
+                while not peer.queued():
                     peer.wake.clear()
                     await peer.wake.wait()
+                frames: list[bytes] = []
                 written = 0
-                while peer.queue and written < WRITE_BATCH_BYTES:
-                    item = peer.queue.popleft()
+                while written < WRITE_BATCH_BYTES and peer.queued():
+                    item = peer.pop()
                     peer.queued_bytes -= len(item)
                     self.queued_total -= len(item)
                     self.sent_bytes[item[0]] = self.sent_bytes.get(item[0], 0) + len(item)
                     if item[0] == CH_CONTROL and item[1] == PONG:
                         peer.pong_pending = False
                     frame = peer.conn.seal(item)
-                    writer.write(frame)
+                    frames.append(frame)
                     written += len(frame)
+                writer.write(frames[0] if len(frames) == 1 else b"".join(frames))
                 # A peer that stops reading would block here forever; bound it.
                 async with asyncio.timeout(self.limits.idle_timeout_s):
                     await writer.drain()

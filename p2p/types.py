@@ -58,6 +58,9 @@ class P2PLimits:
     are refused, while dials to the configured peers are always made (an operator listed them).
     ``send_queue_bytes`` bounds one peer's queue and ``send_queue_total_bytes`` all of them
     (a send over either is dropped and counted), so peers that stop reading hold at most that.
+    Frames of ``bulk_channels`` (transaction gossip) wait behind every other queued frame and
+    may fill only ``bulk_queue_share`` of those bounds (a refused batch is offered again at
+    the next gossip flush, so gossip slows down instead of crowding out consensus).
     """
 
     max_frame_bytes: int = 8 * 1024 * 1024
@@ -83,6 +86,11 @@ class P2PLimits:
     gossip_pending_txs: int = 20_000
     seen_cache_per_peer: int = 20_000
     channels: frozenset[int] = APP_CHANNELS
+    #: frames of these channels are written only when no frame of another channel waits
+    bulk_channels: frozenset[int] = frozenset({CH_TX})
+    #: bulk frames may fill at most this share of each send-queue bound (frames, bytes per
+    #: peer, bytes in all), so a backlog of gossip never leaves votes without room
+    bulk_queue_share: float = 0.5
 
     def __post_init__(self) -> None:
         # The handshake's auth frame (32-byte key + 64-byte signature) must fit in a frame.
@@ -123,6 +131,10 @@ class P2PLimits:
             raise ValueError("backoff_max_s must be >= backoff_min_s")
         if not self.channels or any(not 1 <= c <= 255 for c in self.channels):
             raise ValueError("channels must be non-empty, each in 1..255 (0 is the transport's)")
+        if not self.bulk_channels <= self.channels:
+            raise ValueError("bulk_channels must be among channels")
+        if not 0 < self.bulk_queue_share <= 1:
+            raise ValueError("bulk_queue_share must be in (0, 1]")
 
     @property
     def gossip_batch_limit(self) -> int:

@@ -46,8 +46,11 @@ async def test_two_nodes_exchange_on_all_channels(net: Net) -> None:
         assert a.node.send(b.id, ch, b"a->b %d" % ch)
         assert b.node.send(a.id, ch, b"b->a %d" % ch)
     assert await eventually(lambda: len(a.msgs) == 4 and len(b.msgs) == 4)
-    assert b.msgs == [(a.id, ch, b"a->b %d" % ch) for ch in (1, 2, 3, 4)]  # in order
-    assert a.msgs == [(b.id, ch, b"b->a %d" % ch) for ch in (1, 2, 3, 4)]
+    # in order, except that tx gossip (channel 2, bulk) may be overtaken by the others
+    order = sorted((1, 2, 3, 4), key=lambda ch: ch in a.node.limits.bulk_channels)
+    assert [m[1] for m in b.msgs] in ([1, 2, 3, 4], order)
+    assert sorted(b.msgs) == [(a.id, ch, b"a->b %d" % ch) for ch in (1, 2, 3, 4)]
+    assert sorted(a.msgs) == [(b.id, ch, b"b->a %d" % ch) for ch in (1, 2, 3, 4)]
     assert a.events == [(b.id, True)] and b.events == [(a.id, True)]
     [pa] = a.node.peers()
     [pb] = b.node.peers()
@@ -284,6 +287,57 @@ async def test_send_queue_full_returns_false_and_counts(net: Net) -> None:
     assert a.node.peers()[0].dropped == 2
     assert await eventually(lambda: len(b.msgs) == 4)
     assert a.node.broadcast(1, b"after drain") == 1
+
+
+async def test_bulk_channel_waits_behind_urgent_frames_and_keeps_its_order(net: Net) -> None:
+    # A vote queued after a backlog of tx batches is written before them (at 21 validators
+    # votes waited behind megabytes of gossip and heights took rounds to decide).
+    b = await net.node(key(2))
+    a = await net.node(key(1), [b.addr()], lim=limits(send_queue_len=64))
+    assert await linked(a, b)
+    assert a.node.limits.bulk_channels == frozenset({2})
+    # No await in between: the writer task cannot run, so all of it is queued at once.
+    for i in range(10):
+        assert a.node.send(b.id, 2, b"tx %d" % i)
+    assert a.node.send(b.id, 1, b"vote")
+    assert a.node.send(b.id, 3, b"sync")
+    assert a.node.send(b.id, 2, b"tx 10")
+    assert a.node.send(b.id, 1, b"vote 2")
+    assert await eventually(lambda: len(b.msgs) == 14)
+    assert [m[2] for m in b.msgs] == [b"vote", b"sync", b"vote 2"] + [
+        b"tx %d" % i for i in range(11)
+    ]
+    assert a.node.queued_total == 0 and a.node.limits.send_queue_len == 64
+
+
+def test_bulk_channels_must_be_known_channels() -> None:
+    with pytest.raises(ValueError, match="bulk_channels"):
+        limits(bulk_channels=frozenset({9}))
+    assert limits(bulk_channels=frozenset()).bulk_channels == frozenset()
+
+
+async def test_bulk_frames_fill_only_their_share_of_the_queue_bounds(net: Net) -> None:
+    b = await net.node(key(2))
+    lim = limits(send_queue_len=4, send_queue_bytes=1000, bulk_queue_share=0.5)
+    a = await net.node(key(1), [b.addr()], lim=lim)
+    assert await linked(a, b)
+    # frames: 2 of 4 for bulk; the other channels still have room for the rest
+    assert [a.node.send(b.id, 2, b"t%d" % i) for i in range(3)] == [True, True, False]
+    assert [a.node.send(b.id, 1, b"v%d" % i) for i in range(3)] == [True, True, False]
+    assert a.node.dropped_total == 2
+    assert await eventually(lambda: len(b.msgs) == 4)
+    assert [m[2] for m in b.msgs] == [b"v0", b"v1", b"t0", b"t1"]
+    # bytes: bulk may queue 500 of the 1000 (plaintext = payload + channel byte)
+    assert a.node.send(b.id, 2, bytes(499)) and not a.node.send(b.id, 2, bytes(1))
+    assert a.node.send(b.id, 1, bytes(499))
+    assert await eventually(lambda: len(b.msgs) == 6)
+
+
+def test_bulk_queue_share_bounds() -> None:
+    for bad in (0.0, -0.1, 1.01):
+        with pytest.raises(ValueError, match="bulk_queue_share"):
+            limits(bulk_queue_share=bad)
+    assert limits(bulk_queue_share=1.0).bulk_queue_share == 1.0
 
 
 async def test_slow_reader_does_not_block_others(net: Net) -> None:

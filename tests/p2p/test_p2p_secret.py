@@ -205,3 +205,30 @@ async def test_handshake_refuses_bad_magic_and_reflected_key() -> None:
         w.close()
     server.close()
     server2.close()
+
+
+@pytest.mark.parametrize("size", [1, 17, 255, 4096, 70_000])
+def test_direct_aead_matches_pynacl_and_refuses_tampering(size: int) -> None:
+    # The frame layer calls libsodium itself (PyNaCl's wrapper cost ~10x the cipher);
+    # its bytes must stay exactly PyNaCl's, and a flipped bit or wrong aad must fail.
+    import nacl.bindings
+
+    from p2p.secret import aead_open, aead_seal
+
+    k = bytes(range(32))
+    nonce = (7).to_bytes(12, "little")
+    msg = bytes((i * 31) % 256 for i in range(size))
+    aad = size.to_bytes(4, "big")
+    ct = aead_seal(msg, aad, nonce, k)
+    assert ct == nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt(msg, aad, nonce, k)
+    assert aead_open(ct, aad, nonce, k) == msg
+    bad = bytearray(ct)
+    bad[size // 2] ^= 1
+    assert aead_open(bytes(bad), aad, nonce, k) is None
+    assert aead_open(ct, b"\x00" + aad[1:] if aad[0] else b"\x01" + aad[1:], nonce, k) is None
+    assert aead_open(ct, aad, (8).to_bytes(12, "little"), k) is None
+    assert aead_open(ct[:15], aad, nonce, k) is None  # shorter than a tag
+    with pytest.raises(ValueError):
+        aead_seal(msg, aad, nonce[:11], k)
+    with pytest.raises(ValueError):
+        aead_open(ct, aad, nonce, k[:31])
