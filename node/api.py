@@ -125,8 +125,12 @@ class NodeAPI(Protocol):
         """
         ...
 
-    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+    def subscribe_events(
+        self, listener: EventListener, wants: Callable[[str], bool] | None = None
+    ) -> Callable[[], None]:
         """Register ``listener`` for every event; return a function that unregisters it.
+        ``wants(kind)``, when given, tells whether the listener would use an event of that
+        kind now: the node may skip building events nobody wants.
 
         After each committed block the node calls, in this order,
         ``listener("new_block", data)`` with ``data`` exactly the ``block`` method's result

@@ -153,7 +153,9 @@ class RpcServer:
             await self._runner.cleanup()
             self._runner = None
             raise
-        self._unsubscribe_events = self.api.subscribe_events(self._on_event)
+        self._unsubscribe_events = self.api.subscribe_events(
+            self._on_event, wants=self._wants_event
+        )
 
     @property
     def host(self) -> str:
@@ -375,6 +377,11 @@ class RpcServer:
         if conn.subs.pop(subscription, None) is None:
             raise RpcError(NOT_FOUND, f"not found: subscription {shown(subscription)!r}")
         return True
+
+    def _wants_event(self, kind: str) -> bool:
+        """Whether any WebSocket subscribes to `kind` now: the node skips building the
+        events nobody reads (a `tx` event per committed transaction, usually for nobody)."""
+        return any(kind in c.subs.values() for c in self._conns)
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         """NodeAPI listener: fan out without awaiting; drop subscribers that lag."""

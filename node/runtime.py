@@ -469,7 +469,14 @@ class Node:
             self.gossip.remove([t.hash for t in dropped])
         results = ex.results if ex is not None and list(ex.txs) == list(block.txs) else None
         decoded = {t.hash: t for t in included}
-        self.service.on_committed(height, block, a.commit, decoded, results)
+        self.service.on_committed(
+            height,
+            block,
+            a.commit,
+            decoded,
+            results,
+            hashes=ex.tx_hashes if ex is not None and results is not None else None,
+        )
         self.service.on_dropped(dropped)
         self._refresh_allowed()
         if self.metrics is not None:

@@ -74,7 +74,9 @@ class FakeNode:
         self.nonces: dict[bytes, int] = {}
         self.commit_delay: float | None = 0.0  # None: never included (commit times out)
 
-    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+    def subscribe_events(
+        self, listener: EventListener, wants: Callable[[str], bool] | None = None
+    ) -> Callable[[], None]:
         self.listeners.append(listener)
         return lambda: self.listeners.remove(listener)
 

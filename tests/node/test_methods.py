@@ -155,7 +155,7 @@ class _Reads:
         for m in METHODS:
             setattr(self, m.py_name, _taking(*(p.name for p in m.params)))
 
-    def subscribe_events(self, listener: Any) -> Any:
+    def subscribe_events(self, listener: Any, wants: Any = None) -> Any:
         return lambda: None
 
 
