@@ -18,6 +18,9 @@ hashes. `--path decode` is the bench's older path, kept for comparison with earl
 `exec_thread_cpu_tps` divides by the CPU time of the executing thread alone
 (`time.thread_time`): on a shared machine it moves least, and it leaves out LevelDB's
 background compaction thread (which `exec_cpu_tps`, the whole process, counts).
+`--gc node` (the default) sets the garbage collector's thresholds as a node does
+(node/vitals.py `tune_gc`); `--gc default` keeps CPython's. `gc_s` is the executing thread's
+time in collections during the timed blocks.
 `verify_tps` is pynacl Ed25519 verifications per second in the same run, for comparison.
 `--profile` prints the hottest functions (cProfile) of the timed part. `--cold` reopens the
 chain from the store before the timed blocks (a restarted node: tree cache refilled by
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import hashlib
 import json
 import pstats
@@ -52,6 +56,26 @@ from state.tx import Tx, build_tx, verify_tx  # noqa: E402
 CHAIN_ID = "huzhu-bench"
 BALANCE = 10_000_000
 PATHS = ("node", "decode")
+GC_MODES = ("node", "default")
+
+
+class GcTimer:
+    """Thread CPU time spent in the cyclic garbage collector while `on`."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.total = 0.0
+        self.count = 0
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._t0 = time.thread_time()
+        else:
+            self.total += time.thread_time() - self._t0
+            self.count += 1
 
 
 def signer(i: int) -> Signer:
@@ -81,9 +105,37 @@ def run(
     cold: bool = False,
     history: int = DEFAULT_STATE_HISTORY,
     path: str = "node",
+    gc_mode: str = "node",
 ) -> dict[str, Any]:
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, not {path!r}")
+    if gc_mode not in GC_MODES:
+        raise ValueError(f"gc must be one of {GC_MODES}, not {gc_mode!r}")
+    saved_gc = gc.get_threshold()
+    if gc_mode == "node":
+        from node.vitals import tune_gc
+
+        tune_gc()
+    gct = GcTimer()
+    gc.callbacks.append(gct)
+    try:
+        return _run(accounts, blocks, block_txs, profile, cold, history, path, gc_mode, gct)
+    finally:
+        gc.callbacks.remove(gct)
+        gc.set_threshold(*saved_gc)
+
+
+def _run(
+    accounts: int,
+    blocks: int,
+    block_txs: int,
+    profile: bool,
+    cold: bool,
+    history: int,
+    path: str,
+    gc_mode: str,
+    gct: GcTimer,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     signers = [signer(i) for i in range(accounts)]
     genesis = make_genesis(signers)
@@ -94,6 +146,7 @@ def run(
         "cold": cold,
         "state_history": history,
         "path": path,
+        "gc": gc_mode,
     }
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as tmp:
         store = LevelDBStore(tmp)
@@ -193,6 +246,7 @@ def run(
         exec_s = commit_s = 0.0
         cpu[0] = cpu[1] = 0.0
         per_block = []
+        gct.on = True
         if prof:
             prof.enable()
         for txs in planned:
@@ -202,6 +256,9 @@ def run(
             per_block.append(round(e + c, 4))
         if prof:
             prof.disable()
+        gct.on = False
+        out["gc_s"] = round(gct.total, 3)
+        out["gc_collections"] = gct.count
         total = sum(len(b) for b in planned)
         out["timed_txs"] = total
         out["execute_s"] = round(exec_s, 3)
@@ -242,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold", action="store_true", help="reopen the chain before timing")
     ap.add_argument("--history", type=int, default=DEFAULT_STATE_HISTORY, help="state_history")
     ap.add_argument("--path", choices=PATHS, default="node", help="what is timed (see above)")
+    ap.add_argument("--gc", choices=GC_MODES, default="node", help="collector thresholds")
     args = ap.parse_args(argv)
     if args.accounts < 20:
         ap.error("--accounts must be at least 20")
@@ -253,18 +311,20 @@ def main(argv: list[str] | None = None) -> int:
         args.cold,
         args.history,
         args.path,
+        args.gc,
     )
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     rows = [
         ("accounts", res["accounts"]),
         ("timed blocks x txs", f"{res['blocks']} x {res['block_txs']}"),
-        ("path", res["path"]),
+        ("path, gc", f"{res['path']}, {res['gc']}"),
         ("execute (s)", res["execute_s"]),
         ("commit (s)", res["commit_s"]),
         ("exec_tps (execute+commit)", res["exec_tps"]),
         ("exec_cpu_tps (CPU time)", res["exec_cpu_tps"]),
         ("exec_thread_cpu_tps", res["exec_thread_cpu_tps"]),
         ("exec us/tx (thread CPU)", res["exec_us_per_tx"]),
+        ("gc (s, thread CPU)", res["gc_s"]),
         ("verify_tps (Ed25519, 1 core)", res["verify_tps"]),
         ("verify_cpu_tps (CPU time)", res["verify_cpu_tps"]),
         ("ratio exec/verify (wall)", res["ratio"]),
