@@ -349,10 +349,14 @@ class Chain:
         assert ex.height == self.height + 1, f"commit of {ex.height} at height {self.height}"
         assert ex.prev_root == self.state_root, "execution was computed on another state"
         h = ex.height
-        # pruning first: a node this block writes again must win over a delete of it there
-        batch = self._prune(h)
-        ops = batch.ops
-        ops.update(ex.writes.ops)
+        # a node this block writes again must win over a delete of it by pruning: the block's
+        # writes first (a copy: the cached Execution stays as it was), then the prune's ops
+        # only where the block writes nothing
+        batch = Batch()
+        ops = batch.ops = ex.writes.ops.copy()
+        for k, v in self._prune(h).ops.items():
+            if k not in ops:
+                ops[k] = v
         pack = K.pack
         results = []
         for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
