@@ -85,6 +85,12 @@ MAX_STATE_HISTORY = 1 << 40
 MAX_PRUNE_PER_BLOCK = 1_000_000
 
 _MISSING = object()
+_OK_TAIL = b"\xa3log\xa0"  # "log": "" in msgpack
+
+
+def _ok_head(height: int) -> bytes:
+    """The bytes of pack({"code": 0, "height": height, "index": i, "log": ""}) before i."""
+    return b"\x84\xa4code\x00\xa6height" + K.pack(height) + b"\xa5index"
 
 
 def _never(tx_hash: bytes) -> bool:
@@ -359,10 +365,17 @@ class Chain:
                 ops[k] = v
         pack = K.pack
         results = []
+        # the x/ record of an accepted tx with no log is pack({"code": 0, "height": h, "index":
+        # i, "log": ""}): the same bytes from this block's prefix, i and the fixed tail
+        ok_head = _ok_head(h)
         for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
             code = int(res.code)
-            ops[TX_INDEX + tx_hash] = pack({"code": code, "height": h, "index": i, "log": res.log})
-            results.append({"code": code, "hash": tx_hash, "log": res.log})
+            log = res.log
+            if code == 0 and log == "":
+                ops[TX_INDEX + tx_hash] = ok_head + pack(i) + _OK_TAIL
+            else:
+                ops[TX_INDEX + tx_hash] = pack({"code": code, "height": h, "index": i, "log": log})
+            results.append({"code": code, "hash": tx_hash, "log": log})
         ops[RESULTS + K.be64(h)] = pack({"events": ex.events, "results": results})
         ops[META_HEIGHT] = pack(h)
         ops[META_ROOT] = ex.state_root

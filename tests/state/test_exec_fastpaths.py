@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from test_machine import Harness, addr, ok
 
+from state import keys as K
+from state.chain import _OK_TAIL, _ok_head
 from state.model import Member, Pool
 from state.store import Batch, MemoryStore
 from state.tree import EMPTY_ROOT, StateTree, _decode_internal
@@ -89,3 +91,24 @@ def test_an_internal_node_stores_exactly_its_present_children_in_nibble_order(
     )
     decoded, _, got_bitmap = _decode_internal(raw)
     assert list(decoded) == children and got_bitmap == bitmap
+
+
+@pytest.mark.parametrize("height", [1, 127, 128, 255, 256, 65_535, 65_536, 2**32, 2**53 - 1])
+def test_the_tx_index_record_of_an_accepted_tx_is_the_canonical_encoding(height: int) -> None:
+    for i in (0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1):
+        built = _ok_head(height) + K.pack(i) + _OK_TAIL
+        assert built == K.pack({"code": 0, "height": height, "index": i, "log": ""})
+
+
+def test_a_block_indexes_accepted_and_refused_txs_canonically() -> None:
+    hx = Harness()
+    txs = [
+        hx.tx("m1", "transfer", to=addr("m2"), amount=1),
+        hx.tx("m2", "transfer", to=addr("m1"), amount=10**15),  # refused: insufficient funds
+        hx.tx("m3", "transfer", to=addr("m1"), amount=2),
+    ]
+    ex = hx.block(txs)
+    assert [r.code for r in ex.results][1] != 0
+    for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
+        want = {"code": int(res.code), "height": ex.height, "index": i, "log": res.log}
+        assert hx.store.get(b"x/" + tx_hash) == K.pack(want)
