@@ -326,21 +326,19 @@ class StateTree(TreeVersions):
             p = self._prefix
             written = self._written
             fresh = self._fresh  # the hashes written, as `written` holds their store keys
-            cache = self._cache
-            pop = cache.pop
             deletes = 0
+            # retired nodes left the cache as they were retired (see _apply_internal); those
+            # written again by this update return to it with the fresh ones
             if version is None:
                 for h in self._dead:
                     if h not in fresh:
                         ops[p + h] = None
-                        pop(h, None)
                         deletes += 1
             else:
                 stale = self._stale_prefix + U64.pack(version)
                 for h in self._dead:
                     if h not in fresh:
                         ops[stale + h] = b""
-                        pop(h, None)
                         deletes += 1
             ops.update(written)
             if version is not None:
@@ -412,6 +410,7 @@ class StateTree(TreeVersions):
             _, kh, value, _ = items[0]
             if kh == kh0:
                 self._dead.add(h)
+                self._cache.pop(h, None)
                 if value is None:
                     return None, False
                 return self._new_leaf(kh, value), True
@@ -419,6 +418,7 @@ class StateTree(TreeVersions):
                 return h, True  # deleting an absent key
         elif any(it[1] == kh0 for it in items):
             self._dead.add(h)  # this key is set or deleted: the old leaf goes
+            self._cache.pop(h, None)
             return self._build(depth, items)
         merged = sorted([*items, (kh0.hex(), kh0, None, h)])
         return self._build(depth, merged)
@@ -463,6 +463,7 @@ class StateTree(TreeVersions):
                     kh0 = load(c)
                     if kh0 == kh:
                         dead.add(c)
+                        self._cache.pop(c, None)
                         if value is None:
                             new, new_leaf = None, False
                         else:
@@ -522,6 +523,7 @@ class StateTree(TreeVersions):
             kh0 = self._load(c)
             if kh0 == kh:
                 self._dead.add(c)
+                self._cache.pop(c, None)
                 if value is None:
                     new, new_leaf = None, False
                 else:
@@ -556,13 +558,16 @@ class StateTree(TreeVersions):
         shared by the batched and the single-key paths."""
         if not bitmap:
             self._dead.add(h)
+            self._cache.pop(h, None)
             return None, False
         if not bitmap & (bitmap - 1) and leafmap & bitmap:
             self._dead.add(h)  # one leaf left: it moves up to this position
+            self._cache.pop(h, None)
             return children[bitmap.bit_length() - 1], True
         new_h = self._new_internal(children, leafmap, bitmap)
         if new_h != h:
             self._dead.add(h)
+            self._cache.pop(h, None)
         return new_h, False
 
 
