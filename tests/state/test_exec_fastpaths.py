@@ -15,6 +15,7 @@ from state.chain import _OK_TAIL, _ok_head
 from state.model import Member, Pool
 from state.store import Batch, MemoryStore
 from state.tree import EMPTY_ROOT, StateTree, _decode_internal
+from state.txindex import addresses, entry_key, index_batch
 
 
 def test_a_block_write_wins_over_a_prune_delete_of_the_same_key_in_one_commit() -> None:
@@ -112,3 +113,21 @@ def test_a_block_indexes_accepted_and_refused_txs_canonically() -> None:
     for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
         want = {"code": int(res.code), "height": ex.height, "index": i, "log": res.log}
         assert hx.store.get(b"x/" + tx_hash) == K.pack(want)
+
+
+@pytest.mark.parametrize("height", [1, 255, 2**32 + 7])
+def test_the_account_history_entries_are_at_entry_key(height: int) -> None:
+    hx = Harness()
+    txs = [
+        hx.tx("m1", "transfer", to=addr("m2"), amount=1),
+        hx.tx("m2", "transfer", to=addr("m2"), amount=1),  # to oneself: one entry
+        hx.tx("m3", "join", pool="med"),
+    ]
+    hashes = [t.hash for t in txs]
+    got = index_batch(height, [t.wire for t in txs], hashes).ops
+    want = {
+        entry_key(a, height, i): t.hash
+        for i, t in enumerate(txs)
+        for a in addresses(t.sender, t.payload)
+    }
+    assert got == want and len(want) == 4
