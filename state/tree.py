@@ -98,11 +98,13 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from itertools import islice
-from operator import itemgetter
 
 from state.store import Batch, KVStore
+from state.treenodes import PRESENT as _PRESENT
+from state.treenodes import decode_internal as _decode_internal
+from state.treenodes import present as _present
 from state.treeproof import EMPTY_ROOT as EMPTY_ROOT
 from state.treeproof import HASH_LEN as HASH_LEN
 from state.treeproof import INTERNAL_TAG as _INTERNAL_TAG
@@ -123,25 +125,6 @@ _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
 
 class MissingNodeError(KeyError):
     """A node of the asked root is not in the store: an unknown or pruned (old) root."""
-
-
-def _decode_internal(node: bytes) -> tuple[tuple[bytes, ...], int, int]:
-    """Children, leafmap and bitmap of a stored internal node.
-
-    An empty child is the EMPTY_ROOT object itself, so a node's hash preimage is just the
-    concatenation of its children and `c is EMPTY_ROOT` tests emptiness.
-    """
-    bitmap = (node[1] << 8) | node[2]
-    leafmap = (node[3] << 8) | node[4]
-    children: list[bytes] = [EMPTY_ROOT] * 16
-    pos = 5
-    for i in range(16):
-        if bitmap >> i & 1:
-            children[i] = node[pos : pos + HASH_LEN]
-            pos += HASH_LEN
-    # a tuple of bytes: the garbage collector stops tracking it, so a big cache of decoded
-    # nodes does not lengthen every full collection
-    return tuple(children), leafmap, bitmap
 
 
 # An update item: (hex of kh, kh, new value or None for delete, hash of an existing leaf that is
@@ -569,26 +552,6 @@ class StateTree(TreeVersions):
             self._dead.add(h)
             self._cache.pop(h, None)
         return new_h, False
-
-
-#: bitmap -> a function giving the children whose bit is set, in nibble order (an
-#: itemgetter: one C call instead of a Python filter over 16 hashes), filled as bitmaps occur
-_PRESENT: dict[int, Callable[[list[bytes]], tuple[bytes, ...]]] = {}
-
-
-def _present(bitmap: int) -> Callable[[list[bytes]], tuple[bytes, ...]]:
-    idx = [i for i in range(16) if bitmap >> i & 1]
-    pick: Callable[[list[bytes]], tuple[bytes, ...]]
-    if len(idx) == 1:
-        i = idx[0]
-
-        def pick(children: list[bytes]) -> tuple[bytes, ...]:
-            return (children[i],)
-
-    else:
-        pick = itemgetter(*idx)
-    _PRESENT[bitmap] = pick
-    return pick
 
 
 def _groups(items: list[_Item], depth: int) -> list[tuple[int, list[_Item]]]:
