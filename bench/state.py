@@ -8,6 +8,19 @@ transactions (70 % transfers, 20 % pool `pay`, 10 % `join` by new members), then
 `Chain.execute` + `Chain.commit` of each block with signature checks excluded
 (`verified=lambda h: True`: the mempool verified them at admission). `exec_tps` counts
 transactions executed and committed per second, state root and synced batch included.
+
+`--path node` (the default) is the node's own path: `ChainApp.prepare` + `ChainApp.commit`
+(state/app.py) with `known(wire)` answering from a dict of the pre-decoded transactions, as
+the mempool does (sha256 of the wire, a dict lookup, a bytes compare), so execution decodes
+nothing, and the commit adds the account-history index (state/txindex.py) and the block-key
+hashes. `--path decode` is the bench's older path, kept for comparison with earlier figures:
+`Chain.execute` decoding every transaction + `Chain.commit`, no account-history index.
+`exec_thread_cpu_tps` divides by the CPU time of the executing thread alone
+(`time.thread_time`): on a shared machine it moves least, and it leaves out LevelDB's
+background compaction thread (which `exec_cpu_tps`, the whole process, counts).
+`--gc node` (the default) sets the garbage collector's thresholds as a node does
+(node/vitals.py `tune_gc`); `--gc default` keeps CPython's. `gc_s` is the executing thread's
+time in collections during the timed blocks.
 `verify_tps` is pynacl Ed25519 verifications per second in the same run, for comparison.
 `--profile` prints the hottest functions (cProfile) of the timed part. `--cold` reopens the
 chain from the store before the timed blocks (a restarted node: tree cache refilled by
@@ -20,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import hashlib
 import json
 import pstats
@@ -31,8 +45,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from state.app import ChainApp  # noqa: E402
 from state.chain import DEFAULT_STATE_HISTORY, BlockInput, Chain  # noqa: E402
-from state.crypto import Signer  # noqa: E402
+from state.crypto import Signer, sha256  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
 from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
 from state.store import LevelDBStore  # noqa: E402
@@ -40,6 +55,27 @@ from state.tx import Tx, build_tx, verify_tx  # noqa: E402
 
 CHAIN_ID = "huzhu-bench"
 BALANCE = 10_000_000
+PATHS = ("node", "decode")
+GC_MODES = ("node", "default")
+
+
+class GcTimer:
+    """Thread CPU time spent in the cyclic garbage collector while `on`."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.total = 0.0
+        self.count = 0
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._t0 = time.thread_time()
+        else:
+            self.total += time.thread_time() - self._t0
+            self.count += 1
 
 
 def signer(i: int) -> Signer:
@@ -68,6 +104,37 @@ def run(
     profile: bool,
     cold: bool = False,
     history: int = DEFAULT_STATE_HISTORY,
+    path: str = "node",
+    gc_mode: str = "node",
+) -> dict[str, Any]:
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, not {path!r}")
+    if gc_mode not in GC_MODES:
+        raise ValueError(f"gc must be one of {GC_MODES}, not {gc_mode!r}")
+    saved_gc = gc.get_threshold()
+    if gc_mode == "node":
+        from node.vitals import tune_gc
+
+        tune_gc()
+    gct = GcTimer()
+    gc.callbacks.append(gct)
+    try:
+        return _run(accounts, blocks, block_txs, profile, cold, history, path, gc_mode, gct)
+    finally:
+        gc.callbacks.remove(gct)
+        gc.set_threshold(*saved_gc)
+
+
+def _run(
+    accounts: int,
+    blocks: int,
+    block_txs: int,
+    profile: bool,
+    cold: bool,
+    history: int,
+    path: str,
+    gc_mode: str,
+    gct: GcTimer,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     signers = [signer(i) for i in range(accounts)]
@@ -78,6 +145,8 @@ def run(
         "block_txs": block_txs,
         "cold": cold,
         "state_history": history,
+        "path": path,
+        "gc": gc_mode,
     }
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as tmp:
         store = LevelDBStore(tmp)
@@ -87,24 +156,47 @@ def run(
         members = accounts // 5  # accounts [0, members) join during warm-up
         height = 0
 
-        cpu = [0.0]
+        cpu = [0.0, 0.0]
+        # the mempool's decoded transactions, by hash (what the node's `known` answers from)
+        pending: dict[bytes, Tx] = {}
+
+        def known(wire: bytes) -> Tx | None:
+            tx = pending.get(sha256(wire))
+            return tx if tx is not None and tx.wire == wire else None
 
         def commit_block(txs: list[Tx]) -> tuple[float, float]:
             nonlocal height
             height += 1
             wires = [t.wire for t in txs]
+            proposer = b"\x00" * 32
+            if path == "node":
+                for t in txs:
+                    pending[t.hash] = t
+                app = ChainApp(chain, lambda n, b: wires, verified=lambda h: True, known=known)
             p0 = time.process_time()
+            t0 = time.thread_time()
             a = time.perf_counter()
-            ex = chain.execute(
-                BlockInput(height, height * 1000, b"\x00" * 32, wires, []),
-                verified=lambda h: True,
-            )
-            b = time.perf_counter()
-            chain.commit(ex)
+            if path == "node":
+                included, root = app.prepare(height, height * 1000, proposer, [])
+                assert len(included) == len(wires), "the proposer dropped transactions"
+                b_ = time.perf_counter()
+                ex = app.commit(height, height * 1000, proposer, included, [], root)
+                assert app.executions == 1, "commit re-executed"
+            else:
+                ex = chain.execute(
+                    BlockInput(height, height * 1000, proposer, wires, []),
+                    verified=lambda h: True,
+                )
+                b_ = time.perf_counter()
+                chain.commit(ex)
             c = time.perf_counter()
             cpu[0] += time.process_time() - p0
+            cpu[1] += time.thread_time() - t0
+            if path == "node":
+                for t in txs:
+                    del pending[t.hash]
             assert all(r.code == 0 for r in ex.results), {r.error for r in ex.results}
-            return b - a, c - b
+            return b_ - a, c - b_
 
         def tx(i: int, type_: str, payload: dict[str, Any]) -> Tx:
             t = build_tx(signers[i], CHAIN_ID, type_, nonces[i], 1, payload)
@@ -152,8 +244,9 @@ def run(
             out["reopen_s"] = round(time.perf_counter() - t4, 3)
         prof = cProfile.Profile() if profile else None
         exec_s = commit_s = 0.0
-        cpu[0] = 0.0
+        cpu[0] = cpu[1] = 0.0
         per_block = []
+        gct.on = True
         if prof:
             prof.enable()
         for txs in planned:
@@ -163,6 +256,9 @@ def run(
             per_block.append(round(e + c, 4))
         if prof:
             prof.disable()
+        gct.on = False
+        out["gc_s"] = round(gct.total, 3)
+        out["gc_collections"] = gct.count
         total = sum(len(b) for b in planned)
         out["timed_txs"] = total
         out["execute_s"] = round(exec_s, 3)
@@ -172,6 +268,9 @@ def run(
         # CPU seconds of this process only: steadier than wall time on a shared machine
         out["exec_cpu_s"] = round(cpu[0], 3)
         out["exec_cpu_tps"] = round(total / cpu[0], 1)
+        out["exec_thread_cpu_s"] = round(cpu[1], 3)
+        out["exec_thread_cpu_tps"] = round(total / cpu[1], 1)
+        out["exec_us_per_tx"] = round(cpu[1] / total * 1e6, 2)
         out["state_root"] = chain.state_root.hex()
         store.close()
 
@@ -183,6 +282,8 @@ def run(
         assert verify_tx(t)
     out["verify_tps"] = round(len(sample) / (time.perf_counter() - t3), 1)
     out["verify_cpu_tps"] = round(len(sample) / (time.process_time() - p3), 1)
+    out["ratio"] = round(out["exec_tps"] / out["verify_tps"], 3)
+    out["cpu_ratio"] = round(out["exec_thread_cpu_tps"] / out["verify_cpu_tps"], 3)
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
     return out
@@ -197,20 +298,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--cold", action="store_true", help="reopen the chain before timing")
     ap.add_argument("--history", type=int, default=DEFAULT_STATE_HISTORY, help="state_history")
+    ap.add_argument("--path", choices=PATHS, default="node", help="what is timed (see above)")
+    ap.add_argument("--gc", choices=GC_MODES, default="node", help="collector thresholds")
     args = ap.parse_args(argv)
     if args.accounts < 20:
         ap.error("--accounts must be at least 20")
-    res = run(args.accounts, args.blocks, args.block_txs, args.profile, args.cold, args.history)
+    res = run(
+        args.accounts,
+        args.blocks,
+        args.block_txs,
+        args.profile,
+        args.cold,
+        args.history,
+        args.path,
+        args.gc,
+    )
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     rows = [
         ("accounts", res["accounts"]),
         ("timed blocks x txs", f"{res['blocks']} x {res['block_txs']}"),
+        ("path, gc", f"{res['path']}, {res['gc']}"),
         ("execute (s)", res["execute_s"]),
         ("commit (s)", res["commit_s"]),
         ("exec_tps (execute+commit)", res["exec_tps"]),
         ("exec_cpu_tps (CPU time)", res["exec_cpu_tps"]),
+        ("exec_thread_cpu_tps", res["exec_thread_cpu_tps"]),
+        ("exec us/tx (thread CPU)", res["exec_us_per_tx"]),
+        ("gc (s, thread CPU)", res["gc_s"]),
         ("verify_tps (Ed25519, 1 core)", res["verify_tps"]),
         ("verify_cpu_tps (CPU time)", res["verify_cpu_tps"]),
+        ("ratio exec/verify (wall)", res["ratio"]),
+        ("ratio (thread CPU / CPU)", res["cpu_ratio"]),
     ]
     for name, value in rows:
         print(f"{name:<30} {value:>14}")

@@ -85,6 +85,12 @@ MAX_STATE_HISTORY = 1 << 40
 MAX_PRUNE_PER_BLOCK = 1_000_000
 
 _MISSING = object()
+_OK_TAIL = b"\xa3log\xa0"  # "log": "" in msgpack
+
+
+def _ok_head(height: int) -> bytes:
+    """The bytes of pack({"code": 0, "height": height, "index": i, "log": ""}) before i."""
+    return b"\x84\xa4code\x00\xa6height" + K.pack(height) + b"\xa5index"
 
 
 def _never(tx_hash: bytes) -> bool:
@@ -349,16 +355,27 @@ class Chain:
         assert ex.height == self.height + 1, f"commit of {ex.height} at height {self.height}"
         assert ex.prev_root == self.state_root, "execution was computed on another state"
         h = ex.height
-        # pruning first: a node this block writes again must win over a delete of it there
-        batch = self._prune(h)
-        ops = batch.ops
-        ops.update(ex.writes.ops)
+        # a node this block writes again must win over a delete of it by pruning: the block's
+        # writes first (a copy: the cached Execution stays as it was), then the prune's ops
+        # only where the block writes nothing
+        batch = Batch()
+        ops = batch.ops = ex.writes.ops.copy()
+        for k, v in self._prune(h).ops.items():
+            if k not in ops:
+                ops[k] = v
         pack = K.pack
         results = []
+        # the x/ record of an accepted tx with no log is pack({"code": 0, "height": h, "index":
+        # i, "log": ""}): the same bytes from this block's prefix, i and the fixed tail
+        ok_head = _ok_head(h)
         for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
             code = int(res.code)
-            ops[TX_INDEX + tx_hash] = pack({"code": code, "height": h, "index": i, "log": res.log})
-            results.append({"code": code, "hash": tx_hash, "log": res.log})
+            log = res.log
+            if code == 0 and log == "":
+                ops[TX_INDEX + tx_hash] = ok_head + pack(i) + _OK_TAIL
+            else:
+                ops[TX_INDEX + tx_hash] = pack({"code": code, "height": h, "index": i, "log": log})
+            results.append({"code": code, "hash": tx_hash, "log": log})
         ops[RESULTS + K.be64(h)] = pack({"events": ex.events, "results": results})
         ops[META_HEIGHT] = pack(h)
         ops[META_ROOT] = ex.state_root

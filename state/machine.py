@@ -17,7 +17,6 @@ evidence) in :mod:`state.endblock` and those, all mixed into :class:`BlockExecut
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from state import keys as K
@@ -143,8 +142,10 @@ class BlockExecutor(TxRules, EndOfBlock):
         return p
 
     def add_to_pool(self, pool: Pool, amount: int) -> None:
-        cur = self.get(K.pool_key(pool.id))
-        self.put(K.pool_key(pool.id), replace(cur, balance=cur.balance + amount))
+        key = K.pool_key(pool.id)
+        c = self.get(key)
+        # the constructor, not dataclasses.replace (~4x slower): every join and pay come here
+        self.put(key, Pool(c.id, c.name, c.balance + amount, c.params, c.round, c.liabilities))
 
     def validators_at(self, height: int) -> tuple[ValidatorInfo, ...]:
         """The set that precommits `height`, seeing this block's end-of-block changes."""
@@ -265,10 +266,9 @@ class BlockExecutor(TxRules, EndOfBlock):
             else:
                 changes[k] = encode(v)
             objects[k] = v
-        new_root, nodes = tree.update(root, changes)
-        batch = Batch()
+        new_root, batch = tree.update(root, changes)
+        # the tree's batch holds only t/ and ~t/ keys: the records join it without a copy
         batch.ops.update(changes)
-        batch.update(nodes)
         return new_root, batch, objects
 
 

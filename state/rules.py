@@ -124,7 +124,10 @@ class TxRules(MemberCounts):
         self.debit(tx.sender, amount)
         self.add_to_pool(pool, amount)
         paid_through = _add(m.paid_through, (amount // pp.contribution) * pp.period)
-        self._put_member(m, replace(m, paid_through=paid_through))
+        # the constructor, not dataclasses.replace (~4x slower): pays are frequent
+        self._put_member(
+            m, Member(m.pool, m.address, m.joined_at, paid_through, m.active_from, m.left_at)
+        )
         return {
             "type": "contribution_paid",
             "pool": pool.id,

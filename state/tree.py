@@ -102,6 +102,9 @@ from collections.abc import Iterator, Mapping
 from itertools import islice
 
 from state.store import Batch, KVStore
+from state.treenodes import PRESENT as _PRESENT
+from state.treenodes import decode_internal as _decode_internal
+from state.treenodes import present as _present
 from state.treeproof import EMPTY_ROOT as EMPTY_ROOT
 from state.treeproof import HASH_LEN as HASH_LEN
 from state.treeproof import INTERNAL_TAG as _INTERNAL_TAG
@@ -122,25 +125,6 @@ _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
 
 class MissingNodeError(KeyError):
     """A node of the asked root is not in the store: an unknown or pruned (old) root."""
-
-
-def _decode_internal(node: bytes) -> tuple[tuple[bytes, ...], int, int]:
-    """Children, leafmap and bitmap of a stored internal node.
-
-    An empty child is the EMPTY_ROOT object itself, so a node's hash preimage is just the
-    concatenation of its children and `c is EMPTY_ROOT` tests emptiness.
-    """
-    bitmap = (node[1] << 8) | node[2]
-    leafmap = (node[3] << 8) | node[4]
-    children: list[bytes] = [EMPTY_ROOT] * 16
-    pos = 5
-    for i in range(16):
-        if bitmap >> i & 1:
-            children[i] = node[pos : pos + HASH_LEN]
-            pos += HASH_LEN
-    # a tuple of bytes: the garbage collector stops tracking it, so a big cache of decoded
-    # nodes does not lengthen every full collection
-    return tuple(children), leafmap, bitmap
 
 
 # An update item: (hex of kh, kh, new value or None for delete, hash of an existing leaf that is
@@ -324,18 +308,21 @@ class StateTree(TreeVersions):
             ops = batch.ops
             p = self._prefix
             written = self._written
-            cache = self._cache
+            fresh = self._fresh  # the hashes written, as `written` holds their store keys
             deletes = 0
-            stale = None if version is None else self._stale_prefix + U64.pack(version)
-            for h in self._dead:
-                k = p + h
-                if k not in written:
-                    if stale is None:
-                        ops[k] = None
-                    else:
+            # retired nodes left the cache as they were retired (see _apply_internal); those
+            # written again by this update return to it with the fresh ones
+            if version is None:
+                for h in self._dead:
+                    if h not in fresh:
+                        ops[p + h] = None
+                        deletes += 1
+            else:
+                stale = self._stale_prefix + U64.pack(version)
+                for h in self._dead:
+                    if h not in fresh:
                         ops[stale + h] = b""
-                    cache.pop(h, None)
-                    deletes += 1
+                        deletes += 1
             ops.update(written)
             if version is not None:
                 ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
@@ -367,12 +354,12 @@ class StateTree(TreeVersions):
 
     def _new_internal(self, children: list[bytes], leafmap: int, bitmap: int) -> bytes:
         """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
-        e = EMPTY_ROOT
-        h = _sha256(_INTERNAL_TAG + b"".join(children)).digest()
-        self._written[self._prefix + h] = (
-            _internal_header(_INTERNAL, bitmap, leafmap)
-            + b"".join([c for c in children if c is not e])
-            + self._trailer
+        h = _sha256(b"".join((_INTERNAL_TAG, *children))).digest()
+        pick = _PRESENT.get(bitmap)
+        if pick is None:
+            pick = _present(bitmap)
+        self._written[self._prefix + h] = b"".join(
+            (_internal_header(_INTERNAL, bitmap, leafmap), *pick(children), self._trailer)
         )
         self._fresh[h] = (tuple(children), leafmap, bitmap)
         return h
@@ -406,6 +393,7 @@ class StateTree(TreeVersions):
             _, kh, value, _ = items[0]
             if kh == kh0:
                 self._dead.add(h)
+                self._cache.pop(h, None)
                 if value is None:
                     return None, False
                 return self._new_leaf(kh, value), True
@@ -413,6 +401,7 @@ class StateTree(TreeVersions):
                 return h, True  # deleting an absent key
         elif any(it[1] == kh0 for it in items):
             self._dead.add(h)  # this key is set or deleted: the old leaf goes
+            self._cache.pop(h, None)
             return self._build(depth, items)
         merged = sorted([*items, (kh0.hex(), kh0, None, h)])
         return self._build(depth, merged)
@@ -457,6 +446,7 @@ class StateTree(TreeVersions):
                     kh0 = load(c)
                     if kh0 == kh:
                         dead.add(c)
+                        self._cache.pop(c, None)
                         if value is None:
                             new, new_leaf = None, False
                         else:
@@ -516,6 +506,7 @@ class StateTree(TreeVersions):
             kh0 = self._load(c)
             if kh0 == kh:
                 self._dead.add(c)
+                self._cache.pop(c, None)
                 if value is None:
                     new, new_leaf = None, False
                 else:
@@ -550,13 +541,16 @@ class StateTree(TreeVersions):
         shared by the batched and the single-key paths."""
         if not bitmap:
             self._dead.add(h)
+            self._cache.pop(h, None)
             return None, False
         if not bitmap & (bitmap - 1) and leafmap & bitmap:
             self._dead.add(h)  # one leaf left: it moves up to this position
+            self._cache.pop(h, None)
             return children[bitmap.bit_length() - 1], True
         new_h = self._new_internal(children, leafmap, bitmap)
         if new_h != h:
             self._dead.add(h)
+            self._cache.pop(h, None)
         return new_h, False
 
 

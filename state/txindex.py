@@ -79,14 +79,16 @@ def index_batch(
     `known(wire)` may return the already decoded Tx (the mempool's), which saves a decode."""
     batch = Batch()
     ops = batch.ops
+    hb = K.be64(height)  # entry_key's middle part, the same for the whole block
     for i, (wire, tx_hash) in enumerate(zip(txs, tx_hashes, strict=True)):
         tx = known(wire) if known is not None else None
         if tx is not None:
             sender, payload = tx.sender, tx.payload
         else:
             sender, payload = _sender_and_payload(wire)
+        tail = hb + i.to_bytes(4, "big")
         for addr in addresses(sender, payload):
-            ops[entry_key(addr, height, i)] = tx_hash
+            ops[PREFIX + addr + tail] = tx_hash
     return batch
 
 

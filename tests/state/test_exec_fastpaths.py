@@ -1,0 +1,133 @@
+"""The execution fast paths of issue 15 item 3 keep what they replaced: the commit's merge of
+pruning under the block's writes, the hot-path record constructors, the tree's encoding of a
+node's present children, and the per-block caches (each must never serve stale data)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import pytest
+from test_machine import Harness, addr, ok
+
+from state import keys as K
+from state.chain import _OK_TAIL, _ok_head
+from state.model import Member, Pool
+from state.store import Batch, MemoryStore
+from state.tree import EMPTY_ROOT, StateTree, _decode_internal
+from state.txindex import addresses, entry_key, index_batch
+
+
+def test_a_block_write_wins_over_a_prune_delete_of_the_same_key_in_one_commit() -> None:
+    hx = Harness()
+    chain = hx.chain
+    ex = hx.execute([])
+    rewritten, pruned = b"t/" + b"\x01" * 32, b"t/" + b"\x02" * 32
+    seed = Batch()
+    seed.ops.update({rewritten: b"old", pruned: b"old"})
+    hx.store.write(seed)
+    ex.writes.ops[rewritten] = b"new"  # the block writes the node again ...
+    before = dict(ex.writes.ops)
+    prune = Batch()
+    prune.ops.update({rewritten: None, pruned: None})  # ... that pruning deletes
+
+    def fake_prune(floor: int, max_nodes: int) -> Batch:
+        return prune
+
+    chain.tree.prune = fake_prune  # type: ignore[method-assign]  # a prune with a known batch
+    chain.commit(ex)
+    assert hx.store.get(rewritten) == b"new"
+    assert hx.store.get(pruned) is None
+    assert ex.writes.ops == before, "the cached execution is left as it was"
+
+
+@pytest.mark.parametrize(
+    ("cls", "names"),
+    [
+        (Pool, ("id", "name", "balance", "params", "round", "liabilities")),
+        (Member, ("pool", "address", "joined_at", "paid_through", "active_from", "left_at")),
+    ],
+)
+def test_records_built_field_by_field_on_the_hot_path_have_the_fields_it_names(
+    cls: Any, names: tuple[str, ...]
+) -> None:
+    # machine.add_to_pool and rules._pay call these constructors positionally with every
+    # field (faster than dataclasses.replace): a new field must be added there too
+    assert tuple(f.name for f in fields(cls)) == names
+
+
+def test_pay_and_join_write_the_records_replace_would() -> None:
+    hx = Harness()
+    ok(hx.do("m1", "join", pool="med"))
+    pool0 = hx.view.pool("med")
+    m0 = hx.view.member("med", addr("m1"))
+    ok(hx.do("m1", "pay", pool="med", amount=2 * pool0.params.contribution))
+    m1 = hx.view.member("med", addr("m1"))
+    assert m1 == Member(
+        m0.pool,
+        m0.address,
+        m0.joined_at,
+        m0.paid_through + 2 * pool0.params.period,
+        m0.active_from,
+        m0.left_at,
+    )
+    assert hx.view.pool("med").balance == pool0.balance + 2 * pool0.params.contribution
+
+
+@pytest.mark.parametrize("bitmap", [0x0001, 0x8000, 0x0101, 0x7FFE, 0xFFFF, 0x1234])
+def test_an_internal_node_stores_exactly_its_present_children_in_nibble_order(
+    bitmap: int,
+) -> None:
+    tree = StateTree(MemoryStore())
+    children = [EMPTY_ROOT] * 16
+    for i in range(16):
+        if bitmap >> i & 1:
+            children[i] = bytes([i + 1]) * 32
+    tree._trailer = b"\x00" * 8
+    h = tree._new_internal(children, 0, bitmap)
+    raw = tree._written[b"t/" + h]
+    present = [c for c in children if c is not EMPTY_ROOT]
+    assert raw == bytes([1]) + bitmap.to_bytes(2, "big") + b"\x00\x00" + b"".join(present) + (
+        b"\x00" * 8
+    )
+    decoded, _, got_bitmap = _decode_internal(raw)
+    assert list(decoded) == children and got_bitmap == bitmap
+
+
+@pytest.mark.parametrize("height", [1, 127, 128, 255, 256, 65_535, 65_536, 2**32, 2**53 - 1])
+def test_the_tx_index_record_of_an_accepted_tx_is_the_canonical_encoding(height: int) -> None:
+    for i in (0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1):
+        built = _ok_head(height) + K.pack(i) + _OK_TAIL
+        assert built == K.pack({"code": 0, "height": height, "index": i, "log": ""})
+
+
+def test_a_block_indexes_accepted_and_refused_txs_canonically() -> None:
+    hx = Harness()
+    txs = [
+        hx.tx("m1", "transfer", to=addr("m2"), amount=1),
+        hx.tx("m2", "transfer", to=addr("m1"), amount=10**15),  # refused: insufficient funds
+        hx.tx("m3", "transfer", to=addr("m1"), amount=2),
+    ]
+    ex = hx.block(txs)
+    assert [r.code for r in ex.results][1] != 0
+    for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
+        want = {"code": int(res.code), "height": ex.height, "index": i, "log": res.log}
+        assert hx.store.get(b"x/" + tx_hash) == K.pack(want)
+
+
+@pytest.mark.parametrize("height", [1, 255, 2**32 + 7])
+def test_the_account_history_entries_are_at_entry_key(height: int) -> None:
+    hx = Harness()
+    txs = [
+        hx.tx("m1", "transfer", to=addr("m2"), amount=1),
+        hx.tx("m2", "transfer", to=addr("m2"), amount=1),  # to oneself: one entry
+        hx.tx("m3", "join", pool="med"),
+    ]
+    hashes = [t.hash for t in txs]
+    got = index_batch(height, [t.wire for t in txs], hashes).ops
+    want = {
+        entry_key(a, height, i): t.hash
+        for i, t in enumerate(txs)
+        for a in addresses(t.sender, t.payload)
+    }
+    assert got == want and len(want) == 4

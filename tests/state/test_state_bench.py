@@ -1,0 +1,55 @@
+"""Smoke test of bench/state.py on a tiny state: both timed paths run, reach the same state
+root (the node's path reuses decoded transactions and adds only node-local indexes), and the
+report holds the figures bench/README.md quotes. No speed thresholds (the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIELDS = ("exec_us_per_tx", "exec_thread_cpu_tps", "cpu_ratio", "ratio", "gc_s", "state_root")
+
+
+def _run(tmp_path: Path, *extra: str) -> dict[str, object]:
+    out = tmp_path / f"state{len(list(tmp_path.iterdir()))}.json"
+    args = ["--accounts", "300", "--blocks", "2", "--block-txs", "100", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "state.py"), *args, *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    res: dict[str, object] = json.loads(out.read_text())
+    return res
+
+
+def test_the_node_path_and_the_decode_path_reach_the_same_root(tmp_path: Path) -> None:
+    node = _run(tmp_path)
+    decode = _run(tmp_path, "--path", "decode", "--gc", "default")
+    assert (node["path"], node["gc"], decode["path"], decode["gc"]) == (
+        "node",
+        "node",
+        "decode",
+        "default",
+    )
+    assert node["state_root"] == decode["state_root"]
+    for res in (node, decode):
+        assert res["timed_txs"] == 200
+        for f in FIELDS:
+            assert f in res, f
+
+
+def test_an_unknown_path_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "state.py"), "--json", str(tmp_path / "x.json")]
+        + ["--path", "fast"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--path" in proc.stderr
+    assert not (tmp_path / "x.json").exists()
