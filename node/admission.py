@@ -87,10 +87,13 @@ class Admission:
             out: list[CheckResult] = []
             for p in pre:
                 if type(p) is Decoded:
-                    out.append(self.mempool.admit_checked(p, p.verified or next(good)))
+                    res = self.mempool.admit_checked(p, p.verified or next(good))
                 else:
                     assert type(p) is CheckResult
-                    out.append(p)
+                    res = p
+                out.append(res)
+                if res.code in PEER_FAULT_CODES:
+                    break
             return out
         finally:
             _pass_on(prev, mine)
