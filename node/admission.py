@@ -15,6 +15,8 @@ message naming `[workers] max_queue_txs`, before its signature is looked at.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections import deque
 from collections.abc import Awaitable, Sequence
 
 import msgpack
@@ -28,14 +30,33 @@ from state.params import ChainParams
 from state.tx import PEER_FAULT_CODES, CheckResult, Tx, decode_tx
 
 
+class _Entry:
+    """One request in the admission line: its decoded txs and, once known, the pool's
+    answers for those that needed a check (or why there are none)."""
+
+    __slots__ = ("pre", "oks", "future")
+
+    def __init__(
+        self, pre: list[CheckResult | Decoded], future: asyncio.Future[list[CheckResult]]
+    ) -> None:
+        self.pre = pre
+        self.oks: list[bool] | BaseException | None = None
+        self.future = future
+
+
 class Admission:
-    """The ordered admission line of one node (one event loop)."""
+    """The ordered admission line of one node (one event loop).
+
+    Requests join the line when they arrive; the pool's answers may come back in any
+    order, and the line admits from its head only, so a request whose signatures are still
+    being checked holds back every later one. A caller that stops waiting (a client gone)
+    does not stall the line: its txs are admitted all the same, as they would have been."""
 
     def __init__(self, mempool: Mempool, pool: WorkerPool, chain_id: str) -> None:
         self.mempool = mempool
         self.pool = pool
         self.chain_id = chain_id
-        self._tail: asyncio.Future[None] | None = None  # done when the last in line is
+        self._line: deque[_Entry] = deque()
 
     def admit_now(self, wires: Sequence[bytes]) -> list[CheckResult]:
         """Inline admission (no pool), stopping after the first peer-fault refusal."""
@@ -49,13 +70,13 @@ class Admission:
 
     def admit(self, wires: Sequence[bytes], *, wait: bool) -> Awaitable[list[CheckResult]]:
         """Admit `wires` in order, after every request that arrived before: decoding and the
-        place in line happen now, the rest when the returned awaitable runs, which the
-        caller must await at once (the line waits for it). The answers stop after the first
-        refusal no honest peer can cause (a peer's batch is then garbage: the caller bans
-        it, and the txs after it are not looked at).
+        place in line happen now. The answers stop after the first refusal no honest peer
+        can cause (a peer's batch is then garbage: the caller bans it, and the txs after it
+        are not looked at).
 
         wait=False (a client): a full pool queue refuses the whole request `mempool_full`;
-        wait=True (a peer): it waits for room."""
+        wait=True (a peer): it waits for room, and then the caller must await the result at
+        once (the line waits for it)."""
         mempool = self.mempool
         pre: list[CheckResult | Decoded] = []
         for wire in wires:
@@ -63,40 +84,70 @@ class Admission:
             pre.append(p)
             if type(p) is CheckResult and p.code in PEER_FAULT_CODES:
                 break
-        prev = self._tail
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tail = mine
-        return self._finish(pre, prev, mine, wait)
-
-    async def _finish(
-        self,
-        pre: list[CheckResult | Decoded],
-        prev: asyncio.Future[None] | None,
-        mine: asyncio.Future[None],
-        wait: bool,
-    ) -> list[CheckResult]:
-        try:
-            todo = [p.tx for p in pre if type(p) is Decoded and not p.verified]
+        todo = [p.tx for p in pre if type(p) is Decoded and not p.verified]
+        entry = _Entry(pre, asyncio.get_running_loop().create_future())
+        line = self._line
+        line.append(entry)
+        pool = self.pool
+        if not todo:
+            self._answered(entry, [])
+        elif wait and pool.queued + len(todo) > pool.max_queue_txs:
+            return self._when_room(entry, todo)
+        else:
             try:
-                oks = await self.pool.verify(todo, wait=wait)
+                pool.submit(todo, functools.partial(self._answered, entry))
             except PoolFull as exc:
-                return [_refused(p, str(exc)) for p in pre]
-            if prev is not None and not prev.done():
-                await asyncio.shield(prev)
-            good = iter(oks)
-            out: list[CheckResult] = []
-            for p in pre:
-                if type(p) is Decoded:
-                    res = self.mempool.admit_checked(p, p.verified or next(good))
-                else:
-                    assert type(p) is CheckResult
-                    res = p
-                out.append(res)
-                if res.code in PEER_FAULT_CODES:
-                    break
-            return out
-        finally:
-            _pass_on(prev, mine)
+                line.pop()
+                entry.future.set_result([_refused(p, str(exc)) for p in pre])
+        return entry.future
+
+    async def _when_room(self, entry: _Entry, todo: list[Tx]) -> list[CheckResult]:
+        try:
+            oks = await self.pool.verify(todo, wait=True)
+        except BaseException as exc:
+            self._answered(entry, exc)
+            raise
+        self._answered(entry, oks)
+        return await entry.future
+
+    def _answered(self, entry: _Entry, oks: list[bool] | BaseException) -> None:
+        entry.oks = oks
+        line = self._line
+        while line and line[0].oks is not None:
+            e = line.popleft()
+            fut = e.future
+            answer = e.oks
+            if isinstance(answer, asyncio.CancelledError):
+                fut.cancel()
+                continue
+            if isinstance(answer, BaseException):
+                if not fut.done():
+                    fut.set_exception(answer)
+                continue
+            assert answer is not None
+            try:
+                out = self._checked(e.pre, answer)
+            except Exception as exc:  # a bug of ours: that request fails, the line goes on
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            if not fut.done():
+                fut.set_result(out)
+
+    def _checked(self, pre: list[CheckResult | Decoded], oks: list[bool]) -> list[CheckResult]:
+        """Checks 6-11 of a request's decoded txs, in order, now that its turn has come."""
+        good = iter(oks)
+        out: list[CheckResult] = []
+        for p in pre:
+            if type(p) is Decoded:
+                res = self.mempool.admit_checked(p, p.verified or next(good))
+            else:
+                assert type(p) is CheckResult
+                res = p
+            out.append(res)
+            if res.code in PEER_FAULT_CODES:
+                break
+        return out
 
     def preverify(
         self, channel: int, payload: bytes, params: ChainParams
@@ -158,18 +209,3 @@ def _refused(p: CheckResult | Decoded, why: str) -> CheckResult:
         return CheckResult(Code.MEMPOOL_FULL, why, p.tx)
     assert type(p) is CheckResult
     return p
-
-
-def _pass_on(prev: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:
-    """Mark this request's turn done, but never before the one ahead of it (a request
-    cancelled while waiting must not let the next one jump the line)."""
-    if prev is None or prev.done():
-        if not mine.done():
-            mine.set_result(None)
-        return
-
-    def follow(_: object) -> None:
-        if not mine.done():
-            mine.set_result(None)
-
-    prev.add_done_callback(follow)

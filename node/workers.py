@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from state import tx as txmod
@@ -55,12 +55,16 @@ def _verify_job(txs: Sequence[Tx]) -> list[bool]:
     return [verify(tx) for tx in txs]
 
 
-class _Request:
-    __slots__ = ("txs", "future")
+#: told a request's answers (in order), or why there are none, on the loop
+Done = Callable[[list[bool] | BaseException], None]
 
-    def __init__(self, txs: Sequence[Tx], future: asyncio.Future[list[bool]]) -> None:
+
+class _Request:
+    __slots__ = ("txs", "done")
+
+    def __init__(self, txs: Sequence[Tx], done: Done) -> None:
         self.txs = txs
-        self.future = future
+        self.done = done
 
 
 class WorkerPool:
@@ -106,47 +110,66 @@ class WorkerPool:
         """Txs waiting for a check or being checked."""
         return self._queued
 
-    async def verify(self, txs: Sequence[Tx], *, wait: bool) -> list[bool]:
-        """Whether each tx's signature is good, in order. PoolFull (wait=False) when the
-        queue has no room for all of them; wait=True waits for room instead, and a request
-        larger than the whole bound goes through in slices of `max_queue_txs`."""
+    def submit(self, txs: Sequence[Tx], done: Done) -> None:
+        """Queue `txs` for a check now; `done` is called on the loop with the answers in
+        order (or the exception that stopped them). PoolFull when the queue has no room for
+        all of them (nothing queued then); inline, `done` runs before this returns."""
         if self._closed:
             raise PoolClosed("worker pool closed")
-        if not txs:
-            return []
-        if self._executor is None:
+        if self._executor is None or not txs:
             self.checked += len(txs)
-            return _verify_job(txs)
-        if not wait:
-            if self._queued + len(txs) > self.max_queue_txs:
-                raise PoolFull(
-                    f"{self._queued} transactions waiting for a signature check, "
-                    f"limit {self.max_queue_txs} ([workers] max_queue_txs)"
-                )
-            return await self._ask(txs)
-        out: list[bool] = []
-        step = self.max_queue_txs
-        for lo in range(0, len(txs), step):
-            part = txs[lo : lo + step]
-            while self._queued + len(part) > self.max_queue_txs:
-                self._room.clear()
-                await self._room.wait()
-                if self._closed:
-                    raise PoolClosed("worker pool closed")
-            out.extend(await self._ask(part))
-        return out
-
-    def _ask(self, txs: Sequence[Tx]) -> asyncio.Future[list[bool]]:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[list[bool]] = loop.create_future()
-        self._waiting.append(_Request(txs, fut))
+            done(_verify_job(txs))
+            return
+        if self._queued + len(txs) > self.max_queue_txs:
+            raise PoolFull(
+                f"{self._queued} transactions waiting for a signature check, "
+                f"limit {self.max_queue_txs} ([workers] max_queue_txs)"
+            )
+        self._waiting.append(_Request(txs, done))
         self._waiting_txs += len(txs)
         self._queued += len(txs)
         if self._waiting_txs >= self.batch_txs:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            loop.call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    async def room(self, n: int) -> None:
+        """Wait until `n` more txs fit the queue (n is at most max_queue_txs)."""
+        while self._queued + n > self.max_queue_txs:
+            if self._closed:
+                raise PoolClosed("worker pool closed")
+            self._room.clear()
+            await self._room.wait()
+        if self._closed:
+            raise PoolClosed("worker pool closed")
+
+    async def verify(self, txs: Sequence[Tx], *, wait: bool) -> list[bool]:
+        """Whether each tx's signature is good, in order. PoolFull (wait=False) when the
+        queue has no room for all of them; wait=True waits for room instead, and a request
+        larger than the whole bound goes through in slices of `max_queue_txs`."""
+        if not wait or self._executor is None:
+            return await self._verify_now(txs)
+        out: list[bool] = []
+        step = self.max_queue_txs
+        for lo in range(0, max(1, len(txs)), step):
+            part = txs[lo : lo + step]
+            await self.room(len(part))
+            out.extend(await self._verify_now(part))
+        return out
+
+    def _verify_now(self, txs: Sequence[Tx]) -> asyncio.Future[list[bool]]:
+        fut: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+
+        def done(answer: list[bool] | BaseException) -> None:
+            if fut.done():
+                return
+            if isinstance(answer, BaseException):
+                fut.set_exception(answer)
+            else:
+                fut.set_result(answer)
+
+        self.submit(txs, done)
         return fut
 
     def _flush(self) -> None:
@@ -159,35 +182,29 @@ class WorkerPool:
         executor = self._executor
         if executor is None or self._closed:
             for r in requests:
-                if not r.future.done():
-                    r.future.set_exception(PoolClosed("worker pool closed"))
+                r.done(PoolClosed("worker pool closed"))
             return
         flat = [tx for r in requests for tx in r.txs]
         results: list[bool] = [False] * len(flat)
         left = [0]
+        failed: list[BaseException] = []
         loop = asyncio.get_running_loop()
 
-        def done(lo: int, size: int, job: asyncio.Future[list[bool]]) -> None:
+        def finished(lo: int, size: int, job: asyncio.Future[list[bool]]) -> None:
             self._release(size)
             left[0] -= 1
-            failure: BaseException | None
-            if job.cancelled():
-                failure = PoolClosed("worker pool closed")
+            exc = PoolClosed("worker pool closed") if job.cancelled() else job.exception()
+            if exc is not None:
+                failed.append(exc)
             else:
-                failure = job.exception()
-            if failure is not None:
-                for r in requests:
-                    if not r.future.done():
-                        r.future.set_exception(failure)
+                results[lo : lo + size] = job.result()
+            if left[0]:
                 return
-            results[lo : lo + size] = job.result()
-            if left[0] == 0:
-                at = 0
-                for r in requests:
-                    k = len(r.txs)
-                    if not r.future.done():
-                        r.future.set_result(results[at : at + k])
-                    at += k
+            at = 0
+            for r in requests:
+                k = len(r.txs)
+                r.done(failed[0] if failed else results[at : at + k])
+                at += k
 
         for lo in range(0, len(flat), self.batch_txs):
             chunk = flat[lo : lo + self.batch_txs]
@@ -195,7 +212,7 @@ class WorkerPool:
             left[0] += 1
             self.jobs += 1
             self.checked += len(chunk)
-            job.add_done_callback(functools.partial(done, lo, len(chunk)))
+            job.add_done_callback(functools.partial(finished, lo, len(chunk)))
 
     def _release(self, n: int) -> None:
         self._queued -= n
@@ -210,8 +227,7 @@ class WorkerPool:
         self._room.set()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-        for r in self._waiting:
-            if not r.future.done():
-                r.future.set_exception(PoolClosed("worker pool closed"))
-        self._waiting = []
+        waiting, self._waiting = self._waiting, []
+        for r in waiting:
+            r.done(PoolClosed("worker pool closed"))
         self._waiting_txs = 0
