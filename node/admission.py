@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Sequence
 import msgpack
 
 from consensus.messages import BLOCKSYNC, CONSENSUS, peek_kind
-from node.workers import PoolFull, WorkerPool
+from node.workers import PoolClosed, PoolFull, WorkerPool
 from state.crypto import sha256
 from state.errors import Code, TxError
 from state.mempool import Decoded, Mempool
@@ -99,6 +99,8 @@ class Admission:
             except PoolFull as exc:
                 line.pop()
                 entry.future.set_result([_refused(p, str(exc)) for p in pre])
+            except PoolClosed as exc:  # stopping: this request fails, the line goes on
+                self._answered(entry, exc)
         return entry.future
 
     async def _when_room(self, entry: _Entry, todo: list[Tx]) -> list[CheckResult]:

@@ -253,3 +253,17 @@ async def test_synced_blocks_are_prechecked_but_votes_and_known_txs_cost_nothing
     finally:
         pool.close()
         inline.close()
+
+
+async def test_a_closed_pool_fails_requests_without_stalling_the_line(net: ChainNet) -> None:
+    from node.workers import PoolClosed
+
+    mp = Mempool(net.chain.view)
+    pool = WorkerPool(1)
+    adm = Admission(mp, pool, CHAIN)
+    pool.close()
+    with pytest.raises(PoolClosed):
+        await adm.admit([transfer(ALICE, 0)], wait=False)
+    # a request that needs no check still gets its answer: nothing is left in line ahead
+    answer = await asyncio.wait_for(adm.admit([b"\xc1"], wait=False), 5)
+    assert [r.code for r in answer] == [Code.MALFORMED]
