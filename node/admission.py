@@ -16,18 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import msgpack
 
 from consensus.messages import BLOCKSYNC, CONSENSUS, peek_kind
 from node.workers import PoolClosed, PoolFull, WorkerPool
+from p2p.gossip import monotonic_ms
+from p2p.types import ProtocolViolation
 from state.crypto import sha256
 from state.errors import Code, TxError
 from state.mempool import Decoded, Mempool
 from state.params import ChainParams
 from state.tx import PEER_FAULT_CODES, CheckResult, Tx, decode_tx
+from state.txgossip import PeerFault, TxGossipPolicy
 
 
 class _Entry:
@@ -167,6 +172,66 @@ class Admission:
     async def _preverified(self, txs: list[Tx]) -> None:
         oks = await self.pool.verify(txs, wait=True)
         self.mempool.remember_verified(t.hash for t, ok in zip(txs, oks, strict=True) if ok)
+
+
+class _Failures(Protocol):
+    def step_failed(self, where: str, exc: BaseException, now_ms: int) -> bool: ...
+
+
+class GossipIntake:
+    """A peer's tx batch (P2P channel 2): decoded by the gossip policy, admitted through
+    the line, then each answer handed back to the policy (relay, or seen by that peer).
+    Garbage, or a tx no honest peer could have admitted, raises ProtocolViolation (the
+    transport bans the peer); an exception of ours is recorded, never banning a peer."""
+
+    def __init__(
+        self,
+        admission: Admission,
+        policy: TxGossipPolicy,
+        count: Callable[[CheckResult], None],
+        failures: _Failures,
+    ) -> None:
+        self.admission = admission
+        self.policy = policy
+        self._count = count
+        self._failures = failures
+
+    def receive(self, peer_id: bytes, payload: bytes) -> Awaitable[None] | None:
+        """Inline (no threads) the batch is admitted now; else an awaitable to await at once
+        (the transport does, before reading the peer's next frame: back-pressure)."""
+        try:
+            wires = self.policy.open_batch(payload)
+        except PeerFault as exc:
+            raise ProtocolViolation(str(exc)) from None
+        admission = self.admission
+        if admission.pool.inline:
+            self._settle(peer_id, admission.admit_now(wires))
+            return None
+        return self._settle_later(peer_id, admission.admit(wires, wait=True))
+
+    async def _settle_later(self, peer_id: bytes, pending: Awaitable[list[CheckResult]]) -> None:
+        try:
+            results = await pending
+        except PoolClosed:
+            return
+        except Exception as exc:
+            self._failures.step_failed("tx batch", exc, _now_ms())
+            return
+        self._settle(peer_id, results)
+
+    def _settle(self, peer_id: bytes, results: list[CheckResult]) -> None:
+        now = monotonic_ms()
+        try:
+            for res in results:
+                self._count(res)
+                self.policy.settle(peer_id, res, now)
+        except PeerFault as exc:
+            raise ProtocolViolation(str(exc)) from None
+
+
+def _now_ms() -> int:
+    """The wall clock in ms, as node/runtime.py's now_ms (vitals compare it with it)."""
+    return time.time_ns() // 1_000_000
 
 
 #: the channels whose messages may carry a block: proposals, and blocks answered to a sync

@@ -31,7 +31,7 @@ from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, Sen
 from consensus.messages import TXS
 from consensus.replica import Replica
 from consensus.types import Block, Commit
-from node.admission import Admission
+from node.admission import Admission, GossipIntake
 from node.config import Home, NodeConfig, load_config, split_host_port
 from node.keys import load_key
 from node.logs import kv
@@ -44,7 +44,7 @@ from node.service import NodeService, rfc3339
 from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals
 from node.vitals import GC_GEN0_THRESHOLD as GC_GEN0_THRESHOLD
 from node.workers import PoolClosed, WorkerPool
-from p2p.gossip import TxGossip, monotonic_ms
+from p2p.gossip import TxGossip
 from p2p.node import P2PNode
 from p2p.types import PeerInfo, ProtocolViolation
 from state.app import MAX_BLOCK_BYTES
@@ -57,7 +57,7 @@ from state.mempool import Mempool
 from state.params import ChainParams
 from state.store import LevelDBStore
 from state.tx import CheckResult, Tx
-from state.txgossip import GossipLimits, PeerFault, TxGossipPolicy
+from state.txgossip import GossipLimits, TxGossipPolicy
 
 log = logging.getLogger("huzhu.node")
 
@@ -116,7 +116,7 @@ class Node:
         self._genesis: Genesis
         self._mempool: Mempool
         self._admission: Admission
-        self._gossip_policy: TxGossipPolicy
+        self._intake: GossipIntake
 
     # ---------------------------------------------------------------- NodeParts
 
@@ -236,10 +236,11 @@ class Node:
             on_message=self._on_message,
             on_peer=self._on_peer,
         )
-        self._gossip_policy = TxGossipPolicy(
+        policy = TxGossipPolicy(
             GossipLimits.of(self.p2p_limits), relay_delay_ms=cfg.p2p.gossip_relay_delay_ms
         )
-        self.gossip = TxGossip(self.p2p, self._gossip_policy, TXS)
+        self.gossip = TxGossip(self.p2p, policy, TXS)
+        self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)
         self.rpc = RpcServer(self.service, cfg.rpc)
         if cfg.metrics.enabled:
             self.metrics = NodeMetrics(self, cfg.metrics.max_pools, cfg.metrics.max_claims_counted)
@@ -539,7 +540,11 @@ class Node:
         if self._stopping or self._halted:
             return None
         if channel != TXS:
-            pending = self._admission.preverify(channel, payload, self.chain.params)
+            try:
+                pending = self._admission.preverify(channel, payload, self.chain.params)
+            except Exception as exc:  # the replica checks the signatures itself
+                self.vitals.step_failed("signature pre-check", exc, now_ms())
+                pending = None
             if pending is not None:
                 return self._step_after(pending, peer_id, channel, payload)
             self._step(
@@ -548,44 +553,12 @@ class Node:
             )
             return None
         try:
-            return self._on_tx_batch(peer_id, payload)
+            return self._intake.receive(peer_id, payload)
         except ProtocolViolation:
             raise
         except Exception as exc:
             self.vitals.step_failed("tx batch", exc, now_ms())
         return None
-
-    def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> Awaitable[None] | None:
-        """Admission of a peer's batch; the gossip policy decides what is relayed."""
-        try:
-            wires = self._gossip_policy.open_batch(payload)
-        except PeerFault as exc:
-            raise ProtocolViolation(str(exc)) from None
-        admission = self._admission
-        if admission.pool.inline:
-            self._settle_batch(peer_id, admission.admit_now(wires))
-            return None
-        return self._settle_later(peer_id, admission.admit(wires, wait=True))
-
-    async def _settle_later(self, peer_id: bytes, pending: Awaitable[list[CheckResult]]) -> None:
-        try:
-            results = await pending
-        except PoolClosed:
-            return
-        except Exception as exc:
-            self.vitals.step_failed("tx batch", exc, now_ms())
-            return
-        self._settle_batch(peer_id, results)
-
-    def _settle_batch(self, peer_id: bytes, results: list[CheckResult]) -> None:
-        policy = self._gossip_policy
-        now = monotonic_ms()
-        try:
-            for res in results:
-                self._count_refusal(res)
-                policy.settle(peer_id, res, now)
-        except PeerFault as exc:
-            raise ProtocolViolation(str(exc)) from None
 
     async def _step_after(
         self, pending: Awaitable[None], peer_id: bytes, channel: int, payload: bytes
