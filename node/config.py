@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from consensus.params import ConsensusParams
 from node.durable import write_durably
+from node.workers import DEFAULT_BATCH_TXS, DEFAULT_MAX_QUEUE_TXS, WorkerPool, default_threads
 from node.wsconn import WS_SEND_TOTAL_BYTES
 from p2p.types import P2PLimits, PeerAddr
 from state.chain import (
@@ -524,6 +525,28 @@ class MetricsConfig(_Section):
         return v if v == "" else _listen(v)
 
 
+class WorkersConfig(_Section):
+    """The signature-check threads of admission (node/workers.py); defaults are its."""
+
+    threads: int = Field(
+        -1, ge=-1, le=1024, description="-1: one per CPU (os.cpu_count()); 0: inline on the loop"
+    )
+    max_queue_txs: int = Field(
+        DEFAULT_MAX_QUEUE_TXS,
+        ge=1,
+        le=10_000_000,
+        description="txs waiting for a check; a client's tx beyond it: mempool_full",
+    )
+    batch_txs: int = Field(
+        DEFAULT_BATCH_TXS, ge=1, le=100_000, description="txs handed to a thread in one job"
+    )
+
+    def pool(self) -> WorkerPool:
+        """The configured pool (threads -1 resolved against this machine)."""
+        threads = default_threads() if self.threads < 0 else self.threads
+        return WorkerPool(threads, max_queue_txs=self.max_queue_txs, batch_txs=self.batch_txs)
+
+
 class NodeConfig(_Section):
     """The whole of ``config.toml``."""
 
@@ -535,6 +558,7 @@ class NodeConfig(_Section):
     consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from consensus.actions import Broadcast, Committed, EvidenceFound, Penalize, Sen
 from consensus.messages import TXS
 from consensus.replica import Replica
 from consensus.types import Block, Commit
+from node.admission import Admission, GossipIntake
 from node.config import Home, NodeConfig, load_config, split_host_port
 from node.keys import load_key
 from node.logs import kv
@@ -44,6 +45,7 @@ from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
 from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals
 from node.vitals import GC_GEN0_THRESHOLD as GC_GEN0_THRESHOLD
+from node.workers import PoolClosed, WorkerPool
 from p2p.gossip import TxGossip
 from p2p.node import P2PNode
 from p2p.types import PeerInfo, ProtocolViolation
@@ -57,7 +59,7 @@ from state.mempool import Mempool
 from state.params import ChainParams
 from state.store import LevelDBStore
 from state.tx import CheckResult, Tx
-from state.txgossip import GossipLimits, PeerFault, TxGossipPolicy
+from state.txgossip import GossipLimits, TxGossipPolicy
 
 log = logging.getLogger("huzhu.node")
 
@@ -113,11 +115,14 @@ class Node:
         self.sizer = BlockSizer(
             self.config.consensus.timeout_propose_ms, self.config.mempool.propose_max_txs
         )
+        self._pool: WorkerPool | None = None
         self.replica: Replica
         self.chain: Chain
         self.gossip: TxGossip
         self._genesis: Genesis
         self._mempool: Mempool
+        self._admission: Admission
+        self._intake: GossipIntake
 
     # ---------------------------------------------------------------- NodeParts
 
@@ -152,21 +157,32 @@ class Node:
     def peers(self) -> list[PeerInfo]:
         return self.p2p.peers() if self.p2p is not None else []
 
-    def submit(self, wire: bytes) -> CheckResult:
-        """Admission of a client's transaction; admitted ones are gossiped to peers."""
-        res = self._admit(wire)
+    def submit(self, wire: bytes) -> CheckResult | Awaitable[CheckResult]:
+        """Admission of a client's transaction; admitted ones are gossiped to peers.
+
+        With worker threads ([workers] threads != 0) the answer is an awaitable, to await
+        at once: the signature is checked on the pool and the tx keeps its place in line
+        (node/admission.py); inline, the answer itself."""
+        admission = self._admission
+        if admission.pool.inline:
+            return self._submitted(admission.admit_now([wire])[0])
+        return self._submit_later(admission.admit([wire], wait=False))
+
+    async def _submit_later(self, pending: Awaitable[list[CheckResult]]) -> CheckResult:
+        return self._submitted((await pending)[0])
+
+    def _submitted(self, res: CheckResult) -> CheckResult:
+        self._count_refusal(res)
         if res.code is Code.OK:
             assert res.tx is not None
             self.gossip.add(res.tx.hash, res.tx.wire)
         return res
 
-    def _admit(self, wire: bytes) -> CheckResult:
-        """Mempool admission, counting refusals by error name for the metrics."""
-        res = self._mempool.add(wire)
+    def _count_refusal(self, res: CheckResult) -> None:
+        """Refusals by error name (clients' and peers'), for the metrics."""
         if res.code is not Code.OK:
             name = res.code.name.lower()
             self.refusals[name] = self.refusals.get(name, 0) + 1
-        return res
 
     # ---------------------------------------------------------------- start / stop
 
@@ -190,6 +206,8 @@ class Node:
             prune_per_block=cfg.state.prune_per_block,
         )
         self._mempool = Mempool(self.chain.view, cfg.mempool.limits())
+        self._pool = cfg.workers.pool()
+        self._admission = Admission(self._mempool, self._pool, self._genesis.chain_id)
         self._executions: dict[int, Execution] = {}
         self._mempool_updates: dict[int, tuple[list[Tx], list[Tx]]] = {}
         self.p2p_limits = cfg.p2p.to_limits()
@@ -224,13 +242,11 @@ class Node:
             on_message=self._on_message,
             on_peer=self._on_peer,
         )
-        self.gossip = TxGossip(
-            self.p2p,
-            TxGossipPolicy(
-                GossipLimits.of(self.p2p_limits), relay_delay_ms=cfg.p2p.gossip_relay_delay_ms
-            ),
-            TXS,
+        policy = TxGossipPolicy(
+            GossipLimits.of(self.p2p_limits), relay_delay_ms=cfg.p2p.gossip_relay_delay_ms
         )
+        self.gossip = TxGossip(self.p2p, policy, TXS)
+        self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)
         self.rpc = RpcServer(self.service, cfg.rpc)
         if cfg.metrics.enabled:
             self.metrics = NodeMetrics(self, cfg.metrics.max_pools, cfg.metrics.max_claims_counted)
@@ -263,6 +279,7 @@ class Node:
                 p2p=cfg.p2p.listen,
                 validator=self.replica.is_validator,
                 loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
+                verify_threads=self._pool.threads,
             ),
         )
 
@@ -288,6 +305,8 @@ class Node:
                 await part.stop()
             except Exception:
                 log.exception("stopping %s failed", name)
+        if self._pool is not None:
+            self._pool.close()
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -524,31 +543,52 @@ class Node:
         log.info("peer %s %s", "up" if up else "down", peer_id.hex()[:16])
         self._step("peer change", lambda: self.replica.on_peer(peer_id, up, now_ms()))
 
-    def _on_message(self, peer_id: bytes, channel: int, payload: bytes) -> None:
+    def _on_message(self, peer_id: bytes, channel: int, payload: bytes) -> Awaitable[None] | None:
         """A peer's message. Provable garbage raises ProtocolViolation (the transport bans
         the peer); an exception of ours is logged and the message dropped, never banning an
-        honest peer for our bug and never reaching the event loop."""
+        honest peer for our bug and never reaching the event loop.
+
+        With worker threads, a tx batch, a proposal or a synced block whose txs this node
+        has not verified yet returns an awaitable (the transport awaits it before reading
+        that peer's next frame: back-pressure) that checks their signatures on the pool."""
         if self._stopping or self._halted:
-            return
+            return None
         if channel != TXS:
+            try:
+                pending = self._admission.preverify(channel, payload, self.chain.params)
+            except Exception as exc:  # the replica checks the signatures itself
+                self.vitals.step_failed("signature pre-check", exc, now_ms())
+                pending = None
+            if pending is not None:
+                return self._step_after(pending, peer_id, channel, payload)
             self._step(
                 f"message on channel {channel}",
                 lambda: self.replica.on_message(peer_id, channel, payload, now_ms()),
             )
-            return
+            return None
         try:
-            self._on_tx_batch(peer_id, payload)
+            return self._intake.receive(peer_id, payload)
         except ProtocolViolation:
             raise
         except Exception as exc:
             self.vitals.step_failed("tx batch", exc, now_ms())
+        return None
 
-    def _on_tx_batch(self, peer_id: bytes, payload: bytes) -> None:
-        """Admission of a peer's batch; the gossip policy decides what is relayed."""
+    async def _step_after(
+        self, pending: Awaitable[None], peer_id: bytes, channel: int, payload: bytes
+    ) -> None:
         try:
-            self.gossip.receive(peer_id, payload, self._admit)
-        except PeerFault as exc:
-            raise ProtocolViolation(str(exc)) from None
+            await pending
+        except PoolClosed:
+            return
+        except Exception as exc:  # the replica checks them itself, as without a pool
+            self.vitals.step_failed("signature pre-check", exc, now_ms())
+        if self._stopping or self._halted:
+            return
+        self._step(
+            f"message on channel {channel}",
+            lambda: self.replica.on_message(peer_id, channel, payload, now_ms()),
+        )
 
 
 #: room kept in a proposal frame for everything that is not transaction bytes: the header,

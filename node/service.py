@@ -13,6 +13,7 @@ method here.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -85,7 +86,8 @@ class NodeParts(Protocol):
 
     def peers(self) -> list[Any]: ...  # PeerInfo(node_id, address, direction)
 
-    def submit(self, wire: bytes) -> Any: ...  # mempool admission + gossip -> CheckResult
+    # mempool admission + gossip -> CheckResult, or an awaitable of it to await at once
+    def submit(self, wire: bytes) -> Any: ...
 
 
 def _vitals_json(vitals: Any) -> dict[str, Any]:
@@ -109,6 +111,7 @@ class NodeService:
         self._listeners: list[tuple[EventListener, Callable[[str], bool] | None]] = []
         # tx hash -> futures of `commit`-mode callers waiting for inclusion
         self._waiters: dict[bytes, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._quiet: set[asyncio.Future[Any]] = set()  # async-mode admissions still running
 
     # ---------------------------------------------------------------- events, waiters
 
@@ -243,6 +246,13 @@ class NodeService:
             fut = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(tx_hash, []).append(fut)
         res = self._p.submit(wire)
+        if inspect.isawaitable(res):  # checked on the worker pool (node/workers.py)
+            try:
+                res = await res
+            except BaseException:
+                if fut is not None:
+                    self._drop_waiter(tx_hash, fut)
+                raise
         answer = {"hash": tx_hash.hex(), "code": int(res.code), "error": res.error, "log": res.log}
         if fut is None:
             return answer
@@ -269,9 +279,19 @@ class NodeService:
 
     def _submit_quietly(self, wire: bytes) -> None:
         try:
-            self._p.submit(wire)
+            res = self._p.submit(wire)
         except Exception:
             log.exception("async broadcast_tx admission failed")
+            return
+        if inspect.isawaitable(res):
+            task = asyncio.ensure_future(res)
+            self._quiet.add(task)
+            task.add_done_callback(self._quiet_done)
+
+    def _quiet_done(self, task: asyncio.Future[Any]) -> None:
+        self._quiet.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("async broadcast_tx admission failed", exc_info=task.exception())
 
     # ---------------------------------------------------------------- reads
 

@@ -40,12 +40,23 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from state import codec
+from state import tx as txmod
 from state.codec import DecodeError
 from state.crypto import sha256
 from state.errors import Code, TxError
 from state.params import ChainParams
 from state.recent import RecentSet
-from state.tx import SIG_CHECKED_CODES, AdmissionView, CheckResult, Tx, check_tx, decode_tx
+from state.tx import AdmissionView, CheckResult, Tx, check_state, decode_tx
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A transaction that passed admission checks 1-5 (`Mempool.prepare`), the chain params
+    it was decoded under, and whether this node already knows its signature is good."""
+
+    tx: Tx
+    params: ChainParams
+    verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +156,11 @@ class Mempool:
         for wire in wires:
             self._remember_verified(sha256(wire))
 
+    def remember_verified(self, hashes: Iterable[bytes]) -> None:
+        """Remember txs whose signatures this node checked elsewhere (node/workers.py)."""
+        for h in hashes:
+            self._remember_verified(h)
+
     def is_verified(self, tx_hash: bytes) -> bool:
         """True when this node already checked the signature of `tx_hash` (cache hit)."""
         return tx_hash in self._verified
@@ -176,7 +192,44 @@ class Mempool:
 
     def add(self, wire: bytes) -> CheckResult:
         """Admission checks 1-11; on success the transaction is pending. Never raises on bytes."""
+        pre = self.prepare(wire)
+        if type(pre) is CheckResult:
+            return pre
+        assert type(pre) is Decoded
+        return self._admit(pre, pre.verified or txmod.verify_tx(pre.tx), self._view())
+
+    def prepare(self, wire: bytes) -> CheckResult | Decoded:
+        """The first half of `add`: the final answer when it needs no signature (a pending or
+        committed copy, checks 1-5 failed), else the decoded tx for `admit_checked`.
+
+        Split so that a driver can check the signature elsewhere (node/workers.py) between
+        the two halves; nothing is remembered here, so a `Decoded` may be dropped."""
         tx_hash = sha256(wire)
+        early = self._known_copy(tx_hash)
+        if early is not None:
+            return early
+        view = self._view()
+        try:
+            tx = decode_tx(wire, chain_id=view.chain_id, params=view.params)
+        except TxError as exc:
+            return CheckResult(exc.code, exc.log, None)
+        return Decoded(tx, view.params, self.is_verified(tx.hash))
+
+    def admit_checked(self, pre: Decoded, sig_ok: bool) -> CheckResult:
+        """The second half of `add`: checks 6 (its answer `sig_ok` computed elsewhere) to 11
+        against the state now, so the result is exactly what `add` would answer now."""
+        early = self._known_copy(pre.tx.hash)
+        if early is not None:
+            return early
+        view = self._view()
+        if view.params is not pre.params:  # a block changed the chain params meanwhile
+            try:
+                decode_tx(pre.tx.wire, chain_id=view.chain_id, params=view.params)
+            except TxError as exc:
+                return CheckResult(exc.code, exc.log, None)
+        return self._admit(pre, sig_ok or pre.verified, view)
+
+    def _known_copy(self, tx_hash: bytes) -> CheckResult | None:
         pending = self._by_hash.get(tx_hash)
         if pending is not None:
             # the same bytes passed checks 1-7 when admitted (they do not depend on state):
@@ -186,22 +239,18 @@ class Mempool:
             # gossip copies still in flight when the tx committed: a block holds only txs
             # that pass checks 1-7, so the full checks would also end at check 8
             return CheckResult(Code.DUPLICATE, "transaction already committed", None)
-        view = self._view()
+        return None
+
+    def _admit(self, pre: Decoded, sig_ok: bool, view: AdmissionView) -> CheckResult:
+        tx = pre.tx
+        if not sig_ok:
+            return CheckResult(Code.BAD_SIGNATURE, "signature does not verify", tx)
+        self._remember_verified(tx.hash)
         if self._params is None:
             self._params = view.params
-        res = check_tx(
-            view,
-            wire,
-            is_duplicate=self._is_duplicate,
-            pending_fees=self.pending_fees,
-            verified=self.is_verified,
-        )
-        tx = res.tx
-        if tx is not None and res.code in SIG_CHECKED_CODES:
-            self._remember_verified(tx.hash)
+        res = check_state(view, tx, is_duplicate=self._is_duplicate, pending_fees=self.pending_fees)
         if res.code is not Code.OK:
             return res
-        assert tx is not None
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
             return CheckResult(Code.MEMPOOL_FULL, f"{lim.max_txs} transactions pending", tx)

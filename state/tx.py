@@ -54,6 +54,7 @@ __all__ = [
     "CheckResult",
     "Tx",
     "build_tx",
+    "check_state",
     "check_tx",
     "decode_tx",
     "payload_from_json",
@@ -301,6 +302,19 @@ def check_tx(
         return CheckResult(exc.code, exc.log, None)
     if not verified(tx.hash) and not verify_tx(tx):
         return CheckResult(Code.BAD_SIGNATURE, "signature does not verify", tx)
+    return check_state(view, tx, is_duplicate=is_duplicate, pending_fees=pending_fees)
+
+
+def check_state(
+    view: AdmissionView,
+    tx: Tx,
+    *,
+    is_duplicate: Callable[[Tx], bool] = _never_duplicate,
+    pending_fees: Callable[[bytes], int] = _no_pending_fees,
+) -> CheckResult:
+    """Admission checks 7-10 of a tx that passed checks 1-6 (decoded, signature good): the
+    node checks signatures on worker threads (node/workers.py) and these on its loop."""
+    params = view.params
     if tx.fee < params.min_fee:
         return CheckResult(Code.FEE_TOO_LOW, f"fee {tx.fee} < min_fee {params.min_fee}", tx)
     if is_duplicate(tx) or view.tx_result(tx.hash) is not None:

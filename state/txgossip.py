@@ -216,22 +216,34 @@ class TxGossipPolicy:
         PeerFault when the batch is garbage, or a tx fails a check independent of state (an
         honest peer admitted it, so could not have sent it); txs before it stay admitted.
         """
+        results: list[CheckResult] = []
+        for wire in self.open_batch(payload):
+            res = admit(wire)
+            results.append(res)
+            self.settle(peer_id, res, now_ms)
+        return results
+
+    def open_batch(self, payload: bytes) -> list[bytes]:
+        """The first half of `receive`: the batch's txs (PeerFault on garbage). A driver that
+        checks signatures elsewhere admits them in order, then hands each result to
+        `settle`."""
         lim = self.limits
         wires = decode_batch(payload, lim.batch_txs, lim.batch_bytes)
         self.txs_received += len(wires)
-        results: list[CheckResult] = []
-        for wire in wires:
-            res = admit(wire)
-            results.append(res)
-            tx = res.tx
-            if res.ok:
-                assert tx is not None
-                self.add(tx.hash, tx.wire, now_ms, from_peer=peer_id)
-            elif res.code in PEER_FAULT_CODES:
-                raise PeerFault(f"gossiped tx refused: {res.error}")
-            elif tx is not None:
-                self.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
-        return results
+        return wires
+
+    def settle(self, peer_id: bytes, res: CheckResult, now_ms: int) -> None:
+        """The second half of `receive`, per tx in batch order: queue an admitted tx for
+        relay, remember a refused one as known to the peer, or raise PeerFault when the
+        refusal does not depend on state (an honest peer could not have sent it)."""
+        tx = res.tx
+        if res.ok:
+            assert tx is not None
+            self.add(tx.hash, tx.wire, now_ms, from_peer=peer_id)
+        elif res.code in PEER_FAULT_CODES:
+            raise PeerFault(f"gossiped tx refused: {res.error}")
+        elif tx is not None:
+            self.mark_seen(peer_id, tx.hash)  # duplicate, stale or full: not back
 
     def _live(self, seq: int, h: bytes) -> bool:
         entry = self._pending.get(h)

@@ -205,6 +205,9 @@ INT_RANGES = [
     ("state", "prune_idle_step", 0, 1_000_000),
     ("metrics", "max_pools", 0, 10_000),
     ("metrics", "max_claims_counted", 1, 1_000_000),
+    ("workers", "threads", -1, 1024),
+    ("workers", "max_queue_txs", 1, 10_000_000),
+    ("workers", "batch_txs", 1, 100_000),
 ]
 
 

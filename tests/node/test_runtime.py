@@ -279,18 +279,23 @@ async def test_tx_batches_from_peers(node: Node) -> None:
     from p2p.types import ProtocolViolation
     from state.txgossip import encode_batch
 
+    async def deliver(channel: int, payload: bytes) -> None:
+        pending = node._on_message(peer, channel, payload)  # awaitable: signatures on the pool
+        if pending is not None:
+            await pending
+
     peer = b"\x07" * 32
     good = transfer(0)
-    node._on_message(peer, 2, encode_batch([good]))
+    await deliver(2, encode_batch([good]))
     assert sha256(good) in node.mempool
     # the same tx again, and a stale one: dropped silently, the peer is not punished
-    node._on_message(peer, 2, encode_batch([good, transfer(70)]))
+    await deliver(2, encode_batch([good, transfer(70)]))
     # garbage batch, and a batch carrying a tx no honest peer could have admitted
     with pytest.raises(ProtocolViolation):
-        node._on_message(peer, 2, b"\xc1\xc1")
+        await deliver(2, b"\xc1\xc1")
     forged = good[:-1] + bytes([good[-1] ^ 1])
     with pytest.raises(ProtocolViolation):
-        node._on_message(peer, 2, encode_batch([forged]))
+        await deliver(2, encode_batch([forged]))
     # consensus garbage becomes a Penalize action (the transport disconnects and bans)
     banned: list[bytes] = []
     node.p2p.penalize = lambda pid, reason: banned.append(pid)  # type: ignore[method-assign]

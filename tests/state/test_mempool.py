@@ -269,9 +269,9 @@ def test_pending_duplicate_answered_without_decoding(monkeypatch: pytest.MonkeyP
     assert mp.add(t.wire).code is Code.OK
 
     def boom(*a, **k):  # type: ignore[no-untyped-def]
-        raise AssertionError("check_tx must not run for a pending duplicate")
+        raise AssertionError("decode_tx must not run for a pending duplicate")
 
-    monkeypatch.setattr(mpmod, "check_tx", boom)
+    monkeypatch.setattr(mpmod, "decode_tx", boom)
     res = mp.add(t.wire)
     assert res.code is Code.DUPLICATE and res.tx is not None and res.tx.hash == t.hash
 
@@ -358,8 +358,8 @@ def test_recently_committed_tx_is_a_duplicate_without_decoding(
     mp.update([t0.wire, t1.wire, t2.wire])  # committed elsewhere, never pending here
     view.committed.update({t0.hash, t1.hash, t2.hash})
     calls: list[bytes] = []
-    real = mod.check_tx
-    monkeypatch.setattr(mod, "check_tx", lambda v, w, **kw: calls.append(w) or real(v, w, **kw))
+    real = mod.decode_tx
+    monkeypatch.setattr(mod, "decode_tx", lambda w, **kw: calls.append(w) or real(w, **kw))
     for t in (t1, t2):  # the two most recent: cached
         res = mp.add(t.wire)
         assert res.code is Code.DUPLICATE and res.error == "duplicate"

@@ -1,0 +1,33 @@
+"""Smoke test of bench/admission.py: each path admits every tx and reports where the CPU went;
+with worker threads the signature checks leave the loop thread. No speed thresholds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("threads", "path"), [(0, "gossip"), (2, "http")])
+def test_admission_bench_reports_cpu_by_thread(tmp_path: Path, threads: int, path: str) -> None:
+    out = tmp_path / "admission.json"
+    txs = 1000
+    argv = ["--threads", str(threads), "--path", path, "--txs", str(txs), "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "admission.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads(out.read_text())
+    assert (r["threads"], r["path"], r["txs"]) == (threads, path, txs)
+    assert r["loop_us_per_tx"] > 0 and r["total_us_per_tx"] >= r["loop_us_per_tx"]
+    if threads:
+        # ~57 ms of signature checks on the workers: several 10 ms clock ticks
+        assert r["other_us_per_tx"] > 0
