@@ -20,7 +20,10 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-_verified = [0]  # signature checks made (node/metrics.py reads it); a list: no `global`
+#: signature checks made (node/metrics.py reads it); a list: no `global`. Worker threads
+#: (node/workers.py) count here too: with the GIL, `+= 1` on a list item runs no instruction
+#: that lets another thread in between the read and the write, so no check is lost.
+_verified = [0]
 
 
 def verify_count() -> int:
