@@ -24,7 +24,7 @@ before it prevotes. No fixed count: the bound follows the measurements.
   grows blocks 500, 1,000, 2,000... rather than proposing at once what a speed measured on
   small blocks promises.
 - The operator's `[mempool] propose_max_txs` and the chain's max_block_txs cap it all; the
-  proposal's byte budget is the reap's (node.runtime.block_tx_budget); MIN_PROPOSE_TXS is
+  proposal's byte budget is the reap's (block_tx_budget below); MIN_PROPOSE_TXS is
   the floor no measurement pushes the bound under.
 """
 
@@ -35,8 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from consensus.actions import HeightTiming
-from state.app import ChainApp
+from consensus.actions import Committed, HeightTiming
+from state.app import MAX_BLOCK_BYTES, ChainApp
+from state.params import ChainParams
 
 #: executions smaller than this say little about the cost per tx (fixed costs dominate)
 PACE_MIN_SAMPLE_TXS = 100
@@ -174,3 +175,27 @@ class BlockSizer:
             budget_s = self.propose_timeout_ms / 1000 * EXEC_SHARE_OF_PROPOSE
             cap = min(cap, int(budget_s / seconds_per_tx))
         return max(floor, min(cap, self.limit))
+
+
+#: room kept in a proposal frame for everything that is not transaction bytes: the header,
+#: the previous block's commit (one signature per validator), evidence, msgpack framing
+PROPOSAL_OVERHEAD_BYTES = 256 * 1024
+
+
+def block_tx_budget(max_payload: int, params: ChainParams) -> int:
+    """Transaction bytes a proposer may reap so that the whole proposal fits one P2P frame.
+
+    Without this bound a mempool holding ~8 MiB of large transactions makes every proposer
+    build blocks it cannot send (the transport refuses payloads over its frame limit).
+    """
+    per_tx = 8  # msgpack bin header and array slot per transaction, rounded up
+    budget = max_payload - PROPOSAL_OVERHEAD_BYTES - per_tx * params.max_block_txs
+    return max(params.max_tx_bytes, min(MAX_BLOCK_BYTES, budget))
+
+
+def polka_ms(a: Committed) -> int | str:
+    """ms from the height's first round to 2f+1 prevotes for its block ("-" unknown)."""
+    t = a.timing
+    if t is None or t.polka_ms is None or t.started_ms is None:
+        return "-"
+    return t.polka_ms - t.started_ms

@@ -40,7 +40,8 @@ from node.pacing import EXEC_SHARE_OF_PROPOSE as EXEC_SHARE_OF_PROPOSE
 from node.pacing import MIN_PROPOSE_TXS as MIN_PROPOSE_TXS
 from node.pacing import PACE_EWMA_ALPHA as PACE_EWMA_ALPHA
 from node.pacing import PACE_MIN_SAMPLE_TXS as PACE_MIN_SAMPLE_TXS
-from node.pacing import BlockSizer, PacedApp
+from node.pacing import PROPOSAL_OVERHEAD_BYTES as PROPOSAL_OVERHEAD_BYTES
+from node.pacing import BlockSizer, PacedApp, block_tx_budget, polka_ms
 from node.rpc import RpcServer
 from node.service import NodeService, rfc3339
 from node.vitals import EXIT_FATAL, GcClock, GuardedStore, StoreFailed, Vitals
@@ -49,14 +50,12 @@ from node.workers import PoolClosed, WorkerPool
 from p2p.gossip import TxGossip
 from p2p.node import P2PNode
 from p2p.types import PeerInfo, ProtocolViolation
-from state.app import MAX_BLOCK_BYTES
 from state.chain import Chain, StateView
 from state.crypto import Signer, sha256
 from state.errors import Code
 from state.genesis import Genesis, load_genesis
 from state.machine import Execution
 from state.mempool import Mempool
-from state.params import ChainParams
 from state.store import LevelDBStore
 from state.tx import CheckResult, Tx
 from state.txgossip import GossipLimits, TxGossipPolicy
@@ -507,7 +506,7 @@ class Node:
                 height=height,
                 txs=len(block.txs),
                 round=getattr(a.commit, "round", "?"),
-                polka_ms=_polka_ms(a),
+                polka_ms=polka_ms(a),
                 time=rfc3339(block.header.time_ms),
                 hash=block.hash.hex()[:12],
                 mempool=len(self._mempool),
@@ -589,27 +588,3 @@ class Node:
             f"message on channel {channel}",
             lambda: self.replica.on_message(peer_id, channel, payload, now_ms()),
         )
-
-
-#: room kept in a proposal frame for everything that is not transaction bytes: the header,
-#: the previous block's commit (one signature per validator), evidence, msgpack framing
-PROPOSAL_OVERHEAD_BYTES = 256 * 1024
-
-
-def block_tx_budget(max_payload: int, params: ChainParams) -> int:
-    """Transaction bytes a proposer may reap so that the whole proposal fits one P2P frame.
-
-    Without this bound a mempool holding ~8 MiB of large transactions makes every proposer
-    build blocks it cannot send (the transport refuses payloads over its frame limit).
-    """
-    per_tx = 8  # msgpack bin header and array slot per transaction, rounded up
-    budget = max_payload - PROPOSAL_OVERHEAD_BYTES - per_tx * params.max_block_txs
-    return max(params.max_tx_bytes, min(MAX_BLOCK_BYTES, budget))
-
-
-def _polka_ms(a: Committed) -> int | str:
-    """ms from the height's first round to 2f+1 prevotes for its block ("-" unknown)."""
-    t = a.timing
-    if t is None or t.polka_ms is None or t.started_ms is None:
-        return "-"
-    return t.polka_ms - t.started_ms
