@@ -26,6 +26,7 @@ SAFETY = {
     "block_mismatch",
     "supply",
     "double_payout",
+    "double_collect",
     "double_sign",
 }
 
