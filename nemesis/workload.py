@@ -5,7 +5,8 @@ Each client owns one member key and sends in ``commit`` mode, so an acknowledgem
 the height and index the checker then looks for on every node. It reads the sender's
 ``pending_nonce`` from the node it is about to use before each transaction, so a call whose
 outcome is unknown never wedges it. A client moves to the next node after a call fails to
-get an answer. Load is bounded: one call in flight per client, at most MAX_CLIENTS clients.
+get an answer. Load is bounded: one call in flight per client, at most MAX_CLIENTS member
+clients, plus the officers of nemesis.officers (one per attestor and reporter key, paced).
 """
 
 from __future__ import annotations
@@ -259,8 +260,17 @@ class Sender:
 class Client(Sender):
     """A member: joins the three pools, then sends the members' mix."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        k: int,
+        signer: Signer,
+        chain_id: str,
+        rpcs: list[Rpc],
+        history: History,
+        shared: Shared,
+        rng: random.Random,
+    ) -> None:
+        super().__init__(k, signer, chain_id, rpcs, history, shared, rng)
         self.joined: set[str] = set()
         self.collected: set[str] = set()  # events ("pool/round") this member collected from
         self.peers: list[bytes] = []
