@@ -10,8 +10,10 @@ Invariants (docs/nemesis.md):
 - ``unknown_split``: an unknown call, resolved by lookup, is in the chain of every node or of
   none (and at one place);
 - ``block_mismatch``: every node has the same block hash and state root at each common height;
-- ``supply``: accounts + pools + escrowed bonds + deposits equal the genesis supply;
-- ``double_payout``: no claim paid by two executed payouts;
+- ``supply``: accounts + pools + escrowed bonds + deposits + event escrows equal the genesis
+  supply (section 10), and each node's pool liabilities equal its approved claims' amounts;
+- ``double_payout``: no claim (voted or attested) paid by two executed payouts;
+- ``double_collect``: no member collects from one event (pool and round) twice;
 - ``double_sign``: no validator's precommit for two different blocks at one height and round
   (from the commits blocks carry) and no evidence in any block (the chain saw an equivocation);
 - ``no_recovery``: after each healed fault every live node's height advanced within
@@ -99,6 +101,7 @@ def check(ops: Iterable[Mapping[str, Any]], obs: Observed) -> list[Violation]:
     out += _blocks(obs)
     out += _supply(obs)
     out += _payouts(ops, obs)
+    out += _collects(ops, obs)
     out += _double_sign(obs)
     out += _recoveries(obs)
     return out
@@ -167,29 +170,62 @@ def _blocks(obs: Observed) -> list[Violation]:
 
 
 def _supply(obs: Observed) -> list[Violation]:
-    return [
-        Violation(
-            "supply",
-            f"node{v.node}: supply {v.supply} != genesis {obs.genesis_supply} ({v.supply_detail})",
-        )
-        for v in obs.nodes
-        if v.supply is not None and v.supply != obs.genesis_supply
-    ]
+    out = []
+    for v in obs.nodes:
+        if v.supply is not None and v.supply != obs.genesis_supply:
+            detail = f"node{v.node}: supply {v.supply} != genesis {obs.genesis_supply} ({v.supply_detail})"
+            out.append(Violation("supply", detail))
+        owed, approved = v.supply_detail.get("liabilities"), v.supply_detail.get("approved_amounts")
+        if owed is not None and approved is not None and owed != approved:
+            detail = f"node{v.node}: pool liabilities {owed} != approved claims' amounts {approved} ({v.supply_detail})"
+            out.append(Violation("supply", detail))
+    return out
+
+
+def _executed(
+    v: NodeView, ops: list[Mapping[str, Any]], type_: str
+) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(call, lookup) for each call of `type_` that `v` has in a block, executed with code 0."""
+    for op in ops:
+        if op["type"] == type_:
+            r = _included(v, op["hash"])
+            if r is not None and r.get("code") == 0:
+                yield op, r
 
 
 def _payouts(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
+    """The claim paid is the chain's (the lookup's payload), else the history's."""
     out = []
-    payouts = [op for op in ops if op["type"] == "payout" and op.get("claim")]
     for v in obs.nodes:
         paid: dict[str, set[str]] = defaultdict(set)
-        for op in payouts:
-            r = _included(v, op["hash"])
-            if r is not None and r.get("code") == 0:
-                paid[op["claim"]].add(op["hash"])
+        for op, r in _executed(v, ops, "payout"):
+            claim = (r.get("payload") or {}).get("claim") or op.get("claim")
+            if claim:
+                paid[claim].add(op["hash"])
         for claim, txs in paid.items():
             if len(txs) > 1:
                 detail = f"node{v.node}: claim {_short(claim)} paid by {len(txs)} payouts"
                 out.append(Violation("double_payout", detail))
+    return out
+
+
+def _collects(ops: list[Mapping[str, Any]], obs: Observed) -> list[Violation]:
+    """Who collected from which event, from the chain's transactions (the lookups' sender and
+    payload) and their results."""
+    out = []
+    for v in obs.nodes:
+        took: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+        for op, r in _executed(v, ops, "collect"):
+            payload = r.get("payload") or {}
+            took[
+                (str(r.get("sender")), str(payload.get("pool")), int(payload.get("round", -1)))
+            ].add(op["hash"])
+        for (sender, pool, rnd), txs in sorted(took.items()):
+            if len(txs) > 1:
+                detail = (
+                    f"node{v.node}: {_short(sender)} collected from {pool}/{rnd} {len(txs)} times"
+                )
+                out.append(Violation("double_collect", detail))
     return out
 
 

@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nemesis.checker import NodeView, Observed
-from nemesis.workload import POOL, Op, Rpc
+from nemesis.workload import POOLS, Op, Rpc
 
 BATCH = 100  # calls per JSON-RPC batch (the node's default max_batch)
 BATCH_TIMEOUT_S = 60.0
 SUPPLY_TRIES = 5
+PER_POOL = 5  # reads per pool in the supply batch: pool, two claim lists, proposals, events
 
 
 async def collect(
@@ -23,10 +24,14 @@ async def collect(
     recoveries: Sequence[Mapping[str, Any]],
 ) -> Observed:
     """Blocks 1..the lowest height, lookups of every acknowledged or unknown call and of
-    every payout, and the supply over `known` accounts (and genesis's), from every node."""
+    every payout and collect (whatever their answer), and the supply over `known` accounts (and genesis's), from every node."""
     top = min((h for h in heights.values() if h is not None), default=0)
     hashes = sorted(
-        {op.hash for op in ops if op.outcome in ("ok", "unknown") or op.type == "payout"}
+        {
+            op.hash
+            for op in ops
+            if op.outcome in ("ok", "unknown") or op.type in ("payout", "collect")
+        }
     )
     views = []
     for i, rpc in enumerate(rpcs):
@@ -48,8 +53,8 @@ async def collect(
 
 
 async def read_supply(rpc: Rpc, known: Sequence[bytes]) -> tuple[int | None, dict[str, int]]:
-    """Accounts + pool + escrowed bonds + open proposals' deposits + event escrows (section
-    10's invariant), read in one batch
+    """Accounts + pools + escrowed bonds + open proposals' deposits + event escrows (section
+    10's invariant) over the run's three pools, read in one batch
     between two `status` calls at the same height (so no block changed them in between);
     (None, ...) when some read fails or the chain would not hold still for SUPPLY_TRIES."""
     genesis = await rpc.call("genesis")
@@ -60,14 +65,15 @@ async def read_supply(rpc: Rpc, known: Sequence[bytes]) -> tuple[int | None, dic
     )
     calls: list[tuple[str, dict[str, Any]]] = [("status", {})]
     calls += [("account", {"address": a}) for a in addrs]
-    calls += [
-        ("pool", {"id": POOL}),
-        ("claims", {"pool": POOL, "status": "voting", "limit": 1000}),
-        ("claims", {"pool": POOL, "status": "approved", "limit": 1000}),
-        ("proposals", {"scope": POOL, "status": "voting", "limit": 1000}),
-        ("events", {"pool": POOL, "limit": 1000}),
-        ("status", {}),
-    ]
+    for pool in POOLS:
+        calls += [
+            ("pool", {"id": pool}),
+            ("claims", {"pool": pool, "status": "voting", "limit": 1000}),
+            ("claims", {"pool": pool, "status": "approved", "limit": 1000}),
+            ("proposals", {"scope": pool, "status": "voting", "limit": 1000}),
+            ("events", {"pool": pool, "limit": 1000}),
+        ]
+    calls.append(("status", {}))
     for _ in range(SUPPLY_TRIES):
         res = await rpc.batch(calls, BATCH_TIMEOUT_S)
         failed = [r for r in res if isinstance(r, Exception)]
@@ -75,23 +81,26 @@ async def read_supply(rpc: Rpc, known: Sequence[bytes]) -> tuple[int | None, dic
             return None, {"unreadable": len(failed)}
         if res[0]["height"] != res[-1]["height"]:
             continue
-        accounts = sum(int(r["balance"]) for r in res[1 : 1 + len(addrs)])
-        pool, voting, approved, props, events = res[1 + len(addrs) : -1]
-        bond = int(pool["params"]["claim_bond"])
-        bonds = sum(bond_of(c, bond) for c in [*voting, *approved])
-        # a proposal's JSON has no deposit field: it escrowed its gov_deposit at opening
-        deposits = sum(int(p.get("deposit", p["gov"]["gov_deposit"])) for p in props)
-        escrows = sum(int(e["escrow"]) for e in events)
-        total = accounts + int(pool["balance"]) + bonds + deposits + escrows
-        detail = {
-            "height": int(res[0]["height"]),
-            "accounts": accounts,
-            "pool": int(pool["balance"]),
-            "bonds": bonds,
-            "deposits": deposits,
-            "escrows": escrows,
-        }
-        return total, detail
+        detail = {"height": int(res[0]["height"])}
+        detail["accounts"] = sum(int(r["balance"]) for r in res[1 : 1 + len(addrs)])
+        for k in ("pools", "bonds", "deposits", "escrows", "liabilities", "approved_amounts"):
+            detail[k] = 0
+        at = 1 + len(addrs)
+        for _pool in POOLS:
+            pool, voting, approved, props, events = res[at : at + PER_POOL]
+            at += PER_POOL
+            bond = int(pool["params"]["claim_bond"])
+            detail["pools"] += int(pool["balance"])
+            detail["bonds"] += sum(bond_of(c, bond) for c in [*voting, *approved])
+            # a proposal's JSON has no deposit field: it escrowed its gov_deposit at opening
+            detail["deposits"] += sum(int(p.get("deposit", p["gov"]["gov_deposit"])) for p in props)
+            detail["escrows"] += sum(int(e["escrow"]) for e in events)
+            # liabilities are owed out of the pool's balance, not money beside it: the checker
+            # compares them with the approved claims' amounts
+            detail["liabilities"] += int(pool.get("liabilities") or 0)
+            detail["approved_amounts"] += sum(int(c["amount"]) for c in approved)
+        parts = ("accounts", "pools", "bonds", "deposits", "escrows")
+        return sum(detail[k] for k in parts), detail
     return None, {"unsettled": SUPPLY_TRIES}
 
 

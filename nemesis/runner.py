@@ -38,6 +38,7 @@ from nemesis.netns import (
     tmpfs_used,
     why_unavailable,
 )
+from nemesis.officers import Attestor, Reporter
 from nemesis.relay import Endpoint, Relay, Toxic
 from nemesis.report import FaultRecord, build_report, rss
 from nemesis.schedule import NEEDS, Fault, make_schedule
@@ -48,11 +49,13 @@ from nemesis.workload import (
     Rpc,
     RpcAnswerError,
     RpcFailure,
+    SenderArgs,
     Shared,
 )
 from node.config import Home
 from node.localnet_harness import LocalNet, node_command, update_config
 from node.testnet import create_testnet
+from state.crypto import Signer
 
 RPC_PORT, P2P_PORT = 26657, 27657
 START_WAIT_S = 60.0
@@ -417,12 +420,17 @@ class Run:
         hs = await self._heights()
         k = self.keys
         known = [k["treasury"].public_key, k["registrar"].public_key]
-        known += [m.public_key for m in k["members"]]
+        known += [m.public_key for m in [*k["members"], *k["attestors"], *k["reporters"]]]
         genesis = self._template()
         supply0 = sum(a["balance"] for a in genesis["accounts"]) + sum(
             int(p.get("balance", 0)) for p in genesis["pools"]
         )
         return await collect(self.rpcs, hs, self.history.ops, known, supply0, self.recoveries)
+
+    def _sender_args(self, k: int, signer: Signer, rng: random.Random) -> SenderArgs:
+        """What a workload sender `k` is made of (its own rng drawn from the run's seed)."""
+        rnd = random.Random(rng.random())
+        return k, signer, CHAIN_ID, self.rpcs, self.history, self.shared, rnd
 
     # ----------------------------------------------------------------- run
 
@@ -480,17 +488,18 @@ class Run:
                 rng = random.Random(self.o.seed)
                 members = self.keys["members"]
                 for c in range(self.o.clients):
-                    cl = Client(
-                        c,
-                        members[c],
-                        CHAIN_ID,
-                        self.rpcs,
-                        self.history,
-                        self.shared,
-                        random.Random(rng.random()),
-                    )
+                    cl = Client(*self._sender_args(c, members[c], rng))
                     cl.peers = [m.public_key for m in members] + [self.keys["treasury"].public_key]
                     tasks.append(asyncio.create_task(cl.run(stop)))
+                officers: list[Attestor | Reporter] = [
+                    Attestor(*self._sender_args(self.o.clients + j, a, rng))
+                    for j, a in enumerate(self.keys["attestors"])
+                ]
+                officers += [
+                    Reporter(*self._sender_args(self.o.clients + len(officers) + j, r, rng))
+                    for j, r in enumerate(self.keys["reporters"])
+                ]
+                tasks += [asyncio.create_task(o.run(stop)) for o in officers]
                 tasks.append(asyncio.create_task(self._sampler()))
                 await asyncio.sleep(self.timing.warmup_s)
                 end = started + self.o.duration_s

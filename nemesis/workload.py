@@ -5,7 +5,8 @@ Each client owns one member key and sends in ``commit`` mode, so an acknowledgem
 the height and index the checker then looks for on every node. It reads the sender's
 ``pending_nonce`` from the node it is about to use before each transaction, so a call whose
 outcome is unknown never wedges it. A client moves to the next node after a call fails to
-get an answer. Load is bounded: one call in flight per client, at most MAX_CLIENTS clients.
+get an answer. Load is bounded: one call in flight per client, at most MAX_CLIENTS member
+clients, plus the officers of nemesis.officers (one per attestor and reporter key, paced).
 """
 
 from __future__ import annotations
@@ -26,18 +27,26 @@ MAX_CLIENTS = 16
 CALL_TIMEOUT_S = 40.0  # above the node's 30 s commit wait, so "timeout" answers arrive
 READ_TIMEOUT_S = 5.0
 BACKOFF_S = 0.5
-POOL = "mutual"
-#: the mix: (type, weight); a type a client cannot send yet (vote with no open claim) is
-#: replaced by a transfer
+POOL = "mutual"  # claims decided by member vote (section 4)
+ATTESTED = "attested"  # claims decided by attestors, objections (section 10)
+TRIGGERED = "triggered"  # parametric cover: reports, events, collect (section 10)
+POOLS = (POOL, ATTESTED, TRIGGERED)
+#: the members' mix: (type, weight); a type a client cannot send yet (vote with no open
+#: claim, collect with no open event) is replaced by a transfer. Claims go to the vote pool
+#: or the attested one; attest and report are sent by the officers (nemesis.officers).
 MIX: tuple[tuple[str, int], ...] = (
-    ("transfer", 30),
-    ("pay", 12),
-    ("claim", 10),
-    ("vote", 20),
-    ("payout", 10),
+    ("transfer", 24),
+    ("pay", 10),
+    ("claim", 14),
+    ("vote", 16),
+    ("payout", 12),
     ("propose", 3),
     ("ballot", 8),
+    ("object", 8),
+    ("collect", 8),
 )
+#: claims, events and proposals a client chooses among (the most recent ones)
+RECENT = 20
 
 
 class RpcFailure(Exception):
@@ -116,7 +125,8 @@ class Op:
     code: int | None = None
     error: str | None = None
     detail: str = ""
-    claim: str | None = None  # vote/payout: the claim's id
+    claim: str | None = None  # vote/payout/attest/object: the claim's id
+    event: str | None = None  # collect: "pool/round"
     resolved: str = ""  # an unknown call after the lookup: "committed at h:i code c" / "absent"
 
     def to_json(self) -> dict[str, Any]:
@@ -133,8 +143,16 @@ class History:
     def now(self) -> float:
         return round(time.monotonic() - self.t0, 3)
 
-    def invoke(self, client: int, node: int, type: str, hash: str, claim: str | None) -> Op:
-        op = Op(len(self.ops), client, node, type, hash, self.now(), claim=claim)
+    def invoke(
+        self,
+        client: int,
+        node: int,
+        type: str,
+        hash: str,
+        claim: str | None,
+        event: str | None = None,
+    ) -> Op:
+        op = Op(len(self.ops), client, node, type, hash, self.now(), claim=claim, event=event)
         self.ops.append(op)
         return op
 
@@ -166,12 +184,20 @@ class Shared:
     """What the clients know of each other's claims and proposals (their ids, when seen)."""
 
     claims: list[tuple[str, int, int]] = field(default_factory=list)  # (id, client, height)
+    attested: list[tuple[str, int, int]] = field(default_factory=list)  # the attested pool's
     proposals: list[tuple[str, int]] = field(default_factory=list)  # (id, height)
     best_height: int = 0
 
 
-class Client:
-    """Client `k` sends as `signer` to the nodes of `urls`, starting with node `k % n`."""
+#: what a sender is made of: (k, signer, chain_id, rpcs, history, shared, rng)
+SenderArgs = tuple[int, Signer, str, list["Rpc"], "History", "Shared", random.Random]
+#: what a client sends: (type, payload, claim id or None, event "pool/round" or None)
+Intent = tuple[str, dict[str, Any], str | None, str | None]
+
+
+class Sender:
+    """Sends as `signer` to the nodes of `rpcs`, starting with node `k % n`, and records each
+    call in the history; members (Client) and officers (nemesis.officers) are senders."""
 
     def __init__(
         self,
@@ -186,49 +212,124 @@ class Client:
         self.k, self.signer, self.chain_id = k, signer, chain_id
         self.rpcs, self.history, self.shared, self.rng = rpcs, history, shared, rng
         self.node = k % len(rpcs)
-        self.joined = False
+
+    def _next_node(self) -> None:
+        self.node = (self.node + 1) % len(self.rpcs)
+
+    async def read(self, method: str, **params: Any) -> Any:
+        """A read from the current node; None (and the next node) when it does not answer."""
+        try:
+            return await self.rpcs[self.node].call(method, **params)
+        except RpcFailure:
+            self._next_node()
+            await asyncio.sleep(BACKOFF_S)
+            return None
+        except RpcAnswerError:
+            return None
+
+    async def submit(self, intent: Intent) -> Op | None:
+        """Sign `intent` at the sender's pending nonce and send it in commit mode; the
+        recorded call (None when the nonce could not be read, so nothing was sent)."""
+        type_, payload, ref, event = intent
+        rpc = self.rpcs[self.node]
+        acct = await self.read("account", address=self.signer.public_key.hex())
+        if acct is None:
+            return None
+        tx = build_tx(self.signer, self.chain_id, type_, int(acct["pending_nonce"]), 1, payload)
+        op = self.history.invoke(self.k, self.node, type_, tx.hash.hex(), ref, event)
+        try:
+            result = await rpc.call(
+                "broadcast_tx", timeout=CALL_TIMEOUT_S, tx=tx.wire.hex(), mode="commit"
+            )
+        except RpcFailure as exc:
+            op.done_t, op.outcome, op.detail = self.history.now(), "unknown", str(exc)[:200]
+            self._next_node()
+            await asyncio.sleep(BACKOFF_S)
+            return op
+        except RpcAnswerError as exc:
+            # an internal error may come after admission: the outcome is not known
+            op.done_t, op.code, op.detail = self.history.now(), exc.code, str(exc)[:200]
+            op.outcome = "unknown" if exc.code == -32603 else "refused"
+            return op
+        classify(op, result, self.history.now())
+        if op.outcome == "ok":
+            self.shared.best_height = max(self.shared.best_height, op.height or 0)
+        return op
+
+
+class Client(Sender):
+    """A member: joins the three pools, then sends the members' mix."""
+
+    def __init__(
+        self,
+        k: int,
+        signer: Signer,
+        chain_id: str,
+        rpcs: list[Rpc],
+        history: History,
+        shared: Shared,
+        rng: random.Random,
+    ) -> None:
+        super().__init__(k, signer, chain_id, rpcs, history, shared, rng)
+        self.joined: set[str] = set()
+        self.collected: set[str] = set()  # events ("pool/round") this member collected from
         self.peers: list[bytes] = []
 
-    def _payload(self, kind: str) -> tuple[str, dict[str, Any], str | None]:
-        if not self.joined:
-            return "join", {"pool": POOL}, None
+    async def _intent(self, kind: str) -> Intent:
+        for pool in POOLS:
+            if pool not in self.joined:
+                return "join", {"pool": pool}, None, None
         h = self.shared.best_height
+        claims = self.shared.claims + self.shared.attested
         others = [c for c in self.shared.claims if c[1] != self.k]
         if kind == "pay":
-            return "pay", {"pool": POOL, "amount": 100}, None
+            return "pay", {"pool": self.rng.choice(POOLS), "amount": 100}, None, None
         if kind == "claim":
             evidence = self.rng.randbytes(32)
-            return (
-                "claim",
-                {"pool": POOL, "amount": self.rng.randint(1, 300), "evidence": evidence},
-                None,
-            )
+            pool = self.rng.choice((POOL, ATTESTED))
+            amount = self.rng.randint(1, 300)
+            return "claim", {"pool": pool, "amount": amount, "evidence": evidence}, None, None
         if kind == "vote" and others:
             cid = self.rng.choice(others[-8:])[0]
             approve = self.rng.random() < 0.8
-            return "vote", {"claim": bytes.fromhex(cid), "approve": approve}, cid
-        if kind == "payout" and self.shared.claims:
-            ripe = [c for c in self.shared.claims if c[2] + 8 <= h] or self.shared.claims
-            cid = self.rng.choice(ripe[-10:])[0]
-            return "payout", {"claim": bytes.fromhex(cid)}, cid
+            return "vote", {"claim": bytes.fromhex(cid), "approve": approve}, cid, None
+        if kind == "payout" and claims:
+            ripe = [c for c in claims if c[2] + 8 <= h] or claims
+            cid = self.rng.choice(ripe[-RECENT:])[0]
+            return "payout", {"claim": bytes.fromhex(cid)}, cid, None
         if kind == "propose":
             change = {"entry_fee": self.rng.choice([5, 10, 15])}
-            return (
-                "propose",
-                {
-                    "scope": POOL,
-                    "changes": change,
-                    "title": f"entry fee c{self.k}",
-                    "text_hash": self.rng.randbytes(32),
-                },
-                None,
-            )
+            payload = {
+                "scope": POOL,
+                "changes": change,
+                "title": f"entry fee c{self.k}",
+                "text_hash": self.rng.randbytes(32),
+            }
+            return "propose", payload, None, None
         if kind == "ballot" and self.shared.proposals:
             pid = self.rng.choice(self.shared.proposals[-4:])[0]
             choice = self.rng.choice(["yes", "yes", "no", "abstain"])
-            return "ballot", {"proposal": bytes.fromhex(pid), "choice": choice}, pid
+            return "ballot", {"proposal": bytes.fromhex(pid), "choice": choice}, pid, None
+        if kind == "object":
+            found = await self.read("claims", pool=ATTESTED, status="approved", limit=RECENT)
+            mine = self.signer.public_key.hex()
+            open_ = [c for c in found or [] if c["claimant"] != mine and not c.get("objected")]
+            if open_:
+                cid = self.rng.choice(open_)["id"]
+                return "object", {"claim": bytes.fromhex(cid)}, cid, None
+        if kind == "collect":
+            found = await self.read("events", pool=TRIGGERED, limit=RECENT)
+            fresh = [
+                e
+                for e in found or []
+                if int(e["collect_until"]) >= h
+                and f"{TRIGGERED}/{e['round']}" not in self.collected
+            ]
+            if fresh:
+                rnd = int(self.rng.choice(fresh)["round"])
+                return "collect", {"pool": TRIGGERED, "round": rnd}, None, f"{TRIGGERED}/{rnd}"
         to = self.rng.choice(self.peers) if self.peers else self.signer.public_key
-        return "transfer", {"to": to, "amount": self.rng.randint(1, 20)}, None
+        return "transfer", {"to": to, "amount": self.rng.randint(1, 20)}, None, None
 
     async def run(self, stop: asyncio.Event) -> None:
         types, weights = zip(*MIX, strict=True)
@@ -237,43 +338,24 @@ class Client:
             await self.send_one(kind)
 
     async def send_one(self, kind: str) -> None:
-        rpc = self.rpcs[self.node]
-        try:
-            acct = await rpc.call("account", address=self.signer.public_key.hex())
-        except (RpcFailure, RpcAnswerError):
-            self.node = (self.node + 1) % len(self.rpcs)
-            await asyncio.sleep(BACKOFF_S)
+        intent = await self._intent(kind)
+        op = await self.submit(intent)
+        if op is None:
             return
-        type_, payload, ref = self._payload(kind)
-        tx = build_tx(self.signer, self.chain_id, type_, int(acct["pending_nonce"]), 1, payload)
-        op = self.history.invoke(self.k, self.node, type_, tx.hash.hex(), ref)
-        try:
-            result = await rpc.call(
-                "broadcast_tx", timeout=CALL_TIMEOUT_S, tx=tx.wire.hex(), mode="commit"
-            )
-        except RpcFailure as exc:
-            op.done_t, op.outcome, op.detail = self.history.now(), "unknown", str(exc)[:200]
-            self.node = (self.node + 1) % len(self.rpcs)
-            await asyncio.sleep(BACKOFF_S)
-            return
-        except RpcAnswerError as exc:
-            # an internal error may come after admission: the outcome is not known
-            op.done_t, op.code, op.detail = self.history.now(), exc.code, str(exc)[:200]
-            op.outcome = "unknown" if exc.code == -32603 else "refused"
-            return
-        classify(op, result, self.history.now())
-        if op.outcome == "ok":
-            self.shared.best_height = max(self.shared.best_height, op.height or 0)
-            if op.code == 0:
-                if type_ == "join":
-                    self.joined = True
-                elif type_ == "claim":
-                    self.shared.claims.append((op.hash, self.k, op.height or 0))
-                    del self.shared.claims[:-64]
-                elif type_ == "propose":
-                    self.shared.proposals.append((op.hash, op.height or 0))
-                    del self.shared.proposals[:-16]
-            elif type_ == "join" and op.error == "already_member":
-                self.joined = True
-        elif op.outcome == "refused" and op.error in ("already_member",):
-            self.joined = True
+        type_, payload = intent[0], intent[1]
+        if op.outcome == "ok" and op.code == 0:
+            if type_ == "join":
+                self.joined.add(payload["pool"])
+            elif type_ == "claim":
+                into = self.shared.claims if payload["pool"] == POOL else self.shared.attested
+                into.append((op.hash, self.k, op.height or 0))
+                del into[:-64]
+            elif type_ == "propose":
+                self.shared.proposals.append((op.hash, op.height or 0))
+                del self.shared.proposals[:-16]
+            elif type_ == "collect" and op.event:
+                self.collected.add(op.event)
+        elif type_ == "join" and op.error == "already_member":
+            self.joined.add(payload["pool"])
+        elif type_ == "collect" and op.error == "already_paid" and op.event:
+            self.collected.add(op.event)

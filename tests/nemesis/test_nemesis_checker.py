@@ -180,3 +180,78 @@ def test_summary_counts_every_violation_and_lists_a_bounded_number() -> None:
     s = summarize(check(ops, obs))
     assert s == {"supply": {"count": 4, "first": s["supply"]["first"]}}
     assert len(s["supply"]["first"]) == 4
+
+
+def test_an_attested_claim_paid_twice() -> None:
+    ops, obs = clean()
+    ops += [
+        _op(6, "ok", 3, 0, type="payout", claim="c2"),  # a claim of the attested pool
+        _op(7, "unknown", None, None, type="payout", claim="c2"),
+    ]
+    for v in obs.nodes:
+        v.blocks[3] = _block(3, [H[6], H[7]])
+        v.txs[H[6]] = {"height": 3, "index": 0, "code": 0, "payload": {"claim": "c2"}}
+        v.txs[H[7]] = {"height": 3, "index": 1, "code": 0, "payload": {"claim": "c2"}}
+    assert kinds(ops, obs) == {"double_payout"}
+    for v in obs.nodes:
+        v.txs[H[7]] = {"height": 3, "index": 1, "code": 23, "payload": {"claim": "c2"}}
+    assert kinds(ops, obs) == set()  # the second one was refused in execution (already_paid)
+
+
+def test_the_claim_paid_is_the_chains_not_the_historys() -> None:
+    ops, obs = clean()
+    ops.append(_op(6, "ok", 3, 0, type="payout", claim="c9"))  # the history names another claim
+    for v in obs.nodes:
+        v.blocks[3] = _block(3, [H[6]])
+        v.txs[H[6]] = {"height": 3, "index": 0, "code": 0, "payload": {"claim": "c1"}}
+    assert kinds(ops, obs) == {"double_payout"}  # c1 was paid at 1:1 already
+
+
+def _collects(
+    rounds: list[int], codes: list[int], sender: str = "ee" * 32
+) -> tuple[list[dict[str, Any]], Observed]:
+    ops, obs = clean()
+    for j, (rnd, code) in enumerate(zip(rounds, codes, strict=True)):
+        i = 6 + j
+        ops.append(_op(i, "ok", 3, j, type="collect", event=f"triggered/{rnd}"))
+        for v in obs.nodes:
+            payload = {"pool": "triggered", "round": rnd}
+            v.txs[H[i]] = {
+                "height": 3,
+                "index": j,
+                "code": code,
+                "sender": sender,
+                "payload": payload,
+            }
+    for v in obs.nodes:
+        v.blocks[3] = _block(3, [H[6 + j] for j in range(len(rounds))])
+    return ops, obs
+
+
+def test_a_member_that_collects_an_event_twice() -> None:
+    found = check(*_collects([4, 4], [0, 0]))
+    assert {v.kind for v in found} == {"double_collect"}
+    assert all("triggered/4" in v.detail for v in found) and len(found) == 4  # once per node
+
+
+def test_collecting_two_events_or_a_refused_second_collect_is_fine() -> None:
+    assert check(*_collects([4, 5], [0, 0])) == []
+    assert check(*_collects([4, 4], [0, 21])) == []  # already_paid in execution
+
+
+def test_two_members_collecting_one_event_is_fine() -> None:
+    ops, obs = _collects([4, 4], [0, 0])
+    for v in obs.nodes:
+        payload = {"pool": "triggered", "round": 4}
+        v.txs[H[7]] = {"height": 3, "index": 1, "code": 0, "sender": "ff" * 32, "payload": payload}
+    assert check(ops, obs) == []
+
+
+def test_pool_liabilities_that_are_not_the_approved_claims() -> None:
+    ops, obs = clean()
+    for v in obs.nodes:
+        v.supply_detail = {"liabilities": 300, "approved_amounts": 300}
+    assert check(ops, obs) == []
+    obs.nodes[2].supply_detail = {"liabilities": 300, "approved_amounts": 250}
+    found = check(ops, obs)
+    assert [v.kind for v in found] == ["supply"] and "node2" in found[0].detail

@@ -26,6 +26,7 @@ SAFETY = {
     "block_mismatch",
     "supply",
     "double_payout",
+    "double_collect",
     "double_sign",
 }
 
@@ -59,6 +60,7 @@ def test_a_short_schedule_of_every_fault_kind(tmp_path: Path) -> None:
     assert report["txs_checked"] > 0 and report["blocks_checked"] > 10
     calls = report["calls_by_type"]
     assert {"transfer", "join", "pay", "claim", "vote", "payout"} <= set(calls)
+    assert {"attest", "object", "report", "collect"} <= set(calls)  # version 2
     found = set(report["violations"])
     assert not found & SAFETY, (report["violations"], report["replay"])
     assert report["elapsed_s"] < 180, report["elapsed_s"]
