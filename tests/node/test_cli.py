@@ -4,7 +4,6 @@ localnet supervision."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from localnet_stop import LAST_LINE, stop_once_printed
 
 from node.cli import main
 from node.config import load_config, parse_peer
@@ -540,37 +540,17 @@ def test_localnet_supervises_and_stops_its_nodes(
     assert "exit codes [0, 0]" in out
 
 
-def stop_once_printed(stop: threading.Event, line: str, bound_s: float) -> threading.Thread:
-    """Set `stop` once `line` is on this test's captured stdout, or after `bound_s` (a
-    localnet that never prints it still ends, and the test fails on what it printed): a
-    fixed timer stopped a slow start on a loaded machine before it printed anything."""
-    out = sys.stdout.buffer  # capsys: a BytesIO under the text layer
-    assert isinstance(out, io.BytesIO)
-    wanted = line.encode()
-
-    def watch() -> None:
-        deadline = time.monotonic() + bound_s
-        while wanted not in out.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        stop.set()
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    return watcher
-
-
 def test_localnet_tells_a_newcomer_where_the_keys_are(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = free_base_port(1)
     stop = threading.Event()
-    # the last line it prints before supervising, flushed
-    watcher = stop_once_printed(stop, "Ctrl-C stops every node.", bound_s=120)
+    watcher = stop_once_printed(stop)
     keys = tmp_path / "ln" / "keys"
     assert run_localnet(1, base, tmp_path / "ln", command=_fake_node_cmd([]), stop=stop) == 0
     watcher.join()
     out = capsys.readouterr().out
-    assert "Ctrl-C stops every node." in out
+    assert LAST_LINE in out
     assert f"treasury: {keys / 'treasury.json'}" in out
     assert f"registrar: {keys / 'registrar.json'}" in out
     assert "funded members: member0.json .. member9.json" in out
