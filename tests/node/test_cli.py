@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from localnet_stop import LAST_LINE, stop_once_printed
 
 from node.cli import main
 from node.config import load_config, parse_peer
@@ -544,10 +545,12 @@ def test_localnet_tells_a_newcomer_where_the_keys_are(
 ) -> None:
     base = free_base_port(1)
     stop = threading.Event()
-    threading.Timer(0.3, stop.set).start()
+    watcher = stop_once_printed(stop)
     keys = tmp_path / "ln" / "keys"
     assert run_localnet(1, base, tmp_path / "ln", command=_fake_node_cmd([]), stop=stop) == 0
+    watcher.join()
     out = capsys.readouterr().out
+    assert LAST_LINE in out
     assert f"treasury: {keys / 'treasury.json'}" in out
     assert f"registrar: {keys / 'registrar.json'}" in out
     assert "funded members: member0.json .. member9.json" in out

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from localnet_stop import LAST_LINE, stop_once_printed
 
 from node.keys import load_public_key
 from node.localnet import run_localnet
@@ -74,10 +75,12 @@ def test_localnet_names_the_attestors_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stop = threading.Event()
-    threading.Timer(0.3, stop.set).start()
+    watcher = stop_once_printed(stop)
     base = free_base_port(1)
     assert run_localnet(1, base, tmp_path / "ln", command=_idle_node_cmd(), stop=stop) == 0
+    watcher.join()
     out = capsys.readouterr().out
+    assert LAST_LINE in out
     assert "medical pool attestor: hospital.json" in out
     assert "rainfall pool weather stations: station0.json, station1.json, station2.json" in out
     for name in (LOCALNET_HOSPITAL, *LOCALNET_STATIONS):
