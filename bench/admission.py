@@ -152,7 +152,9 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         if prof is not None:
             prof.disable()
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(profile)
+            pstats.Stats(prof, stream=out).sort_stats(
+                os.environ.get("PROFILE_SORT", "tottime")
+            ).print_stats(profile)
             print(out.getvalue(), file=sys.stderr)
         assert len(node.mempool) == count, f"{len(node.mempool)} of {count} admitted"
     finally:

@@ -70,6 +70,21 @@ def batch_deadline() -> float | None:
     return _BATCH_DEADLINE.get()
 
 
+# Each method's param names, built once rather than per call: keyed by the Method's id,
+# which the entry keeps alive (so an id is never reused for another Method).
+_KNOWN: dict[int, tuple[Method, frozenset[str]]] = {}
+
+# One encoder for every answer, made once: node.jsonrpc.dumps builds a new JSONEncoder on
+# each call (json.dumps does when given options). Same options, so the same text
+# (tests/node/test_rpcdispatch_fast.py holds them equal).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def _dumps(obj: Any) -> str:
+    """node.jsonrpc.dumps, with the encoder made once."""
+    return _ENCODER.encode(obj)
+
+
 def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
     """Check ``params`` against the method's declared params; return the typed arguments."""
     if params is None:
@@ -78,7 +93,10 @@ def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
         raise RpcError(INVALID_PARAMS, "invalid params: params must be an object (by name)")
     if not isinstance(params, dict):
         raise RpcError(INVALID_PARAMS, "invalid params: params must be an object")
-    known = {p.name for p in method.params}
+    entry = _KNOWN.get(id(method))
+    if entry is None:
+        entry = _KNOWN[id(method)] = (method, frozenset(p.name for p in method.params))
+    known = entry[1]
     for name in params:
         if name not in known:
             raise invalid_param(shown(name), f"unknown parameter for {method.name}")
@@ -108,10 +126,10 @@ def _parse(body: bytes) -> Any:
 def _encode_answer(answer: dict[str, Any]) -> str:
     """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
     try:
-        return dumps(answer)
+        return _dumps(answer)
     except (TypeError, ValueError):
         log.exception("unserialisable result")
-        return dumps(error_answer(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
+        return _dumps(error_answer(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
 
 
 def error_answer(id_: Any, err: RpcError) -> dict[str, Any]:
@@ -170,13 +188,13 @@ class Dispatcher:
         try:
             obj = _parse(body)
         except RpcError as err:
-            return dumps(error_answer(None, err))
+            return _dumps(error_answer(None, err))
         if isinstance(obj, list):
             if not obj:
-                return dumps(error_answer(None, RpcError(INVALID_REQUEST, "empty batch")))
+                return _dumps(error_answer(None, RpcError(INVALID_REQUEST, "empty batch")))
             if len(obj) > self.config.max_batch:
                 msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
-                return dumps(error_answer(None, RpcError(INVALID_REQUEST, msg)))
+                return _dumps(error_answer(None, RpcError(INVALID_REQUEST, msg)))
             answers = [a for a in await self._batch(obj, conn, source) if a is not None]
             if not answers:
                 return None
@@ -245,7 +263,7 @@ class Dispatcher:
                         f"max_batch_answer_bytes ({cfg.max_batch_answer_bytes}); send this "
                         "call again in a smaller batch"
                     )
-                    answers.append(dumps(error_answer(req["id"], RpcError(LIMIT_EXCEEDED, msg))))
+                    answers.append(_dumps(error_answer(req["id"], RpcError(LIMIT_EXCEEDED, msg))))
                 else:
                     answers.append(None)  # a notification is never answered
             elif out is not _PENDING:
@@ -256,7 +274,7 @@ class Dispatcher:
                     f"internal error: the batch's time limit (batch_timeout_ms "
                     f"{cfg.batch_timeout_ms}) passed before this call finished"
                 )
-                answers.append(dumps(error_answer(req["id"], RpcError(INTERNAL_ERROR, msg))))
+                answers.append(_dumps(error_answer(req["id"], RpcError(INTERNAL_ERROR, msg))))
             else:
                 answers.append(None)  # a notification is never answered
         return answers
@@ -315,7 +333,7 @@ class Dispatcher:
         except RpcError as err:
             st.errors += 1
             st.seconds += time.perf_counter() - t0
-            return None if notification else dumps(error_answer(id_, err))
+            return None if notification else _dumps(error_answer(id_, err))
         st.ok += 1
         st.seconds += time.perf_counter() - t0
         return answer
