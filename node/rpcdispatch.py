@@ -323,7 +323,13 @@ class Dispatcher:
             await self.budget.take(source, call_weight(method, args))
             if may_start is not None and not may_start():
                 raise _NotStarted
-            result = await self._run(spec, args, conn)
+            result = self._start(spec, args, conn)
+            if inspect.isawaitable(result):
+                # awaited here, not in a coroutine of its own: one less per call
+                try:
+                    result = await result
+                except Exception as exc:  # noqa: BLE001 - mapped as _start maps it
+                    raise _rpc_error(spec, exc) from None
             # serialised in the same step: a large answer is work of the call's turn too
             answer = (
                 None
@@ -346,21 +352,24 @@ class Dispatcher:
             raise RpcError(METHOD_NOT_FOUND, f"method not found: {shown(name)}{hint}")
         return method, _bind(method, params, self.config)
 
-    async def _run(self, method: Method, args: dict[str, Any], conn: Any) -> Any:
+    def _start(self, method: Method, args: dict[str, Any], conn: Any) -> Any:
+        """Call the handler: its result, or the awaitable of a handler that waits (the
+        caller awaits it and maps its failure with `_rpc_error`)."""
         handler = self._handlers[method.name]
         try:
-            result = handler(conn, **args) if method.ws_only else handler(**args)
-            if inspect.isawaitable(result):
-                result = await result
-        except RpcError:
-            raise
-        except NotFound as exc:
-            raise RpcError(NOT_FOUND, f"not found: {exc}") from None
-        except InvalidParams as exc:
-            raise invalid_param(exc.param, exc.message) from None
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("internal error in %s", method.name)
-            raise RpcError(INTERNAL_ERROR, "internal error") from None
-        return result
+            return handler(conn, **args) if method.ws_only else handler(**args)
+        except Exception as exc:  # noqa: BLE001 - mapped to its JSON-RPC error, or re-raised
+            raise _rpc_error(method, exc) from None
+
+
+def _rpc_error(method: Method, exc: Exception) -> RpcError:
+    """The JSON-RPC error a handler's exception answers: its own, -32001 not found, -32602
+    invalid params, else -32603 (our bug, logged)."""
+    if isinstance(exc, RpcError):
+        return exc
+    if isinstance(exc, NotFound):
+        return RpcError(NOT_FOUND, f"not found: {exc}")
+    if isinstance(exc, InvalidParams):
+        return invalid_param(exc.param, exc.message)
+    log.error("internal error in %s", method.name, exc_info=exc)
+    return RpcError(INTERNAL_ERROR, "internal error")
