@@ -15,7 +15,8 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 threads ([workers] threads). CPU times come in clock ticks (10 ms), so use a few thousand
 txs. The figures are CPU, not wall time: a busy machine changes them much less.
 `--profile N` also runs cProfile on the loop thread over the measured window and prints its
-top N functions by own time (cProfile slows the loop: its CPU figures are not comparable).
+top N functions by own time (PROFILE_SORT=cumulative in the environment: by cumulative
+time); cProfile slows the loop, so that run's CPU figures are not comparable.
 """
 
 from __future__ import annotations
