@@ -1,6 +1,6 @@
 """CPU per admitted transaction, on the event-loop thread and on the other threads.
 
-    python bench/admission.py --threads 0 --path http --txs 3000 [--json out.json]
+    python bench/admission.py --threads 0 --path http --txs 3000 [--json out.json] [--profile N]
 
 Runs one node in this process (one validator, a block every 10 minutes, so nothing but
 admission runs during the measurement), admits --txs transfers from as many funded senders,
@@ -14,14 +14,20 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 `--threads 0` is admission on the event loop (no worker pool), `--threads N` N signature
 threads ([workers] threads). CPU times come in clock ticks (10 ms), so use a few thousand
 txs. The figures are CPU, not wall time: a busy machine changes them much less.
+`--profile N` also runs cProfile on the loop thread over the measured window and prints its
+top N functions by own time (PROFILE_SORT=cumulative in the environment: by cumulative
+time); cProfile slows the loop, so that run's CPU figures are not comparable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
 import json
 import os
+import pstats
 import shutil
 import subprocess
 import sys
@@ -105,7 +111,7 @@ def make_home(root: Path, keys: list[Signer], threads: int) -> Path:
     return home
 
 
-async def measure(threads: int, path: str, count: int) -> dict[str, Any]:
+async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict[str, Any]:
     keys = [Signer(sha256(b"admission-bench-%d" % i)) for i in range(count)]
     wires = [
         build_tx(k, CHAIN, "transfer", 0, 1, {"to": VALIDATOR.public_key, "amount": 1}).wire
@@ -119,7 +125,10 @@ async def measure(threads: int, path: str, count: int) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the first block's commit and the tree warm-up are done
         loop_tid = threading.get_native_id()
+        prof = cProfile.Profile() if profile else None
         before, t0 = thread_cpu(), time.perf_counter()
+        if prof is not None:
+            prof.enable()
         if path == "http":
             assert node.rpc is not None
             blob = root / "wires.bin"
@@ -141,6 +150,13 @@ async def measure(threads: int, path: str, count: int) -> dict[str, Any]:
                     await pending
         wall = time.perf_counter() - t0
         after = thread_cpu()
+        if prof is not None:
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats(
+                os.environ.get("PROFILE_SORT", "tottime")
+            ).print_stats(profile)
+            print(out.getvalue(), file=sys.stderr)
         assert len(node.mempool) == count, f"{len(node.mempool)} of {count} admitted"
     finally:
         await node.stop()
@@ -165,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", choices=("http", "rpc", "gossip"), default="http")
     p.add_argument("--txs", type=int, default=3000)
     p.add_argument("--json", dest="json_out", default=None)
+    p.add_argument("--profile", type=int, default=0, help="print the loop's top N functions")
     args = p.parse_args(argv)
-    result = asyncio.run(measure(args.threads, args.path, args.txs))
+    result = asyncio.run(measure(args.threads, args.path, args.txs, args.profile))
     print(json.dumps(result))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2))

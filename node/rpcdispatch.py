@@ -70,6 +70,21 @@ def batch_deadline() -> float | None:
     return _BATCH_DEADLINE.get()
 
 
+# Each method's param names, built once rather than per call: keyed by the Method's id,
+# which the entry keeps alive (so an id is never reused for another Method).
+_KNOWN: dict[int, tuple[Method, frozenset[str]]] = {}
+
+# One encoder for every answer, made once: node.jsonrpc.dumps builds a new JSONEncoder on
+# each call (json.dumps does when given options). Same options, so the same text
+# (tests/node/test_rpcdispatch_fast.py holds them equal).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def _dumps(obj: Any) -> str:
+    """node.jsonrpc.dumps, with the encoder made once."""
+    return _ENCODER.encode(obj)
+
+
 def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
     """Check ``params`` against the method's declared params; return the typed arguments."""
     if params is None:
@@ -78,7 +93,10 @@ def _bind(method: Method, params: Any, cfg: RpcConfig) -> dict[str, Any]:
         raise RpcError(INVALID_PARAMS, "invalid params: params must be an object (by name)")
     if not isinstance(params, dict):
         raise RpcError(INVALID_PARAMS, "invalid params: params must be an object")
-    known = {p.name for p in method.params}
+    entry = _KNOWN.get(id(method))
+    if entry is None:
+        entry = _KNOWN[id(method)] = (method, frozenset(p.name for p in method.params))
+    known = entry[1]
     for name in params:
         if name not in known:
             raise invalid_param(shown(name), f"unknown parameter for {method.name}")
@@ -108,10 +126,10 @@ def _parse(body: bytes) -> Any:
 def _encode_answer(answer: dict[str, Any]) -> str:
     """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
     try:
-        return dumps(answer)
+        return _dumps(answer)
     except (TypeError, ValueError):
         log.exception("unserialisable result")
-        return dumps(error_answer(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
+        return _dumps(error_answer(answer.get("id"), RpcError(INTERNAL_ERROR, "internal error")))
 
 
 def error_answer(id_: Any, err: RpcError) -> dict[str, Any]:
@@ -170,13 +188,13 @@ class Dispatcher:
         try:
             obj = _parse(body)
         except RpcError as err:
-            return dumps(error_answer(None, err))
+            return _dumps(error_answer(None, err))
         if isinstance(obj, list):
             if not obj:
-                return dumps(error_answer(None, RpcError(INVALID_REQUEST, "empty batch")))
+                return _dumps(error_answer(None, RpcError(INVALID_REQUEST, "empty batch")))
             if len(obj) > self.config.max_batch:
                 msg = f"batch of {len(obj)} calls; at most {self.config.max_batch}"
-                return dumps(error_answer(None, RpcError(INVALID_REQUEST, msg)))
+                return _dumps(error_answer(None, RpcError(INVALID_REQUEST, msg)))
             answers = [a for a in await self._batch(obj, conn, source) if a is not None]
             if not answers:
                 return None
@@ -245,7 +263,7 @@ class Dispatcher:
                         f"max_batch_answer_bytes ({cfg.max_batch_answer_bytes}); send this "
                         "call again in a smaller batch"
                     )
-                    answers.append(dumps(error_answer(req["id"], RpcError(LIMIT_EXCEEDED, msg))))
+                    answers.append(_dumps(error_answer(req["id"], RpcError(LIMIT_EXCEEDED, msg))))
                 else:
                     answers.append(None)  # a notification is never answered
             elif out is not _PENDING:
@@ -256,7 +274,7 @@ class Dispatcher:
                     f"internal error: the batch's time limit (batch_timeout_ms "
                     f"{cfg.batch_timeout_ms}) passed before this call finished"
                 )
-                answers.append(dumps(error_answer(req["id"], RpcError(INTERNAL_ERROR, msg))))
+                answers.append(_dumps(error_answer(req["id"], RpcError(INTERNAL_ERROR, msg))))
             else:
                 answers.append(None)  # a notification is never answered
         return answers
@@ -305,7 +323,13 @@ class Dispatcher:
             await self.budget.take(source, call_weight(method, args))
             if may_start is not None and not may_start():
                 raise _NotStarted
-            result = await self._run(spec, args, conn)
+            result = self._start(spec, args, conn)
+            if inspect.isawaitable(result):
+                # awaited here, not in a coroutine of its own: one less per call
+                try:
+                    result = await result
+                except Exception as exc:  # noqa: BLE001 - mapped as _start maps it
+                    raise _rpc_error(spec, exc) from None
             # serialised in the same step: a large answer is work of the call's turn too
             answer = (
                 None
@@ -315,7 +339,7 @@ class Dispatcher:
         except RpcError as err:
             st.errors += 1
             st.seconds += time.perf_counter() - t0
-            return None if notification else dumps(error_answer(id_, err))
+            return None if notification else _dumps(error_answer(id_, err))
         st.ok += 1
         st.seconds += time.perf_counter() - t0
         return answer
@@ -328,21 +352,24 @@ class Dispatcher:
             raise RpcError(METHOD_NOT_FOUND, f"method not found: {shown(name)}{hint}")
         return method, _bind(method, params, self.config)
 
-    async def _run(self, method: Method, args: dict[str, Any], conn: Any) -> Any:
+    def _start(self, method: Method, args: dict[str, Any], conn: Any) -> Any:
+        """Call the handler: its result, or the awaitable of a handler that waits (the
+        caller awaits it and maps its failure with `_rpc_error`)."""
         handler = self._handlers[method.name]
         try:
-            result = handler(conn, **args) if method.ws_only else handler(**args)
-            if inspect.isawaitable(result):
-                result = await result
-        except RpcError:
-            raise
-        except NotFound as exc:
-            raise RpcError(NOT_FOUND, f"not found: {exc}") from None
-        except InvalidParams as exc:
-            raise invalid_param(exc.param, exc.message) from None
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("internal error in %s", method.name)
-            raise RpcError(INTERNAL_ERROR, "internal error") from None
-        return result
+            return handler(conn, **args) if method.ws_only else handler(**args)
+        except Exception as exc:  # noqa: BLE001 - mapped to its JSON-RPC error, or re-raised
+            raise _rpc_error(method, exc) from None
+
+
+def _rpc_error(method: Method, exc: Exception) -> RpcError:
+    """The JSON-RPC error a handler's exception answers: its own, -32001 not found, -32602
+    invalid params, else -32603 (our bug, logged)."""
+    if isinstance(exc, RpcError):
+        return exc
+    if isinstance(exc, NotFound):
+        return RpcError(NOT_FOUND, f"not found: {exc}")
+    if isinstance(exc, InvalidParams):
+        return invalid_param(exc.param, exc.message)
+    log.error("internal error in %s", method.name, exc_info=exc)
+    return RpcError(INTERNAL_ERROR, "internal error")

@@ -4,6 +4,7 @@ with worker threads the signature checks leave the loop thread. No speed thresho
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,19 @@ def test_admission_bench_reports_cpu_by_thread(tmp_path: Path, threads: int, pat
     if threads:
         # ~57 ms of signature checks on the workers: several 10 ms clock ticks
         assert r["other_us_per_tx"] > 0
+
+
+def test_profile_prints_the_loop_threads_top_functions() -> None:
+    argv = ["--threads", "2", "--path", "http", "--txs", "300", "--profile", "40"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "admission.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PROFILE_SORT": "cumulative"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Ordered by: cumulative time" in proc.stderr
+    # the RPC dispatcher ran on the profiled (loop) thread, once per call at least
+    assert "rpcdispatch.py" in proc.stderr and "(_call)" in proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["txs"] == 300
