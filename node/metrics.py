@@ -292,8 +292,7 @@ class NodeCollector(Collector):
                                    "and outcome.", labels=["method", "outcome"])  # fmt: skip
         lat = SummaryMetricFamily("huzhu_rpc_request_duration_seconds", "Time to answer a "
                                   "JSON-RPC call, by method.", labels=["method"])  # fmt: skip
-        ws = 0
-        dropped = 0
+        ws = dropped = deferred = cut = 0
         if rpc is not None:
             for method, st in sorted(rpc.method_stats.items()):
                 reqs.add_metric([method, "ok"], st.ok)
@@ -301,11 +300,19 @@ class NodeCollector(Collector):
                 lat.add_metric([method], st.ok + st.errors, st.seconds)
             ws = rpc.websocket_count
             dropped = rpc.dropped_subscribers
+            deferred = rpc.calls_deferred
+            cut = rpc.calls_over_answer_bound
         yield reqs
         yield lat
         yield _gauge("huzhu_rpc_websocket_connections", "Open WebSocket connections.", ws)
         yield CounterMetricFamily("huzhu_rpc_websocket_dropped_subscribers", "WebSocket "
                                   "subscribers dropped for a full send queue.", value=dropped)  # fmt: skip
+        yield CounterMetricFamily("huzhu_rpc_calls_deferred", "JSON-RPC calls that waited "
+                                  "for a later turn of the loop: their address had used its "
+                                  "share of the turn.", value=deferred)  # fmt: skip
+        yield CounterMetricFamily("huzhu_rpc_batch_calls_over_answer_bound", "Batch calls "
+                                  "answered -32002 unexecuted: the batch's answer had reached "
+                                  "max_batch_answer_bytes.", value=cut)  # fmt: skip
 
     def _runtime(self) -> Iterator[Metric]:
         yield CounterMetricFamily("huzhu_crypto_signature_checks", "Ed25519 signature "

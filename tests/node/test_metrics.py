@@ -47,6 +47,8 @@ FAMILIES = (
     "huzhu_rpc_request_duration_seconds",
     "huzhu_rpc_websocket_connections",
     "huzhu_rpc_websocket_dropped_subscribers",
+    "huzhu_rpc_calls_deferred",
+    "huzhu_rpc_batch_calls_over_answer_bound",
     "huzhu_crypto_signature_checks",
     "huzhu_gc_pause_seconds",
     "huzhu_pool_balance",
@@ -284,3 +286,32 @@ def test_operators_doc_describes_exactly_the_metrics_served() -> None:
     rows = re.findall(r"^\| `(huzhu_[a-z0-9_]+)(?:\{[a-z,]+\})?` \|", section, re.M)
     documented = {r.removesuffix("_total") for r in rows}
     assert documented == set(FAMILIES)
+
+
+async def test_rpc_fairness_and_batch_answer_bound_are_counted(tmp_path: Path) -> None:
+    """An operator sees a client being held to its share and batches cut by the bound."""
+    home = make_home(tmp_path)
+    cfg = load_config(home)
+    rpc_cfg = cfg.rpc.model_copy(
+        update={"max_call_weight_per_address": 8, "max_batch_answer_bytes": 1024}
+    )
+    write_config(home / "config.toml", cfg.model_copy(update={"rpc": rpc_cfg}))
+    n = Node(home)
+    await n.start()
+    try:
+        assert n.rpc is not None
+        url = n.rpc.url
+        _, before, _ = await scrape(url + "metrics")
+        batch = [{"jsonrpc": "2.0", "id": k, "method": "genesis"} for k in range(6)]
+        async with aiohttp.ClientSession() as s, s.post(url, json=batch) as r:
+            answers = await r.json()
+        cut = [a for a in answers if a.get("error", {}).get("code") == -32002]
+        assert cut and len(cut) < len(batch)
+        _, after, _ = await scrape(url + "metrics")
+        name = "huzhu_rpc_batch_calls_over_answer_bound_total"
+        assert v(after, name) - v(before, name) == len(cut)
+        # genesis weighs 8, the address's share per turn: each further call waits a turn
+        name = "huzhu_rpc_calls_deferred_total"
+        assert v(after, name) > v(before, name)
+    finally:
+        await n.stop()
