@@ -28,7 +28,7 @@ from node.workers import PoolClosed, PoolFull, WorkerPool
 from p2p.gossip import monotonic_ms
 from p2p.types import ProtocolViolation
 from state.crypto import sha256
-from state.errors import Code, TxError
+from state.errors import TxError
 from state.mempool import Decoded, Mempool
 from state.params import ChainParams
 from state.tx import PEER_FAULT_CODES, CheckResult, Tx, decode_tx
@@ -79,7 +79,10 @@ class Admission:
         can cause (a peer's batch is then garbage: the caller bans it, and the txs after it
         are not looked at).
 
-        wait=False (a client): a full pool queue refuses the whole request `mempool_full`;
+        wait=False (a client): when the pool's queue is full, the request's signatures are
+        checked here on the loop (the old inline path): refusing `mempool_full` before check
+        6 would break section 7's order of checks (a bad signature must answer
+        `bad_signature`), and the loop doing the work is the back-pressure;
         wait=True (a peer): it waits for room, and then the caller must await the result at
         once (the line waits for it)."""
         mempool = self.mempool
@@ -101,9 +104,8 @@ class Admission:
         else:
             try:
                 pool.submit(todo, functools.partial(self._answered, entry))
-            except PoolFull as exc:
-                line.pop()
-                entry.future.set_result([_refused(p, str(exc)) for p in pre])
+            except PoolFull:
+                self._answered(entry, pool.verify_inline(todo))
             except PoolClosed as exc:  # stopping: this request fails, the line goes on
                 self._answered(entry, exc)
         return entry.future
@@ -267,12 +269,3 @@ def unverified_txs(
         except TxError:
             continue
     return out
-
-
-def _refused(p: CheckResult | Decoded, why: str) -> CheckResult:
-    """A request the pool has no room for: what was already decided stands, the rest is
-    refused mempool_full."""
-    if type(p) is Decoded:
-        return CheckResult(Code.MEMPOOL_FULL, why, p.tx)
-    assert type(p) is CheckResult
-    return p

@@ -535,7 +535,7 @@ class WorkersConfig(_Section):
         DEFAULT_MAX_QUEUE_TXS,
         ge=1,
         le=10_000_000,
-        description="txs waiting for a check; a client's tx beyond it: mempool_full",
+        description="txs waiting for a check; a client's tx beyond it is checked on the loop",
     )
     batch_txs: int = Field(
         DEFAULT_BATCH_TXS, ge=1, le=100_000, description="txs handed to a thread in one job"

@@ -44,12 +44,14 @@ def net() -> ChainNet:
 
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Holds every worker inside its check until set."""
+    """Holds every worker thread inside its check until set (a check on the event loop's
+    own thread, made when the queue is full, goes through)."""
     opened = threading.Event()
     real = txmod.verify_tx
 
     def held(tx: Tx) -> bool:
-        opened.wait(10)
+        if threading.current_thread() is not threading.main_thread():
+            opened.wait(10)
         return real(tx)
 
     monkeypatch.setattr(txmod, "verify_tx", held)
@@ -121,23 +123,28 @@ async def test_stateful_checks_keep_arrival_order(net: ChainNet, gate: threading
         pool.close()
 
 
-async def test_a_full_pool_refuses_a_client_tx_naming_the_limit(
+async def test_a_full_pool_checks_a_client_tx_on_the_loop_in_section_7_order(
     net: ChainNet, gate: threading.Event
 ) -> None:
+    """A full queue never answers mempool_full before check 6: the client's signatures are
+    checked on the loop, and the answers still come in arrival order."""
     mp = Mempool(net.chain.view)
     pool = WorkerPool(1, max_queue_txs=2)
     try:
         adm = Admission(mp, pool, CHAIN)
         held = asyncio.ensure_future(adm.admit([transfer(ALICE, 0), transfer(ALICE, 1)], wait=True))
         await asyncio.sleep(0)
-        refused = await adm.admit([transfer(ALICE, 2), b"\xc1"], wait=False)
-        assert refused[0].code is Code.MEMPOOL_FULL
-        assert "limit 2 ([workers] max_queue_txs)" in refused[0].log
-        assert refused[1].code is Code.MALFORMED  # decided before the pool, stands
+        assert pool.queued == 2  # full
+        bad = bytearray(transfer(ALICE, 2))
+        bad[-1] ^= 1  # the signature's last byte
+        later = adm.admit([transfer(ALICE, 2), bytes(bad)], wait=False)
+        assert pool.checked_inline == 2
+        assert not later.done()  # behind the held request: nonce 2 needs nonces 0 and 1
         gate.set()
         assert [r.code for r in await held] == [Code.OK, Code.OK]
-        assert len(mp) == 2  # the refused one left nothing behind
-        assert [r.code for r in await adm.admit([transfer(ALICE, 2)], wait=False)] == [Code.OK]
+        codes = [r.code for r in await later]
+        assert codes == [Code.OK, Code.BAD_SIGNATURE]
+        assert len(mp) == 3
     finally:
         gate.set()
         pool.close()
