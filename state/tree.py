@@ -68,8 +68,9 @@ Versions (history)
 ------------------
 A versioned update (``update(root, changes, version=v)``, what the chain does with the block
 height as the version) deletes nothing: it records every node the new version no longer
-references in a stale index, ``hist || "s" || u64 BE(v) || h``, and the new root at
-``hist || "r" || u64 BE(v)`` (``hist`` is ``"~" || prefix``). Every old root therefore stays
+references in a stale index, one record ``hist || "s" || u64 BE(v)`` holding their hashes
+(state/treeversions.py), and the new root at ``hist || "r" || u64 BE(v)`` (``hist`` is ``"~"
+|| prefix``). Every old root therefore stays
 readable (``get``, ``prove``) until :meth:`StateTree.prune` drops its version. Within one
 version a hash occurs at one position only (every leaf commits to its full key hash, every
 node to the full key hashes below it), and a node the update still uses is never stale (a
@@ -164,7 +165,7 @@ class StateTree(TreeVersions):
         self._cache_nodes = max(0, cache_nodes)
         self._written: dict[bytes, bytes] = {}  # store key (prefix + hash) -> node bytes
         self._fresh: dict[bytes, _Decoded] = {}
-        self._dead: set[bytes] = set()
+        self._dead: list[bytes] = []  # in walk order: the stale record's bytes are deterministic
         self.last_reads = 0
         self.last_writes = 0
         self.last_deletes = 0
@@ -292,7 +293,7 @@ class StateTree(TreeVersions):
         items.sort()
         self._written = {}
         self._fresh = {}
-        self._dead = set()
+        self._dead = []
         self._trailer = U64.pack(version or 0)
         self.last_reads = 0
         try:
@@ -318,11 +319,10 @@ class StateTree(TreeVersions):
                         ops[p + h] = None
                         deletes += 1
             else:
-                stale = self._stale_prefix + U64.pack(version)
-                for h in self._dead:
-                    if h not in fresh:
-                        ops[stale + h] = b""
-                        deletes += 1
+                gone = [h for h in self._dead if h not in fresh]
+                deletes = len(gone)
+                if gone:
+                    ops[self._stale_prefix + U64.pack(version)] = b"".join(gone)
             ops.update(written)
             if version is not None:
                 ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
@@ -332,7 +332,7 @@ class StateTree(TreeVersions):
         finally:
             self._written = {}
             self._fresh = {}
-            self._dead = set()
+            self._dead = []
         return (EMPTY_ROOT if new is None else new), batch
 
     def _remember(self, nodes: dict[bytes, _Decoded]) -> None:
@@ -392,7 +392,7 @@ class StateTree(TreeVersions):
         if len(items) == 1:  # the common case, kept off the general path
             _, kh, value, _ = items[0]
             if kh == kh0:
-                self._dead.add(h)
+                self._dead.append(h)
                 self._cache.pop(h, None)
                 if value is None:
                     return None, False
@@ -400,7 +400,7 @@ class StateTree(TreeVersions):
             if value is None:
                 return h, True  # deleting an absent key
         elif any(it[1] == kh0 for it in items):
-            self._dead.add(h)  # this key is set or deleted: the old leaf goes
+            self._dead.append(h)  # this key is set or deleted: the old leaf goes
             self._cache.pop(h, None)
             return self._build(depth, items)
         merged = sorted([*items, (kh0.hex(), kh0, None, h)])
@@ -445,7 +445,7 @@ class StateTree(TreeVersions):
                 elif leafmap & bit:
                     kh0 = load(c)
                     if kh0 == kh:
-                        dead.add(c)
+                        dead.append(c)
                         self._cache.pop(c, None)
                         if value is None:
                             new, new_leaf = None, False
@@ -505,7 +505,7 @@ class StateTree(TreeVersions):
         elif leafmap & bit:
             kh0 = self._load(c)
             if kh0 == kh:
-                self._dead.add(c)
+                self._dead.append(c)
                 self._cache.pop(c, None)
                 if value is None:
                     new, new_leaf = None, False
@@ -540,16 +540,16 @@ class StateTree(TreeVersions):
         keeps the root independent of history), or a rewritten node. One place for that rule,
         shared by the batched and the single-key paths."""
         if not bitmap:
-            self._dead.add(h)
+            self._dead.append(h)
             self._cache.pop(h, None)
             return None, False
         if not bitmap & (bitmap - 1) and leafmap & bitmap:
-            self._dead.add(h)  # one leaf left: it moves up to this position
+            self._dead.append(h)  # one leaf left: it moves up to this position
             self._cache.pop(h, None)
             return children[bitmap.bit_length() - 1], True
         new_h = self._new_internal(children, leafmap, bitmap)
         if new_h != h:
-            self._dead.add(h)
+            self._dead.append(h)
             self._cache.pop(h, None)
         return new_h, False
 

@@ -4,7 +4,13 @@ pruning never deletes a node a kept version uses).
 
 Keys, all under ``hist = "~" + prefix`` (``"~t/"`` for the chain's tree):
 
-* ``hist || "s" || u64 BE(v) || h`` -> ``b""``: node ``h`` left the tree at version v;
+* ``hist || "s" || u64 BE(v)`` -> the 32-byte hashes, concatenated, of the nodes that left the
+  tree at version v (one record per version: a block retires ~22,600 nodes, and one key each
+  was a third of its write's ops);
+* ``hist || "s" || u64 BE(v) || h`` -> ``b""``: node ``h`` left the tree at version v, the
+  format before 2026-12-06. Data directories written then still hold such entries; prune reads
+  both (the key's length tells them apart; in key order a version's record comes before its
+  old entries), so no migration is needed and the old entries drain as pruning reaches them;
 * ``hist || "r" || u64 BE(v)`` -> the root of version v;
 * ``hist || "f"`` -> u64 BE: the floor, the oldest version kept.
 
@@ -20,6 +26,7 @@ from state.store import Batch, KVStore
 
 U64 = struct.Struct(">Q")
 VERSION_LEN = 8  # the `created` trailer of every stored node
+HASH_LEN = 32
 
 
 class TreeVersions:
@@ -37,6 +44,11 @@ class TreeVersions:
         # where the last prune stopped (this process): the deleted entries before it stay as
         # LevelDB tombstones until compaction, and a scan from the start would wade through them
         self._prune_from: bytes | None = None
+        # a version's record is pruned over several calls: its key and the hashes already
+        # done; in memory only, since redoing a hash is harmless (its node is gone, or was
+        # written again and stays)
+        self._rec_key: bytes | None = None
+        self._rec_done = 0
         self._roots_from: bytes | None = None
         self.last_pruned = 0  # units of work (stale entries, old roots) of the last prune
 
@@ -53,19 +65,26 @@ class TreeVersions:
         return 0 if raw is None else int(U64.unpack(raw)[0])
 
     def stale_backlog(self, up_to: int | None = None) -> int:
-        """Stale index entries (of versions <= `up_to`, default all): work left for prune.
+        """Stale node hashes (of versions <= `up_to`, default all): work left for prune.
         A scan, for tests and bench/, not for the block path."""
         end = None if up_to is None else self._stale_prefix + U64.pack(up_to + 1)
         n = 0
-        for key, _ in self._store.iterate(self._stale_prefix):
+        whole = len(self._stale_prefix) + VERSION_LEN
+        for key, value in self._store.iterate(self._stale_prefix):
             if end is not None and key >= end:
                 break
-            n += 1
+            if len(key) == whole:
+                n += len(value) // HASH_LEN
+                if key == self._rec_key:
+                    n -= self._rec_done
+            else:
+                n += 1
         return n
 
     def prune(self, floor: int, max_nodes: int) -> Batch:
         """A Batch that drops the versions below `floor`, doing at most `max_nodes` units of
-        work (a stale entry or an old root each); the rest waits for the next call.
+        work (a stale node's hash, in a version's record or an old-format entry, or an old root
+        each); the rest waits for the next call, inside a record where the budget ran out.
 
         The stored floor is raised in the same batch before any node goes, so a version is
         refused (`root_at` None) from the write that starts deleting its nodes. A floor below
@@ -100,13 +119,20 @@ class TreeVersions:
         prefix = self._prefix
         cache = self._cache
         last = None
-        for key, _ in store.iterate(sp, start=start):
+        get = store.get
+        for key, value in store.iterate(sp, start=start):
             if budget <= 0 or (end is not None and key >= end):
                 break
             v = key[vstart:hstart]
+            if len(key) == hstart:
+                budget = self._prune_record(key, value, v, budget, ops)
+                if self._rec_key == key:
+                    break  # budget spent inside the record: the next call resumes in it
+                last = key
+                continue
             h = key[hstart:]
             node_key = prefix + h
-            node = store.get(node_key)
+            node = get(node_key)
             # created before it went stale: not written again since, so in no kept version
             if node is not None and node[-VERSION_LEN:] < v:
                 ops[node_key] = None
@@ -118,3 +144,32 @@ class TreeVersions:
             self._prune_from = last
         self.last_pruned = max_nodes - budget
         return batch
+
+    def _prune_record(
+        self, key: bytes, rec: bytes, v: bytes, budget: int, ops: dict[bytes, Any]
+    ) -> int:
+        """Prune up to `budget` hashes of the version record `key` (its bytes `rec`, version
+        bytes `v`) into `ops`, a unit each; the record's own delete, once all are done, is
+        free. Returns the budget left."""
+        if self._rec_key != key:
+            self._rec_key, self._rec_done = key, 0
+        done = self._rec_done
+        stop = min(len(rec) // HASH_LEN, done + budget)
+        prefix = self._prefix
+        get = self._store.get
+        pop = self._cache.pop
+        for i in range(done * HASH_LEN, stop * HASH_LEN, HASH_LEN):
+            h = rec[i : i + HASH_LEN]
+            node_key = prefix + h
+            node = get(node_key)
+            # created before it went stale: not written again since, so in no kept version
+            if node is not None and node[-VERSION_LEN:] < v:
+                ops[node_key] = None
+                pop(h, None)
+        budget -= stop - done
+        if stop * HASH_LEN >= len(rec):
+            ops[key] = None
+            self._rec_key, self._rec_done = None, 0
+        else:
+            self._rec_done = stop
+        return budget

@@ -61,13 +61,25 @@ def _reachable(store: KVStore, root: bytes, out: set[bytes]) -> None:
 
 
 def _commit(store: KVStore, tree: StateTree, root: bytes, changes: dict, v: int, floor: int,
-            budget: int) -> bytes:  # fmt: skip
-    """One block as the chain commits it: its share of pruning first, then the update."""
+            budget: int, legacy: bool = False) -> bytes:  # fmt: skip
+    """One block as the chain commits it: its share of pruning first, then the update;
+    `legacy` writes the version's stale index in the format before 2026-12-06."""
     batch = tree.prune(floor, budget)
     new_root, nodes = tree.update(root, changes, version=v)
+    if legacy:
+        _to_legacy(nodes.ops, v)
     batch.update(nodes)
     store.write(batch)
     return new_root
+
+
+def _to_legacy(ops: dict[bytes, bytes | None], v: int) -> None:
+    """Rewrite version v's stale record as the old index: one empty entry per hash."""
+    key = b"~t/s" + v.to_bytes(8, "big")
+    record = ops.pop(key, None)
+    assert record is not None or not any(k.startswith(b"~t/s") for k in ops)
+    for i in range(0, len(record or b""), 32):
+        ops[key + record[i : i + 32]] = b""  # type: ignore[index]  # not None inside the loop
 
 
 @settings(max_examples=80, deadline=None)
@@ -79,17 +91,20 @@ def _commit(store: KVStore, tree: StateTree, root: bytes, changes: dict, v: int,
     ),
     history=st.integers(1, 5),
     budget=st.integers(1, 6),
+    legacy_until=st.integers(0, 25),
 )
 def test_every_kept_version_reads_and_proves_and_pruning_leaves_exactly_their_nodes(
-    steps: list[dict[bytes, bytes | None]], history: int, budget: int
+    steps: list[dict[bytes, bytes | None]], history: int, budget: int, legacy_until: int
 ) -> None:
+    """`legacy_until`: the versions before it were written in the old stale-index format (a
+    data directory from before 2026-12-06, upgraded there), and pruning must read both."""
     store = MemoryStore()
     tree = StateTree(store, cache_nodes=8)  # a small cache: eviction must not matter
     models: list[dict[bytes, bytes]] = [{}]
-    root = _commit(store, tree, EMPTY_ROOT, {}, 0, 0, budget)
+    root = _commit(store, tree, EMPTY_ROOT, {}, 0, 0, budget, legacy_until > 0)
     for v, changes in enumerate(steps, 1):
         floor = max(0, v - history + 1)
-        root = _commit(store, tree, root, changes, v, floor, budget)
+        root = _commit(store, tree, root, changes, v, floor, budget, v < legacy_until)
         model = dict(models[-1])
         for k, val in changes.items():
             if val is None:
@@ -119,6 +134,33 @@ def test_every_kept_version_reads_and_proves_and_pruning_leaves_exactly_their_no
         _reachable(store, r, kept)
     stored = {k[2:] for k, _ in store.iterate(b"t/")}
     assert stored == kept
+
+
+def test_one_stale_record_per_version_pruned_across_calls_and_a_restart() -> None:
+    """A version's stale hashes are one store record (not one key each); prune spends its
+    budget inside it over several calls, and a process that stops half-way leaves the rest
+    to the next one (which redoes the record from its start: harmless)."""
+    store = MemoryStore()
+    tree = StateTree(store)
+    root = _commit(store, tree, EMPTY_ROOT, {b"s/%d" % i: b"0" for i in range(300)}, 1, 0, 1)
+    root = _commit(store, tree, root, {b"s/%d" % i: b"1" for i in range(300)}, 2, 0, 1)
+    stale = [k for k, _ in store.iterate(b"~t/s")]
+    assert stale == [b"~t/s" + (2).to_bytes(8, "big")]  # one record for version 2
+    total = tree.stale_backlog()
+    assert total > 300 and len(store.get(stale[0]) or b"") == 32 * total
+    store.write(tree.prune(2, 101))  # the root of version 1, then 100 hashes
+    assert tree.stale_backlog() == total - 100
+    store.write(tree.prune(2, 100))
+    assert tree.stale_backlog() == total - 200
+    again = StateTree(store)  # a restart: the record is still there, all of it
+    assert again.stale_backlog() == total
+    while again.stale_backlog(2):
+        store.write(again.prune(2, 150))
+    assert list(store.iterate(b"~t/s")) == []
+    kept: set[bytes] = set()
+    _reachable(store, root, kept)
+    assert {k[2:] for k, _ in store.iterate(b"t/")} == kept
+    assert all(again.get(root, b"s/%d" % i) == b"1" for i in range(300))
 
 
 def test_a_node_stale_at_one_version_and_written_again_later_survives_pruning() -> None:
