@@ -328,6 +328,13 @@ class P2PConfig(_Section):
         description="a peer's tx is forwarded to other peers only this long after it arrived "
         "(if still pending): in a full mesh its origin reaches them first",
     )
+    gossip_relay_fanout: int = Field(
+        2,
+        ge=0,
+        le=1_000,
+        description="a peer's tx is relayed to at most this many peers not known to have it "
+        "(0: never relayed); a client's tx still goes to every peer",
+    )
 
     _check_listen = field_validator("listen")(_listen)
 

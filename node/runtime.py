@@ -242,7 +242,10 @@ class Node:
             on_peer=self._on_peer,
         )
         policy = TxGossipPolicy(
-            GossipLimits.of(self.p2p_limits), relay_delay_ms=cfg.p2p.gossip_relay_delay_ms
+            GossipLimits.of(self.p2p_limits),
+            relay_delay_ms=cfg.p2p.gossip_relay_delay_ms,
+            relay_fanout=cfg.p2p.gossip_relay_fanout,
+            self_id=self.node_id,
         )
         self.gossip = TxGossip(self.p2p, policy, TXS)
         self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)

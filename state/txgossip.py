@@ -20,6 +20,24 @@ is due. Without the delay each of N nodes would receive every tx from N - 1 peer
 that grows with N squared; with it, relaying remains the fallback for a partial mesh (a
 missing link costs `relay_delay_ms` per hop, not the tx).
 
+Bounded relay fanout. A relayed tx goes to at most `relay_fanout` peers (None: every peer,
+the simulator's setting), not to all N - 2 that were not seen with it: once the backlog is
+older than the delay, unbounded relaying made each tx reach each of N nodes up to N - 1
+times. The targets are the connected peers not known to have the tx, ranked by
+sha256(self_id + tx_hash + peer_id): deterministic (state/ has no randomness) yet spread,
+so the relays of many txs fall evenly on the peers, and the relayers of one tx (salted by
+their own ids) do not all pick the same few peers. They are chosen once, at the tx's first due
+flush, and chosen again whenever the set of connected peers changes (a target that left,
+a partition that healed). 0 never relays. Liveness: a client's tx still goes to every
+peer (the own lane), and each node keeps a tx pending until a block includes it; in a
+full mesh the origin reaches every proposer directly, and in a partial mesh each node that
+receives the tx offers it to `relay_fanout` peers that have not been seen with it, so
+along any path where each node has at most `relay_fanout` such peers (a chain, a ring) it
+reaches every node, one relay delay per hop. A peer passed over is not offered the tx
+later, even if a target leaves (its cursor has moved on): in a sparse mesh where a node
+has more unseen peers than the fanout, reaching them is likely (other relayers pick other
+peers), not certain; validators dial a full mesh, where the origin reaches all of them.
+
 Batch wire format (P2P channel 2): canonical msgpack of a non-empty list of bin, each one
 tx's wire bytes. :func:`decode_batch` is strict and raises only :class:`PeerFault`.
 """
@@ -32,6 +50,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from state.codec import DecodeError, decode, encode
+from state.crypto import sha256
 from state.recent import RecentSet
 from state.tx import PEER_FAULT_CODES, CheckResult
 
@@ -151,11 +170,26 @@ class _Lane:
 class TxGossipPolicy:
     """Per-peer once-only forwarding of pending transactions, in bounded batches."""
 
-    def __init__(self, limits: GossipLimits, *, relay_delay_ms: int = 0) -> None:
+    def __init__(
+        self,
+        limits: GossipLimits,
+        *,
+        relay_delay_ms: int = 0,
+        relay_fanout: int | None = None,
+        self_id: bytes = b"",
+    ) -> None:
         if relay_delay_ms < 0:
             raise ValueError("relay_delay_ms must be >= 0")
+        if relay_fanout is not None and relay_fanout < 0:
+            raise ValueError("relay_fanout must be >= 0")
         self.limits = limits
         self.relay_delay_ms = relay_delay_ms
+        self.relay_fanout = relay_fanout
+        self.self_id = self_id  # salts the ranks so relayers of one tx pick different peers
+        # relay-lane hash -> (peer-set epoch, its targets); dropped with the pending tx
+        self._targets: dict[bytes, tuple[int, frozenset[bytes]]] = {}
+        self._peer_set: frozenset[bytes] = frozenset()
+        self._epoch = 0
         self._pending: dict[bytes, tuple[int, bytes, int]] = {}  # hash -> (seq, wire, lane)
         self._lanes = (_Lane(), _Lane())
         self._next_seq = 0
@@ -189,6 +223,8 @@ class TxGossipPolicy:
         """
         if from_peer is not None:
             self.mark_seen(from_peer, tx_hash)
+            if self.relay_fanout == 0:
+                return False  # never relayed: nothing to queue
         if tx_hash in self._pending or not self.fits(wire):
             return False
         seq = self._next_seq
@@ -203,8 +239,10 @@ class TxGossipPolicy:
 
     def remove(self, hashes: Iterable[bytes]) -> None:
         """Stop forwarding txs (committed, or evicted from the mempool)."""
+        targets = self._targets
         for h in hashes:
             self._pending.pop(h, None)
+            targets.pop(h, None)
         self._compact()
 
     def receive(
@@ -257,6 +295,7 @@ class TxGossipPolicy:
                 lane.head += 1
                 if self._live(seq, h):
                     del self._pending[h]
+                    self._targets.pop(h, None)
                     self._compact()
                     return
 
@@ -272,17 +311,46 @@ class TxGossipPolicy:
         """Offer each of `peers` (the connected ones, in this order) one batch of txs it has
         not seen; return the batches `send` accepted. Peers not listed are forgotten: one
         that reconnects starts over."""
-        alive = set(peers)
+        alive = frozenset(peers)
         for pid in [p for p in self._peers if p not in alive]:
             del self._peers[pid]
-        sent = 0
+        if alive != self._peer_set:
+            self._peer_set = alive
+            self._epoch += 1  # relay targets are chosen again among the new set
+        states = []
         for pid in peers:
             state = self._peers.get(pid)
             if state is None:
                 state = self._peers[pid] = _PeerState(self.limits.seen_per_peer)
+            states.append((pid, state))
+        sent = 0
+        for pid, state in states:
             if self._flush_peer(pid, state, now_ms, send):
                 sent += 1
         return sent
+
+    def _relay_targets(self, tx_hash: bytes, seq: int) -> frozenset[bytes]:
+        """The connected peers a relayed tx goes to: at most `relay_fanout` of those not
+        known to have it and not already past it (a peer's cursor never goes back, so one
+        that was passed over cannot take a slot from a peer that just reconnected), lowest
+        sha256(self_id + tx_hash + peer_id) first; cached until the set of connected peers changes."""
+        cached = self._targets.get(tx_hash)
+        if cached is not None and cached[0] == self._epoch:
+            return cached[1]
+        fanout = self.relay_fanout
+        peers = self._peers
+        unseen = [
+            p
+            for p in self._peer_set
+            if tx_hash not in peers[p].seen and peers[p].cursor[RELAY] < seq
+        ]
+        if fanout is not None and len(unseen) > fanout:
+            salt = self.self_id + tx_hash
+            unseen.sort(key=lambda p: sha256(salt + p))
+            unseen = unseen[:fanout]
+        chosen = frozenset(unseen)
+        self._targets[tx_hash] = (self._epoch, chosen)
+        return chosen
 
     def _flush_peer(self, pid: bytes, state: _PeerState, now_ms: int, send: Send) -> bool:
         lim = self.limits
@@ -292,6 +360,7 @@ class TxGossipPolicy:
         size = LIST_HEADER_MAX
         last = list(state.cursor)
         full = False
+        bounded = self.relay_fanout is not None
         for k, lane in enumerate(self._lanes):
             order = lane.order
             i = bisect.bisect_right(order, state.cursor[k], lo=lane.head, key=lambda e: e[0])
@@ -300,7 +369,12 @@ class TxGossipPolicy:
                 if due > now_ms:
                     break  # not due yet, nor anything after it (due grows with seq)
                 entry = pending.get(h)
-                if entry is not None and entry[0] == seq and h not in state.seen:
+                if (
+                    entry is not None
+                    and entry[0] == seq
+                    and h not in state.seen
+                    and not (k == RELAY and bounded and pid not in self._relay_targets(h, seq))
+                ):
                     wire = entry[1]
                     cost = bin_size(len(wire))
                     if len(batch) >= lim.batch_txs or size + cost > max_bytes:

@@ -185,6 +185,7 @@ INT_RANGES = [
     ("p2p", "refusal_log_interval_ms", 100, 3_600_000),
     ("p2p", "dial_interval_ms", 1, 3_600_000),
     ("p2p", "gossip_relay_delay_ms", 0, 600_000),
+    ("p2p", "gossip_relay_fanout", 0, 1_000),
     ("mempool", "max_txs", 1, 10_000_000),
     ("mempool", "max_bytes", 1024, 16 * 1024 * MIB),
     ("mempool", "verified_cache", 1, 10_000_000),
