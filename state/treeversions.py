@@ -11,6 +11,8 @@ Keys, all under ``hist = "~" + prefix`` (``"~t/"`` for the chain's tree):
   format before 2026-12-06. Data directories written then still hold such entries; prune reads
   both (the key's length tells them apart; in key order a version's record comes before its
   old entries), so no migration is needed and the old entries drain as pruning reaches them;
+  the way back is not supported: a build older than this one cannot read the new records, so
+  a data directory written by this build must not be opened by an older one;
 * ``hist || "r" || u64 BE(v)`` -> the root of version v;
 * ``hist || "f"`` -> u64 BE: the floor, the oldest version kept.
 
