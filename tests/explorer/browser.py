@@ -14,12 +14,23 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-# the localnet helpers of the end-to-end tests (tests/ has no packages)
+# the localnet helpers of the end-to-end tests and the node tests' chain and proxy (tests/ has
+# no packages)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
+
+from light_chain import ElectionStory  # noqa: E402
+from tamper_proxy import TamperProxy  # noqa: E402
+
+from node.config import RpcConfig  # noqa: E402
+from node.rpc import RpcServer  # noqa: E402
+from node.service import NodeService  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -156,3 +167,70 @@ class Backdrop:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+
+
+class ForwardingPage:
+    """A page server on 127.0.0.1: serves what `routes` adds and forwards the page's JSON-RPC
+    (POST `rpc_path`) to `upstream`, so the page and its node share an origin (no CORS)."""
+
+    def __init__(self, upstream: str, rpc_path: str) -> None:
+        self.upstream = upstream
+        self.rpc_path = rpc_path
+        self.runner: web.AppRunner | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    def routes(self, app: web.Application) -> None:
+        """The files this server serves (each test's own)."""
+
+    async def hold(self, body: bytes) -> None:
+        """Runs before a request is forwarded: a test that delays answers overrides it."""
+
+    async def start(self) -> None:
+        app = web.Application()
+        self.routes(app)
+        app.router.add_post(self.rpc_path, self._rpc)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        assert site._server is not None
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # a TCP site has sockets
+        self.url = f"http://127.0.0.1:{port}"
+        self.session = aiohttp.ClientSession()
+
+    async def _rpc(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        body = await request.read()
+        await self.hold(body)
+        async with self.session.post(self.upstream, data=body) as resp:
+            return web.Response(body=await resp.read(), content_type="application/json")
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+P = TypeVar("P", bound=ForwardingPage)
+
+
+class NodeBehindProxy(Generic[P]):
+    """A real RpcServer over an election story's chain, tests/node/tamper_proxy.py's proxy in
+    front of it and a page server in front of that: every answer the page reads can be a lie."""
+
+    def __init__(self, bd: Backdrop, story: ElectionStory, page: Callable[[str], P]) -> None:
+        self.bd = bd
+        self.story = story
+        self.server = RpcServer(NodeService(story.lc.parts()), RpcConfig(listen="127.0.0.1:0"))
+        bd.run(self.server.start())
+        self.proxy = TamperProxy(self.server.url)
+        bd.run(self.proxy.__aenter__())
+        self.page = page(self.proxy.url)
+        bd.run(self.page.start())
+
+    def close(self) -> None:
+        self.bd.run(self.page.stop())
+        self.bd.run(self.proxy.__aexit__())
+        self.bd.run(self.server.stop())

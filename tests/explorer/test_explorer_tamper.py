@@ -23,21 +23,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "node"))
 
-from browser import Backdrop, attr_of, browser, screenshots, text_of, wait_until  # noqa: E402
+from browser import (  # noqa: E402
+    Backdrop,
+    ForwardingPage,
+    NodeBehindProxy,
+    attr_of,
+    browser,
+    screenshots,
+    text_of,
+    wait_until,
+)
 from light_chain import ElectionStory, election_chain  # noqa: E402
-from tamper_proxy import Tamper, TamperProxy, flip_hex  # noqa: E402
+from tamper_proxy import Tamper, flip_hex  # noqa: E402
 
-from node.config import RpcConfig  # noqa: E402
 from node.explorer import STATIC_DIR  # noqa: E402
-from node.rpc import RpcServer  # noqa: E402
-from node.service import NodeService  # noqa: E402
 
 __all__ = ["browser"]  # the fixture, imported for pytest
 
@@ -52,32 +57,19 @@ SHORT_BOUND_MS = 2000
 STALL_S = 6.0
 
 
-class _Page:
+class _Page(ForwardingPage):
     """Serves the explorer at /explorer/ as the node does (a file may be served `late`) and
     forwards `POST /` to the proxy; with `stall` set, proved reads are held for STALL_S."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
+        super().__init__(upstream, "/")
         self.late: dict[str, float] = {}  # path under /explorer/ -> seconds before serving it
         self.stall = False
         #: which plain reads (the request) are never answered within the test
         self.stall_plain: Callable[[dict[str, Any]], bool] = lambda req: False
-        self.runner: web.AppRunner | None = None
-        self.session: aiohttp.ClientSession | None = None
-        self.url = ""
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/explorer/{path:.*}", self._static)
-        app.router.add_post("/", self._rpc)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # a TCP site has sockets
-        self.url = f"http://127.0.0.1:{port}"
-        self.session = aiohttp.ClientSession()
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"] or "index.html"
@@ -87,44 +79,22 @@ class _Page:
         await asyncio.sleep(self.late.get(rel, 0.0))
         return web.FileResponse(path)
 
-    async def _rpc(self, request: web.Request) -> web.Response:
-        assert self.session is not None
-        body = await request.read()
+    async def hold(self, body: bytes) -> None:
         req = json.loads(body)
         proved = bool((req.get("params") or {}).get("prove"))
         if (self.stall and proved) or (not proved and self.stall_plain(req)):
             await asyncio.sleep(STALL_S)
-        async with self.session.post(self.upstream, data=body) as resp:
-            return web.Response(body=await resp.read(), content_type="application/json")
-
-    async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
 
 
-class _Lying:
+class _Lying(NodeBehindProxy[_Page]):
     """The node over the election chain, the tampering proxy, the page server."""
 
     def __init__(self, bd: Backdrop, story: ElectionStory) -> None:
-        self.bd = bd
-        self.story = story
-        self.server = RpcServer(NodeService(story.lc.parts()), RpcConfig(listen="127.0.0.1:0"))
-        bd.run(self.server.start())
-        self.proxy = TamperProxy(self.server.url)
-        bd.run(self.proxy.__aenter__())
-        self.page = _Page(self.proxy.url)
-        bd.run(self.page.start())
+        super().__init__(bd, story, _Page)
 
     @property
     def address(self) -> str:
         return self.story.members[1].address.hex()
-
-    def close(self) -> None:
-        self.bd.run(self.page.stop())
-        self.bd.run(self.proxy.__aexit__())
-        self.bd.run(self.server.stop())
 
 
 @pytest.fixture(scope="module")

@@ -20,22 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "node"))
 
-from browser import Backdrop  # noqa: E402
-from light_chain import POOL, ElectionStory, election_chain  # noqa: E402
-from tamper_proxy import HONEST, Tamper, TamperProxy, flip_hex  # noqa: E402
+from browser import Backdrop, ForwardingPage, NodeBehindProxy  # noqa: E402
+from light_chain import POOL, election_chain  # noqa: E402
+from tamper_proxy import HONEST, Tamper, flip_hex  # noqa: E402
 
 from node.client import RpcClient  # noqa: E402
-from node.config import RpcConfig  # noqa: E402
 from node.light import VerifyError  # noqa: E402
-from node.rpc import RpcServer  # noqa: E402
-from node.service import NodeService  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,64 +49,24 @@ if not (Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER)):
     )
 
 
-class Front:
+class Front(ForwardingPage):
     """Serves /explorer/ and /vectors/ and forwards POST /rpc to `upstream`."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.runner: web.AppRunner | None = None
-        self.session: aiohttp.ClientSession | None = None
-        self.url = ""
+        super().__init__(upstream, "/rpc")
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_static("/explorer/", EXPLORER)
         app.router.add_static("/vectors/", VECTORS)
-        app.router.add_post("/rpc", self._rpc)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # a TCP site has sockets
-        self.url = f"http://127.0.0.1:{port}"
-        self.session = aiohttp.ClientSession()
-
-    async def _rpc(self, request: web.Request) -> web.Response:
-        assert self.session is not None
-        async with self.session.post(self.upstream, data=await request.read()) as resp:
-            return web.Response(body=await resp.read(), content_type="application/json")
-
-    async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
 
 
-class Live:
-    """The node over the election chain, a tampering proxy in front of it, the front server."""
-
-    def __init__(self, bd: Backdrop, story: ElectionStory) -> None:
-        self.bd = bd
-        self.story = story
-        self.server = RpcServer(NodeService(story.lc.parts()), RpcConfig(listen="127.0.0.1:0"))
-        bd.run(self.server.start())
-        self.proxy = TamperProxy(self.server.url)
-        bd.run(self.proxy.__aenter__())
-        self.front = Front(self.proxy.url)
-        bd.run(self.front.start())
-
-    def close(self) -> None:
-        self.bd.run(self.front.stop())
-        self.bd.run(self.proxy.__aexit__(None, None, None))
-        self.bd.run(self.server.stop())
+Live = NodeBehindProxy[Front]
 
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
     bd = Backdrop()
-    lv = Live(bd, election_chain())
+    lv = Live(bd, election_chain(), Front)
     try:
         yield lv
     finally:
@@ -153,7 +109,7 @@ def test_every_light_client_vector_gets_node_light_verdict(live: Live, browser: 
     doc = json.loads((VECTORS / "light_client.json").read_text())
     got = _run_page(
         browser,
-        f"{live.front.url}/explorer/static/verify-test.html?light=/vectors/light_client.json",
+        f"{live.page.url}/explorer/static/verify-test.html?light=/vectors/light_client.json",
     )
     assert [v["name"] for v in got] == [c["name"] for c in doc["cases"]]
     for case, v in zip(doc["cases"], got, strict=True):
@@ -168,7 +124,7 @@ def test_ed25519_edge_vectors_get_libsodium_verdicts(live: Live, browser: Any) -
     doc = json.loads((VECTORS / "ed25519_edge.json").read_text())
     got = _run_page(
         browser,
-        f"{live.front.url}/explorer/static/verify-test.html?edge=/vectors/ed25519_edge.json",
+        f"{live.page.url}/explorer/static/verify-test.html?edge=/vectors/ed25519_edge.json",
     )
     assert len(got) == len(doc["cases"])
     assert {v["got"] for v in got} == {"accept", "reject"}  # both verdicts are exercised
@@ -207,7 +163,7 @@ def _pin(browser: Any, doc: dict[str, Any]) -> str:
 
 def _open_verifier(live: Live, browser: Any) -> float:
     """Load the page and libsodium; returns how long libsodium took to load and start (ms)."""
-    browser.get(f"{live.front.url}/explorer/static/verify-test.html")
+    browser.get(f"{live.page.url}/explorer/static/verify-test.html")
     ms: float = browser.execute_async_script(
         """const cb = arguments[0];
         (async () => {
