@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import nacl.public
 import pytest
@@ -110,13 +111,13 @@ async def _stall(net: Net, port: int, n: int, source: str) -> None:
         assert await _served_hello(reader)
 
 
-async def test_configured_peer_gets_a_kept_slot_under_a_flood(net: Net) -> None:
-    # Strangers (127.0.0.2) hold every shared slot with stalled handshakes; the configured
-    # peer (127.0.0.1) still links at once instead of waiting for their deadline.
+async def _peer_gone(net: Net, max_pending_handshakes: int) -> tuple[Any, Any]:
+    """Node b (one kept handshake slot, long handshake deadline) linked to its configured peer
+    a, which then stops: the key a restarts with, and b."""
     a_key = key(11)
     a = await net.node(a_key, allowed={key(2).public_key})
     lim = limits(
-        max_pending_handshakes=4,
+        max_pending_handshakes=max_pending_handshakes,
         max_handshakes_per_address=100,
         reserved_handshakes=1,
         handshake_timeout_s=30.0,
@@ -125,6 +126,13 @@ async def test_configured_peer_gets_a_kept_slot_under_a_flood(net: Net) -> None:
     assert await eventually(lambda: b.node.connected(a.id))
     await a.node.stop()
     assert await eventually(lambda: not b.node.connected(a.id))
+    return a_key, b
+
+
+async def test_configured_peer_gets_a_kept_slot_under_a_flood(net: Net) -> None:
+    # Strangers (127.0.0.2) hold every shared slot with stalled handshakes; the configured
+    # peer (127.0.0.1) still links at once instead of waiting for their deadline.
+    a_key, b = await _peer_gone(net, max_pending_handshakes=4)
     await _stall(net, b.port, 4, "127.0.0.2")
     reader, writer = await _connect_from(b.port, "127.0.0.2")
     net.track(writer)
@@ -136,18 +144,7 @@ async def test_configured_peer_gets_a_kept_slot_under_a_flood(net: Net) -> None:
 async def test_configured_peer_evicts_the_oldest_staller(net: Net) -> None:
     # The flood comes from the peers' own address (one host, or a NAT): the kept slots are
     # taken too, and the peer's handshake evicts the oldest pending one.
-    a_key = key(11)
-    a = await net.node(a_key, allowed={key(2).public_key})
-    lim = limits(
-        max_pending_handshakes=3,
-        reserved_handshakes=1,
-        max_handshakes_per_address=100,
-        handshake_timeout_s=30.0,
-    )
-    b = await net.node(key(2), [a.addr()], lim=lim)
-    assert await eventually(lambda: b.node.connected(a.id))
-    await a.node.stop()
-    assert await eventually(lambda: not b.node.connected(a.id))
+    a_key, b = await _peer_gone(net, max_pending_handshakes=3)
     await _stall(net, b.port, 4, "127.0.0.1")
     a2 = await net.node(a_key, [b.addr()], allowed={key(2).public_key})
     assert await eventually(lambda: b.node.connected(a2.id), timeout=3.0)
