@@ -146,6 +146,7 @@ class Sampler:
         self.heights: list[int] = []
         self.error: str | None = None
         self.spy = True
+        self.gil = False
 
     def install(self) -> None:
         run_inner = throughput._run
@@ -191,6 +192,7 @@ class Sampler:
             "raw",
             "--function",
             "--nonblocking",
+            *(["--gil"] if self.gil else []),
             "--output",
             str(self.out),
         ]
@@ -251,12 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", dest="json_out", default=None)
     p.add_argument("--node-log", default=None, help="copy the sampled node's log here")
     p.add_argument("--no-spy", action="store_true", help="only the CPU figure, no sampling")
+    p.add_argument(
+        "--gil",
+        action="store_true",
+        help="only samples of the thread holding the GIL: where the Python CPU goes, without "
+        "idle threads that py-spy cannot tell from busy ones",
+    )
     args = p.parse_args(argv)
     if args.node >= args.validators:
         p.error("--node must be below --validators")
     raw_path = Path(args.raw or f"/tmp/huzhu-profile-{time.time_ns()}.txt")
     sampler = Sampler(args.node, raw_path, args.sample_hz, args.seconds, args.warmup)
     sampler.spy = not args.no_spy
+    sampler.gil = args.gil
     sampler.install()
     logs: dict[str, str] = {}
     close = throughput.LocalNet.close
@@ -271,20 +280,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # read the node's log before the bench removes its directory
     setattr(throughput.LocalNet, "close", close_keeping_log)  # noqa: B010
-    tp = argparse.Namespace(
-        validators=args.validators,
-        seconds=args.seconds,
-        rate=args.rate or None,
-        max_rate=args.rate or 3000,
-        warmup=args.warmup,
-        drain=30.0,
-        window=4000,
-        senders=2000,
-        base_port=None,
-        json_out=None,
-        plot=None,
-        keep=False,
-    )
+    # the throughput bench's own defaults, so an option it gains never breaks this run
+    tp = throughput.parser().parse_args(["--json", "-"])
+    tp.validators, tp.seconds, tp.warmup = args.validators, args.seconds, args.warmup
+    tp.rate, tp.max_rate, tp.json_out = args.rate or None, args.rate or 3000, None
     result = throughput.run(tp)
     result.pop("timeline", None)
     if sampler.thread is not None:

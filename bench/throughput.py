@@ -377,6 +377,23 @@ def verify_per_core(seconds: float = 2.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def config_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """`--set section.key=value` items as LocalNet.create's config overrides (value as JSON,
+    else a string): to compare a node setting back to back on the same workload."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        section, dot, key = name.partition(".")
+        if not sep or not dot or not section or not key:
+            raise SystemExit(f"--set {item!r}: expected section.key=value")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(section, {})[key] = value
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.validators
     senders = args.senders
@@ -384,7 +401,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="huzhu-bench-"))
     template = make_template(senders, claimants, args.max_block_txs)
     print(f"[setup] {n} validators, {senders} senders, workdir {workdir}", flush=True)
-    net = LocalNet.create(workdir, n, template, base_port=args.base_port)
+    net = LocalNet.create(
+        workdir, n, template, config=config_overrides(args.set or []), base_port=args.base_port
+    )
     try:
         net.start_all(wait=False)
         result = asyncio.run(_run(args, net, senders, claimants))
@@ -606,7 +625,8 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The bench's options; bench/profile_node.py builds its run from the same defaults."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--validators", type=int, default=4)
     p.add_argument("--seconds", type=float, default=60)
@@ -659,7 +679,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--plot", default=None)
     p.add_argument("--keep", action="store_true", help="keep the node directory and logs")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override every node's config.toml (repeatable), e.g. --set workers.threads=0",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     result = overload(args) if args.overload else run(args)
     Path(args.json_out).write_text(json.dumps(result, indent=2))
     print_table(result)
