@@ -85,14 +85,10 @@ class AddressBudget:
     async def take(self, source: str, weight: int) -> None:
         """Return once `source` may start a call of `weight` (at once when its turn has room
         and nobody of it waits; else in a later turn, in order)."""
-        w = max(1, min(weight, self.capacity))
-        acct = self._accounts.get(source)
-        if acct is None:
-            acct = self._accounts[source] = _Account()
-        self._schedule_turn(source, acct)
-        if not acct.waiting and acct.used + w <= self.capacity:
-            acct.used += w
+        if self.try_take(source, weight):
             return
+        w = max(1, min(weight, self.capacity))
+        acct = self._accounts[source]  # try_take made it
         self.deferred += 1
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         acct.waiting.append((w, fut))
@@ -103,6 +99,20 @@ class AddressBudget:
                 fut.cancel()
             # a cancelled waiter stays in the queue until a turn skips it (no O(n) removal)
             raise
+
+    def try_take(self, source: str, weight: int) -> bool:
+        """Start a call of `weight` now if `source`'s turn has room and nobody of it waits
+        (True); else False, and the caller awaits :meth:`take`. No coroutine: most calls
+        never wait, and a batch makes a hundred of them."""
+        w = max(1, min(weight, self.capacity))
+        acct = self._accounts.get(source)
+        if acct is None:
+            acct = self._accounts[source] = _Account()
+        self._schedule_turn(source, acct)
+        if not acct.waiting and acct.used + w <= self.capacity:
+            acct.used += w
+            return True
+        return False
 
     def _schedule_turn(self, source: str, acct: _Account) -> None:
         if not acct.new_turn_scheduled:

@@ -242,3 +242,16 @@ async def test_reserved_slots_go_to_addresses_with_few_connections(fake_node: An
             await ws.close()
             await session.close()
         await server.stop()
+
+
+async def test_try_take_starts_a_call_only_when_its_turn_has_room() -> None:
+    """The dispatcher's no-coroutine path: True while the turn has room; False once it is
+    full, and then take() queues the call for the next turn (counted once)."""
+    budget = AddressBudget(3)
+    assert budget.try_take("a", 2) and budget.try_take("a", 1)
+    assert not budget.try_take("a", 1)
+    assert budget.try_take("b", 3)  # another address has its own turn
+    assert budget.deferred == 0
+    await budget.take("a", 1)  # the next turn
+    assert budget.deferred == 1
+    assert budget.try_take("a", 2) and not budget.try_take("a", 1)
