@@ -285,8 +285,11 @@ class RpcServer:
 
     def _broadcast_tx(self, tx: bytes, mode: BroadcastMode) -> Any:
         """The node's, with the commit wait this server is configured for, cut short to the
-        deadline of the batch the call is in."""
+        deadline of the batch the call is in (commit mode only: no other mode waits, and
+        the batch's deadline costs as much as the rest of the call's dispatch)."""
         timeout = self.config.commit_timeout_ms / 1000
+        if mode != "commit":
+            return self.api.broadcast_tx(tx, mode, timeout)
         deadline = batch_deadline()
         if deadline is not None:
             timeout = max(0.0, min(timeout, deadline - asyncio.get_running_loop().time()))

@@ -104,11 +104,12 @@ class AddressBudget:
         """Start a call of `weight` now if `source`'s turn has room and nobody of it waits
         (True); else False, and the caller awaits :meth:`take`. No coroutine: most calls
         never wait, and a batch makes a hundred of them."""
-        w = max(1, min(weight, self.capacity))
+        w = 1 if weight <= 1 else min(weight, self.capacity)  # max(1, min(...)), cheaper
         acct = self._accounts.get(source)
         if acct is None:
             acct = self._accounts[source] = _Account()
-        self._schedule_turn(source, acct)
+        if not acct.new_turn_scheduled:
+            self._schedule_turn(source, acct)
         if not acct.waiting and acct.used + w <= self.capacity:
             acct.used += w
             return True
