@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from state.crypto import Signer, sha256
@@ -25,3 +27,12 @@ def metric_table(r: dict[str, Any], keys: Iterable[str], title: str | None = Non
     for k in keys:
         t.add_row(k, str(r[k]))
     return t
+
+
+def report(result: dict[str, Any], json_out: str | None) -> int:
+    """Print `result` as one JSON line (what a caller parses from stdout), write it indented
+    to `json_out` when given; the exit status 0, for ``sys.exit(main())``."""
+    print(json.dumps(result))
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, indent=2))
+    return 0

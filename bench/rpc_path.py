@@ -38,10 +38,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import bench_signer, report  # noqa: E402
 from node.config import RpcConfig  # noqa: E402
 from node.methods import METHODS  # noqa: E402
 from node.rpc import RpcServer  # noqa: E402
-from state.crypto import Signer, sha256  # noqa: E402
+from state.crypto import sha256  # noqa: E402
 from state.tx import build_tx  # noqa: E402
 
 BATCH = 100
@@ -105,12 +106,12 @@ def _stub(name: str, params: list[str]) -> Callable[..., Any]:
 
 def make_bodies(batches: int) -> list[bytes]:
     """`batches` bodies of BATCH broadcast_tx calls, each a distinct pre-signed transfer."""
-    to = Signer(sha256(b"rpc-path-bench-to")).public_key
+    to = bench_signer(b"rpc-path-bench", 2**32 - 1).public_key
     bodies = []
     for b in range(batches):
         calls = []
         for k in range(BATCH):
-            s = Signer(sha256(b"rpc-path-bench-%d" % (b * BATCH + k)))
+            s = bench_signer(b"rpc-path-bench", b * BATCH + k)
             wire = build_tx(s, "rpc-path-bench", "transfer", 0, 1, {"to": to, "amount": 1}).wire
             calls.append(
                 {
@@ -195,11 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-handoff", dest="handoff", action="store_false")
     p.add_argument("--json", dest="json_out", default=None)
     args = p.parse_args(argv)
-    result = asyncio.run(measure(args.path, args.batches, args.repeat, args.handoff))
-    print(json.dumps(result))
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2))
-    return 0
+    return report(
+        asyncio.run(measure(args.path, args.batches, args.repeat, args.handoff)), args.json_out
+    )
 
 
 if __name__ == "__main__":
