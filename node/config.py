@@ -43,6 +43,13 @@ from state.chain import (
 from state.hexfmt import HEX32
 from state.mempool import MempoolLimits
 from state.params import ChainParams
+from state.store import (
+    BLOCK_SIZE_RANGE,
+    LRU_CACHE_RANGE,
+    MAX_OPEN_FILES_RANGE,
+    WRITE_BUFFER_RANGE,
+    LevelDBOptions,
+)
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -512,6 +519,49 @@ class StateConfig(_Section):
     )
 
 
+_STORE = LevelDBOptions()
+
+
+class StoreConfig(_Section):
+    """LevelDB's tuning (state/store.py LevelDBOptions; bench/README.md has the figures).
+
+    Local to this node (the state root does not depend on it); read when the node opens its
+    data directory, and safe to change between restarts."""
+
+    compression: Literal["none", "snappy"] = Field(
+        _STORE.compression,
+        description='table compression: "none" (tree nodes are random hashes) or "snappy"',
+    )
+    write_buffer_size: int = Field(
+        _STORE.write_buffer_size,
+        ge=WRITE_BUFFER_RANGE[0],
+        le=WRITE_BUFFER_RANGE[1],
+        description="bytes of writes held in memory before a flush to disk (memtable)",
+    )
+    block_size: int = Field(
+        _STORE.block_size,
+        ge=BLOCK_SIZE_RANGE[0],
+        le=BLOCK_SIZE_RANGE[1],
+        description="bytes per table block (the unit LevelDB reads)",
+    )
+    lru_cache_size: int = Field(
+        _STORE.lru_cache_size,
+        ge=LRU_CACHE_RANGE[0],
+        le=LRU_CACHE_RANGE[1],
+        description="bytes of table blocks cached in memory",
+    )
+    max_open_files: int = Field(
+        _STORE.max_open_files,
+        ge=MAX_OPEN_FILES_RANGE[0],
+        le=MAX_OPEN_FILES_RANGE[1],
+        description="table files LevelDB keeps open",
+    )
+
+    def options(self) -> LevelDBOptions:
+        """The store options of this section."""
+        return LevelDBOptions(**dict(self))
+
+
 class MetricsConfig(_Section):
     """Prometheus metrics (docs/operators.md, Metrics)."""
 
@@ -564,6 +614,7 @@ class NodeConfig(_Section):
     mempool: MempoolConfig = Field(default_factory=MempoolConfig)
     consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
 
