@@ -43,13 +43,7 @@ from state.chain import (
 from state.hexfmt import HEX32
 from state.mempool import MempoolLimits
 from state.params import ChainParams
-from state.store import (
-    BLOCK_SIZE_RANGE,
-    LRU_CACHE_RANGE,
-    MAX_OPEN_FILES_RANGE,
-    WRITE_BUFFER_RANGE,
-    LevelDBOptions,
-)
+from state.store import OPTION_RANGES, LevelDBOptions
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -522,6 +516,12 @@ class StateConfig(_Section):
 _STORE = LevelDBOptions()
 
 
+def _store_int(name: str, description: str) -> Any:
+    """A [store] int key: LevelDBOptions' default and bounds."""
+    lo, hi = OPTION_RANGES[name]
+    return Field(getattr(_STORE, name), ge=lo, le=hi, description=description)
+
+
 class StoreConfig(_Section):
     """LevelDB's tuning (state/store.py LevelDBOptions; bench/README.md has the figures).
 
@@ -532,30 +532,12 @@ class StoreConfig(_Section):
         _STORE.compression,
         description='table compression: "none" (tree nodes are random hashes) or "snappy"',
     )
-    write_buffer_size: int = Field(
-        _STORE.write_buffer_size,
-        ge=WRITE_BUFFER_RANGE[0],
-        le=WRITE_BUFFER_RANGE[1],
-        description="bytes of writes held in memory before a flush to disk (memtable)",
+    write_buffer_size: int = _store_int(
+        "write_buffer_size", "bytes of writes held in memory before a flush to disk (memtable)"
     )
-    block_size: int = Field(
-        _STORE.block_size,
-        ge=BLOCK_SIZE_RANGE[0],
-        le=BLOCK_SIZE_RANGE[1],
-        description="bytes per table block (the unit LevelDB reads)",
-    )
-    lru_cache_size: int = Field(
-        _STORE.lru_cache_size,
-        ge=LRU_CACHE_RANGE[0],
-        le=LRU_CACHE_RANGE[1],
-        description="bytes of table blocks cached in memory",
-    )
-    max_open_files: int = Field(
-        _STORE.max_open_files,
-        ge=MAX_OPEN_FILES_RANGE[0],
-        le=MAX_OPEN_FILES_RANGE[1],
-        description="table files LevelDB keeps open",
-    )
+    block_size: int = _store_int("block_size", "bytes per table block (the unit LevelDB reads)")
+    lru_cache_size: int = _store_int("lru_cache_size", "bytes of table blocks cached in memory")
+    max_open_files: int = _store_int("max_open_files", "table files LevelDB keeps open")
 
     def options(self) -> LevelDBOptions:
         """The store options of this section."""

@@ -201,11 +201,14 @@ class _PlyvelDB(Protocol):
     def close(self) -> None: ...
 
 
-#: the bounds LevelDBOptions accepts (node/config.py [store] uses the same)
-WRITE_BUFFER_RANGE = (64 * 1024, 1024 * MiB)
-BLOCK_SIZE_RANGE = (1024, 4 * MiB)
-LRU_CACHE_RANGE = (0, 64 * 1024 * MiB)
-MAX_OPEN_FILES_RANGE = (64, 1_000_000)
+#: the bounds of LevelDBOptions' int fields (node/config.py [store] uses the same)
+OPTION_RANGES: dict[str, tuple[int, int]] = {
+    "write_buffer_size": (64 * 1024, 1024 * MiB),
+    "block_size": (1024, 4 * MiB),
+    "lru_cache_size": (0, 64 * 1024 * MiB),
+    "max_open_files": (64, 1_000_000),
+    "bloom_filter_bits": (0, 64),
+}
 COMPRESSIONS = ("none", "snappy")
 
 
@@ -236,13 +239,7 @@ class LevelDBOptions:
     def __post_init__(self) -> None:
         if self.compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, not {self.compression!r}")
-        for name, (lo, hi) in (
-            ("write_buffer_size", WRITE_BUFFER_RANGE),
-            ("block_size", BLOCK_SIZE_RANGE),
-            ("lru_cache_size", LRU_CACHE_RANGE),
-            ("max_open_files", MAX_OPEN_FILES_RANGE),
-            ("bloom_filter_bits", (0, 64)),
-        ):
+        for name, (lo, hi) in OPTION_RANGES.items():
             v = getattr(self, name)
             if type(v) is not int or not lo <= v <= hi:
                 raise ValueError(f"{name} must be an int in {lo}..{hi}, not {v!r}")
