@@ -288,7 +288,7 @@ class StateTree(TreeVersions):
         for key, value in changes.items():
             # bytes (nearly every value) and None pass on one identity test each
             if type(value) is not bytes and value is not None:
-                if not isinstance(value, bytearray):
+                if not isinstance(value, bytes | bytearray):  # a subclass is converted
                     raise TypeError(f"tree values are bytes or None, not {type(value).__name__}")
                 value = bytes(value)
             kh = _sha256(key).digest()
