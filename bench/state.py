@@ -27,6 +27,10 @@ chain from the store before the timed blocks (a restarted node: tree cache refil
 Chain.warming as node/runtime.py does at start, record cache empty), instead of the long-running node's warm caches. `--history N` is
 the chain's state_history (default 10,000: no version is old enough to prune in a short run,
 so the cost is the stale index; 1 prunes at every commit, the steady state's cost).
+`--store KEY=VALUE` (repeatable) sets a LevelDB option (state/store.py LevelDBOptions, e.g.
+`--store compression=snappy --store write_buffer_size=4194304`) for an A/B of the store;
+`process_us_per_tx` is the whole process's CPU per tx (LevelDB's flush and compaction threads
+included), `write_us_per_tx` the executing thread's CPU in the synced block writes alone.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from state.chain import DEFAULT_STATE_HISTORY, BlockInput, Chain  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.genesis import parse_genesis  # noqa: E402
 from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
-from state.store import LevelDBStore  # noqa: E402
+from state.store import Batch, LevelDBOptions, LevelDBStore  # noqa: E402
 from state.tx import Tx, build_tx, verify_tx  # noqa: E402
 
 CHAIN_ID = "huzhu-bench"
@@ -106,6 +110,7 @@ def run(
     history: int = DEFAULT_STATE_HISTORY,
     path: str = "node",
     gc_mode: str = "node",
+    store_options: LevelDBOptions | None = None,
 ) -> dict[str, Any]:
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, not {path!r}")
@@ -119,7 +124,18 @@ def run(
     gct = GcTimer()
     gc.callbacks.append(gct)
     try:
-        return _run(accounts, blocks, block_txs, profile, cold, history, path, gc_mode, gct)
+        return _run(
+            accounts,
+            blocks,
+            block_txs,
+            profile,
+            cold,
+            history,
+            path,
+            gc_mode,
+            gct,
+            store_options or LevelDBOptions(),
+        )
     finally:
         gc.callbacks.remove(gct)
         gc.set_threshold(*saved_gc)
@@ -135,6 +151,7 @@ def _run(
     path: str,
     gc_mode: str,
     gct: GcTimer,
+    store_options: LevelDBOptions,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     signers = [signer(i) for i in range(accounts)]
@@ -147,9 +164,22 @@ def _run(
         "state_history": history,
         "path": path,
         "gc": gc_mode,
+        "store": store_options.plyvel_kwargs(),
     }
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as tmp:
-        store = LevelDBStore(tmp)
+        store = LevelDBStore(tmp, options=store_options)
+        # the synced batch write of each commit: its own thread CPU, wall time and size
+        writes = [0.0, 0.0, 0]  # thread s, wall s, ops
+        store_write = store.write
+
+        def timed_write(batch: Batch, sync: bool = True) -> None:
+            t, w = time.thread_time(), time.perf_counter()
+            store_write(batch, sync)
+            writes[0] += time.thread_time() - t
+            writes[1] += time.perf_counter() - w
+            writes[2] += len(batch.ops)
+
+        store.write = timed_write  # type: ignore[method-assign]
         chain = Chain.init_genesis(store, genesis, state_history=history)
         out["genesis_s"] = round(time.perf_counter() - t0, 3)
         nonces = [0] * accounts
@@ -245,6 +275,7 @@ def _run(
         prof = cProfile.Profile() if profile else None
         exec_s = commit_s = 0.0
         cpu[0] = cpu[1] = 0.0
+        writes[:] = [0.0, 0.0, 0]
         per_block = []
         gct.on = True
         if prof:
@@ -271,6 +302,11 @@ def _run(
         out["exec_thread_cpu_s"] = round(cpu[1], 3)
         out["exec_thread_cpu_tps"] = round(total / cpu[1], 1)
         out["exec_us_per_tx"] = round(cpu[1] / total * 1e6, 2)
+        out["process_us_per_tx"] = round(cpu[0] / total * 1e6, 2)
+        out["write_us_per_tx"] = round(writes[0] / total * 1e6, 2)
+        out["write_wall_s"] = round(writes[1], 3)
+        out["write_ops_per_block"] = round(writes[2] / blocks)
+
         out["state_root"] = chain.state_root.hex()
         store.close()
 
@@ -289,6 +325,17 @@ def _run(
     return out
 
 
+def _store_options(pairs: list[str]) -> LevelDBOptions:
+    """LevelDBOptions with the `--store KEY=VALUE` overrides (ints, or compression's name)."""
+    kw: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in LevelDBOptions.__dataclass_fields__:
+            raise ValueError(f"{pair!r}: not KEY=VALUE with a LevelDBOptions field")
+        kw[key] = value if key == "compression" else int(value)
+    return LevelDBOptions(**kw)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", required=True, help="write the figures here")
@@ -300,7 +347,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history", type=int, default=DEFAULT_STATE_HISTORY, help="state_history")
     ap.add_argument("--path", choices=PATHS, default="node", help="what is timed (see above)")
     ap.add_argument("--gc", choices=GC_MODES, default="node", help="collector thresholds")
+    ap.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a LevelDB option (state/store.py LevelDBOptions), e.g. write_buffer_size=16777216",
+    )
     args = ap.parse_args(argv)
+    try:
+        store_options = _store_options(args.store)
+    except (ValueError, TypeError) as exc:
+        ap.error(f"--store: {exc}")
     if args.accounts < 20:
         ap.error("--accounts must be at least 20")
     res = run(
@@ -312,18 +370,23 @@ def main(argv: list[str] | None = None) -> int:
         args.history,
         args.path,
         args.gc,
+        store_options,
     )
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     rows = [
         ("accounts", res["accounts"]),
         ("timed blocks x txs", f"{res['blocks']} x {res['block_txs']}"),
         ("path, gc", f"{res['path']}, {res['gc']}"),
+        ("store", " ".join(f"{k}={v}" for k, v in res["store"].items())[:60]),
         ("execute (s)", res["execute_s"]),
         ("commit (s)", res["commit_s"]),
         ("exec_tps (execute+commit)", res["exec_tps"]),
         ("exec_cpu_tps (CPU time)", res["exec_cpu_tps"]),
         ("exec_thread_cpu_tps", res["exec_thread_cpu_tps"]),
         ("exec us/tx (thread CPU)", res["exec_us_per_tx"]),
+        ("process us/tx (all threads)", res["process_us_per_tx"]),
+        ("write us/tx (thread CPU)", res["write_us_per_tx"]),
+        ("write ops per block", res["write_ops_per_block"]),
         ("gc (s, thread CPU)", res["gc_s"]),
         ("verify_tps (Ed25519, 1 core)", res["verify_tps"]),
         ("verify_cpu_tps (CPU time)", res["verify_cpu_tps"]),

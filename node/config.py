@@ -43,6 +43,7 @@ from state.chain import (
 from state.hexfmt import HEX32
 from state.mempool import MempoolLimits
 from state.params import ChainParams
+from state.store import OPTION_RANGES, LevelDBOptions
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -512,6 +513,37 @@ class StateConfig(_Section):
     )
 
 
+_STORE = LevelDBOptions()
+
+
+def _store_int(name: str, description: str) -> Any:
+    """A [store] int key: LevelDBOptions' default and bounds."""
+    lo, hi = OPTION_RANGES[name]
+    return Field(getattr(_STORE, name), ge=lo, le=hi, description=description)
+
+
+class StoreConfig(_Section):
+    """LevelDB's tuning (state/store.py LevelDBOptions; bench/README.md has the figures).
+
+    Local to this node (the state root does not depend on it); read when the node opens its
+    data directory, and safe to change between restarts."""
+
+    compression: Literal["none", "snappy"] = Field(
+        _STORE.compression,
+        description='table compression: "none" (tree nodes are random hashes) or "snappy"',
+    )
+    write_buffer_size: int = _store_int(
+        "write_buffer_size", "bytes of writes held in memory before a flush to disk (memtable)"
+    )
+    block_size: int = _store_int("block_size", "bytes per table block (the unit LevelDB reads)")
+    lru_cache_size: int = _store_int("lru_cache_size", "bytes of table blocks cached in memory")
+    max_open_files: int = _store_int("max_open_files", "table files LevelDB keeps open")
+
+    def options(self) -> LevelDBOptions:
+        """The store options of this section."""
+        return LevelDBOptions(**dict(self))
+
+
 class MetricsConfig(_Section):
     """Prometheus metrics (docs/operators.md, Metrics)."""
 
@@ -564,6 +596,7 @@ class NodeConfig(_Section):
     mempool: MempoolConfig = Field(default_factory=MempoolConfig)
     consensus: ConsensusConfig = Field(default_factory=ConsensusConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
 

@@ -196,7 +196,7 @@ class Node:
         self.key: Signer = load_key(self.home.node_key)
         self.node_id = self.key.public_key
         self.home.data.mkdir(parents=True, exist_ok=True)
-        self.store = LevelDBStore(str(self.home.data))
+        self.store = LevelDBStore(str(self.home.data), options=cfg.store.options())
         self._guarded = GuardedStore(self.store)
         self.chain = Chain.init_genesis(
             self._guarded,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+MiB = 1 << 20
 
 
 def _as_bytes(x: object, what: str) -> bytes:
@@ -198,15 +201,67 @@ class _PlyvelDB(Protocol):
     def close(self) -> None: ...
 
 
+#: the bounds of LevelDBOptions' int fields (node/config.py [store] uses the same)
+OPTION_RANGES: dict[str, tuple[int, int]] = {
+    "write_buffer_size": (64 * 1024, 1024 * MiB),
+    "block_size": (1024, 4 * MiB),
+    "lru_cache_size": (0, 64 * 1024 * MiB),
+    "max_open_files": (64, 1_000_000),
+    "bloom_filter_bits": (0, 64),
+}
+COMPRESSIONS = ("none", "snappy")
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDBOptions:
+    """LevelDB's tuning, explicit rather than plyvel's defaults (bench/README.md, store).
+
+    Most bytes written are content-addressed tree nodes (random hashes): snappy cannot shrink
+    them, so compressing costs CPU on every flush and compaction for nothing ("none"). A
+    bigger write buffer flushes less often but makes each memtable insert and lookup of the
+    executing thread dearer; the other fields are LevelDB's own defaults, named so that an
+    operator sees and can change them. Changing any of them on an existing store is safe
+    (each table block records its own compression).
+    """
+
+    compression: Literal["none", "snappy"] = "none"
+    # memtable size, bytes written between L0 flushes: 8 MiB holds about three 1,000-tx
+    # blocks, so half as many L0 files (and L1 rewrites) as LevelDB's 4 MiB; 16 MiB made
+    # every insert and read of the committing thread dearer (bench/README.md)
+    write_buffer_size: int = 8 * MiB
+    block_size: int = 4096  # bytes per table block (the unit of a read)
+    lru_cache_size: int = 8 * MiB  # table blocks kept in memory
+    max_open_files: int = 1000
+    # a get of an absent key (an account never seen, a tx hash not yet indexed) skips the
+    # disk instead of probing one block per level
+    bloom_filter_bits: int = 10
+
+    def __post_init__(self) -> None:
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {self.compression!r}")
+        for name, (lo, hi) in OPTION_RANGES.items():
+            v = getattr(self, name)
+            if type(v) is not int or not lo <= v <= hi:
+                raise ValueError(f"{name} must be an int in {lo}..{hi}, not {v!r}")
+
+    def plyvel_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of plyvel.DB for these options."""
+        kw = asdict(self)
+        kw["compression"] = None if self.compression == "none" else self.compression
+        return kw
+
+
 class LevelDBStore:
     """LevelDB through plyvel; batches are LevelDB write batches (atomic, optionally synced)."""
 
-    def __init__(self, path: str, create: bool = True) -> None:
+    def __init__(
+        self, path: str, create: bool = True, options: LevelDBOptions | None = None
+    ) -> None:
         import plyvel
 
-        # bloom filters: a get of an absent key (an account never seen, a tx hash not yet
-        # indexed) skips the disk instead of probing one block per level
-        self._db: _PlyvelDB = plyvel.DB(path, create_if_missing=create, bloom_filter_bits=10)
+        opts = LevelDBOptions() if options is None else options
+        self.options = opts
+        self._db: _PlyvelDB = plyvel.DB(path, create_if_missing=create, **opts.plyvel_kwargs())
 
     def get(self, key: bytes) -> bytes | None:
         if type(key) is not bytes:

@@ -286,10 +286,13 @@ class StateTree(TreeVersions):
             raise ValueError(f"tree version must be a u64, not {version}")
         items: list[_Item] = []
         for key, value in changes.items():
-            if value is not None and not isinstance(value, bytes | bytearray):
-                raise TypeError(f"tree values are bytes or None, not {type(value).__name__}")
+            # bytes (nearly every value) and None pass on one identity test each
+            if type(value) is not bytes and value is not None:
+                if not isinstance(value, bytes | bytearray):  # a subclass is converted
+                    raise TypeError(f"tree values are bytes or None, not {type(value).__name__}")
+                value = bytes(value)
             kh = _sha256(key).digest()
-            items.append((kh.hex(), kh, None if value is None else bytes(value), None))
+            items.append((kh.hex(), kh, value, None))
         items.sort()
         self._written = {}
         self._fresh = {}
@@ -354,14 +357,15 @@ class StateTree(TreeVersions):
 
     def _new_internal(self, children: list[bytes], leafmap: int, bitmap: int) -> bytes:
         """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
-        h = _sha256(b"".join((_INTERNAL_TAG, *children))).digest()
+        kids = tuple(children)  # the cached form, built first so the joins below share it
+        h = _sha256(_INTERNAL_TAG + b"".join(kids)).digest()
         pick = _PRESENT.get(bitmap)
         if pick is None:
             pick = _present(bitmap)
-        self._written[self._prefix + h] = b"".join(
-            (_internal_header(_INTERNAL, bitmap, leafmap), *pick(children), self._trailer)
+        self._written[self._prefix + h] = (
+            _internal_header(_INTERNAL, bitmap, leafmap) + b"".join(pick(kids)) + self._trailer
         )
-        self._fresh[h] = (tuple(children), leafmap, bitmap)
+        self._fresh[h] = (kids, leafmap, bitmap)
         return h
 
     def _build(self, depth: int, items: list[_Item]) -> tuple[bytes | None, bool]:

@@ -4,7 +4,7 @@ Split out of state/tree.py to keep that file under ~600 lines."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 
 from state.treeproof import EMPTY_ROOT, HASH_LEN
@@ -33,16 +33,16 @@ def decode_internal(node: bytes) -> tuple[tuple[bytes, ...], int, int]:
 
 #: bitmap -> a function giving the children whose bit is set, in nibble order (an
 #: itemgetter: one C call instead of a Python filter over 16 hashes), filled as bitmaps occur
-PRESENT: dict[int, Callable[[list[bytes]], tuple[bytes, ...]]] = {}
+PRESENT: dict[int, Callable[[Sequence[bytes]], tuple[bytes, ...]]] = {}
 
 
-def present(bitmap: int) -> Callable[[list[bytes]], tuple[bytes, ...]]:
+def present(bitmap: int) -> Callable[[Sequence[bytes]], tuple[bytes, ...]]:
     idx = [i for i in range(16) if bitmap >> i & 1]
-    pick: Callable[[list[bytes]], tuple[bytes, ...]]
+    pick: Callable[[Sequence[bytes]], tuple[bytes, ...]]
     if len(idx) == 1:
         i = idx[0]
 
-        def pick(children: list[bytes]) -> tuple[bytes, ...]:
+        def pick(children: Sequence[bytes]) -> tuple[bytes, ...]:
             return (children[i],)
 
     else:

@@ -15,6 +15,7 @@ from node.config import (
     NodeConfig,
     P2PConfig,
     RpcConfig,
+    StoreConfig,
     load_config,
     parse_config,
     parse_peer,
@@ -23,6 +24,7 @@ from node.config import (
 )
 from p2p.types import P2PLimits
 from state.params import ChainParams
+from state.store import LevelDBOptions
 
 NODE_ID = "ab" * 32
 
@@ -204,6 +206,10 @@ INT_RANGES = [
     ("state", "state_history", 0, 1 << 40),
     ("state", "prune_per_block", 1, 1_000_000),
     ("state", "prune_idle_step", 0, 1_000_000),
+    ("store", "write_buffer_size", 64 * 1024, 1024 * MIB),
+    ("store", "block_size", 1024, 4 * MIB),
+    ("store", "lru_cache_size", 0, 64 * 1024 * MIB),
+    ("store", "max_open_files", 64, 1_000_000),
     ("metrics", "max_pools", 0, 10_000),
     ("metrics", "max_claims_counted", 1, 1_000_000),
     ("workers", "threads", -1, 1024),
@@ -270,3 +276,22 @@ def test_p2p_section_becomes_the_transports_limits() -> None:
         if section == "p2p":
             for v in (lo, hi):
                 P2PConfig.model_validate({key: v}).to_limits()
+
+
+def test_store_section_becomes_the_stores_options() -> None:
+    assert StoreConfig().options() == LevelDBOptions()
+    assert LevelDBOptions().compression == "none"  # tree nodes are random: snappy buys nothing
+    cfg = parse_config({"store": {"compression": "snappy", "write_buffer_size": 8 * MIB}})
+    opts = cfg.store.options()
+    assert (opts.compression, opts.write_buffer_size) == ("snappy", 8 * MIB)
+    assert opts.plyvel_kwargs()["compression"] == "snappy"
+    assert StoreConfig().options().plyvel_kwargs()["compression"] is None
+    # every range of [store] is one the store accepts
+    for section, key, lo, hi in INT_RANGES:
+        if section == "store":
+            for v in (lo, hi):
+                parse_config({"store": {key: v}}).store.options()
+    for bad in ("zlib", "", None, 1):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"store": {"compression": bad}})
+        assert err.value.field == "store.compression"

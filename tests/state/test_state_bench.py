@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = ("exec_us_per_tx", "exec_thread_cpu_tps", "cpu_ratio", "ratio", "gc_s", "state_root")
 
@@ -52,4 +54,32 @@ def test_an_unknown_path_is_refused(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "--path" in proc.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_store_options_reach_the_store_and_leave_the_root_alone(tmp_path: Path) -> None:
+    """--store sets a LevelDB option for an A/B: the report says which, the root is the same."""
+    default = _run(tmp_path)
+    snappy = _run(tmp_path, "--store", "compression=snappy", "--store", "write_buffer_size=65536")
+    assert default["store"]["compression"] is None  # type: ignore[index]
+    assert snappy["store"]["compression"] == "snappy"  # type: ignore[index]
+    assert snappy["store"]["write_buffer_size"] == 65536  # type: ignore[index]
+    assert snappy["state_root"] == default["state_root"]
+    for res in (default, snappy):
+        for f in ("process_us_per_tx", "write_us_per_tx", "write_ops_per_block"):
+            assert f in res, f
+
+
+@pytest.mark.parametrize(
+    "bad", ["compression=zlib", "write_buffer_size=1", "nosuch=1", "block_size", "max_open_files=x"]
+)
+def test_a_bad_store_option_is_refused(tmp_path: Path, bad: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "state.py"), "--json", str(tmp_path / "x.json")]
+        + ["--store", bad],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--store" in proc.stderr
     assert not (tmp_path / "x.json").exists()

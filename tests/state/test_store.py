@@ -20,7 +20,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from state.store import Batch, KVStore, LevelDBStore, MemoryStore
+from state.store import Batch, KVStore, LevelDBOptions, LevelDBStore, MemoryStore, MiB
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -258,6 +258,46 @@ def test_leveldb_persists_across_reopen(tmp_path: Path, sync: bool) -> None:
     s = LevelDBStore(path, create=False)
     assert list(s.iterate(b"")) == [(b"a", b"1"), (b"c", b"3")]
     s.close()
+
+
+def test_leveldb_reads_across_a_change_of_its_options(tmp_path: Path) -> None:
+    """A store written compressed opens uncompressed (and back) with every key intact: an
+    operator may change [store] between restarts. Enough data to reach the tables on disk."""
+    path = str(tmp_path / "db")
+    small = {"write_buffer_size": 64 * 1024, "block_size": 1024}
+    want = {}
+    for i, compression in enumerate(("snappy", "none", "snappy")):
+        s = LevelDBStore(path, options=LevelDBOptions(compression=compression, **small))  # type: ignore[arg-type]
+        b = Batch()
+        for j in range(2000):
+            key = b"k/%d/%05d" % (i, j)
+            want[key] = (b"%d" % j) * 20 + bytes(range(256))
+            b.put(key, want[key])
+        s.write(b, sync=True)
+        s.close()
+    s = LevelDBStore(path, create=False)
+    assert dict(s.iterate(b"k/")) == want
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "lo", "hi"),
+    [
+        ("write_buffer_size", 64 * 1024, 1024 * MiB),
+        ("block_size", 1024, 4 * MiB),
+        ("lru_cache_size", 0, 64 * 1024 * MiB),
+        ("max_open_files", 64, 1_000_000),
+        ("bloom_filter_bits", 0, 64),
+    ],
+)
+def test_leveldb_options_at_their_boundaries(field: str, lo: int, hi: int) -> None:
+    for ok in (lo, hi):
+        assert getattr(LevelDBOptions(**{field: ok}), field) == ok
+    for bad in (lo - 1, hi + 1, True, 1.0):
+        with pytest.raises(ValueError, match=field):
+            LevelDBOptions(**{field: bad})
+    with pytest.raises(ValueError, match="compression"):
+        LevelDBOptions(compression="zlib")  # type: ignore[arg-type]
 
 
 def test_leveldb_open_missing_without_create_fails(tmp_path: Path) -> None:

@@ -268,6 +268,24 @@ def test_update_does_not_write(store: KVStore) -> None:
 def test_rejects_non_bytes_values(store: KVStore) -> None:
     with pytest.raises(TypeError):
         StateTree(store).update(EMPTY_ROOT, {b"s/a": "text"})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        StateTree(store).update(EMPTY_ROOT, {b"s/a": memoryview(b"1")})  # type: ignore[dict-item]
+
+
+def test_bytes_like_values_hash_as_their_bytes(store: KVStore) -> None:
+    """A bytearray or a bytes subclass is taken as its bytes: same root, same stored leaf."""
+
+    class Sub(bytes):
+        pass
+
+    plain, plain_batch = StateTree(MemoryStore()).update(EMPTY_ROOT, {b"s/a": b"1", b"s/b": b"2"})
+    mixed, mixed_batch = StateTree(store).update(
+        EMPTY_ROOT,
+        {b"s/a": bytearray(b"1"), b"s/b": Sub(b"2")},  # type: ignore[dict-item]
+    )
+    assert mixed == plain
+    assert mixed_batch.ops == plain_batch.ops
+    assert all(type(v) is bytes for v in mixed_batch.ops.values())
 
 
 def test_prefix_isolates_trees() -> None:
