@@ -210,7 +210,7 @@ class Mempool:
             return early
         view = self._view()
         try:
-            tx = decode_tx(wire, chain_id=view.chain_id, params=view.params)
+            tx = decode_tx(wire, chain_id=view.chain_id, params=view.params, tx_hash=tx_hash)
         except TxError as exc:
             return CheckResult(exc.code, exc.log, None)
         return Decoded(tx, view.params, self.is_verified(tx.hash))
