@@ -9,7 +9,10 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 - path `http`: JSON-RPC batches of 100 `broadcast_tx` (sync) from a separate process, four
   batches in flight (what bench/throughput.py's submitter does);
 - path `rpc`: `NodeService.broadcast_tx` called directly, 100 at a time (no HTTP);
-- path `gossip`: peer batches of 500 on P2P channel 2 (`Node._on_message`).
+- path `gossip`: peer batches of 500 on P2P channel 2 (`Node._on_message`);
+- path `reoffer`: as `rpc`, but the mempool has room for one tx: every tx is offered once
+  (refused `mempool_full`, unmeasured), then the measured window offers them all again, as
+  a client does with mempool_full (bench/throughput.py --retry-full).
 
 `--threads 0` is admission on the event loop (no worker pool), `--threads N` N signature
 threads ([workers] threads). CPU times come in clock ticks (10 ms), so use a few thousand
@@ -86,7 +89,7 @@ def thread_cpu() -> dict[int, float]:
     return out
 
 
-def make_home(root: Path, keys: list[Signer], threads: int) -> Path:
+def make_home(root: Path, keys: list[Signer], threads: int, max_txs: int = 0) -> Path:
     home = root / "home"
     home.mkdir()
     genesis = genesis_doc(
@@ -104,7 +107,7 @@ def make_home(root: Path, keys: list[Signer], threads: int) -> Path:
     cfg = {
         "rpc": {"listen": "127.0.0.1:0"},
         "p2p": {"listen": "127.0.0.1:0"},
-        "mempool": {"max_txs": max(10_000, len(keys))},
+        "mempool": {"max_txs": max_txs or max(10_000, len(keys))},
         "workers": {"threads": threads},
     }
     write_config(home / "config.toml", NodeConfig.model_validate(cfg))
@@ -118,12 +121,14 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         for k in keys
     ]
     root = Path(tempfile.mkdtemp(prefix="huzhu-admission-"))
-    node = Node(make_home(root, keys, threads))
+    node = Node(make_home(root, keys, threads, max_txs=1 if path == "reoffer" else 0))
     await node.start()
     try:
         while node.view().height < 1:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the first block's commit and the tree warm-up are done
+        if path == "reoffer":
+            await offer_all(node, wires)  # refused mempool_full (all but the first)
         loop_tid = threading.get_native_id()
         prof = cProfile.Profile() if profile else None
         before, t0 = thread_cpu(), time.perf_counter()
@@ -138,11 +143,11 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
                 await asyncio.sleep(0.01)
             assert client.returncode == 0, "the RPC client failed"
         elif path == "rpc":
-            for lo in range(0, count, 100):
-                answers = await asyncio.gather(
-                    *(node.service.broadcast_tx(w, "sync") for w in wires[lo : lo + 100])
-                )
-                assert all(a["code"] == 0 for a in answers), answers[:1]
+            answers = await offer_all(node, wires)
+            assert all(a["code"] == 0 for a in answers), answers[:1]
+        elif path == "reoffer":
+            answers = await offer_all(node, wires)
+            assert sum(a["error"] == "mempool_full" for a in answers) == count - 1, answers[:2]
         else:
             for lo in range(0, count, 500):
                 pending = node._on_message(b"\x07" * 32, 2, encode_batch(wires[lo : lo + 500]))
@@ -157,7 +162,8 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
                 os.environ.get("PROFILE_SORT", "tottime")
             ).print_stats(profile)
             print(out.getvalue(), file=sys.stderr)
-        assert len(node.mempool) == count, f"{len(node.mempool)} of {count} admitted"
+        admitted = 1 if path == "reoffer" else count
+        assert len(node.mempool) == admitted, f"{len(node.mempool)} of {admitted} admitted"
     finally:
         await node.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -175,10 +181,20 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
     }
 
 
+async def offer_all(node: Node, wires: list[bytes]) -> list[dict[str, Any]]:
+    """`broadcast_tx` (sync) of every wire, 100 calls at a time; the answers in order."""
+    out: list[dict[str, Any]] = []
+    for lo in range(0, len(wires), 100):
+        out += await asyncio.gather(
+            *(node.service.broadcast_tx(w, "sync") for w in wires[lo : lo + 100])
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=0, help="[workers] threads (0: inline)")
-    p.add_argument("--path", choices=("http", "rpc", "gossip"), default="http")
+    p.add_argument("--path", choices=("http", "rpc", "gossip", "reoffer"), default="http")
     p.add_argument("--txs", type=int, default=3000)
     p.add_argument("--json", dest="json_out", default=None)
     p.add_argument("--profile", type=int, default=0, help="print the loop's top N functions")
