@@ -17,6 +17,10 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 `--threads 0` is admission on the event loop (no worker pool), `--threads N` N signature
 threads ([workers] threads). CPU times come in clock ticks (10 ms), so use a few thousand
 txs. The figures are CPU, not wall time: a busy machine changes them much less.
+`--parts` instead times admission's pieces in isolation (process or loop-thread CPU, best of
+7, no node): `codec.decode`, its `_check`, `decode_tx`, the worker pool's hand-off (a round
+of 16 one-tx requests, and one 500-tx batch, `verify_tx` stubbed: the loop's share only),
+and `Mempool.add` of a re-offer refused mempool_full.
 `--profile N` also runs cProfile on the loop thread over the measured window and prints its
 top N functions by own time (PROFILE_SORT=cumulative in the environment: by cumulative
 time); cProfile slows the loop, so that run's CPU figures are not comparable.
@@ -46,9 +50,15 @@ sys.path.insert(0, str(ROOT))
 from node.config import NodeConfig, write_config  # noqa: E402
 from node.keys import write_key  # noqa: E402
 from node.runtime import Node  # noqa: E402
+from node.workers import WorkerPool  # noqa: E402
+from state import codec  # noqa: E402
+from state import tx as txmod  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
-from state.tx import build_tx  # noqa: E402
+from state.mempool import Mempool, MempoolLimits  # noqa: E402
+from state.model import Account  # noqa: E402
+from state.params import ChainParams  # noqa: E402
+from state.tx import build_tx, decode_tx  # noqa: E402
 from state.txgossip import encode_batch  # noqa: E402
 
 CHAIN = "admission-bench"
@@ -181,6 +191,91 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
     }
 
 
+def _best(fn: Any, count: int, reps: int = 7) -> float:
+    """Best of `reps` runs of fn(), in us of process CPU per item (count items a run)."""
+    runs = []
+    for _ in range(reps):
+        t = time.process_time()
+        fn()
+        runs.append(time.process_time() - t)
+    return round(min(runs) / count * 1e6, 2)
+
+
+async def _handoff(per: int, requests: int, rounds: int = 2000) -> float:
+    """Loop-thread CPU (us) of one round: `requests` requests of `per` txs submitted in one
+    loop turn, then awaited; signature checks stubbed, so only the hand-off counts."""
+    pool = WorkerPool(2)
+    loop = asyncio.get_running_loop()
+    txs: list[Any] = [None] * per
+    best = float("inf")
+    try:
+        for _ in range(5):
+            t = time.thread_time()
+            for _ in range(rounds):
+                fut = loop.create_future()
+                left = [requests]
+
+                def done(
+                    answer: object, fut: asyncio.Future[None] = fut, left: list[int] = left
+                ) -> None:
+                    left[0] -= 1
+                    if not left[0]:
+                        fut.set_result(None)
+
+                for _ in range(requests):
+                    pool.submit(txs, done)
+                await fut
+            best = min(best, time.thread_time() - t)
+    finally:
+        pool.close()
+    return round(best / rounds * 1e6, 1)
+
+
+def parts(count: int) -> dict[str, Any]:
+    """Admission's pieces in isolation (see the module docstring, --parts)."""
+    keys = [Signer(sha256(b"admission-parts-%d" % i)) for i in range(count)]
+    txs = [
+        build_tx(k, CHAIN, "transfer", 0, 1, {"to": keys[0].public_key, "amount": 1}) for k in keys
+    ]
+    wires = [t.wire for t in txs]
+    params = ChainParams(treasury=VALIDATOR.public_key)
+    values = [codec.decode(w) for w in wires]
+    out: dict[str, Any] = {
+        "codec_decode_us": _best(lambda: [codec.decode(w) for w in wires], count),
+        "codec_check_us": _best(lambda: [codec._check(v) for v in values], count),
+        "decode_tx_us": _best(
+            lambda: [decode_tx(w, chain_id=CHAIN, params=params) for w in wires], count
+        ),
+    }
+    real = txmod.verify_tx
+    txmod.verify_tx = lambda tx: True
+    try:
+        out["handoff_16_requests_us"] = asyncio.run(_handoff(1, 16))
+        out["handoff_500_batch_us"] = asyncio.run(_handoff(500, 1))
+    finally:
+        txmod.verify_tx = real
+
+    class View:  # the slice of the state the mempool reads: every sender funded
+        chain_id = CHAIN
+
+        def __init__(self) -> None:
+            self.params = params
+
+        def account(self, addr: bytes) -> Account:
+            return Account(balance=10**9, nonce=0)
+
+        def tx_result(self, tx_hash: bytes) -> None:
+            return None
+
+    view = View()
+    mp = Mempool(lambda: view, MempoolLimits(max_txs=1))
+    mp.add(wires[0])
+    for w in wires[1:]:
+        mp.add(w)  # refused mempool_full: the first offer
+    out["reoffer_full_us"] = _best(lambda: [mp.add(w) for w in wires[1:]], count - 1)
+    return out
+
+
 async def offer_all(node: Node, wires: list[bytes]) -> list[dict[str, Any]]:
     """`broadcast_tx` (sync) of every wire, 100 calls at a time; the answers in order."""
     out: list[dict[str, Any]] = []
@@ -198,8 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--txs", type=int, default=3000)
     p.add_argument("--json", dest="json_out", default=None)
     p.add_argument("--profile", type=int, default=0, help="print the loop's top N functions")
+    p.add_argument("--parts", action="store_true", help="time admission's pieces alone")
     args = p.parse_args(argv)
-    result = asyncio.run(measure(args.threads, args.path, args.txs, args.profile))
+    if args.parts:
+        result = parts(args.txs)
+    else:
+        result = asyncio.run(measure(args.threads, args.path, args.txs, args.profile))
     print(json.dumps(result))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2))

@@ -48,3 +48,18 @@ def test_profile_prints_the_loop_threads_top_functions() -> None:
     # the RPC dispatcher ran on the profiled (loop) thread, once per call at least
     assert "rpcdispatch.py" in proc.stderr and "(_call)" in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["txs"] == 300
+
+
+def test_parts_times_each_piece_of_admission() -> None:
+    argv = ["--parts", "--txs", "200"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "admission.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    keys = ("codec_decode_us", "codec_check_us", "decode_tx_us", "handoff_16_requests_us")
+    assert all(r[k] > 0 for k in keys)
+    assert set(r) == {*keys, "handoff_500_batch_us", "reoffer_full_us"}
