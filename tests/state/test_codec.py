@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import threading
 from typing import Any
 
 import msgpack
@@ -222,31 +221,3 @@ def test_check_depth_boundary_agrees_with_the_reference(depth: int, leaf: Any) -
     for i in range(depth):
         value = [value] if i % 2 else {"k": value, "z": 2**60 if i == 3 else 0}
     assert _verdict(codec._check, value) == _verdict(_reference_check, value)
-
-
-def test_decode_from_many_threads_at_once_gives_each_its_value() -> None:
-    """decode re-encodes with a Packer per thread: threads never share its buffer."""
-    wires = [
-        encode({"body": {"n": i, "s": "x" * (i % 40)}, "sig": bytes([i % 256]) * 64})
-        for i in range(400)
-    ]
-    wrong: list[int] = []
-
-    def run() -> None:
-        for _ in range(5):
-            for i, w in enumerate(wires):
-                if decode(w)["body"]["n"] != i:
-                    wrong.append(i)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert wrong == []
-
-
-def test_a_failed_reencode_leaves_nothing_behind() -> None:
-    with pytest.raises(UnicodeEncodeError):
-        codec._repack(["a", "\ud800"])  # no canonical bytes: msgpack refuses it midway
-    assert decode(encode({"a": 1})) == {"a": 1}
