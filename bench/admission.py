@@ -9,11 +9,18 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 - path `http`: JSON-RPC batches of 100 `broadcast_tx` (sync) from a separate process, four
   batches in flight (what bench/throughput.py's submitter does);
 - path `rpc`: `NodeService.broadcast_tx` called directly, 100 at a time (no HTTP);
-- path `gossip`: peer batches of 500 on P2P channel 2 (`Node._on_message`).
+- path `gossip`: peer batches of 500 on P2P channel 2 (`Node._on_message`);
+- path `reoffer`: as `rpc`, but the mempool has room for one tx: every tx is offered once
+  (refused `mempool_full`, unmeasured), then the measured window offers them all again, as
+  a client does with mempool_full (bench/throughput.py --retry-full).
 
 `--threads 0` is admission on the event loop (no worker pool), `--threads N` N signature
 threads ([workers] threads). CPU times come in clock ticks (10 ms), so use a few thousand
 txs. The figures are CPU, not wall time: a busy machine changes them much less.
+`--parts` instead times admission's pieces in isolation (process or loop-thread CPU, best of
+7, no node): `codec.decode`, its `_check`, `decode_tx`, the worker pool's hand-off (a round
+of 16 one-tx requests, and one 500-tx batch, `verify_tx` stubbed: the loop's share only),
+and `Mempool.add` of a re-offer refused mempool_full.
 `--profile N` also runs cProfile on the loop thread over the measured window and prints its
 top N functions by own time (PROFILE_SORT=cumulative in the environment: by cumulative
 time); cProfile slows the loop, so that run's CPU figures are not comparable.
@@ -43,9 +50,15 @@ sys.path.insert(0, str(ROOT))
 from node.config import NodeConfig, write_config  # noqa: E402
 from node.keys import write_key  # noqa: E402
 from node.runtime import Node  # noqa: E402
+from node.workers import WorkerPool  # noqa: E402
+from state import codec  # noqa: E402
+from state import tx as txmod  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
-from state.tx import build_tx  # noqa: E402
+from state.mempool import Mempool, MempoolLimits  # noqa: E402
+from state.model import Account  # noqa: E402
+from state.params import ChainParams  # noqa: E402
+from state.tx import build_tx, decode_tx  # noqa: E402
 from state.txgossip import encode_batch  # noqa: E402
 
 CHAIN = "admission-bench"
@@ -86,7 +99,7 @@ def thread_cpu() -> dict[int, float]:
     return out
 
 
-def make_home(root: Path, keys: list[Signer], threads: int) -> Path:
+def make_home(root: Path, keys: list[Signer], threads: int, max_txs: int = 0) -> Path:
     home = root / "home"
     home.mkdir()
     genesis = genesis_doc(
@@ -104,7 +117,7 @@ def make_home(root: Path, keys: list[Signer], threads: int) -> Path:
     cfg = {
         "rpc": {"listen": "127.0.0.1:0"},
         "p2p": {"listen": "127.0.0.1:0"},
-        "mempool": {"max_txs": max(10_000, len(keys))},
+        "mempool": {"max_txs": max_txs or max(10_000, len(keys))},
         "workers": {"threads": threads},
     }
     write_config(home / "config.toml", NodeConfig.model_validate(cfg))
@@ -118,12 +131,14 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         for k in keys
     ]
     root = Path(tempfile.mkdtemp(prefix="huzhu-admission-"))
-    node = Node(make_home(root, keys, threads))
+    node = Node(make_home(root, keys, threads, max_txs=1 if path == "reoffer" else 0))
     await node.start()
     try:
         while node.view().height < 1:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the first block's commit and the tree warm-up are done
+        if path == "reoffer":
+            await offer_all(node, wires)  # refused mempool_full (all but the first)
         loop_tid = threading.get_native_id()
         prof = cProfile.Profile() if profile else None
         before, t0 = thread_cpu(), time.perf_counter()
@@ -138,11 +153,11 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
                 await asyncio.sleep(0.01)
             assert client.returncode == 0, "the RPC client failed"
         elif path == "rpc":
-            for lo in range(0, count, 100):
-                answers = await asyncio.gather(
-                    *(node.service.broadcast_tx(w, "sync") for w in wires[lo : lo + 100])
-                )
-                assert all(a["code"] == 0 for a in answers), answers[:1]
+            answers = await offer_all(node, wires)
+            assert all(a["code"] == 0 for a in answers), answers[:1]
+        elif path == "reoffer":
+            answers = await offer_all(node, wires)
+            assert sum(a["error"] == "mempool_full" for a in answers) == count - 1, answers[:2]
         else:
             for lo in range(0, count, 500):
                 pending = node._on_message(b"\x07" * 32, 2, encode_batch(wires[lo : lo + 500]))
@@ -157,7 +172,8 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
                 os.environ.get("PROFILE_SORT", "tottime")
             ).print_stats(profile)
             print(out.getvalue(), file=sys.stderr)
-        assert len(node.mempool) == count, f"{len(node.mempool)} of {count} admitted"
+        admitted = 1 if path == "reoffer" else count
+        assert len(node.mempool) == admitted, f"{len(node.mempool)} of {admitted} admitted"
     finally:
         await node.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -175,15 +191,114 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
     }
 
 
+def _best(fn: Any, count: int, reps: int = 7) -> float:
+    """Best of `reps` runs of fn(), in us of process CPU per item (count items a run)."""
+    runs = []
+    for _ in range(reps):
+        t = time.process_time()
+        fn()
+        runs.append(time.process_time() - t)
+    return round(min(runs) / count * 1e6, 2)
+
+
+async def _handoff(per: int, requests: int, rounds: int = 2000) -> float:
+    """Loop-thread CPU (us) of one round: `requests` requests of `per` txs submitted in one
+    loop turn, then awaited; signature checks stubbed, so only the hand-off counts."""
+    pool = WorkerPool(2)
+    loop = asyncio.get_running_loop()
+    txs: list[Any] = [None] * per
+    best = float("inf")
+    try:
+        for _ in range(5):
+            t = time.thread_time()
+            for _ in range(rounds):
+                fut = loop.create_future()
+                left = [requests]
+
+                def done(
+                    answer: object, fut: asyncio.Future[None] = fut, left: list[int] = left
+                ) -> None:
+                    left[0] -= 1
+                    if not left[0]:
+                        fut.set_result(None)
+
+                for _ in range(requests):
+                    pool.submit(txs, done)
+                await fut
+            best = min(best, time.thread_time() - t)
+    finally:
+        pool.close()
+    return round(best / rounds * 1e6, 1)
+
+
+def parts(count: int) -> dict[str, Any]:
+    """Admission's pieces in isolation (see the module docstring, --parts)."""
+    keys = [Signer(sha256(b"admission-parts-%d" % i)) for i in range(count)]
+    txs = [
+        build_tx(k, CHAIN, "transfer", 0, 1, {"to": keys[0].public_key, "amount": 1}) for k in keys
+    ]
+    wires = [t.wire for t in txs]
+    params = ChainParams(treasury=VALIDATOR.public_key)
+    values = [codec.decode(w) for w in wires]
+    out: dict[str, Any] = {
+        "codec_decode_us": _best(lambda: [codec.decode(w) for w in wires], count),
+        "codec_check_us": _best(lambda: [codec._check(v) for v in values], count),
+        "decode_tx_us": _best(
+            lambda: [decode_tx(w, chain_id=CHAIN, params=params) for w in wires], count
+        ),
+    }
+    real = txmod.verify_tx
+    txmod.verify_tx = lambda tx: True
+    try:
+        out["handoff_16_requests_us"] = asyncio.run(_handoff(1, 16))
+        out["handoff_500_batch_us"] = asyncio.run(_handoff(500, 1))
+    finally:
+        txmod.verify_tx = real
+
+    class View:  # the slice of the state the mempool reads: every sender funded
+        chain_id = CHAIN
+
+        def __init__(self) -> None:
+            self.params = params
+
+        def account(self, addr: bytes) -> Account:
+            return Account(balance=10**9, nonce=0)
+
+        def tx_result(self, tx_hash: bytes) -> None:
+            return None
+
+    view = View()
+    mp = Mempool(lambda: view, MempoolLimits(max_txs=1))
+    mp.add(wires[0])
+    for w in wires[1:]:
+        mp.add(w)  # refused mempool_full: the first offer
+    out["reoffer_full_us"] = _best(lambda: [mp.add(w) for w in wires[1:]], count - 1)
+    return out
+
+
+async def offer_all(node: Node, wires: list[bytes]) -> list[dict[str, Any]]:
+    """`broadcast_tx` (sync) of every wire, 100 calls at a time; the answers in order."""
+    out: list[dict[str, Any]] = []
+    for lo in range(0, len(wires), 100):
+        out += await asyncio.gather(
+            *(node.service.broadcast_tx(w, "sync") for w in wires[lo : lo + 100])
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=0, help="[workers] threads (0: inline)")
-    p.add_argument("--path", choices=("http", "rpc", "gossip"), default="http")
+    p.add_argument("--path", choices=("http", "rpc", "gossip", "reoffer"), default="http")
     p.add_argument("--txs", type=int, default=3000)
     p.add_argument("--json", dest="json_out", default=None)
     p.add_argument("--profile", type=int, default=0, help="print the loop's top N functions")
+    p.add_argument("--parts", action="store_true", help="time admission's pieces alone")
     args = p.parse_args(argv)
-    result = asyncio.run(measure(args.threads, args.path, args.txs, args.profile))
+    if args.parts:
+        result = parts(args.txs)
+    else:
+        result = asyncio.run(measure(args.threads, args.path, args.txs, args.profile))
     print(json.dumps(result))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2))

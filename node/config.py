@@ -430,6 +430,13 @@ class MempoolConfig(_Section):
         le=10_000_000,
         description="blocks a tx may stay pending behind a nonce gap before it is evicted",
     )
+    retry_cache: int = Field(
+        _MEMPOOL.retry_cache,
+        ge=0,
+        le=10_000_000,
+        description="decoded txs refused mempool_full, so a client's re-offer of the same bytes "
+        "skips decoding and the signature check (checks 7-11 run again); 0 keeps none",
+    )
     propose_max_txs: int = Field(
         PROPOSE_MAX_TXS_NO_CAP,
         ge=1,
@@ -450,6 +457,7 @@ class MempoolConfig(_Section):
             max_future_per_sender=self.max_future_per_sender,
             committed_cache=self.committed_cache,
             future_lifetime_blocks=self.future_lifetime_blocks,
+            retry_cache=self.retry_cache,
         )
 
 

@@ -10,7 +10,12 @@ signature (~57 us a tx of CPU) moves.
 
 Batching: the txs asked for during one turn of the event loop (RPC calls arriving together,
 a gossip batch, a proposal) go to the threads as jobs of at most `batch_txs`, one
-thread hand-off and one loop wake-up per job rather than per tx.
+thread hand-off per job rather than per tx. The hand-off is a plain queue read by the
+pool's own threads, not `loop.run_in_executor`: that built a concurrent Future, an asyncio
+Future chained to it and a done-callback per job, and woke the loop once per finished job
+(ThreadPoolExecutor.submit alone was 7.6 % of a validator's loop samples). A finished job
+now appends its answers to a list the loop drains, and wakes the loop only when no wake-up
+is pending already: jobs that finish together cost one wake-up.
 
 The bound: `max_queue_txs` txs may be waiting for (or in) a check at once. `verify(...,
 wait=False)` refuses beyond it with `PoolFull` (the RPC answers mempool_full, naming the
@@ -18,15 +23,23 @@ limit); `wait=True` waits for room (a peer's gossip: its reader stops reading, t
 transport's back-pressure).
 
 `threads=0` checks inline on the caller's thread (no pool, today's behaviour).
+
+The default (one thread per CPU) is for a validator alone on its machine: the checks use
+every core and the loop stays free for consensus. Where several nodes share fewer cores
+(a localnet, bench/throughput.py), the threads add no parallelism and cost a little:
+bench/admission.py, 2026-12-06, total CPU per tx with threads 2 against 0, peer batches of
+500 87 vs 90 us (nothing), a client's txs over HTTP 128 vs 122 us (+5 %, smaller jobs);
+`threads = 0` is the setting there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from state import tx as txmod
 from state.tx import Tx
@@ -67,11 +80,17 @@ class _Request:
         self.done = done
 
 
+#: a finished job as the loop receives it: called with the answers or what stopped them
+_Finished = Callable[[list[bool] | BaseException], None]
+#: a job as a thread receives it: the txs, and the loop's callback (None: the thread stops)
+_Job = tuple[Sequence[Tx], _Finished] | None
+
+
 class WorkerPool:
     """Ed25519 checks of transactions on `threads` worker threads, with a bounded queue.
 
     Used from one event loop only (the node's): the counters are touched on the loop,
-    the threads only run `verify_tx`."""
+    the threads only run `verify_tx` and hand the answers back."""
 
     def __init__(
         self,
@@ -87,9 +106,12 @@ class WorkerPool:
         self.threads = threads
         self.max_queue_txs = max_queue_txs
         self.batch_txs = batch_txs
-        self._executor = (
-            ThreadPoolExecutor(threads, thread_name_prefix="huzhu-verify") if threads else None
-        )
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []  # started at the first job
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # finished jobs not yet handed to their callbacks; threads append, the loop drains
+        self._finished: deque[tuple[_Finished, list[bool] | BaseException]] = deque()
+        self._wake_pending = False
         self._queued = 0  # txs asked for and not yet answered
         self._waiting: list[_Request] = []  # asked this turn of the loop, not yet handed over
         self._waiting_txs = 0
@@ -104,7 +126,7 @@ class WorkerPool:
     @property
     def inline(self) -> bool:
         """True when checks run on the caller's thread (threads = 0)."""
-        return self._executor is None
+        return self.threads == 0
 
     @property
     def queued(self) -> int:
@@ -124,7 +146,7 @@ class WorkerPool:
         all of them (nothing queued then); inline, `done` runs before this returns."""
         if self._closed:
             raise PoolClosed("worker pool closed")
-        if self._executor is None or not txs:
+        if not self.threads or not txs:
             self.checked += len(txs)
             done(_verify_job(txs))
             return
@@ -156,7 +178,7 @@ class WorkerPool:
         """Whether each tx's signature is good, in order. PoolFull (wait=False) when the
         queue has no room for all of them; wait=True waits for room instead, and a request
         larger than the whole bound goes through in slices of `max_queue_txs`."""
-        if not wait or self._executor is None:
+        if not wait or not self.threads:
             return await self._verify_now(txs)
         out: list[bool] = []
         step = self.max_queue_txs
@@ -180,6 +202,49 @@ class WorkerPool:
         self.submit(txs, done)
         return fut
 
+    def _start(self) -> None:
+        """The threads, at the first job (a pool never used starts none)."""
+        self._loop = asyncio.get_running_loop()
+        for i in range(self.threads):
+            t = threading.Thread(target=self._work, name=f"huzhu-verify_{i}", daemon=True)
+            t.start()
+            self._workers.append(t)
+
+    def _work(self) -> None:
+        """A worker thread: check jobs until told to stop, handing each answer to the loop."""
+        jobs = self._jobs
+        finished = self._finished
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            txs, callback = job
+            answer: list[bool] | BaseException
+            try:
+                answer = _verify_job(txs)
+            except BaseException as exc:  # noqa: BLE001 - the request fails, the pool goes on
+                answer = exc
+            finished.append((callback, answer))
+            # Appended before the flag is read, and the loop clears the flag before it
+            # drains: an answer is never left behind. Two threads may both wake the loop
+            # (the second drain finds nothing): harmless.
+            if not self._wake_pending:
+                self._wake_pending = True
+                loop = self._loop
+                assert loop is not None
+                try:
+                    loop.call_soon_threadsafe(self._drain)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    return
+
+    def _drain(self) -> None:
+        """On the loop: hand every finished job's answers to its callback."""
+        self._wake_pending = False
+        finished = self._finished
+        while finished:
+            callback, answer = finished.popleft()
+            callback(answer)
+
     def _flush(self) -> None:
         """Hand what was asked this turn to the threads, in jobs of at most batch_txs."""
         self._flush_scheduled = False
@@ -187,25 +252,24 @@ class WorkerPool:
         self._waiting_txs = 0
         if not requests:
             return
-        executor = self._executor
-        if executor is None or self._closed:
+        if self._closed:
             for r in requests:
                 r.done(PoolClosed("worker pool closed"))
             return
+        if not self._workers:
+            self._start()
         flat = [tx for r in requests for tx in r.txs]
         results: list[bool] = [False] * len(flat)
         left = [0]
         failed: list[BaseException] = []
-        loop = asyncio.get_running_loop()
 
-        def finished(lo: int, size: int, job: asyncio.Future[list[bool]]) -> None:
+        def finished(lo: int, size: int, answer: list[bool] | BaseException) -> None:
             self._release(size)
             left[0] -= 1
-            exc = PoolClosed("worker pool closed") if job.cancelled() else job.exception()
-            if exc is not None:
-                failed.append(exc)
+            if isinstance(answer, BaseException):
+                failed.append(answer)
             else:
-                results[lo : lo + size] = job.result()
+                results[lo : lo + size] = answer
             if left[0]:
                 return
             at = 0
@@ -214,28 +278,50 @@ class WorkerPool:
                 r.done(failed[0] if failed else results[at : at + k])
                 at += k
 
-        for lo in range(0, len(flat), self.batch_txs):
-            chunk = flat[lo : lo + self.batch_txs]
-            job = loop.run_in_executor(executor, _verify_job, chunk)
+        step = self.batch_txs
+        jobs = self._jobs
+        for lo in range(0, len(flat), step):
+            chunk = flat[lo : lo + step]
             left[0] += 1
             self.jobs += 1
             self.checked += len(chunk)
-            job.add_done_callback(functools.partial(finished, lo, len(chunk)))
+            jobs.put((chunk, _bind(finished, lo, len(chunk))))
 
     def _release(self, n: int) -> None:
         self._queued -= n
         self._room.set()
 
     def close(self) -> None:
-        """Stop: jobs not started are dropped (their waiters fail with PoolClosed or are
-        cancelled), a running job finishes on its own thread (at most batch_txs checks)."""
+        """Stop: jobs not started are dropped (their waiters fail with PoolClosed), a
+        running job finishes on its own thread (at most batch_txs checks)."""
         if self._closed:
             return
         self._closed = True
         self._room.set()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        dropped: list[_Finished] = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                dropped.append(job[1])
+        for _ in self._workers:
+            self._jobs.put(None)
+        for callback in dropped:
+            callback(PoolClosed("worker pool closed"))
         waiting, self._waiting = self._waiting, []
         for r in waiting:
             r.done(PoolClosed("worker pool closed"))
         self._waiting_txs = 0
+
+
+def _bind(
+    finished: Callable[[int, int, list[bool] | BaseException], None], lo: int, size: int
+) -> _Finished:
+    """`finished` with a job's place in its flush (a closure: cheaper than a partial)."""
+
+    def callback(answer: list[bool] | BaseException) -> None:
+        finished(lo, size, answer)
+
+    return callback

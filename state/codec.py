@@ -80,37 +80,50 @@ def _ext_hook(code: int, data: bytes) -> Any:
 def _check(value: Any) -> None:
     """Refuse types the canonical form excludes and map keys out of canonical order.
 
-    Iterative so deep input cannot recurse. Keys must be strictly increasing: for valid
-    Unicode strings (msgpack decoding refuses bad UTF-8) code point order is UTF-8 byte order,
-    so comparing the str values is the canonical byte-order rule without encoding them.
+    Keys must be strictly increasing: for valid Unicode strings (msgpack decoding refuses bad
+    UTF-8) code point order is UTF-8 byte order, so comparing the str values is the
+    canonical byte-order rule without encoding them. Leaves are judged in their container's
+    loop (no call per value: decode is on every tx's path); the recursion is bounded by
+    MAX_DEPTH. Values are visited last child first, as the stack walk this replaced did, so
+    input with several faults names the same one.
     """
-    stack = [(value, 0)]
-    pop, push, extend = stack.pop, stack.append, stack.extend
-    while stack:
-        v, depth = pop()
+    t = type(value)
+    if t is list or t is dict:
+        _check_in(value, 0)
+    elif not (t is str or t is bytes or value is None or t is bool):
+        if t is not int:
+            raise DecodeError(f"type {t.__name__} is not allowed")
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise DecodeError(f"integer out of range: {value}")
+
+
+def _check_in(value: list[Any] | dict[str, Any], depth: int) -> None:
+    """`_check` of a list or map at `depth` and everything in it."""
+    if depth > MAX_DEPTH:
+        raise DecodeError("nesting too deep")
+    if type(value) is dict:
+        prev = None
+        for k in value:
+            if type(k) is not str:
+                raise DecodeError("map key is not a str")
+            if prev is not None and not prev < k:
+                raise DecodeError("not canonical")
+            prev = k
+        items: Any = reversed(value.values())
+    else:
+        items = reversed(value)
+    depth += 1
+    for v in items:
         if depth > MAX_DEPTH:
             raise DecodeError("nesting too deep")
         t = type(v)
-        if t is str or t is bytes or v is None or t is bool:
-            continue
-        if t is int:
-            if not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+        if t is str or t is bytes or t is int or v is None or t is bool:
+            if t is int and not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
                 raise DecodeError(f"integer out of range: {v}")
-            continue
-        if t is list:
-            extend((x, depth + 1) for x in v)
-            continue
-        if t is dict:
-            prev = None
-            for k, x in v.items():
-                if type(k) is not str:
-                    raise DecodeError("map key is not a str")
-                if prev is not None and not prev < k:
-                    raise DecodeError("not canonical")
-                prev = k
-                push((x, depth + 1))
-            continue
-        raise DecodeError(f"type {t.__name__} is not allowed")
+        elif t is list or t is dict:
+            _check_in(v, depth)
+        else:
+            raise DecodeError(f"type {t.__name__} is not allowed")
 
 
 def decode(data: bytes) -> Any:

@@ -36,6 +36,7 @@ class (the simulator offers it generated transactions over a simulated network).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -71,6 +72,7 @@ class MempoolLimits:
     max_future_per_sender: int = 16  # pending txs behind a nonce gap, one sender
     committed_cache: int = 50_000  # hashes of recently committed txs (late gossip copies)
     future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
+    retry_cache: int = 10_000  # decoded txs refused mempool_full, for a client's re-offer
 
     def __post_init__(self) -> None:
         if (
@@ -80,8 +82,8 @@ class MempoolLimits:
             or self.committed_cache < 1
         ):
             raise ValueError("mempool limits must be >= 1")
-        if self.max_future_txs < 0 or self.max_future_per_sender < 0:
-            raise ValueError("mempool future-transaction limits must be >= 0")
+        if self.max_future_txs < 0 or self.max_future_per_sender < 0 or self.retry_cache < 0:
+            raise ValueError("mempool future-transaction limits and retry_cache must be >= 0")
         if self.future_lifetime_blocks < 1:
             raise ValueError("mempool future_lifetime_blocks must be >= 1")
 
@@ -118,6 +120,8 @@ class Mempool:
         self._gapped: set[bytes] = set()  # senders with future > 0
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
+        # hash -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry)
+        self._retry: OrderedDict[bytes, Decoded] = OrderedDict()
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
 
@@ -209,8 +213,11 @@ class Mempool:
         if early is not None:
             return early
         view = self._view()
+        kept = self._retry.get(tx_hash)
+        if kept is not None and kept.params is view.params and kept.tx.wire == wire:
+            return kept  # the same bytes refused mempool_full: checks 1-6 hold as they did
         try:
-            tx = decode_tx(wire, chain_id=view.chain_id, params=view.params)
+            tx = decode_tx(wire, chain_id=view.chain_id, params=view.params, tx_hash=tx_hash)
         except TxError as exc:
             return CheckResult(exc.code, exc.log, None)
         return Decoded(tx, view.params, self.is_verified(tx.hash))
@@ -253,23 +260,23 @@ class Mempool:
             return res
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
-            return CheckResult(Code.MEMPOOL_FULL, f"{lim.max_txs} transactions pending", tx)
+            return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view)
         if self._bytes + len(tx.wire) > lim.max_bytes:
-            return CheckResult(Code.MEMPOOL_FULL, f"pending bytes would exceed {lim.max_bytes}", tx)
+            return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view)
         s = self._senders.get(tx.sender)
         if s is None:
             s = _Sender(view.account(tx.sender).nonce, tx.sender)
         if tx.nonce != s.base + s.ready:  # behind a gap (check 9 gave nonce >= base)
             if s.future >= lim.max_future_per_sender:
-                return CheckResult(
-                    Code.MEMPOOL_FULL,
-                    f"sender has {s.future} transactions pending behind a nonce gap",
-                    tx,
+                return self._refuse_full(
+                    f"sender has {s.future} transactions pending behind a nonce gap", tx, view
                 )
             if self._future >= lim.max_future_txs:
-                return CheckResult(
-                    Code.MEMPOOL_FULL, f"{self._future} transactions pending behind nonce gaps", tx
+                return self._refuse_full(
+                    f"{self._future} transactions pending behind nonce gaps", tx, view
                 )
+        if self._retry:
+            self._retry.pop(tx.hash, None)
         self._senders.setdefault(tx.sender, s)
         s.txs[tx.nonce] = tx
         s.fees += tx.fee
@@ -278,6 +285,23 @@ class Mempool:
         self._bytes += len(tx.wire)
         self._recount(s)
         return res
+
+    def _refuse_full(self, log: str, tx: Tx, view: AdmissionView) -> CheckResult:
+        """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
+        that a client offering the same bytes again (what a client does with mempool_full)
+        skips decoding and the signature check (`prepare` returns it). Checks 7-11 run again
+        on every offer: only what depends on the bytes alone is skipped."""
+        cap = self.limits.retry_cache
+        if cap:
+            self._keep_for_retry(tx, view, cap)
+        return CheckResult(Code.MEMPOOL_FULL, log, tx)
+
+    def _keep_for_retry(self, tx: Tx, view: AdmissionView, cap: int) -> None:
+        retry = self._retry
+        retry[tx.hash] = Decoded(tx, view.params, True)
+        retry.move_to_end(tx.hash)
+        while len(retry) > cap:
+            retry.popitem(last=False)
 
     def _recount(self, s: _Sender) -> None:
         """Re-derive the sender's ready/future split (after its txs or base changed).

@@ -175,8 +175,9 @@ def build_tx(
     return _tx_of(body, sig, wire)
 
 
-def _tx_of(body: dict[str, Any], sig: bytes, wire: bytes) -> Tx:
-    """The Tx of a Body map (built here or already checked by decode_tx) and its envelope."""
+def _tx_of(body: dict[str, Any], sig: bytes, wire: bytes, tx_hash: bytes | None = None) -> Tx:
+    """The Tx of a Body map (built here or already checked by decode_tx) and its envelope;
+    `tx_hash` is sha256(wire) when the caller already has it."""
     return Tx(
         chain_id=body["chain_id"],
         type=body["type"],
@@ -186,7 +187,7 @@ def _tx_of(body: dict[str, Any], sig: bytes, wire: bytes) -> Tx:
         payload=body["payload"],
         sig=sig,
         wire=wire,
-        hash=sha256(wire),
+        hash=sha256(wire) if tx_hash is None else tx_hash,
     )
 
 
@@ -205,8 +206,13 @@ def _check_payload(tx_type: str, payload: dict[str, Any], params: ChainParams) -
         check(key, payload[key], params)
 
 
-def decode_tx(wire: bytes, *, chain_id: str, params: ChainParams) -> Tx:
-    """Admission checks 1-5 in PROTOCOL order; raise TxError with the first failing code."""
+def decode_tx(
+    wire: bytes, *, chain_id: str, params: ChainParams, tx_hash: bytes | None = None
+) -> Tx:
+    """Admission checks 1-5 in PROTOCOL order; raise TxError with the first failing code.
+
+    `tx_hash`: sha256(wire), when the caller hashed the bytes already (the mempool looks
+    the hash up before decoding): it is not computed twice."""
     if type(wire) is not bytes:
         wire = bytes(wire)
     if len(wire) > params.max_tx_bytes:
@@ -248,7 +254,7 @@ def decode_tx(wire: bytes, *, chain_id: str, params: ChainParams) -> Tx:
     if tx_type not in _WIRE:
         raise TxError(Code.UNKNOWN_TYPE, f"unknown type {tx_type!r}")
     _check_payload(tx_type, payload, params)
-    return _tx_of(body, sig, wire)
+    return _tx_of(body, sig, wire, tx_hash)
 
 
 def verify_tx(tx: Tx) -> bool:

@@ -274,3 +274,24 @@ async def test_a_closed_pool_fails_requests_without_stalling_the_line(net: Chain
     # a request that needs no check still gets its answer: nothing is left in line ahead
     answer = await asyncio.wait_for(adm.admit([b"\xc1"], wait=False), 5)
     assert [r.code for r in answer] == [Code.MALFORMED]
+
+
+async def test_a_clients_reoffer_after_mempool_full_skips_the_pool_and_gets_in_when_room_appears(
+    net: ChainNet,
+) -> None:
+    mp = Mempool(net.chain.view, MempoolLimits(max_txs=1))
+    pool = WorkerPool(2)
+    first, refused = transfer(ALICE, 0), transfer(CAROL, 0)
+    try:
+        adm = Admission(mp, pool, CHAIN)
+        assert [r.code for r in await adm.admit([first], wait=False)] == [Code.OK]
+        assert [r.code for r in await adm.admit([refused], wait=False)] == [Code.MEMPOOL_FULL]
+        checked = pool.checked
+        again = await adm.admit([refused], wait=False)
+        assert [r.code for r in again] == [Code.MEMPOOL_FULL]  # still full: the same answer
+        assert mp.remove(sha256(first))  # room for one
+        assert [r.code for r in await adm.admit([refused], wait=False)] == [Code.OK]
+        assert pool.checked == checked  # neither re-offer had its signature checked again
+        assert [t.hash for t in mp] == [sha256(refused)]
+    finally:
+        pool.close()

@@ -157,3 +157,39 @@ def test_config_sizes_the_pool_to_the_machine() -> None:
         args: dict[str, Any] = {"max_queue_txs": 1, "batch_txs": 1, **bad}
         with pytest.raises(ValueError):
             WorkerPool(args.pop("threads", 1), **args)
+
+
+def test_a_job_that_outlives_its_loop_ends_its_thread_quietly(gate: threading.Event) -> None:
+    """A node stopped mid-check: the thread finishes the job, finds the loop closed and
+    exits, without an exception escaping (no "Exception in thread" on a stopping node)."""
+    pool = WorkerPool(1, batch_txs=1)
+    escaped: list[BaseException] = []
+    old_hook = threading.excepthook
+    threading.excepthook = lambda args: escaped.append(args.exc_value)  # type: ignore[assignment]
+
+    async def start_one() -> None:
+        pool.submit([signed(0)], lambda answer: None)
+        await asyncio.sleep(0)  # the turn ends: the job goes to the thread
+
+    try:
+        asyncio.run(start_one())  # the loop closes with the job still held
+        gate.set()
+        for t in pool._workers:
+            t.join(5)
+            assert not t.is_alive()
+    finally:
+        threading.excepthook = old_hook
+        pool.close()
+    assert escaped == []
+
+
+async def test_jobs_finishing_together_are_all_answered(gate: threading.Event) -> None:
+    pool = WorkerPool(3, batch_txs=1)
+    try:
+        held = [asyncio.ensure_future(pool.verify([signed(n)], wait=False)) for n in range(9)]
+        await asyncio.sleep(0.05)  # three jobs held inside the check, six queued
+        gate.set()  # they finish at once: answers may share one wake-up of the loop
+        assert await asyncio.gather(*held) == [[True]] * 9
+        assert pool.queued == 0 and pool.jobs == 9
+    finally:
+        pool.close()

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from state import codec
 from state.codec import MAX_DEPTH, MAX_SAFE_INT, DecodeError, EncodeError, decode, encode
 
 scalars = (
@@ -154,3 +155,69 @@ def test_str_and_bin_are_distinct() -> None:
     assert type(decode(encode(b"ab"))) is bytes
     assert decode(encode(True)) is True
     assert type(decode(encode(1))) is int
+
+
+def _reference_check(value: Any) -> None:
+    """The stack walk `codec._check` replaced (PROTOCOL.md section 1's rules), kept as the
+    reference its faster form must agree with, message included."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DecodeError("nesting too deep")
+        t = type(v)
+        if t is str or t is bytes or v is None or t is bool:
+            continue
+        if t is int:
+            if not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+                raise DecodeError(f"integer out of range: {v}")
+            continue
+        if t is list:
+            stack.extend((x, depth + 1) for x in v)
+            continue
+        if t is dict:
+            prev = None
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise DecodeError("map key is not a str")
+                if prev is not None and not prev < k:
+                    raise DecodeError("not canonical")
+                prev = k
+                stack.append((x, depth + 1))
+            continue
+        raise DecodeError(f"type {t.__name__} is not allowed")
+
+
+# what msgpack may hand the checker: the canonical values and every kind of fault
+_raw_scalars = scalars | st.floats(allow_nan=False) | st.integers() | st.just(b"")
+_raw_values = st.recursive(
+    _raw_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def _verdict(check: Any, value: Any) -> str:
+    try:
+        check(value)
+    except DecodeError as exc:
+        return str(exc)
+    return "ok"
+
+
+@settings(max_examples=400)
+@given(_raw_values)
+def test_check_agrees_with_the_reference_walk(value: Any) -> None:
+    assert _verdict(codec._check, value) == _verdict(_reference_check, value)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])
+@pytest.mark.parametrize("leaf", [None, 1, {}, [], 2**60, 1.5])
+def test_check_depth_boundary_agrees_with_the_reference(depth: int, leaf: Any) -> None:
+    value: Any = leaf
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value, "z": 2**60 if i == 3 else 0}
+    assert _verdict(codec._check, value) == _verdict(_reference_check, value)

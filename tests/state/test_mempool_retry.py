@@ -1,0 +1,127 @@
+"""The mempool's retry cache: a client re-offering the exact bytes refused mempool_full skips
+decoding and the signature check, never checks 7-11 (PROTOCOL.md section 7's order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from test_mempool import PARAMS, A, Acct, B, make, tx
+
+import state.mempool as mempool_mod
+import state.tx as txmod
+from state.errors import Code
+from state.mempool import MempoolLimits
+from state.tx import Tx
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """Counts the decodings and signature checks the mempool makes."""
+    counts = {"decode": 0, "verify": 0}
+    real_decode, real_verify = mempool_mod.decode_tx, txmod.verify_tx
+
+    def decode(*args: object, **kw: object) -> Tx:
+        counts["decode"] += 1
+        return real_decode(*args, **kw)  # type: ignore[arg-type]
+
+    def verify(t: Tx) -> bool:
+        counts["verify"] += 1
+        return real_verify(t)
+
+    monkeypatch.setattr(mempool_mod, "decode_tx", decode)
+    monkeypatch.setattr(txmod, "verify_tx", verify)
+    yield counts
+
+
+def test_reoffer_after_full_skips_decoding_and_is_admitted_when_room_appears(
+    work: dict[str, int],
+) -> None:
+    mp, view = make(MempoolLimits(max_txs=1), a=100, b=100)
+    a0, b0 = tx(A, 0), tx(B, 0)
+    assert mp.add(a0.wire).code is Code.OK
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
+    assert work == {"decode": 2, "verify": 2}
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL  # still no room: same answer
+    view.accounts[A.public_key] = Acct(balance=97, nonce=1)
+    view.committed.add(a0.hash)
+    mp.update([a0.wire])  # a0 committed: room for one
+    res = mp.add(b0.wire)
+    assert res.code is Code.OK and res.tx is not None and res.tx.hash == b0.hash
+    assert work == {"decode": 2, "verify": 2}  # the re-offers decoded and checked nothing
+    assert b0.hash in mp
+
+
+def _refused_full(**balances: int):  # type: ignore[no-untyped-def]
+    """A mempool with room for one tx, holding a0, that refused b0 mempool_full."""
+    mp, view = make(MempoolLimits(max_txs=1), **balances)
+    a0, b0 = tx(A, 0), tx(B, 0)
+    assert mp.add(a0.wire).code is Code.OK
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
+    view.accounts[A.public_key] = Acct(balance=balances["a"] - 3, nonce=1)
+    view.committed.add(a0.hash)
+    mp.update([a0.wire])
+    return mp, view, b0
+
+
+def test_a_kept_tx_still_meets_check_8_duplicate_sender_nonce() -> None:
+    mp, _, b0 = _refused_full(a=100, b=100)
+    other = tx(B, 0, amount=2)  # same sender and nonce, other bytes: admitted first
+    assert mp.add(other.wire).code is Code.OK
+    assert mp.add(b0.wire).code is Code.DUPLICATE
+
+
+def test_a_kept_tx_still_meets_check_9_nonce() -> None:
+    mp, view, b0 = _refused_full(a=100, b=100)
+    view.accounts[B.public_key] = Acct(balance=100, nonce=1)  # nonce 0 used meanwhile
+    assert mp.add(b0.wire).code is Code.BAD_NONCE
+
+
+def test_a_kept_tx_still_meets_check_10_funds() -> None:
+    mp, view, b0 = _refused_full(a=100, b=100)
+    view.accounts[B.public_key] = Acct(balance=1)
+    assert mp.add(b0.wire).code is Code.INSUFFICIENT_FUNDS
+
+
+def test_a_kept_tx_is_decoded_again_under_new_params_and_meets_check_7(
+    work: dict[str, int],
+) -> None:
+    mp, view, b0 = _refused_full(a=100, b=100)
+    view.params = replace(PARAMS, min_fee=3)  # a chain-scope proposal was enacted
+    before = work["decode"]
+    assert mp.add(b0.wire).code is Code.FEE_TOO_LOW
+    assert work["decode"] == before + 1
+
+
+def test_a_kept_tx_still_meets_check_11() -> None:
+    mp, _, b0 = _refused_full(a=100, b=100)
+    assert mp.add(tx(A, 1).wire).code is Code.OK  # the room went to another tx
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
+
+
+def test_other_bytes_of_a_kept_tx_are_checked_in_full(work: dict[str, int]) -> None:
+    mp, _, b0 = _refused_full(a=100, b=100)
+    forged = bytearray(b0.wire)
+    forged[-1] ^= 1  # the last signature byte
+    verified = work["verify"]
+    assert mp.add(bytes(forged)).code is Code.BAD_SIGNATURE
+    assert work["verify"] == verified + 1
+
+
+@pytest.mark.parametrize(("cap", "skipped"), [(0, 0), (1, 1), (2, 2)])
+def test_retry_cache_keeps_at_most_its_bound(work: dict[str, int], cap: int, skipped: int) -> None:
+    mp, _ = make(MempoolLimits(max_txs=1, retry_cache=cap), a=100, b=100)
+    assert mp.add(tx(A, 0).wire).code is Code.OK
+    refused = [tx(B, 0), tx(B, 1)]
+    for t in refused:
+        assert mp.add(t.wire).code is Code.MEMPOOL_FULL
+    before = work["decode"]
+    for t in reversed(refused):  # the newest first: with room for one, it is the one kept
+        assert mp.add(t.wire).code is Code.MEMPOOL_FULL
+    assert work["decode"] - before == len(refused) - skipped
+
+
+def test_retry_cache_bound_is_validated() -> None:
+    with pytest.raises(ValueError, match="retry_cache"):
+        MempoolLimits(retry_cache=-1)
