@@ -10,9 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -124,53 +123,6 @@ async def test_a_full_pool_checks_a_client_on_the_loop_and_holds_a_peer(
             assert (await second)["code"] == 0
             await waiting
             assert sha256(transfer(1)) in node.mempool
-    finally:
-        gate.set()
-
-
-def spy_on(admission: Any, asked: list[int]) -> Callable[..., Any]:
-    """`admission.preverify`, noting each channel it is asked for in `asked`."""
-    real = admission.preverify
-
-    def preverify(channel: int, payload: bytes, params: Any) -> Any:
-        asked.append(channel)
-        return real(channel, payload, params)
-
-    return preverify
-
-
-async def test_a_proposal_does_not_queue_behind_a_backlog_of_batches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Behind more than PREVERIFY_MAX_QUEUED_TXS queued checks, a proposal goes to the
-    replica at once (its execution checks the signatures) instead of waiting its turn."""
-    import node.runtime as runtime
-    from consensus.messages import CONSENSUS
-
-    gate = threading.Event()
-    real = txmod.verify_tx
-
-    def held(tx: Tx) -> bool:
-        if threading.current_thread() is not threading.main_thread():
-            gate.wait(10)
-        return real(tx)
-
-    monkeypatch.setattr(txmod, "verify_tx", held)
-    try:
-        async for node in running(tmp_path, threads=1):
-            asked: list[int] = []
-            monkeypatch.setattr(node._admission, "preverify", spy_on(node._admission, asked))
-            pending = asyncio.ensure_future(node.service.broadcast_tx(transfer(0), "sync"))
-            await asyncio.sleep(0.05)
-            assert node._pool is not None and node._pool.queued == 1
-            monkeypatch.setattr(runtime, "PREVERIFY_MAX_QUEUED_TXS", 1)
-            node._on_message(b"\x07" * 32, CONSENSUS, b"not even a message")
-            assert asked == [CONSENSUS]  # at the bound: still on the pool
-            monkeypatch.setattr(runtime, "PREVERIFY_MAX_QUEUED_TXS", 0)
-            assert node._on_message(b"\x08" * 32, CONSENSUS, b"not even a message") is None
-            assert asked == [CONSENSUS]  # past it: straight to the replica
-            gate.set()
-            assert (await pending)["code"] == 0
     finally:
         gate.set()
 
