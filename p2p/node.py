@@ -59,11 +59,8 @@ class P2PNode:
     """The node's transport: authenticated, encrypted, permissioned links to its peers.
 
     ``on_message(peer_id, channel, payload)`` runs in the peer's reader task, in arrival
-    order; it may return an awaitable, awaited before that peer's next frame is read (the
-    back-pressure), except on the bulk channels (tx gossip), where it is awaited beside the
-    reader and only before the peer's next bulk frame: a batch waiting for its admission
-    does not hold back votes. Raising :class:`ProtocolViolation` from it (or from the
-    awaitable) bans the peer.
+    order; it may return an awaitable (awaited before that peer's next frame is read, which
+    is the back-pressure). Raising :class:`ProtocolViolation` from it bans the peer.
     ``on_peer(peer_id, up)`` reports a peer's link going up or down (a duplicate link that
     replaces a live one reports nothing: the peer never went away).
     """
@@ -444,7 +441,6 @@ class P2PNode:
         """Read frames until the link ends; the reason decides whether the peer is banned."""
         reason = "connection closed"
         channels = self.limits.channels
-        bulk_channels = self.limits.bulk_channels
         try:
             while not peer.closed:
                 plaintext = await peer.conn.recv()
@@ -456,16 +452,9 @@ class P2PNode:
                     continue
                 if channel not in channels:
                     raise ProtocolViolation(f"unknown channel {channel}")
-                bulk = channel in bulk_channels
-                if bulk and peer.intake is not None:
-                    await peer.intake  # one bulk frame in the works per peer at most
-                    peer.intake = None
                 result = self._on_message(peer.node_id, channel, plaintext[1:])
                 if result is not None and inspect.isawaitable(result):
-                    if bulk:
-                        peer.intake = self._spawn_intake(peer, result)
-                    else:
-                        await result
+                    await result
         except ProtocolViolation as exc:
             reason = f"protocol violation: {exc}"
             self.penalize(peer.node_id, str(exc))
@@ -479,29 +468,6 @@ class P2PNode:
             reason = "application error"
         finally:
             self._close_peer(peer, reason)
-
-    def _spawn_intake(self, peer: Link, work: Awaitable[None]) -> asyncio.Task[None]:
-        """Await the application's work on a bulk frame beside the reader, not in it.
-
-        A tx batch waits for the signature checks of everything admitted before it; awaited
-        in the reader, it held back the votes and proposals the peer sent after it (21
-        validators: rounds timed out while batches queued). The reader still waits for it
-        before the peer's next bulk frame, so back-pressure on gossip is unchanged."""
-        task = self._spawn(self._intake(peer, work), f"p2p intake {peer.address}")
-        peer.tasks.append(task)  # cancelled with the link
-        task.add_done_callback(peer.tasks.remove)
-        return task
-
-    async def _intake(self, peer: Link, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except asyncio.CancelledError:
-            raise
-        except ProtocolViolation as exc:
-            self.penalize(peer.node_id, str(exc))
-        except Exception:
-            log.exception("p2p on_message raised for %s; dropping link", peer.node_id.hex()[:16])
-            self._close_peer(peer, "application error")
 
     def _on_control(self, peer: Link, plaintext: bytes) -> None:
         if len(plaintext) != CONTROL_LEN:

@@ -45,7 +45,6 @@ class Link:
         "established",
         "dropped",
         "pong_pending",
-        "intake",
     )
 
     def __init__(self, node_id: bytes, address: str, direction: str, conn: SecretConnection):
@@ -67,9 +66,6 @@ class Link:
         self.established = self.last_recv
         self.dropped = 0
         self.pong_pending = False
-        #: the application's work on this peer's last bulk frame (a tx batch being admitted),
-        #: awaited before the next bulk frame only: other channels are read meanwhile
-        self.intake: asyncio.Task[None] | None = None
 
     def queued(self) -> int:
         """Frames waiting in both queues."""

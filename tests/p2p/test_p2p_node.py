@@ -97,56 +97,6 @@ async def test_async_on_message_is_awaited_in_order(net: Net) -> None:
     assert await eventually(lambda: seen == [b"1", b"2", b"3"])
 
 
-async def test_a_pending_tx_batch_holds_back_the_next_batch_only(net: Net) -> None:
-    """A tx batch still being admitted (its awaitable pending) does not hold back the
-    peer's votes sent after it; the peer's next batch waits for it (back-pressure)."""
-    release = asyncio.Event()
-    done: list[bytes] = []
-
-    def on_message(peer: bytes, ch: int, payload: bytes) -> object:
-        if ch != 2:
-            return None
-
-        async def admit() -> None:
-            if payload == b"batch 1":
-                await release.wait()
-            done.append(payload)
-
-        return admit()
-
-    b = await net.node(key(2), on_message=on_message)
-    a = await net.node(key(1), [b.addr()])
-    assert await linked(a, b)
-    a.node.send(b.id, 2, b"batch 1")
-    assert await eventually(lambda: b.got(a.id, 2, b"batch 1"))
-    a.node.send(b.id, 1, b"vote")
-    assert await eventually(lambda: b.got(a.id, 1, b"vote"))
-    a.node.send(b.id, 2, b"batch 2")
-    await asyncio.sleep(0.1)  # written (the sender puts votes before queued batches)
-    a.node.send(b.id, 1, b"vote after batch 2")
-    await asyncio.sleep(0.1)
-    assert not b.got(a.id, 2, b"batch 2") and not b.got(a.id, 1, b"vote after batch 2")
-    release.set()
-    assert await eventually(lambda: b.got(a.id, 1, b"vote after batch 2"))
-    assert await eventually(lambda: done == [b"batch 1", b"batch 2"])
-
-
-async def test_a_tx_batch_found_garbage_after_the_wait_bans_the_peer(net: Net) -> None:
-    def on_message(peer: bytes, ch: int, payload: bytes) -> object:
-        async def admit() -> None:
-            await asyncio.sleep(0.01)
-            raise ProtocolViolation("bad signature in batch")
-
-        return admit() if ch == 2 else None
-
-    b = await net.node(key(2), on_message=on_message)
-    a = await net.node(key(1), [b.addr()])
-    assert await linked(a, b)
-    a.node.send(b.id, 2, b"garbage batch")
-    assert await eventually(lambda: b.node.banned(a.id))
-    assert await eventually(lambda: not b.node.connected(a.id))
-
-
 async def test_unlisted_key_refused_before_any_message(net: Net) -> None:
     b = await net.node(key(2), allowed={key(1).public_key})
     intruder = key(66)
