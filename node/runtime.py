@@ -562,10 +562,9 @@ class Node:
         honest peer for our bug and never reaching the event loop.
 
         With worker threads, a tx batch, a proposal or a synced block whose txs this node
-        has not verified yet returns an awaitable that checks their signatures on the pool
-        (back-pressure: the transport awaits a proposal's or block's before reading that
-        peer's next frame, a batch's before reading its next batch); a proposal or block
-        does not queue behind more than PREVERIFY_MAX_QUEUED_TXS."""
+        has not verified yet returns an awaitable (the transport awaits it before reading
+        that peer's next frame: back-pressure) that checks their signatures on the pool;
+        a proposal or block does not queue behind more than PREVERIFY_MAX_QUEUED_TXS."""
         if self._stopping or self._halted:
             return None
         if channel != TXS:
