@@ -75,11 +75,6 @@ PRUNE_IDLE_INTERVAL_S = 0.02
 # long: 50 wake-ups a second of an idle node were 4.5 % of an idle 21-validator node's GIL
 # samples, and a backlog still starts to shrink within this delay of a block
 PRUNE_CAUGHT_UP_INTERVAL_S = 0.2
-# a proposal's or synced block's unverified txs go to the worker pool only while fewer
-# than this many txs wait there: behind a backlog of peers' batches (21 validators on 2
-# cores: ~10,000 queued) the proposal waited seconds for its turn, past the propose timeout,
-# round after round; executing it checks those signatures on the loop instead (~50 us each)
-PREVERIFY_MAX_QUEUED_TXS = 1000
 # a replica step that raised is retried (its deadline is still due) no sooner than this: a
 # deterministic failure would otherwise spin the loop at 100 % CPU
 FAILED_STEP_RETRY_MS = 100
@@ -563,17 +558,12 @@ class Node:
 
         With worker threads, a tx batch, a proposal or a synced block whose txs this node
         has not verified yet returns an awaitable (the transport awaits it before reading
-        that peer's next frame: back-pressure) that checks their signatures on the pool;
-        a proposal or block does not queue behind more than PREVERIFY_MAX_QUEUED_TXS."""
+        that peer's next frame: back-pressure) that checks their signatures on the pool."""
         if self._stopping or self._halted:
             return None
         if channel != TXS:
             try:
-                pending = (
-                    self._admission.preverify(channel, payload, self.chain.params)
-                    if self._admission.pool.queued <= PREVERIFY_MAX_QUEUED_TXS
-                    else None
-                )
+                pending = self._admission.preverify(channel, payload, self.chain.params)
             except Exception as exc:  # the replica checks the signatures itself
                 self.vitals.step_failed("signature pre-check", exc, now_ms())
                 pending = None
