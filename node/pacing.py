@@ -100,6 +100,12 @@ POLKA_SHARE_OF_PROPOSE = 0.7
 #: no measurement lowers the bound under this many txs (a slow sample must not starve the
 #: chain); the operator's propose_max_txs still applies when lower
 MIN_PROPOSE_TXS = 200
+#: share of the polka target always left to the block's executions, however long the rest of
+#: the polka took: when fixed costs (votes of many validators, a busy machine) alone pass the
+#: target, no block size brings the polka under it, and starving blocks to the floor only
+#: lets the backlog (and latency) grow (21 validators: blocks of 200 txs under a 9,800-tx
+#: backlog); a block that truly comes too late still halves the bound (SLOW_SHRINK)
+MIN_EXEC_SHARE_OF_TARGET = 0.3
 #: blocks smaller than this say little about per-transaction costs (fixed costs dominate)
 MIN_FEEDBACK_TXS = 100
 #: the feedback bound grows at most this factor per committed height
@@ -147,7 +153,8 @@ class BlockSizer:
         validator that did not propose the block (`proposed` False) the polka may carry the
         time of the proposal's arrival (its own prevote completed it inside the step that
         executed the block), so only one execution is taken out, erring towards smaller
-        blocks. Without a speed, the whole delay is taken to grow with the block."""
+        blocks; at least MIN_EXEC_SHARE_OF_TARGET of the target stays for the executions.
+        Without a speed, the whole delay is taken to grow with the block."""
         if timing is None:
             return
         if timing.round > 0:
@@ -163,7 +170,8 @@ class BlockSizer:
         else:
             per_tx_ms = seconds_per_tx * 1000
             rest = max(0.0, took - txs * per_tx_ms * (2 if proposed else 1))
-            fit = max(0.0, self.target_ms - rest) / (2 * per_tx_ms)
+            room = max(self.target_ms - rest, self.target_ms * MIN_EXEC_SHARE_OF_TARGET)
+            fit = room / (2 * per_tx_ms)
         self.limit = max(MIN_PROPOSE_TXS, int(min(fit, txs * MAX_GROWTH)))
 
     def cap(self, seconds_per_tx: float | None, max_block_txs: int) -> int:

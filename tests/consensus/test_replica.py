@@ -506,3 +506,66 @@ def test_valid_value_without_a_lock_is_persisted_with_its_polka() -> None:
     r2.start(now)
     assert (r2.core.locked_round, r2.core.valid_round, r2.core.valid_value) == (-1, 0, b)
     assert r2.core._power(0, PREVOTE, b.hash) == 3
+
+
+def _tick_regossip(net: Net) -> dict[bytes, list[Vote]]:
+    """Wrap every replica's on_tick; the votes each re-gossips on its ticks, by replica."""
+    sent: dict[bytes, list[Vote]] = {k: [] for k in net.replicas}
+    for k, r in net.replicas.items():
+
+        def tick(now_ms: int, r: Replica = r, out: list[Vote] = sent[k]) -> list:  # type: ignore[type-arg]
+            acts = Replica.on_tick(r, now_ms)
+            for a in acts:
+                if getattr(a, "channel", None) == CONSENSUS:
+                    msg = decode_message(CONSENSUS, a.payload)
+                    if isinstance(msg, VoteMsg):
+                        out.append(msg.vote)
+            return acts
+
+        r.on_tick = tick  # type: ignore[method-assign]
+    return sent
+
+
+def _votes(acts: list) -> list[Vote]:  # type: ignore[type-arg]
+    msgs = [
+        decode_message(CONSENSUS, a.payload) for a in acts if getattr(a, "channel", 0) == CONSENSUS
+    ]
+    return [m.vote for m in msgs if isinstance(m, VoteMsg)]
+
+
+def test_a_tick_after_progress_sends_no_vote_again() -> None:
+    """Re-gossip is for lost messages: a tick finding consensus moved since the last one
+    sends no vote again (21 validators spent half their consensus bytes on it); one more
+    interval at the same (height, round, step) and it does."""
+    net = Net(4)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    r = net.replicas[net.signers[0].public_key]
+
+    def voted_since_last_tick() -> bool:
+        c = r.core
+        mark = (c.height, c.round, c.step)
+        own = any(rnd == c.round for rnd, _ in c.own_messages)
+        return c.decided is None and own and mark != getattr(r, "_gossip_mark", None)
+
+    assert net.run_until(voted_since_last_tick)
+    t = net.now + FAST.status_interval_ms
+    assert _votes(r.on_tick(t)) == []
+    again = _votes(r.on_tick(t + FAST.status_interval_ms))
+    assert any(v.validator == r.signer.public_key for v in again)  # type: ignore[union-attr]
+
+
+def test_a_stalled_round_re_gossips_own_votes() -> None:
+    """Two of four validators down: the others prevote and wait for a quorum that never
+    comes; within two status intervals they send their votes again."""
+    net = Net(4)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    live = [s.public_key for s in net.signers[:2]]
+    net.down.update(s.public_key for s in net.signers[2:])
+    sent = _tick_regossip(net)
+    net.run_until(lambda: False, max_ms=3 * FAST.status_interval_ms + 2_000)
+    for k in live:
+        r = net.replicas[k]
+        own = [v for v in sent[k] if v.validator == k and v.height == r.height + 1]
+        assert own, "a stalled validator re-sends its own votes"

@@ -128,6 +128,29 @@ def test_block_hash_covers_header_fields() -> None:
     assert Block(b.header, b.txs, b.last_commit, ()).check_roots() == "evidence_hash mismatch"
 
 
+def test_roots_are_checked_once_per_block_and_never_shared_with_a_tampered_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    import consensus.types as types
+
+    b = sample_block()
+    calls: list[int] = []
+    real = types.tx_root
+
+    def counting(txs: tuple[bytes, ...]) -> bytes:
+        calls.append(len(txs))
+        return real(txs)
+
+    monkeypatch.setattr(types, "tx_root", counting)
+    assert [b.check_roots() for _ in range(40)] == [None] * 40
+    assert len(calls) == 1  # one hash of the body for every vote of a height
+    tampered = dataclasses.replace(b, txs=(b"a", b"c"))
+    assert tampered.hash == b.hash and tampered.check_roots() == "tx_root mismatch"
+    assert tampered.check_roots() == "tx_root mismatch" and b.check_roots() is None
+
+
 def test_sign_bytes_are_domain_separated() -> None:
     v = vote(0)
     assert v.verify_signature(CHAIN)

@@ -9,6 +9,7 @@ from consensus.actions import HeightTiming
 from node.pacing import (
     EXEC_SHARE_OF_PROPOSE,
     MAX_GROWTH,
+    MIN_EXEC_SHARE_OF_TARGET,
     MIN_FEEDBACK_TXS,
     MIN_PROPOSE_TXS,
     POLKA_SHARE_OF_PROPOSE,
@@ -136,9 +137,24 @@ def test_with_a_known_speed_only_the_executions_scale_with_the_block() -> None:
     s = sizer()
     s.observe(1000, timed(500), seconds_per_tx=0.0001)
     assert s.cap(None, CHAIN_MAX) == 2000
-    # the rest alone beyond the target: no size fits it, the floor
+    # the rest alone beyond the target: no size brings the polka under it, so the executions
+    # keep their minimum share of the target (210 ms: 1,050 txs), not the floor
     s.observe(1000, timed(int(TARGET_MS) + 300), seconds_per_tx=0.0001)
+    room = TARGET_MS * MIN_EXEC_SHARE_OF_TARGET
+    assert s.cap(None, CHAIN_MAX) == int(room / 0.2) == 1050
+    # ... and a slow machine still reaches the floor
+    s.observe(1000, timed(int(TARGET_MS) + 300), seconds_per_tx=0.002)
     assert s.cap(None, CHAIN_MAX) == MIN_PROPOSE_TXS
+
+
+def test_fixed_costs_past_the_target_do_not_starve_blocks_under_a_backlog() -> None:
+    """21 validators on one machine: the polka of a 200-tx block takes 1.2 s, nearly all of
+    it votes; blocks grow (at most MAX_GROWTH a height) to the executions' share."""
+    s = BlockSizer(TIMEOUT_MS, NO_CEILING, MIN_PROPOSE_TXS)
+    s.observe(200, timed(1200), seconds_per_tx=0.0002)
+    assert s.cap(None, CHAIN_MAX) == int(200 * MAX_GROWTH)
+    s.observe(400, timed(1300), seconds_per_tx=0.0002)
+    assert s.cap(None, CHAIN_MAX) == int(TARGET_MS * MIN_EXEC_SHARE_OF_TARGET / 0.4) == 525
 
 
 def test_a_block_proposed_by_another_takes_out_one_execution_only() -> None:
