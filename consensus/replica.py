@@ -133,8 +133,6 @@ class Replica:
         self._timeouts: dict[tuple[int, int, int], ScheduleTimeout] = {}
         self._peers: dict[bytes, int] = {}
         self._next_status = 0
-        #: (height, round, step) at the last status tick: re-gossip only when it did not move
-        self._gossip_mark: tuple[int, int, int] | None = None
         self._behind_since: int | None = None
         self._requests: dict[int, tuple[bytes, int, int]] = {}  # height -> peer, sent, tries
         self._received: dict[int, tuple[bytes, Block, Commit]] = {}
@@ -286,25 +284,10 @@ class Replica:
         if self._started and now_ms >= self._next_status:
             self._next_status = now_ms + self.params.status_interval_ms
             out.append(self._status_broadcast())
-            if self._stalled():
-                for m in self.core.gossip():
-                    msg = ProposalMsg(m) if isinstance(m, Proposal) else VoteMsg(m)
-                    out.append(Broadcast(CONSENSUS, encode_message(msg)))
+            for m in self.core.gossip():
+                msg = ProposalMsg(m) if isinstance(m, Proposal) else VoteMsg(m)
+                out.append(Broadcast(CONSENSUS, encode_message(msg)))
         return out + self._sync(now_ms)
-
-    def _stalled(self) -> bool:
-        """Whether consensus stayed at the same (height, round, step) for a whole status
-        interval, so our messages are worth sending again.
-
-        Re-gossip is for lost messages; while the height moves, every peer got what it
-        needed. Sending our votes and the polka behind our lock to every peer on every tick
-        regardless cost 21 validators ~(2 + 21) x 20 frames each per second, ten times the
-        votes themselves; a stalled round still gets them again within two intervals."""
-        core = self.core
-        mark = (core.height, core.round, core.step)
-        stalled = mark == self._gossip_mark
-        self._gossip_mark = mark
-        return stalled
 
     def on_peer(self, peer_id: bytes, up: bool, now_ms: int) -> list[Action]:
         if up:

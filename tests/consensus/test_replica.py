@@ -526,35 +526,6 @@ def _tick_regossip(net: Net) -> dict[bytes, list[Vote]]:
     return sent
 
 
-def _votes(acts: list) -> list[Vote]:  # type: ignore[type-arg]
-    msgs = [
-        decode_message(CONSENSUS, a.payload) for a in acts if getattr(a, "channel", 0) == CONSENSUS
-    ]
-    return [m.vote for m in msgs if isinstance(m, VoteMsg)]
-
-
-def test_a_tick_after_progress_sends_no_vote_again() -> None:
-    """Re-gossip is for lost messages: a tick finding consensus moved since the last one
-    sends no vote again (21 validators spent half their consensus bytes on it); one more
-    interval at the same (height, round, step) and it does."""
-    net = Net(4)
-    net.start()
-    assert net.run_until(lambda: min(net.heights()) >= 2)
-    r = net.replicas[net.signers[0].public_key]
-
-    def voted_since_last_tick() -> bool:
-        c = r.core
-        mark = (c.height, c.round, c.step)
-        own = any(rnd == c.round for rnd, _ in c.own_messages)
-        return c.decided is None and own and mark != getattr(r, "_gossip_mark", None)
-
-    assert net.run_until(voted_since_last_tick)
-    t = net.now + FAST.status_interval_ms
-    assert _votes(r.on_tick(t)) == []
-    again = _votes(r.on_tick(t + FAST.status_interval_ms))
-    assert any(v.validator == r.signer.public_key for v in again)  # type: ignore[union-attr]
-
-
 def test_a_stalled_round_re_gossips_own_votes() -> None:
     """Two of four validators down: the others prevote and wait for a quorum that never
     comes; within two status intervals they send their votes again."""
