@@ -98,9 +98,8 @@ def _check(value: Any) -> None:
 
 
 def _check_in(value: list[Any] | dict[str, Any], depth: int) -> None:
-    """`_check` of a list or map at `depth` and everything in it."""
-    if depth > MAX_DEPTH:
-        raise DecodeError("nesting too deep")
+    """`_check` of a list or map at `depth` (<= MAX_DEPTH: its caller checked) and
+    everything in it."""
     if type(value) is dict:
         prev = None
         for k in value:
@@ -113,9 +112,9 @@ def _check_in(value: list[Any] | dict[str, Any], depth: int) -> None:
     else:
         items = reversed(value)
     depth += 1
+    if depth > MAX_DEPTH and value:  # its values would lie too deep (an empty one is fine)
+        raise DecodeError("nesting too deep")
     for v in items:
-        if depth > MAX_DEPTH:
-            raise DecodeError("nesting too deep")
         t = type(v)
         if t is str or t is bytes or t is int or v is None or t is bool:
             if t is int and not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
