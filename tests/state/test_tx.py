@@ -4,7 +4,7 @@ Per-type payload examples (valid and malformed) live in the registry, state/txty
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import msgpack
@@ -462,6 +462,23 @@ def test_tx_is_frozen() -> None:
     with pytest.raises(AttributeError):
         tx.fee = 0  # type: ignore[misc]
     assert replace(tx, fee=0).fee == 0
+
+
+@pytest.mark.parametrize("tx_type", TX_TYPES)
+def test_decoded_tx_is_what_the_constructor_builds(tx_type: str) -> None:
+    """decode_tx builds its Tx through the slots' setters, not Tx.__init__: the same object
+    (every field, equality, hash, repr), frozen all the same."""
+    tx = build_tx(ALICE, CHAIN, tx_type, 3, 2, VALID_PAYLOADS[tx_type])
+    decoded = decode_tx(tx.wire, chain_id=CHAIN, params=funded().params)
+    built = Tx(**{f.name: getattr(decoded, f.name) for f in fields(Tx)})
+    assert type(decoded) is Tx
+    for f in fields(Tx):
+        assert getattr(decoded, f.name) is getattr(built, f.name)
+    assert decoded == built == tx and hash(decoded) == hash(built)
+    assert repr(decoded) == repr(built)
+    assert decoded.hash == sha256(tx.wire)
+    with pytest.raises(AttributeError):
+        decoded.nonce = 9  # type: ignore[misc]
 
 
 # --- JSON forms -------------------------------------------------------------------------
