@@ -226,6 +226,40 @@ def _check_payload(tx_type: str, payload: dict[str, Any], params: ChainParams) -
         check(key, payload[key], params)
 
 
+# A tx's maps in canonical key order (UTF-8 byte order; all ASCII here)
+_ENVELOPE_ORDER = ("body", "sig")
+_BODY_ORDER = ("chain_id", "fee", "nonce", "payload", "sender", "type")
+assert list(_BODY_ORDER) == sorted(_BODY_KEYS) and frozenset(_ENVELOPE_ORDER) == _ENVELOPE_KEYS
+
+
+def _vouch(env: Any) -> bool:
+    """True when codec's generic check would pass `env` (codec.decode_shaped): a tx envelope
+    with exactly its keys in canonical order, every body field of an allowed type and range,
+    and a payload map the generic walk passes (from its depth). False (or DecodeError) sends
+    the bytes through codec.decode as before, which then names the fault."""
+    if type(env) is not dict or tuple(env) != _ENVELOPE_ORDER:
+        return False
+    body = env["body"]
+    if type(body) is not dict or tuple(body) != _BODY_ORDER or type(env["sig"]) is not bytes:
+        return False
+    nonce = body["nonce"]
+    fee = body["fee"]
+    payload = body["payload"]
+    if not (
+        type(body["chain_id"]) is str
+        and type(body["type"]) is str
+        and type(body["sender"]) is bytes
+        and type(nonce) is int
+        and -MAX_SAFE_INT <= nonce <= MAX_SAFE_INT
+        and type(fee) is int
+        and -MAX_SAFE_INT <= fee <= MAX_SAFE_INT
+        and type(payload) is dict
+    ):
+        return False
+    codec.check_in(payload, 2)  # as decode's walk reaches it: envelope 0, body 1, payload 2
+    return True
+
+
 def decode_tx(
     wire: bytes, *, chain_id: str, params: ChainParams, tx_hash: bytes | None = None
 ) -> Tx:
@@ -238,7 +272,7 @@ def decode_tx(
     if len(wire) > params.max_tx_bytes:
         raise TxError(Code.TOO_LARGE, f"{len(wire)} bytes > max_tx_bytes {params.max_tx_bytes}")
     try:
-        env = codec.decode(wire)
+        env = codec.decode_shaped(wire, _vouch)
     except DecodeError as exc:
         raise _malformed(f"not canonical msgpack: {exc}") from None
     if type(env) is not dict or env.keys() != _ENVELOPE_KEYS:

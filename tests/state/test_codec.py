@@ -221,3 +221,122 @@ def test_check_depth_boundary_agrees_with_the_reference(depth: int, leaf: Any) -
     for i in range(depth):
         value = [value] if i % 2 else {"k": value, "z": 2**60 if i == 3 else 0}
     assert _verdict(codec._check, value) == _verdict(_reference_check, value)
+
+
+# --- decode_shaped: the transaction's shortcut (state/tx.py _vouch) gives decode's verdicts
+
+
+def _decoded(decoder: Any, data: bytes) -> tuple[str, Any]:
+    try:
+        return "ok", decoder(data)
+    except DecodeError as exc:
+        return "error", str(exc)
+
+
+def _same_verdict(data: bytes) -> None:
+    from state.tx import _vouch
+
+    got = _decoded(lambda d: codec.decode_shaped(d, _vouch), data)
+    want = _decoded(decode, data)
+    assert got[0] == want[0] and (same(got[1], want[1]) if got[0] == "ok" else got == want)
+
+
+_tx_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.binary(max_size=40)
+)
+_tx_value = st.recursive(
+    _tx_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 2), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_BODY = ("chain_id", "fee", "nonce", "payload", "sender", "type")
+
+
+@st.composite
+def _tx_like(draw: st.DrawFn) -> bytes:
+    """A tx envelope, canonical or with faults: keys out of order, missing or extra, any
+    value in any field (floats, huge ints, nested maps with int keys), msgpack's own
+    (non-canonical) encoder or the canonical one, or a few bytes changed."""
+    body: dict[Any, Any] = {
+        "chain_id": "huzhu-test",
+        "fee": draw(st.integers(min_value=-(2**54), max_value=2**54)),
+        "nonce": draw(st.integers(min_value=-(2**54), max_value=2**54)),
+        "payload": draw(st.dictionaries(st.text(max_size=4), _tx_value, max_size=3)),
+        "sender": b"\x01" * 32,
+        "type": "transfer",
+    }
+    for key in draw(st.lists(st.sampled_from(_BODY), max_size=2)):
+        body[key] = draw(_tx_value)
+    if draw(st.booleans()):
+        del body[draw(st.sampled_from(_BODY))]
+    if draw(st.booleans()):
+        body[draw(st.text(max_size=3))] = draw(_tx_value)
+    if draw(st.booleans()):  # another order
+        keys = draw(st.permutations(list(body)))
+        body = {k: body[k] for k in keys}
+    env: dict[Any, Any] = {"body": body, "sig": draw(st.binary(max_size=70) | _tx_value)}
+    if draw(st.booleans()):
+        env = {"sig": env["sig"], "body": body}
+    try:
+        data = (
+            encode(env)
+            if draw(st.booleans())
+            else msgpack.packb(env, use_bin_type=True, strict_types=False)
+        )
+    except (EncodeError, ValueError, TypeError, OverflowError):
+        data = msgpack.packb(env, use_bin_type=True, strict_types=False)
+    enc = bytearray(data)
+    for _ in range(draw(st.integers(0, 2))):
+        pos = draw(st.integers(0, len(enc) - 1))
+        enc[pos] ^= draw(st.integers(1, 255))
+    return bytes(enc)
+
+
+@settings(max_examples=500)
+@given(_tx_like())
+def test_decode_shaped_gives_decodes_verdicts(data: bytes) -> None:
+    _same_verdict(data)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"body": {k: 1 for k in _BODY} | {"payload": {"a": 1.5}}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"payload": {"a": 2**53}}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"payload": {"b": 1, "a": 2}}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"payload": {1: 2}}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"payload": {"a": [[1.5]]}}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"nonce": 2**53}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"fee": 0.5}, "sig": b""},
+        {"body": {k: 1 for k in _BODY} | {"payload": {}}, "sig": 1.0},
+        {"sig": b"", "body": {k: 1 for k in _BODY} | {"payload": {}}},
+        {"body": {k: 1 for k in reversed(_BODY)} | {"payload": {}}, "sig": b""},
+    ],
+)
+def test_decode_shaped_refuses_as_decode_does(env: dict[str, Any]) -> None:
+    data = msgpack.packb(env, use_bin_type=True)
+    _same_verdict(data)
+    with pytest.raises(DecodeError):
+        codec.decode_shaped(data, lambda v: False)
+
+
+def test_decode_shaped_vouched_depth_is_decodes() -> None:
+    """The payload is checked from depth 2, as decode's walk reaches it: a payload nested to
+    exactly the limit passes both, one level more fails both with the same message."""
+    for extra in (0, 1):
+        inner: Any = 1
+        for _ in range(MAX_DEPTH - 3 + extra):
+            inner = [inner]
+        body: dict[str, Any] = {k: 1 for k in _BODY}
+        body |= {"payload": {"a": inner}, "chain_id": "c", "type": "t", "sender": b""}
+        data = msgpack.packb({"body": body, "sig": b""}, use_bin_type=True)
+        _same_verdict(data)
+        assert (_decoded(decode, data)[0] == "ok") is (extra == 0)
