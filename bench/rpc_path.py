@@ -1,12 +1,15 @@
 """CPU of the JSON-RPC path of ``broadcast_tx`` alone: the node behind it is a stub.
 
-    python bench/rpc_path.py [--path body|http] [--batches 300] [--repeat 5] [--no-handoff]
+    python bench/rpc_path.py [--path body|http] [--batches 300] [--batch 100] [--repeat 5]
+        [--no-handoff]
 
 An in-process ``RpcServer`` over a stub node whose ``broadcast_tx`` hashes the wire, waits
 one turn of the loop (what the real admission's hand-off to its worker threads costs the
 call: a future resolved by a callback; ``--no-handoff`` answers at once) and answers admitted.
 The bodies are what bench/throughput.py's submitter sends: batches of 100 ``broadcast_tx``
-(mode ``sync``) of pre-signed ~215-byte transfers, four batches in flight.
+(mode ``sync``) of pre-signed ~215-byte transfers, four batches in flight; ``--batch N``
+sends N calls a batch instead (its open loop polls every 5 ms, so at R tx/s its batches hold
+about R / 200 calls: 5 at 1,000 tx/s, where the per-request cost dominates).
 
 - path ``body``: ``RpcServer.handle_body`` called directly (parse, checks, fairness,
   dispatch, answers; no HTTP);
@@ -104,14 +107,14 @@ def _stub(name: str, params: list[str]) -> Callable[..., Any]:
     return read
 
 
-def make_bodies(batches: int) -> list[bytes]:
-    """`batches` bodies of BATCH broadcast_tx calls, each a distinct pre-signed transfer."""
+def make_bodies(batches: int, per: int = BATCH) -> list[bytes]:
+    """`batches` bodies of `per` broadcast_tx calls, each a distinct pre-signed transfer."""
     to = bench_signer(b"rpc-path-bench", 2**32 - 1).public_key
     bodies = []
     for b in range(batches):
         calls = []
-        for k in range(BATCH):
-            s = bench_signer(b"rpc-path-bench", b * BATCH + k)
+        for k in range(per):
+            s = bench_signer(b"rpc-path-bench", b * per + k)
             wire = build_tx(s, "rpc-path-bench", "transfer", 0, 1, {"to": to, "amount": 1}).wire
             calls.append(
                 {
@@ -125,14 +128,14 @@ def make_bodies(batches: int) -> list[bytes]:
     return bodies
 
 
-def _check(out: str | None) -> None:
+def _check(out: str | None, per: int) -> None:
     answers = json.loads(out or "[]")
-    assert len(answers) == BATCH and all(a["result"]["code"] == 0 for a in answers), answers[:1]
+    assert len(answers) == per and all(a["result"]["code"] == 0 for a in answers), answers[:1]
 
 
-async def run_body(server: RpcServer, bodies: list[bytes]) -> float:
+async def run_body(server: RpcServer, bodies: list[bytes], per: int) -> float:
     """CPU seconds of answering every body, IN_FLIGHT at a time, through handle_body."""
-    _check(await server.handle_body(bodies[0], None, SOURCE))  # warm-up, checked
+    _check(await server.handle_body(bodies[0], None, SOURCE), per)  # warm-up, checked
     t0 = time.process_time()
     for j in range(0, len(bodies), IN_FLIGHT):
         await asyncio.gather(
@@ -155,8 +158,10 @@ async def run_http(server: RpcServer, bodies: list[bytes], blob: Path) -> float:
     return cpu
 
 
-async def measure(path: str, batches: int, repeat: int, handoff: bool) -> dict[str, Any]:
-    bodies = make_bodies(batches)
+async def measure(
+    path: str, batches: int, repeat: int, handoff: bool, per: int = BATCH
+) -> dict[str, Any]:
+    bodies = make_bodies(batches, per)
     node = StubNode(handoff)
     server = RpcServer(node, RpcConfig(listen="127.0.0.1:0"))
     await server.start()
@@ -170,17 +175,18 @@ async def measure(path: str, batches: int, repeat: int, handoff: bool) -> dict[s
                 if path == "http":
                     cpu = await run_http(server, bodies, blob)
                 else:
-                    cpu = await run_body(server, bodies)
-                    before += BATCH  # the warm-up's calls are not timed
+                    cpu = await run_body(server, bodies, per)
+                    before += per  # the warm-up's calls are not timed
                 calls = node.calls - before
-                assert calls == batches * BATCH, f"{calls} calls of {batches * BATCH}"
+                assert calls == batches * per, f"{calls} calls of {batches * per}"
                 runs.append(cpu / calls * 1e6)
     finally:
         await server.stop()
     return {
         "path": path,
         "handoff": handoff,
-        "calls_per_run": batches * BATCH,
+        "calls_per_batch": per,
+        "calls_per_run": batches * per,
         "body_bytes": len(bodies[0]),
         "us_per_call": [round(r, 2) for r in runs],
         "median_us_per_call": round(statistics.median(runs), 2),
@@ -191,13 +197,20 @@ async def measure(path: str, batches: int, repeat: int, handoff: bool) -> dict[s
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--path", choices=("body", "http"), default="body")
-    p.add_argument("--batches", type=int, default=300, help="batches of 100 per run")
+    p.add_argument("--batches", type=int, default=300, help="batches per run")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=BATCH,
+        help="calls per batch (bench/throughput.py's open loop sends ~rate/200 per batch)",
+    )
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-handoff", dest="handoff", action="store_false")
     p.add_argument("--json", dest="json_out", default=None)
     args = p.parse_args(argv)
     return report(
-        asyncio.run(measure(args.path, args.batches, args.repeat, args.handoff)), args.json_out
+        asyncio.run(measure(args.path, args.batches, args.repeat, args.handoff, args.batch)),
+        args.json_out,
     )
 
 
