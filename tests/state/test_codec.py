@@ -188,16 +188,21 @@ def _reference_check(value: Any) -> None:
         raise DecodeError(f"type {t.__name__} is not allowed")
 
 
+def _nested(leaf: Any, size: int, int_keys: int, leaves: int) -> Any:
+    """Lists and maps (str keys, or ints up to `int_keys`) of `leaf`, `size` items each."""
+    return st.recursive(
+        leaf,
+        lambda inner: (
+            st.lists(inner, max_size=size)
+            | st.dictionaries(st.text(max_size=3) | st.integers(0, int_keys), inner, max_size=size)
+        ),
+        max_leaves=leaves,
+    )
+
+
 # what msgpack may hand the checker: the canonical values and every kind of fault
 _raw_scalars = scalars | st.floats(allow_nan=False) | st.integers() | st.just(b"")
-_raw_values = st.recursive(
-    _raw_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=5)
-        | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), inner, max_size=5)
-    ),
-    max_leaves=30,
-)
+_raw_values = _nested(_raw_scalars, 5, 3, 30)
 
 
 def _verdict(check: Any, value: Any) -> str:
@@ -249,14 +254,7 @@ _tx_leaf = (
     | st.text(max_size=6)
     | st.binary(max_size=40)
 )
-_tx_value = st.recursive(
-    _tx_leaf,
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(st.text(max_size=3) | st.integers(0, 2), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+_tx_value = _nested(_tx_leaf, 3, 2, 8)
 _BODY = ("chain_id", "fee", "nonce", "payload", "sender", "type")
 
 
