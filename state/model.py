@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from state.errors import Code
 from state.parametric_event import Event as Event  # a record of section 10, read from here
 from state.params import PoolParams
 from state.store import Batch
+
+if TYPE_CHECKING:
+    from state.tx import Tx
 
 WAITING = "waiting"
 ACTIVE = "active"
@@ -608,7 +611,9 @@ class TxResult:
 @dataclass
 class Execution:
     """The outcome of executing a block on a given root; `writes` holds state changes and
-    tree nodes, `objects` the decoded changed records (the chain's cache after commit)."""
+    tree nodes, `objects` the decoded changed records (the chain's cache after commit),
+    `decoded` the decoded form of each of `txs` (so the commit's history index neither
+    decodes nor hashes a transaction again)."""
 
     height: int
     txs: list[bytes]
@@ -620,3 +625,4 @@ class Execution:
     time_ms: int
     prev_root: bytes = b""
     objects: dict[bytes, Any] = field(default_factory=dict)
+    decoded: list[Tx] = field(default_factory=list)

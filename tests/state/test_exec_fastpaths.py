@@ -124,10 +124,13 @@ def test_the_account_history_entries_are_at_entry_key(height: int) -> None:
         hx.tx("m3", "join", pool="med"),
     ]
     hashes = [t.hash for t in txs]
-    got = index_batch(height, [t.wire for t in txs], hashes).ops
+    wires = [t.wire for t in txs]
+    got = index_batch(height, wires, hashes).ops
     want = {
         entry_key(a, height, i): t.hash
         for i, t in enumerate(txs)
         for a in addresses(t.sender, t.payload)
     }
     assert got == want and len(want) == 4
+    # the commit's path: the Execution's decoded transactions, nothing decoded again
+    assert index_batch(height, wires, hashes, txs).ops == want
