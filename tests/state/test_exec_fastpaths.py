@@ -134,3 +134,18 @@ def test_the_account_history_entries_are_at_entry_key(height: int) -> None:
     assert got == want and len(want) == 4
     # the commit's path: the Execution's decoded transactions, nothing decoded again
     assert index_batch(height, wires, hashes, txs).ops == want
+
+
+def test_the_shared_packer_encodes_as_packb_and_an_error_leaves_no_residue() -> None:
+    import msgpack
+
+    from state.model import Account
+
+    value = {"balance": 2**40, "kyc": False, "nonce": 3}
+    assert K.pack(value) == msgpack.packb(value, use_bin_type=True)
+    with pytest.raises(TypeError):
+        K.pack({"a": [1, object()]})  # fails after "a" was packed into the shared buffer
+    assert K.pack(value) == msgpack.packb(value, use_bin_type=True)
+    assert K.encode_value(Account(5, 1, True)) == msgpack.packb(
+        {"balance": 5, "kyc": True, "nonce": 1}, use_bin_type=True
+    )
