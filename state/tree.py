@@ -101,6 +101,7 @@ import hashlib
 import struct
 from collections.abc import Iterator, Mapping
 from itertools import islice
+from operator import itemgetter
 
 from state.store import Batch, KVStore
 from state.treenodes import PRESENT as _PRESENT
@@ -122,6 +123,7 @@ _LEAF = 0x00
 _INTERNAL = 0x01
 _HEX = {c: i for i, c in enumerate("0123456789abcdef")}
 _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
+_by_hex = itemgetter(0)
 
 
 class MissingNodeError(KeyError):
@@ -293,7 +295,9 @@ class StateTree(TreeVersions):
                 value = bytes(value)
             kh = _sha256(key).digest()
             items.append((kh.hex(), kh, value, None))
-        items.sort()
+        # by the hex string alone (hex strings are unique): list.sort compares str keys with
+        # its latin-1 fast path, where tuples cost a generic equality test per comparison
+        items.sort(key=_by_hex)
         self._written = {}
         self._fresh = {}
         self._dead = []
