@@ -165,7 +165,7 @@ class StateTree(TreeVersions):
         self._trailer = U64.pack(0)
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
-        self._written: dict[bytes, bytes] = {}  # store key (prefix + hash) -> node bytes
+        self._written: dict[bytes, bytes | None] = {}  # the batch: store key -> node bytes
         self._fresh: dict[bytes, _Decoded] = {}
         self._dead: list[bytes] = []  # in walk order: the stale record's bytes are deterministic
         self.last_reads = 0
