@@ -157,7 +157,9 @@ class ChainApp:
             self.executions += 1
         assert ex.state_root == state_root, "a decided block executes to another state root"
         # the account-history entries commit with the block, in the same atomic batch
-        batch = txindex.index_batch(ex.height, ex.txs, ex.tx_hashes, self.known)
+        # from the decoded transactions when the execution kept them (execute_block does)
+        decoded = ex.decoded if len(ex.decoded) == len(ex.txs) else None
+        batch = txindex.index_batch(ex.height, ex.txs, ex.tx_hashes, decoded)
         if extra is not None:
             batch.update(extra)
         self.chain.commit(ex, batch)

@@ -166,8 +166,9 @@ class BlockExecutor(TxRules, EndOfBlock):
         propose: bool,
         verified: Callable[[bytes], bool],
         known: Callable[[bytes], Tx | None] | None = None,
-    ) -> tuple[list[bytes], list[bytes], list[TxResult]]:
-        """Validate and execute the transactions, then the end of block.
+    ) -> tuple[list[bytes], list[Tx], list[TxResult]]:
+        """Validate and execute the transactions, then the end of block: the included wires,
+        their decoded transactions and their results.
 
         `known(wire)` may return the Tx this node already decoded and signature-checked for
         those exact bytes (its mempool): decoding is a pure function of the wire, the chain id
@@ -185,7 +186,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         rules = _RULES
         self._member_clock()  # status changes due at h, before the first transaction
         included: list[bytes] = []
-        hashes: list[bytes] = []
+        decoded: list[Tx] = []
         results: list[TxResult] = []
         dropped: set[bytes] = set()
         for pos, wire in enumerate(txs):
@@ -242,7 +243,7 @@ class BlockExecutor(TxRules, EndOfBlock):
                 event["tx"] = tx.hash.hex()
                 self.events.append(event)
             included.append(wire)
-            hashes.append(tx.hash)
+            decoded.append(tx)
         self._return_escrows()  # events whose collect window ends at h, before step 1
         self._tally()
         self._rounds()  # parametric rounds, still step 1, after the claims
@@ -250,7 +251,7 @@ class BlockExecutor(TxRules, EndOfBlock):
         self._gov_enact()
         self._election()
         self._evidence(evidence)
-        return included, hashes, results
+        return included, decoded, results
 
     def finish(self, tree: Tree, root: bytes) -> tuple[bytes, Batch, dict[bytes, Any]]:
         """Encode the changed records once; the tree gives the root and its node writes."""
@@ -286,14 +287,14 @@ def execute_block(
 ) -> Execution:
     """Execute `block` (BlockInput-like) on the committed state `base` whose root is `root`."""
     ex = BlockExecutor(base, chain_id, params, block.height)
-    included, hashes, results = ex.run(
+    included, decoded, results = ex.run(
         block.txs, block.evidence, propose=propose, verified=verified, known=known
     )
     new_root, writes, objects = ex.finish(tree, root)
     return Execution(
         height=block.height,
         txs=included,
-        tx_hashes=hashes,
+        tx_hashes=[tx.hash for tx in decoded],
         results=results,
         events=ex.events,
         state_root=new_root,
@@ -301,4 +302,5 @@ def execute_block(
         time_ms=block.time_ms,
         prev_root=root,
         objects=objects,
+        decoded=decoded,
     )

@@ -101,6 +101,7 @@ import hashlib
 import struct
 from collections.abc import Iterator, Mapping
 from itertools import islice
+from operator import itemgetter
 
 from state.store import Batch, KVStore
 from state.treenodes import PRESENT as _PRESENT
@@ -122,6 +123,7 @@ _LEAF = 0x00
 _INTERNAL = 0x01
 _HEX = {c: i for i, c in enumerate("0123456789abcdef")}
 _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
+_by_hex = itemgetter(0)
 
 
 class MissingNodeError(KeyError):
@@ -163,7 +165,7 @@ class StateTree(TreeVersions):
         self._trailer = U64.pack(0)
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
-        self._written: dict[bytes, bytes] = {}  # store key (prefix + hash) -> node bytes
+        self._written: dict[bytes, bytes | None] = {}  # the batch: store key -> node bytes
         self._fresh: dict[bytes, _Decoded] = {}
         self._dead: list[bytes] = []  # in walk order: the stale record's bytes are deterministic
         self.last_reads = 0
@@ -293,8 +295,13 @@ class StateTree(TreeVersions):
                 value = bytes(value)
             kh = _sha256(key).digest()
             items.append((kh.hex(), kh, value, None))
-        items.sort()
-        self._written = {}
+        # by the hex string alone (hex strings are unique): list.sort compares str keys with
+        # its latin-1 fast path, where tuples cost a generic equality test per comparison
+        items.sort(key=_by_hex)
+        batch = Batch()
+        # new nodes go straight into the batch (no second dict to copy them from); nothing
+        # else enters it before the walk ends, and written keys are never deleted below
+        self._written = ops = batch.ops
         self._fresh = {}
         self._dead = []
         self._trailer = U64.pack(version or 0)
@@ -308,11 +315,9 @@ class StateTree(TreeVersions):
                     new, _ = self._apply_leaf(root, node, 0, items)
                 else:
                     new, _ = self._apply_internal(root, node, 0, items)  # type: ignore[arg-type]  # not bytes: internal node
-            batch = Batch()
-            ops = batch.ops
             p = self._prefix
-            written = self._written
-            fresh = self._fresh  # the hashes written, as `written` holds their store keys
+            fresh = self._fresh  # the hashes written, as the batch holds their store keys
+            self.last_writes = len(ops)
             deletes = 0
             # retired nodes left the cache as they were retired (see _apply_internal); those
             # written again by this update return to it with the fresh ones
@@ -326,12 +331,9 @@ class StateTree(TreeVersions):
                 deletes = len(gone)
                 if gone:
                     ops[self._stale_prefix + U64.pack(version)] = b"".join(gone)
-            ops.update(written)
-            if version is not None:
                 ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
-            self.last_writes = len(written)
             self.last_deletes = deletes
-            self._remember(self._fresh)
+            self._remember(fresh)
         finally:
             self._written = {}
             self._fresh = {}
@@ -422,6 +424,7 @@ class StateTree(TreeVersions):
         leafmap = node[1]
         bitmap = node[2]
         load = self._load
+        cached = self._cache.get  # a cached node is truthy: `cached(c) or load(c)` saves a call
         dead = self._dead
         e = EMPTY_ROOT
         n = len(items)
@@ -447,7 +450,7 @@ class StateTree(TreeVersions):
                         continue  # deleting an absent key
                     new, new_leaf = self._new_leaf(kh, value), True
                 elif leafmap & bit:
-                    kh0 = load(c)
+                    kh0 = cached(c) or load(c)
                     if kh0 == kh:
                         dead.append(c)
                         self._cache.pop(c, None)
@@ -461,7 +464,7 @@ class StateTree(TreeVersions):
                     else:
                         new, new_leaf = self._apply_leaf(c, kh0, d1, [first])  # type: ignore[arg-type]  # leaf bit set: a key hash
                 else:
-                    new, new_leaf = self._apply_one(c, load(c), d1, first)  # type: ignore[arg-type]  # leaf bit clear: internal node
+                    new, new_leaf = self._apply_one(c, cached(c) or load(c), d1, first)  # type: ignore[arg-type]  # leaf bit clear: internal node
             else:
                 group = items[i:j]
                 if c is e:
@@ -507,7 +510,7 @@ class StateTree(TreeVersions):
                 return h, False  # deleting an absent key
             new, new_leaf = self._new_leaf(kh, value), True
         elif leafmap & bit:
-            kh0 = self._load(c)
+            kh0 = self._cache.get(c) or self._load(c)
             if kh0 == kh:
                 self._dead.append(c)
                 self._cache.pop(c, None)
@@ -520,7 +523,7 @@ class StateTree(TreeVersions):
             else:
                 new, new_leaf = self._apply_leaf(c, kh0, depth + 1, [item])  # type: ignore[arg-type]  # leaf bit set: a key hash
         else:
-            new, new_leaf = self._apply_one(c, self._load(c), depth + 1, item)  # type: ignore[arg-type]  # leaf bit clear: internal node
+            new, new_leaf = self._apply_one(c, self._cache.get(c) or self._load(c), depth + 1, item)  # type: ignore[arg-type]  # leaf bit clear: internal node
         if new == c:
             return h, False  # a value set to what it was: no rewrite
         kids = list(children)  # the cached tuple is shared: copy before changing

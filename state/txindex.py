@@ -12,7 +12,7 @@ node-local read index like the `x/` hash index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,17 +72,18 @@ def index_batch(
     height: int,
     txs: Sequence[bytes],
     tx_hashes: Sequence[bytes],
-    known: Callable[[bytes], Tx | None] | None = None,
+    decoded: Sequence[Tx] | None = None,
 ) -> Batch:
     """The index entries of a committed block, for its atomic batch.
 
-    `known(wire)` may return the already decoded Tx (the mempool's), which saves a decode."""
+    `decoded` may give the block's transactions already decoded (the Execution's, in the
+    order of `txs`): then no wire is decoded or hashed again."""
     batch = Batch()
     ops = batch.ops
     hb = K.be64(height)  # entry_key's middle part, the same for the whole block
     for i, (wire, tx_hash) in enumerate(zip(txs, tx_hashes, strict=True)):
-        tx = known(wire) if known is not None else None
-        if tx is not None:
+        if decoded is not None:
+            tx = decoded[i]
             sender, payload = tx.sender, tx.payload
         else:
             sender, payload = _sender_and_payload(wire)

@@ -12,7 +12,7 @@ from test_machine import Harness, addr, ok
 
 from state import keys as K
 from state.chain import _OK_TAIL, _ok_head
-from state.model import Member, Pool
+from state.model import Account, Member, Pool
 from state.store import Batch, MemoryStore
 from state.tree import EMPTY_ROOT, StateTree, _decode_internal
 from state.txindex import addresses, entry_key, index_batch
@@ -124,10 +124,54 @@ def test_the_account_history_entries_are_at_entry_key(height: int) -> None:
         hx.tx("m3", "join", pool="med"),
     ]
     hashes = [t.hash for t in txs]
-    got = index_batch(height, [t.wire for t in txs], hashes).ops
+    wires = [t.wire for t in txs]
+    got = index_batch(height, wires, hashes).ops
     want = {
         entry_key(a, height, i): t.hash
         for i, t in enumerate(txs)
         for a in addresses(t.sender, t.payload)
     }
     assert got == want and len(want) == 4
+    # the commit's path: the Execution's decoded transactions, nothing decoded again
+    assert index_batch(height, wires, hashes, txs).ops == want
+
+
+def test_the_shared_packer_encodes_as_packb_and_an_error_leaves_no_residue() -> None:
+    import msgpack
+
+    from state.model import Account
+
+    value = {"balance": 2**40, "kyc": False, "nonce": 3}
+    assert K.pack(value) == msgpack.packb(value, use_bin_type=True)
+    with pytest.raises(TypeError):
+        K.pack({"a": [1, object()]})  # fails after "a" was packed into the shared buffer
+    assert K.pack(value) == msgpack.packb(value, use_bin_type=True)
+    assert K.encode_value(Account(5, 1, True)) == msgpack.packb(
+        {"balance": 5, "kyc": True, "nonce": 1}, use_bin_type=True
+    )
+
+
+@pytest.mark.parametrize("cls", [Account, Member, Pool])
+def test_the_hot_records_keep_their_dataclass_constructor(cls: Any) -> None:
+    """Their __init__ stores through the slots (state.model._slot_init): same signature,
+    defaults, equality and frozenness as the dataclass's own."""
+    import dataclasses
+
+    names = [f.name for f in fields(cls)]
+    required = [f.name for f in fields(cls) if f.default is dataclasses.MISSING]
+    sample = {"balance": 7, "nonce": 3, "kyc": True, "id": "p", "name": "P", "params": None}
+    sample |= {"pool": "p", "address": b"\x01" * 32, "joined_at": 1, "paid_through": 9}
+    sample |= {"active_from": 2, "left_at": 5, "round": 4, "liabilities": 6}
+    values = [sample[n] for n in names]
+    by_position, by_name = cls(*values), cls(**dict(zip(names, values, strict=True)))
+    assert by_position == by_name and hash(by_position) == hash(by_name)
+    assert [getattr(by_position, n) for n in names] == values
+    least = cls(*values[: len(required)])
+    assert all(getattr(least, f.name) == f.default for f in fields(cls)[len(required) :])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(by_position, names[0], values[0])
+    with pytest.raises(TypeError):
+        cls(*values, 0)
+    with pytest.raises(TypeError):
+        cls(nope=1)  # an unknown field, or the required ones missing
+    assert dataclasses.replace(by_position, **{names[-1]: values[-1]}) == by_position
