@@ -204,6 +204,7 @@ async def _submit(
     committed: Any,
     out_q: mp.Queue,
     retry_full: bool = False,
+    measure_from: float = 0.0,
 ) -> None:
     """Open-loop (or closed-loop saturating) submission; reports per-tx outcomes on out_q.
     `committed[k]` is the observer's count of committed txs that went to node k. With
@@ -218,6 +219,7 @@ async def _submit(
     retry: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
     full_retried = 0
     skipped = 0
+    offers = 0  # broadcast_tx calls sent from measure_from on
     admitted = [0] * n  # code 0 answers per node
     pending_calls = [0] * n  # txs in RPC calls not answered yet
     conn = aiohttp.TCPConnector(limit=64)
@@ -230,8 +232,10 @@ async def _submit(
         inflight: set[asyncio.Task[None]] = set()
 
         async def send(node: int, items: list[tuple[int, int, bytes]]) -> None:
-            nonlocal full_retried
+            nonlocal full_retried, offers
             ts = time.time()
+            if ts >= measure_from:
+                offers += len(items)
             calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for _, _, w in items]
             try:
                 res = await rpc_batch(session, urls[node], calls)
@@ -300,7 +304,7 @@ async def _submit(
     gave_up = time.time()
     for items in retry:
         sent.extend((sha256(w).hex(), gave_up, int(Code.MEMPOOL_FULL), i, nc) for i, nc, w in items)
-    out_q.put((sent, skipped, full_retried))
+    out_q.put((sent, skipped, full_retried, offers))
 
 
 # -------------------------------------------------------------------------------- observing
@@ -479,9 +483,11 @@ async def _run(
                 committed,
                 q,
                 args.retry_full,
+                start_at + args.warmup,
             ),
         )
         proc.start()
+        sub_pid = proc.pid or 0
         seen: dict[str, float] = {}
         blocks: list[tuple[int, float, int, str]] = []
         t_end = start_at + args.warmup + args.seconds
@@ -493,9 +499,9 @@ async def _run(
             """True once every admitted tx is committed, or the drain ran out."""
             now = time.time()
             if not cpu0 and now >= w0:
-                cpu0.extend(cpu_seconds(pid) for pid in pids)
+                cpu0.extend(cpu_seconds(pid) for pid in [*pids, sub_pid])
             if "cpu1" not in box and now >= t_end:
-                box["cpu1"] = [cpu_seconds(pid) for pid in pids]
+                box["cpu1"] = [cpu_seconds(pid) for pid in [*pids, sub_pid]]
             if box["out"] is None:
                 try:
                     box["out"] = q.get_nowait()
@@ -513,10 +519,13 @@ async def _run(
         last_h = await observe(
             session, urls[0], stop, seen, blocks, start_height, node_of, committed
         )
-        sent, skipped, full_retried = box["out"]
+        sent, skipped, full_retried, offers = box["out"]
         proc.join(timeout=30)
         rss = [peak_rss_mb(pid) for pid in pids]
-        cpu1 = box.get("cpu1") or [cpu_seconds(pid) for pid in pids]
+        # the submitter has exited by now: without a reading at t_end its CPU is unknown
+        cpu1 = box.get("cpu1") or [*(cpu_seconds(pid) for pid in pids), None]
+    sub0 = cpu0.pop() if cpu0 else None
+    sub1 = cpu1.pop()
 
     w1 = t_end
     accepted = {h: ts for h, ts, c, _, _ in sent if c == 0}
@@ -578,6 +587,22 @@ async def _run(
             if in_window and None not in cpu_pct
             else None
         ),
+        # the submitting process shares the machine's cores: its CPU per broadcast_tx call
+        # (first offers and re-offers of mempool_full refusals) over the window
+        "offers": offers,
+        "submitter_cpu_pct": round((sub1 - sub0) / args.seconds * 100, 1)
+        if sub0 is not None and sub1 is not None
+        else None,
+        "submitter_cpu_us_per_offer": round((sub1 - sub0) / offers * 1e6, 1)
+        if sub0 is not None and sub1 is not None and offers
+        else None,
+        # nodes and submitter together per committed tx: on a CPU-bound machine committed/max
+        # under overload is about the saturating figure of this over the overloaded one
+        "machine_cpu_us_per_tx": round(
+            ((sum(cpu_pct) / 100 * args.seconds) + (sub1 - sub0)) / len(in_window) * 1e6
+        )
+        if in_window and None not in cpu_pct and sub0 is not None and sub1 is not None
+        else None,
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),

@@ -61,6 +61,16 @@ class Decoded:
 
 
 @dataclass(frozen=True, slots=True)
+class _Refused:
+    """A tx refused mempool_full (checks 1-10 passed), kept for its client's re-offer: the
+    decoded tx, and the answer with the mempool's epoch it was given at."""
+
+    decoded: Decoded
+    epoch: int
+    answer: CheckResult
+
+
+@dataclass(frozen=True, slots=True)
 class MempoolLimits:
     """Every bound of the mempool, with the one set of defaults: node/config.py `[mempool]`
     takes its defaults from here and converts to this with `MempoolConfig.limits()`."""
@@ -121,7 +131,10 @@ class Mempool:
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
         # hash -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry)
-        self._retry: OrderedDict[bytes, Decoded] = OrderedDict()
+        self._retry: OrderedDict[bytes, _Refused] = OrderedDict()
+        #: bumped by every change of the pending set and by every committed block: while it
+        #: holds, every answer of checks 7-11 holds too (see _still_refused)
+        self._epoch = 0
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
 
@@ -200,6 +213,9 @@ class Mempool:
         if type(pre) is CheckResult:
             return pre
         assert type(pre) is Decoded
+        again = self._still_refused(pre)
+        if again is not None:
+            return again
         return self._admit(pre, pre.verified or txmod.verify_tx(pre.tx), self._view())
 
     def prepare(self, wire: bytes) -> CheckResult | Decoded:
@@ -214,8 +230,10 @@ class Mempool:
             return early
         view = self._view()
         kept = self._retry.get(tx_hash)
-        if kept is not None and kept.params is view.params and kept.tx.wire == wire:
-            return kept  # the same bytes refused mempool_full: checks 1-6 hold as they did
+        if kept is not None:
+            pre = kept.decoded
+            if pre.params is view.params and pre.tx.wire == wire:
+                return pre  # the same bytes refused mempool_full: checks 1-6 hold as they did
         try:
             tx = decode_tx(wire, chain_id=view.chain_id, params=view.params, tx_hash=tx_hash)
         except TxError as exc:
@@ -228,6 +246,9 @@ class Mempool:
         early = self._known_copy(pre.tx.hash)
         if early is not None:
             return early
+        again = self._still_refused(pre)
+        if again is not None:
+            return again
         view = self._view()
         if view.params is not pre.params:  # a block changed the chain params meanwhile
             try:
@@ -235,6 +256,16 @@ class Mempool:
             except TxError as exc:
                 return CheckResult(exc.code, exc.log, None)
         return self._admit(pre, sig_ok or pre.verified, view)
+
+    def _still_refused(self, pre: Decoded) -> CheckResult | None:
+        """The mempool_full answer given to these bytes, when nothing checks 7-11 read has
+        changed since: no tx became pending or left, no block committed (`update` is called
+        for each, before the next admission), so the same checks would end the same way.
+        A client re-offering a refused tx until there is room costs no state read then."""
+        kept = self._retry.get(pre.tx.hash)
+        if kept is not None and kept.epoch == self._epoch and kept.decoded is pre:
+            return kept.answer
+        return None
 
     def _known_copy(self, tx_hash: bytes) -> CheckResult | None:
         pending = self._by_hash.get(tx_hash)
@@ -283,6 +314,7 @@ class Mempool:
         self._by_hash[tx.hash] = tx
         self._admitted[tx.hash] = self._blocks
         self._bytes += len(tx.wire)
+        self._epoch += 1
         self._recount(s)
         return res
 
@@ -290,15 +322,18 @@ class Mempool:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
         that a client offering the same bytes again (what a client does with mempool_full)
         skips decoding and the signature check (`prepare` returns it). Checks 7-11 run again
-        on every offer: only what depends on the bytes alone is skipped."""
+        on the next offer unless nothing they read has changed since (`_still_refused`)."""
+        res = CheckResult(Code.MEMPOOL_FULL, log, tx)
         cap = self.limits.retry_cache
         if cap:
-            self._keep_for_retry(tx, view, cap)
-        return CheckResult(Code.MEMPOOL_FULL, log, tx)
+            self._keep_for_retry(tx, view, cap, res)
+        return res
 
-    def _keep_for_retry(self, tx: Tx, view: AdmissionView, cap: int) -> None:
+    def _keep_for_retry(self, tx: Tx, view: AdmissionView, cap: int, res: CheckResult) -> None:
         retry = self._retry
-        retry[tx.hash] = Decoded(tx, view.params, True)
+        kept = retry.get(tx.hash)
+        pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
+        retry[tx.hash] = _Refused(pre or Decoded(tx, view.params, True), self._epoch, res)
         retry.move_to_end(tx.hash)
         while len(retry) > cap:
             retry.popitem(last=False)
@@ -359,6 +394,7 @@ class Mempool:
         del self._by_hash[tx.hash]
         del self._admitted[tx.hash]
         self._bytes -= len(tx.wire)
+        self._epoch += 1
 
     def _expire(self, dropped: list[Tx]) -> None:
         """Evict the transactions behind a nonce gap admitted `future_lifetime_blocks` or more
@@ -394,6 +430,7 @@ class Mempool:
         dropped: list[Tx] = []
         committed = self._committed
         self._blocks += 1
+        self._epoch += 1  # the committed state changed: every kept answer is stale
         for wire in block_txs:
             h = sha256(wire)
             committed.add(h)
