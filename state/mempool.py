@@ -36,7 +36,7 @@ class (the simulator offers it generated transactions over a simulated network).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -83,6 +83,7 @@ class MempoolLimits:
     committed_cache: int = 50_000  # hashes of recently committed txs (late gossip copies)
     future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
     retry_cache: int = 10_000  # decoded txs refused mempool_full, for a client's re-offer
+    backlog_blocks: int = 2  # pending txs beyond this many recent blocks' worth: mempool_full
 
     def __post_init__(self) -> None:
         if (
@@ -92,10 +93,21 @@ class MempoolLimits:
             or self.committed_cache < 1
         ):
             raise ValueError("mempool limits must be >= 1")
-        if self.max_future_txs < 0 or self.max_future_per_sender < 0 or self.retry_cache < 0:
-            raise ValueError("mempool future-transaction limits and retry_cache must be >= 0")
+        if (
+            self.max_future_txs < 0
+            or self.max_future_per_sender < 0
+            or self.retry_cache < 0
+            or self.backlog_blocks < 0
+        ):
+            raise ValueError(
+                "mempool future-transaction limits, retry_cache and backlog_blocks must be >= 0"
+            )
         if self.future_lifetime_blocks < 1:
             raise ValueError("mempool future_lifetime_blocks must be >= 1")
+
+
+#: the committed blocks whose sizes bound the backlog (`MempoolLimits.backlog_blocks`)
+RECENT_BLOCKS = 16
 
 
 class _Sender:
@@ -135,6 +147,8 @@ class Mempool:
         #: bumped by every change of the pending set and by every committed block: while it
         #: holds, every answer of checks 7-11 holds too (see _still_refused)
         self._epoch = 0
+        self._recent: deque[int] = deque(maxlen=RECENT_BLOCKS)  # txs of the last blocks
+        self._backlog = 0  # backlog_blocks times their mean (see backlog_cap)
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
 
@@ -292,6 +306,14 @@ class Mempool:
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
             return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view)
+        backlog = self.backlog_cap(view.params)
+        if len(self._by_hash) >= backlog:
+            return self._refuse_full(
+                f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of the "
+                f"last {RECENT_BLOCKS} blocks, or max_block_txs",
+                tx,
+                view,
+            )
         if self._bytes + len(tx.wire) > lim.max_bytes:
             return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view)
         s = self._senders.get(tx.sender)
@@ -317,6 +339,17 @@ class Mempool:
         self._epoch += 1
         self._recount(s)
         return res
+
+    def backlog_cap(self, params: ChainParams) -> int:
+        """The pending txs check 11 allows besides `max_txs`: `backlog_blocks` times the
+        mean of the last RECENT_BLOCKS committed blocks (the block being agreed on stays
+        pending until it commits, so 2 holds it and the next one), never less than one block
+        of max_block_txs (a burst on an idle chain still fills a block). Beyond it a tx only
+        waits longer, while admitting it costs every node CPU now: under overload, the CPU
+        the chain needs to commit (a backlog of 10,000 per node cost 20 % of the commits)."""
+        if not self.limits.backlog_blocks:
+            return self.limits.max_txs
+        return max(params.max_block_txs, self._backlog)
 
     def _refuse_full(self, log: str, tx: Tx, view: AdmissionView) -> CheckResult:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
@@ -431,6 +464,11 @@ class Mempool:
         committed = self._committed
         self._blocks += 1
         self._epoch += 1  # the committed state changed: every kept answer is stale
+        if not isinstance(block_txs, list | tuple):
+            block_txs = list(block_txs)
+        recent = self._recent
+        recent.append(len(block_txs))
+        self._backlog = self.limits.backlog_blocks * sum(recent) // len(recent)
         for wire in block_txs:
             h = sha256(wire)
             committed.add(h)
