@@ -30,6 +30,11 @@ never filled would pin its transactions (and their slots) forever, so a transact
 behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the count is of
 `update` calls (committed blocks this mempool saw), so no clock is read.
 
+Backlog. Check 11 also bounds the pending txs by `backlog_blocks` times the mean size of the
+last committed blocks (never below max_block_txs): more only waits longer, and under overload
+each node's mempool fills with its own clients' txs, so N nodes queue N times the bound while
+admitting it takes the CPU the chain needs to commit (`backlog_cap`).
+
 Pure: no I/O, no clock, no threads. The node's event loop and the simulator drive the same
 class (the simulator offers it generated transactions over a simulated network).
 """
