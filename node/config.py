@@ -441,7 +441,7 @@ class MempoolConfig(_Section):
     backlog_blocks: int = Field(
         _MEMPOOL.backlog_blocks,
         ge=0,
-        le=1_000,
+        le=10_000,
         description="pending txs are also bounded by this many times the largest of the last "
         "16 committed blocks, never below the chain's max_block_txs (beyond it a tx only waits "
         "longer, and admitting it costs every node CPU the chain needs to commit); 0: max_txs "
