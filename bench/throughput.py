@@ -204,11 +204,16 @@ async def _submit(
     committed: Any,
     out_q: mp.Queue,
     retry_full: bool = False,
+    measure_from: float = 0.0,
+    min_batch: int = 1,
 ) -> None:
     """Open-loop (or closed-loop saturating) submission; reports per-tx outcomes on out_q.
     `committed[k]` is the observer's count of committed txs that went to node k. With
     `retry_full`, a mempool_full refusal puts its transaction back at the head of its node's
-    queue (offered again like a client would; it still counts towards the rate)."""
+    queue (offered again like a client would; it still counts towards the rate). Offers
+    (first ones and re-offers) sent from `measure_from` on are counted, with the RPC requests
+    that carried them. Open loop sends a node a request once `min_batch` txs are due (1:
+    whatever is due, every 5 ms)."""
     n = len(urls)
     queues: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
     for item in work:
@@ -218,6 +223,8 @@ async def _submit(
     retry: list[list[tuple[int, int, bytes]]] = [[] for _ in range(n)]
     full_retried = 0
     skipped = 0
+    offers = 0  # broadcast_tx calls sent from measure_from on
+    requests = 0  # the RPC batches that carried them
     admitted = [0] * n  # code 0 answers per node
     pending_calls = [0] * n  # txs in RPC calls not answered yet
     conn = aiohttp.TCPConnector(limit=64)
@@ -230,8 +237,11 @@ async def _submit(
         inflight: set[asyncio.Task[None]] = set()
 
         async def send(node: int, items: list[tuple[int, int, bytes]]) -> None:
-            nonlocal full_retried
+            nonlocal full_retried, offers, requests
             ts = time.time()
+            if ts >= measure_from:
+                offers += len(items)
+                requests += 1
             calls = [("broadcast_tx", {"tx": w.hex(), "mode": "sync"}) for _, _, w in items]
             try:
                 res = await rpc_batch(session, urls[node], calls)
@@ -279,7 +289,7 @@ async def _submit(
                     continue
             else:
                 due = int((time.time() - t0) * rate) - submitted
-                if due <= 0:
+                if due < min_batch:
                     await asyncio.sleep(0.005)
                     continue
                 take = min(RPC_BATCH, due)
@@ -300,7 +310,7 @@ async def _submit(
     gave_up = time.time()
     for items in retry:
         sent.extend((sha256(w).hex(), gave_up, int(Code.MEMPOOL_FULL), i, nc) for i, nc, w in items)
-    out_q.put((sent, skipped, full_retried))
+    out_q.put((sent, skipped, full_retried, offers, requests))
 
 
 # -------------------------------------------------------------------------------- observing
@@ -375,6 +385,14 @@ def verify_per_core(seconds: float = 2.0) -> float:
             verify(s.public_key, msg, sig)
         n += 200
     return n / (time.perf_counter() - t0)
+
+
+def min_batch(rate: float | None, wait_ms: float) -> int:
+    """Open loop: the txs due before a request goes out, at most RPC_BATCH, so that a request
+    waits at most about `wait_ms` (0: every 5 ms, whatever is due)."""
+    if rate is None:
+        return 1
+    return max(1, min(RPC_BATCH, int(rate * wait_ms / 1000)))
 
 
 def config_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -479,9 +497,12 @@ async def _run(
                 committed,
                 q,
                 args.retry_full,
+                start_at + args.warmup,
+                min_batch(args.rate, args.batch_wait_ms or 0),
             ),
         )
         proc.start()
+        sub_pid = proc.pid or 0
         seen: dict[str, float] = {}
         blocks: list[tuple[int, float, int, str]] = []
         t_end = start_at + args.warmup + args.seconds
@@ -493,9 +514,9 @@ async def _run(
             """True once every admitted tx is committed, or the drain ran out."""
             now = time.time()
             if not cpu0 and now >= w0:
-                cpu0.extend(cpu_seconds(pid) for pid in pids)
+                cpu0.extend(cpu_seconds(pid) for pid in [*pids, sub_pid])
             if "cpu1" not in box and now >= t_end:
-                box["cpu1"] = [cpu_seconds(pid) for pid in pids]
+                box["cpu1"] = [cpu_seconds(pid) for pid in [*pids, sub_pid]]
             if box["out"] is None:
                 try:
                     box["out"] = q.get_nowait()
@@ -513,10 +534,13 @@ async def _run(
         last_h = await observe(
             session, urls[0], stop, seen, blocks, start_height, node_of, committed
         )
-        sent, skipped, full_retried = box["out"]
+        sent, skipped, full_retried, offers, requests = box["out"]
         proc.join(timeout=30)
         rss = [peak_rss_mb(pid) for pid in pids]
-        cpu1 = box.get("cpu1") or [cpu_seconds(pid) for pid in pids]
+        # the submitter has exited by now: without a reading at t_end its CPU is unknown
+        cpu1 = box.get("cpu1") or [*(cpu_seconds(pid) for pid in pids), None]
+    sub0 = cpu0.pop() if cpu0 else None
+    sub1 = cpu1.pop()
 
     w1 = t_end
     accepted = {h: ts for h, ts, c, _, _ in sent if c == 0}
@@ -578,6 +602,23 @@ async def _run(
             if in_window and None not in cpu_pct
             else None
         ),
+        # the submitting process shares the machine's cores: its CPU per broadcast_tx call
+        # (first offers and re-offers of mempool_full refusals) over the window
+        "offers": offers,
+        "offers_per_request": round(offers / requests, 1) if requests else None,
+        "submitter_cpu_pct": round((sub1 - sub0) / args.seconds * 100, 1)
+        if sub0 is not None and sub1 is not None
+        else None,
+        "submitter_cpu_us_per_offer": round((sub1 - sub0) / offers * 1e6, 1)
+        if sub0 is not None and sub1 is not None and offers
+        else None,
+        # nodes and submitter together per committed tx: on a CPU-bound machine committed/max
+        # under overload is about the saturating figure of this over the overloaded one
+        "machine_cpu_us_per_tx": round(
+            ((sum(cpu_pct) / 100 * args.seconds) + (sub1 - sub0)) / len(in_window) * 1e6
+        )
+        if in_window and None not in cpu_pct and sub0 is not None and sub1 is not None
+        else None,
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),
@@ -614,7 +655,14 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
     print_table(sat)
     rate = round(sat["committed_tps"] * args.overload, 1)
     print(f"[overload] saturating {sat['committed_tps']} tx/s; offering {rate} tx/s", flush=True)
-    over = run(argparse.Namespace(**{**vars(args), "rate": rate, "retry_full": True}))
+    # requests as full as the saturating phase's (25-100 txs, ~93 on average), not the few
+    # txs due every 5 ms: the two phases then differ in the rate offered only
+    wait = 1000 * RPC_BATCH / rate if args.batch_wait_ms is None and rate else args.batch_wait_ms
+    over = run(
+        argparse.Namespace(
+            **{**vars(args), "rate": rate, "retry_full": True, "batch_wait_ms": wait or 0}
+        )
+    )
     return {
         **over,
         "saturating": sat,
@@ -675,6 +723,14 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="the chain's max_block_txs in the bench genesis (default: the chain's default)",
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=None,
+        help="open loop: wait until this many ms of txs (at most a full batch of 100) are due "
+        "before a request (0, the default: every 5 ms, whatever is due; --overload's open "
+        "loop defaults to full batches of 100, as its saturating phase sends)",
     )
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--plot", default=None)

@@ -69,6 +69,13 @@ def print_table(r: dict[str, Any]) -> None:
     t.add_row("peak_rss_mb", ", ".join(str(x) for x in r["peak_rss_mb"]))
     t.add_row("node_cpu_pct", ", ".join(str(x) for x in r["node_cpu_pct"]))
     t.add_row("node_cpu_us_per_tx", str(r["node_cpu_us_per_tx"]))
+    t.add_row(
+        "submitter",
+        f"{r.get('submitter_cpu_pct')} % CPU, {r.get('offers')} offers "
+        f"({r.get('offers_per_request')} a request), "
+        f"{r.get('submitter_cpu_us_per_offer')} us per offer; nodes and submitter "
+        f"{r.get('machine_cpu_us_per_tx')} us per committed tx",
+    )
     Console().print(t)
 
 

@@ -435,7 +435,17 @@ class MempoolConfig(_Section):
         ge=0,
         le=10_000_000,
         description="decoded txs refused mempool_full, so a client's re-offer of the same bytes "
-        "skips decoding and the signature check (checks 7-11 run again); 0 keeps none",
+        "skips decoding and the signature check (checks 7-11 run again once anything they read "
+        "changed); 0 keeps none",
+    )
+    backlog_blocks: int = Field(
+        _MEMPOOL.backlog_blocks,
+        ge=0,
+        le=10_000,
+        description="pending txs are also bounded by this many times the largest of the last "
+        "16 committed blocks, never below the chain's max_block_txs (beyond it a tx only waits "
+        "longer, and admitting it costs every node CPU the chain needs to commit); 0: max_txs "
+        "only",
     )
     propose_max_txs: int = Field(
         PROPOSE_MAX_TXS_NO_CAP,
@@ -458,6 +468,7 @@ class MempoolConfig(_Section):
             committed_cache=self.committed_cache,
             future_lifetime_blocks=self.future_lifetime_blocks,
             retry_cache=self.retry_cache,
+            backlog_blocks=self.backlog_blocks,
         )
 
 

@@ -30,13 +30,18 @@ never filled would pin its transactions (and their slots) forever, so a transact
 behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the count is of
 `update` calls (committed blocks this mempool saw), so no clock is read.
 
+Backlog. Check 11 also bounds the pending txs by `backlog_blocks` times the mean size of the
+last committed blocks (never below max_block_txs): more only waits longer, and under overload
+each node's mempool fills with its own clients' txs, so N nodes queue N times the bound while
+admitting it takes the CPU the chain needs to commit (`backlog_cap`).
+
 Pure: no I/O, no clock, no threads. The node's event loop and the simulator drive the same
 class (the simulator offers it generated transactions over a simulated network).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -61,6 +66,16 @@ class Decoded:
 
 
 @dataclass(frozen=True, slots=True)
+class _Refused:
+    """A tx refused mempool_full (checks 1-10 passed), kept for its client's re-offer: the
+    decoded tx, and the answer with the mempool's epoch it was given at."""
+
+    decoded: Decoded
+    epoch: int
+    answer: CheckResult
+
+
+@dataclass(frozen=True, slots=True)
 class MempoolLimits:
     """Every bound of the mempool, with the one set of defaults: node/config.py `[mempool]`
     takes its defaults from here and converts to this with `MempoolConfig.limits()`."""
@@ -73,6 +88,7 @@ class MempoolLimits:
     committed_cache: int = 50_000  # hashes of recently committed txs (late gossip copies)
     future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
     retry_cache: int = 10_000  # decoded txs refused mempool_full, for a client's re-offer
+    backlog_blocks: int = 2  # pending txs beyond this many recent blocks' worth: mempool_full
 
     def __post_init__(self) -> None:
         if (
@@ -82,10 +98,21 @@ class MempoolLimits:
             or self.committed_cache < 1
         ):
             raise ValueError("mempool limits must be >= 1")
-        if self.max_future_txs < 0 or self.max_future_per_sender < 0 or self.retry_cache < 0:
-            raise ValueError("mempool future-transaction limits and retry_cache must be >= 0")
+        if (
+            self.max_future_txs < 0
+            or self.max_future_per_sender < 0
+            or self.retry_cache < 0
+            or self.backlog_blocks < 0
+        ):
+            raise ValueError(
+                "mempool future-transaction limits, retry_cache and backlog_blocks must be >= 0"
+            )
         if self.future_lifetime_blocks < 1:
             raise ValueError("mempool future_lifetime_blocks must be >= 1")
+
+
+#: the committed blocks whose sizes bound the backlog (`MempoolLimits.backlog_blocks`)
+RECENT_BLOCKS = 16
 
 
 class _Sender:
@@ -121,7 +148,12 @@ class Mempool:
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
         # hash -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry)
-        self._retry: OrderedDict[bytes, Decoded] = OrderedDict()
+        self._retry: OrderedDict[bytes, _Refused] = OrderedDict()
+        #: bumped by every change of the pending set and by every committed block: while it
+        #: holds, every answer of checks 7-11 holds too (see _still_refused)
+        self._epoch = 0
+        self._recent: deque[int] = deque(maxlen=RECENT_BLOCKS)  # txs of the last blocks
+        self._backlog = 0  # backlog_blocks times their mean (see backlog_cap)
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
 
@@ -200,6 +232,9 @@ class Mempool:
         if type(pre) is CheckResult:
             return pre
         assert type(pre) is Decoded
+        again = self._still_refused(pre)
+        if again is not None:
+            return again
         return self._admit(pre, pre.verified or txmod.verify_tx(pre.tx), self._view())
 
     def prepare(self, wire: bytes) -> CheckResult | Decoded:
@@ -214,8 +249,10 @@ class Mempool:
             return early
         view = self._view()
         kept = self._retry.get(tx_hash)
-        if kept is not None and kept.params is view.params and kept.tx.wire == wire:
-            return kept  # the same bytes refused mempool_full: checks 1-6 hold as they did
+        if kept is not None:
+            pre = kept.decoded
+            if pre.params is view.params and pre.tx.wire == wire:
+                return pre  # the same bytes refused mempool_full: checks 1-6 hold as they did
         try:
             tx = decode_tx(wire, chain_id=view.chain_id, params=view.params, tx_hash=tx_hash)
         except TxError as exc:
@@ -228,6 +265,9 @@ class Mempool:
         early = self._known_copy(pre.tx.hash)
         if early is not None:
             return early
+        again = self._still_refused(pre)
+        if again is not None:
+            return again
         view = self._view()
         if view.params is not pre.params:  # a block changed the chain params meanwhile
             try:
@@ -235,6 +275,16 @@ class Mempool:
             except TxError as exc:
                 return CheckResult(exc.code, exc.log, None)
         return self._admit(pre, sig_ok or pre.verified, view)
+
+    def _still_refused(self, pre: Decoded) -> CheckResult | None:
+        """The mempool_full answer given to these bytes, when nothing checks 7-11 read has
+        changed since: no tx became pending or left, no block committed (`update` is called
+        for each, before the next admission), so the same checks would end the same way.
+        A client re-offering a refused tx until there is room costs no state read then."""
+        kept = self._retry.get(pre.tx.hash)
+        if kept is not None and kept.epoch == self._epoch and kept.decoded is pre:
+            return kept.answer
+        return None
 
     def _known_copy(self, tx_hash: bytes) -> CheckResult | None:
         pending = self._by_hash.get(tx_hash)
@@ -261,6 +311,14 @@ class Mempool:
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
             return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view)
+        backlog = self.backlog_cap(view.params)
+        if len(self._by_hash) >= backlog:
+            return self._refuse_full(
+                f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of the "
+                f"last {RECENT_BLOCKS} blocks, or max_block_txs",
+                tx,
+                view,
+            )
         if self._bytes + len(tx.wire) > lim.max_bytes:
             return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view)
         s = self._senders.get(tx.sender)
@@ -283,22 +341,37 @@ class Mempool:
         self._by_hash[tx.hash] = tx
         self._admitted[tx.hash] = self._blocks
         self._bytes += len(tx.wire)
+        self._epoch += 1
         self._recount(s)
         return res
+
+    def backlog_cap(self, params: ChainParams) -> int:
+        """The pending txs check 11 allows besides `max_txs`: `backlog_blocks` times the
+        mean of the last RECENT_BLOCKS committed blocks (the block being agreed on stays
+        pending until it commits, so 2 holds it and the next one), never less than one block
+        of max_block_txs (a burst on an idle chain still fills a block). Beyond it a tx only
+        waits longer, while admitting it costs every node CPU now: under overload, the CPU
+        the chain needs to commit (a backlog of 10,000 per node cost 20 % of the commits)."""
+        if not self.limits.backlog_blocks:
+            return self.limits.max_txs
+        return max(params.max_block_txs, self._backlog)
 
     def _refuse_full(self, log: str, tx: Tx, view: AdmissionView) -> CheckResult:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
         that a client offering the same bytes again (what a client does with mempool_full)
         skips decoding and the signature check (`prepare` returns it). Checks 7-11 run again
-        on every offer: only what depends on the bytes alone is skipped."""
+        on the next offer unless nothing they read has changed since (`_still_refused`)."""
+        res = CheckResult(Code.MEMPOOL_FULL, log, tx)
         cap = self.limits.retry_cache
         if cap:
-            self._keep_for_retry(tx, view, cap)
-        return CheckResult(Code.MEMPOOL_FULL, log, tx)
+            self._keep_for_retry(tx, view, cap, res)
+        return res
 
-    def _keep_for_retry(self, tx: Tx, view: AdmissionView, cap: int) -> None:
+    def _keep_for_retry(self, tx: Tx, view: AdmissionView, cap: int, res: CheckResult) -> None:
         retry = self._retry
-        retry[tx.hash] = Decoded(tx, view.params, True)
+        kept = retry.get(tx.hash)
+        pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
+        retry[tx.hash] = _Refused(pre or Decoded(tx, view.params, True), self._epoch, res)
         retry.move_to_end(tx.hash)
         while len(retry) > cap:
             retry.popitem(last=False)
@@ -359,6 +432,7 @@ class Mempool:
         del self._by_hash[tx.hash]
         del self._admitted[tx.hash]
         self._bytes -= len(tx.wire)
+        self._epoch += 1
 
     def _expire(self, dropped: list[Tx]) -> None:
         """Evict the transactions behind a nonce gap admitted `future_lifetime_blocks` or more
@@ -394,6 +468,12 @@ class Mempool:
         dropped: list[Tx] = []
         committed = self._committed
         self._blocks += 1
+        self._epoch += 1  # the committed state changed: every kept answer is stale
+        if not isinstance(block_txs, list | tuple):
+            block_txs = list(block_txs)
+        recent = self._recent
+        recent.append(len(block_txs))
+        self._backlog = self.limits.backlog_blocks * sum(recent) // len(recent)
         for wire in block_txs:
             h = sha256(wire)
             committed.add(h)

@@ -24,6 +24,10 @@ REQUIRED = (
     "validators",
     "verify_per_core",
     "efficiency",
+    "offers",
+    "offers_per_request",
+    "submitter_cpu_us_per_offer",
+    "machine_cpu_us_per_tx",
 )
 
 
@@ -60,3 +64,17 @@ def test_throughput_smoke_run(tmp_path: Path) -> None:
     assert r["lost"] == 0
     assert r["refused"] == 0  # 200 tx/s is far below every mempool limit
     assert r["timeline"] and all("committed" in p for p in r["timeline"])
+    # every offer in the window was a first offer (no refusal to offer again)
+    assert 0 < r["offers"] <= r["accepted"]
+    assert 1 <= r["offers_per_request"] <= 100
+
+
+def test_open_loop_batches_wait_for_the_txs_due_but_never_beyond_a_full_request() -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.throughput import RPC_BATCH, min_batch
+
+    assert min_batch(None, 50) == 1  # closed loop: the window decides
+    assert min_batch(2000, 0) == 1  # whatever is due, every 5 ms
+    assert min_batch(2000, 20) == 40
+    assert min_batch(2000, 1000 * RPC_BATCH / 2000) == RPC_BATCH
+    assert min_batch(2000, 10_000) == RPC_BATCH

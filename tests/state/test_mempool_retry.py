@@ -1,5 +1,7 @@
 """The mempool's retry cache: a client re-offering the exact bytes refused mempool_full skips
-decoding and the signature check, never checks 7-11 (PROTOCOL.md section 7's order)."""
+decoding and the signature check, and checks 7-11 only while nothing they read has changed
+(no tx became pending or left, no block committed); its answers are always those of a
+mempool without the cache (PROTOCOL.md section 7's order)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from test_mempool import PARAMS, A, Acct, B, make, tx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_mempool import PARAMS, A, Acct, B, C, make, tx
 
 import state.mempool as mempool_mod
 import state.tx as txmod
+from state.crypto import sha256
 from state.errors import Code
-from state.mempool import MempoolLimits
+from state.mempool import Mempool, MempoolLimits
 from state.tx import Tx
 
 
@@ -125,3 +130,82 @@ def test_retry_cache_keeps_at_most_its_bound(work: dict[str, int], cap: int, ski
 def test_retry_cache_bound_is_validated() -> None:
     with pytest.raises(ValueError, match="retry_cache"):
         MempoolLimits(retry_cache=-1)
+
+
+def test_a_reoffer_while_nothing_changed_gets_the_same_answer_without_a_state_read() -> None:
+    mp, view = make(MempoolLimits(max_txs=1), a=100, b=100)
+    reads = {"n": 0}
+    real_account, real_result = view.account, view.tx_result
+
+    def account(addr: bytes) -> Acct:
+        reads["n"] += 1
+        return real_account(addr)
+
+    def tx_result(h: bytes) -> object | None:
+        reads["n"] += 1
+        return real_result(h)
+
+    view.account, view.tx_result = account, tx_result  # type: ignore[method-assign]
+    a0, b0 = tx(A, 0), tx(B, 0)
+    assert mp.add(a0.wire).code is Code.OK
+    first = mp.add(b0.wire)
+    assert first.code is Code.MEMPOOL_FULL
+    before = reads["n"]
+    for _ in range(3):
+        again = mp.add(b0.wire)
+        assert (again.code, again.log) == (first.code, first.log)
+    assert reads["n"] == before
+    mp.update([])  # a block committed (none of ours): the checks run again
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
+    assert reads["n"] > before
+
+
+def test_a_kept_answer_is_not_reused_after_a_pending_tx_left() -> None:
+    mp, _ = make(MempoolLimits(max_txs=1), a=100, b=100)
+    a0, b0 = tx(A, 0), tx(B, 0)
+    assert mp.add(a0.wire).code is Code.OK
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
+    assert mp.remove(a0.hash)
+    assert mp.add(b0.wire).code is Code.OK
+
+
+# every tx the differential test below offers: 3 senders, nonces 0-3, two variants each
+_POOL = [tx(s, n, amount=v) for s in (A, B, C) for n in range(4) for v in (1, 2)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.integers(0, len(_POOL) - 1)),
+            st.tuples(st.just("commit"), st.integers(1, 2)),
+            st.tuples(st.just("remove"), st.integers(0, len(_POOL) - 1)),
+        ),
+        max_size=40,
+    )
+)
+def test_kept_answers_never_differ_from_a_mempool_without_them(
+    ops: list[tuple[str, int]],
+) -> None:
+    """Differential: the same offers, blocks and removals given to a mempool with the retry
+    cache and one without (retry_cache=0) get the same answers (code and message)."""
+    limits = dict(max_txs=3, max_future_txs=1, max_future_per_sender=1)
+    cached, view = make(MempoolLimits(**limits), a=7, b=100, c=100)
+    plain = Mempool(lambda: view, MempoolLimits(**limits, retry_cache=0))
+    for op, k in ops:
+        if op == "add":
+            r1, r2 = cached.add(_POOL[k].wire), plain.add(_POOL[k].wire)
+            assert (r1.code, r1.log) == (r2.code, r2.log)
+        elif op == "remove":
+            assert cached.remove(_POOL[k].hash) == plain.remove(_POOL[k].hash)
+        else:  # a block of up to k txs reaped by the plain mempool commits
+            wires = plain.reap(k, 1 << 20)
+            for w in wires:
+                t = plain.get(sha256(w))
+                assert t is not None
+                acct = view.accounts[t.sender]
+                view.accounts[t.sender] = Acct(balance=acct.balance - t.fee, nonce=t.nonce + 1)
+                view.committed.add(t.hash)
+            cached.update(wires)
+            plain.update(wires)
+        assert [t.hash for t in cached] == [t.hash for t in plain]

@@ -1,0 +1,75 @@
+"""Check 11's backlog bound (`[mempool] backlog_blocks`): pending txs beyond about two blocks
+of what the chain commits are refused mempool_full (try later) instead of queueing for many
+seconds; never less than one block of max_block_txs, never more than max_txs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from test_mempool import PARAMS, A, B, make, tx
+
+from state.errors import Code
+from state.mempool import RECENT_BLOCKS, MempoolLimits
+
+SMALL_BLOCKS = replace(PARAMS, max_block_txs=3)
+
+
+def offer(mp, sender, nonces):  # type: ignore[no-untyped-def]
+    return [mp.add(tx(sender, n).wire).code for n in nonces]
+
+
+def test_an_idle_chain_admits_one_block_of_max_block_txs_then_refuses_mempool_full() -> None:
+    mp, view = make(MempoolLimits(max_txs=10), a=1_000)
+    view.params = SMALL_BLOCKS
+    assert offer(mp, A, range(3)) == [Code.OK] * 3
+    res = mp.add(tx(A, 3).wire)
+    assert res.code is Code.MEMPOOL_FULL
+    assert "3 transactions pending" in res.log and "max_block_txs" in res.log
+
+
+def test_the_bound_is_twice_the_mean_recent_block_within_max_txs() -> None:
+    mp, view = make(MempoolLimits(max_txs=10), a=1_000, b=1_000)
+    view.params = SMALL_BLOCKS
+    mp.update([b"x"] * 4)  # a block of 4 txs committed (none of ours): bound 8
+    assert offer(mp, A, range(8)) == [Code.OK] * 8
+    res = mp.add(tx(A, 8).wire)
+    assert res.code is Code.MEMPOOL_FULL and res.log.startswith("8 transactions pending")
+    mp.update([b"x"] * 8)  # twice 6 (the mean of 4 and 8) = 12, but max_txs is 10
+    assert offer(mp, A, (8, 9)) == [Code.OK] * 2
+    res = mp.add(tx(A, 10).wire)
+    assert res.code is Code.MEMPOOL_FULL and res.log == "10 transactions pending"
+
+
+def test_the_bound_follows_the_last_blocks_only() -> None:
+    mp, view = make(MempoolLimits(max_txs=100), a=1_000)
+    view.params = SMALL_BLOCKS
+    for _ in range(RECENT_BLOCKS):
+        mp.update([b"x"] * 5)
+    assert mp.backlog_cap(view.params) == 10
+    for _ in range(RECENT_BLOCKS // 2):
+        mp.update([])
+    assert mp.backlog_cap(view.params) == 5  # half the window is empty blocks
+    for _ in range(RECENT_BLOCKS // 2):
+        mp.update([])
+    assert mp.backlog_cap(view.params) == 3  # only empty blocks left: one max block
+
+
+def test_backlog_blocks_0_bounds_by_max_txs_only() -> None:
+    mp, view = make(MempoolLimits(max_txs=5, backlog_blocks=0), a=1_000)
+    view.params = SMALL_BLOCKS
+    assert offer(mp, A, range(5)) == [Code.OK] * 5
+    assert mp.add(tx(A, 5).wire).code is Code.MEMPOOL_FULL
+
+
+def test_a_tx_failing_an_earlier_check_is_refused_for_that_not_for_the_backlog() -> None:
+    mp, view = make(MempoolLimits(max_txs=10), a=1_000, b=1)
+    view.params = SMALL_BLOCKS
+    assert offer(mp, A, range(3)) == [Code.OK] * 3
+    assert mp.add(tx(B, 0).wire).code is Code.INSUFFICIENT_FUNDS  # check 10 before 11
+    assert mp.add(tx(A, 64).wire).code is Code.BAD_NONCE
+
+
+def test_backlog_blocks_is_validated() -> None:
+    with pytest.raises(ValueError, match="backlog_blocks"):
+        MempoolLimits(backlog_blocks=-1)
