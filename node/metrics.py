@@ -262,6 +262,11 @@ class NodeCollector(Collector):
                      mp.size_bytes)  # fmt: skip
         yield _gauge("huzhu_mempool_max_txs", "The mempool's capacity in transactions.",
                      mp.limits.max_txs)  # fmt: skip
+        yield _gauge(
+            "huzhu_mempool_backlog_cap_txs",
+            "The pending transactions check 11 allows now: max_txs, or less by backlog_blocks.",
+            min(mp.limits.max_txs, mp.backlog_cap(self.node.chain.params)),
+        )
         fam = CounterMetricFamily(
             "huzhu_mempool_refused_txs",
             "Transactions the mempool refused, by error name (PROTOCOL.md error names).",

@@ -39,6 +39,7 @@ FAMILIES = (
     "huzhu_mempool_size",
     "huzhu_mempool_size_bytes",
     "huzhu_mempool_max_txs",
+    "huzhu_mempool_backlog_cap_txs",
     "huzhu_mempool_refused_txs",
     "huzhu_p2p_peers",
     "huzhu_p2p_message_send_bytes",
@@ -112,6 +113,10 @@ async def test_every_metric_is_present_and_moves(node: Node) -> None:
     assert not missing, f"absent from the scrape: {missing}"
     assert v(before, "huzhu_pool_balance", pool="medical") >= 0
     assert v(before, "huzhu_mempool_max_txs") == node.mempool.limits.max_txs
+    # an idle chain's bound is one block of max_block_txs (below the default max_txs)
+    cap = node.mempool.backlog_cap(node.chain.params)
+    assert v(before, "huzhu_mempool_backlog_cap_txs") == min(node.mempool.limits.max_txs, cap)
+    assert cap == node.chain.params.max_block_txs
 
     # a refusal by name, a committed transfer, RPC calls of a known and an unknown method
     assert (await node.service.broadcast_tx(b"\x01\x02", "sync"))["code"] != 0
