@@ -296,6 +296,7 @@ class TxGossipPolicy:
         for h in [h for h in self._held if h in hashes]:  # oldest first
             wire, _ = self._held.pop(h)
             if h not in self._pending:
+                self.mark_seen(peer_id, h)  # not back to it if it returns at once
                 self._enqueue(h, wire, RELAY, due)
 
     def held(self) -> int:
