@@ -100,6 +100,7 @@ class Node:
         self._stopping = False
         self._started = False
         self._allowed: frozenset[bytes] = frozenset()
+        self._validator_ids: frozenset[bytes] = frozenset()  # the tx gossip's mesh
         self._last_block: Block | None = None  # the latest committed block, decoded
         self._gc = GcClock()
         self.store: LevelDBStore | None = None
@@ -250,6 +251,7 @@ class Node:
             relay_delay_ms=cfg.p2p.gossip_relay_delay_ms,
             relay_fanout=cfg.p2p.gossip_relay_fanout,
             self_id=self.node_id,
+            mesh=self._in_mesh,
         )
         self.gossip = TxGossip(self.p2p, policy, TXS)
         self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)
@@ -541,6 +543,15 @@ class Node:
         keys.update(c.consensus_key for c in self.chain.view().candidates())
         keys.update(self.config.p2p.observer_ids())
         self._allowed = frozenset(keys)
+        view = self.chain.view()
+        self._validator_ids = frozenset(
+            v.consensus_key for v in self.chain.validators(view.height + 1)
+        )
+
+    def _in_mesh(self, peer_id: bytes) -> bool:
+        """Tx gossip does not relay a validator's txs: validators dial each other in a full
+        mesh, so they already reached every other one (state/txgossip.py, the mesh)."""
+        return peer_id in self._validator_ids
 
     def _is_allowed(self, node_id: bytes) -> bool:
         return node_id in self._allowed
@@ -549,6 +560,8 @@ class Node:
         if self._stopping or self._halted:
             return
         log.info("peer %s %s", "up" if up else "down", peer_id.hex()[:16])
+        if not up:
+            self.gossip.peer_down(peer_id)
         self._step("peer change", lambda: self.replica.on_peer(peer_id, up, now_ms()))
 
     def _on_message(self, peer_id: bytes, channel: int, payload: bytes) -> Awaitable[None] | None:

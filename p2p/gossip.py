@@ -48,6 +48,8 @@ class Policy(Protocol):
 
     def remove(self, hashes: Iterable[bytes]) -> None: ...
 
+    def peer_down(self, peer_id: bytes, now_ms: int) -> None: ...
+
     def receive(
         self, peer_id: bytes, payload: bytes, admit: Callable[[bytes], Any], now_ms: int
     ) -> list[Any]: ...
@@ -90,6 +92,11 @@ class TxGossip:
 
     def remove(self, hashes: Iterable[bytes]) -> None:
         self.policy.remove(hashes)
+
+    def peer_down(self, peer_id: bytes) -> None:
+        """A peer's link went down: it starts over when it comes back, and the txs held
+        because it sent them are relayed (see `TxGossipPolicy.peer_down`)."""
+        self.policy.peer_down(peer_id, self._clock())
 
     def receive(self, peer_id: bytes, payload: bytes, admit: Callable[[bytes], Any]) -> list[Any]:
         """A peer's batch through the policy (which raises its PeerFault on garbage)."""

@@ -38,6 +38,19 @@ later, even if a target leaves (its cursor has moved on): in a sparse mesh where
 has more unseen peers than the fanout, reaching them is likely (other relayers pick other
 peers), not certain; validators dial a full mesh, where the origin reaches all of them.
 
+The mesh. With `mesh` set (the node: "is this peer a validator?"), a tx from a peer of the
+mesh is not relayed but held: validators dial each other in a full mesh, so such a tx
+already reached every other one from its origin, and relaying it only made it arrive again
+(at 21 validators with a backlog older than the relay delay: 3 copies per tx per node where
+1 does). A tx from a peer outside the mesh (an observer) enters it here: it goes to every
+peer at the next flush, as a client's. A held tx is relayed after all (relay lane, fanout)
+once its sender's link goes down (:meth:`peer_down`, or a flush without it): a crashed or
+cut-off origin may have reached only some peers. A peer whose link comes back starts over,
+so a validator partitioned when a tx was first sent receives it from its origin when the
+partition heals, or, if the origin went away meanwhile, from the relays of those that held
+it. None (the simulator, whose links lose messages without going down) relays every
+peer's txs.
+
 Batch wire format (P2P channel 2): canonical msgpack of a non-empty list of bin, each one
 tx's wire bytes. :func:`decode_batch` is strict and raises only :class:`PeerFault`.
 """
@@ -177,6 +190,7 @@ class TxGossipPolicy:
         relay_delay_ms: int = 0,
         relay_fanout: int | None = None,
         self_id: bytes = b"",
+        mesh: Callable[[bytes], bool] | None = None,
     ) -> None:
         if relay_delay_ms < 0:
             raise ValueError("relay_delay_ms must be >= 0")
@@ -186,6 +200,10 @@ class TxGossipPolicy:
         self.relay_delay_ms = relay_delay_ms
         self.relay_fanout = relay_fanout
         self.self_id = self_id  # salts the ranks so relayers of one tx pick different peers
+        self.mesh = mesh  # peers whose txs reached the whole mesh from them: held, not relayed
+        # held txs (from mesh peers): hash -> (wire, sender), and each sender's hashes
+        self._held: dict[bytes, tuple[bytes, bytes]] = {}
+        self._held_by: dict[bytes, set[bytes]] = {}
         # relay-lane hash -> (peer-set epoch, its targets); dropped with the pending tx
         self._targets: dict[bytes, tuple[int, frozenset[bytes]]] = {}
         self._peer_set: frozenset[bytes] = frozenset()
@@ -218,31 +236,82 @@ class TxGossipPolicy:
 
         Call it for every tx the mempool accepted and also for txs a peer sent that we
         already had, so that peer is not sent them back. A tx from a peer goes to the relay
-        lane (forwarded after relay_delay_ms), one of our own to the own lane (next flush).
+        lane (forwarded after relay_delay_ms), one of our own to the own lane (next flush);
+        with `mesh`, a mesh peer's is held and another peer's goes to the own lane.
         A tx that does not fit a batch alone is never forwarded (False).
         """
         if from_peer is not None:
             self.mark_seen(from_peer, tx_hash)
             if self.relay_fanout == 0:
                 return False  # never relayed: nothing to queue
+            if self.mesh is not None:
+                if self.mesh(from_peer):
+                    return self._hold(tx_hash, wire, from_peer)
+                from_peer = None  # it enters the mesh here: to every peer, as a client's
         if tx_hash in self._pending or not self.fits(wire):
             return False
+        if from_peer is None:
+            self._enqueue(tx_hash, wire, OWN, 0)
+        else:
+            self._enqueue(tx_hash, wire, RELAY, now_ms + self.relay_delay_ms)
+        return True
+
+    def _enqueue(self, tx_hash: bytes, wire: bytes, lane: int, due: int) -> None:
         seq = self._next_seq
         self._next_seq += 1
-        lane = OWN if from_peer is None else RELAY
-        due = 0 if lane == OWN else now_ms + self.relay_delay_ms
         self._pending[tx_hash] = (seq, wire, lane)
         self._lanes[lane].order.append((seq, tx_hash, due))
         while len(self._pending) > self.limits.pending_txs:
             self._evict_oldest()
+
+    def _hold(self, tx_hash: bytes, wire: bytes, sender: bytes) -> bool:
+        """Keep a mesh peer's tx, to relay it if that peer's link goes down."""
+        if tx_hash in self._held or tx_hash in self._pending or not self.fits(wire):
+            return False
+        self._held[tx_hash] = (wire, sender)
+        self._held_by.setdefault(sender, set()).add(tx_hash)
+        if len(self._held) > self.limits.pending_txs:  # the oldest goes, as in the lanes
+            old = next(iter(self._held))
+            self._unhold(old)
         return True
+
+    def _unhold(self, tx_hash: bytes) -> tuple[bytes, bytes] | None:
+        held = self._held.pop(tx_hash, None)
+        if held is not None:
+            mine = self._held_by.get(held[1])
+            if mine is not None:
+                mine.discard(tx_hash)
+                if not mine:
+                    del self._held_by[held[1]]
+        return held
+
+    def peer_down(self, peer_id: bytes, now_ms: int) -> None:
+        """A peer's link went down: forget what it was offered (it starts over when it comes
+        back) and queue for relay the txs held because it sent them."""
+        self._peers.pop(peer_id, None)
+        hashes = self._held_by.pop(peer_id, None)
+        if not hashes:
+            return
+        due = now_ms + self.relay_delay_ms
+        for h in [h for h in self._held if h in hashes]:  # oldest first
+            wire, _ = self._held.pop(h)
+            if h not in self._pending:
+                self.mark_seen(peer_id, h)  # not back to it if it returns at once
+                self._enqueue(h, wire, RELAY, due)
+
+    def held(self) -> int:
+        """Mesh peers' txs kept in case their sender's link goes down."""
+        return len(self._held)
 
     def remove(self, hashes: Iterable[bytes]) -> None:
         """Stop forwarding txs (committed, or evicted from the mempool)."""
         targets = self._targets
+        held = self._held
         for h in hashes:
             self._pending.pop(h, None)
             targets.pop(h, None)
+            if held:
+                self._unhold(h)
         self._compact()
 
     def receive(
@@ -314,6 +383,8 @@ class TxGossipPolicy:
         alive = frozenset(peers)
         for pid in [p for p in self._peers if p not in alive]:
             del self._peers[pid]
+        for pid in [p for p in self._held_by if p not in alive]:
+            self.peer_down(pid, now_ms)
         if alive != self._peer_set:
             self._peer_set = alive
             self._epoch += 1  # relay targets are chosen again among the new set

@@ -85,6 +85,27 @@ def test_relay_delay_runs_on_the_driver_clock() -> None:
     assert g.flush() == 1 and t.to(B) == [w]
 
 
+def test_a_peer_that_goes_down_and_back_between_flushes_is_offered_its_txs_again() -> None:
+    t, clock = FakeTransport(A, B), Clock()
+    policy = TxGossipPolicy(
+        GossipLimits.of(limits()), relay_delay_ms=1_500, mesh={A, B}.__contains__
+    )
+    g = TxGossip(t, policy, clock=clock)
+    mine, theirs = tx(1), tx(2)
+    g.add(*mine)
+    g.add(*theirs, from_peer=A)  # a mesh peer's: held, not relayed
+    assert g.flush() == 2 and t.to(B) == [mine[1]]
+    g.peer_down(B)  # B's link dropped and came back before the next flush
+    assert g.flush() == 1 and t.to(B) == [mine[1], mine[1]]
+    g.peer_down(A)  # and A's: its held tx is relayed, after the delay on the driver clock
+    assert g.flush() == 1 and t.to(A) == [mine[1], mine[1]]
+    clock.ms += 1_499
+    assert g.flush() == 0
+    clock.ms += 1
+    assert g.flush() == 1 and t.to(B) == [mine[1], mine[1], theirs[1]]
+    assert theirs[1] not in t.to(A)  # not back to its sender
+
+
 def test_full_queue_retries_next_flush() -> None:
     t = FakeTransport(A)
     g = gossip(t)

@@ -137,11 +137,25 @@ def test_a_target_that_returns_is_served_and_passed_over_peers_are_not() -> None
 class Net:
     """n nodes each with a policy and a mempool; `links` are undirected and may go down."""
 
-    def __init__(self, n: int, links: set[frozenset[int]], fanout: int | None) -> None:
+    def __init__(
+        self,
+        n: int,
+        links: set[frozenset[int]],
+        fanout: int | None,
+        mesh: set[int] | None = None,
+        delay_ms: int = 0,
+    ) -> None:
+        """`mesh`: the nodes each policy treats as the full mesh (validators); None: none."""
         self.ids = [hashlib.sha256(bytes([i])).digest() for i in range(n)]
         self.index = {pid: i for i, pid in enumerate(self.ids)}
         self.links = links
-        self.pools = [TxGossipPolicy(LIM, relay_fanout=fanout, self_id=pid) for pid in self.ids]
+        members = None if mesh is None else frozenset(self.ids[i] for i in mesh).__contains__
+        self.pools = [
+            TxGossipPolicy(
+                LIM, relay_fanout=fanout, self_id=pid, mesh=members, relay_delay_ms=delay_ms
+            )
+            for pid in self.ids
+        ]
         self.mempools = [Mempool() for _ in range(n)]
 
     def client_tx(self, node: int, wire: bytes) -> None:
@@ -202,10 +216,10 @@ def test_a_healed_partition_delivers_what_each_side_had(n: int, fanout: int) -> 
     assert net.reached(left) == n and net.reached(right) == n
 
 
-def copies_per_tx_per_node(n: int, fanout: int | None) -> list[float]:
+def copies_per_tx_per_node(n: int, fanout: int | None, mesh: set[int] | None = None) -> list[float]:
     """Copies each node admits per tx (its own client copy counts one) in a full mesh, in
     the worst case: every tx still pending when its relay is due (delay 0)."""
-    net = Net(n, full_mesh(n), fanout)
+    net = Net(n, full_mesh(n), fanout, mesh)
     wires = [wire_of(i) for i in range(10 * n)]
     for k, w in enumerate(wires):
         net.client_tx(k % n, w)
