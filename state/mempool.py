@@ -88,7 +88,7 @@ class MempoolLimits:
     committed_cache: int = 50_000  # hashes of recently committed txs (late gossip copies)
     future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
     retry_cache: int = 10_000  # decoded txs refused mempool_full, for a client's re-offer
-    backlog_blocks: int = 2  # pending txs beyond this many recent blocks' worth: mempool_full
+    backlog_blocks: int = 3  # pending txs beyond this many recent blocks' worth: mempool_full
 
     def __post_init__(self) -> None:
         if (
