@@ -37,10 +37,11 @@ CLAIM_STATUS_CODE: dict[str, int] = {s: i for i, s in enumerate(CLAIM_STATUSES)}
 _T = TypeVar("_T")
 
 
-def _slot_init(cls: type[_T]) -> type[_T]:
+def slot_init(cls: type[_T]) -> type[_T]:
     """Give a frozen slotted dataclass an `__init__` that stores through its slots'
     descriptors: the frozen one calls object.__setattr__ per field, ~60 % slower, and the hot
-    records (accounts, members, pools) are built several times per transaction. Same
+    records (accounts, members, pools; state/tx.py's Tx) are built once or more per
+    transaction. Same
     signature, defaults and frozenness; fields with a default_factory are refused."""
     params, body, env = [], [], {}
     for f in fields(cls):  # type: ignore[arg-type]  # a dataclass by contract
@@ -61,7 +62,7 @@ def _slot_init(cls: type[_T]) -> type[_T]:
     return cls
 
 
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Account:
     """An account; one never seen reads as balance 0, nonce 0, kyc false."""
@@ -95,7 +96,7 @@ EMPTY_ACCOUNT = Account()
 MAX_RESERVE_BPS = 10**9
 
 
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Pool:
     """A pool. `round` is its open parametric round and `liabilities` the sum of the amounts
@@ -170,7 +171,7 @@ def member_status(active_from: int, paid_through: int, left_at: int | None, h: i
     return WAITING
 
 
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Member:
     """A member record. `active_from` is joined_at + the waiting_period in force at the join

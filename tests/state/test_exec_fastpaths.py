@@ -15,6 +15,7 @@ from state.chain import _OK_TAIL, _ok_head
 from state.model import Account, Member, Pool
 from state.store import Batch, MemoryStore
 from state.tree import EMPTY_ROOT, StateTree, _decode_internal
+from state.tx import Tx
 from state.txindex import addresses, entry_key, index_batch
 
 
@@ -151,9 +152,9 @@ def test_the_shared_packer_encodes_as_packb_and_an_error_leaves_no_residue() -> 
     )
 
 
-@pytest.mark.parametrize("cls", [Account, Member, Pool])
+@pytest.mark.parametrize("cls", [Account, Member, Pool, Tx])
 def test_the_hot_records_keep_their_dataclass_constructor(cls: Any) -> None:
-    """Their __init__ stores through the slots (state.model._slot_init): same signature,
+    """Their __init__ stores through the slots (state.model.slot_init): same signature,
     defaults, equality and frozenness as the dataclass's own."""
     import dataclasses
 
@@ -162,6 +163,8 @@ def test_the_hot_records_keep_their_dataclass_constructor(cls: Any) -> None:
     sample = {"balance": 7, "nonce": 3, "kyc": True, "id": "p", "name": "P", "params": None}
     sample |= {"pool": "p", "address": b"\x01" * 32, "joined_at": 1, "paid_through": 9}
     sample |= {"active_from": 2, "left_at": 5, "round": 4, "liabilities": 6}
+    sample |= {"chain_id": "c", "type": "transfer", "sender": b"\x02" * 32, "fee": 1}
+    sample |= {"payload": {"amount": 1}, "sig": b"\x03" * 64, "wire": b"w", "hash": b"h"}
     values = [sample[n] for n in names]
     by_position, by_name = cls(*values), cls(**dict(zip(names, values, strict=True)))
     assert by_position == by_name and hash(by_position) == hash(by_name)

@@ -466,8 +466,8 @@ def test_tx_is_frozen() -> None:
 
 @pytest.mark.parametrize("tx_type", TX_TYPES)
 def test_decoded_tx_is_what_the_constructor_builds(tx_type: str) -> None:
-    """decode_tx builds its Tx through the slots' setters, not Tx.__init__: the same object
-    (every field, equality, hash, repr), frozen all the same."""
+    """decode_tx builds its Tx positionally, through the __init__ state.model.slot_init gives
+    Tx: the same object as keywords build (every field, equality, hash, repr), frozen."""
     tx = build_tx(ALICE, CHAIN, tx_type, 3, 2, VALID_PAYLOADS[tx_type])
     decoded = decode_tx(tx.wire, chain_id=CHAIN, params=funded().params)
     built = Tx(**{f.name: getattr(decoded, f.name) for f in fields(Tx)})
