@@ -265,7 +265,7 @@ class NodeCollector(Collector):
         yield _gauge(
             "huzhu_mempool_backlog_cap_txs",
             "The pending transactions check 11 allows now: max_txs, or less by backlog_blocks.",
-            min(mp.limits.max_txs, mp.backlog_cap(self.node.chain.params)),
+            mp.backlog_cap(self.node.chain.params),
         )
         fam = CounterMetricFamily(
             "huzhu_mempool_refused_txs",

@@ -539,11 +539,11 @@ class Node:
         Re-read after every block (a `register_candidate` may add a key): the candidate list
         is bounded by `operators`, so this is a short prefix scan, and the transport asks
         `is_allowed` on every handshake without touching the store."""
+        view = self.chain.view()
         keys = {v.consensus_key for v in self._genesis.validators}
-        keys.update(c.consensus_key for c in self.chain.view().candidates())
+        keys.update(c.consensus_key for c in view.candidates())
         keys.update(self.config.p2p.observer_ids())
         self._allowed = frozenset(keys)
-        view = self.chain.view()
         self._validator_ids = frozenset(
             v.consensus_key for v in self.chain.validators(view.height + 1)
         )

@@ -346,15 +346,17 @@ class Mempool:
         return res
 
     def backlog_cap(self, params: ChainParams) -> int:
-        """The pending txs check 11 allows besides `max_txs`: `backlog_blocks` times the
-        mean of the last RECENT_BLOCKS committed blocks (the block being agreed on stays
-        pending until it commits, so 2 holds it and the next one), never less than one block
-        of max_block_txs (a burst on an idle chain still fills a block). Beyond it a tx only
-        waits longer, while admitting it costs every node CPU now: under overload, the CPU
-        the chain needs to commit (a backlog of 10,000 per node cost 20 % of the commits)."""
-        if not self.limits.backlog_blocks:
-            return self.limits.max_txs
-        return max(params.max_block_txs, self._backlog)
+        """The pending txs check 11 allows now (within `max_txs`): `backlog_blocks` times
+        the mean of the last RECENT_BLOCKS committed blocks (the block being agreed on stays
+        pending until it commits: 3 hold it, the next one and a late one), never less than
+        one block of max_block_txs (a burst on an idle chain still fills a block). Beyond it
+        a tx only waits longer, while admitting it costs every node CPU now: under overload,
+        the CPU the chain needs to commit (a backlog of 10,000 per node cost 20 % of the
+        commits). The metric huzhu_mempool_backlog_cap_txs shows it."""
+        lim = self.limits
+        if not lim.backlog_blocks:
+            return lim.max_txs
+        return min(lim.max_txs, max(params.max_block_txs, self._backlog))
 
     def _refuse_full(self, log: str, tx: Tx, view: AdmissionView) -> CheckResult:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
