@@ -248,8 +248,13 @@ class RpcServer:
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
         try:
-            async with asyncio.timeout(self.config.read_timeout_ms / 1000):
+            if request.content.is_eof():
+                # The whole body has arrived (a client's usual request): reading it cannot
+                # wait, so no timer (arming and cancelling one is ~5 us of a ~190 us request).
                 body = await self._read_body(request)
+            else:
+                async with asyncio.timeout(self.config.read_timeout_ms / 1000):
+                    body = await self._read_body(request)
         except TimeoutError:  # a body trickled in to hold the connection (slowloris)
             resp = web.json_response(
                 error_answer(None, RpcError(INVALID_REQUEST, "request body not received in time")),
