@@ -309,9 +309,10 @@ class Dispatcher:
             await asyncio.wait(workers, timeout=deadline - loop.time() + _BATCH_GRACE_S)
         finally:
             late = [t for t in workers if not t.done()]
-            for t in late:
-                t.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            if late:  # the usual batch has none: no gather (and its future) for nothing
+                for t in late:
+                    t.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
         for t in workers:  # a worker's own failure is a bug: let it surface, as it did
             exc = None if t.cancelled() else t.exception()
             if exc is not None:
