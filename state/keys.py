@@ -264,7 +264,10 @@ def event_return_key(collect_until: int, pool: str, round: int) -> bytes:
 #: record's encoding. Sharing it across threads is safe: `pack` runs in C under the GIL,
 #: calls no Python code for the plain values packed here, and resets itself after each call
 #: (also after an error).
-_packb: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
+_packer = msgpack.Packer(use_bin_type=True)
+_packb: Callable[[Any], bytes] = _packer.pack
+#: the bytes that start a msgpack array of n items (to join items packed one by one)
+array_header: Callable[[int], bytes] = _packer.pack_array_header
 _unpackb = msgpack.unpackb
 
 
