@@ -178,3 +178,20 @@ def test_the_hot_records_keep_their_dataclass_constructor(cls: Any) -> None:
     with pytest.raises(TypeError):
         cls(nope=1)  # an unknown field, or the required ones missing
     assert dataclasses.replace(by_position, **{names[-1]: values[-1]}) == by_position
+
+
+def test_an_account_encodes_from_its_parts_as_packing_its_map() -> None:
+    """K.encode_value joins an Account's bytes from fixed parts: the same bytes as packing
+    to_state() at every msgpack int width (fixint, uint8..uint64) and both kyc values."""
+    import msgpack
+
+    from state.model import Account
+
+    edges = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**53 - 1, 2**64 - 1]
+    for balance in edges:
+        for nonce in (0, 127, 128, 2**32, 2**53 - 1):
+            for kyc in (False, True):
+                a = Account(balance, nonce, kyc)
+                want = msgpack.packb(a.to_state(), use_bin_type=True)
+                assert K.encode_value(a) == want
+                assert K.decode_value(K.ACCOUNT + b"\x01" * 32, want) == a
