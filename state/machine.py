@@ -265,7 +265,6 @@ class BlockExecutor(TxRules, EndOfBlock):
     def finish(self, tree: Tree, root: bytes) -> tuple[bytes, Batch, dict[bytes, Any]]:
         """Encode the changed records once; the tree gives the root and its node writes."""
         changes: dict[bytes, bytes | None] = {}
-        objects: dict[bytes, Any] = {}
         base_get = self.base.get
         encode = K.encode_value
         for k, v in self.writes.items():
@@ -275,11 +274,13 @@ class BlockExecutor(TxRules, EndOfBlock):
                 changes[k] = None
             else:
                 changes[k] = encode(v)
-            objects[k] = v
         new_root, batch = tree.update(root, changes)
         # the tree's batch holds only t/ and ~t/ keys: the records join it without a copy
         batch.ops.update(changes)
-        return new_root, batch, objects
+        # the overlay itself is the decoded changes (this executor is used once): a key
+        # created and removed within the block maps to None there, which is what the chain's
+        # record cache holds for an absent key anyway
+        return new_root, batch, self.writes
 
 
 def execute_block(
