@@ -2,17 +2,16 @@
 
 Consensus asks for a block to propose (prepare), judges proposals (validate) and finally
 commits one. Executing a block of thousands of transactions is the expensive part, so both
-prepare and validate keep their Execution keyed by a hash of all the block's fields and the
-commit of the same block reuses it instead of executing again.
+prepare and validate keep their Execution with every field it depends on, and the commit of
+the same block reuses it instead of executing again.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from state import codec, txindex
+from state import txindex
 from state.chain import Chain
 from state.machine import BlockInput, EvidenceRef, Execution, InvalidBlock
 from state.model import ValidatorInfo
@@ -43,18 +42,12 @@ def as_evidence(items: Sequence[Any]) -> list[EvidenceRef]:
     ]
 
 
-def block_key(
-    height: int, time_ms: int, proposer: bytes, txs: Sequence[bytes], evidence: Sequence[Any]
-) -> bytes:
-    """A hash of every field that execution depends on (the cache key)."""
-    h = hashlib.sha256()
-    h.update(codec.encode([height, time_ms, bytes(proposer), len(txs)]))
-    for tx in txs:
-        h.update(len(tx).to_bytes(4, "big"))
-        h.update(tx)
-    for e in as_evidence(evidence):
-        h.update(codec.encode([e.validator, e.height, e.round, e.vote_type, e.id]))
-    return h.digest()
+#: the fields of a block other than its transactions that execution depends on
+_Head = tuple[int, int, bytes, tuple[EvidenceRef, ...]]
+
+
+def _head(height: int, time_ms: int, proposer: bytes, evidence: Sequence[Any]) -> _Head:
+    return (height, time_ms, bytes(proposer), tuple(as_evidence(evidence)))
 
 
 class ChainApp:
@@ -83,15 +76,27 @@ class ChainApp:
         self.known = known
         self.on_commit = on_commit
         self.max_block_bytes = max_block_bytes
-        self._cache: dict[bytes, Execution] = {}
+        # (head, execution), oldest first: found by comparing the fields, not by a hash of
+        # them (the transactions compare as the very objects the execution holds, or by a
+        # memcmp each: cheaper than hashing every byte of the block once per call)
+        self._cache: list[tuple[_Head, Execution]] = []
         #: blocks executed to the end so far (a prepare, or a validate/commit that missed the
         #: cache): a driver compares it across a call to tell real work from a cache hit
         self.executions = 0
 
-    def _remember(self, key: bytes, ex: Execution) -> None:
+    def _remember(self, head: _Head, ex: Execution) -> None:
         if len(self._cache) >= CACHE_SIZE:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = ex
+            del self._cache[0]
+        self._cache.append((head, ex))
+
+    def _cached(self, head: _Head, txs: Sequence[bytes]) -> Execution | None:
+        """The cached execution of exactly this block, None when there is none."""
+        if type(txs) is not list:
+            txs = list(txs)
+        for h, ex in reversed(self._cache):
+            if h == head and ex.txs == txs:
+                return ex
+        return None
 
     def prepare(
         self, height: int, time_ms: int, proposer: bytes, evidence: Sequence[Any]
@@ -106,7 +111,7 @@ class ChainApp:
             known=self.known,
         )
         self.executions += 1
-        self._remember(block_key(height, time_ms, proposer, ex.txs, ev), ex)
+        self._remember((height, time_ms, bytes(proposer), tuple(ev)), ex)
         return list(ex.txs), ex.state_root
 
     def validate(
@@ -119,19 +124,19 @@ class ChainApp:
         state_root: bytes,
     ) -> bool:
         """True when the block is valid and executes to `state_root`."""
-        key = block_key(height, time_ms, proposer, txs, evidence)
-        ex = self._cache.get(key)
+        head = _head(height, time_ms, proposer, evidence)
+        ex = self._cached(head, txs)
         if ex is None:
             try:
                 ex = self.chain.execute(
-                    BlockInput(height, time_ms, bytes(proposer), list(txs), as_evidence(evidence)),
+                    BlockInput(height, time_ms, head[2], list(txs), list(head[3])),
                     verified=self.verified,
                     known=self.known,
                 )
             except InvalidBlock:
                 return False
             self.executions += 1
-            self._remember(key, ex)
+            self._remember(head, ex)
         return ex.state_root == state_root
 
     def commit(
@@ -146,11 +151,11 @@ class ChainApp:
     ) -> Execution:
         """Persist the decided block with `extra` and its account-history entries
         (state.txindex) in one batch (re-executes on a cache miss)."""
-        key = block_key(height, time_ms, proposer, txs, evidence)
-        ex = self._cache.get(key)
+        head = _head(height, time_ms, proposer, evidence)
+        ex = self._cached(head, txs)
         if ex is None or ex.prev_root != self.chain.state_root:
             ex = self.chain.execute(
-                BlockInput(height, time_ms, bytes(proposer), list(txs), as_evidence(evidence)),
+                BlockInput(height, time_ms, head[2], list(txs), list(head[3])),
                 verified=self.verified,
                 known=self.known,
             )

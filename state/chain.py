@@ -86,6 +86,11 @@ MAX_PRUNE_PER_BLOCK = 1_000_000
 
 _MISSING = object()
 _OK_TAIL = b"\xa3log\xa0"  # "log": "" in msgpack
+# pack({"code": 0, "hash": h, "log": ""}) for a 32-byte h is _OK_RESULT + h + _OK_TAIL, and
+# pack({"events": e, "results": r}) is _RESULTS_HEAD + pack(e) + _RESULTS_KEY + pack(r)
+_OK_RESULT = b"\x83\xa4code\x00\xa4hash\xc4\x20"
+_RESULTS_HEAD = b"\x82\xa6events"
+_RESULTS_KEY = b"\xa7results"
 
 
 def _ok_head(height: int) -> bytes:
@@ -364,19 +369,23 @@ class Chain:
             if k not in ops:
                 ops[k] = v
         pack = K.pack
-        results = []
+        results: list[bytes] = []  # each tx's packed entry of the r/ record's results
         # the x/ record of an accepted tx with no log is pack({"code": 0, "height": h, "index":
-        # i, "log": ""}): the same bytes from this block's prefix, i and the fixed tail
+        # i, "log": ""}): the same bytes from this block's prefix, i and the fixed tail; its
+        # results entry likewise (no dict built and packed per transaction)
         ok_head = _ok_head(h)
         for i, (tx_hash, res) in enumerate(zip(ex.tx_hashes, ex.results, strict=True)):
             code = int(res.code)
             log = res.log
-            if code == 0 and log == "":
+            if code == 0 and log == "" and len(tx_hash) == 32:
                 ops[TX_INDEX + tx_hash] = ok_head + pack(i) + _OK_TAIL
+                results.append(_OK_RESULT + tx_hash + _OK_TAIL)
             else:
                 ops[TX_INDEX + tx_hash] = pack({"code": code, "height": h, "index": i, "log": log})
-            results.append({"code": code, "hash": tx_hash, "log": log})
-        ops[RESULTS + K.be64(h)] = pack({"events": ex.events, "results": results})
+                results.append(pack({"code": code, "hash": tx_hash, "log": log}))
+        ops[RESULTS + K.be64(h)] = b"".join(
+            (_RESULTS_HEAD, pack(ex.events), _RESULTS_KEY, K.array_header(len(results)), *results)
+        )
         ops[META_HEIGHT] = pack(h)
         ops[META_ROOT] = ex.state_root
         ops[META_TIME] = pack(ex.time_ms)

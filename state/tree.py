@@ -352,8 +352,9 @@ class StateTree(TreeVersions):
                 del cache[h]
 
     def _new_leaf(self, kh: bytes, value: bytes) -> bytes:
-        h = _sha256(_LEAF_TAG + kh + _sha256(value).digest()).digest()
-        self._written[self._prefix + h] = _LEAF_TAG + kh + value + self._trailer
+        tagged = _LEAF_TAG + kh  # the hash preimage and the stored form both start so
+        h = _sha256(tagged + _sha256(value).digest()).digest()
+        self._written[self._prefix + h] = tagged + value + self._trailer
         self._fresh[h] = kh
         return h
 

@@ -81,15 +81,23 @@ def index_batch(
     batch = Batch()
     ops = batch.ops
     hb = K.be64(height)  # entry_key's middle part, the same for the whole block
-    for i, (wire, tx_hash) in enumerate(zip(txs, tx_hashes, strict=True)):
-        if decoded is not None:
-            tx = decoded[i]
-            sender, payload = tx.sender, tx.payload
-        else:
+    if decoded is None:
+        for i, (wire, tx_hash) in enumerate(zip(txs, tx_hashes, strict=True)):
             sender, payload = _sender_and_payload(wire)
+            tail = hb + i.to_bytes(4, "big")
+            for addr in addresses(sender, payload):
+                ops[PREFIX + addr + tail] = tx_hash
+        return batch
+    # the same entries as `addresses` gives, inline (a node's path, every transaction): an
+    # address named twice writes its one key twice with the same value, so no dedup is needed
+    for i, (tx, tx_hash) in enumerate(zip(decoded, tx_hashes, strict=True)):
         tail = hb + i.to_bytes(4, "big")
-        for addr in addresses(sender, payload):
-            ops[PREFIX + addr + tail] = tx_hash
+        ops[PREFIX + tx.sender + tail] = tx_hash
+        payload = tx.payload
+        for name in NAMING_FIELDS:
+            v = payload.get(name)
+            if type(v) is bytes and len(v) == ADDRESS_LEN:
+                ops[PREFIX + v + tail] = tx_hash
     return batch
 
 

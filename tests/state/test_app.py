@@ -115,3 +115,26 @@ def test_invalid_block_is_refused_not_raised() -> None:
     assert not app.validate(1, 1000, addr("val0"), [b"\x01\x02"], [], a.chain.state_root)
     assert not app.validate(7, 1000, addr("val0"), [], [], a.chain.state_root)
     assert app.executions == 0  # an execution that raised is not a sample of its cost
+
+
+def test_cache_matches_the_block_by_content_not_by_object() -> None:
+    """A proposal decoded from the wire carries other bytes objects (and maybe a tuple): still
+    the cached execution; any other transaction list, order or proposer is another block."""
+    a, _ = two_nodes()
+    t0 = a.tx("m0", "transfer", to=addr("m1"), amount=5, nonce=0)
+    t1 = a.tx("m1", "transfer", to=addr("m2"), amount=5, nonce=0)
+    counting = CountingChain(a.chain)
+    app = ChainApp(counting, Source([t0.wire, t1.wire]))  # type: ignore[arg-type]
+    txs, root = app.prepare(1, 1000, addr("val0"), [])
+    copies = tuple(bytes(bytearray(w)) for w in txs)
+    assert all(c is not w for c, w in zip(copies, txs, strict=True))
+    assert app.validate(1, 1000, bytes(bytearray(addr("val0"))), copies, [], root)
+    assert counting.executions == 1  # a hit
+    # each of these is executed (whatever it answers): the reordered, the shorter, the other
+    # proposer's block
+    app.validate(1, 1000, addr("val0"), txs[::-1], [], root)
+    assert not app.validate(1, 1000, addr("val0"), txs[:1], [], root)
+    app.validate(1, 1000, addr("val1"), txs, [], root)
+    assert counting.executions == 4
+    app.commit(1, 1000, addr("val0"), list(copies), [], root, Batch())
+    assert counting.executions == 4 and a.chain.state_root == root

@@ -160,6 +160,24 @@ def test_block_results_and_tx_index() -> None:
     assert hx.chain.block_results(9) is None
 
 
+def test_results_record_is_the_canonical_pack_of_events_and_results() -> None:
+    """The r/ record is joined from per-tx parts: the same bytes as packing the whole map
+    (accepted, refused and an empty block; 20 txs cross msgpack's 16-item array boundary)."""
+    hx = Harness()
+    ok_txs = [hx.tx(f"m{i % 5}", "transfer", to=addr("m9"), amount=1) for i in range(20)]
+    refused = hx.tx("m5", "join", pool="nope")
+    hx.block([*ok_txs[:7], refused, *ok_txs[7:]])
+    hx.block([])
+    for h in (1, 2):
+        raw = hx.chain.store.get(b"r/" + K.be64(h))
+        res = K.unpack(raw)
+        results = [{"code": r["code"], "hash": r["hash"], "log": r["log"]} for r in res["results"]]
+        assert raw == K.pack({"events": res["events"], "results": results})  # the key order
+    codes = [r["code"] for r in hx.chain.block_results(1)["results"]]
+    assert codes == [0] * 7 + [12] + [0] * 13
+    assert hx.chain.block_results(2) == {"events": [], "results": []}
+
+
 def test_claims_listing_oldest_first_with_status_and_limit() -> None:
     hx = Harness()
     members = ("m0", "m1", "m2", "m3", "m4")

@@ -178,3 +178,38 @@ def test_the_hot_records_keep_their_dataclass_constructor(cls: Any) -> None:
     with pytest.raises(TypeError):
         cls(nope=1)  # an unknown field, or the required ones missing
     assert dataclasses.replace(by_position, **{names[-1]: values[-1]}) == by_position
+
+
+def test_an_account_encodes_from_its_parts_as_packing_its_map() -> None:
+    """K.encode_value joins an Account's bytes from fixed parts: the same bytes as packing
+    to_state() at every msgpack int width (fixint, uint8..uint64) and both kyc values."""
+    import msgpack
+
+    from state.model import Account
+
+    edges = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**53 - 1, 2**64 - 1]
+    for balance in edges:
+        for nonce in (0, 127, 128, 2**32, 2**53 - 1):
+            for kyc in (False, True):
+                a = Account(balance, nonce, kyc)
+                want = msgpack.packb(a.to_state(), use_bin_type=True)
+                assert K.encode_value(a) == want
+                assert K.decode_value(K.ACCOUNT + b"\x01" * 32, want) == a
+
+
+def test_a_key_created_and_removed_within_a_block_reads_absent_after_commit() -> None:
+    """finish hands its overlay over as the Execution's objects: a key put and deleted in one
+    block is no tree change and no store write, and the chain's record cache reads it absent."""
+    from state.machine import BlockExecutor
+
+    chain = Harness().chain
+    executor = BlockExecutor(chain._committed, chain.chain_id, chain.params, 1)
+    gone, kept = K.account_key(addr("ghost")), K.account_key(addr("m7"))
+    executor.put(gone, Account(5, 0, False))
+    executor.delete(gone)
+    executor.put(kept, Account(9, 0, False))
+    root, batch, objects = executor.finish(StateTree(MemoryStore()), EMPTY_ROOT)
+    assert objects == {gone: None, kept: Account(9, 0, False)}
+    assert gone not in batch.ops and kept in batch.ops
+    chain._committed.refresh(objects)  # what Chain.commit does with them
+    assert chain._committed.get(gone) is None and chain.store.get(gone) is None
