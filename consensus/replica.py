@@ -427,7 +427,10 @@ class Replica:
         return prev.update(self.app.validators(h)).next_height()
 
     def _store_vset(self, h: int, vs: ValidatorSet) -> None:
-        self.store.put(KEY_VSET + be64(h), vs.to_bytes(), sync=True)
+        """Not synced: it is derived data (start() recomputes the next height's set when
+        missing), and the next synced write (our next vote, the next commit) makes it
+        durable first, since the store's log keeps writes in order; one fsync less a height."""
+        self.store.put(KEY_VSET + be64(h), vs.to_bytes())
         self._vsets[h] = vs
 
     def _context(self, h: int) -> HeightContext:
