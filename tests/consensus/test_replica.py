@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cons_helpers import CHAIN, FAST, CounterApp, Net, members, signers
 
-from consensus.actions import Penalize, ScheduleTimeout, SendTo, SignedVote
+from consensus.actions import Broadcast, Penalize, ScheduleTimeout, SendTo, SignedVote
 from consensus.messages import (
     BLOCKSYNC,
     CONSENSUS,
@@ -580,3 +580,41 @@ def test_power_loss_after_a_commit_loses_only_what_start_recomputes() -> None:
     assert r.height == committed and r.validator_set(committed + 1) is not None
     assert net.run_until(lambda: min(net.heights()) >= committed + 4)
     same_chain(net, committed + 4)
+
+
+def status_sent(net: Net, key: bytes) -> list[int]:
+    """The times `key` broadcast its status (recorded as the net carries its actions)."""
+    times: list[int] = []
+    handle = net.handle
+
+    def spy(src: bytes, actions: list) -> None:  # noqa: ANN001
+        if src == key:
+            times.extend(
+                net.now
+                for a in actions
+                if isinstance(a, Broadcast)
+                and a.channel == BLOCKSYNC
+                and isinstance(decode_message(BLOCKSYNC, a.payload), StatusMsg)
+            )
+        handle(src, actions)
+
+    net.handle = spy  # type: ignore[method-assign]
+    return times
+
+
+def test_status_reaches_peers_each_interval_without_repeating_a_commits() -> None:
+    net = Net(4)
+    k = net.signers[0].public_key
+    times = status_sent(net, k)
+    net.start()
+    # committing a height every ~100 ms, faster than the status interval (500 ms): one
+    # status a height (with its commit), none more from the tick
+    assert net.run_until(lambda: net.replicas[k].height >= 20)
+    assert len(times) == 1 + net.replicas[k].height
+    # stalled (no quorum): the tick still tells the peers our height every interval
+    stalled_at = net.now
+    net.down.update(s.public_key for s in net.signers[2:])
+    net.run_until(lambda: net.now >= stalled_at + 5_000)
+    late = [t for t in times if t > stalled_at]
+    assert len(late) >= 5_000 // FAST.status_interval_ms - 1
+    assert all(b - a <= FAST.status_interval_ms + 250 for a, b in zip(late, late[1:], strict=False))
