@@ -133,6 +133,7 @@ class Replica:
         self._timeouts: dict[tuple[int, int, int], ScheduleTimeout] = {}
         self._peers: dict[bytes, int] = {}
         self._next_status = 0
+        self._status_sent_ms = -(10**15)
         self._behind_since: int | None = None
         self._requests: dict[int, tuple[bytes, int, int]] = {}  # height -> peer, sent, tries
         self._received: dict[int, tuple[bytes, Block, Commit]] = {}
@@ -213,7 +214,7 @@ class Replica:
                 if prev is None:
                     raise StoreCorrupt(f"no validator set stored for height {h - 1}")
                 self._store_vset(h, self._next_set(prev, h))
-        out: list[Action] = [self._status_broadcast()]
+        out: list[Action] = [self._status_broadcast(now_ms)]
         out += self._run(self.core.start_height(self._context(h), now_ms, now_ms), None, now_ms)
         return out
 
@@ -283,7 +284,10 @@ class Replica:
         out: list[Action] = []
         if self._started and now_ms >= self._next_status:
             self._next_status = now_ms + self.params.status_interval_ms
-            out.append(self._status_broadcast())
+            if now_ms - self._status_sent_ms >= self.params.status_interval_ms:
+                # a commit's status went out less than an interval ago (every height at one
+                # block a second): the peers know our height already
+                out.append(self._status_broadcast(now_ms))
             for m in self.core.gossip():
                 msg = ProposalMsg(m) if isinstance(m, Proposal) else VoteMsg(m)
                 out.append(Broadcast(CONSENSUS, encode_message(msg)))
@@ -427,7 +431,10 @@ class Replica:
         return prev.update(self.app.validators(h)).next_height()
 
     def _store_vset(self, h: int, vs: ValidatorSet) -> None:
-        self.store.put(KEY_VSET + be64(h), vs.to_bytes(), sync=True)
+        """Not synced: it is derived data (start() recomputes the next height's set when
+        missing), and the next synced write (our next vote, the next commit) makes it
+        durable first, since the store's log keeps writes in order; one fsync less a height."""
+        self.store.put(KEY_VSET + be64(h), vs.to_bytes())
         self._vsets[h] = vs
 
     def _context(self, h: int) -> HeightContext:
@@ -474,7 +481,7 @@ class Replica:
         self._behind_since = None
         for key in [k for k in self._timeouts if k[0] <= h]:
             del self._timeouts[key]
-        out: list[Action] = [Committed(h, block, commit, timing), self._status_broadcast()]
+        out: list[Action] = [Committed(h, block, commit, timing), self._status_broadcast(now_ms)]
         self._update_catching_up()
         ctx = self._context(h + 1)
         # commit_ms is the target block interval, counted from the committed block's time
@@ -514,7 +521,10 @@ class Replica:
     def _status(self) -> StatusMsg:
         return StatusMsg(self.chain_id, self._committed)
 
-    def _status_broadcast(self) -> Broadcast:
+    def _status_broadcast(self, now_ms: int) -> Broadcast:
+        """Our height to every peer: at each commit, and on the tick when no commit's went
+        out for a status interval (each peer hears it at least once an interval)."""
+        self._status_sent_ms = now_ms
         return Broadcast(BLOCKSYNC, encode_message(self._status()))
 
     def _update_catching_up(self) -> None:

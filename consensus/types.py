@@ -19,6 +19,8 @@ from state.codec import MAX_SAFE_INT, DecodeError, decode, encode
 from state.crypto import KEY_LEN, SIG_LEN, sha256, verify
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from consensus.validators import ValidatorSet
 
 PREVOTE = 1
@@ -179,8 +181,17 @@ class Commit:
     def hash(self) -> bytes:
         return sha256(self.to_bytes())
 
-    def verify(self, chain_id: str, validator_set: ValidatorSet) -> None:
-        """Raise InvalidCommit unless strictly more than 2/3 of the set's power signed."""
+    def verify(
+        self,
+        chain_id: str,
+        validator_set: ValidatorSet,
+        verified: Collection[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """Raise InvalidCommit unless strictly more than 2/3 of the set's power signed.
+
+        `verified`: (key, signature) pairs already checked over these same sign bytes (the
+        node's own commit of this height and round); their signature check is skipped, the
+        membership, duplicate and power checks are not."""
         sign_bytes = Vote.sign_bytes_for(
             chain_id, PRECOMMIT, self.height, self.round, self.block_id
         )
@@ -193,7 +204,7 @@ class Commit:
             if key in seen:
                 raise InvalidCommit("duplicate signer")
             seen.add(key)
-            if not verify(key, sign_bytes, sig):
+            if (key, sig) not in verified and not verify(key, sign_bytes, sig):
                 raise InvalidCommit("bad signature")
             power += val.power
         if power * 3 <= validator_set.total_power * 2:

@@ -66,8 +66,17 @@ def check_block(
             return "missing last_commit"
         if lc.height != ctx.height - 1 or lc.block_id != ctx.prev_hash:
             return "last_commit for another block"
+        own = ctx.last_commit
+        # the pairs of our own commit of that height and round were checked when they came
+        # in as precommits (or with the synced block): each signature is checked once
+        known = (
+            frozenset(own.signatures)
+            if own is not None
+            and (own.height, own.round, own.block_id) == (lc.height, lc.round, lc.block_id)
+            else frozenset()
+        )
         try:
-            lc.verify(chain_id, ctx.prev_validators)
+            lc.verify(chain_id, ctx.prev_validators, known)
         except InvalidCommit as exc:
             return f"last_commit: {exc.reason}"
     if len(block.evidence) > params.max_block_evidence:

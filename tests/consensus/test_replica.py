@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cons_helpers import CHAIN, FAST, CounterApp, Net, members, signers
 
-from consensus.actions import Penalize, ScheduleTimeout, SendTo, SignedVote
+from consensus.actions import Broadcast, Penalize, ScheduleTimeout, SendTo, SignedVote
 from consensus.messages import (
     BLOCKSYNC,
     CONSENSUS,
@@ -16,12 +16,12 @@ from consensus.messages import (
     decode_message,
     encode_message,
 )
-from consensus.replica import KEY_LAST_SIGNED, Replica
+from consensus.replica import KEY_LAST_SIGNED, KEY_VSET, Replica, be64
 from consensus.types import PRECOMMIT, PREVOTE, Vote
 from consensus.validators import ValidatorSet
 from state.codec import encode
 from state.crypto import sha256
-from state.store import MemoryStore
+from state.store import Batch, MemoryStore
 
 
 def same_chain(net: Net, upto: int, keys: list[bytes] | None = None) -> None:
@@ -540,3 +540,81 @@ def test_a_stalled_round_re_gossips_own_votes() -> None:
         r = net.replicas[k]
         own = [v for v in sent[k] if v.validator == k and v.height == r.height + 1]
         assert own, "a stalled validator re-sends its own votes"
+
+
+class PowerLossStore(MemoryStore):
+    """What survives a power loss: the data as of the last synced write (an unsynced write
+    reaches the disk only with the next synced one, as in LevelDB's log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.durable = MemoryStore()
+
+    def put(self, key: bytes, value: bytes, sync: bool = False) -> None:
+        super().put(key, value, sync)
+        if sync:
+            self.durable = self.snapshot()
+
+    def write(self, batch: Batch, sync: bool = True) -> None:
+        super().write(batch, sync)
+        if sync:
+            self.durable = self.snapshot()
+
+
+def test_power_loss_after_a_commit_loses_only_what_start_recomputes() -> None:
+    # the next height's validator set is written unsynced after the commit: a power loss
+    # right after the commit loses it, and the restarted replica derives it again
+    net = Net(4)
+    k = net.signers[1].public_key
+    net.replicas.pop(k)
+    store = PowerLossStore()
+    net.add(net.signers[1], store)
+    net.start()
+    assert net.run_until(lambda: net.replicas[k].height >= 4)
+    committed = net.replicas[k].height
+    assert net.replicas[k].validator_set(committed + 1) is not None
+    image = store.durable
+    net.down.add(k)
+    assert image.get(KEY_VSET + be64(committed + 1)) is None  # lost with the power
+    r = restart(net, k, image)
+    assert r.height == committed and r.validator_set(committed + 1) is not None
+    assert net.run_until(lambda: min(net.heights()) >= committed + 4)
+    same_chain(net, committed + 4)
+
+
+def status_sent(net: Net, key: bytes) -> list[int]:
+    """The times `key` broadcast its status (recorded as the net carries its actions)."""
+    times: list[int] = []
+    handle = net.handle
+
+    def spy(src: bytes, actions: list) -> None:  # noqa: ANN001
+        if src == key:
+            times.extend(
+                net.now
+                for a in actions
+                if isinstance(a, Broadcast)
+                and a.channel == BLOCKSYNC
+                and isinstance(decode_message(BLOCKSYNC, a.payload), StatusMsg)
+            )
+        handle(src, actions)
+
+    net.handle = spy  # type: ignore[method-assign]
+    return times
+
+
+def test_status_reaches_peers_each_interval_without_repeating_a_commits() -> None:
+    net = Net(4)
+    k = net.signers[0].public_key
+    times = status_sent(net, k)
+    net.start()
+    # committing a height every ~100 ms, faster than the status interval (500 ms): one
+    # status a height (with its commit), none more from the tick
+    assert net.run_until(lambda: net.replicas[k].height >= 20)
+    assert len(times) == 1 + net.replicas[k].height
+    # stalled (no quorum): the tick still tells the peers our height every interval
+    stalled_at = net.now
+    net.down.update(s.public_key for s in net.signers[2:])
+    net.run_until(lambda: net.now >= stalled_at + 5_000)
+    late = [t for t in times if t > stalled_at]
+    assert len(late) >= 5_000 // FAST.status_interval_ms - 1
+    assert all(b - a <= FAST.status_interval_ms + 250 for a, b in zip(late, late[1:], strict=False))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from cons_helpers import CHAIN, members, signers
 
+import consensus.types as ctypes
+from consensus.params import ConsensusParams
 from consensus.types import (
     PRECOMMIT,
     PREVOTE,
@@ -21,6 +26,7 @@ from consensus.types import (
     tx_root,
 )
 from consensus.validators import ValidatorSet
+from consensus.validity import HeightContext, check_block
 from state.codec import DecodeError, decode, encode
 from state.crypto import sha256
 
@@ -41,9 +47,11 @@ def commit_of(idx: list[int], h: int = 5, r: int = 0, bid: bytes = BID) -> Commi
     )
 
 
-def sample_block(txs: tuple[bytes, ...] = (b"a", b"b")) -> Block:
-    lc = commit_of([0, 1, 2], h=1)
-    ev = DuplicateVoteEvidence.of(vote(0, h=1), vote(0, h=1, bid=None))
+def sample_block(
+    txs: tuple[bytes, ...] = (b"a", b"b"), lc: Commit | None = None, evidence: bool = True
+) -> Block:
+    lc = lc or commit_of([0, 1, 2], h=1)
+    evs = [DuplicateVoteEvidence.of(vote(0, h=1), vote(0, h=1, bid=None))] if evidence else []
     header = BlockHeader(
         chain_id=CHAIN,
         height=2,
@@ -53,10 +61,10 @@ def sample_block(txs: tuple[bytes, ...] = (b"a", b"b")) -> Block:
         tx_root=tx_root(txs),
         state_root=sha256(b"root"),
         last_commit_hash=commit_hash(lc),
-        evidence_hash=evidence_hash([ev]),
+        evidence_hash=evidence_hash(evs),
         validators_hash=VS.hash(),
     )
-    return Block(header, txs, lc, (ev,))
+    return Block(header, txs, lc, tuple(evs))
 
 
 def test_round_trips() -> None:
@@ -240,3 +248,68 @@ def test_evidence_verify_and_id() -> None:
 def test_encoding_is_canonical_msgpack() -> None:
     b = sample_block()
     assert decode(b.to_bytes()) == b.to_obj()
+
+
+# A proposal's last commit: each precommit signature is checked once per node. The node
+# checked the precommits of its own commit of the previous height (as votes, or with a synced
+# block); a last commit repeating them is not checked again, anything else in it still is.
+
+OWN = commit_of([0, 1, 2], h=1)
+CTX2 = HeightContext(2, VS, VS, BID, 100, OWN)
+
+
+class AcceptAll:
+    def validate(self, *args: object) -> bool:
+        return True
+
+
+def check_lc(lc: Commit) -> str | None:
+    app: Any = AcceptAll()  # the last commit is checked before the application's verdict
+    return check_block(
+        sample_block(lc=lc, evidence=False), CTX2, CHAIN, ConsensusParams(), app, lambda h: VS
+    )
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
+    """The signers whose signature a commit check verified."""
+    seen: list[bytes] = []
+    real = ctypes.verify
+
+    def spy(key: bytes, msg: bytes, signature: bytes) -> bool:
+        seen.append(key)
+        return real(key, msg, signature)
+
+    monkeypatch.setattr(ctypes, "verify", spy)
+    yield seen
+
+
+def test_own_commit_repeated_in_a_proposal_is_not_checked_again(checked: list[bytes]) -> None:
+    assert check_lc(OWN) is None
+    assert checked == []
+
+
+def test_a_precommit_we_did_not_have_is_checked(checked: list[bytes]) -> None:
+    assert check_lc(commit_of([0, 1, 2, 3], h=1)) is None
+    assert checked == [SS[3].public_key]
+    forged = Commit(1, 0, BID, OWN.signatures[:2] + ((SS[3].public_key, b"\x01" * 64),))
+    assert check_lc(forged) == "last_commit: bad signature"
+
+
+def test_another_signature_or_round_than_ours_is_checked() -> None:
+    bad = Commit(1, 0, BID, OWN.signatures[:2] + ((SS[2].public_key, b"\x01" * 64),))
+    assert check_lc(bad) == "last_commit: bad signature"
+    # our pairs do not prove another round
+    moved = Commit(1, 1, BID, OWN.signatures)
+    assert check_lc(moved) == "last_commit: bad signature"
+
+
+def test_known_pairs_still_need_power_members_and_no_duplicates() -> None:
+    known = frozenset(OWN.signatures)
+    with pytest.raises(InvalidCommit, match="insufficient"):
+        Commit(1, 0, BID, OWN.signatures[:2]).verify(CHAIN, VS, known)
+    with pytest.raises(InvalidCommit, match="duplicate"):
+        Commit(1, 0, BID, OWN.signatures + OWN.signatures[:1]).verify(CHAIN, VS, known)
+    other = ValidatorSet.from_members(members(signers(6)[4:]))
+    with pytest.raises(InvalidCommit, match="unknown signer"):
+        OWN.verify(CHAIN, other, known)
