@@ -374,6 +374,49 @@ def cpu_seconds(pid: int) -> float | None:
 # ----------------------------------------------------------------------------- measurements
 
 
+#: node counters read from /metrics at the window's start and end (`node_counters`)
+COUNTERS = ("huzhu_crypto_signature_checks_total", "huzhu_mempool_refused_txs_total")
+
+
+async def scrape_counters(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    """The COUNTERS samples of one node's /metrics (labels kept in the key); {} on failure,
+    so a slow scrape under load costs a figure, never the run."""
+    out: dict[str, float] = {}
+    try:
+        async with session.get(
+            url.rstrip("/") + "/metrics", timeout=aiohttp.ClientTimeout(total=10)
+        ) as r:
+            text = await r.text()
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        return out
+    for line in text.splitlines():
+        if line.startswith(COUNTERS):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def counter_deltas(
+    before: list[dict[str, float]], after: list[dict[str, float]], committed: int
+) -> dict[str, Any]:
+    """Per node, what the window added to each counter; signature checks per committed tx
+    (1.0 when every node checks every tx once: more is work paid twice or for nothing)."""
+    nodes: list[dict[str, int] | None] = []
+    for b, a in zip(before, after, strict=True):
+        if not b or not a:
+            nodes.append(None)
+            continue
+        nodes.append({k.replace("huzhu_", ""): round(v - b.get(k, 0.0)) for k, v in a.items()})
+    sig = "crypto_signature_checks_total"
+    checks = [d[sig] for d in nodes if d is not None and sig in d]
+    return {
+        "node_counters": nodes,
+        "sig_checks_per_tx": round(statistics.mean(checks) / committed, 3)
+        if checks and committed
+        else None,
+    }
+
+
 def verify_per_core(seconds: float = 2.0) -> float:
     s = Signer(sha256(b"bench-verify"))
     msg = b"x" * 200
@@ -509,14 +552,20 @@ async def _run(
         w0 = start_at + args.warmup
         cpu0: list[float | None] = []
         box: dict[str, Any] = {"out": None, "waiting": set(), "progress": 0.0}
+        scrapes: dict[str, asyncio.Task[list[dict[str, float]]]] = {}
+
+        async def scrape_all() -> list[dict[str, float]]:
+            return list(await asyncio.gather(*(scrape_counters(session, u) for u in urls)))
 
         def stop() -> bool:
             """True once every admitted tx is committed, or the drain ran out."""
             now = time.time()
             if not cpu0 and now >= w0:
                 cpu0.extend(cpu_seconds(pid) for pid in [*pids, sub_pid])
+                scrapes["w0"] = asyncio.create_task(scrape_all())
             if "cpu1" not in box and now >= t_end:
                 box["cpu1"] = [cpu_seconds(pid) for pid in [*pids, sub_pid]]
+                scrapes["w1"] = asyncio.create_task(scrape_all())
             if box["out"] is None:
                 try:
                     box["out"] = q.get_nowait()
@@ -539,6 +588,8 @@ async def _run(
         rss = [peak_rss_mb(pid) for pid in pids]
         # the submitter has exited by now: without a reading at t_end its CPU is unknown
         cpu1 = box.get("cpu1") or [*(cpu_seconds(pid) for pid in pids), None]
+        counters0 = await scrapes["w0"] if "w0" in scrapes else [{}] * n
+        counters1 = await scrapes["w1"] if "w1" in scrapes else [{}] * n
     sub0 = cpu0.pop() if cpu0 else None
     sub1 = cpu1.pop()
 
@@ -622,6 +673,7 @@ async def _run(
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),
+        **counter_deltas(counters0, counters1, len(in_window)),
         "timeline": timeline(seen, accepted, start_at, max([t_end, *seen.values()]) + 1.0),
     }
     return result

@@ -76,6 +76,7 @@ def print_table(r: dict[str, Any]) -> None:
         f"{r.get('submitter_cpu_us_per_offer')} us per offer; nodes and submitter "
         f"{r.get('machine_cpu_us_per_tx')} us per committed tx",
     )
+    t.add_row("sig_checks_per_tx", f"{r.get('sig_checks_per_tx')} a node")
     Console().print(t)
 
 

@@ -39,12 +39,17 @@ class _Entry:
     """One request in the admission line: its decoded txs and, once known, the pool's
     answers for those that needed a check (or why there are none)."""
 
-    __slots__ = ("pre", "oks", "future")
+    __slots__ = ("pre", "oks", "future", "peer")
 
     def __init__(
-        self, pre: list[CheckResult | Decoded], future: asyncio.Future[list[CheckResult]]
+        self,
+        pre: list[CheckResult | Decoded],
+        future: asyncio.Future[list[CheckResult]],
+        *,
+        peer: bool,
     ) -> None:
         self.pre = pre
+        self.peer = peer
         self.oks: list[bool] | BaseException | None = None
         self.future = future
 
@@ -63,11 +68,12 @@ class Admission:
         self.chain_id = chain_id
         self._line: deque[_Entry] = deque()
 
-    def admit_now(self, wires: Sequence[bytes]) -> list[CheckResult]:
-        """Inline admission (no pool), stopping after the first peer-fault refusal."""
+    def admit_now(self, wires: Sequence[bytes], *, peer: bool = False) -> list[CheckResult]:
+        """Inline admission (no pool), stopping after the first peer-fault refusal. `peer`:
+        a peer's gossip, bounded by max_txs only (not check 11's backlog bound)."""
         out: list[CheckResult] = []
         for wire in wires:
-            res = self.mempool.add(wire)
+            res = self.mempool.add(wire, peer=peer)
             out.append(res)
             if res.code in PEER_FAULT_CODES:
                 break
@@ -84,7 +90,8 @@ class Admission:
         6 would break section 7's order of checks (a bad signature must answer
         `bad_signature`), and the loop doing the work is the back-pressure;
         wait=True (a peer): it waits for room, and then the caller must await the result at
-        once (the line waits for it)."""
+        once (the line waits for it); a peer's txs are bounded by max_txs only, not by check
+        11's backlog bound (state/mempool.py says why)."""
         mempool = self.mempool
         pre: list[CheckResult | Decoded] = []
         for wire in wires:
@@ -93,7 +100,7 @@ class Admission:
             if type(p) is CheckResult and p.code in PEER_FAULT_CODES:
                 break
         todo = [p.tx for p in pre if type(p) is Decoded and not p.verified]
-        entry = _Entry(pre, asyncio.get_running_loop().create_future())
+        entry = _Entry(pre, asyncio.get_running_loop().create_future(), peer=wait)
         line = self._line
         line.append(entry)
         pool = self.pool
@@ -135,7 +142,7 @@ class Admission:
                 continue
             assert answer is not None
             try:
-                out = self._checked(e.pre, answer)
+                out = self._checked(e.pre, answer, e.peer)
             except Exception as exc:  # a bug of ours: that request fails, the line goes on
                 if not fut.done():
                     fut.set_exception(exc)
@@ -143,13 +150,15 @@ class Admission:
             if not fut.done():
                 fut.set_result(out)
 
-    def _checked(self, pre: list[CheckResult | Decoded], oks: list[bool]) -> list[CheckResult]:
+    def _checked(
+        self, pre: list[CheckResult | Decoded], oks: list[bool], peer: bool
+    ) -> list[CheckResult]:
         """Checks 6-11 of a request's decoded txs, in order, now that its turn has come."""
         good = iter(oks)
         out: list[CheckResult] = []
         for p in pre:
             if type(p) is Decoded:
-                res = self.mempool.admit_checked(p, p.verified or next(good))
+                res = self.mempool.admit_checked(p, p.verified or next(good), peer=peer)
             else:
                 assert type(p) is CheckResult
                 res = p
@@ -207,7 +216,7 @@ class GossipIntake:
             raise ProtocolViolation(str(exc)) from None
         admission = self.admission
         if admission.pool.inline:
-            self._settle(peer_id, admission.admit_now(wires))
+            self._settle(peer_id, admission.admit_now(wires, peer=True))
             return None
         return self._settle_later(peer_id, admission.admit(wires, wait=True))
 

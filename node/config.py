@@ -442,10 +442,10 @@ class MempoolConfig(_Section):
         _MEMPOOL.backlog_blocks,
         ge=0,
         le=10_000,
-        description="pending txs are also bounded by this many times the largest of the last "
-        "16 committed blocks, never below the chain's max_block_txs (beyond it a tx only waits "
-        "longer, and admitting it costs every node CPU the chain needs to commit); 0: max_txs "
-        "only",
+        description="a client's tx is also refused when the pending txs reach this many times "
+        "the mean of the last 16 committed blocks, never below the chain's max_block_txs "
+        "(beyond it a tx only waits longer, and admitting it costs every node CPU the chain "
+        "needs to commit); peers' gossiped txs are bounded by max_txs only; 0: max_txs only",
     )
     propose_max_txs: int = Field(
         PROPOSE_MAX_TXS_NO_CAP,

@@ -31,9 +31,12 @@ behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the
 `update` calls (committed blocks this mempool saw), so no clock is read.
 
 Backlog. Check 11 also bounds the pending txs by `backlog_blocks` times the mean size of the
-last committed blocks (never below max_block_txs): more only waits longer, and under overload
-each node's mempool fills with its own clients' txs, so N nodes queue N times the bound while
-admitting it takes the CPU the chain needs to commit (`backlog_cap`).
+last committed blocks (never below max_block_txs): more only waits longer, and admitting it
+takes the CPU the chain needs to commit (`backlog_cap`). The bound applies to clients' offers
+only; a peer's gossiped tx is bounded by max_txs alone (`peer=True`): a peer's copy has been
+admitted by a node already, refusing it after checks 1-10 wastes its decoding and signature
+check, and it leaves each node's mempool holding its own clients' txs only, so N nodes
+queued N times the bound, each tx proposable by its node alone.
 
 Pure: no I/O, no clock, no threads. The node's event loop and the simulator drive the same
 class (the simulator offers it generated transactions over a simulated network).
@@ -73,6 +76,7 @@ class _Refused:
     decoded: Decoded
     epoch: int
     answer: CheckResult
+    peer: bool  # the offer came from a peer (bounded by max_txs only, not the backlog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,16 +230,17 @@ class Mempool:
     def _remember_verified(self, tx_hash: bytes) -> None:
         self._verified.add(tx_hash)
 
-    def add(self, wire: bytes) -> CheckResult:
-        """Admission checks 1-11; on success the transaction is pending. Never raises on bytes."""
+    def add(self, wire: bytes, *, peer: bool = False) -> CheckResult:
+        """Admission checks 1-11; on success the transaction is pending. Never raises on bytes.
+        `peer`: a peer's gossiped copy, which check 11's backlog bound does not apply to."""
         pre = self.prepare(wire)
         if type(pre) is CheckResult:
             return pre
         assert type(pre) is Decoded
-        again = self._still_refused(pre)
+        again = self._still_refused(pre, peer)
         if again is not None:
             return again
-        return self._admit(pre, pre.verified or txmod.verify_tx(pre.tx), self._view())
+        return self._admit(pre, pre.verified or txmod.verify_tx(pre.tx), self._view(), peer)
 
     def prepare(self, wire: bytes) -> CheckResult | Decoded:
         """The first half of `add`: the final answer when it needs no signature (a pending or
@@ -259,13 +264,13 @@ class Mempool:
             return CheckResult(exc.code, exc.log, None)
         return Decoded(tx, view.params, self.is_verified(tx.hash))
 
-    def admit_checked(self, pre: Decoded, sig_ok: bool) -> CheckResult:
+    def admit_checked(self, pre: Decoded, sig_ok: bool, *, peer: bool = False) -> CheckResult:
         """The second half of `add`: checks 6 (its answer `sig_ok` computed elsewhere) to 11
         against the state now, so the result is exactly what `add` would answer now."""
         early = self._known_copy(pre.tx.hash)
         if early is not None:
             return early
-        again = self._still_refused(pre)
+        again = self._still_refused(pre, peer)
         if again is not None:
             return again
         view = self._view()
@@ -274,15 +279,21 @@ class Mempool:
                 decode_tx(pre.tx.wire, chain_id=view.chain_id, params=view.params)
             except TxError as exc:
                 return CheckResult(exc.code, exc.log, None)
-        return self._admit(pre, sig_ok or pre.verified, view)
+        return self._admit(pre, sig_ok or pre.verified, view, peer)
 
-    def _still_refused(self, pre: Decoded) -> CheckResult | None:
+    def _still_refused(self, pre: Decoded, peer: bool) -> CheckResult | None:
         """The mempool_full answer given to these bytes, when nothing checks 7-11 read has
         changed since: no tx became pending or left, no block committed (`update` is called
         for each, before the next admission), so the same checks would end the same way.
-        A client re-offering a refused tx until there is room costs no state read then."""
+        A client re-offering a refused tx until there is room costs no state read then. Only
+        for an offer from the same side (a client's and a peer's are bounded differently)."""
         kept = self._retry.get(pre.tx.hash)
-        if kept is not None and kept.epoch == self._epoch and kept.decoded is pre:
+        if (
+            kept is not None
+            and kept.epoch == self._epoch
+            and kept.decoded is pre
+            and kept.peer is peer
+        ):
             return kept.answer
         return None
 
@@ -298,7 +309,7 @@ class Mempool:
             return CheckResult(Code.DUPLICATE, "transaction already committed", None)
         return None
 
-    def _admit(self, pre: Decoded, sig_ok: bool, view: AdmissionView) -> CheckResult:
+    def _admit(self, pre: Decoded, sig_ok: bool, view: AdmissionView, peer: bool) -> CheckResult:
         tx = pre.tx
         if not sig_ok:
             return CheckResult(Code.BAD_SIGNATURE, "signature does not verify", tx)
@@ -310,28 +321,33 @@ class Mempool:
             return res
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
-            return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view)
-        backlog = self.backlog_cap(view.params)
-        if len(self._by_hash) >= backlog:
-            return self._refuse_full(
-                f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of the "
-                f"last {RECENT_BLOCKS} blocks, or max_block_txs",
-                tx,
-                view,
-            )
+            return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view, peer)
+        if not peer:
+            backlog = self.backlog_cap(view.params)
+            if len(self._by_hash) >= backlog:
+                return self._refuse_full(
+                    f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of "
+                    f"the last {RECENT_BLOCKS} blocks, or max_block_txs",
+                    tx,
+                    view,
+                    peer,
+                )
         if self._bytes + len(tx.wire) > lim.max_bytes:
-            return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view)
+            return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view, peer)
         s = self._senders.get(tx.sender)
         if s is None:
             s = _Sender(view.account(tx.sender).nonce, tx.sender)
         if tx.nonce != s.base + s.ready:  # behind a gap (check 9 gave nonce >= base)
             if s.future >= lim.max_future_per_sender:
                 return self._refuse_full(
-                    f"sender has {s.future} transactions pending behind a nonce gap", tx, view
+                    f"sender has {s.future} transactions pending behind a nonce gap",
+                    tx,
+                    view,
+                    peer,
                 )
             if self._future >= lim.max_future_txs:
                 return self._refuse_full(
-                    f"{self._future} transactions pending behind nonce gaps", tx, view
+                    f"{self._future} transactions pending behind nonce gaps", tx, view, peer
                 )
         if self._retry:
             self._retry.pop(tx.hash, None)
@@ -346,7 +362,8 @@ class Mempool:
         return res
 
     def backlog_cap(self, params: ChainParams) -> int:
-        """The pending txs check 11 allows now (within `max_txs`): `backlog_blocks` times
+        """The pending txs check 11 allows a client's offer now (within `max_txs`; a peer's
+        copy is bounded by max_txs only, see the module docstring): `backlog_blocks` times
         the mean of the last RECENT_BLOCKS committed blocks (the block being agreed on stays
         pending until it commits: 3 hold it, the next one and a late one), never less than
         one block of max_block_txs (a burst on an idle chain still fills a block). Beyond it
@@ -358,7 +375,7 @@ class Mempool:
             return lim.max_txs
         return min(lim.max_txs, max(params.max_block_txs, self._backlog))
 
-    def _refuse_full(self, log: str, tx: Tx, view: AdmissionView) -> CheckResult:
+    def _refuse_full(self, log: str, tx: Tx, view: AdmissionView, peer: bool) -> CheckResult:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
         that a client offering the same bytes again (what a client does with mempool_full)
         skips decoding and the signature check (`prepare` returns it). Checks 7-11 run again
@@ -366,14 +383,16 @@ class Mempool:
         res = CheckResult(Code.MEMPOOL_FULL, log, tx)
         cap = self.limits.retry_cache
         if cap:
-            self._keep_for_retry(tx, view, cap, res)
+            self._keep_for_retry(tx, view, cap, res, peer)
         return res
 
-    def _keep_for_retry(self, tx: Tx, view: AdmissionView, cap: int, res: CheckResult) -> None:
+    def _keep_for_retry(
+        self, tx: Tx, view: AdmissionView, cap: int, res: CheckResult, peer: bool
+    ) -> None:
         retry = self._retry
         kept = retry.get(tx.hash)
         pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
-        retry[tx.hash] = _Refused(pre or Decoded(tx, view.params, True), self._epoch, res)
+        retry[tx.hash] = _Refused(pre or Decoded(tx, view.params, True), self._epoch, res, peer)
         retry.move_to_end(tx.hash)
         while len(retry) > cap:
             retry.popitem(last=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from chain_net import ALICE, BOB, CAROL, GENESIS, ChainNet
@@ -293,5 +294,35 @@ async def test_a_clients_reoffer_after_mempool_full_skips_the_pool_and_gets_in_w
         assert [r.code for r in await adm.admit([refused], wait=False)] == [Code.OK]
         assert pool.checked == checked  # neither re-offer had its signature checked again
         assert [t.hash for t in mp] == [sha256(refused)]
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+async def test_a_peers_batch_is_bounded_by_max_txs_and_a_clients_tx_by_the_backlog(
+    net: ChainNet, threads: int
+) -> None:
+    """Check 11's backlog bound (one block here) refuses a client's tx; a peer's batch, on
+    the pool or inline, is admitted up to max_txs (state/mempool.py says why)."""
+    latest = net.chain.view()
+    params = replace(latest.params, max_block_txs=1)
+
+    class OneTxBlocks:
+        """The chain's latest view, with blocks of one tx at most."""
+
+        def __getattr__(self, name: str) -> object:
+            return params if name == "params" else getattr(latest, name)
+
+    mp = Mempool(OneTxBlocks, MempoolLimits(max_txs=3))  # type: ignore[arg-type]
+    pool = WorkerPool(threads)
+    try:
+        adm = Admission(mp, pool, CHAIN)
+        assert [r.code for r in await adm.admit([transfer(ALICE, 0)], wait=False)] == [Code.OK]
+        refused = await adm.admit([transfer(ALICE, 1)], wait=False)
+        assert [r.code for r in refused] == [Code.MEMPOOL_FULL]
+        batch = [transfer(ALICE, n) for n in (1, 2, 3)]
+        got = adm.admit_now(batch, peer=True) if pool.inline else await adm.admit(batch, wait=True)
+        assert [r.code for r in got] == [Code.OK, Code.OK, Code.MEMPOOL_FULL]
+        assert got[2].log == "3 transactions pending"
     finally:
         pool.close()

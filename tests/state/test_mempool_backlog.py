@@ -83,3 +83,36 @@ def test_the_default_bound_is_three_recent_blocks() -> None:
     view.params = SMALL_BLOCKS
     mp.update([b"x"] * 6)
     assert mp.backlog_cap(view.params) == 18
+
+
+def test_a_peers_copy_is_admitted_beyond_the_backlog_bound_up_to_max_txs() -> None:
+    """The backlog bound refuses clients only: a peer's gossiped tx was admitted by a node
+    already, and refusing it would leave it proposable by that node alone (bench/README.md,
+    over7)."""
+    mp, view = make(MempoolLimits(max_txs=5), a=1_000, b=1_000)
+    view.params = SMALL_BLOCKS
+    assert offer(mp, A, range(3)) == [Code.OK] * 3  # the bound: one block of 3
+    assert mp.add(tx(A, 3).wire).code is Code.MEMPOOL_FULL  # a client's offer
+    assert [mp.add(tx(A, n).wire, peer=True).code for n in (3, 4)] == [Code.OK] * 2
+    res = mp.add(tx(B, 0).wire, peer=True)
+    assert res.code is Code.MEMPOOL_FULL and res.log == "5 transactions pending"  # max_txs
+    assert mp.add(tx(B, 0).wire).code is Code.MEMPOOL_FULL  # and a client's, still
+
+
+def test_a_peers_copy_failing_an_earlier_check_is_refused_for_that() -> None:
+    mp, view = make(MempoolLimits(max_txs=10), a=1_000, b=1)
+    view.params = SMALL_BLOCKS
+    assert offer(mp, A, range(3)) == [Code.OK] * 3
+    assert mp.add(tx(B, 0).wire, peer=True).code is Code.INSUFFICIENT_FUNDS
+    assert mp.add(tx(A, 64).wire, peer=True).code is Code.BAD_NONCE
+
+
+def test_a_clients_kept_refusal_is_not_the_answer_to_a_peers_copy() -> None:
+    """The retry cache answers a re-offer from the side that was refused only: the same
+    bytes from a peer, bounded by max_txs alone, are admitted at the same epoch."""
+    mp, view = make(MempoolLimits(max_txs=5), a=1_000)
+    view.params = SMALL_BLOCKS
+    assert offer(mp, A, range(3)) == [Code.OK] * 3
+    wire = tx(A, 3).wire
+    assert mp.add(wire).code is Code.MEMPOOL_FULL
+    assert mp.add(wire, peer=True).code is Code.OK

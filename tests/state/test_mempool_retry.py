@@ -178,6 +178,7 @@ _POOL = [tx(s, n, amount=v) for s in (A, B, C) for n in range(4) for v in (1, 2)
     st.lists(
         st.one_of(
             st.tuples(st.just("add"), st.integers(0, len(_POOL) - 1)),
+            st.tuples(st.just("gossip"), st.integers(0, len(_POOL) - 1)),
             st.tuples(st.just("commit"), st.integers(1, 2)),
             st.tuples(st.just("remove"), st.integers(0, len(_POOL) - 1)),
         ),
@@ -187,14 +188,18 @@ _POOL = [tx(s, n, amount=v) for s in (A, B, C) for n in range(4) for v in (1, 2)
 def test_kept_answers_never_differ_from_a_mempool_without_them(
     ops: list[tuple[str, int]],
 ) -> None:
-    """Differential: the same offers, blocks and removals given to a mempool with the retry
-    cache and one without (retry_cache=0) get the same answers (code and message)."""
+    """Differential: the same offers (clients' and peers'), blocks and removals given to a
+    mempool with the retry cache and one without (retry_cache=0) get the same answers (code
+    and message); a backlog bound of one block below max_txs makes the two sides differ."""
     limits = dict(max_txs=3, max_future_txs=1, max_future_per_sender=1)
     cached, view = make(MempoolLimits(**limits), a=7, b=100, c=100)
+    view.params = replace(PARAMS, max_block_txs=2)
     plain = Mempool(lambda: view, MempoolLimits(**limits, retry_cache=0))
     for op, k in ops:
-        if op == "add":
-            r1, r2 = cached.add(_POOL[k].wire), plain.add(_POOL[k].wire)
+        if op in ("add", "gossip"):
+            peer = op == "gossip"
+            r1 = cached.add(_POOL[k].wire, peer=peer)
+            r2 = plain.add(_POOL[k].wire, peer=peer)
             assert (r1.code, r1.log) == (r2.code, r2.log)
         elif op == "remove":
             assert cached.remove(_POOL[k].hash) == plain.remove(_POOL[k].hash)
