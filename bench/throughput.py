@@ -20,7 +20,8 @@ Overload (issue 14): `--overload F` first measures the saturating figure (closed
 starts a fresh network and offers F times that figure open loop, the way a client retries a
 `mempool_full` refusal (the refused transaction is offered again, ahead of that node's queue),
 and reports committed/max: the share of the capacity the chain keeps under that overload.
-`--max-block-txs` sets the chain's max_block_txs in the bench's genesis.
+`--max-block-txs` sets the chain's max_block_txs in the bench's genesis, `--block-time-ms` its
+block_time_ms (a chain of many validators amortizes its per-height cost over longer blocks).
 
 Accounting (so that "lost" means a real loss):
 - refused: the node answered the submission with a code != 0 (a real admission refusal);
@@ -75,10 +76,20 @@ def sender_signer(i: int) -> Signer:
     return bench_signer(b"huzhu-bench-sender", i)
 
 
-def make_template(senders: int, claimants: int, max_block_txs: int | None = None) -> dict[str, Any]:
+def make_template(
+    senders: int,
+    claimants: int,
+    max_block_txs: int | None = None,
+    block_time_ms: int | None = None,
+) -> dict[str, Any]:
+    params = {
+        k: v
+        for k, v in (("max_block_txs", max_block_txs), ("block_time_ms", block_time_ms))
+        if v is not None
+    }
     return genesis_doc(
         chain_id=CHAIN_ID,
-        params=None if max_block_txs is None else {"max_block_txs": max_block_txs},
+        params=params or None,
         treasury=dev_signer("treasury").public_key,
         registrars=[dev_signer("registrar").public_key],
         validators=None,
@@ -460,7 +471,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     senders = args.senders
     claimants = 20
     workdir = Path(tempfile.mkdtemp(prefix="huzhu-bench-"))
-    template = make_template(senders, claimants, args.max_block_txs)
+    template = make_template(senders, claimants, args.max_block_txs, args.block_time_ms)
     print(f"[setup] {n} validators, {senders} senders, workdir {workdir}", flush=True)
     net = LocalNet.create(
         workdir, n, template, config=config_overrides(args.set or []), base_port=args.base_port
@@ -642,6 +653,7 @@ async def _run(
         "block_txs_mean": round(statistics.mean(sizes), 1) if sizes else None,
         "block_txs_max": max(sizes, default=None),
         "max_block_txs": args.max_block_txs,
+        "block_time_ms": args.block_time_ms,
         "_heights": (win_blocks[0][0], win_blocks[-1][0]) if win_blocks else None,
         "last_height": last_h,
         "peak_rss_mb": [round(r, 1) if r else None for r in rss],
@@ -775,6 +787,12 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="the chain's max_block_txs in the bench genesis (default: the chain's default)",
+    )
+    p.add_argument(
+        "--block-time-ms",
+        type=int,
+        default=None,
+        help="the chain's block_time_ms in the bench genesis (default: the chain's default)",
     )
     p.add_argument(
         "--batch-wait-ms",

@@ -48,6 +48,8 @@ def test_throughput_smoke_run(tmp_path: Path) -> None:
         "2",
         "--senders",
         "400",
+        "--block-time-ms",
+        "800",
         "--base-port",
         str(free_base_port(4)),
         "--json",
@@ -59,6 +61,7 @@ def test_throughput_smoke_run(tmp_path: Path) -> None:
     missing = [k for k in REQUIRED if k not in r]
     assert not missing, missing
     assert r["validators"] == 4
+    assert r["block_time_ms"] == 800  # the genesis the network ran was built with it
     assert r["accepted"] > 0
     assert r["committed_tps"] > 0
     assert r["lost"] == 0
