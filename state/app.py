@@ -98,20 +98,27 @@ class ChainApp:
                 return ex
         return None
 
-    def prepare(
-        self, height: int, time_ms: int, proposer: bytes, evidence: Sequence[Any]
-    ) -> tuple[list[bytes], bytes]:
-        """Transactions of a new block (invalid ones dropped) and the root after it."""
-        ev = as_evidence(evidence)
-        candidates = self.tx_source(self.chain.params.max_block_txs, self.max_block_bytes)
+    def _execute(self, head: _Head, txs: Sequence[bytes], *, propose: bool = False) -> Execution:
+        """Execute the block of `head` and `txs` on the committed state, counted in
+        `executions` (raises InvalidBlock, uncounted, when the block cannot execute)."""
+        height, time_ms, proposer, evidence = head
         ex = self.chain.execute(
-            BlockInput(height, time_ms, bytes(proposer), list(candidates), ev),
-            propose=True,
+            BlockInput(height, time_ms, proposer, list(txs), list(evidence)),
+            propose=propose,
             verified=self.verified,
             known=self.known,
         )
         self.executions += 1
-        self._remember((height, time_ms, bytes(proposer), tuple(ev)), ex)
+        return ex
+
+    def prepare(
+        self, height: int, time_ms: int, proposer: bytes, evidence: Sequence[Any]
+    ) -> tuple[list[bytes], bytes]:
+        """Transactions of a new block (invalid ones dropped) and the root after it."""
+        head = _head(height, time_ms, proposer, evidence)
+        candidates = self.tx_source(self.chain.params.max_block_txs, self.max_block_bytes)
+        ex = self._execute(head, candidates, propose=True)
+        self._remember(head, ex)
         return list(ex.txs), ex.state_root
 
     def validate(
@@ -128,14 +135,9 @@ class ChainApp:
         ex = self._cached(head, txs)
         if ex is None:
             try:
-                ex = self.chain.execute(
-                    BlockInput(height, time_ms, head[2], list(txs), list(head[3])),
-                    verified=self.verified,
-                    known=self.known,
-                )
+                ex = self._execute(head, txs)
             except InvalidBlock:
                 return False
-            self.executions += 1
             self._remember(head, ex)
         return ex.state_root == state_root
 
@@ -154,12 +156,7 @@ class ChainApp:
         head = _head(height, time_ms, proposer, evidence)
         ex = self._cached(head, txs)
         if ex is None or ex.prev_root != self.chain.state_root:
-            ex = self.chain.execute(
-                BlockInput(height, time_ms, head[2], list(txs), list(head[3])),
-                verified=self.verified,
-                known=self.known,
-            )
-            self.executions += 1
+            ex = self._execute(head, txs)
         assert ex.state_root == state_root, "a decided block executes to another state root"
         # the account-history entries commit with the block, in the same atomic batch
         # from the decoded transactions when the execution kept them (execute_block does)

@@ -41,8 +41,8 @@ def slot_init(cls: type[_T]) -> type[_T]:
     """Give a frozen slotted dataclass an `__init__` that stores through its slots'
     descriptors: the frozen one calls object.__setattr__ per field, ~60 % slower, and the hot
     records (accounts, members, pools; state/tx.py's Tx) are built once or more per
-    transaction. Same
-    signature, defaults and frozenness; fields with a default_factory are refused."""
+    transaction. Same signature, defaults and frozenness; fields with a default_factory are
+    refused."""
     params, body, env = [], [], {}
     for f in fields(cls):  # type: ignore[arg-type]  # a dataclass by contract
         if f.default_factory is not MISSING:

@@ -53,7 +53,9 @@ def entry_key(address: bytes, height: int, index: int) -> bytes:
 
 def addresses(sender: bytes, payload: dict[str, Any]) -> list[bytes]:
     """The addresses a transaction is listed under: the sender, then each naming field's
-    address, each once (a transfer to oneself is one entry)."""
+    address, each once (a transfer to oneself is one entry). index_batch's path for decoded
+    transactions writes the same entries inline (tests/state/test_exec_fastpaths.py holds
+    them equal)."""
     out = [sender]
     for name in NAMING_FIELDS:
         v = payload.get(name)
