@@ -124,6 +124,7 @@ _INTERNAL = 0x01
 _HEX = {c: i for i, c in enumerate("0123456789abcdef")}
 _internal_header = struct.Struct(">BHH").pack  # tag, bitmap, leafmap
 _by_hex = itemgetter(0)
+_FULL = 0xFFFF  # the bitmap of a node with 16 children
 
 
 class MissingNodeError(KeyError):
@@ -166,7 +167,6 @@ class StateTree(TreeVersions):
         self._cache: dict[bytes, _Decoded] = {}
         self._cache_nodes = max(0, cache_nodes)
         self._written: dict[bytes, bytes | None] = {}  # the batch: store key -> node bytes
-        self._fresh: dict[bytes, _Decoded] = {}
         self._dead: list[bytes] = []  # in walk order: the stale record's bytes are deterministic
         self.last_reads = 0
         self.last_writes = 0
@@ -302,7 +302,6 @@ class StateTree(TreeVersions):
         # new nodes go straight into the batch (no second dict to copy them from); nothing
         # else enters it before the walk ends, and written keys are never deleted below
         self._written = ops = batch.ops
-        self._fresh = {}
         self._dead = []
         self._trailer = U64.pack(version or 0)
         self.last_reads = 0
@@ -316,34 +315,34 @@ class StateTree(TreeVersions):
                 else:
                     new, _ = self._apply_internal(root, node, 0, items)  # type: ignore[arg-type]  # not bytes: internal node
             p = self._prefix
-            fresh = self._fresh  # the hashes written, as the batch holds their store keys
+            cache = self._cache
             self.last_writes = len(ops)
             deletes = 0
-            # retired nodes left the cache as they were retired (see _apply_internal); those
-            # written again by this update return to it with the fresh ones
+            # new nodes entered the cache as they were written, retired ones left it as they
+            # were retired (a node is retired before a rewrite of its hash, never after): so a
+            # retired node still cached was written again by this update and stays
             if version is None:
                 for h in self._dead:
-                    if h not in fresh:
+                    if h not in cache:
                         ops[p + h] = None
                         deletes += 1
             else:
-                gone = [h for h in self._dead if h not in fresh]
+                gone = [h for h in self._dead if h not in cache]
                 deletes = len(gone)
                 if gone:
                     ops[self._stale_prefix + U64.pack(version)] = b"".join(gone)
                 ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
             self.last_deletes = deletes
-            self._remember(fresh)
+            self._bound()
         finally:
             self._written = {}
-            self._fresh = {}
             self._dead = []
         return (EMPTY_ROOT if new is None else new), batch
 
-    def _remember(self, nodes: dict[bytes, _Decoded]) -> None:
-        """Cache the update's new nodes (the next block starts from them), within the bound."""
+    def _bound(self) -> None:
+        """Keep the cache within its bound once an update added its new nodes (the next
+        block starts from them)."""
         cache = self._cache
-        cache.update(nodes)
         excess = len(cache) - self._cache_nodes
         if excess > 0:
             # dicts keep insertion order: drop the oldest entries, plus some slack so that
@@ -355,20 +354,23 @@ class StateTree(TreeVersions):
         tagged = _LEAF_TAG + kh  # the hash preimage and the stored form both start so
         h = _sha256(tagged + _sha256(value).digest()).digest()
         self._written[self._prefix + h] = tagged + value + self._trailer
-        self._fresh[h] = kh
+        self._cache[h] = kh
         return h
 
     def _new_internal(self, children: list[bytes], leafmap: int, bitmap: int) -> bytes:
         """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
         kids = tuple(children)  # the cached form, built first so the joins below share it
-        h = _sha256(_INTERNAL_TAG + b"".join(kids)).digest()
-        pick = _PRESENT.get(bitmap)
-        if pick is None:
-            pick = _present(bitmap)
+        body = b"".join(kids)
+        h = _sha256(_INTERNAL_TAG + body).digest()
+        if bitmap != _FULL:  # a full node stores all its children: the preimage's body
+            pick = _PRESENT.get(bitmap)
+            if pick is None:
+                pick = _present(bitmap)
+            body = b"".join(pick(kids))
         self._written[self._prefix + h] = (
-            _internal_header(_INTERNAL, bitmap, leafmap) + b"".join(pick(kids)) + self._trailer
+            _internal_header(_INTERNAL, bitmap, leafmap) + body + self._trailer
         )
-        self._fresh[h] = (kids, leafmap, bitmap)
+        self._cache[h] = (kids, leafmap, bitmap)
         return h
 
     def _build(self, depth: int, items: list[_Item]) -> tuple[bytes | None, bool]:
@@ -499,41 +501,105 @@ class StateTree(TreeVersions):
         depth: int,
         item: _Item,
     ) -> tuple[bytes | None, bool]:
-        """_apply_internal for a single item, the commonest call below the top levels."""
+        """_apply_internal for a single item, the commonest call below the top levels.
+
+        A set walks down to the key's position in a loop, then rewrites the path bottom up in
+        a second one (no call, no result tuple per level): a set never empties a node nor
+        leaves it a lone leaf, so above the bottom node only the on-path child changes. A
+        delete, which may collapse nodes, takes the recursive `_delete_one`.
+        """
+        hx, kh, value, _ = item
+        if value is None:
+            return self._delete_one(h, node, depth, item)
+        cache = self._cache
+        cached = cache.get
+        e = EMPTY_ROOT
+        path: list[tuple[bytes, tuple[bytes, ...], int, int, int]] = []
+        while True:
+            children, leafmap, bitmap = node
+            nib = _HEX[hx[depth]]
+            bit = 1 << nib
+            c = children[nib]
+            if c is e:
+                new = self._new_leaf(kh, value)
+                bitmap |= bit
+                leafmap |= bit
+                break
+            if leafmap & bit:
+                kh0 = cached(c) or self._load(c)
+                if kh0 == kh:
+                    self._dead.append(c)
+                    cache.pop(c, None)
+                    new = self._new_leaf(kh, value)
+                    if new == c:
+                        return path[0][0] if path else h, False  # set to what it was
+                else:  # another key's leaf: both go below it, in a new internal node
+                    new = self._apply_leaf(c, kh0, depth + 1, [item])[0]  # type: ignore[arg-type,assignment]  # leaf bit set: a key hash; 2 keys: never None
+                    leafmap &= ~bit
+                break
+            path.append((h, children, leafmap, bitmap, nib))
+            h = c
+            node = cached(c) or self._load(c)  # type: ignore[assignment]  # leaf bit clear: internal node
+            depth += 1
+        # the bottom node, then its ancestors: each gets a new child hash, so a new hash
+        written = self._written
+        dead = self._dead
+        prefix = self._prefix
+        trailer = self._trailer
+        sha = _sha256
+        tag = _INTERNAL_TAG
+        while True:
+            kids_l = list(children)
+            kids_l[nib] = new
+            kids = tuple(kids_l)
+            body = b"".join(kids)
+            new = sha(tag + body).digest()
+            if bitmap != _FULL:
+                pick = _PRESENT.get(bitmap)
+                if pick is None:
+                    pick = _present(bitmap)
+                body = b"".join(pick(kids))
+            written[prefix + new] = _internal_header(_INTERNAL, bitmap, leafmap) + body + trailer
+            cache[new] = (kids, leafmap, bitmap)  # a new hash: never the retired `h` below
+            dead.append(h)
+            cache.pop(h, None)
+            if not path:
+                return new, False
+            h, children, leafmap, bitmap, nib = path.pop()
+
+    def _delete_one(
+        self,
+        h: bytes,
+        node: tuple[tuple[bytes, ...], int, int],
+        depth: int,
+        item: _Item,
+    ) -> tuple[bytes | None, bool]:
+        """_apply_one for a delete: a node may empty or collapse to its last leaf."""
         children, leafmap, bitmap = node
-        _, kh, value, _ = item
+        kh = item[1]
         nib = _HEX[item[0][depth]]
         bit = 1 << nib
         c = children[nib]
-        e = EMPTY_ROOT
-        if c is e:
-            if value is None:
+        if c is EMPTY_ROOT:
+            return h, False  # deleting an absent key
+        if leafmap & bit:
+            if (self._cache.get(c) or self._load(c)) != kh:
                 return h, False  # deleting an absent key
-            new, new_leaf = self._new_leaf(kh, value), True
-        elif leafmap & bit:
-            kh0 = self._cache.get(c) or self._load(c)
-            if kh0 == kh:
-                self._dead.append(c)
-                self._cache.pop(c, None)
-                if value is None:
-                    new, new_leaf = None, False
-                else:
-                    new, new_leaf = self._new_leaf(kh, value), True
-            elif value is None:
-                return h, False  # deleting an absent key
-            else:
-                new, new_leaf = self._apply_leaf(c, kh0, depth + 1, [item])  # type: ignore[arg-type]  # leaf bit set: a key hash
+            self._dead.append(c)
+            self._cache.pop(c, None)
+            new, new_leaf = None, False
         else:
-            new, new_leaf = self._apply_one(c, self._cache.get(c) or self._load(c), depth + 1, item)  # type: ignore[arg-type]  # leaf bit clear: internal node
-        if new == c:
-            return h, False  # a value set to what it was: no rewrite
+            new, new_leaf = self._delete_one(
+                c, self._cache.get(c) or self._load(c), depth + 1, item
+            )  # type: ignore[arg-type]  # leaf bit clear: internal node
+            if new == c:
+                return h, False  # nothing deleted below
         kids = list(children)  # the cached tuple is shared: copy before changing
         if new is None:
-            kids[nib] = e
+            kids[nib] = EMPTY_ROOT
             bitmap &= ~bit
         else:
             kids[nib] = new
-            bitmap |= bit
         if new_leaf:
             leafmap |= bit
         else:
