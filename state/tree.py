@@ -148,7 +148,8 @@ class StateTree(TreeVersions):
     node ~0.65 kB, ~40 MB for a 100,000-key state): nodes are content-addressed, so a cached
     node can never be stale, and with the cache warm an update reads nothing from the store
     (bench/tree.py: 12,500 keys into 100,000, 0.21 s CPU warm, 0.6 s cold). Nodes an update
-    replaces leave the cache at once, so it holds the live tree, not history. After an update,
+    replaces leave the cache at once and those it writes enter it as they are written, so
+    it holds the live tree, not history. After an update,
     `last_reads` / `last_writes` / `last_deletes` count its node I/O (for bench/;
     `last_deletes` counts the nodes it retired, deleted or marked stale).
 
@@ -315,20 +316,16 @@ class StateTree(TreeVersions):
                 else:
                     new, _ = self._apply_internal(root, node, 0, items)  # type: ignore[arg-type]  # not bytes: internal node
             p = self._prefix
-            cache = self._cache
             self.last_writes = len(ops)
-            deletes = 0
             # new nodes entered the cache as they were written, retired ones left it as they
-            # were retired (a node is retired before a rewrite of its hash, never after): so a
-            # retired node still cached was written again by this update and stays
+            # were retired; a node written again at its place (a value set to what it was) is
+            # never retired (_replace_leaf, _apply_leaf), so every retired node is gone
+            gone = self._dead
+            deletes = len(gone)
             if version is None:
-                for h in self._dead:
-                    if h not in cache:
-                        ops[p + h] = None
-                        deletes += 1
+                for h in gone:
+                    ops[p + h] = None
             else:
-                gone = [h for h in self._dead if h not in cache]
-                deletes = len(gone)
                 if gone:
                     ops[self._stale_prefix + U64.pack(version)] = b"".join(gone)
                 ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
@@ -356,6 +353,15 @@ class StateTree(TreeVersions):
         self._written[self._prefix + h] = tagged + value + self._trailer
         self._cache[h] = kh
         return h
+
+    def _replace_leaf(self, h: bytes, kh: bytes, value: bytes | None) -> bytes | None:
+        """The leaf `h` of key `kh` set to `value` (None: deleted). `h` is retired unless the
+        new leaf is `h` itself (a value set to what it was): a retired node is a gone one."""
+        new = None if value is None else self._new_leaf(kh, value)
+        if new != h:
+            self._dead.append(h)
+            self._cache.pop(h, None)
+        return new
 
     def _new_internal(self, children: list[bytes], leafmap: int, bitmap: int) -> bytes:
         """Hash, encode and record a new internal node (bitmap: its non-empty children)."""
@@ -401,17 +407,16 @@ class StateTree(TreeVersions):
         if len(items) == 1:  # the common case, kept off the general path
             _, kh, value, _ = items[0]
             if kh == kh0:
-                self._dead.append(h)
-                self._cache.pop(h, None)
-                if value is None:
-                    return None, False
-                return self._new_leaf(kh, value), True
+                new = self._replace_leaf(h, kh, value)
+                return (None, False) if new is None else (new, True)
             if value is None:
                 return h, True  # deleting an absent key
         elif any(it[1] == kh0 for it in items):
-            self._dead.append(h)  # this key is set or deleted: the old leaf goes
-            self._cache.pop(h, None)
-            return self._build(depth, items)
+            self._cache.pop(h, None)  # this key is set or deleted: the old leaf goes
+            built = self._build(depth, items)
+            if h not in self._cache:  # unless the build wrote it again (set to what it was)
+                self._dead.append(h)
+            return built
         merged = sorted([*items, (kh0.hex(), kh0, None, h)])
         return self._build(depth, merged)
 
@@ -428,7 +433,7 @@ class StateTree(TreeVersions):
         bitmap = node[2]
         load = self._load
         cached = self._cache.get  # a cached node is truthy: `cached(c) or load(c)` saves a call
-        dead = self._dead
+        new: bytes | None
         e = EMPTY_ROOT
         n = len(items)
         i = 0
@@ -455,12 +460,8 @@ class StateTree(TreeVersions):
                 elif leafmap & bit:
                     kh0 = cached(c) or load(c)
                     if kh0 == kh:
-                        dead.append(c)
-                        self._cache.pop(c, None)
-                        if value is None:
-                            new, new_leaf = None, False
-                        else:
-                            new, new_leaf = self._new_leaf(kh, value), True
+                        new = self._replace_leaf(c, kh, value)
+                        new_leaf = new is not None
                     elif value is None:
                         i = j
                         continue  # deleting an absent key
@@ -528,9 +529,7 @@ class StateTree(TreeVersions):
             if leafmap & bit:
                 kh0 = cached(c) or self._load(c)
                 if kh0 == kh:
-                    self._dead.append(c)
-                    cache.pop(c, None)
-                    new = self._new_leaf(kh, value)
+                    new = self._replace_leaf(c, kh, value)  # type: ignore[assignment]  # a set: never None
                     if new == c:
                         return path[0][0] if path else h, False  # set to what it was
                 else:  # another key's leaf: both go below it, in a new internal node
