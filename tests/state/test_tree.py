@@ -429,3 +429,38 @@ def test_proofs_follow_the_documented_format(store: KVStore) -> None:
             forged = Proof(p.siblings[:d] + (tuple(level),) + p.siblings[d + 1 :], p.leaf)
             assert not _spec_verify(root, k, v, forged)
             assert not verify_proof(root, k, v, forged)
+
+
+def test_a_leaf_set_to_its_own_value_is_never_marked_stale() -> None:
+    """A key set to the value it has keeps its leaf, alone or with a new key that splits its
+    position: the version's stale record does not list it, so pruning keeps it readable."""
+    store = MemoryStore()
+    tree = StateTree(store)
+    base = {b"s/%d" % i: b"v%d" % i for i in range(40)}
+    root, batch = tree.update(EMPTY_ROOT, base, version=1)
+    store.write(batch)
+    kh0 = _h(b"s/0")
+    depth = len(tree.prove(root, b"s/0").siblings)  # the leaf's depth
+    # a new key whose path reaches that leaf's position: the leaf splits into a subtree
+    new_key = next(
+        k
+        for k in (b"n/%d" % j for j in range(1_000_000))
+        if _h(k).hex()[:depth] == kh0.hex()[:depth] and k not in base
+    )
+    steps = [
+        {b"s/0": b"v0", new_key: b"x"},  # the split: _apply_leaf builds the position again
+        {b"s/1": b"v1", b"s/2": b"changed"},  # a lone same-value set beside a change
+    ]
+    model = dict(base)
+    for version, changes in enumerate(steps, start=2):
+        root, batch = tree.update(root, changes, version=version)
+        store.write(batch)
+        model.update(changes)
+        stale = store.get(tree._stale_prefix + version.to_bytes(8, "big")) or b""
+        gone = {stale[i : i + 32] for i in range(0, len(stale), 32)}
+        for key in (b"s/0", b"s/1"):
+            assert _h(b"\x00" + _h(key) + _h(model[key])) not in gone
+        assert root == _spec_root(model)
+    store.write(tree.prune(len(steps) + 1, 10_000))
+    for key, value in model.items():
+        assert tree.get(root, key) == value
