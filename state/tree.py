@@ -136,6 +136,8 @@ class MissingNodeError(KeyError):
 _Item = tuple[str, bytes, bytes | None, bytes | None]
 # A decoded node in the cache: a leaf's kh, or an internal node's (children, leafmap, bitmap).
 _Decoded = bytes | tuple[tuple[bytes, ...], int, int]
+_Internal = tuple[tuple[bytes, ...], int, int]  # a decoded internal node
+_Applied = tuple[bytes | None, bool]  # a position's new hash (None: empty), whether a leaf
 
 DEFAULT_CACHE_NODES = 1 << 18
 
@@ -566,13 +568,7 @@ class StateTree(TreeVersions):
                 return new, False
             h, children, leafmap, bitmap, nib = path.pop()
 
-    def _delete_one(
-        self,
-        h: bytes,
-        node: tuple[tuple[bytes, ...], int, int],
-        depth: int,
-        item: _Item,
-    ) -> tuple[bytes | None, bool]:
+    def _delete_one(self, h: bytes, node: _Internal, depth: int, item: _Item) -> _Applied:
         """_apply_one for a delete: a node may empty or collapse to its last leaf."""
         children, leafmap, bitmap = node
         kh = item[1]
