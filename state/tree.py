@@ -584,8 +584,8 @@ class StateTree(TreeVersions):
             self._cache.pop(c, None)
             new, new_leaf = None, False
         else:
-            below = self._cache.get(c) or self._load(c)  # leaf bit clear: internal node
-            new, new_leaf = self._delete_one(c, below, depth + 1, item)  # type: ignore[arg-type]
+            below = self._cache.get(c) or self._load(c)
+            new, new_leaf = self._delete_one(c, below, depth + 1, item)  # type: ignore[arg-type]  # leaf bit clear: internal node
             if new == c:
                 return h, False  # nothing deleted below
         kids = list(children)  # the cached tuple is shared: copy before changing
