@@ -332,8 +332,8 @@ class StateTree(TreeVersions):
                     ops[self._stale_prefix + U64.pack(version)] = b"".join(gone)
                 ops[self._root_prefix + U64.pack(version)] = EMPTY_ROOT if new is None else new
             self.last_deletes = deletes
-            self._bound()
         finally:
+            self._bound()  # a failed update's new nodes are cached too: harmless, but bounded
             self._written = {}
             self._dead = []
         return (EMPTY_ROOT if new is None else new), batch
