@@ -785,7 +785,10 @@ PHASE_KEYS = (
     "machine_cpu_us_per_tx",
     "refused_full_retried",
     "block_txs_mean",
+    "block_interval_ms",
+    "rounds",
     "sig_checks_per_tx",
+    "submitter_cpu_us_per_offer",
     "verify_per_core",
 )
 
