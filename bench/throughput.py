@@ -20,8 +20,9 @@ Overload (issue 14): `--overload F` first measures the saturating figure (closed
 starts a fresh network and offers F times that figure open loop, the way a client retries a
 `mempool_full` refusal (the refused transaction is offered again, ahead of that node's queue),
 and reports committed/max: the share of the capacity the chain keeps under that overload.
-`--pairs K` alternates K such overloaded phases with K + 1 saturating ones (each on a fresh
-network) and reports the median overloaded figure over the median saturating one.
+`--pairs K` (default 3) alternates K such overloaded phases with K + 1 saturating ones (each
+on a fresh network) and reports the median overloaded figure over the median saturating one:
+a single pair minutes apart measures the machine's drift as much as the node.
 `--max-block-txs` sets the chain's max_block_txs in the bench's genesis, `--block-time-ms` its
 block_time_ms (a chain of many validators amortizes its per-height cost over longer blocks).
 
@@ -859,10 +860,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pairs",
         type=int,
-        default=1,
+        default=3,
         help="--overload: this many overloaded phases alternating with saturating ones "
-        "(saturating first and last, each on a fresh network); committed/max is the median "
-        "overloaded figure over the median saturating one",
+        "(saturating first and last, each on a fresh network; default 3, ~9 minutes); "
+        "committed/max is the median overloaded figure over the median saturating one "
+        "(1: one saturating phase, then one overloaded)",
     )
     p.add_argument(
         "--retry-full",
