@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,26 @@ def test_alternating_phases_report_the_median_overloaded_over_the_median_saturat
     # a loss in any phase shows
     overs[1]["lost"] = 3
     assert summary(sats, overs)["lost_all_phases"] == 3
+
+
+def test_overload_phases_warm_up_until_the_mempools_are_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both phases of --overload start their window after 15 s of load (a window that opens
+    while the mempools fill counts checks of txs it does not commit); other runs after 5 s,
+    and an explicit --warmup always wins."""
+    sys.path.insert(0, str(ROOT))
+    from bench import throughput
+
+    seen: list[tuple[float, int]] = []
+
+    def grab(args: Any) -> dict[str, Any]:
+        seen.append((args.warmup, args.pairs))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(throughput, "run", grab)
+    monkeypatch.setattr(throughput, "overload", grab)
+    for argv in (["--overload", "2"], [], ["--overload", "2", "--warmup", "3", "--pairs", "1"]):
+        with pytest.raises(SystemExit):
+            throughput.main([*argv, "--json", "-"])
+    assert seen == [(15.0, 3), (5.0, 3), (3.0, 1)]
