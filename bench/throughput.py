@@ -71,7 +71,7 @@ CHAIN_ID = "huzhu-bench"
 #: load before the measured window; under --overload long enough for the mempools to fill
 #: (at 2x, ~10 s on this machine): a window that starts while they fill counts the checks of
 #: txs it will not commit (1.09-1.25 signature checks per committed tx per node with 5 s,
-#: 0.91-1.04 with 15 s, against 0.96-1.07 saturating)
+#: 0.90-1.04 with 15 s, against 0.96-1.07 saturating)
 WARMUP_S = 5.0
 OVERLOAD_WARMUP_S = 15.0
 POOL = "medical"
@@ -745,7 +745,7 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
     `--pairs K` alternates the phases, saturating first and last (K + 1 saturating phases,
     K overloaded ones, each on a fresh network): the machine's speed drifts 10 % from one
     minute to the next (on a shared machine 3x), so one phase of each, minutes apart, read
-    0.57-1.36 for the same code (bench/README.md);
+    0.57-1.50 for the same code (bench/README.md);
     committed/max is then the median overloaded figure over the median saturating one."""
     sats = [saturating_phase(args)]
     overs: list[dict[str, Any]] = []
