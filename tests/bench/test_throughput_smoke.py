@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,46 @@ def test_open_loop_batches_wait_for_the_txs_due_but_never_beyond_a_full_request(
     assert min_batch(2000, 20) == 40
     assert min_batch(2000, 1000 * RPC_BATCH / 2000) == RPC_BATCH
     assert min_batch(2000, 10_000) == RPC_BATCH
+
+
+def test_alternating_phases_report_the_median_overloaded_over_the_median_saturating() -> None:
+    """`--pairs`: one slow saturating minute no longer decides the figure (committed/max is a
+    ratio of medians), and each pair's own ratio is reported against its neighbours."""
+    sys.path.insert(0, str(ROOT))
+    from bench.throughput import summary
+
+    sats = [{"committed_tps": x, "lost": 0} for x in (2000.0, 2400.0, 2200.0, 1800.0)]
+    overs = [{"committed_tps": x, "lost": 0} for x in (2000.0, 2300.0, 1900.0)]
+    r = summary(sats, overs)
+    assert r["committed_over_max"] == round(2000 / 2100, 3)
+    assert r["committed_over_max_each"] == [round(2000 / 2200, 3), round(2300 / 2300, 3), 0.95]
+    assert r["pairs"] == 3 and r["lost_all_phases"] == 0
+    # a single pair reads as before: the overloaded figure over the saturating one
+    one = summary(sats[:1], overs[:1])
+    assert one["committed_over_max"] == one["committed_over_max_each"][0] == 1.0
+    # a loss in any phase shows
+    overs[1]["lost"] = 3
+    assert summary(sats, overs)["lost_all_phases"] == 3
+
+
+def test_overload_phases_warm_up_until_the_mempools_are_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both phases of --overload start their window after 15 s of load (a window that opens
+    while the mempools fill counts checks of txs it does not commit); other runs after 5 s,
+    and an explicit --warmup always wins."""
+    sys.path.insert(0, str(ROOT))
+    from bench import throughput
+
+    seen: list[tuple[float, int]] = []
+
+    def grab(args: Any) -> dict[str, Any]:
+        seen.append((args.warmup, args.pairs))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(throughput, "run", grab)
+    monkeypatch.setattr(throughput, "overload", grab)
+    for argv in (["--overload", "2"], [], ["--overload", "2", "--warmup", "3", "--pairs", "1"]):
+        with pytest.raises(SystemExit):
+            throughput.main([*argv, "--json", "-"])
+    assert seen == [(15.0, 3), (5.0, 3), (3.0, 1)]
