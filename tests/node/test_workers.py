@@ -72,19 +72,23 @@ async def test_requests_of_one_loop_turn_share_jobs_of_batch_txs() -> None:
         pool.close()
 
 
-async def test_a_flush_of_at_most_inline_max_txs_is_checked_on_the_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The boundary: inline_max_txs txs asked in one loop turn are checked on the loop
-    thread (no thread started), one more goes to the threads; the answers are the same."""
-    seen: list[int] = []
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of every signature check, in order."""
+    idents: list[int] = []
     real = txmod.verify_tx
 
     def where(tx: Tx) -> bool:
-        seen.append(threading.get_ident())
+        idents.append(threading.get_ident())
         return real(tx)
 
     monkeypatch.setattr(txmod, "verify_tx", where)
+    return idents
+
+
+async def test_a_flush_of_at_most_inline_max_txs_is_checked_on_the_loop(seen: list[int]) -> None:
+    """The boundary: inline_max_txs txs asked in one loop turn are checked on the loop
+    thread (no thread started), one more goes to the threads; the answers are the same."""
     pool = WorkerPool(2, inline_max_txs=3)
     try:
         small = [signed(0), forged(1)]
@@ -103,15 +107,7 @@ async def test_a_flush_of_at_most_inline_max_txs_is_checked_on_the_loop(
         pool.close()
 
 
-async def test_checks_run_off_the_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: set[int] = set()
-    real = txmod.verify_tx
-
-    def where(tx: Tx) -> bool:
-        seen.add(threading.get_ident())
-        return real(tx)
-
-    monkeypatch.setattr(txmod, "verify_tx", where)
+async def test_checks_run_off_the_loop_thread(seen: list[int]) -> None:
     pool = WorkerPool(2)
     try:
         assert await pool.verify([signed(0), signed(1)], wait=False) == [True, True]
