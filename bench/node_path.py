@@ -1,6 +1,7 @@
 """CPU of two per-transaction paths of a node outside execution and admission, in isolation.
 
     python bench/node_path.py [--txs 1000] [--frames 20000] [--repeat 5]
+    python bench/node_path.py --handoff [--jobs 600] [--repeat 5]
 
 - commit: `NodeService.on_committed` for a block of --txs transfers, with one event listener
   that wants no event (the RPC server without WebSocket subscribers) and no commit waiter.
@@ -10,6 +11,12 @@
 - vote behind gossip: wall time until a vote queued after --batches tx batches reaches a peer
   that spends --admit-ms on each batch (how long consensus waits behind transaction gossip).
 
+- handoff (only this with --handoff): process CPU (all threads) per signature-check job of
+  k real transfers through a 2-thread `WorkerPool`, handed to a thread (`inline_max_txs` 0)
+  against checked on the loop (`inline_max_txs` k), while the loop also runs a fixed amount
+  of other Python work (20 short steps a job, as a validator's loop has between requests):
+  what node/workers.py's small-flush rule saves per job.
+
 Figures are the median of --repeat runs, in microseconds of process CPU. Run it from two
 checkouts back to back to compare them (each run imports the code of its own checkout).
 """
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import sys
 import time
@@ -29,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from consensus.types import Block, BlockHeader  # noqa: E402
 from node.service import NodeService  # noqa: E402
+from node.workers import WorkerPool  # noqa: E402
 from p2p.node import P2PNode  # noqa: E402
 from p2p.types import P2PLimits, PeerAddr  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
@@ -162,6 +171,49 @@ def p2p_path(frames: int, repeat: int, uvloop: bool = False) -> float:
     return statistics.median(asyncio.run(_p2p_once(frames)) for _ in range(repeat))
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process
+    return r.ru_utime + r.ru_stime
+
+
+async def _handoff_once(per: int, jobs: int, inline_max: int) -> float:
+    """Process CPU (us) per job of `per` txs, the loop busy with other work meanwhile."""
+    signers = [Signer(sha256(b"h%d" % i)) for i in range(per)]
+    txs = [
+        build_tx(s, CHAIN, "transfer", 0, 1, {"to": signers[0].public_key, "amount": 1})
+        for s in signers
+    ]
+    pool = WorkerPool(2, inline_max_txs=inline_max)
+
+    async def other_work() -> None:  # a fixed amount: 20 short steps a job
+        for _ in range(20 * jobs):
+            sum(range(2_000))
+            await asyncio.sleep(0)
+
+    async def checks() -> None:
+        for _ in range(jobs):
+            assert await pool.verify(txs, wait=False) == [True] * per
+            await asyncio.sleep(0.001)
+
+    try:
+        t = _cpu()
+        await asyncio.gather(other_work(), checks())
+        return (_cpu() - t) / jobs * 1e6
+    finally:
+        pool.close()
+
+
+def handoff(jobs: int, repeat: int) -> None:
+    print("k txs a job | handed to a thread | checked on the loop | saved per job (per tx)")
+    for per in (1, 4, 8, 16):
+        thread, here = [], []
+        for _ in range(repeat):  # alternating, so both sides see the same machine
+            thread.append(asyncio.run(_handoff_once(per, jobs, 0)))
+            here.append(asyncio.run(_handoff_once(per, jobs, per)))
+        a, b = statistics.median(thread), statistics.median(here)
+        print(f"{per:11d} | {a:15.0f} us | {b:16.0f} us | {a - b:.0f} us ({(a - b) / per:.0f})")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--txs", type=int, default=1000)
@@ -170,8 +222,13 @@ def main() -> int:
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--admit-ms", type=float, default=25.0)
     p.add_argument("--uvloop", action="store_true", help="the p2p figure on uvloop's loop")
+    p.add_argument("--handoff", action="store_true", help="only the worker hand-off figure")
+    p.add_argument("--jobs", type=int, default=600, help="jobs per --handoff run")
     args = p.parse_args()
     print(f"checkout {ROOT}")
+    if args.handoff:
+        handoff(args.jobs, args.repeat)
+        return 0
     print(f"commit path: {commit_path(args.txs, args.repeat):.3f} us per tx")
     us = p2p_path(args.frames, args.repeat, args.uvloop)
     loop = "uvloop" if args.uvloop else "asyncio"

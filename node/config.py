@@ -30,7 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from consensus.params import ConsensusParams
 from node.durable import write_durably
-from node.workers import DEFAULT_BATCH_TXS, DEFAULT_MAX_QUEUE_TXS, WorkerPool, default_threads
+from node.workers import (
+    DEFAULT_BATCH_TXS,
+    DEFAULT_INLINE_MAX_TXS,
+    DEFAULT_MAX_QUEUE_TXS,
+    WorkerPool,
+    default_threads,
+)
 from node.wsconn import WS_SEND_TOTAL_BYTES
 from p2p.types import P2PLimits, PeerAddr
 from state.chain import (
@@ -598,11 +604,23 @@ class WorkersConfig(_Section):
     batch_txs: int = Field(
         DEFAULT_BATCH_TXS, ge=1, le=100_000, description="txs handed to a thread in one job"
     )
+    inline_max_txs: int = Field(
+        DEFAULT_INLINE_MAX_TXS,
+        ge=0,
+        le=100_000,
+        description="a flush of at most this many txs is checked on the loop, not handed to "
+        "a thread (cheaper than the hand-off); 0: every flush goes to the threads",
+    )
 
     def pool(self) -> WorkerPool:
         """The configured pool (threads -1 resolved against this machine)."""
         threads = default_threads() if self.threads < 0 else self.threads
-        return WorkerPool(threads, max_queue_txs=self.max_queue_txs, batch_txs=self.batch_txs)
+        return WorkerPool(
+            threads,
+            max_queue_txs=self.max_queue_txs,
+            batch_txs=self.batch_txs,
+            inline_max_txs=self.inline_max_txs,
+        )
 
 
 class NodeConfig(_Section):

@@ -24,6 +24,16 @@ transport's back-pressure).
 
 `threads=0` checks inline on the caller's thread (no pool, today's behaviour).
 
+Small flushes stay on the loop: a flush of at most `inline_max_txs` txs is checked there
+and then, not handed to a thread. The hand-off (a thread woken, the GIL handed back and
+forth around each check, the loop woken by the answer) costs ~150-370 us of process CPU
+per job whatever its size (bench/node_path.py --handoff), more than checking a few txs
+(~52 us each) on the loop; and a node gets a roughly fixed number of jobs a second (one
+per client request, one per peer's gossip batch every 50 ms), so on a loaded machine
+that hand-off was most of the CPU a validator spends per second that does not grow with
+the load (bench/README.md, cpu8). Larger flushes (a client's batch of 100, a busy peer's
+batch) still go to the threads, where the parallelism pays.
+
 The default (one thread per CPU) is for a validator alone on its machine: the checks use
 every core and the loop stays free for consensus. Where several nodes share fewer cores
 (a localnet, bench/throughput.py), the threads add no parallelism and cost a little:
@@ -48,6 +58,9 @@ from state.tx import Tx
 DEFAULT_MAX_QUEUE_TXS = 10_000
 #: the default of [workers] batch_txs: ~15 ms of one thread's work, small next to a block
 DEFAULT_BATCH_TXS = 256
+#: the default of [workers] inline_max_txs: a flush this small is checked on the loop
+#: (<= ~0.8 ms of it), cheaper than a thread hand-off (module doc)
+DEFAULT_INLINE_MAX_TXS = 16
 
 
 class PoolFull(Exception):
@@ -98,14 +111,18 @@ class WorkerPool:
         *,
         max_queue_txs: int = DEFAULT_MAX_QUEUE_TXS,
         batch_txs: int = DEFAULT_BATCH_TXS,
+        inline_max_txs: int = 0,
     ) -> None:
         if threads < 0:
             raise ValueError("worker threads must be >= 0")
         if max_queue_txs < 1 or batch_txs < 1:
             raise ValueError("worker max_queue_txs and batch_txs must be >= 1")
+        if inline_max_txs < 0:
+            raise ValueError("worker inline_max_txs must be >= 0")
         self.threads = threads
         self.max_queue_txs = max_queue_txs
         self.batch_txs = batch_txs
+        self.inline_max_txs = inline_max_txs
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []  # started at the first job
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -122,6 +139,7 @@ class WorkerPool:
         self.jobs = 0
         self.checked = 0
         self.checked_inline = 0  # checks made on the loop because the queue was full
+        self.checked_small = 0  # checks made on the loop because their flush was small
 
     @property
     def inline(self) -> bool:
@@ -256,9 +274,12 @@ class WorkerPool:
             for r in requests:
                 r.done(PoolClosed("worker pool closed"))
             return
+        flat = [tx for r in requests for tx in r.txs]
+        if len(flat) <= self.inline_max_txs:
+            self._check_here(requests, flat)
+            return
         if not self._workers:
             self._start()
-        flat = [tx for r in requests for tx in r.txs]
         results: list[bool] = [False] * len(flat)
         left = [0]
         failed: list[BaseException] = []
@@ -286,6 +307,23 @@ class WorkerPool:
             self.jobs += 1
             self.checked += len(chunk)
             jobs.put((chunk, _bind(finished, lo, len(chunk))))
+
+    def _check_here(self, requests: list[_Request], flat: list[Tx]) -> None:
+        """A small flush, checked on the loop: the same answers, in the same order, as
+        from a thread, without the hand-off (module doc)."""
+        self.checked += len(flat)
+        self.checked_small += len(flat)
+        answer: list[bool] | BaseException
+        try:
+            answer = _verify_job(flat)
+        except Exception as exc:  # noqa: BLE001 - the requests fail, as from a thread
+            answer = exc
+        self._release(len(flat))
+        at = 0
+        for r in requests:
+            k = len(r.txs)
+            r.done(answer if isinstance(answer, BaseException) else answer[at : at + k])
+            at += k
 
     def _release(self, n: int) -> None:
         self._queued -= n

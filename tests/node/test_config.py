@@ -217,6 +217,7 @@ INT_RANGES = [
     ("workers", "threads", -1, 1024),
     ("workers", "max_queue_txs", 1, 10_000_000),
     ("workers", "batch_txs", 1, 100_000),
+    ("workers", "inline_max_txs", 0, 100_000),
 ]
 
 

@@ -11,7 +11,13 @@ import pytest
 
 import state.tx as txmod
 from node.config import WorkersConfig
-from node.workers import PoolClosed, PoolFull, WorkerPool, default_threads
+from node.workers import (
+    DEFAULT_INLINE_MAX_TXS,
+    PoolClosed,
+    PoolFull,
+    WorkerPool,
+    default_threads,
+)
 from state.crypto import Signer
 from state.tx import Tx, build_tx
 
@@ -66,15 +72,42 @@ async def test_requests_of_one_loop_turn_share_jobs_of_batch_txs() -> None:
         pool.close()
 
 
-async def test_checks_run_off_the_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: set[int] = set()
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of every signature check, in order."""
+    idents: list[int] = []
     real = txmod.verify_tx
 
     def where(tx: Tx) -> bool:
-        seen.add(threading.get_ident())
+        idents.append(threading.get_ident())
         return real(tx)
 
     monkeypatch.setattr(txmod, "verify_tx", where)
+    return idents
+
+
+async def test_a_flush_of_at_most_inline_max_txs_is_checked_on_the_loop(seen: list[int]) -> None:
+    """The boundary: inline_max_txs txs asked in one loop turn are checked on the loop
+    thread (no thread started), one more goes to the threads; the answers are the same."""
+    pool = WorkerPool(2, inline_max_txs=3)
+    try:
+        small = [signed(0), forged(1)]
+        answers = await asyncio.gather(
+            pool.verify(small, wait=False), pool.verify([signed(2)], wait=False)
+        )
+        assert answers == [[True, False], [True]]
+        assert set(seen) == {threading.get_ident()}
+        assert (pool.jobs, pool.checked, pool.checked_small, pool.queued) == (0, 3, 3, 0)
+        seen.clear()
+        big = [signed(3), forged(4), signed(5), signed(6)]
+        assert await pool.verify(big, wait=False) == [True, False, True, True]
+        assert threading.get_ident() not in seen
+        assert (pool.jobs, pool.checked, pool.checked_small) == (1, 7, 3)
+    finally:
+        pool.close()
+
+
+async def test_checks_run_off_the_loop_thread(seen: list[int]) -> None:
     pool = WorkerPool(2)
     try:
         assert await pool.verify([signed(0), signed(1)], wait=False) == [True, True]
@@ -153,7 +186,9 @@ def test_config_sizes_the_pool_to_the_machine() -> None:
     finally:
         for p in pools:
             p.close()
-    for bad in ({"threads": -2}, {"max_queue_txs": 0}, {"batch_txs": 0}):
+    assert WorkersConfig().pool().inline_max_txs == DEFAULT_INLINE_MAX_TXS
+    assert WorkersConfig(inline_max_txs=0).pool().inline_max_txs == 0
+    for bad in ({"threads": -2}, {"max_queue_txs": 0}, {"batch_txs": 0}, {"inline_max_txs": -1}):
         args: dict[str, Any] = {"max_queue_txs": 1, "batch_txs": 1, **bad}
         with pytest.raises(ValueError):
             WorkerPool(args.pop("threads", 1), **args)

@@ -81,7 +81,8 @@ async def test_client_txs_are_checked_on_the_pool_and_commit(
         return real(tx)
 
     monkeypatch.setattr(txmod, "verify_tx", spy)
-    async for node in running(tmp_path, threads=2):
+    # inline_max_txs 0: 5 txs would be a small flush, checked on the loop (test_workers.py)
+    async for node in running(tmp_path, threads=2, inline_max_txs=0):
         answers = await asyncio.gather(
             *(node.service.broadcast_tx(transfer(n), "sync") for n in range(5))
         )
@@ -118,7 +119,7 @@ async def test_a_full_pool_checks_a_client_on_the_loop_and_holds_a_peer(
 
     monkeypatch.setattr(txmod, "verify_tx", held)
     try:
-        async for node in running(tmp_path, threads=1, max_queue_txs=1):
+        async for node in running(tmp_path, threads=1, max_queue_txs=1, inline_max_txs=0):
             first = asyncio.ensure_future(node.service.broadcast_tx(transfer(0), "sync"))
             await until(entered.is_set)  # the only thread holds the first tx
             # the queue is full: the client's tx is checked on the loop, never refused
@@ -156,7 +157,10 @@ def test_huzhu_start_with_workers_stops_promptly_on_sigterm(tmp_path: Path) -> N
     assert main(argv) == 0
     home = out_dir / "node0"
     cfg = load_config(home)
-    write_config(home / "config.toml", cfg.model_copy(update={"workers": WorkersConfig(threads=2)}))
+    write_config(
+        home / "config.toml",
+        cfg.model_copy(update={"workers": WorkersConfig(threads=2, inline_max_txs=0)}),
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
         stdout=subprocess.PIPE,
