@@ -575,6 +575,8 @@ class Node:
         if self._stopping or self._halted:
             return None
         if channel != TXS:
+            if self.replica.is_held(channel, payload):
+                return None  # a peer's re-gossip of a message the replica holds: no work
             try:
                 pending = self._admission.preverify(channel, payload, self.chain.params)
             except Exception as exc:  # the replica checks the signatures itself
