@@ -61,13 +61,22 @@ class View:
         return None
 
 
-def run(n: int, wires: list[bytes], mesh: bool, delay_ms: int) -> tuple[float, float]:
-    """(copies admitted per tx per node, process CPU us per tx per node) of one network."""
+def network(
+    n: int, wires: list[bytes], mesh: bool, delay_ms: int, min_batch: int = 1, hold_ms: int = 0
+) -> tuple[list[bytes], list[TxGossipPolicy], list[Mempool], list[bytes]]:
+    """Node ids, their policies and mempools (every signature marked verified), tx hashes."""
     ids = [sha256(b"node-%d" % i) for i in range(n)]
-    index = {pid: i for i, pid in enumerate(ids)}
     members = frozenset(ids).__contains__ if mesh else None
     pols = [
-        TxGossipPolicy(LIMITS, relay_delay_ms=delay_ms, relay_fanout=2, self_id=p, mesh=members)
+        TxGossipPolicy(
+            LIMITS,
+            relay_delay_ms=delay_ms,
+            relay_fanout=2,
+            self_id=p,
+            mesh=members,
+            min_batch_txs=min_batch,
+            max_hold_ms=hold_ms,
+        )
         for p in ids
     ]
     view = View()
@@ -75,6 +84,28 @@ def run(n: int, wires: list[bytes], mesh: bool, delay_ms: int) -> tuple[float, f
     hashes = [sha256(w) for w in wires]
     for mp in pools:
         mp.remember_verified(hashes)
+    return ids, pols, pools, hashes
+
+
+def flush_all(
+    ids: list[bytes], pols: list[TxGossipPolicy], now: int
+) -> list[tuple[int, bytes, bytes]]:
+    """Every node's flush at `now`: (receiver index, sender id, payload) of each batch."""
+    index = {pid: i for i, pid in enumerate(ids)}
+    inbox: list[tuple[int, bytes, bytes]] = []
+    for i, pol in enumerate(pols):
+
+        def send(pid: bytes, payload: bytes, i: int = i) -> bool:
+            inbox.append((index[pid], ids[i], payload))
+            return True
+
+        pol.flush([p for p in ids if p != ids[i]], now, send)
+    return inbox
+
+
+def run(n: int, wires: list[bytes], mesh: bool, delay_ms: int) -> tuple[float, float]:
+    """(copies admitted per tx per node, process CPU us per tx per node) of one network."""
+    ids, pols, pools, _ = network(n, wires, mesh, delay_ms)
     copies = [0] * n
     t0 = time.process_time()
     for k, w in enumerate(wires):  # clients: round robin over the nodes
@@ -86,21 +117,7 @@ def run(n: int, wires: list[bytes], mesh: bool, delay_ms: int) -> tuple[float, f
     now = 0
     for _ in range(6 + delay_ms // 50):  # flushes 50 ms apart, until nothing moves
         now += 50
-        inbox: list[tuple[int, bytes, bytes]] = []
-        for i, pol in enumerate(pols):
-            peers = [p for p in ids if p != ids[i]]
-
-            def send(
-                pid: bytes,
-                payload: bytes,
-                i: int = i,
-                inbox: list[tuple[int, bytes, bytes]] = inbox,
-            ) -> bool:
-                inbox.append((index[pid], ids[i], payload))
-                return True
-
-            pol.flush(peers, now, send)
-        for j, sender, payload in inbox:
+        for j, sender, payload in flush_all(ids, pols, now):
             pol = pols[j]
             for w in pol.open_batch(payload):
                 res = pools[j].add(w)
@@ -116,61 +133,26 @@ def paced(
 ) -> tuple[float, float, float]:
     """(batches received per tx per node, CPU us per tx per node, mean ms from admission to
     the first send) of a full mesh fed `rate` tx/s, flushing every 50 ms."""
-    ids = [sha256(b"node-%d" % i) for i in range(n)]
-    index = {pid: i for i, pid in enumerate(ids)}
-    members = frozenset(ids).__contains__
-    pols = [
-        TxGossipPolicy(
-            LIMITS,
-            relay_delay_ms=1500,
-            relay_fanout=2,
-            self_id=p,
-            mesh=members,
-            min_batch_txs=min_batch,
-            max_hold_ms=hold_ms,
-        )
-        for p in ids
-    ]
-    view = View()
-    pools = [Mempool(lambda: view, MempoolLimits(max_txs=len(wires) + 1)) for _ in ids]
-    hashes = [sha256(w) for w in wires]
-    for mp in pools:
-        mp.remember_verified(hashes)
-    arrival = {h: k * 1000.0 / rate for k, h in enumerate(hashes)}
+    ids, pols, pools, hashes = network(n, wires, True, 1500, min_batch, hold_ms)
+    arrival = [k * 1000.0 / rate for k in range(len(wires))]
     first_sent: dict[bytes, int] = {}
-    batches = 0
-    k = 0
-    now = 0
+    batches = k = now = 0
     t0 = time.process_time()
-    while k < len(wires) or any(len(p) and now < arrival[hashes[-1]] + 1000 for p in pols):
+    while k < len(wires) or now < arrival[-1] + 1000:  # until the last tx's hold is long over
         now += 50
-        while k < len(wires) and arrival[hashes[k]] <= now:
+        while k < len(wires) and arrival[k] <= now:
             res = pools[k % n].add(wires[k])
             assert res.ok and res.tx is not None, res.error
-            pols[k % n].add(res.tx.hash, res.tx.wire, int(arrival[hashes[k]]))
+            pols[k % n].add(res.tx.hash, res.tx.wire, int(arrival[k]))
             k += 1
-        inbox: list[tuple[int, bytes, bytes]] = []
-        for i, pol in enumerate(pols):
-
-            def send(
-                pid: bytes,
-                payload: bytes,
-                i: int = i,
-                inbox: list[tuple[int, bytes, bytes]] = inbox,
-            ) -> bool:
-                inbox.append((index[pid], ids[i], payload))
-                return True
-
-            pol.flush([p for p in ids if p != ids[i]], now, send)
-        for j, sender, payload in inbox:
+        for j, sender, payload in flush_all(ids, pols, now):
             batches += 1
-            pol = pols[j]
-            for w in pol.open_batch(payload):
+            for w in pols[j].open_batch(payload):
                 first_sent.setdefault(sha256(w), now)
-                pol.settle(sender, pools[j].add(w), now)
+                pols[j].settle(sender, pools[j].add(w), now)
     cpu = time.process_time() - t0
     assert all(len(mp) == len(wires) for mp in pools), "a tx did not reach every node"
-    wait = sum(first_sent[h] - arrival[h] for h in hashes) / len(hashes)
+    wait = sum(first_sent[h] - a for h, a in zip(hashes, arrival, strict=True)) / len(hashes)
     return batches / n / len(wires), cpu / n / len(wires) * 1e6, wait
 
 
