@@ -276,6 +276,20 @@ class Core(Recovery):
         for eid in [e for e, ev in self.evidence_pool.items() if ev.height < oldest]:
             del self.evidence_pool[eid]
 
+    def holds(self, m: Proposal | Vote) -> bool:
+        """True when this height's state holds exactly `m` (the same signature): a copy of
+        it would change nothing (on_proposal / on_vote return [] for it)."""
+        if isinstance(m, Vote):
+            t = self._tallies.get((m.round, m.type))
+            return t is not None and t.by_block.get(m.block_id, {}).get(m.validator) == m
+        k = self.proposals.get(m.round)
+        return k is m or (
+            k is not None
+            and k.block.hash == m.block.hash
+            and k.pol_round == m.pol_round
+            and k.signature == m.signature
+        )
+
     def check_block(self, block: Block) -> str | None:
         """Why `block` is not a valid block for the current height, or None (cached)."""
         return self._validity(block)

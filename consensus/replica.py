@@ -21,7 +21,7 @@ the signed message is returned, so a crash can never make us sign twice.
 from __future__ import annotations
 
 from state.codec import DecodeError, decode, encode
-from state.crypto import Signer
+from state.crypto import Signer, sha256
 from state.store import Batch, KVStore
 
 from .actions import (
@@ -84,6 +84,9 @@ KEY_LAST_SIGNED = b"B/last_signed"
 KEY_LOCK = b"B/lock"
 
 _VSET_CACHE = 64
+#: digests of held consensus messages remembered per height (a bound of memory: the core's
+#: own bounds keep a height's distinct proposals and votes far below it)
+MAX_HELD = 4096
 #: own votes of the current height kept in the last-signed record (prevote and precommit of
 #: the last two rounds)
 MAX_SIGNED_HISTORY = 4
@@ -138,6 +141,14 @@ class Replica:
         self._requests: dict[int, tuple[bytes, int, int]] = {}  # height -> peer, sent, tries
         self._received: dict[int, tuple[bytes, Block, Commit]] = {}
         self._catching_up = False
+        #: sha256 of the proposal and vote payloads whose message the core holds at height
+        #: `_held_height`: a peer's re-gossip of it is dropped before decoding (see is_held)
+        self._held: set[bytes] = set()
+        self._held_height = 0
+        self._digest_of: bytes | None = None
+        self._digest = b""
+        #: consensus payloads dropped by is_held (a copy of a message the core holds)
+        self.copies_dropped = 0
 
     # ------------------------------------------------------------------ properties
 
@@ -218,7 +229,39 @@ class Replica:
         out += self._run(self.core.start_height(self._context(h), now_ms, now_ms), None, now_ms)
         return out
 
+    def is_held(self, channel: int, payload: bytes) -> bool:
+        """True when `payload` is byte for byte a proposal or vote this height's core holds:
+        on_message would decode it only to return nothing (a duplicate), so drivers and
+        on_message drop it first (counted in copies_dropped). Peers re-send their own messages on every tick until the
+        height is decided (lossy links), so most consensus messages are such copies."""
+        if channel != CONSENSUS or not self._held or self._held_height != self.core.height:
+            return False
+        if self._sha(payload) not in self._held:
+            return False
+        self.copies_dropped += 1
+        return True
+
+    def _sha(self, payload: bytes) -> bytes:
+        """sha256 of `payload`, once for the driver's is_held and on_message's own check."""
+        if payload is not self._digest_of:
+            self._digest_of = payload
+            self._digest = sha256(payload)
+        return self._digest
+
+    def _hold(self, payload: bytes, m: Proposal | Vote) -> None:
+        """Remember `payload` if the core now holds exactly its message `m`."""
+        core = self.core
+        if m.height != core.height or not core.holds(m):
+            return
+        if self._held_height != core.height:
+            self._held.clear()
+            self._held_height = core.height
+        if len(self._held) < MAX_HELD:
+            self._held.add(self._sha(payload))
+
     def on_message(self, peer_id: bytes, channel: int, payload: bytes, now_ms: int) -> list[Action]:
+        if self.is_held(channel, payload):
+            return []
         try:
             msg = decode_message(channel, payload)
         except DecodeError as exc:
@@ -236,8 +279,11 @@ class Replica:
                     return [Penalize(peer_id, "message for a far-future height")]
                 return []
             if isinstance(msg, ProposalMsg):
-                return self._run(self.core.on_proposal(msg.proposal, now_ms), peer_id, now_ms)
-            return self._run(self.core.on_vote(msg.vote, now_ms), peer_id, now_ms)
+                acts = self._run(self.core.on_proposal(msg.proposal, now_ms), peer_id, now_ms)
+            else:
+                acts = self._run(self.core.on_vote(msg.vote, now_ms), peer_id, now_ms)
+            self._hold(payload, m)
+            return acts
         if isinstance(msg, EvidenceMsg):
             return self._on_evidence(peer_id, msg, payload)
         if isinstance(msg, StatusMsg):

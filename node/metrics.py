@@ -234,6 +234,9 @@ class NodeCollector(Collector):
                      "evidence in the latest block.", s.byzantine)  # fmt: skip
         yield CounterMetricFamily("huzhu_consensus_evidence", "Double-signing evidence seen "
                                   "by this node.", value=s.evidence_total)  # fmt: skip
+        yield CounterMetricFamily("huzhu_consensus_copies_dropped", "Proposals and votes "
+                                  "dropped undecoded: byte copies of ones this node holds "
+                                  "(peers' re-gossip).", value=self.node.replica.copies_dropped)  # fmt: skip
         yield _gauge("huzhu_consensus_num_txs", "Transactions in the latest block.", s.num_txs)
         yield _gauge("huzhu_consensus_total_txs", "Transactions committed since this node "
                      "started.", s.total_txs)  # fmt: skip

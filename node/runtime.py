@@ -63,7 +63,12 @@ from state.txgossip import GossipLimits, TxGossipPolicy
 log = logging.getLogger("huzhu.node")
 
 TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a deadline
-GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission
+GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission...
+#: ...unless fewer than GOSSIP_MIN_BATCH_TXS own txs wait for a peer and the oldest arrived
+#: less than GOSSIP_MAX_HOLD_MS ago: a batch costs each receiver a frame and an admission
+#: request whatever its size (state/txgossip.py, "Small batches wait")
+GOSSIP_MIN_BATCH_TXS = 8
+GOSSIP_MAX_HOLD_MS = 200
 # tree nodes warmed per turn of the loop after a start: 500 random reads, ~5-15 ms (a 100,000-
 # account state has ~190,000 live nodes: bench/history.py), so the loop stays responsive
 WARM_CHUNK_NODES = 500
@@ -252,6 +257,8 @@ class Node:
             relay_fanout=cfg.p2p.gossip_relay_fanout,
             self_id=self.node_id,
             mesh=self._in_mesh,
+            min_batch_txs=GOSSIP_MIN_BATCH_TXS,
+            max_hold_ms=GOSSIP_MAX_HOLD_MS,
         )
         self.gossip = TxGossip(self.p2p, policy, TXS)
         self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)
@@ -575,6 +582,8 @@ class Node:
         if self._stopping or self._halted:
             return None
         if channel != TXS:
+            if self.replica.is_held(channel, payload):
+                return None  # a peer's re-gossip of a message the replica holds: no work
             try:
                 pending = self._admission.preverify(channel, payload, self.chain.params)
             except Exception as exc:  # the replica checks the signatures itself

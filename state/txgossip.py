@@ -51,6 +51,15 @@ partition heals, or, if the origin went away meanwhile, from the relays of those
 it. None (the simulator, whose links lose messages without going down) relays every
 peer's txs.
 
+Small batches wait. Every batch costs its receiver a frame, a decode and an admission
+request whatever it holds, and at 21 validators each node's own clients give it about one tx
+per flush, so every tx reached every peer as a batch of its own. With `min_batch_txs` and
+`max_hold_ms` (the node: 8 and 200 ms; defaults 1 and 0, the simulator's: never held), a
+peer's batch of fewer than `min_batch_txs` own txs is not sent while its oldest tx arrived
+less than `max_hold_ms` ago: it is offered again, with what came since, at the next flush. A
+full batch, or one carrying a relayed tx (late already), never waits, so a busy node's batches
+and a reconnecting peer's catch-up go at every flush as before.
+
 Batch wire format (P2P channel 2): canonical msgpack of a non-empty list of bin, each one
 tx's wire bytes. :func:`decode_batch` is strict and raises only :class:`PeerFault`.
 """
@@ -191,9 +200,15 @@ class TxGossipPolicy:
         relay_fanout: int | None = None,
         self_id: bytes = b"",
         mesh: Callable[[bytes], bool] | None = None,
+        min_batch_txs: int = 1,
+        max_hold_ms: int = 0,
     ) -> None:
         if relay_delay_ms < 0:
             raise ValueError("relay_delay_ms must be >= 0")
+        if min_batch_txs < 1:
+            raise ValueError("min_batch_txs must be >= 1")
+        if max_hold_ms < 0:
+            raise ValueError("max_hold_ms must be >= 0")
         if relay_fanout is not None and relay_fanout < 0:
             raise ValueError("relay_fanout must be >= 0")
         self.limits = limits
@@ -201,6 +216,10 @@ class TxGossipPolicy:
         self.relay_fanout = relay_fanout
         self.self_id = self_id  # salts the ranks so relayers of one tx pick different peers
         self.mesh = mesh  # peers whose txs reached the whole mesh from them: held, not relayed
+        # a batch of fewer than min_batch_txs own txs waits while its oldest tx is younger
+        # than max_hold_ms ("Small batches wait" above)
+        self.min_batch_txs = min_batch_txs
+        self.max_hold_ms = max_hold_ms
         # held txs (from mesh peers): hash -> (wire, sender), and each sender's hashes
         self._held: dict[bytes, tuple[bytes, bytes]] = {}
         self._held_by: dict[bytes, set[bytes]] = {}
@@ -251,7 +270,7 @@ class TxGossipPolicy:
         if tx_hash in self._pending or not self.fits(wire):
             return False
         if from_peer is None:
-            self._enqueue(tx_hash, wire, OWN, 0)
+            self._enqueue(tx_hash, wire, OWN, now_ms)  # due at once; `due` dates its arrival
         else:
             self._enqueue(tx_hash, wire, RELAY, now_ms + self.relay_delay_ms)
         return True
@@ -431,6 +450,8 @@ class TxGossipPolicy:
         size = LIST_HEADER_MAX
         last = list(state.cursor)
         full = False
+        relayed = False
+        oldest = now_ms  # arrival of the batch's first own tx (own lane: due = arrival)
         bounded = self.relay_fanout is not None
         for k, lane in enumerate(self._lanes):
             order = lane.order
@@ -451,6 +472,9 @@ class TxGossipPolicy:
                     if len(batch) >= lim.batch_txs or size + cost > max_bytes:
                         full = True
                         break
+                    if not batch:
+                        oldest = due
+                    relayed = relayed or k == RELAY
                     batch.append((h, wire))
                     size += cost
                 last[k] = seq
@@ -460,6 +484,13 @@ class TxGossipPolicy:
         if not batch:
             state.cursor = last
             return False
+        if (
+            not full
+            and len(batch) < self.min_batch_txs
+            and not relayed
+            and now_ms - oldest < self.max_hold_ms
+        ):
+            return False  # a few own txs, all young: they wait for more (see __init__)
         if not send(pid, encode_batch([w for _, w in batch])):
             return False  # queue full: offer the same txs next flush
         state.cursor = last

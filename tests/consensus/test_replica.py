@@ -618,3 +618,56 @@ def test_status_reaches_peers_each_interval_without_repeating_a_commits() -> Non
     late = [t for t in times if t > stalled_at]
     assert len(late) >= 5_000 // FAST.status_interval_ms - 1
     assert all(b - a <= FAST.status_interval_ms + 250 for a, b in zip(late, late[1:], strict=False))
+
+
+def test_a_copy_of_a_held_vote_is_dropped_undecoded_and_changes_nothing() -> None:
+    """Peers re-send their votes every status interval while a height is undecided; a
+    byte copy of a vote the core holds is dropped before decoding (counted), anything
+    else (another signature, another channel, the next height) still goes through."""
+    net = Net(4)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    a, b = (s.public_key for s in net.signers[:2])
+    net.down.update(s.public_key for s in net.signers[2:])
+    net.run_until(lambda: False, max_ms=3 * FAST.status_interval_ms + 2_000)
+    ra = net.replicas[a]
+    assert ra.copies_dropped > 0, "b's re-gossiped prevote reached a as a copy"
+    held = [
+        v
+        for t in ra.core._tallies.values()
+        for by in t.by_block.values()
+        for v in by.values()
+        if v.validator == b
+    ]
+    assert held
+    payload = encode_message(VoteMsg(held[0]))
+    before = ra.copies_dropped
+    assert ra.is_held(CONSENSUS, payload)
+    assert ra.on_message(b, CONSENSUS, payload, net.now) == []
+    assert ra.copies_dropped == before + 2  # is_held, then on_message's own check
+    forged = Vote(held[0].type, held[0].height, held[0].round, held[0].block_id, b, bytes(64))
+    assert not ra.is_held(CONSENSUS, encode_message(VoteMsg(forged)))
+    assert not ra.is_held(EVIDENCE, payload)
+    assert net.penalties == []
+
+
+def test_a_vote_held_at_one_height_is_not_dropped_at_the_next() -> None:
+    net = Net(4)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    r = next(iter(net.replicas.values()))
+
+    def held() -> list[Vote]:
+        return [
+            v for t in r.core._tallies.values() for by in t.by_block.values() for v in by.values()
+        ]
+
+    assert net.run_until(lambda: any(v.validator != r.signer.public_key for v in held()))  # type: ignore[union-attr]
+    v = next(v for v in held() if v.validator != r.signer.public_key)  # type: ignore[union-attr]
+    payload = encode_message(VoteMsg(v))
+    assert r.is_held(CONSENSUS, payload)
+    height = r.height
+    assert net.run_until(lambda: r.height > height)
+    assert not r.is_held(CONSENSUS, payload), "a new height holds nothing of the last"
+    assert net.run_until(lambda: min(net.heights()) >= height + 3)
+    same_chain(net, height + 3)

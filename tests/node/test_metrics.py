@@ -29,6 +29,7 @@ FAMILIES = (
     "huzhu_consensus_validator",
     "huzhu_consensus_validator_missed_blocks",
     "huzhu_consensus_evidence",
+    "huzhu_consensus_copies_dropped",
     "huzhu_consensus_num_txs",
     "huzhu_consensus_total_txs",
     "huzhu_consensus_block_size_bytes",

@@ -343,3 +343,50 @@ def test_receive_bounds_the_batch_by_the_limits() -> None:
     assert len(g) == 0
     g.receive(A, encode_batch([b"\x00a", b"\x00b"]), admit_by_first_byte, 0)
     assert len(g) == 2
+
+
+# ---------------------------------------------------------------- small batches wait
+
+
+def test_few_own_txs_wait_for_more_until_the_oldest_is_max_hold_old() -> None:
+    p = TxGossipPolicy(LIM, min_batch_txs=3, max_hold_ms=200)
+    w = Wire()
+    p.add(*tx(1), now_ms=1000)
+    p.add(*tx(2), now_ms=1050)
+    assert p.flush([A], 1100, w) == 0 and w.sent == []  # 2 < 3, the oldest 100 ms old
+    assert p.flush([A], 1199, w) == 0  # 199 ms: still young
+    assert p.flush([A], 1200, w) == 1  # 200 ms: it goes, with what came since
+    assert w.to(A) == [tx(1)[1], tx(2)[1]]
+    p.add(*tx(3), now_ms=1210)
+    p.add(*tx(4), now_ms=1220)
+    p.add(*tx(5), now_ms=1230)
+    assert p.flush([A], 1240, w) == 1  # 3 txs: min_batch_txs reached, no wait
+    assert w.to(A)[2:] == [tx(3)[1], tx(4)[1], tx(5)[1]]
+
+
+def test_a_full_batch_or_a_relayed_tx_never_waits() -> None:
+    p = TxGossipPolicy(limits(batch_txs=2), min_batch_txs=8, max_hold_ms=10_000)
+    w = Wire()
+    for i in range(3):
+        p.add(*tx(i), now_ms=0)
+    assert p.flush([A], 1, w) == 1 and len(w.to(A)) == 2  # full (batch_txs 2)
+    assert p.flush([A], 2, w) == 0  # the third, alone and young, waits
+    p.add(*tx(9), now_ms=2, from_peer=B)  # a relay (no delay): late already
+    assert p.flush([A], 3, w) == 1
+    assert sorted(w.to(A)[2:]) == sorted([tx(2)[1], tx(9)[1]])
+
+
+def test_without_a_hold_every_flush_sends_what_it_has() -> None:
+    p, w = make()
+    p.add(*tx(1), now_ms=0)
+    assert p.flush([A], 0, w) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({"min_batch_txs": 0}, "min_batch_txs"), ({"max_hold_ms": -1}, "max_hold_ms")],
+)
+def test_hold_bounds_are_validated(kwargs: dict[str, int], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        TxGossipPolicy(LIM, **kwargs)
+    TxGossipPolicy(LIM, min_batch_txs=1, max_hold_ms=0)  # the boundary itself is fine
