@@ -413,7 +413,11 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 #: node counters read from /metrics at the window's start and end (`node_counters`)
-COUNTERS = ("huzhu_crypto_signature_checks_total", "huzhu_mempool_refused_txs_total")
+COUNTERS = (
+    "huzhu_crypto_signature_checks_total",
+    "huzhu_mempool_refused_txs_total",
+    "huzhu_consensus_copies_dropped_total",
+)
 
 
 async def scrape_counters(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
@@ -435,10 +439,11 @@ async def scrape_counters(session: aiohttp.ClientSession, url: str) -> dict[str,
 
 
 def counter_deltas(
-    before: list[dict[str, float]], after: list[dict[str, float]], committed: int
+    before: list[dict[str, float]], after: list[dict[str, float]], committed: int, accepted: int
 ) -> dict[str, Any]:
-    """Per node, what the window added to each counter; signature checks per committed tx
-    (1.0 when every node checks every tx once: more is work paid twice or for nothing)."""
+    """Per node, what the window added to each counter; signature checks per committed tx,
+    and per tx accepted in the window (~1.0 plus the votes' when every node checks every tx
+    once; per committed tx grows to admitted / committed whenever the chain falls behind)."""
     nodes: list[dict[str, int] | None] = []
     for b, a in zip(before, after, strict=True):
         if not b or not a:
@@ -451,6 +456,9 @@ def counter_deltas(
         "node_counters": nodes,
         "sig_checks_per_tx": round(statistics.mean(checks) / committed, 3)
         if checks and committed
+        else None,
+        "sig_checks_per_accepted_tx": round(statistics.mean(checks) / accepted, 3)
+        if checks and accepted
         else None,
     }
 
@@ -712,7 +720,9 @@ async def _run(
         "verify_per_core": round(vpc),
         "cores": cores,
         "efficiency": round(committed_tps * n / (vpc * cores), 4),
-        **counter_deltas(counters0, counters1, len(in_window)),
+        **counter_deltas(
+            counters0, counters1, len(in_window), sum(1 for t in accepted.values() if w0 <= t < w1)
+        ),
         "timeline": timeline(seen, accepted, start_at, max([t_end, *seen.values()]) + 1.0),
     }
     return result
