@@ -226,8 +226,10 @@ async def test_slowly_sent_headers_are_cut_at_the_header_timeout(fake_node: Any)
     server = await _started(fake_node, header_timeout_ms=300, keepalive_timeout_ms=60_000)
     try:
         loop = asyncio.get_running_loop()
-        reader, writer = await asyncio.open_connection(server.host, server.port)
+        # read the clock before connecting: the server's timer starts when it accepts, which
+        # on a loaded machine can come before open_connection returns to us
         opened = loop.time()
+        reader, writer = await asyncio.open_connection(server.host, server.port)
         writer.write(b"POST / HTTP/1.1\r\nHost: x\r\n")  # never finished
         rest = await _closed_by_server(reader)
         assert rest == b"" and loop.time() - opened >= 0.3
