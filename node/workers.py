@@ -291,13 +291,8 @@ class WorkerPool:
                 failed.append(answer)
             else:
                 results[lo : lo + size] = answer
-            if left[0]:
-                return
-            at = 0
-            for r in requests:
-                k = len(r.txs)
-                r.done(failed[0] if failed else results[at : at + k])
-                at += k
+            if not left[0]:
+                _answer_each(requests, failed[0] if failed else results)
 
         step = self.batch_txs
         jobs = self._jobs
@@ -319,11 +314,7 @@ class WorkerPool:
         except Exception as exc:  # noqa: BLE001 - the requests fail, as from a thread
             answer = exc
         self._release(len(flat))
-        at = 0
-        for r in requests:
-            k = len(r.txs)
-            r.done(answer if isinstance(answer, BaseException) else answer[at : at + k])
-            at += k
+        _answer_each(requests, answer)
 
     def _release(self, n: int) -> None:
         self._queued -= n
@@ -363,3 +354,13 @@ def _bind(
         finished(lo, size, answer)
 
     return callback
+
+
+def _answer_each(requests: list[_Request], answer: list[bool] | BaseException) -> None:
+    """Give each request of a flush its slice of the flush's answers (in the order their
+    txs were flattened), or all of them what stopped the check."""
+    at = 0
+    for r in requests:
+        k = len(r.txs)
+        r.done(answer if isinstance(answer, BaseException) else answer[at : at + k])
+        at += k
