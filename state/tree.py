@@ -543,25 +543,12 @@ class StateTree(TreeVersions):
             node = cached(c) or self._load(c)  # type: ignore[assignment]  # leaf bit clear: internal node
             depth += 1
         # the bottom node, then its ancestors: each gets a new child hash, so a new hash
-        written = self._written
         dead = self._dead
-        prefix = self._prefix
-        trailer = self._trailer
-        sha = _sha256
-        tag = _INTERNAL_TAG
+        new_internal = self._new_internal
         while True:
-            kids_l = list(children)
-            kids_l[nib] = new
-            kids = tuple(kids_l)
-            body = b"".join(kids)
-            new = sha(tag + body).digest()
-            if bitmap != _FULL:
-                pick = _PRESENT.get(bitmap)
-                if pick is None:
-                    pick = _present(bitmap)
-                body = b"".join(pick(kids))
-            written[prefix + new] = _internal_header(_INTERNAL, bitmap, leafmap) + body + trailer
-            cache[new] = (kids, leafmap, bitmap)  # a new hash: never the retired `h` below
+            kids = list(children)
+            kids[nib] = new
+            new = new_internal(kids, leafmap, bitmap)  # a new hash: never the retired `h`
             dead.append(h)
             cache.pop(h, None)
             if not path:
