@@ -232,8 +232,9 @@ class Replica:
     def is_held(self, channel: int, payload: bytes) -> bool:
         """True when `payload` is byte for byte a proposal or vote this height's core holds:
         on_message would decode it only to return nothing (a duplicate), so drivers and
-        on_message drop it first (counted in copies_dropped). Peers re-send their own messages on every tick until the
-        height is decided (lossy links), so most consensus messages are such copies."""
+        on_message drop it first (counted in copies_dropped). Peers re-send their own
+        messages on every tick until the height is decided (lossy links), so most consensus
+        messages are such copies."""
         if channel != CONSENSUS or not self._held or self._held_height != self.core.height:
             return False
         if self._sha(payload) not in self._held:
