@@ -222,15 +222,7 @@ class TxRules(MemberCounts):
             raise TxError(Code.ALREADY_VOTED, "already voted on this claim")
         approve = p["approve"]
         self.put(vkey, approve)
-        self.put(
-            K.claim_key(cid),
-            replace(
-                c,
-                votes_for=c.votes_for + (1 if approve else 0),
-                votes_against=c.votes_against + (0 if approve else 1),
-                voters=(*c.voters, (tx.sender, approve)),
-            ),
-        )
+        self.put(K.claim_key(cid), c.with_vote(tx.sender, approve))
         return {
             "type": "claim_voted",
             "claim": cid.hex(),

@@ -180,6 +180,66 @@ def test_the_hot_records_keep_their_dataclass_constructor(cls: Any) -> None:
     assert dataclasses.replace(by_position, **{names[-1]: values[-1]}) == by_position
 
 
+def _claim(**changes: Any) -> Any:
+    """A claim with no field at its default (so a field out of place would show)."""
+    from state.model import Attestation, Claim
+
+    values: dict[str, Any] = {
+        "id": b"\x01" * 32, "pool": "p", "claimant": b"\x02" * 32, "amount": 500,
+        "evidence": b"\x03" * 32, "opened_at": 4, "closes_at": 40, "votes_for": 3,
+        "votes_against": 2, "voters": ((b"\x04" * 32, True), (b"\x05" * 32, False)),
+        "status": "approved", "payable_at": 50, "bond": 9, "index": 7, "terms": {"quorum": 3},
+        "stage": "attestation", "attest_for": 1, "attest_against": 6,
+        "attestations": (Attestation(b"\x06" * 32, True, "seen"),),
+        "objections": (b"\x07" * 32,), "objected": True,
+    }  # fmt: skip
+    return Claim(**(values | changes))
+
+
+def test_a_claim_keeps_its_dataclass_constructor() -> None:
+    """Claim's __init__ stores through its slots (slot_init, which now calls a
+    default_factory when its argument is left out): same fields by position and by name,
+    defaults, a fresh `terms` dict per claim, frozenness."""
+    import dataclasses
+
+    from state.model import Claim
+
+    by_name = _claim()
+    values = [getattr(by_name, f.name) for f in fields(Claim)]
+    assert Claim(*values) == by_name
+    least = Claim(*values[:7])
+    assert least.terms == {} and least.terms is not Claim(*values[:7]).terms
+    for f in fields(Claim)[7:]:
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]  # one of the two is set
+        assert getattr(least, f.name) == default
+    assert Claim(*values[:14], terms=by_name.terms).terms is by_name.terms
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        by_name.votes_for = 0  # type: ignore[misc]  # frozen: the point
+    with pytest.raises(TypeError):
+        Claim(*values, 0)
+    with pytest.raises(TypeError):
+        Claim(nope=1)  # type: ignore[call-arg]  # an unknown field
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_vote_gives_the_claim_replace_gave(approve: bool) -> None:
+    """Claim.with_vote (the vote rule's constructor call) equals the dataclasses.replace it
+    replaced, every other field carried over as it was."""
+    import dataclasses
+
+    c = _claim()
+    voter = b"\x08" * 32
+    want = dataclasses.replace(
+        c,
+        votes_for=c.votes_for + (1 if approve else 0),
+        votes_against=c.votes_against + (0 if approve else 1),
+        voters=(*c.voters, (voter, approve)),
+    )
+    got = c.with_vote(voter, approve)
+    assert got == want
+    assert all(getattr(got, f.name) == getattr(want, f.name) for f in fields(got))
+
+
 def test_an_account_encodes_from_its_parts_as_packing_its_map() -> None:
     """K.encode_value joins an Account's bytes from fixed parts: the same bytes as packing
     to_state() at every msgpack int width (fixint, uint8..uint64) and both kyc values."""
