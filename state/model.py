@@ -348,7 +348,9 @@ class Claim:
             self.objected,
         )
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, voters: bool = True) -> dict[str, Any]:
+        """The record's map; `voters=False` leaves its voters list empty (state/keys.py
+        encodes a long list from its previous encoding instead of walking it)."""
         return {
             "amount": self.amount,
             "attest_against": self.attest_against,
@@ -368,7 +370,7 @@ class Claim:
             "stage": self.stage,
             "status": self.status,
             "terms": self.terms,
-            "voters": [[a, v] for a, v in self.voters],
+            "voters": [[a, v] for a, v in self.voters] if voters else [],
             "votes_against": self.votes_against,
             "votes_for": self.votes_for,
         }

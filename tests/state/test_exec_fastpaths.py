@@ -273,3 +273,45 @@ def test_a_key_created_and_removed_within_a_block_reads_absent_after_commit() ->
     assert gone not in batch.ops and kept in batch.ops
     chain._committed.refresh(objects)  # what Chain.commit does with them
     assert chain._committed.get(gone) is None and chain.store.get(gone) is None
+
+
+def test_a_claim_with_many_voters_encodes_as_packing_its_map() -> None:
+    """K.encode_value packs a long voters list from the claim's previous encoding plus its
+    new voters: the same bytes as packing to_state() at the array header's widths (16-bit
+    from 16 entries, 32-bit from 65,536), from a first encode, a vote at a time, and when
+    the remembered entry is no prefix of the claim's voters (another claim's, or stale)."""
+    import msgpack
+
+    def voter(i: int) -> tuple[bytes, bool]:
+        return (i.to_bytes(32, "big"), i % 3 != 0)
+
+    def check(c: Any) -> None:
+        assert K.encode_value(c) == msgpack.packb(c.to_state(), use_bin_type=True)
+        assert K.decode_value(K.CLAIM + c.id, K.encode_value(c)) == c
+
+    for n in (0, 15, 16, 63, 64, 65, 1000, 65_535, 65_536):
+        c = _claim(voters=tuple(voter(i) for i in range(n)))
+        check(c)
+        for i in range(n, n + 3):
+            c = c.with_vote(*voter(i))
+            check(c)
+    c = _claim(voters=tuple(voter(i) for i in range(100)))
+    check(c)
+    check(_claim(voters=tuple(voter(i) for i in range(1, 101))))  # same id, other voters
+    check(_claim(voters=tuple(voter(i) for i in range(99))))  # fewer than remembered
+    check(_claim(votes_for=2**40, voters=c.voters))  # a wider int after the voters
+
+
+def test_a_claim_voter_the_fast_encoding_cannot_write_takes_the_generic_path() -> None:
+    """A voter that is not a 32-byte address and a bool (no rule writes one) is packed as
+    to_state() packs it, never with the fixed 32-byte entry; the remembered claims are
+    bounded."""
+    import msgpack
+
+    voters = tuple((i.to_bytes(32, "big"), True) for i in range(100))
+    for odd in ((b"\x01" * 31, True), (b"\x01" * 32, 1), ("ab" * 16, False)):
+        c = _claim(voters=(*voters, odd))
+        assert K.encode_value(c) == msgpack.packb(c.to_state(), use_bin_type=True)
+    for i in range(K._VOTERS_MAX + 5):
+        K.encode_value(_claim(id=i.to_bytes(32, "big"), voters=voters))
+        assert len(K._VOTERS) <= K._VOTERS_MAX
