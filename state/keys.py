@@ -328,7 +328,7 @@ _KYC_FALSE = b"\xa3kyc\xc2\xa5nonce"
 # claim id -> (its voters as last encoded, their packed entries): a vote adds one voter to a
 # claim that may hold a thousand, and a block re-encodes every claim it voted on
 _VOTERS: dict[bytes, tuple[tuple[tuple[bytes, bool], ...], bytes]] = {}
-_VOTERS_MAX = 1024  # claims remembered (each up to ~37 bytes a voter); cleared when reached
+_VOTERS_MAX = 256  # claims remembered (~45 bytes a voter: the packed entries and the tuple)
 _VOTERS_MIN = 64  # below this many voters packing the whole map is as fast (bench: ~50)
 _VOTER_HEAD = b"\x92\xc4\x20"  # a voter entry: a 2-array, then bin 8 of 32 bytes
 _NO_VOTERS = b"\xa6voters\x90"  # "voters": [] as to_state(voters=False) packs it
