@@ -102,6 +102,7 @@ class Tx:
         return self.wire[_BODY_START:-_SIG_TAIL]
 
 
+@slot_init  # one or more per tx a node is offered (gossip copies answer duplicate)
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The admission answer: `code` OK with `tx` set, or the first failing check's code.
