@@ -1,7 +1,7 @@
 """CPU of two per-transaction paths of a node outside execution and admission, in isolation.
 
     python bench/node_path.py [--txs 1000] [--frames 20000] [--repeat 5]
-    python bench/node_path.py --handoff [--jobs 600] [--repeat 5]
+    python bench/node_path.py --handoff [--jobs 600] [--repeat 5] [--sizes 1,4,8,16]
 
 - commit: `NodeService.on_committed` for a block of --txs transfers, with one event listener
   that wants no event (the RPC server without WebSocket subscribers) and no commit waiter.
@@ -203,9 +203,9 @@ async def _handoff_once(per: int, jobs: int, inline_max: int) -> float:
         pool.close()
 
 
-def handoff(jobs: int, repeat: int) -> None:
+def handoff(jobs: int, repeat: int, sizes: list[int]) -> None:
     print("k txs a job | handed to a thread | checked on the loop | saved per job (per tx)")
-    for per in (1, 4, 8, 16):
+    for per in sizes:
         thread, here = [], []
         for _ in range(repeat):  # alternating, so both sides see the same machine
             thread.append(asyncio.run(_handoff_once(per, jobs, 0)))
@@ -224,10 +224,15 @@ def main() -> int:
     p.add_argument("--uvloop", action="store_true", help="the p2p figure on uvloop's loop")
     p.add_argument("--handoff", action="store_true", help="only the worker hand-off figure")
     p.add_argument("--jobs", type=int, default=600, help="jobs per --handoff run")
+    p.add_argument(
+        "--sizes",
+        default="1,4,8,16",
+        help="--handoff: the job sizes k (txs a job), comma-separated",
+    )
     args = p.parse_args()
     print(f"checkout {ROOT}")
     if args.handoff:
-        handoff(args.jobs, args.repeat)
+        handoff(args.jobs, args.repeat, [int(k) for k in args.sizes.split(",")])
         return 0
     print(f"commit path: {commit_path(args.txs, args.repeat):.3f} us per tx")
     us = p2p_path(args.frames, args.repeat, args.uvloop)

@@ -59,8 +59,10 @@ DEFAULT_MAX_QUEUE_TXS = 10_000
 #: the default of [workers] batch_txs: ~15 ms of one thread's work, small next to a block
 DEFAULT_BATCH_TXS = 256
 #: the default of [workers] inline_max_txs: a flush this small is checked on the loop
-#: (<= ~0.8 ms of it), cheaper than a thread hand-off (module doc)
-DEFAULT_INLINE_MAX_TXS = 16
+#: (<= ~1.8 ms of it), cheaper than a thread hand-off (module doc). 32, not 16: at 2,500
+#: tx/s on 4 validators a peer's 50 ms batch holds ~12-31 txs, and a job of 24-32 handed to
+#: a thread cost 6-16 us per tx more than on the loop (bench/README.md, cpu9)
+DEFAULT_INLINE_MAX_TXS = 32
 
 
 class PoolFull(Exception):

@@ -130,8 +130,19 @@ def _check_in(value: list[Any] | dict[str, Any], depth: int) -> None:
             raise DecodeError(f"type {t.__name__} is not allowed")
 
 
-#: `_check_in` for a caller that proved the levels above a container itself (decode_shaped)
+#: `_check_in` for a caller that proved the levels above a container itself (state/tx.py)
 check_in = _check_in
+
+
+def unpack_plain(data: bytes) -> Any:
+    """msgpack's decoding of `data` with decode's options, and no check of any kind: for a
+    caller that checks the value's shape itself and compares `pack_plain(value)` with
+    `data` (state/tx.py's decode of a transaction). Raises whatever msgpack raises."""
+    return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=False, ext_hook=_ext_hook)
+
+
+#: msgpack's own encoding of a value `_check` passes: its canonical bytes (decode's re-encode)
+pack_plain = _packb
 
 
 def decode(data: bytes) -> Any:
@@ -139,13 +150,7 @@ def decode(data: bytes) -> Any:
     if type(data) is not bytes:
         data = bytes(data)
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            strict_map_key=False,
-            ext_hook=_ext_hook,
-        )
+        value = unpack_plain(data)
     except DecodeError:
         raise
     except Exception as exc:  # msgpack raises many types: ExtraData, ValueError, ...
@@ -160,22 +165,3 @@ def decode(data: bytes) -> Any:
     if again != data:
         raise DecodeError("not canonical")
     return value
-
-
-def decode_shaped(data: bytes, vouch: Callable[[Any], bool]) -> Any:
-    """`decode(data)`, cheaper for values of a shape the caller knows (a transaction: every
-    node decodes every one): `vouch(value)` True says the caller proved `_check(value)`
-    would pass (fixed keys in their order, each value's type: cheaper than the generic walk),
-    and then only the re-encode is compared. Anything else (False, an exception, other
-    bytes) goes the whole way through `decode`, so verdicts and messages are decode's
-    (tests/state/test_codec.py compares the two)."""
-    if type(data) is bytes:
-        try:
-            value = msgpack.unpackb(
-                data, raw=False, use_list=True, strict_map_key=False, ext_hook=_ext_hook
-            )
-            if vouch(value) and _packb(value) == data:
-                return value
-        except Exception:  # noqa: BLE001 - decode below gives the verdict and its message
-            pass
-    return decode(data)

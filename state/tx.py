@@ -102,6 +102,7 @@ class Tx:
         return self.wire[_BODY_START:-_SIG_TAIL]
 
 
+@slot_init  # one or more per tx a node is offered (gossip copies answer duplicate)
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The admission answer: `code` OK with `tx` set, or the first failing check's code.
@@ -215,32 +216,71 @@ _BODY_ORDER = ("chain_id", "fee", "nonce", "payload", "sender", "type")
 assert list(_BODY_ORDER) == sorted(_BODY_KEYS) and frozenset(_ENVELOPE_ORDER) == _ENVELOPE_KEYS
 
 
-def _vouch(env: Any) -> bool:
-    """True when codec's generic check would pass `env` (codec.decode_shaped): a tx envelope
-    with exactly its keys in canonical order, every body field of an allowed type and range,
-    and a payload map the generic walk passes (from its depth). False (or DecodeError) sends
-    the bytes through codec.decode as before, which then names the fault."""
+def _decode_plain(
+    wire: bytes, chain_id: str, params: ChainParams, tx_hash: bytes | None
+) -> Tx | None:
+    """The Tx of a well-formed transaction in one pass, or None for anything else (then
+    `decode_tx`'s full path gives the verdict and its message). Every node decodes every tx
+    once, nearly all of them well formed: this does each check once (the full path runs
+    codec's generic walk, then the tx's own shape checks over the same values), ~0.7 of
+    ~5.6 us a tx. A Tx comes back only when every check of the full path passes, so the
+    answers are the full path's (tests/state/test_codec.py compares the two on faulty input)."""
+    try:
+        env = codec.unpack_plain(wire)
+    except Exception:  # noqa: BLE001 - the full path names the fault
+        return None
     if type(env) is not dict or tuple(env) != _ENVELOPE_ORDER:
-        return False
+        return None
     body = env["body"]
-    if type(body) is not dict or tuple(body) != _BODY_ORDER or type(env["sig"]) is not bytes:
-        return False
+    sig = env["sig"]
+    if type(body) is not dict or tuple(body) != _BODY_ORDER:
+        return None
+    tx_chain = body["chain_id"]
+    tx_type = body["type"]
+    sender = body["sender"]
     nonce = body["nonce"]
     fee = body["fee"]
     payload = body["payload"]
     if not (
-        type(body["chain_id"]) is str
-        and type(body["type"]) is str
-        and type(body["sender"]) is bytes
+        type(sig) is bytes
+        and len(sig) == SIG_LEN
+        and type(tx_chain) is str
+        and tx_chain == chain_id
+        and type(tx_type) is str
+        and type(sender) is bytes
+        and len(sender) == KEY_LEN
         and type(nonce) is int
-        and -MAX_SAFE_INT <= nonce <= MAX_SAFE_INT
+        and 0 <= nonce <= MAX_SAFE_INT
         and type(fee) is int
-        and -MAX_SAFE_INT <= fee <= MAX_SAFE_INT
+        and 0 <= fee <= MAX_SAFE_INT
         and type(payload) is dict
     ):
-        return False
-    codec.check_in(payload, 2)  # as decode's walk reaches it: envelope 0, body 1, payload 2
-    return True
+        return None
+    spec = _WIRE.get(tx_type)
+    if spec is None:
+        return None
+    keys, checks = spec
+    if payload.keys() != keys:
+        return None
+    try:
+        codec.check_in(payload, 2)  # as decode's walk reaches it: envelope 0, body 1, payload 2
+        for key, check in checks:
+            check(key, payload[key], params)
+        if codec.pack_plain(env) != wire:  # canonical: the checks above proved what pack needs
+            return None
+    except Exception:  # noqa: BLE001 - the full path names the fault
+        return None
+    return Tx(
+        tx_chain,
+        tx_type,
+        sender,
+        nonce,
+        fee,
+        payload,
+        sig,
+        wire,
+        sha256(wire) if tx_hash is None else tx_hash,
+    )
 
 
 def decode_tx(
@@ -254,8 +294,17 @@ def decode_tx(
         wire = bytes(wire)
     if len(wire) > params.max_tx_bytes:
         raise TxError(Code.TOO_LARGE, f"{len(wire)} bytes > max_tx_bytes {params.max_tx_bytes}")
+    tx = _decode_plain(wire, chain_id, params, tx_hash)
+    if tx is not None:
+        return tx
+    return _decode_checked(wire, chain_id, params, tx_hash)
+
+
+def _decode_checked(wire: bytes, chain_id: str, params: ChainParams, tx_hash: bytes | None) -> Tx:
+    """`decode_tx` after its size check, every check in PROTOCOL order: the verdict and
+    message of a tx `_decode_plain` does not pass (and the reference it is tested against)."""
     try:
-        env = codec.decode_shaped(wire, _vouch)
+        env = codec.decode(wire)
     except DecodeError as exc:
         raise _malformed(f"not canonical msgpack: {exc}") from None
     if type(env) is not dict or env.keys() != _ENVELOPE_KEYS:

@@ -237,22 +237,39 @@ def test_check_depth_boundary_agrees_with_the_reference(depth: int, leaf: Any) -
     assert _verdict(codec._check, value) == _verdict(_reference_check, value)
 
 
-# --- decode_shaped: the transaction's shortcut (state/tx.py _vouch) gives decode's verdicts
+# --- state/tx.py's one-pass decode of a transaction gives the full path's verdicts
 
 
-def _decoded(decoder: Any, data: bytes) -> tuple[str, Any]:
+def _tx_verdict(decoder: Any, data: bytes) -> tuple[Any, ...]:
+    from state.errors import TxError
+    from state.params import ChainParams
+
+    params = ChainParams(treasury=b"\x01" * 32)
     try:
-        return "ok", decoder(data)
-    except DecodeError as exc:
-        return "error", str(exc)
+        tx = decoder(data, chain_id="huzhu-test", params=params, tx_hash=None)
+    except TxError as exc:
+        return ("error", exc.code, exc.log)
+    return ("ok", tx)
 
 
 def _same_verdict(data: bytes) -> None:
-    from state.tx import _vouch
+    """decode_tx (its one pass first) answers as `_decode_checked`, the full path: the same
+    Tx with the same field types, or the same code and message."""
+    from state.tx import _decode_checked, decode_tx
 
-    got = _decoded(lambda d: codec.decode_shaped(d, _vouch), data)
-    want = _decoded(decode, data)
-    assert got[0] == want[0] and (same(got[1], want[1]) if got[0] == "ok" else got == want)
+    def checked(d: bytes, *, chain_id: str, params: Any, tx_hash: Any) -> Any:
+        return _decode_checked(d, chain_id, params, tx_hash)
+
+    got = _tx_verdict(decode_tx, data)
+    want = _tx_verdict(checked, data)
+    if got[0] == "ok" and want[0] == "ok":
+        a, b = got[1], want[1]
+        assert a == b and all(
+            same(getattr(a, f), getattr(b, f))
+            for f in ("chain_id", "type", "sender", "nonce", "fee", "payload", "sig", "wire")
+        )
+    else:
+        assert got == want
 
 
 _tx_leaf = (
@@ -265,85 +282,151 @@ _tx_leaf = (
 )
 _tx_value = _nested(_tx_leaf, 3, 2, 8)
 _BODY = ("chain_id", "fee", "nonce", "payload", "sender", "type")
+# a transfer's payload, its values sometimes of another type or range
+_transfer_payload = st.fixed_dictionaries(
+    {
+        "amount": st.integers(min_value=-2, max_value=2**54) | _tx_value,
+        "to": st.just(b"\x03" * 32) | st.binary(max_size=40),
+    }
+)
 
 
 @st.composite
 def _tx_like(draw: st.DrawFn) -> bytes:
     """A tx envelope, canonical or with faults: keys out of order, missing or extra, any
-    value in any field (floats, huge ints, nested maps with int keys), msgpack's own
-    (non-canonical) encoder or the canonical one, or a few bytes changed."""
+    value in any field (floats, huge ints, nested maps with int keys), another chain or
+    type, a payload of the transfer's keys or any, msgpack's own (non-canonical) encoder or
+    the canonical one, or a few bytes changed."""
     body: dict[Any, Any] = {
-        "chain_id": "huzhu-test",
+        "chain_id": draw(st.sampled_from(["huzhu-test", "huzhu-test", "other"])),
         "fee": draw(st.integers(min_value=-(2**54), max_value=2**54)),
         "nonce": draw(st.integers(min_value=-(2**54), max_value=2**54)),
-        "payload": draw(st.dictionaries(st.text(max_size=4), _tx_value, max_size=3)),
-        "sender": b"\x01" * 32,
-        "type": "transfer",
+        "payload": draw(
+            _transfer_payload | st.dictionaries(st.text(max_size=4), _tx_value, max_size=3)
+        ),
+        "sender": draw(st.just(b"\x01" * 32) | st.binary(max_size=40)),
+        "type": draw(st.sampled_from(["transfer", "transfer", "pay", "nope"])),
     }
-    for key in draw(st.lists(st.sampled_from(_BODY), max_size=2)):
+    faulty = draw(st.booleans())  # else only the fields' values vary
+    for key in draw(st.lists(st.sampled_from(_BODY), max_size=2 if faulty else 0)):
         body[key] = draw(_tx_value)
-    if draw(st.booleans()):
+    if faulty and draw(st.booleans()):
         del body[draw(st.sampled_from(_BODY))]
-    if draw(st.booleans()):
+    if faulty and draw(st.booleans()):
         body[draw(st.text(max_size=3))] = draw(_tx_value)
-    if draw(st.booleans()):  # another order
+    if faulty and draw(st.booleans()):  # another order
         keys = draw(st.permutations(list(body)))
         body = {k: body[k] for k in keys}
-    env: dict[Any, Any] = {"body": body, "sig": draw(st.binary(max_size=70) | _tx_value)}
-    if draw(st.booleans()):
+    sig = draw(st.just(b"\x02" * 64) | st.binary(max_size=70) | _tx_value)
+    env: dict[Any, Any] = {"body": body, "sig": sig}
+    if faulty and draw(st.booleans()):
         env = {"sig": env["sig"], "body": body}
     try:
         data = (
             encode(env)
-            if draw(st.booleans())
+            if not faulty or draw(st.booleans())
             else msgpack.packb(env, use_bin_type=True, strict_types=False)
         )
     except (EncodeError, ValueError, TypeError, OverflowError):
         data = msgpack.packb(env, use_bin_type=True, strict_types=False)
     enc = bytearray(data)
-    for _ in range(draw(st.integers(0, 2))):
+    for _ in range(draw(st.integers(0, 2 if faulty else 0))):
         pos = draw(st.integers(0, len(enc) - 1))
         enc[pos] ^= draw(st.integers(1, 255))
     return bytes(enc)
 
 
-@settings(max_examples=500)
+@settings(max_examples=1000)
 @given(_tx_like())
-def test_decode_shaped_gives_decodes_verdicts(data: bytes) -> None:
+def test_one_pass_tx_decode_gives_the_full_paths_verdicts(data: bytes) -> None:
     _same_verdict(data)
+
+
+_near_value = (
+    _tx_value
+    | st.integers(min_value=-2, max_value=2)
+    | st.integers(min_value=MAX_SAFE_INT - 1, max_value=MAX_SAFE_INT + 1)
+    | st.binary(min_size=30, max_size=66)
+)
+
+
+@st.composite
+def _near_valid_tx(draw: st.DrawFn) -> bytes:
+    """A well-formed transfer, or one with one field (of the body, the payload or the sig)
+    of another value: the one pass and the full path must agree at each boundary."""
+    body = _transfer_body()
+    env: dict[str, Any] = {"body": body, "sig": b"\x02" * 64}
+    where = draw(st.sampled_from(["none", "body", "payload", "sig"]))
+    if where == "body":
+        body[draw(st.sampled_from(_BODY))] = draw(_near_value)
+    elif where == "payload":
+        body["payload"][draw(st.sampled_from(["amount", "to"]))] = draw(_near_value)
+    elif where == "sig":
+        env["sig"] = draw(_near_value)
+    return msgpack.packb(env, use_bin_type=True, strict_types=False)
+
+
+@settings(max_examples=500)
+@given(_near_valid_tx())
+def test_one_pass_tx_decode_agrees_one_field_off(data: bytes) -> None:
+    _same_verdict(data)
+
+
+def _transfer_body(**change: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "chain_id": "huzhu-test",
+        "fee": 1,
+        "nonce": 0,
+        "payload": {"amount": 5, "to": b"\x03" * 32},
+        "sender": b"\x01" * 32,
+        "type": "transfer",
+    }
+    return body | change
 
 
 @pytest.mark.parametrize(
     "env",
     [
-        {"body": {k: 1 for k in _BODY} | {"payload": {"a": 1.5}}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"payload": {"a": 2**53}}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"payload": {"b": 1, "a": 2}}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"payload": {1: 2}}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"payload": {"a": [[1.5]]}}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"nonce": 2**53}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"fee": 0.5}, "sig": b""},
-        {"body": {k: 1 for k in _BODY} | {"payload": {}}, "sig": 1.0},
-        {"sig": b"", "body": {k: 1 for k in _BODY} | {"payload": {}}},
-        {"body": {k: 1 for k in reversed(_BODY)} | {"payload": {}}, "sig": b""},
+        {"body": _transfer_body(), "sig": b"\x02" * 64},  # well formed: both pass
+        {"body": _transfer_body(payload={"amount": 1.5, "to": b"\x03" * 32}), "sig": b"\x02" * 64},
+        {"body": _transfer_body(payload={"amount": 2**53, "to": b"\x03" * 32}), "sig": b""},
+        {"body": _transfer_body(payload={"to": b"\x03" * 32, "amount": 5}), "sig": b"\x02" * 64},
+        {"body": _transfer_body(payload={1: 2}), "sig": b"\x02" * 64},
+        {"body": _transfer_body(payload={"amount": [[1.5]], "to": b""}), "sig": b"\x02" * 64},
+        {"body": _transfer_body(nonce=2**53), "sig": b"\x02" * 64},
+        {"body": _transfer_body(nonce=-1), "sig": b"\x02" * 64},
+        {"body": _transfer_body(fee=0.5), "sig": b"\x02" * 64},
+        {"body": _transfer_body(chain_id="other"), "sig": b"\x02" * 64},
+        {"body": _transfer_body(type="nope"), "sig": b"\x02" * 64},
+        {"body": _transfer_body(sender=b"\x01" * 31), "sig": b"\x02" * 64},
+        {"body": _transfer_body(), "sig": 1.0},
+        {"body": _transfer_body(), "sig": b"\x02" * 63},
+        {"sig": b"\x02" * 64, "body": _transfer_body()},
+        {"body": dict(reversed(_transfer_body().items())), "sig": b"\x02" * 64},
     ],
 )
-def test_decode_shaped_refuses_as_decode_does(env: dict[str, Any]) -> None:
-    data = msgpack.packb(env, use_bin_type=True)
-    _same_verdict(data)
-    with pytest.raises(DecodeError):
-        codec.decode_shaped(data, lambda v: False)
+def test_one_pass_tx_decode_refuses_as_the_full_path_does(env: dict[str, Any]) -> None:
+    _same_verdict(msgpack.packb(env, use_bin_type=True))
 
 
-def test_decode_shaped_vouched_depth_is_decodes() -> None:
+def test_one_pass_tx_decode_depth_is_decodes() -> None:
     """The payload is checked from depth 2, as decode's walk reaches it: a payload nested to
-    exactly the limit passes both, one level more fails both with the same message."""
+    exactly the limit and one level more get the full path's verdicts (the second refused
+    for its depth by both)."""
     for extra in (0, 1):
         inner: Any = 1
         for _ in range(MAX_DEPTH - 3 + extra):
             inner = [inner]
-        body: dict[str, Any] = {k: 1 for k in _BODY}
-        body |= {"payload": {"a": inner}, "chain_id": "c", "type": "t", "sender": b""}
-        data = msgpack.packb({"body": body, "sig": b""}, use_bin_type=True)
+        data = msgpack.packb(
+            {"body": _transfer_body(payload={"amount": inner, "to": b""}), "sig": b""},
+            use_bin_type=True,
+        )
         _same_verdict(data)
         assert (_decoded(decode, data)[0] == "ok") is (extra == 0)
+
+
+def _decoded(decoder: Any, data: bytes) -> tuple[str, Any]:
+    try:
+        return "ok", decoder(data)
+    except DecodeError as exc:
+        return "error", str(exc)
