@@ -208,6 +208,11 @@ class P2PNode:
             for _, p in sorted(self._peers.items())
         ]
 
+    def peer_ids(self) -> list[bytes]:
+        """The connected peers' ids in peers()' order, without building a PeerInfo each (the
+        tx gossip asks every 50 ms: 2 % of an idle 21-validator node)."""
+        return sorted(self._peers)
+
     def connected(self, peer_id: bytes) -> bool:
         return peer_id in self._peers
 
