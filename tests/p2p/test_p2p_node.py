@@ -586,3 +586,14 @@ async def test_peer_that_stops_reading_is_dropped_after_the_idle_timeout(
     assert not b.node.connected(deaf.public_key)
     assert "write stalled" in caplog.text
     await assert_serves(net, b)
+
+
+async def test_peer_ids_are_the_connected_peers_in_peers_order(net: Net) -> None:
+    hub = await net.node(key(2))
+    spokes = [await net.node(key(10 + i), [hub.addr()]) for i in range(3)]
+    assert await eventually(lambda: len(hub.node.peers()) == 3)
+    assert hub.node.peer_ids() == [p.node_id for p in hub.node.peers()]
+    assert sorted(hub.node.peer_ids()) == sorted(s.id for s in spokes)
+    await spokes[1].node.stop()
+    assert await eventually(lambda: len(hub.node.peer_ids()) == 2)
+    assert spokes[1].id not in hub.node.peer_ids()
