@@ -245,7 +245,7 @@ class P2PNode:
         (peer.bulk if bulk else peer.queue).append(plaintext)
         peer.queued_bytes += size
         self.queued_total += size
-        peer.wake.set()
+        peer.wake()
         return True
 
     def _enqueue_control(self, peer: Link, frame: bytes) -> None:
@@ -256,7 +256,7 @@ class P2PNode:
         peer.queue.appendleft(frame)
         peer.queued_bytes += len(frame)
         self.queued_total += len(frame)
-        peer.wake.set()
+        peer.wake()
 
     # ------------------------------------------------------------------ connections
 
@@ -403,7 +403,7 @@ class P2PNode:
         peer.tasks.append(self._spawn(self._writer_loop(peer), f"p2p write {address}"))
         peer.tasks.append(self._spawn(self._keepalive_loop(peer), f"p2p ping {address}"))
         if peer.queued():
-            peer.wake.set()
+            peer.wake()
         log.info("p2p up %s %s %s", direction, address, peer_key.hex()[:16])
         if existing is None:
             self._notify_peer(peer_key, True)
@@ -488,11 +488,15 @@ class P2PNode:
     async def _writer_loop(self, peer: Link) -> None:
         writer = peer.conn.writer
         transport = writer.transport
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 while not peer.queued():
-                    peer.wake.clear()
-                    await peer.wake.wait()
+                    peer.waiter = loop.create_future()
+                    try:
+                        await peer.waiter
+                    finally:
+                        peer.waiter = None
                 frames: list[bytes] = []
                 written = 0
                 while written < WRITE_BATCH_BYTES and peer.queued():
