@@ -6,11 +6,17 @@ per height (process CPU, all threads, from /proc) and the bytes each node sends 
 by channel (the nodes' own counters, `huzhu_p2p_message_send_bytes` of /metrics).
 
     .venv/bin/python bench/consensus_cost.py --validators 21 --seconds 30 [--json out.json]
+
+`--frames` measures instead the transport's part of it in one process: a hub P2PNode
+broadcasts vote-sized payloads to `--validators` - 1 peers over 127.0.0.1 (`--burst` per loop
+turn; 1 is a vote a turn) and reports the process CPU per frame delivered (sealing, writing,
+reading and opening it, on both ends; best of 5).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import sys
@@ -24,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.throughput import cpu_seconds, make_template, rounds_from_log  # noqa: E402
 from node.localnet_harness import LocalNet  # noqa: E402
+from p2p.node import P2PNode  # noqa: E402
+from p2p.types import PeerAddr  # noqa: E402
+from state.crypto import Signer  # noqa: E402
 
 SENT = "huzhu_p2p_message_send_bytes"
 
@@ -86,14 +95,71 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+async def frame_cost(peers: int, frames: int, size: int, burst: int) -> dict[str, Any]:
+    """Process CPU per frame delivered, hub to `peers` peers (see the module doc)."""
+    keys = [Signer(bytes([i + 1]) * 32) for i in range(peers + 1)]
+    allowed = {k.public_key for k in keys}
+    got = [0]
+
+    def on_msg(_peer: bytes, _channel: int, _payload: bytes) -> None:
+        got[0] += 1
+
+    def node(k: Signer, dial: list[PeerAddr]) -> P2PNode:
+        return P2PNode(k, "bench", ("127.0.0.1", 0), dial, allowed.__contains__, None, on_msg)
+
+    hub = node(keys[0], [])
+    await hub.start()
+    spokes = [
+        node(k, [PeerAddr(keys[0].public_key, "127.0.0.1", hub.listen_port)]) for k in keys[1:]
+    ]
+    for s in spokes:
+        await s.start()
+    try:
+        while len(hub.peers()) < peers:
+            await asyncio.sleep(0.05)
+        payload = b"v" * size
+
+        async def once(count: int) -> float:
+            got[0] = 0
+            c0 = time.process_time()
+            for _ in range(0, count, burst):
+                for _ in range(burst):
+                    hub.broadcast(1, payload)
+                await asyncio.sleep(0)
+            while got[0] < count // burst * burst * peers:
+                await asyncio.sleep(0.001)
+            return (time.process_time() - c0) / got[0]
+
+        await once(min(frames, 2000))  # warm-up
+        runs = [await once(frames) for _ in range(5)]
+    finally:
+        for s in spokes:
+            await s.stop()
+        await hub.stop()
+    return {
+        "peers": peers,
+        "frame_payload_bytes": size,
+        "burst": burst,
+        "us_per_frame_runs": [round(r * 1e6, 2) for r in runs],
+        "us_per_frame_best": round(min(runs) * 1e6, 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--validators", type=int, default=21)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--skip", type=int, default=3, help="measure from this height on")
     ap.add_argument("--json", dest="json_out")
+    ap.add_argument("--frames", type=int, default=0, help="transport only: frames per run")
+    ap.add_argument("--size", type=int, default=150, help="--frames: payload bytes")
+    ap.add_argument("--burst", type=int, default=1, help="--frames: broadcasts per loop turn")
     args = ap.parse_args()
-    result = run(args)
+    if args.frames:
+        coro = frame_cost(args.validators - 1, args.frames, args.size, args.burst)
+        result = asyncio.run(coro)
+    else:
+        result = run(args)
     print(json.dumps(result))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1))

@@ -71,6 +71,11 @@ class TxGossip:
         clock: Callable[[], int] = monotonic_ms,
     ) -> None:
         self._transport = transport
+        # P2PNode's cheap list of ids when there is one; a fake transport's peers() else
+        ids = getattr(transport, "peer_ids", None)
+        self._peer_ids: Callable[[], list[bytes]] = (
+            ids if ids is not None else lambda: [p.node_id for p in transport.peers()]
+        )
         self.policy = policy
         self.channel = channel
         self._clock = clock
@@ -104,7 +109,7 @@ class TxGossip:
 
     def flush(self) -> int:
         """Send each connected peer one batch of txs it has not seen; return batches sent."""
-        connected = [p.node_id for p in self._transport.peers()]
+        connected = self._peer_ids()
 
         def send(peer_id: bytes, payload: bytes) -> bool:
             return self._transport.send(peer_id, self.channel, payload)

@@ -563,3 +563,37 @@ async def test_async_and_failing_on_peer_callbacks(net: Net) -> None:
     assert await eventually(lambda: ups == [(a.id, True)])
     a.node.send(b.id, 1, b"still works")
     assert await eventually(lambda: b.got(a.id, 1, b"still works"))
+
+
+async def test_peer_that_stops_reading_is_dropped_after_the_idle_timeout(
+    net: Net, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer waits for a full socket only up to idle_timeout_s: a peer that keeps its
+    link alive (pings) but reads nothing loses the link, and nobody else waits for it."""
+    caplog.set_level("INFO", logger="huzhu.p2p")
+    b = await net.node(key(2), lim=limits(idle_timeout_s=1.0, ping_interval_s=0.1))
+    deaf = key(5)
+    conn, _ = await raw_handshake(b.port, deaf)
+    net.track(conn.writer)
+    assert await eventually(lambda: b.node.connected(deaf.public_key))
+    payload = bytes(60_000)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20.0
+    while b.node.connected(deaf.public_key) and loop.time() < deadline:
+        conn.writer.write(conn.seal(bytes([0, 1]) + bytes(8)))  # a ping: the link stays busy
+        b.node.send(deaf.public_key, 1, payload)
+        await asyncio.sleep(0.005)
+    assert not b.node.connected(deaf.public_key)
+    assert "write stalled" in caplog.text
+    await assert_serves(net, b)
+
+
+async def test_peer_ids_are_the_connected_peers_in_peers_order(net: Net) -> None:
+    hub = await net.node(key(2))
+    spokes = [await net.node(key(10 + i), [hub.addr()]) for i in range(3)]
+    assert await eventually(lambda: len(hub.node.peers()) == 3)
+    assert hub.node.peer_ids() == [p.node_id for p in hub.node.peers()]
+    assert sorted(hub.node.peer_ids()) == sorted(s.id for s in spokes)
+    await spokes[1].node.stop()
+    assert await eventually(lambda: len(hub.node.peer_ids()) == 2)
+    assert spokes[1].id not in hub.node.peer_ids()
