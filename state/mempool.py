@@ -71,12 +71,16 @@ class Decoded:
 @dataclass(frozen=True, slots=True)
 class _Refused:
     """A tx refused mempool_full (checks 1-10 passed), kept for its client's re-offer: the
-    decoded tx, and the answer with the mempool's epoch it was given at."""
+    decoded tx, and the answer with the mempool's epoch and block count it was given at."""
 
     decoded: Decoded
     epoch: int
     answer: CheckResult
     peer: bool  # the offer came from a peer (bounded by max_txs only, not the backlog)
+    blocks: int  # Mempool._blocks at the refusal: a block changes what checks 7-10 read
+    #: the pending counts [lo, hi) in which check 11's first failing bound is the one that
+    #: gave `answer` (max_txs, or the backlog bound below it); (0, 0) for the other bounds
+    counts: tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,8 @@ class MempoolLimits:
 
 #: the committed blocks whose sizes bound the backlog (`MempoolLimits.backlog_blocks`)
 RECENT_BLOCKS = 16
+#: no upper end of the pending counts a max_txs refusal holds in (`_Refused.counts`)
+_NO_CAP = 1 << 62
 
 
 class _Sender:
@@ -156,6 +162,9 @@ class Mempool:
         #: bumped by every change of the pending set and by every committed block: while it
         #: holds, every answer of checks 7-11 holds too (see _still_refused)
         self._epoch = 0
+        #: sender -> the epoch of its pending set's last change since the last block: while a
+        #: sender's txs and the committed state hold, so do checks 7-10 of its other txs
+        self._changed: dict[bytes, int] = {}
         self._recent: deque[int] = deque(maxlen=RECENT_BLOCKS)  # txs of the last blocks
         self._backlog = 0  # backlog_blocks times their mean (see backlog_cap)
         #: the chain params pending txs were admitted under (None until the first admission)
@@ -286,13 +295,23 @@ class Mempool:
         changed since: no tx became pending or left, no block committed (`update` is called
         for each, before the next admission), so the same checks would end the same way.
         A client re-offering a refused tx until there is room costs no state read then. Only
-        for an offer from the same side (a client's and a peer's are bounded differently)."""
+        for an offer from the same side (a client's and a peer's are bounded differently).
+
+        A refusal at a count bound (max_txs, the backlog) also holds while other senders' txs
+        come and go: checks 7-10 read the committed state (no block since) and this sender's
+        pending txs (unchanged since), and check 11's first failing bound is the same while
+        the pending count stays in `counts` (under overload every admission moves the epoch,
+        and each re-offer would read the state again: the account and the committed index)."""
         kept = self._retry.get(pre.tx.hash)
+        if kept is None or kept.decoded is not pre or kept.peer is not peer:
+            return None
+        if kept.epoch == self._epoch:
+            return kept.answer
+        lo, hi = kept.counts
         if (
-            kept is not None
-            and kept.epoch == self._epoch
-            and kept.decoded is pre
-            and kept.peer is peer
+            kept.blocks == self._blocks
+            and lo <= len(self._by_hash) < hi
+            and self._changed.get(pre.tx.sender, -1) <= kept.epoch
         ):
             return kept.answer
         return None
@@ -321,7 +340,9 @@ class Mempool:
             return res
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
-            return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view, peer)
+            return self._refuse_full(
+                f"{lim.max_txs} transactions pending", tx, view, peer, (lim.max_txs, _NO_CAP)
+            )
         if not peer:
             backlog = self.backlog_cap(view.params)
             if len(self._by_hash) >= backlog:
@@ -331,6 +352,7 @@ class Mempool:
                     tx,
                     view,
                     peer,
+                    (backlog, lim.max_txs),
                 )
         if self._bytes + len(tx.wire) > lim.max_bytes:
             return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view, peer)
@@ -358,6 +380,7 @@ class Mempool:
         self._admitted[tx.hash] = self._blocks
         self._bytes += len(tx.wire)
         self._epoch += 1
+        self._changed[tx.sender] = self._epoch
         self._recount(s)
         return res
 
@@ -375,24 +398,40 @@ class Mempool:
             return lim.max_txs
         return min(lim.max_txs, max(params.max_block_txs, self._backlog))
 
-    def _refuse_full(self, log: str, tx: Tx, view: AdmissionView, peer: bool) -> CheckResult:
+    def _refuse_full(
+        self,
+        log: str,
+        tx: Tx,
+        view: AdmissionView,
+        peer: bool,
+        counts: tuple[int, int] = (0, 0),
+    ) -> CheckResult:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
         that a client offering the same bytes again (what a client does with mempool_full)
         skips decoding and the signature check (`prepare` returns it). Checks 7-11 run again
-        on the next offer unless nothing they read has changed since (`_still_refused`)."""
+        on the next offer unless nothing they read has changed since (`_still_refused`);
+        `counts`: the pending counts in which the same bound refuses first (a count bound)."""
         res = CheckResult(Code.MEMPOOL_FULL, log, tx)
         cap = self.limits.retry_cache
         if cap:
-            self._keep_for_retry(tx, view, cap, res, peer)
+            self._keep_for_retry(tx, view, cap, res, peer, counts)
         return res
 
     def _keep_for_retry(
-        self, tx: Tx, view: AdmissionView, cap: int, res: CheckResult, peer: bool
+        self,
+        tx: Tx,
+        view: AdmissionView,
+        cap: int,
+        res: CheckResult,
+        peer: bool,
+        counts: tuple[int, int],
     ) -> None:
         retry = self._retry
         kept = retry.get(tx.hash)
         pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
-        retry[tx.hash] = _Refused(pre or Decoded(tx, view.params, True), self._epoch, res, peer)
+        retry[tx.hash] = _Refused(
+            pre or Decoded(tx, view.params, True), self._epoch, res, peer, self._blocks, counts
+        )
         retry.move_to_end(tx.hash)
         while len(retry) > cap:
             retry.popitem(last=False)
@@ -454,6 +493,7 @@ class Mempool:
         del self._admitted[tx.hash]
         self._bytes -= len(tx.wire)
         self._epoch += 1
+        self._changed[s.addr] = self._epoch
 
     def _expire(self, dropped: list[Tx]) -> None:
         """Evict the transactions behind a nonce gap admitted `future_lifetime_blocks` or more
@@ -490,6 +530,7 @@ class Mempool:
         committed = self._committed
         self._blocks += 1
         self._epoch += 1  # the committed state changed: every kept answer is stale
+        self._changed.clear()  # (kept answers of earlier blocks never match _blocks again)
         if not isinstance(block_txs, list | tuple):
             block_txs = list(block_txs)
         recent = self._recent
