@@ -32,7 +32,10 @@ behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the
 
 Backlog. Check 11 also bounds the pending txs by `backlog_blocks` times the mean size of the
 last committed blocks (never below max_block_txs): more only waits longer, and admitting it
-takes the CPU the chain needs to commit (`backlog_cap`). The bound applies to clients' offers
+takes the CPU the chain needs to commit (`backlog_cap`). A burst may fill `backlog_blocks`;
+once clients were refused at the bound in each of SUSTAINED_BLOCKS blocks in a row the queue
+is standing (sustained overload), and the bound is `sustained_backlog_blocks` until a block
+passes without such a refusal. The bound applies to clients' offers
 only; a peer's gossiped tx is bounded by max_txs alone (`peer=True`): a peer's copy has been
 admitted by a node already, refusing it after checks 1-10 wastes its decoding and signature
 check, and it leaves each node's mempool holding its own clients' txs only, so N nodes
@@ -97,6 +100,9 @@ class MempoolLimits:
     future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
     retry_cache: int = 10_000  # decoded txs refused mempool_full, for a client's re-offer
     backlog_blocks: int = 3  # pending txs beyond this many recent blocks' worth: mempool_full
+    #: the backlog bound in blocks once clients were refused at it in each of the last
+    #: SUSTAINED_BLOCKS blocks (a standing queue, not a burst); 0 or >= backlog_blocks: none
+    sustained_backlog_blocks: int = 2
 
     def __post_init__(self) -> None:
         if (
@@ -111,9 +117,11 @@ class MempoolLimits:
             or self.max_future_per_sender < 0
             or self.retry_cache < 0
             or self.backlog_blocks < 0
+            or self.sustained_backlog_blocks < 0
         ):
             raise ValueError(
-                "mempool future-transaction limits, retry_cache and backlog_blocks must be >= 0"
+                "mempool future-transaction limits, retry_cache, backlog_blocks and "
+                "sustained_backlog_blocks must be >= 0"
             )
         if self.future_lifetime_blocks < 1:
             raise ValueError("mempool future_lifetime_blocks must be >= 1")
@@ -123,6 +131,9 @@ class MempoolLimits:
 RECENT_BLOCKS = 16
 #: no upper end of the pending counts a max_txs refusal holds in (`_Refused.counts`)
 _NO_CAP = 1 << 62
+#: committed blocks in a row during each of which a client was refused at the backlog bound:
+#: from then on the bound is `sustained_backlog_blocks` (see Mempool.backlog_cap)
+SUSTAINED_BLOCKS = 3
 
 
 class _Sender:
@@ -167,6 +178,8 @@ class Mempool:
         self._changed: dict[bytes, int] = {}
         self._recent: deque[int] = deque(maxlen=RECENT_BLOCKS)  # txs of the last blocks
         self._backlog = 0  # backlog_blocks times their mean (see backlog_cap)
+        self._refused_backlog = False  # a client was refused at the backlog bound this block
+        self._sustained = 0  # blocks in a row that refused a client at the backlog bound
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
 
@@ -346,6 +359,7 @@ class Mempool:
         if not peer:
             backlog = self.backlog_cap(view.params)
             if len(self._by_hash) >= backlog:
+                self._refused_backlog = True
                 return self._refuse_full(
                     f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of "
                     f"the last {RECENT_BLOCKS} blocks, or max_block_txs",
@@ -392,11 +406,23 @@ class Mempool:
         one block of max_block_txs (a burst on an idle chain still fills a block). Beyond it
         a tx only waits longer, while admitting it costs every node CPU now: under overload,
         the CPU the chain needs to commit (a backlog of 10,000 per node cost 20 % of the
-        commits). The metric huzhu_mempool_backlog_cap_txs shows it."""
+        commits). Once clients were refused at it during each of the last SUSTAINED_BLOCKS
+        blocks, the queue stands: `sustained_backlog_blocks` (fewer) then, until a block
+        passes without such a refusal. The metric huzhu_mempool_backlog_cap_txs shows it."""
         lim = self.limits
         if not lim.backlog_blocks:
             return lim.max_txs
         return min(lim.max_txs, max(params.max_block_txs, self._backlog))
+
+    def backlog_blocks_now(self) -> int:
+        """The blocks' worth the backlog bound allows now: `backlog_blocks`, or
+        `sustained_backlog_blocks` (when fewer, not 0) after SUSTAINED_BLOCKS blocks in a row
+        that refused a client at the bound."""
+        lim = self.limits
+        if 0 < lim.sustained_backlog_blocks < lim.backlog_blocks:
+            if self._sustained >= SUSTAINED_BLOCKS:
+                return lim.sustained_backlog_blocks
+        return lim.backlog_blocks
 
     def _refuse_full(
         self,
@@ -535,7 +561,9 @@ class Mempool:
             block_txs = list(block_txs)
         recent = self._recent
         recent.append(len(block_txs))
-        self._backlog = self.limits.backlog_blocks * sum(recent) // len(recent)
+        self._sustained = self._sustained + 1 if self._refused_backlog else 0
+        self._refused_backlog = False
+        self._backlog = self.backlog_blocks_now() * sum(recent) // len(recent)
         for wire in block_txs:
             h = sha256(wire)
             committed.add(h)
