@@ -13,6 +13,10 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 - path `reoffer`: as `rpc`, but the mempool has room for one tx: every tx is offered once
   (refused `mempool_full`, unmeasured), then the measured window offers them all again, as
   a client does with mempool_full (bench/throughput.py --retry-full).
+- path `reoffer-moving`: as `reoffer`, but refused at the backlog bound (max_block_txs 1)
+  and another sender's tx is admitted as a peer's copy before each call of 100 re-offers
+  (unmeasured: only the re-offers' loop CPU counts), as under overload, where the pending
+  set changes between a client's re-offers.
 
 `--threads 0` is admission on the event loop (no worker pool), `--threads N` N signature
 threads ([workers] threads). CPU times come in clock ticks (10 ms), so use a few thousand
@@ -99,13 +103,18 @@ def thread_cpu() -> dict[int, float]:
     return out
 
 
-def make_home(root: Path, keys: list[Signer], threads: int, max_txs: int = 0) -> Path:
+def make_home(
+    root: Path, keys: list[Signer], threads: int, max_txs: int = 0, max_block_txs: int = 0
+) -> Path:
     home = root / "home"
     home.mkdir()
+    params: dict[str, int] = {"block_time_ms": 600_000}
+    if max_block_txs:
+        params["max_block_txs"] = max_block_txs
     genesis = genesis_doc(
         chain_id=CHAIN,
         treasury=VALIDATOR.public_key,
-        params={"block_time_ms": 600_000},
+        params=params,
         validators=[
             ValidatorSpec("v0", VALIDATOR.public_key, VALIDATOR.public_key, p2p="127.0.0.1:1")
         ],
@@ -125,19 +134,29 @@ def make_home(root: Path, keys: list[Signer], threads: int, max_txs: int = 0) ->
 
 
 async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict[str, Any]:
-    keys = [Signer(sha256(b"admission-bench-%d" % i)) for i in range(count)]
+    moving = path == "reoffer-moving"
+    movers = -(-count // 100) if moving else 0  # one peer's tx admitted per call of 100
+    keys = [Signer(sha256(b"admission-bench-%d" % i)) for i in range(count + movers)]
     wires = [
         build_tx(k, CHAIN, "transfer", 0, 1, {"to": VALIDATOR.public_key, "amount": 1}).wire
         for k in keys
     ]
+    wires, moved = wires[:count], wires[count:]
     root = Path(tempfile.mkdtemp(prefix="huzhu-admission-"))
-    node = Node(make_home(root, keys, threads, max_txs=1 if path == "reoffer" else 0))
+    home = make_home(
+        root,
+        keys,
+        threads,
+        max_txs=1 if path == "reoffer" else 2 * (count + movers) if moving else 0,
+        max_block_txs=1 if moving else 0,
+    )
+    node = Node(home)
     await node.start()
     try:
         while node.view().height < 1:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the first block's commit and the tree warm-up are done
-        if path == "reoffer":
+        if path in ("reoffer", "reoffer-moving"):
             await offer_all(node, wires)  # refused mempool_full (all but the first)
         loop_tid = threading.get_native_id()
         prof = cProfile.Profile() if profile else None
@@ -160,13 +179,26 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         elif path == "reoffer":
             answers = await offer_all(node, wires)
             assert sum(a["error"] == "mempool_full" for a in answers) == count - 1, answers[:2]
+        elif moving:
+            answers, loop = [], 0.0
+            for lo in range(0, count, 100):
+                if prof is not None:
+                    prof.disable()
+                assert node.mempool.add(moved[lo // 100], peer=True).code == 0
+                if prof is not None:
+                    prof.enable()
+                t = time.thread_time()
+                answers += await offer_all(node, wires[lo : lo + 100])
+                loop += time.thread_time() - t
+            assert sum(a["error"] == "mempool_full" for a in answers) == count - 1, answers[:2]
         else:
             for lo in range(0, count, 500):
                 pending = node._on_message(b"\x07" * 32, 2, encode_batch(wires[lo : lo + 500]))
                 if pending is not None:
                     await pending
         wall = time.perf_counter() - t0
-        loop = time.thread_time() - loop0
+        if not moving:
+            loop = time.thread_time() - loop0
         after = thread_cpu()
         if prof is not None:
             prof.disable()
@@ -175,7 +207,7 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
                 os.environ.get("PROFILE_SORT", "tottime")
             ).print_stats(profile)
             print(out.getvalue(), file=sys.stderr)
-        admitted = 1 if path == "reoffer" else count
+        admitted = 1 + movers if path in ("reoffer", "reoffer-moving") else count
         assert len(node.mempool) == admitted, f"{len(node.mempool)} of {admitted} admitted"
     finally:
         await node.stop()
@@ -291,7 +323,9 @@ async def offer_all(node: Node, wires: list[bytes]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=0, help="[workers] threads (0: inline)")
-    p.add_argument("--path", choices=("http", "rpc", "gossip", "reoffer"), default="http")
+    p.add_argument(
+        "--path", choices=("http", "rpc", "gossip", "reoffer", "reoffer-moving"), default="http"
+    )
     p.add_argument("--txs", type=int, default=3000)
     p.add_argument("--json", dest="json_out", default=None)
     p.add_argument("--profile", type=int, default=0, help="print the loop's top N functions")

@@ -417,6 +417,7 @@ COUNTERS = (
     "huzhu_crypto_signature_checks_total",
     "huzhu_mempool_refused_txs_total",
     "huzhu_consensus_copies_dropped_total",
+    "huzhu_gc_pause_seconds",  # collections and seconds by generation: what the heap costs
 )
 
 
@@ -449,7 +450,12 @@ def counter_deltas(
         if not b or not a:
             nodes.append(None)
             continue
-        nodes.append({k.replace("huzhu_", ""): round(v - b.get(k, 0.0)) for k, v in a.items()})
+        nodes.append(
+            {
+                k.replace("huzhu_", ""): round(v - b.get(k, 0.0), 3 if "_sum" in k else None)
+                for k, v in a.items()
+            }
+        )
     sig = "crypto_signature_checks_total"
     checks = [d[sig] for d in nodes if d is not None and sig in d]
     return {
@@ -808,6 +814,7 @@ PHASE_KEYS = (
     "sig_checks_per_tx",
     "submitter_cpu_us_per_offer",
     "verify_per_core",
+    "node_counters",
 )
 
 

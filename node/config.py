@@ -453,6 +453,15 @@ class MempoolConfig(_Section):
         "(beyond it a tx only waits longer, and admitting it costs every node CPU the chain "
         "needs to commit); peers' gossiped txs are bounded by max_txs only; 0: max_txs only",
     )
+    sustained_backlog_blocks: int = Field(
+        _MEMPOOL.sustained_backlog_blocks,
+        ge=0,
+        le=10_000,
+        description="the backlog bound in blocks once clients were refused at it during each "
+        "of the last 3 committed blocks (a standing queue under sustained overload, not a "
+        "burst), until a block passes without such a refusal; 0, or not below "
+        "backlog_blocks: backlog_blocks throughout",
+    )
     propose_max_txs: int = Field(
         PROPOSE_MAX_TXS_NO_CAP,
         ge=1,
@@ -475,6 +484,7 @@ class MempoolConfig(_Section):
             future_lifetime_blocks=self.future_lifetime_blocks,
             retry_cache=self.retry_cache,
             backlog_blocks=self.backlog_blocks,
+            sustained_backlog_blocks=self.sustained_backlog_blocks,
         )
 
 

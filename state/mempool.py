@@ -32,7 +32,10 @@ behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the
 
 Backlog. Check 11 also bounds the pending txs by `backlog_blocks` times the mean size of the
 last committed blocks (never below max_block_txs): more only waits longer, and admitting it
-takes the CPU the chain needs to commit (`backlog_cap`). The bound applies to clients' offers
+takes the CPU the chain needs to commit (`backlog_cap`). A burst may fill `backlog_blocks`;
+once clients were refused at the bound in each of SUSTAINED_BLOCKS blocks in a row the queue
+is standing (sustained overload), and the bound is `sustained_backlog_blocks` until a block
+passes without such a refusal. The bound applies to clients' offers
 only; a peer's gossiped tx is bounded by max_txs alone (`peer=True`): a peer's copy has been
 admitted by a node already, refusing it after checks 1-10 wastes its decoding and signature
 check, and it leaves each node's mempool holding its own clients' txs only, so N nodes
@@ -71,12 +74,16 @@ class Decoded:
 @dataclass(frozen=True, slots=True)
 class _Refused:
     """A tx refused mempool_full (checks 1-10 passed), kept for its client's re-offer: the
-    decoded tx, and the answer with the mempool's epoch it was given at."""
+    decoded tx, and the answer with the mempool's epoch and block count it was given at."""
 
     decoded: Decoded
     epoch: int
     answer: CheckResult
     peer: bool  # the offer came from a peer (bounded by max_txs only, not the backlog)
+    blocks: int  # Mempool._blocks at the refusal: a block changes what checks 7-10 read
+    #: the pending counts [lo, hi) in which check 11's first failing bound is the one that
+    #: gave `answer` (max_txs, or the backlog bound below it); (0, 0) for the other bounds
+    counts: tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,9 @@ class MempoolLimits:
     future_lifetime_blocks: int = 100  # blocks a tx may stay pending behind a nonce gap
     retry_cache: int = 10_000  # decoded txs refused mempool_full, for a client's re-offer
     backlog_blocks: int = 3  # pending txs beyond this many recent blocks' worth: mempool_full
+    #: the backlog bound in blocks once clients were refused at it in each of the last
+    #: SUSTAINED_BLOCKS blocks (a standing queue, not a burst); 0 or >= backlog_blocks: none
+    sustained_backlog_blocks: int = 2
 
     def __post_init__(self) -> None:
         if (
@@ -107,9 +117,11 @@ class MempoolLimits:
             or self.max_future_per_sender < 0
             or self.retry_cache < 0
             or self.backlog_blocks < 0
+            or self.sustained_backlog_blocks < 0
         ):
             raise ValueError(
-                "mempool future-transaction limits, retry_cache and backlog_blocks must be >= 0"
+                "mempool future-transaction limits, retry_cache, backlog_blocks and "
+                "sustained_backlog_blocks must be >= 0"
             )
         if self.future_lifetime_blocks < 1:
             raise ValueError("mempool future_lifetime_blocks must be >= 1")
@@ -117,6 +129,11 @@ class MempoolLimits:
 
 #: the committed blocks whose sizes bound the backlog (`MempoolLimits.backlog_blocks`)
 RECENT_BLOCKS = 16
+#: no upper end of the pending counts a max_txs refusal holds in (`_Refused.counts`)
+_NO_CAP = 1 << 62
+#: committed blocks in a row during each of which a client was refused at the backlog bound:
+#: from then on the bound is `sustained_backlog_blocks` (see Mempool.backlog_cap)
+SUSTAINED_BLOCKS = 3
 
 
 class _Sender:
@@ -156,8 +173,13 @@ class Mempool:
         #: bumped by every change of the pending set and by every committed block: while it
         #: holds, every answer of checks 7-11 holds too (see _still_refused)
         self._epoch = 0
+        #: sender -> the epoch of its pending set's last change since the last block: while a
+        #: sender's txs and the committed state hold, so do checks 7-10 of its other txs
+        self._changed: dict[bytes, int] = {}
         self._recent: deque[int] = deque(maxlen=RECENT_BLOCKS)  # txs of the last blocks
         self._backlog = 0  # backlog_blocks times their mean (see backlog_cap)
+        self._refused_backlog = False  # a client was refused at the backlog bound this block
+        self._sustained = 0  # blocks in a row that refused a client at the backlog bound
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
 
@@ -286,13 +308,23 @@ class Mempool:
         changed since: no tx became pending or left, no block committed (`update` is called
         for each, before the next admission), so the same checks would end the same way.
         A client re-offering a refused tx until there is room costs no state read then. Only
-        for an offer from the same side (a client's and a peer's are bounded differently)."""
+        for an offer from the same side (a client's and a peer's are bounded differently).
+
+        A refusal at a count bound (max_txs, the backlog) also holds while other senders' txs
+        come and go: checks 7-10 read the committed state (no block since) and this sender's
+        pending txs (unchanged since), and check 11's first failing bound is the same while
+        the pending count stays in `counts` (under overload every admission moves the epoch,
+        and each re-offer would read the state again: the account and the committed index)."""
         kept = self._retry.get(pre.tx.hash)
+        if kept is None or kept.decoded is not pre or kept.peer is not peer:
+            return None
+        if kept.epoch == self._epoch:
+            return kept.answer
+        lo, hi = kept.counts
         if (
-            kept is not None
-            and kept.epoch == self._epoch
-            and kept.decoded is pre
-            and kept.peer is peer
+            kept.blocks == self._blocks
+            and lo <= len(self._by_hash) < hi
+            and self._changed.get(pre.tx.sender, -1) <= kept.epoch
         ):
             return kept.answer
         return None
@@ -321,16 +353,20 @@ class Mempool:
             return res
         lim = self.limits
         if len(self._by_hash) >= lim.max_txs:
-            return self._refuse_full(f"{lim.max_txs} transactions pending", tx, view, peer)
+            return self._refuse_full(
+                f"{lim.max_txs} transactions pending", tx, view, peer, (lim.max_txs, _NO_CAP)
+            )
         if not peer:
             backlog = self.backlog_cap(view.params)
             if len(self._by_hash) >= backlog:
+                self._refused_backlog = True
                 return self._refuse_full(
                     f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of "
                     f"the last {RECENT_BLOCKS} blocks, or max_block_txs",
                     tx,
                     view,
                     peer,
+                    (backlog, lim.max_txs),
                 )
         if self._bytes + len(tx.wire) > lim.max_bytes:
             return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view, peer)
@@ -358,6 +394,7 @@ class Mempool:
         self._admitted[tx.hash] = self._blocks
         self._bytes += len(tx.wire)
         self._epoch += 1
+        self._changed[tx.sender] = self._epoch
         self._recount(s)
         return res
 
@@ -369,30 +406,58 @@ class Mempool:
         one block of max_block_txs (a burst on an idle chain still fills a block). Beyond it
         a tx only waits longer, while admitting it costs every node CPU now: under overload,
         the CPU the chain needs to commit (a backlog of 10,000 per node cost 20 % of the
-        commits). The metric huzhu_mempool_backlog_cap_txs shows it."""
+        commits). Once clients were refused at it during each of the last SUSTAINED_BLOCKS
+        blocks, the queue stands: `sustained_backlog_blocks` (fewer) then, until a block
+        passes without such a refusal. The metric huzhu_mempool_backlog_cap_txs shows it."""
         lim = self.limits
         if not lim.backlog_blocks:
             return lim.max_txs
         return min(lim.max_txs, max(params.max_block_txs, self._backlog))
 
-    def _refuse_full(self, log: str, tx: Tx, view: AdmissionView, peer: bool) -> CheckResult:
+    def backlog_blocks_now(self) -> int:
+        """The blocks' worth the backlog bound allows now: `backlog_blocks`, or
+        `sustained_backlog_blocks` (when fewer, not 0) after SUSTAINED_BLOCKS blocks in a row
+        that refused a client at the bound."""
+        lim = self.limits
+        if 0 < lim.sustained_backlog_blocks < lim.backlog_blocks:
+            if self._sustained >= SUSTAINED_BLOCKS:
+                return lim.sustained_backlog_blocks
+        return lim.backlog_blocks
+
+    def _refuse_full(
+        self,
+        log: str,
+        tx: Tx,
+        view: AdmissionView,
+        peer: bool,
+        counts: tuple[int, int] = (0, 0),
+    ) -> CheckResult:
         """Check 11's refusal. The tx passed checks 1-10 under `view.params`: it is kept so
         that a client offering the same bytes again (what a client does with mempool_full)
         skips decoding and the signature check (`prepare` returns it). Checks 7-11 run again
-        on the next offer unless nothing they read has changed since (`_still_refused`)."""
+        on the next offer unless nothing they read has changed since (`_still_refused`);
+        `counts`: the pending counts in which the same bound refuses first (a count bound)."""
         res = CheckResult(Code.MEMPOOL_FULL, log, tx)
         cap = self.limits.retry_cache
         if cap:
-            self._keep_for_retry(tx, view, cap, res, peer)
+            self._keep_for_retry(tx, view, cap, res, peer, counts)
         return res
 
     def _keep_for_retry(
-        self, tx: Tx, view: AdmissionView, cap: int, res: CheckResult, peer: bool
+        self,
+        tx: Tx,
+        view: AdmissionView,
+        cap: int,
+        res: CheckResult,
+        peer: bool,
+        counts: tuple[int, int],
     ) -> None:
         retry = self._retry
         kept = retry.get(tx.hash)
         pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
-        retry[tx.hash] = _Refused(pre or Decoded(tx, view.params, True), self._epoch, res, peer)
+        retry[tx.hash] = _Refused(
+            pre or Decoded(tx, view.params, True), self._epoch, res, peer, self._blocks, counts
+        )
         retry.move_to_end(tx.hash)
         while len(retry) > cap:
             retry.popitem(last=False)
@@ -454,6 +519,7 @@ class Mempool:
         del self._admitted[tx.hash]
         self._bytes -= len(tx.wire)
         self._epoch += 1
+        self._changed[s.addr] = self._epoch
 
     def _expire(self, dropped: list[Tx]) -> None:
         """Evict the transactions behind a nonce gap admitted `future_lifetime_blocks` or more
@@ -490,11 +556,14 @@ class Mempool:
         committed = self._committed
         self._blocks += 1
         self._epoch += 1  # the committed state changed: every kept answer is stale
+        self._changed.clear()  # (kept answers of earlier blocks never match _blocks again)
         if not isinstance(block_txs, list | tuple):
             block_txs = list(block_txs)
         recent = self._recent
         recent.append(len(block_txs))
-        self._backlog = self.limits.backlog_blocks * sum(recent) // len(recent)
+        self._sustained = self._sustained + 1 if self._refused_backlog else 0
+        self._refused_backlog = False
+        self._backlog = self.backlog_blocks_now() * sum(recent) // len(recent)
         for wire in block_txs:
             h = sha256(wire)
             committed.add(h)

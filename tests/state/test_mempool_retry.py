@@ -160,6 +160,57 @@ def test_a_reoffer_while_nothing_changed_gets_the_same_answer_without_a_state_re
     assert reads["n"] > before
 
 
+def _count_reads(view: object) -> dict[str, int]:
+    """Counts the view's state reads (account and committed-index lookups)."""
+    reads = {"n": 0}
+    real_account, real_result = view.account, view.tx_result  # type: ignore[attr-defined]
+
+    def account(addr: bytes) -> Acct:
+        reads["n"] += 1
+        return real_account(addr)  # type: ignore[no-any-return]
+
+    def tx_result(h: bytes) -> object | None:
+        reads["n"] += 1
+        return real_result(h)
+
+    view.account, view.tx_result = account, tx_result  # type: ignore[attr-defined]
+    return reads
+
+
+def test_a_backlog_refusal_holds_while_other_senders_txs_come_without_a_state_read() -> None:
+    """Under overload peers' copies are admitted between a client's re-offers (each moves the
+    epoch): the backlog refusal still stands while the re-offered tx's sender is unchanged."""
+    mp, view = make(MempoolLimits(max_txs=10), a=100, b=100, c=100)
+    view.params = replace(PARAMS, max_block_txs=1)  # the backlog bound: 1 pending
+    reads = _count_reads(view)
+    a0, b0, c0 = tx(A, 0), tx(B, 0), tx(C, 0)
+    assert mp.add(a0.wire).code is Code.OK
+    first = mp.add(b0.wire)
+    assert first.code is Code.MEMPOOL_FULL
+    assert mp.add(c0.wire, peer=True).code is Code.OK  # another sender's copy: epoch moved
+    before = reads["n"]
+    again = mp.add(b0.wire)
+    assert (again.code, again.log) == (first.code, first.log)
+    assert reads["n"] == before
+    # b's own pending set changed: another tx of b at nonce 0, so check 8 now refuses first
+    assert mp.add(tx(B, 0, amount=2).wire, peer=True).code is Code.OK
+    assert mp.add(b0.wire).code is Code.DUPLICATE
+    assert reads["n"] > before
+
+
+def test_a_refusal_at_the_backlog_is_checked_again_once_max_txs_binds_first() -> None:
+    """Check 11's first failing bound decides the message: at max_txs pending it is max_txs's."""
+    mp, view = make(MempoolLimits(max_txs=2), a=100, b=100, c=100)
+    view.params = replace(PARAMS, max_block_txs=1)
+    assert mp.add(tx(A, 0).wire).code is Code.OK
+    first = mp.add(tx(B, 0).wire)
+    assert first.code is Code.MEMPOOL_FULL and "max_block_txs" in first.log
+    assert mp.add(tx(C, 0).wire, peer=True).code is Code.OK  # 2 pending: max_txs
+    again = mp.add(tx(B, 0).wire)
+    assert again.code is Code.MEMPOOL_FULL
+    assert again.log == "2 transactions pending"
+
+
 def test_a_kept_answer_is_not_reused_after_a_pending_tx_left() -> None:
     mp, _ = make(MempoolLimits(max_txs=1), a=100, b=100)
     a0, b0 = tx(A, 0), tx(B, 0)
