@@ -478,7 +478,7 @@ class Node:
         still holding the committed txs at the next reap would offer them again; execution
         drops them (stale nonces) together with every later tx of their senders."""
         self._executions[ex.height] = ex
-        self._mempool_updates[ex.height] = self._mempool.update(ex.txs)
+        self._mempool_updates[ex.height] = self._mempool.update(ex.txs, ex.tx_hashes)
         self.gossip.remove(ex.tx_hashes)
         # governance may have changed max_block_txs: the next proposal's byte budget follows
         self.app.max_block_bytes = block_tx_budget(self.p2p_limits.max_payload, self.chain.params)

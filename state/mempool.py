@@ -48,7 +48,7 @@ class (the simulator offers it generated transactions over a simulated network).
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from state import codec
@@ -542,13 +542,17 @@ class Mempool:
                 self._gapped.discard(sender)
                 del self._senders[sender]
 
-    def update(self, block_txs: Iterable[bytes]) -> tuple[list[Tx], list[Tx]]:
+    def update(
+        self, block_txs: Iterable[bytes], hashes: Sequence[bytes] | None = None
+    ) -> tuple[list[Tx], list[Tx]]:
         """Apply a committed block: drop its transactions, then for every sender it touched
         drop pending txs below the new account nonce and, from the highest nonce down, those
         the balance can no longer pay the fees of. Returns (included, dropped): the pending
         transactions the block carried, and those evicted as stale (gossip forgets both).
 
         Call once per committed block, after the state is committed (the view is read here).
+        `hashes`: sha256 of each of `block_txs`, in order, when the caller has them (execution
+        does): each tx is then not hashed again here.
         """
         touched: set[bytes] = set()
         included: list[Tx] = []
@@ -564,8 +568,9 @@ class Mempool:
         self._sustained = self._sustained + 1 if self._refused_backlog else 0
         self._refused_backlog = False
         self._backlog = self.backlog_blocks_now() * sum(recent) // len(recent)
-        for wire in block_txs:
-            h = sha256(wire)
+        if hashes is None or len(hashes) != len(block_txs):
+            hashes = [sha256(w) for w in block_txs]
+        for wire, h in zip(block_txs, hashes, strict=True):
             committed.add(h)
             tx = self._by_hash.get(h)
             if tx is not None:

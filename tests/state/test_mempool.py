@@ -223,6 +223,25 @@ def test_update_drops_included_and_stale_keeps_rest() -> None:
     assert mp.size_bytes == len(a[2].wire) + len(tx(B, 0).wire)
 
 
+@pytest.mark.parametrize("given", ["hashes", "wrong_count"])
+def test_update_with_the_callers_hashes_matches_update_without(given: str) -> None:
+    """Execution hands update the hashes it computed; the outcome must be update's own
+    (a list of the wrong length is ignored and the txs hashed here)."""
+    outcomes = []
+    for with_hashes in (False, True):
+        mp, view = make(a=1000, b=1000)
+        a = [tx(A, n) for n in range(3)]
+        for t in a:
+            mp.add(t.wire)
+        view.accounts[A.public_key] = Acct(balance=990, nonce=2)
+        block = [a[0].wire, tx(A, 1, amount=7).wire]
+        hashes = [sha256(w) for w in block] if given == "hashes" else [b"\0" * 32]
+        included, dropped = mp.update(block, hashes if with_hashes else None)
+        outcomes.append(([t.hash for t in included], [t.hash for t in dropped], len(mp)))
+        assert mp.add(a[0].wire).code is not Code.OK  # committed: known as such either way
+    assert outcomes[0] == outcomes[1] == ([a[0].hash], [a[1].hash], 1)
+
+
 def test_update_drops_what_the_sender_can_no_longer_pay() -> None:
     mp, view = make(a=100)
     ts = [tx(A, n, fee=10) for n in range(4)]
