@@ -361,7 +361,7 @@ class Mempool:
             if len(self._by_hash) >= backlog:
                 self._refused_backlog = True
                 return self._refuse_full(
-                    f"{backlog} transactions pending: {lim.backlog_blocks} times the mean of "
+                    f"{backlog} transactions pending: {self.backlog_blocks_now()} times the mean of "
                     f"the last {RECENT_BLOCKS} blocks, or max_block_txs",
                     tx,
                     view,

@@ -35,6 +35,7 @@ def test_the_bound_is_twice_the_mean_recent_block_within_max_txs() -> None:
     assert offer(mp, A, range(8)) == [Code.OK] * 8
     res = mp.add(tx(A, 8).wire)
     assert res.code is Code.MEMPOOL_FULL and res.log.startswith("8 transactions pending")
+    assert "pending: 2 times the mean" in res.log  # the bound in force, not backlog_blocks
     mp.update([b"x"] * 8)  # twice 6 (the mean of 4 and 8) = 12, but max_txs is 10
     assert offer(mp, A, (8, 9)) == [Code.OK] * 2
     res = mp.add(tx(A, 10).wire)
@@ -142,6 +143,7 @@ def test_refusals_in_sustained_blocks_in_a_row_tighten_the_bound_until_a_block_r
     assert mp.backlog_cap(view.params) == 8
     res = mp.add(tx(A, 12).wire)
     assert res.code is Code.MEMPOOL_FULL and res.log.startswith("8 transactions pending")
+    assert "pending: 2 times the mean" in res.log  # the bound in force, not backlog_blocks
     mp.update([b"x"] * 4)  # the block of that refusal: still sustained
     assert mp.backlog_cap(view.params) == 8
     mp.update([b"x"] * 4)  # a block without a refusal at the bound
