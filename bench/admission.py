@@ -13,6 +13,10 @@ and reads each thread's CPU time from /proc/self/task/*/stat before and after:
 - path `reoffer`: as `rpc`, but the mempool has room for one tx: every tx is offered once
   (refused `mempool_full`, unmeasured), then the measured window offers them all again, as
   a client does with mempool_full (bench/throughput.py --retry-full).
+- path `http-full`: as `http`, but the mempool has room for one tx, so every call but the
+  first ends in `mempool_full`: two windows, the first offers, then the same batches again
+  (re-offers, answered from the retry cache), each against `http`'s admitted figure: the
+  node CPU of one refused offer end to end (aiohttp, JSON, dispatch, admission, answer);
 - path `reoffer-moving`: as `reoffer`, but refused at the backlog bound (max_block_txs 1)
   and another sender's tx is admitted as a peer's copy before each call of 100 re-offers
   (unmeasured: only the re-offers' loop CPU counts), as under overload, where the pending
@@ -71,7 +75,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 CLIENT = """
 import asyncio, sys, aiohttp
-url, path = sys.argv[1], sys.argv[2]
+url, path, admitted = sys.argv[1], sys.argv[2], sys.argv[3] == "admitted"
 data, wires, i = open(path, "rb").read(), [], 0
 while i < len(data):
     n = int.from_bytes(data[i:i + 4], "big"); wires.append(data[i + 4:i + 4 + n]); i += 4 + n
@@ -82,7 +86,7 @@ async def main():
                      "params": {"tx": w.hex(), "mode": "sync"}} for k, w in enumerate(chunk)]
             async with s.post(url, json=body) as r:
                 res = await r.json()
-            assert all(x["result"]["code"] == 0 for x in res), res[:1]
+            assert all(x["result"]["code"] == 0 or not admitted for x in res), res[:1]
         chunks = [wires[j:j + 100] for j in range(0, len(wires), 100)]
         for j in range(0, len(chunks), 4):
             await asyncio.gather(*(batch(c) for c in chunks[j:j + 4]))
@@ -147,7 +151,7 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         root,
         keys,
         threads,
-        max_txs=1 if path == "reoffer" else 2 * (count + movers) if moving else 0,
+        max_txs=1 if path in ("reoffer", "http-full") else 2 * (count + movers) if moving else 0,
         max_block_txs=1 if moving else 0,
     )
     node = Node(home)
@@ -158,6 +162,23 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         await asyncio.sleep(1.0)  # the first block's commit and the tree warm-up are done
         if path in ("reoffer", "reoffer-moving"):
             await offer_all(node, wires)  # refused mempool_full (all but the first)
+        if path == "http-full":
+            first = await post_all(node, root, wires, admitted=False)
+            prof = cProfile.Profile() if profile else None
+            again = await post_all(node, root, wires, admitted=False, prof=prof)
+            if prof is not None:
+                print_profile(prof, profile)
+            assert len(node.mempool) == 1, f"{len(node.mempool)} admitted"
+            await node.stop()
+            shutil.rmtree(root, ignore_errors=True)
+            return {
+                "threads": threads,
+                "path": path,
+                "txs": count,
+                "first_offer_us_per_tx": first,
+                "reoffer_us_per_tx": again,
+                "load_average": os.getloadavg()[0],
+            }
         loop_tid = threading.get_native_id()
         prof = cProfile.Profile() if profile else None
         # the loop thread's own clock is exact; /proc's 10 ms ticks can read 0 for the ~12 ms
@@ -169,7 +190,9 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
             assert node.rpc is not None
             blob = root / "wires.bin"
             blob.write_bytes(b"".join(len(w).to_bytes(4, "big") + w for w in wires))
-            client = subprocess.Popen([sys.executable, "-c", CLIENT, node.rpc.url, str(blob)])
+            client = subprocess.Popen(
+                [sys.executable, "-c", CLIENT, node.rpc.url, str(blob), "admitted"]
+            )
             while client.poll() is None:
                 await asyncio.sleep(0.01)
             assert client.returncode == 0, "the RPC client failed"
@@ -202,11 +225,7 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         after = thread_cpu()
         if prof is not None:
             prof.disable()
-            out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(
-                os.environ.get("PROFILE_SORT", "tottime")
-            ).print_stats(profile)
-            print(out.getvalue(), file=sys.stderr)
+            print_profile(prof, profile)
         admitted = 1 + movers if path in ("reoffer", "reoffer-moving") else count
         assert len(node.mempool) == admitted, f"{len(node.mempool)} of {admitted} admitted"
     finally:
@@ -223,6 +242,16 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         "wall_us_per_tx": round(wall / count * 1e6, 1),
         "load_average": os.getloadavg()[0],
     }
+
+
+def print_profile(prof: cProfile.Profile, top: int) -> None:
+    """The loop's top functions by own time (PROFILE_SORT=cumulative: by cumulative), on
+    stderr."""
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats(
+        os.environ.get("PROFILE_SORT", "tottime")
+    ).print_stats(top)
+    print(out.getvalue(), file=sys.stderr)
 
 
 def _best(fn: Any, count: int, reps: int = 7) -> float:
@@ -310,6 +339,38 @@ def parts(count: int) -> dict[str, Any]:
     return out
 
 
+async def post_all(
+    node: Node, root: Path, wires: list[bytes], admitted: bool, prof: cProfile.Profile | None = None
+) -> dict[str, float]:
+    """POST every wire from a client process (CLIENT: batches of 100, four in flight); the
+    node's CPU per call over it, loop thread and other threads (/proc ticks for the others,
+    so use a few thousand txs)."""
+    assert node.rpc is not None
+    blob = root / "wires.bin"
+    blob.write_bytes(b"".join(len(w).to_bytes(4, "big") + w for w in wires))
+    before, loop0 = thread_cpu(), time.thread_time()
+    if prof is not None:
+        prof.enable()
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, node.rpc.url, str(blob), "admitted" if admitted else "-"]
+    )
+    while client.poll() is None:
+        await asyncio.sleep(0.01)
+    assert client.returncode == 0, "the RPC client failed"
+    if prof is not None:
+        prof.disable()
+    loop = time.thread_time() - loop0
+    after = thread_cpu()
+    me = threading.get_native_id()
+    other = sum(cpu - before.get(tid, 0.0) for tid, cpu in after.items() if tid != me)
+    n = len(wires)
+    return {
+        "loop": round(loop / n * 1e6, 1),
+        "other": round(other / n * 1e6, 1),
+        "total": round((loop + other) / n * 1e6, 1),
+    }
+
+
 async def offer_all(node: Node, wires: list[bytes]) -> list[dict[str, Any]]:
     """`broadcast_tx` (sync) of every wire, 100 calls at a time; the answers in order."""
     out: list[dict[str, Any]] = []
@@ -324,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=0, help="[workers] threads (0: inline)")
     p.add_argument(
-        "--path", choices=("http", "rpc", "gossip", "reoffer", "reoffer-moving"), default="http"
+        "--path",
+        choices=("http", "http-full", "rpc", "gossip", "reoffer", "reoffer-moving"),
+        default="http",
     )
     p.add_argument("--txs", type=int, default=3000)
     p.add_argument("--json", dest="json_out", default=None)

@@ -1,6 +1,11 @@
 """Where one validator's CPU goes under load: bench/throughput.py's workload with py-spy on a node.
 
     python bench/profile_node.py --validators 4 --rate 1000 --seconds 30 [--node 1] [--json out.json]
+        [--retry-full] [--batch-wait-ms MS]
+
+An overloaded run as bench/throughput.py --overload's open loop makes it: `--rate` 2x the
+saturating figure, `--retry-full --batch-wait-ms 20` (refusals offered again, requests of
+~100 txs); compare its areas per committed tx against `--rate 0` (saturating).
 
 Runs bench/throughput.py (imported, the same network set-up, workload and accounting) at a fixed
 open-loop rate and, over exactly its measured window, samples one node process with py-spy
@@ -254,6 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--node-log", default=None, help="copy the sampled node's log here")
     p.add_argument("--no-spy", action="store_true", help="only the CPU figure, no sampling")
     p.add_argument(
+        "--retry-full",
+        action="store_true",
+        help="offer mempool_full refusals again (bench/throughput.py --retry-full)",
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=None,
+        help="open loop: wait for this many ms of txs before a request (throughput.py's)",
+    )
+    p.add_argument(
         "--gil",
         action="store_true",
         help="only samples of the thread holding the GIL: where the Python CPU goes, without "
@@ -284,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     tp = throughput.parser().parse_args(["--json", "-"])
     tp.validators, tp.seconds, tp.warmup = args.validators, args.seconds, args.warmup
     tp.rate, tp.max_rate, tp.json_out = args.rate or None, args.rate or 3000, None
+    tp.retry_full = args.retry_full
+    if args.batch_wait_ms is not None:
+        tp.batch_wait_ms = args.batch_wait_ms
     result = throughput.run(tp)
     result.pop("timeline", None)
     if sampler.thread is not None:

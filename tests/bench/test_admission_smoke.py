@@ -43,6 +43,18 @@ def test_admission_bench_reports_cpu_by_thread(tmp_path: Path, threads: int, pat
         assert r["other_us_per_tx"] > 0
 
 
+def test_http_full_offers_every_call_twice_and_admits_only_the_first(tmp_path: Path) -> None:
+    """`--path http-full`: a mempool with room for one tx; the first offers and the re-offers
+    over HTTP are two windows, each reported apart (the bench asserts one tx admitted)."""
+    out = tmp_path / "admission.json"
+    bench(["--threads", "2", "--path", "http-full", "--txs", "300", "--json", str(out)])
+    r = json.loads(out.read_text())
+    assert (r["path"], r["txs"]) == ("http-full", 300)
+    for window in ("first_offer_us_per_tx", "reoffer_us_per_tx"):
+        assert set(r[window]) == {"loop", "other", "total"}
+        assert r[window]["total"] >= r[window]["loop"] > 0
+
+
 def test_profile_prints_the_loop_threads_top_functions() -> None:
     argv = ["--threads", "2", "--path", "http", "--txs", "300", "--profile", "40"]
     proc = bench(argv, env={**os.environ, "PROFILE_SORT": "cumulative"})

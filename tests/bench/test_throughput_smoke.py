@@ -126,3 +126,21 @@ def test_overload_phases_warm_up_until_the_mempools_are_full(
         with pytest.raises(SystemExit):
             throughput.main([*argv, "--json", "-"])
     assert seen == [(15.0, 3), (5.0, 3), (3.0, 1)]
+
+
+def test_the_submitters_pre_encoded_calls_are_the_requests_it_sent_before() -> None:
+    """Calls are encoded once at signing time: each is the JSON-RPC request the submitter
+    built per offer before (broadcast_tx, sync), its id its index in the workload, so a
+    batch of them is a valid batch whose answers map back by id."""
+    sys.path.insert(0, str(ROOT))
+    from bench.throughput import encode_call
+
+    wire = bytes(range(200))
+    assert json.loads(encode_call(7, wire)) == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "broadcast_tx",
+        "params": {"tx": wire.hex(), "mode": "sync"},
+    }
+    body = b"[" + b",".join(encode_call(k, wire) for k in (5, 2, 9)) + b"]"
+    assert [c["id"] for c in json.loads(body)] == [5, 2, 9]
