@@ -200,13 +200,10 @@ _ENCODED: dict[tuple[int, tuple[bytes, ...], int], list[Work]] = {}
 def encode_call(k: int, wire: bytes) -> bytes:
     """The k-th tx's broadcast_tx call as the submitter sends it: a JSON-RPC request object
     whose id is k (unique in the workload, so a batch's answers map back by id)."""
-    return (
-        b'{"jsonrpc":"2.0","id":%d,"method":"broadcast_tx","params":{"tx":"%s","mode":"sync"}}'
-        % (
-            k,
-            wire.hex().encode(),
-        )
-    )
+    return _CALL % (k, wire.hex().encode())
+
+
+_CALL = b'{"jsonrpc":"2.0","id":%d,"method":"broadcast_tx","params":{"tx":"%s","mode":"sync"}}'
 
 
 def encoded_workload(
