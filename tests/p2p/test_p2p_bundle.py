@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import Net
-from p2p_testutil import closed_by_peer, eventually, key, limits, raw_handshake
+from p2p_testutil import Rec, closed_by_peer, eventually, key, limits, raw_handshake
 
 from p2p.peer import (
     ACCEPT_FRAME,
@@ -15,6 +15,7 @@ from p2p.peer import (
     pack_bundle,
     split_bundle,
 )
+from p2p.secret import SecretConnection
 
 
 def test_pack_and_split_round_trip() -> None:
@@ -44,22 +45,28 @@ def test_malformed_bundles_are_refused(plaintext: bytes) -> None:
         split_bundle(plaintext)
 
 
+async def _raw_peer(net: Net, signer_index: int) -> tuple[Rec, SecretConnection, bytes]:
+    """A node and a hand-driven peer linked to it, the node's accept already read."""
+    b = await net.node(key(2))
+    peer = key(signer_index)
+    conn, _ = await raw_handshake(b.port, peer)
+    net.track(conn.writer)
+    assert await conn.recv() == ACCEPT_FRAME
+    assert await eventually(lambda: b.node.connected(peer.public_key))
+    return b, conn, peer.public_key
+
+
 def test_bundle_limit_is_the_frames_at_most() -> None:
     assert bundle_limit(8 * 1024 * 1024) == 64 * 1024
     assert bundle_limit(4096) == 4096 - 16
 
 
 async def test_messages_queued_together_leave_as_one_frame_in_order(net: Net) -> None:
-    b = await net.node(key(2))
-    peer = key(5)
-    conn, _ = await raw_handshake(b.port, peer)
-    net.track(conn.writer)
-    assert await conn.recv() == ACCEPT_FRAME
-    assert await eventually(lambda: b.node.connected(peer.public_key))
+    b, conn, pid = await _raw_peer(net, 5)
     big = b"B" * (BUNDLE_ITEM_MAX + 1)
     sent = [(1, b"vote"), (4, b"status"), (1, big), (3, b"evidence")]
     for channel, payload in sent:  # one loop turn: the writer finds all four waiting
-        assert b.node.send(peer.public_key, channel, payload)
+        assert b.node.send(pid, channel, payload)
     first = await conn.recv()
     assert split_bundle(first) == [b"\x01vote", b"\x04status"]
     assert await conn.recv() == b"\x01" + big  # a large message goes alone, in its place
@@ -81,14 +88,9 @@ async def test_bundles_never_exceed_the_frame_limit(net: Net) -> None:
 
 
 async def test_a_bundle_is_handled_like_its_messages_one_by_one(net: Net) -> None:
-    b = await net.node(key(2))
-    peer = key(5)
-    conn, _ = await raw_handshake(b.port, peer)
-    net.track(conn.writer)
-    assert await conn.recv() == ACCEPT_FRAME
+    b, conn, pid = await _raw_peer(net, 5)
     ping = b"\x00\x01" + b"12345678"
     conn.writer.write(conn.seal(pack_bundle([b"\x01one", ping, b"\x04two", b"\x03three"])))
-    pid = peer.public_key
     assert await eventually(lambda: len(b.msgs) == 3)
     assert b.msgs == [(pid, 1, b"one"), (pid, 4, b"two"), (pid, 3, b"three")]
     assert await conn.recv() == b"\x00\x02" + b"12345678"  # the ping inside was answered
