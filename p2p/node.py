@@ -10,7 +10,10 @@ ban when the peer is provably misbehaving); nothing raises into the event loop.
 Frames after the handshake (see :mod:`p2p.secret`) carry ``channel(1) || payload``. Channel 0
 belongs to the transport: ``0x00 kind(1) opaque(8)`` with kind 1 ping, 2 pong (echoes the 8
 bytes), 3 accept. Each side's first frame after the auth frame is the accept, sent once it
-has checked the peer; anything else first, or an accept later, is a violation.
+has checked the peer; anything else first, or an accept later, is a violation. Kind 4 is a
+bundle (:data:`p2p.peer.BUNDLE`): several small messages that were queued together, sealed
+as one frame; the receiver handles them in order as if each had come alone, and refuses a
+malformed bundle as it refuses a malformed frame.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from state.crypto import Signer
 from .admission import HandshakeGate, resolve_ips
 from .peer import (
     ACCEPT_FRAME,
+    BUNDLE,
+    BUNDLE_HEADER,
+    BUNDLE_ITEM_MAX,
+    BUNDLE_LEN_PREFIX,
     CONTROL_LEN,
     INBOUND,
     OUTBOUND,
@@ -35,8 +42,11 @@ from .peer import (
     PONG,
     WRITE_BATCH_BYTES,
     Link,
+    bundle_limit,
+    pack_bundle,
     peer_ip,
     peername,
+    split_bundle,
 )
 from .secret import HANDSHAKE_MAX_FRAME, NonceExhausted, SecretConnection, handshake
 from .types import (
@@ -445,20 +455,24 @@ class P2PNode:
     async def _run_peer(self, peer: Link) -> None:
         """Read frames until the link ends; the reason decides whether the peer is banned."""
         reason = "connection closed"
-        channels = self.limits.channels
         try:
             while not peer.closed:
                 plaintext = await peer.conn.recv()
                 peer.last_recv = time.monotonic()
-                channel = plaintext[0]
-                self.recv_bytes[channel] = self.recv_bytes.get(channel, 0) + len(plaintext)
-                if channel == CH_CONTROL:
-                    self._on_control(peer, plaintext)
+                if plaintext[0] == CH_CONTROL and len(plaintext) > 1 and plaintext[1] == BUNDLE:
+                    try:
+                        messages = split_bundle(plaintext)
+                    except ValueError as exc:
+                        raise ProtocolViolation(str(exc)) from None
+                    for m in messages:
+                        if peer.closed:
+                            break
+                        result = self._dispatch(peer, m)
+                        if result is not None:
+                            await result
                     continue
-                if channel not in channels:
-                    raise ProtocolViolation(f"unknown channel {channel}")
-                result = self._on_message(peer.node_id, channel, plaintext[1:])
-                if result is not None and inspect.isawaitable(result):
+                result = self._dispatch(peer, plaintext)
+                if result is not None:
                     await result
         except ProtocolViolation as exc:
             reason = f"protocol violation: {exc}"
@@ -474,6 +488,21 @@ class P2PNode:
         finally:
             self._close_peer(peer, reason)
 
+    def _dispatch(self, peer: Link, plaintext: bytes) -> Awaitable[None] | None:
+        """Handle one message (a frame's plaintext, or one of a bundle's); return what the
+        application's on_message wants awaited before the next one, if anything."""
+        channel = plaintext[0]
+        self.recv_bytes[channel] = self.recv_bytes.get(channel, 0) + len(plaintext)
+        if channel == CH_CONTROL:
+            self._on_control(peer, plaintext)
+            return None
+        if channel not in self.limits.channels:
+            raise ProtocolViolation(f"unknown channel {channel}")
+        result = self._on_message(peer.node_id, channel, plaintext[1:])
+        if result is not None and inspect.isawaitable(result):
+            return result
+        return None
+
     def _on_control(self, peer: Link, plaintext: bytes) -> None:
         if len(plaintext) != CONTROL_LEN:
             raise ProtocolViolation("bad control frame length")
@@ -488,7 +517,10 @@ class P2PNode:
     async def _writer_loop(self, peer: Link) -> None:
         writer = peer.conn.writer
         transport = writer.transport
+        conn = peer.conn
         loop = asyncio.get_running_loop()
+        limit = bundle_limit(self.limits.max_frame_bytes)
+        empty = len(BUNDLE_HEADER)
         try:
             while True:
                 while not peer.queued():
@@ -499,16 +531,34 @@ class P2PNode:
                         peer.waiter = None
                 frames: list[bytes] = []
                 written = 0
+                # the small messages waiting together leave as one bundle frame, in queue
+                # order; a large one is sealed alone (after the bundle before it)
+                small: list[bytes] = []
+                small_bytes = empty
                 while written < WRITE_BATCH_BYTES and peer.queued():
                     item = peer.pop()
-                    peer.queued_bytes -= len(item)
-                    self.queued_total -= len(item)
-                    self.sent_bytes[item[0]] = self.sent_bytes.get(item[0], 0) + len(item)
+                    size = len(item)
+                    peer.queued_bytes -= size
+                    self.queued_total -= size
+                    self.sent_bytes[item[0]] = self.sent_bytes.get(item[0], 0) + size
                     if item[0] == CH_CONTROL and item[1] == PONG:
                         peer.pong_pending = False
-                    frame = peer.conn.seal(item)
-                    frames.append(frame)
-                    written += len(frame)
+                    written += size
+                    if size <= BUNDLE_ITEM_MAX:
+                        if small and small_bytes + BUNDLE_LEN_PREFIX + size > limit:
+                            frames.append(_seal_small(conn, small))
+                            small = []
+                            small_bytes = empty
+                        small.append(item)
+                        small_bytes += BUNDLE_LEN_PREFIX + size
+                        continue
+                    if small:
+                        frames.append(_seal_small(conn, small))
+                        small = []
+                        small_bytes = empty
+                    frames.append(conn.seal(item))
+                if small:
+                    frames.append(_seal_small(conn, small))
                 writer.write(frames[0] if len(frames) == 1 else b"".join(frames))
                 if transport.get_write_buffer_size():
                     # A peer that stops reading would block here forever; bound it.
@@ -605,6 +655,11 @@ class P2PNode:
                     writer.close()
             attempt = 0 if stable else attempt + 1
             await asyncio.sleep(self._backoff(attempt))
+
+
+def _seal_small(conn: SecretConnection, messages: list[bytes]) -> bytes:
+    """One frame for the small messages queued together: the message itself when alone."""
+    return conn.seal(messages[0] if len(messages) == 1 else pack_bundle(messages))
 
 
 async def _await(awaitable: Awaitable[None]) -> None:

@@ -38,7 +38,9 @@ from state.crypto import Signer, verify
 
 from .types import HandshakeError, P2PError, ProtocolViolation
 
-VERSION = 1
+# 2: frames may be bundles (p2p/peer.py BUNDLE), which a version-1 node would take for a bad
+# control frame and ban us for; a different version is refused cleanly at the hello instead
+VERSION = 2
 HELLO_MAGIC = b"HZP" + bytes([VERSION])
 EPH_LEN = 32
 HELLO_LEN = len(HELLO_MAGIC) + EPH_LEN
