@@ -19,8 +19,8 @@ CPU per tx per node, best of --repeat.
 With `--rate R` (tx/s offered to the whole network) the clients' txs arrive over time
 instead, spread evenly over the nodes, flushes 50 ms apart, mesh rule on; the figure is then
 the batches each node receives per tx, without and with the node's hold of small batches
-(node/runtime.py GOSSIP_MIN_BATCH_TXS, GOSSIP_MAX_HOLD_MS; state/txgossip.py "Small batches
-wait"), and the mean wait a tx spent in the hold. Each batch costs its receiver a frame
+(`[p2p] gossip_min_batch_txs`, `gossip_max_hold_ms`, or `--min-batch`/`--hold-ms`;
+state/txgossip.py "Small batches wait"), and the mean wait a tx spent in the hold. Each batch costs its receiver a frame
 (AEAD) and an admission request on top of what is counted here.
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from node.runtime import GOSSIP_MAX_HOLD_MS, GOSSIP_MIN_BATCH_TXS  # noqa: E402
+from node.config import P2PConfig  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.mempool import Mempool, MempoolLimits  # noqa: E402
 from state.model import Account  # noqa: E402
@@ -163,6 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--rate", type=float, default=0, help="tx/s offered (0: all at once)")
+    fields = P2PConfig.model_fields
+    p.add_argument(
+        "--min-batch",
+        type=int,
+        default=fields["gossip_min_batch_txs"].default,
+        help="with --rate: [p2p] gossip_min_batch_txs of the held arm (default: the node's)",
+    )
+    p.add_argument(
+        "--hold-ms",
+        type=int,
+        default=fields["gossip_max_hold_ms"].default,
+        help="with --rate: [p2p] gossip_max_hold_ms of the held arm (default: the node's)",
+    )
     a = p.parse_args(argv)
     keys = [Signer(sha256(b"txgossip-bench-%d" % i)) for i in range(a.txs)]
     to = keys[0].public_key
@@ -170,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.rate:
         for label, mb, hold in (
             ("every flush", 1, 0),
-            (f"hold < {GOSSIP_MIN_BATCH_TXS} txs up to {GOSSIP_MAX_HOLD_MS} ms",
-             GOSSIP_MIN_BATCH_TXS, GOSSIP_MAX_HOLD_MS),
+            (f"hold < {a.min_batch} txs up to {a.hold_ms} ms", a.min_batch, a.hold_ms),
         ):  # fmt: skip
             runs = [paced(a.validators, wires, a.rate, mb, hold) for _ in range(a.repeat)]
             print(

@@ -342,6 +342,21 @@ class P2PConfig(_Section):
         description="a peer's tx is relayed to at most this many peers not known to have it "
         "(0: never relayed); a client's tx still goes to every peer",
     )
+    gossip_min_batch_txs: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="a batch of fewer own txs than this waits for more (up to "
+        "gossip_max_hold_ms): each batch costs every receiver a frame and an admission request, "
+        "whatever it holds (1: never held)",
+    )
+    gossip_max_hold_ms: int = Field(
+        200,
+        ge=0,
+        le=60_000,
+        description="the longest a small tx batch waits for more (0: never held); latency it "
+        "adds to a tx that arrives alone",
+    )
 
     _check_listen = field_validator("listen")(_listen)
 

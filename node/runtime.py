@@ -64,11 +64,9 @@ log = logging.getLogger("huzhu.node")
 
 TICK_INTERVAL_S = 0.1  # on_tick cadence (block-sync requests, re-gossip); not a deadline
 GOSSIP_INTERVAL_S = 0.05  # tx batches leave at most this long after admission...
-#: ...unless fewer than GOSSIP_MIN_BATCH_TXS own txs wait for a peer and the oldest arrived
-#: less than GOSSIP_MAX_HOLD_MS ago: a batch costs each receiver a frame and an admission
-#: request whatever its size (state/txgossip.py, "Small batches wait")
-GOSSIP_MIN_BATCH_TXS = 8
-GOSSIP_MAX_HOLD_MS = 200
+#: ...unless fewer than `[p2p] gossip_min_batch_txs` own txs wait for a peer and the oldest
+#: arrived less than `gossip_max_hold_ms` ago: a batch costs each receiver a frame and an
+#: admission request whatever its size (state/txgossip.py, "Small batches wait")
 # tree nodes warmed per turn of the loop after a start: 500 random reads, ~5-15 ms (a 100,000-
 # account state has ~190,000 live nodes: bench/history.py), so the loop stays responsive
 WARM_CHUNK_NODES = 500
@@ -257,8 +255,8 @@ class Node:
             relay_fanout=cfg.p2p.gossip_relay_fanout,
             self_id=self.node_id,
             mesh=self._in_mesh,
-            min_batch_txs=GOSSIP_MIN_BATCH_TXS,
-            max_hold_ms=GOSSIP_MAX_HOLD_MS,
+            min_batch_txs=cfg.p2p.gossip_min_batch_txs,
+            max_hold_ms=cfg.p2p.gossip_max_hold_ms,
         )
         self.gossip = TxGossip(self.p2p, policy, TXS)
         self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)

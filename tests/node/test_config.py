@@ -188,6 +188,8 @@ INT_RANGES = [
     ("p2p", "dial_interval_ms", 1, 3_600_000),
     ("p2p", "gossip_relay_delay_ms", 0, 600_000),
     ("p2p", "gossip_relay_fanout", 0, 1_000),
+    ("p2p", "gossip_min_batch_txs", 1, 10_000),
+    ("p2p", "gossip_max_hold_ms", 0, 60_000),
     ("mempool", "max_txs", 1, 10_000_000),
     ("mempool", "max_bytes", 1024, 16 * 1024 * MIB),
     ("mempool", "verified_cache", 1, 10_000_000),

@@ -341,6 +341,23 @@ def test_p2p_limits_follow_config() -> None:
     assert lim.backoff_max_s >= lim.backoff_min_s
 
 
+async def test_gossip_hold_follows_config(tmp_path: Path) -> None:
+    """The small-batch hold is the operator's ([p2p] gossip_min_batch_txs, gossip_max_hold_ms),
+    not a constant: a 21-validator operator trades latency for fewer frames there."""
+    from node.config import load_config
+
+    home = make_home(tmp_path)
+    cfg = load_config(home)
+    hold = cfg.p2p.model_copy(update={"gossip_min_batch_txs": 3, "gossip_max_hold_ms": 450})
+    write_config(home / "config.toml", cfg.model_copy(update={"p2p": hold}))
+    n = Node(home)
+    await n.start()
+    try:
+        assert (n.gossip.policy.min_batch_txs, n.gossip.policy.max_hold_ms) == (3, 450)
+    finally:
+        await n.stop()
+
+
 def test_rfc3339_is_exact_to_the_millisecond() -> None:
     from node.service import rfc3339
 
