@@ -28,7 +28,7 @@ from state.crypto import sha256
 from state.errors import Code
 from state.mempool import Mempool
 from state.model import TxRecord
-from state.tx import Tx, decode_tx, tx_to_json
+from state.tx import CheckResult, Tx, decode_tx, tx_to_json
 
 log = logging.getLogger("huzhu.service")
 
@@ -237,25 +237,25 @@ class NodeService:
     async def broadcast_tx(
         self, wire: bytes, mode: BroadcastMode, timeout: float = DEFAULT_COMMIT_TIMEOUT_S
     ) -> dict[str, Any]:
-        tx_hash = sha256(wire)
         if mode == "async":
             asyncio.get_running_loop().call_soon(self._submit_quietly, wire)
-            return {"hash": tx_hash.hex(), "code": 0, "error": None, "log": ""}
-        fut: asyncio.Future[dict[str, Any]] | None = None
-        if mode == "commit":
-            fut = asyncio.get_running_loop().create_future()
-            self._waiters.setdefault(tx_hash, []).append(fut)
+            return {"hash": sha256(wire).hex(), "code": 0, "error": None, "log": ""}
+        if mode != "commit":
+            res = self._p.submit(wire)
+            if inspect.isawaitable(res):  # checked on the worker pool (node/workers.py)
+                res = await res
+            return _answer(res, _hash_of(res, wire))
+        tx_hash = sha256(wire)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(tx_hash, []).append(fut)
         res = self._p.submit(wire)
-        if inspect.isawaitable(res):  # checked on the worker pool (node/workers.py)
+        if inspect.isawaitable(res):
             try:
                 res = await res
             except BaseException:
-                if fut is not None:
-                    self._drop_waiter(tx_hash, fut)
+                self._drop_waiter(tx_hash, fut)
                 raise
-        answer = {"hash": tx_hash.hex(), "code": int(res.code), "error": res.error, "log": res.log}
-        if fut is None:
-            return answer
+        answer = _answer(res, tx_hash)
         if res.code is not Code.OK:
             self._drop_waiter(tx_hash, fut)
             return answer
@@ -574,3 +574,15 @@ class NodeService:
                 for p in self._p.peers()
             ]
         }
+
+
+def _hash_of(res: CheckResult, wire: bytes) -> bytes:
+    """sha256(wire), taken from the decoded tx when admission has one for these very bytes:
+    a sync broadcast_tx then hashes its tx once (admission's), not twice."""
+    tx = res.tx
+    return tx.hash if tx is not None and tx.wire == wire else sha256(wire)
+
+
+def _answer(res: CheckResult, tx_hash: bytes) -> dict[str, Any]:
+    """broadcast_tx's answer to an admission result (PROTOCOL.md section 7)."""
+    return {"hash": tx_hash.hex(), "code": int(res.code), "error": res.error, "log": res.log}

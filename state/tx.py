@@ -117,11 +117,20 @@ class CheckResult:
 
     @property
     def error(self) -> str | None:
-        return self.code.error
+        """`code.error`, looked up: every answer to a refused offer reads it (a re-offered
+        `mempool_full` tx under overload), and `Enum.name` costs a descriptor call."""
+        return _ERROR_NAMES[self.code]
 
     @property
     def ok(self) -> bool:
         return self.code is Code.OK
+
+
+#: `Code.error` of every code, indexed by the code's value (Code is an IntEnum)
+_ERROR_NAMES: list[str | None] = [None] * (max(Code) + 1)
+for _c in Code:
+    _ERROR_NAMES[_c] = _c.error
+del _c
 
 
 class _Account(Protocol):

@@ -537,3 +537,12 @@ def test_payload_from_json_checks_max_votes_when_given() -> None:
     assert len(payload_from_json("elect", obj, max_votes=3)["candidates"]) == 3
     with pytest.raises(ValueError, match="^candidates:"):
         payload_from_json("elect", obj, max_votes=2)
+
+
+def test_check_result_error_is_the_codes_protocol_name_for_every_code() -> None:
+    from state.errors import Code
+    from state.tx import CheckResult
+
+    for code in Code:
+        assert CheckResult(code, "", None).error == code.error
+        assert CheckResult(code, "", None).error == (None if code is Code.OK else code.name.lower())
