@@ -69,21 +69,22 @@ class Admission:
         self._line: deque[_Entry] = deque()
 
     def admit_now(self, wires: Sequence[bytes], *, peer: bool = False) -> list[CheckResult]:
-        """Inline admission (no pool), stopping after the first peer-fault refusal. `peer`:
-        a peer's gossip, bounded by max_txs only (not check 11's backlog bound)."""
+        """Inline admission (no pool), a peer's stopping after its first peer-fault refusal.
+        `peer`: a peer's gossip, bounded by max_txs only (not check 11's backlog bound); a
+        client's txs (a JSON-RPC batch's) are each answered, whatever the others'."""
         out: list[CheckResult] = []
         for wire in wires:
             res = self.mempool.add(wire, peer=peer)
             out.append(res)
-            if res.code in PEER_FAULT_CODES:
+            if peer and res.code in PEER_FAULT_CODES:
                 break
         return out
 
     def admit(self, wires: Sequence[bytes], *, wait: bool) -> Awaitable[list[CheckResult]]:
         """Admit `wires` in order, after every request that arrived before: decoding and the
-        place in line happen now. The answers stop after the first refusal no honest peer
-        can cause (a peer's batch is then garbage: the caller bans it, and the txs after it
-        are not looked at).
+        place in line happen now. A peer's answers stop after the first refusal no honest
+        peer can cause (its batch is then garbage: the caller bans it, and the txs after it
+        are not looked at); a client's (several from one JSON-RPC batch) are all answered.
 
         wait=False (a client): when the pool's queue is full, the request's signatures are
         checked here on the loop (the old inline path): refusing `mempool_full` before check
@@ -97,7 +98,7 @@ class Admission:
         for wire in wires:
             p = mempool.prepare(wire)
             pre.append(p)
-            if type(p) is CheckResult and p.code in PEER_FAULT_CODES:
+            if wait and type(p) is CheckResult and p.code in PEER_FAULT_CODES:
                 break
         todo = [p.tx for p in pre if type(p) is Decoded and not p.verified]
         entry = _Entry(pre, asyncio.get_running_loop().create_future(), peer=wait)
@@ -163,7 +164,7 @@ class Admission:
                 assert type(p) is CheckResult
                 res = p
             out.append(res)
-            if res.code in PEER_FAULT_CODES:
+            if peer and res.code in PEER_FAULT_CODES:
                 break
         return out
 

@@ -95,6 +95,8 @@ class RpcServer:
             },
         )
         self._dispatcher = Dispatcher(self.config, handlers)
+        many = getattr(api, "broadcast_txs", None)  # a batch's sync broadcasts, as one request
+        self._dispatcher.broadcast_many = many if callable(many) else None
         #: per method (node.methods names; others are "unknown"): calls and time (metrics)
         self.method_stats: dict[str, MethodStats] = self._dispatcher.method_stats
 

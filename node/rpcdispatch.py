@@ -25,7 +25,7 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -155,6 +155,26 @@ def _broadcast_args(params: Any) -> dict[str, Any] | None:
     return {"tx": wire, "mode": _BROADCAST.params[1].default if mode is None else mode}
 
 
+def _sync_wires(calls: list[Any]) -> list[bytes] | None:
+    """The txs of a batch made only of well-formed sync-mode ``broadcast_tx`` calls whose
+    params pass every check (with or without an id), in order; else None (the batch is
+    answered call by call)."""
+    wires: list[bytes] = []
+    for req in calls:
+        if (
+            type(req) is not dict
+            or req.get("method") != "broadcast_tx"
+            or req.get("jsonrpc") != "2.0"
+            or not _valid_id(req.get("id"))
+        ):
+            return None
+        args = _broadcast_args(req.get("params"))
+        if args is None or args["mode"] != "sync":
+            return None
+        wires.append(args["tx"])
+    return wires
+
+
 # The keys of a broadcast_tx answer in the order the node builds them (node.api).
 _TX_ANSWER_KEYS = ("hash", "code", "error", "log")
 
@@ -245,6 +265,10 @@ class Dispatcher:
         self.budget = AddressBudget(config.max_call_weight_per_address)
         #: batch calls answered -32002 because the batch's answer passed its byte bound
         self.calls_over_answer_bound = 0
+        #: sync-mode broadcast_tx of several txs as one admission request, in order
+        #: (node.service.NodeService.broadcast_txs): a batch made only of such calls takes it
+        #: (`_sync_wires`), answered byte for byte as call by call; None: call by call
+        self.broadcast_many: Callable[[list[bytes]], Awaitable[list[dict[str, Any]]]] | None = None
 
     async def handle_body(self, body: bytes, conn: Any, source: str = "") -> str | None:
         """Answer one HTTP body or WebSocket message (a call or a batch) from the client at
@@ -298,11 +322,71 @@ class Dispatcher:
                 results[k] = out
                 answered += 0 if out is None else len(out)
 
+        async def together(wires: list[bytes]) -> None:
+            # the batch's calls in turns of at most batch_concurrency (as many as the workers
+            # would have running at once), each turn one admission request: its calls start
+            # while the answer has room and within the address's budget, weight 1 each
+            nonlocal answered
+            assert many is not None
+            st = self._stats("broadcast_tx")
+            budget = self.budget
+            n = len(calls)
+            k = 0
+            while k < n:
+                turn: list[int] = []
+                while k < n and len(turn) < cfg.batch_concurrency:
+                    if not room():
+                        results[k] = _SKIPPED
+                        k += 1
+                        continue
+                    if not budget.try_take(source, 1):
+                        if turn:
+                            break  # the address's share of this loop turn is spent
+                        await budget.take(source, 1)
+                        if not room():  # filled while this call waited for its turn
+                            results[k] = _SKIPPED
+                            k += 1
+                            continue
+                    turn.append(k)
+                    k += 1
+                if not turn:
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    answers = await many([wires[j] for j in turn])
+                except Exception as exc:  # noqa: BLE001 - mapped as _call maps a handler's
+                    err = _rpc_error(_BROADCAST, exc)
+                    for j in turn:
+                        st.errors += 1
+                        results[j] = (
+                            _dumps(error_answer(calls[j]["id"], err)) if "id" in calls[j] else None
+                        )
+                    st.seconds += (time.perf_counter() - t0) * len(turn)
+                    continue
+                for j, result in zip(turn, answers, strict=True):
+                    req = calls[j]
+                    out = (
+                        None
+                        if "id" not in req
+                        else _tx_answer(req["id"], result)
+                        or _encode_answer({"jsonrpc": "2.0", "id": req["id"], "result": result})
+                    )
+                    results[j] = out
+                    answered += 0 if out is None else len(out)
+                st.ok += len(turn)
+                st.seconds += (time.perf_counter() - t0) * len(turn)
+
+        many = self.broadcast_many
+        wires = None if many is None else _sync_wires(calls)
         token = _BATCH_DEADLINE.set(deadline)
         try:
-            workers = [
-                asyncio.create_task(worker()) for _ in range(min(cfg.batch_concurrency, len(calls)))
-            ]
+            if wires is not None:
+                workers = [asyncio.create_task(together(wires))]
+            else:
+                workers = [
+                    asyncio.create_task(worker())
+                    for _ in range(min(cfg.batch_concurrency, len(calls)))
+                ]
         finally:
             _BATCH_DEADLINE.reset(token)
         try:
@@ -378,10 +462,7 @@ class Dispatcher:
                 )
             )
         notification = "id" not in req
-        label = method if method in BY_NAME else "unknown"  # bounded label set
-        st = self.method_stats.get(label)
-        if st is None:
-            st = self.method_stats[label] = MethodStats()
+        st = self._stats(method if method in BY_NAME else "unknown")  # bounded label set
         t0 = time.perf_counter()
         try:
             params = req.get("params")
@@ -417,6 +498,12 @@ class Dispatcher:
         st.ok += 1
         st.seconds += time.perf_counter() - t0
         return answer
+
+    def _stats(self, label: str) -> MethodStats:
+        st = self.method_stats.get(label)
+        if st is None:
+            st = self.method_stats[label] = MethodStats()
+        return st
 
     def _resolve(self, name: str, params: Any, conn: Any) -> tuple[Method, dict[str, Any]]:
         """The method and its typed arguments, or the -32601 / -32602 error."""

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,19 @@ class Node:
 
     async def _submit_later(self, pending: Awaitable[list[CheckResult]]) -> CheckResult:
         return self._submitted((await pending)[0])
+
+    def submit_many(
+        self, wires: Sequence[bytes]
+    ) -> list[CheckResult] | Awaitable[list[CheckResult]]:
+        """`submit` of a client's several txs (one JSON-RPC batch's) as one admission request:
+        each judged in order as if submitted alone, for one line entry and one hand-off."""
+        admission = self._admission
+        if admission.pool.inline:
+            return [self._submitted(res) for res in admission.admit_now(wires)]
+        return self._submit_many_later(admission.admit(wires, wait=False))
+
+    async def _submit_many_later(self, pending: Awaitable[list[CheckResult]]) -> list[CheckResult]:
+        return [self._submitted(res) for res in await pending]
 
     def _submitted(self, res: CheckResult) -> CheckResult:
         self._count_refusal(res)
