@@ -19,7 +19,7 @@ from node.config import RpcConfig
 from node.rpcdispatch import Dispatcher
 from node.service import NodeService
 from node.workers import WorkerPool
-from state.crypto import Signer
+from state.crypto import Signer, sha256
 from state.mempool import Mempool, MempoolLimits
 from state.store import MemoryStore
 from state.tx import CheckResult, build_tx
@@ -196,3 +196,37 @@ def test_a_senders_nonces_in_one_batch_admit_in_order_as_one_request(threads: in
     assert len(pending) == 3
     assert calls == {"broadcast_tx": (4, 0)}
     assert both(batch, RpcConfig(), threads) == 1
+
+
+async def test_a_failed_request_answers_each_call_as_its_failure_alone() -> None:
+    """The one request failing (a bug, or the pool closing) answers every call of the turn
+    -32603, as each call failing alone does; a notification gets none."""
+
+    async def broken(wires: list[bytes]) -> list[dict[str, Any]]:
+        raise RuntimeError("boom")
+
+    async def alone(tx: bytes, mode: str) -> Any:
+        raise RuntimeError("boom")
+
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx", "params": {"tx": TXS[0]}},
+        {"jsonrpc": "2.0", "method": "broadcast_tx", "params": {"tx": TXS[1]}},
+        {"jsonrpc": "2.0", "id": "b", "method": "broadcast_tx", "params": {"tx": TXS[2]}},
+    ]
+    body = json.dumps(batch).encode()
+    outs = []
+    for together in (True, False):
+        d = Dispatcher(RpcConfig(), {"broadcast_tx": alone})
+        d.broadcast_many = broken if together else None
+        outs.append((await d.handle_body(body, None), d.method_stats["broadcast_tx"].errors))
+    assert outs[0] == outs[1]
+    assert [a["error"]["code"] for a in json.loads(outs[0][0] or "")] == [-32603, -32603]
+
+
+async def test_parts_without_submit_many_take_one_request_each() -> None:
+    net = ChainNet(MemoryStore())
+    service = NodeService(ChainParts(net.chain, net.blocks))
+    wires = [bytes.fromhex(TXS[0]), bytes.fromhex(TXS[0]), bytes.fromhex("c1")]
+    got = await service.broadcast_txs(wires)
+    assert [a["error"] for a in got] == [None, "duplicate", "malformed"]
+    assert [a["hash"] for a in got] == [sha256(w).hex() for w in wires]
