@@ -22,7 +22,12 @@ background compaction thread (which `exec_cpu_tps`, the whole process, counts).
 (node/vitals.py `tune_gc`); `--gc default` keeps CPython's. `gc_s` is the executing thread's
 time in collections during the timed blocks.
 `verify_tps` is pynacl Ed25519 verifications per second in the same run, for comparison.
-`--profile` prints the hottest functions (cProfile) of the timed part. `--cold` reopens the
+`--profile` prints the hottest functions (cProfile) of the timed part. `--breakdown` adds
+`breakdown_us_per_tx`: the executing thread's CPU per transaction in the rules
+(`BlockExecutor.run`), the tree update, the records' encoding, the synced write, the rest of
+the commit (x/ and r/ records, the prune's merge), the record cache's refresh and the
+account-history index, and the store reads per transaction (record-cache misses) with their
+cost each. `--cold` reopens the
 chain from the store before the timed blocks (a restarted node: tree cache refilled by
 Chain.warming as node/runtime.py does at start, record cache empty), instead of the long-running node's warm caches. `--history N` is
 the chain's state_history (default 10,000: no version is old enough to prune in a short run,
@@ -82,6 +87,72 @@ class GcTimer:
             self.count += 1
 
 
+class Breakdown:
+    """Thread CPU of the parts of the timed blocks (`--breakdown`): the methods doing them are
+    wrapped while the bench runs and counted while `on`. Each wrapped call adds two clock
+    reads (~1 us: once a block for most parts, once a read for `store_get`), so the parts
+    run slightly above `exec_us_per_tx`; they say where it goes, not a second figure."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.cpu: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        from state import chain as chain_mod
+        from state import machine, tree, txindex
+
+        parts = (
+            ("rules", machine.BlockExecutor, "run"),
+            ("finish", machine.BlockExecutor, "finish"),  # record encoding + the tree
+            ("tree", tree.StateTree, "update"),
+            ("commit", Chain, "commit"),  # the synced write and the record cache's refresh
+            ("refresh", chain_mod._Committed, "refresh"),
+            ("history_index", txindex, "index_batch"),
+            ("store_get", LevelDBStore, "get"),  # record-cache misses (and the prune's reads)
+        )
+        for name, owner, attr in parts:
+            fn = getattr(owner, attr)
+            self._saved.append((owner, attr, fn))
+            setattr(owner, attr, self._timed(name, fn))
+
+    def uninstall(self) -> None:
+        for owner, attr, fn in reversed(self._saved):
+            setattr(owner, attr, fn)
+        self._saved.clear()
+
+    def _timed(self, name: str, fn: Any) -> Any:
+        def timed(*args: Any, **kw: Any) -> Any:
+            if not self.on:
+                return fn(*args, **kw)
+            t = time.thread_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.thread_time() - t
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+        return timed
+
+    def report(self, txs: int, write_us_per_tx: float) -> dict[str, float]:
+        """Thread µs per transaction of each part, nested parts taken out of their callers."""
+        us = {k: v / txs * 1e6 for k, v in self.cpu.items()}
+        get = us.get
+        out = {
+            "rules": get("rules", 0.0),
+            "tree": get("tree", 0.0),
+            "encode": get("finish", 0.0) - get("tree", 0.0),
+            "write": write_us_per_tx,
+            "commit_records": get("commit", 0.0) - write_us_per_tx - get("refresh", 0.0),
+            "refresh": get("refresh", 0.0),
+            "history_index": get("history_index", 0.0),
+            "store_reads_per_tx": self.calls.get("store_get", 0) / txs,
+            "store_read_us": get("store_get", 0.0) * txs / max(1, self.calls.get("store_get", 0)),
+        }
+        return {k: round(v, 3) for k, v in out.items()}
+
+
 def signer(i: int) -> Signer:
     return Signer(hashlib.sha256(b"huzhu-bench/" + str(i).encode()).digest())
 
@@ -111,6 +182,7 @@ def run(
     path: str = "node",
     gc_mode: str = "node",
     store_options: LevelDBOptions | None = None,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, not {path!r}")
@@ -123,6 +195,9 @@ def run(
         tune_gc()
     gct = GcTimer()
     gc.callbacks.append(gct)
+    parts = Breakdown() if breakdown else None
+    if parts is not None:
+        parts.install()
     try:
         return _run(
             accounts,
@@ -135,8 +210,11 @@ def run(
             gc_mode,
             gct,
             store_options or LevelDBOptions(),
+            parts,
         )
     finally:
+        if parts is not None:
+            parts.uninstall()
         gc.callbacks.remove(gct)
         gc.set_threshold(*saved_gc)
 
@@ -152,6 +230,7 @@ def _run(
     gc_mode: str,
     gct: GcTimer,
     store_options: LevelDBOptions,
+    parts: Breakdown | None = None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     signers = [signer(i) for i in range(accounts)]
@@ -278,6 +357,8 @@ def _run(
         writes[:] = [0.0, 0.0, 0]
         per_block = []
         gct.on = True
+        if parts is not None:
+            parts.on = True
         if prof:
             prof.enable()
         for txs in planned:
@@ -288,6 +369,8 @@ def _run(
         if prof:
             prof.disable()
         gct.on = False
+        if parts is not None:
+            parts.on = False
         out["gc_s"] = round(gct.total, 3)
         out["gc_collections"] = gct.count
         total = sum(len(b) for b in planned)
@@ -306,6 +389,8 @@ def _run(
         out["write_us_per_tx"] = round(writes[0] / total * 1e6, 2)
         out["write_wall_s"] = round(writes[1], 3)
         out["write_ops_per_block"] = round(writes[2] / blocks)
+        if parts is not None:
+            out["breakdown_us_per_tx"] = parts.report(total, writes[0] / total * 1e6)
 
         out["state_root"] = chain.state_root.hex()
         store.close()
@@ -343,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=4)
     ap.add_argument("--block-txs", type=int, default=5000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--breakdown", action="store_true", help="thread CPU per tx of each part (see above)"
+    )
     ap.add_argument("--cold", action="store_true", help="reopen the chain before timing")
     ap.add_argument("--history", type=int, default=DEFAULT_STATE_HISTORY, help="state_history")
     ap.add_argument("--path", choices=PATHS, default="node", help="what is timed (see above)")
@@ -371,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         args.path,
         args.gc,
         store_options,
+        args.breakdown,
     )
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     rows = [
@@ -395,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, value in rows:
         print(f"{name:<30} {value:>14}")
+    for name, value in res.get("breakdown_us_per_tx", {}).items():
+        print(f"  {name:<28} {value:>14}")
     return 0
 
 

@@ -83,3 +83,26 @@ def test_a_bad_store_option_is_refused(tmp_path: Path, bad: str) -> None:
     )
     assert proc.returncode == 2 and "--store" in proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_breakdown_names_each_part_and_leaves_the_root_alone(tmp_path: Path) -> None:
+    """`--breakdown` reports every part it names, as numbers, on the same state root (the
+    wrappers time, they change nothing)."""
+    plain = _run(tmp_path)
+    parts = _run(tmp_path, "--breakdown")
+    assert "breakdown_us_per_tx" not in plain
+    bd = parts["breakdown_us_per_tx"]
+    assert isinstance(bd, dict)
+    assert set(bd) == {
+        "rules",
+        "tree",
+        "encode",
+        "write",
+        "commit_records",
+        "refresh",
+        "history_index",
+        "store_reads_per_tx",
+        "store_read_us",
+    }
+    assert all(isinstance(v, int | float) for v in bd.values())
+    assert parts["state_root"] == plain["state_root"]
