@@ -35,6 +35,7 @@ from p2p.types import PeerAddr  # noqa: E402
 from state.crypto import Signer  # noqa: E402
 
 SENT = "huzhu_p2p_message_send_bytes"
+COPIES = "huzhu_consensus_copies_dropped"
 
 
 def sent_by_channel(url: str) -> dict[str, float]:
@@ -47,6 +48,16 @@ def sent_by_channel(url: str) -> dict[str, float]:
             channel = labels.split('channel="', 1)[1].split('"', 1)[0]
             out[channel] = float(value)
     return out
+
+
+def copies_dropped(url: str) -> float:
+    """Byte copies of held proposals and votes the node dropped so far (peers' re-gossip
+    that carried nothing new to it)."""
+    text = urllib.request.urlopen(url + "metrics", timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith(COPIES + "_total ") or line.startswith(COPIES + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def height(url: str) -> int:
@@ -66,10 +77,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pids = [net.pid(i) for i in range(n)]
         h0, c0 = height(urls[0]), [cpu_seconds(p) or 0.0 for p in pids]
         s0 = [sent_by_channel(u) for u in urls]
+        d0 = [copies_dropped(u) for u in urls]
         t0 = time.monotonic()
         time.sleep(args.seconds)
         h1, c1 = height(urls[0]), [cpu_seconds(p) or 0.0 for p in pids]
         s1 = [sent_by_channel(u) for u in urls]
+        d1 = [copies_dropped(u) for u in urls]
         elapsed = time.monotonic() - t0
         heights = max(1, h1 - h0)
         cpu = [b - a for a, b in zip(c0, c1, strict=True)]
@@ -88,6 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "node_cpu_pct": round(100 * sum(cpu) / n / elapsed, 1),
             "node_cpu_ms_per_height": round(1000 * sum(cpu) / n / heights, 1),
             "sent_bytes_per_height_per_node": sent,
+            "copies_dropped_per_height_per_node": round((sum(d1) - sum(d0)) / n / heights, 1),
             "rounds": rounds_from_log(net.log_path(0), (h0 + 1, h1)),
         }
     finally:

@@ -313,6 +313,20 @@ class Core(Recovery):
                 out += [v for v in t.by_block.get(b.hash, {}).values() if v not in out]
         return out
 
+    def peer_has(self, peer: bytes, m: Vote | Proposal) -> bool:
+        """Whether validator `peer`, if correct, provably needs nothing `m` would bring it
+        (re-gossip skips it): its own vote; a prevote for a block it precommitted in that
+        round (it held their polka); a proposal whose block it prevoted in that round."""
+        if isinstance(m, Proposal):
+            t = self._tallies.get((m.round, PREVOTE))
+            return t is not None and peer in t.by_block.get(m.block.hash, {})
+        if m.validator == peer:
+            return True
+        if m.type != PREVOTE or m.block_id is None:
+            return False
+        t = self._tallies.get((m.round, PRECOMMIT))
+        return t is not None and peer in t.by_block.get(m.block_id, {})
+
     def block_by_id(self, block_id: bytes) -> Proposal | None:
         """A signed proposal carrying `block_id` (to answer a peer that lacks the block)."""
         for p in self.proposals.values():

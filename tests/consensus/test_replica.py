@@ -542,6 +542,69 @@ def test_a_stalled_round_re_gossips_own_votes() -> None:
         assert own, "a stalled validator re-sends its own votes"
 
 
+def test_re_gossip_skips_a_peer_whose_status_shows_the_height_committed() -> None:
+    """A stalled validator sends its votes again to the peers still at its height, not to
+    one that announced it committed that height (it needs none of its messages); with no
+    such peer the copies go to every peer as one broadcast each, as before."""
+    net = Net(4)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 2)
+    net.down.update(s.public_key for s in net.signers[2:])
+    net.run_until(lambda: False, max_ms=FAST.propose_ms + FAST.prevote_ms + 500)
+    me, ahead, behind, other = (s.public_key for s in net.signers)
+    r = net.replicas[me]
+    for p in (ahead, behind, other):
+        r.on_peer(p, True, net.now)
+    t = net.now + 10 * FAST.status_interval_ms
+    acts = [a for a in r.on_tick(t) if getattr(a, "channel", None) == CONSENSUS]
+    assert acts and all(isinstance(a, Broadcast) for a in acts)
+    h = r.core.height
+    r.on_message(ahead, BLOCKSYNC, encode_message(StatusMsg(CHAIN, h)), t)
+    r.on_message(behind, BLOCKSYNC, encode_message(StatusMsg(CHAIN, h - 1)), t)
+    t += 10 * FAST.status_interval_ms
+    again = [a for a in r.on_tick(t) if getattr(a, "channel", None) == CONSENSUS]
+    assert again and all(isinstance(a, SendTo) for a in again)
+    assert {a.peer_id for a in again} == {behind, other}
+    assert sorted(a.payload for a in again if a.peer_id == other) == sorted(a.payload for a in acts)
+    assert r.copies_skipped == len(acts)
+
+
+def test_re_gossip_spares_a_peer_the_polka_it_precommitted() -> None:
+    """A validator that saw a polka but not the decision relays the polka's prevotes again,
+    but not to a peer whose precommit for that block it holds (that peer held the polka),
+    and never a peer's own prevote back to it."""
+    net = Net(4)
+    me, x, y, z = (s.public_key for s in net.signers)
+
+    def drop(src: bytes, dst: bytes, channel: int, payload: bytes) -> bool:
+        if dst != me or channel == BLOCKSYNC:
+            return dst == me
+        msg = decode_message(channel, payload) if channel == CONSENSUS else None
+        return isinstance(msg, VoteMsg) and msg.vote.type == PRECOMMIT and msg.vote.validator != x
+
+    net.drop = drop
+    net.start()
+    r = net.replicas[me]
+    assert net.run_until(lambda: r.core.valid_round == 0, max_ms=10_000)
+    net.run_until(lambda: False, max_ms=200)
+    assert r.height == 0 and r.core.peer_has(x, r.core.gossip()[-1])
+    for p in (x, y, z):
+        r.on_peer(p, True, net.now)
+    acts = r.on_tick(net.now + 10 * FAST.status_interval_ms)
+    prevotes: dict[bytes, set[bytes]] = {}
+    for a in acts:
+        if a.channel != CONSENSUS:
+            continue
+        v = decode_message(CONSENSUS, a.payload).vote  # type: ignore[union-attr]
+        if v.type == PREVOTE and v.validator != me:
+            assert isinstance(a, SendTo)
+            prevotes.setdefault(a.peer_id, set()).add(v.validator)
+    assert x not in prevotes
+    assert prevotes[y] and y not in prevotes[y]
+    assert prevotes[z] and z not in prevotes[z]
+    assert r.copies_skipped > 0
+
+
 class PowerLossStore(MemoryStore):
     """What survives a power loss: the data as of the last synced write (an unsynced write
     reaches the disk only with the next synced one, as in LevelDB's log)."""
