@@ -59,8 +59,10 @@ def test_profile_prints_the_loop_threads_top_functions() -> None:
     argv = ["--threads", "2", "--path", "http", "--txs", "300", "--profile", "40"]
     proc = bench(argv, env={**os.environ, "PROFILE_SORT": "cumulative"})
     assert "Ordered by: cumulative time" in proc.stderr
-    # the RPC dispatcher ran on the profiled (loop) thread, once per call at least
-    assert "rpcdispatch.py" in proc.stderr and "(_call)" in proc.stderr
+    # the RPC dispatcher ran on the profiled (loop) thread: each batch of sync broadcasts
+    # through its batch path (handle_body, then one admission request per turn)
+    assert "rpcdispatch.py" in proc.stderr and "(handle_body)" in proc.stderr
+    assert "(broadcast_txs)" in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["txs"] == 300
 
 
