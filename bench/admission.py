@@ -187,15 +187,7 @@ async def measure(threads: int, path: str, count: int, profile: int = 0) -> dict
         if prof is not None:
             prof.enable()
         if path == "http":
-            assert node.rpc is not None
-            blob = root / "wires.bin"
-            blob.write_bytes(b"".join(len(w).to_bytes(4, "big") + w for w in wires))
-            client = subprocess.Popen(
-                [sys.executable, "-c", CLIENT, node.rpc.url, str(blob), "admitted"]
-            )
-            while client.poll() is None:
-                await asyncio.sleep(0.01)
-            assert client.returncode == 0, "the RPC client failed"
+            await run_client(node, write_blob(root, wires), admitted=True)
         elif path == "rpc":
             answers = await offer_all(node, wires)
             assert all(a["code"] == 0 for a in answers), answers[:1]
@@ -339,24 +331,36 @@ def parts(count: int) -> dict[str, Any]:
     return out
 
 
-async def post_all(
-    node: Node, root: Path, wires: list[bytes], admitted: bool, prof: cProfile.Profile | None = None
-) -> dict[str, float]:
-    """POST every wire from a client process (CLIENT: batches of 100, four in flight); the
-    node's CPU per call over it, loop thread and other threads (/proc ticks for the others,
-    so use a few thousand txs)."""
-    assert node.rpc is not None
+def write_blob(root: Path, wires: list[bytes]) -> Path:
+    """The wires for CLIENT's process, length-prefixed in one file."""
     blob = root / "wires.bin"
     blob.write_bytes(b"".join(len(w).to_bytes(4, "big") + w for w in wires))
-    before, loop0 = thread_cpu(), time.thread_time()
-    if prof is not None:
-        prof.enable()
+    return blob
+
+
+async def run_client(node: Node, blob: Path, admitted: bool) -> None:
+    """Run CLIENT against the node's RPC over `blob`'s wires until it exits; with
+    `admitted` it fails unless every call was admitted."""
+    assert node.rpc is not None
     client = subprocess.Popen(
         [sys.executable, "-c", CLIENT, node.rpc.url, str(blob), "admitted" if admitted else "-"]
     )
     while client.poll() is None:
         await asyncio.sleep(0.01)
     assert client.returncode == 0, "the RPC client failed"
+
+
+async def post_all(
+    node: Node, root: Path, wires: list[bytes], admitted: bool, prof: cProfile.Profile | None = None
+) -> dict[str, float]:
+    """POST every wire from a client process (CLIENT: batches of 100, four in flight); the
+    node's CPU per call over it, loop thread and other threads (/proc ticks for the others,
+    so use a few thousand txs)."""
+    blob = write_blob(root, wires)
+    before, loop0 = thread_cpu(), time.thread_time()
+    if prof is not None:
+        prof.enable()
+    await run_client(node, blob, admitted)
     if prof is not None:
         prof.disable()
     loop = time.thread_time() - loop0

@@ -207,6 +207,14 @@ def _tx_answer(id_: Any, result: Any) -> str | None:
     )
 
 
+def _result_answer(id_: Any, result: Any) -> str:
+    """A call's serialised success answer: a broadcast_tx answer from its template, any
+    other result through the encoder (the batch path and the per-call path share it)."""
+    return _tx_answer(id_, result) or _encode_answer(
+        {"jsonrpc": "2.0", "id": id_, "result": result}
+    )
+
+
 def _encode_answer(answer: dict[str, Any]) -> str:
     """Serialise one answer; a result the node made unserialisable is our bug: -32603."""
     try:
@@ -365,12 +373,7 @@ class Dispatcher:
                     continue
                 for j, result in zip(turn, answers, strict=True):
                     req = calls[j]
-                    out = (
-                        None
-                        if "id" not in req
-                        else _tx_answer(req["id"], result)
-                        or _encode_answer({"jsonrpc": "2.0", "id": req["id"], "result": result})
-                    )
+                    out = None if "id" not in req else _result_answer(req["id"], result)
                     results[j] = out
                     answered += 0 if out is None else len(out)
                 st.ok += len(turn)
@@ -485,12 +488,7 @@ class Dispatcher:
                 except Exception as exc:  # noqa: BLE001 - mapped as _start maps it
                     raise _rpc_error(spec, exc) from None
             # serialised in the same step: a large answer is work of the call's turn too
-            answer = (
-                None
-                if notification
-                else _tx_answer(id_, result)
-                or _encode_answer({"jsonrpc": "2.0", "id": id_, "result": result})
-            )
+            answer = None if notification else _result_answer(id_, result)
         except RpcError as err:
             st.errors += 1
             st.seconds += time.perf_counter() - t0
