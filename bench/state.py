@@ -36,6 +36,13 @@ so the cost is the stale index; 1 prunes at every commit, the steady state's cos
 `--store compression=snappy --store write_buffer_size=4194304`) for an A/B of the store;
 `process_us_per_tx` is the whole process's CPU per tx (LevelDB's flush and compaction threads
 included), `write_us_per_tx` the executing thread's CPU in the synced block writes alone.
+`other_threads_us_per_tx` (and `other_threads_ms`, each thread) is the CPU of the process's
+other threads in the timed window, from /proc/self/task/*/schedstat: LevelDB's background
+thread, flushing memtables and compacting what the blocks wrote; `leveldb_compaction` is
+LevelDB's own count for the window (`leveldb.stats`: seconds, MB read and written by flushes
+and compactions) and `leveldb_levels_mb` each level's size at its end. `--settle` compacts the
+whole store before the timed blocks, so that the window's background CPU is not the set-up's
+compaction debt (bench/README.md, exec11: it is not; it is the blocks' own writes).
 """
 
 from __future__ import annotations
@@ -45,9 +52,11 @@ import cProfile
 import gc
 import hashlib
 import json
+import os
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +75,39 @@ CHAIN_ID = "huzhu-bench"
 BALANCE = 10_000_000
 PATHS = ("node", "decode")
 GC_MODES = ("node", "default")
+
+
+def thread_cpu_ns() -> dict[int, int]:
+    """CPU nanoseconds of each live thread of this process (Linux `/proc/self/task/*/schedstat`,
+    whose first field is the thread's run time): the background threads' share of a window is
+    the difference of two readings. Empty where /proc is absent."""
+    out: dict[int, int] = {}
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+                out[tid] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended between the listing and the read
+    return out
+
+
+def _leveldb_stats(store: LevelDBStore) -> dict[str, Any]:
+    """LevelDB's `leveldb.stats` summed over levels: compaction seconds (wall, flushes of the
+    memtable included), MB read and written by compactions, and each level's size."""
+    raw = store._db.get_property(b"leveldb.stats")  # type: ignore[attr-defined]
+    out: dict[str, Any] = {"s": 0.0, "read_mb": 0.0, "write_mb": 0.0, "levels_mb": []}
+    for line in (raw or b"").decode().splitlines():
+        f = line.split()
+        if len(f) == 6 and f[0].isdigit():
+            out["levels_mb"].append(float(f[2]))
+            out["s"] += float(f[3])
+            out["read_mb"] += float(f[4])
+            out["write_mb"] += float(f[5])
+    return out
 
 
 class GcTimer:
@@ -183,6 +225,7 @@ def run(
     gc_mode: str = "node",
     store_options: LevelDBOptions | None = None,
     breakdown: bool = False,
+    settle: bool = False,
 ) -> dict[str, Any]:
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, not {path!r}")
@@ -211,6 +254,7 @@ def run(
             gct,
             store_options or LevelDBOptions(),
             parts,
+            settle,
         )
     finally:
         if parts is not None:
@@ -231,6 +275,7 @@ def _run(
     gct: GcTimer,
     store_options: LevelDBOptions,
     parts: Breakdown | None = None,
+    settle: bool = False,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     signers = [signer(i) for i in range(accounts)]
@@ -244,6 +289,7 @@ def _run(
         "path": path,
         "gc": gc_mode,
         "store": store_options.plyvel_kwargs(),
+        "settle": settle,
     }
     with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as tmp:
         store = LevelDBStore(tmp, options=store_options)
@@ -351,8 +397,17 @@ def _run(
             chain = Chain(store, state_history=history)
             out["warm_nodes"] = max(chain.warming())
             out["reopen_s"] = round(time.perf_counter() - t4, 3)
+        if settle:
+            # pay the set-up's compaction debt now, so the timed window's background CPU is
+            # what the timed blocks' own writes cost (a bench artifact otherwise)
+            t5 = time.perf_counter()
+            store._db.compact_range()
+            out["settle_s"] = round(time.perf_counter() - t5, 3)
         prof = cProfile.Profile() if profile else None
         exec_s = commit_s = 0.0
+        me = threading.get_native_id()
+        threads0 = thread_cpu_ns()
+        stats0 = _leveldb_stats(store)
         cpu[0] = cpu[1] = 0.0
         writes[:] = [0.0, 0.0, 0]
         per_block = []
@@ -366,6 +421,8 @@ def _run(
             exec_s += e
             commit_s += c
             per_block.append(round(e + c, 4))
+        threads1 = thread_cpu_ns()
+        stats1 = _leveldb_stats(store)
         if prof:
             prof.disable()
         gct.on = False
@@ -387,6 +444,19 @@ def _run(
         out["exec_us_per_tx"] = round(cpu[1] / total * 1e6, 2)
         out["process_us_per_tx"] = round(cpu[0] / total * 1e6, 2)
         out["write_us_per_tx"] = round(writes[0] / total * 1e6, 2)
+        # the other threads' CPU in the timed window (LevelDB's background flush/compaction)
+        others = {
+            t: ns - threads0.get(t, 0)
+            for t, ns in threads1.items()
+            if t != me and ns > threads0.get(t, 0)
+        }
+        out["other_threads_us_per_tx"] = round(sum(others.values()) / 1e3 / total, 2)
+        out["other_threads_ms"] = [round(v / 1e6, 1) for v in sorted(others.values(), reverse=True)]
+        out["leveldb_compaction"] = {
+            k: round(stats1.get(k, 0.0) - stats0.get(k, 0.0), 3)
+            for k in ("s", "read_mb", "write_mb")
+        }
+        out["leveldb_levels_mb"] = stats1.get("levels_mb", [])
         out["write_wall_s"] = round(writes[1], 3)
         out["write_ops_per_block"] = round(writes[2] / blocks)
         if parts is not None:
@@ -431,6 +501,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--breakdown", action="store_true", help="thread CPU per tx of each part (see above)"
     )
+    ap.add_argument(
+        "--settle",
+        action="store_true",
+        help="compact the store before the timed blocks (the set-up's compaction left out)",
+    )
     ap.add_argument("--cold", action="store_true", help="reopen the chain before timing")
     ap.add_argument("--history", type=int, default=DEFAULT_STATE_HISTORY, help="state_history")
     ap.add_argument("--path", choices=PATHS, default="node", help="what is timed (see above)")
@@ -460,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         args.gc,
         store_options,
         args.breakdown,
+        args.settle,
     )
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     rows = [
@@ -474,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         ("exec_thread_cpu_tps", res["exec_thread_cpu_tps"]),
         ("exec us/tx (thread CPU)", res["exec_us_per_tx"]),
         ("process us/tx (all threads)", res["process_us_per_tx"]),
+        ("other threads us/tx", res["other_threads_us_per_tx"]),
         ("write us/tx (thread CPU)", res["write_us_per_tx"]),
         ("write ops per block", res["write_ops_per_block"]),
         ("gc (s, thread CPU)", res["gc_s"]),

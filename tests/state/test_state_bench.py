@@ -106,3 +106,37 @@ def test_breakdown_names_each_part_and_leaves_the_root_alone(tmp_path: Path) -> 
     }
     assert all(isinstance(v, int | float) for v in bd.values())
     assert parts["state_root"] == plain["state_root"]
+
+
+def test_the_other_threads_and_compaction_are_reported_and_settle_leaves_the_root(
+    tmp_path: Path,
+) -> None:
+    """The background threads' CPU (LevelDB's flush and compaction) and LevelDB's compaction
+    counters of the timed window are in the report; --settle (the set-up compacted first)
+    changes no state."""
+    plain = _run(tmp_path, "--store", "write_buffer_size=65536")  # tiny memtable: flushes
+    settled = _run(tmp_path, "--store", "write_buffer_size=65536", "--settle")
+    assert (plain["settle"], settled["settle"]) == (False, True)
+    assert "settle_s" in settled and "settle_s" not in plain
+    assert settled["state_root"] == plain["state_root"]
+    for res in (plain, settled):
+        assert res["other_threads_us_per_tx"] >= 0  # type: ignore[operator]
+        assert isinstance(res["other_threads_ms"], list)
+        assert set(res["leveldb_compaction"]) == {"s", "read_mb", "write_mb"}  # type: ignore[arg-type]
+        assert isinstance(res["leveldb_levels_mb"], list)
+
+
+def test_thread_cpu_lists_this_thread() -> None:
+    """thread_cpu_ns reads every live thread's run time (Linux /proc), this one included."""
+    import importlib.util
+    import threading
+
+    spec = importlib.util.spec_from_file_location("bench_state", ROOT / "bench" / "state.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cpu = mod.thread_cpu_ns()
+    if not Path("/proc/self/task").exists():
+        assert cpu == {}
+        return
+    assert cpu.get(threading.get_native_id(), 0) > 0
