@@ -41,7 +41,8 @@ other threads in the timed window, from /proc/self/task/*/schedstat: LevelDB's b
 thread, flushing memtables and compacting what the blocks wrote; `leveldb_compaction` is
 LevelDB's own count for the window (`leveldb.stats`: seconds, MB read and written by flushes
 and compactions) and `leveldb_levels_mb` each level's size at its end. `--settle` compacts the
-whole store before the timed blocks, so that the window's background CPU is not the set-up's
+store (LevelDB's manual compaction) and waits for its background thread to go idle before the
+timed blocks, so that the window's background CPU is not the set-up's
 compaction debt (bench/README.md, exec11: it is not; it is the blocks' own writes).
 """
 
@@ -93,6 +94,21 @@ def thread_cpu_ns() -> dict[int, int]:
         except (OSError, ValueError, IndexError):
             continue  # the thread ended between the listing and the read
     return out
+
+
+def _quiesce(idle_ms: float = 1.0, step_s: float = 0.1, limit_s: float = 30.0) -> None:
+    """Wait until the other threads (LevelDB's background one) stay idle for a `step_s`
+    (under `idle_ms` of CPU), at most `limit_s`: the compactions LevelDB schedules by itself
+    after a manual one (which pushes L0 down, not every level) have run by then."""
+    me = threading.get_native_id()
+    end = time.monotonic() + limit_s
+    before = sum(ns for t, ns in thread_cpu_ns().items() if t != me)
+    while time.monotonic() < end:
+        time.sleep(step_s)
+        now = sum(ns for t, ns in thread_cpu_ns().items() if t != me)
+        if now - before < idle_ms * 1e6:
+            return
+        before = now
 
 
 def _leveldb_stats(store: LevelDBStore) -> dict[str, Any]:
@@ -402,6 +418,7 @@ def _run(
             # what the timed blocks' own writes cost (a bench artifact otherwise)
             t5 = time.perf_counter()
             store._db.compact_range()
+            _quiesce()
             out["settle_s"] = round(time.perf_counter() - t5, 3)
         prof = cProfile.Profile() if profile else None
         exec_s = commit_s = 0.0

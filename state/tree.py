@@ -287,8 +287,11 @@ class StateTree(TreeVersions):
         written: the caller puts the batch into its single atomic block write. Each touched
         node is read and rewritten once, however many keys change below it.
         """
-        if version is not None and not 0 <= version < 1 << 64:
-            raise ValueError(f"tree version must be a u64, not {version}")
+        if version is not None:
+            if not 0 <= version < 1 << 64:
+                raise ValueError(f"tree version must be a u64, not {version}")
+            if version <= self._pruned_to:
+                self._pruned_to = -1  # it adds a stale record or root at or below that floor
         items: list[_Item] = []
         for key, value in changes.items():
             # bytes (nearly every value) and None pass on one identity test each
