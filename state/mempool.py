@@ -168,7 +168,8 @@ class Mempool:
         self._gapped: set[bytes] = set()  # senders with future > 0
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
-        # hash -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry)
+        # wire -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry);
+        # keyed by the bytes, not their sha256, so a re-offer is found before it is hashed
         self._retry: OrderedDict[bytes, _Refused] = OrderedDict()
         #: bumped by every change of the pending set and by every committed block: while it
         #: holds, every answer of checks 7-11 holds too (see _still_refused)
@@ -270,15 +271,16 @@ class Mempool:
 
         Split so that a driver can check the signature elsewhere (node/workers.py) between
         the two halves; nothing is remembered here, so a `Decoded` may be dropped."""
-        tx_hash = sha256(wire)
+        kept = self._retry.get(wire)
+        # a kept tx's hash is sha256 of these very bytes: a re-offer is not hashed again
+        tx_hash = sha256(wire) if kept is None else kept.decoded.tx.hash
         early = self._known_copy(tx_hash)
         if early is not None:
             return early
         view = self._view()
-        kept = self._retry.get(tx_hash)
         if kept is not None:
             pre = kept.decoded
-            if pre.params is view.params and pre.tx.wire == wire:
+            if pre.params is view.params:
                 return pre  # the same bytes refused mempool_full: checks 1-6 hold as they did
         try:
             tx = decode_tx(wire, chain_id=view.chain_id, params=view.params, tx_hash=tx_hash)
@@ -315,7 +317,7 @@ class Mempool:
         pending txs (unchanged since), and check 11's first failing bound is the same while
         the pending count stays in `counts` (under overload every admission moves the epoch,
         and each re-offer would read the state again: the account and the committed index)."""
-        kept = self._retry.get(pre.tx.hash)
+        kept = self._retry.get(pre.tx.wire)
         if kept is None or kept.decoded is not pre or kept.peer is not peer:
             return None
         if kept.epoch == self._epoch:
@@ -386,7 +388,7 @@ class Mempool:
                     f"{self._future} transactions pending behind nonce gaps", tx, view, peer
                 )
         if self._retry:
-            self._retry.pop(tx.hash, None)
+            self._retry.pop(tx.wire, None)
         self._senders.setdefault(tx.sender, s)
         s.txs[tx.nonce] = tx
         s.fees += tx.fee
@@ -453,12 +455,12 @@ class Mempool:
         counts: tuple[int, int],
     ) -> None:
         retry = self._retry
-        kept = retry.get(tx.hash)
+        kept = retry.get(tx.wire)
         pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
-        retry[tx.hash] = _Refused(
+        retry[tx.wire] = _Refused(
             pre or Decoded(tx, view.params, True), self._epoch, res, peer, self._blocks, counts
         )
-        retry.move_to_end(tx.hash)
+        retry.move_to_end(tx.wire)
         while len(retry) > cap:
             retry.popitem(last=False)
 
