@@ -215,7 +215,8 @@ def _tx_answer(id_: Any, result: Any) -> str | None:
         id_json = int.__repr__(id_)
     else:
         id_json = _escape(id_)
-    return f'{{"jsonrpc":"2.0","id":{id_json},"result":{{"hash":{_escape(tx_hash)},{_tail(code, error, log_)}'
+    head = f'{{"jsonrpc":"2.0","id":{id_json},"result":{{"hash":{_escape(tx_hash)},'
+    return head + _tail(code, error, log_)
 
 
 def _tail(code: int, error: str | None, log_: str) -> str:
