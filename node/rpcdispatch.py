@@ -45,6 +45,7 @@ from node.jsonrpc import (
 )
 from node.methods import BY_NAME, Method, invalid_param
 from node.rpcfair import AddressBudget, call_weight
+from state.errors import Code
 
 __all__ = ["Dispatcher", "MethodStats", "batch_deadline", "error_answer"]
 
@@ -158,20 +159,34 @@ def _broadcast_args(params: Any) -> dict[str, Any] | None:
 def _sync_wires(calls: list[Any]) -> list[bytes] | None:
     """The txs of a batch made only of well-formed sync-mode ``broadcast_tx`` calls whose
     params pass every check (with or without an id), in order; else None (the batch is
-    answered call by call)."""
+    answered call by call). ``_broadcast_args``' checks, inlined: this runs for every call of
+    every such batch (a refused re-offer too), and its dict of arguments is not needed."""
     wires: list[bytes] = []
+    known = _BROADCAST_PARAMS
     for req in calls:
         if (
             type(req) is not dict
             or req.get("method") != "broadcast_tx"
             or req.get("jsonrpc") != "2.0"
-            or not _valid_id(req.get("id"))
         ):
             return None
-        args = _broadcast_args(req.get("params"))
-        if args is None or args["mode"] != "sync":
+        id_ = req.get("id")
+        if id_ is not None and type(id_) is not str and type(id_) is not int:
             return None
-        wires.append(args["tx"])
+        params = req.get("params")
+        if type(params) is not dict or not params.keys() <= known:
+            return None
+        mode = params.get("mode")
+        tx = params.get("tx")
+        if type(tx) is not str or (mode is not None and (type(mode) is not str or mode != "sync")):
+            return None
+        try:
+            wire = bytes.fromhex(tx)
+        except ValueError:
+            return None
+        if 2 * len(wire) != len(tx):  # whitespace between pairs: refused, as _check_hex does
+            return None
+        wires.append(wire)
     return wires
 
 
@@ -200,11 +215,32 @@ def _tx_answer(id_: Any, result: Any) -> str | None:
         id_json = int.__repr__(id_)
     else:
         id_json = _escape(id_)
-    return (
-        f'{{"jsonrpc":"2.0","id":{id_json},"result":{{"hash":{_escape(tx_hash)},'
+    head = f'{{"jsonrpc":"2.0","id":{id_json},"result":{{"hash":{_escape(tx_hash)},'
+    return head + _tail(code, error, log_)
+
+
+def _tail(code: int, error: str | None, log_: str) -> str:
+    """The part of a broadcast_tx answer after its hash (``"code":...}}``), from the last one
+    made for `code` when its error and log are the same strings: a node under overload
+    answers most calls with one refusal (mempool_full, one log per block), and an admitted
+    tx's tail is always the same. One entry per code (Code is a fixed enum; any other int
+    is made each time, never kept), so the memo is bounded by the enum, not by traffic."""
+    last = _TAILS.get(code)
+    if last is not None and last[0] == error and last[1] == log_:
+        return last[2]
+    tail = (
         f'"code":{int.__repr__(code)},'
         f'"error":{"null" if error is None else _escape(error)},"log":{_escape(log_)}}}}}'
     )
+    if code in _CODES:
+        _TAILS[code] = (error, log_, tail)
+    return tail
+
+
+# the result codes of PROTOCOL.md section 7 (state.errors.Code): the keys _tail may keep
+_CODES = frozenset(int(c) for c in Code)
+# code -> (error, log, the tail _tail made of them): one entry per code at most
+_TAILS: dict[int, tuple[str | None, str, str]] = {}
 
 
 def _result_answer(id_: Any, result: Any) -> str:
@@ -341,27 +377,21 @@ class Dispatcher:
             n = len(calls)
             k = 0
             while k < n:
-                turn: list[int] = []
-                while k < n and len(turn) < cfg.batch_concurrency:
-                    if not room():
-                        results[k] = _SKIPPED
-                        k += 1
+                if not room():  # it never comes back: answered only grows
+                    results[k:] = [_SKIPPED] * (n - k)
+                    break
+                want = min(cfg.batch_concurrency, n - k)
+                got = budget.try_take_ones(source, want)
+                if not got:
+                    await budget.take(source, 1)
+                    if not room():  # filled while this call waited for its turn
                         continue
-                    if not budget.try_take(source, 1):
-                        if turn:
-                            break  # the address's share of this loop turn is spent
-                        await budget.take(source, 1)
-                        if not room():  # filled while this call waited for its turn
-                            results[k] = _SKIPPED
-                            k += 1
-                            continue
-                    turn.append(k)
-                    k += 1
-                if not turn:
-                    continue
+                    got = 1 + budget.try_take_ones(source, want - 1)
+                lo, k = k, k + got
+                turn = range(lo, k)
                 t0 = time.perf_counter()
                 try:
-                    answers = await many([wires[j] for j in turn])
+                    answers = await many(wires[lo:k])
                 except Exception as exc:  # noqa: BLE001 - mapped as _call maps a handler's
                     err = _rpc_error(_BROADCAST, exc)
                     for j in turn:
@@ -404,6 +434,8 @@ class Dispatcher:
             exc = None if t.cancelled() else t.exception()
             if exc is not None:
                 raise exc
+        if _SKIPPED not in results and _PENDING not in results:
+            return results  # every call ran and finished: its answer, or None (notification)
         answers: list[str | None] = []
         for req, out in zip(calls, results, strict=True):
             has_id = isinstance(req, dict) and "id" in req and _valid_id(req["id"])

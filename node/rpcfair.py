@@ -115,6 +115,25 @@ class AddressBudget:
             return True
         return False
 
+    def try_take_ones(self, source: str, n: int) -> int:
+        """`try_take(source, 1)` up to `n` times, stopping at the first refusal: how many
+        calls of weight 1 may start now (a JSON-RPC batch's broadcasts take their turn's
+        share in one step, not call by call)."""
+        if n <= 0:
+            return 0
+        acct = self._accounts.get(source)
+        if acct is None:
+            acct = self._accounts[source] = _Account()
+        if not acct.new_turn_scheduled:
+            self._schedule_turn(source, acct)
+        if acct.waiting:
+            return 0
+        got = min(n, self.capacity - acct.used)
+        if got <= 0:
+            return 0
+        acct.used += got
+        return got
+
     def _schedule_turn(self, source: str, acct: _Account) -> None:
         if not acct.new_turn_scheduled:
             acct.new_turn_scheduled = True

@@ -168,7 +168,8 @@ class Mempool:
         self._gapped: set[bytes] = set()  # senders with future > 0
         self._verified: RecentSet[bytes] = RecentSet(self.limits.verified_cache)
         self._committed: RecentSet[bytes] = RecentSet(self.limits.committed_cache)
-        # hash -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry)
+        # wire -> a tx refused mempool_full after checks 1-10 passed (see _keep_for_retry);
+        # keyed by the bytes, not their sha256, so a re-offer is found before it is hashed
         self._retry: OrderedDict[bytes, _Refused] = OrderedDict()
         #: bumped by every change of the pending set and by every committed block: while it
         #: holds, every answer of checks 7-11 holds too (see _still_refused)
@@ -176,6 +177,10 @@ class Mempool:
         #: sender -> the epoch of its pending set's last change since the last block: while a
         #: sender's txs and the committed state hold, so do checks 7-10 of its other txs
         self._changed: dict[bytes, int] = {}
+        #: the senders of every tx of the last block `update` saw (None: one could not be
+        #: read, or no block yet): a count-bound refusal of a sender not among them, with
+        #: its pending txs unchanged, is answered again by check 11 alone (_still_refused)
+        self._block_senders: set[bytes] | None = None
         self._recent: deque[int] = deque(maxlen=RECENT_BLOCKS)  # txs of the last blocks
         self._backlog = 0  # backlog_blocks times their mean (see backlog_cap)
         self._refused_backlog = False  # a client was refused at the backlog bound this block
@@ -270,15 +275,16 @@ class Mempool:
 
         Split so that a driver can check the signature elsewhere (node/workers.py) between
         the two halves; nothing is remembered here, so a `Decoded` may be dropped."""
-        tx_hash = sha256(wire)
+        kept = self._retry.get(wire)
+        # a kept tx's hash is sha256 of these very bytes: a re-offer is not hashed again
+        tx_hash = sha256(wire) if kept is None else kept.decoded.tx.hash
         early = self._known_copy(tx_hash)
         if early is not None:
             return early
         view = self._view()
-        kept = self._retry.get(tx_hash)
         if kept is not None:
             pre = kept.decoded
-            if pre.params is view.params and pre.tx.wire == wire:
+            if pre.params is view.params:
                 return pre  # the same bytes refused mempool_full: checks 1-6 hold as they did
         try:
             tx = decode_tx(wire, chain_id=view.chain_id, params=view.params, tx_hash=tx_hash)
@@ -314,19 +320,38 @@ class Mempool:
         come and go: checks 7-10 read the committed state (no block since) and this sender's
         pending txs (unchanged since), and check 11's first failing bound is the same while
         the pending count stays in `counts` (under overload every admission moves the epoch,
-        and each re-offer would read the state again: the account and the committed index)."""
-        kept = self._retry.get(pre.tx.hash)
+        and each re-offer would read the state again: the account and the committed index).
+
+        Across one block that held no tx of the sender and left its pending txs unchanged,
+        under the same chain params, such a refusal asks check 11 alone again (its bound may
+        have moved with the block, and the answer names the bound of now): each refused tx's
+        first re-offer after each block read the state again before."""
+        kept = self._retry.get(pre.tx.wire)
         if kept is None or kept.decoded is not pre or kept.peer is not peer:
             return None
         if kept.epoch == self._epoch:
             return kept.answer
         lo, hi = kept.counts
+        sender = pre.tx.sender
+        if kept.blocks == self._blocks:
+            if lo <= len(self._by_hash) < hi and self._changed.get(sender, -1) <= kept.epoch:
+                return kept.answer
+            return None
         if (
-            kept.blocks == self._blocks
-            and lo <= len(self._by_hash) < hi
-            and self._changed.get(pre.tx.sender, -1) <= kept.epoch
+            hi
+            and kept.blocks == self._blocks - 1
+            and sender not in self._changed
+            and self._block_senders is not None
+            and sender not in self._block_senders
         ):
-            return kept.answer
+            # refused at a count bound before the last block, which held no tx of this
+            # sender and left its pending txs as they were: checks 7-10 answer as they did
+            # (its nonce is unchanged and its balance can only have grown: a block debits
+            # only the senders of its txs), so only check 11 is asked again, now
+            view = self._view()
+            if view.params is pre.params:
+                self._remember_verified(pre.tx.hash)  # as _admit does before check 7
+                return self._count_bound(pre.tx, view, peer)
         return None
 
     def _known_copy(self, tx_hash: bytes) -> CheckResult | None:
@@ -351,23 +376,10 @@ class Mempool:
         res = check_state(view, tx, is_duplicate=self._is_duplicate, pending_fees=self.pending_fees)
         if res.code is not Code.OK:
             return res
+        bound = self._count_bound(tx, view, peer)
+        if bound is not None:
+            return bound
         lim = self.limits
-        if len(self._by_hash) >= lim.max_txs:
-            return self._refuse_full(
-                f"{lim.max_txs} transactions pending", tx, view, peer, (lim.max_txs, _NO_CAP)
-            )
-        if not peer:
-            backlog = self.backlog_cap(view.params)
-            if len(self._by_hash) >= backlog:
-                self._refused_backlog = True
-                return self._refuse_full(
-                    f"{backlog} transactions pending: {self.backlog_blocks_now()} times the mean of "
-                    f"the last {RECENT_BLOCKS} blocks, or max_block_txs",
-                    tx,
-                    view,
-                    peer,
-                    (backlog, lim.max_txs),
-                )
         if self._bytes + len(tx.wire) > lim.max_bytes:
             return self._refuse_full(f"pending bytes would exceed {lim.max_bytes}", tx, view, peer)
         s = self._senders.get(tx.sender)
@@ -386,7 +398,7 @@ class Mempool:
                     f"{self._future} transactions pending behind nonce gaps", tx, view, peer
                 )
         if self._retry:
-            self._retry.pop(tx.hash, None)
+            self._retry.pop(tx.wire, None)
         self._senders.setdefault(tx.sender, s)
         s.txs[tx.nonce] = tx
         s.fees += tx.fee
@@ -397,6 +409,28 @@ class Mempool:
         self._changed[tx.sender] = self._epoch
         self._recount(s)
         return res
+
+    def _count_bound(self, tx: Tx, view: AdmissionView, peer: bool) -> CheckResult | None:
+        """Check 11's count bounds, in `_admit`'s order (max_txs, then a client's backlog
+        bound): the refusal (kept for a re-offer), or None when neither refuses."""
+        lim = self.limits
+        if len(self._by_hash) >= lim.max_txs:
+            return self._refuse_full(
+                f"{lim.max_txs} transactions pending", tx, view, peer, (lim.max_txs, _NO_CAP)
+            )
+        if not peer:
+            backlog = self.backlog_cap(view.params)
+            if len(self._by_hash) >= backlog:
+                self._refused_backlog = True
+                return self._refuse_full(
+                    f"{backlog} transactions pending: {self.backlog_blocks_now()} times the mean of "
+                    f"the last {RECENT_BLOCKS} blocks, or max_block_txs",
+                    tx,
+                    view,
+                    peer,
+                    (backlog, lim.max_txs),
+                )
+        return None
 
     def backlog_cap(self, params: ChainParams) -> int:
         """The pending txs check 11 allows a client's offer now (within `max_txs`; a peer's
@@ -453,12 +487,12 @@ class Mempool:
         counts: tuple[int, int],
     ) -> None:
         retry = self._retry
-        kept = retry.get(tx.hash)
+        kept = retry.get(tx.wire)
         pre = kept.decoded if kept is not None and kept.decoded.params is view.params else None
-        retry[tx.hash] = _Refused(
+        retry[tx.wire] = _Refused(
             pre or Decoded(tx, view.params, True), self._epoch, res, peer, self._blocks, counts
         )
-        retry.move_to_end(tx.hash)
+        retry.move_to_end(tx.wire)
         while len(retry) > cap:
             retry.popitem(last=False)
 
@@ -560,7 +594,8 @@ class Mempool:
         committed = self._committed
         self._blocks += 1
         self._epoch += 1  # the committed state changed: every kept answer is stale
-        self._changed.clear()  # (kept answers of earlier blocks never match _blocks again)
+        self._changed.clear()  # (a kept answer of an earlier block is never replayed as is)
+        senders: set[bytes] | None = set()  # of every tx of the block (None: one unknown)
         if not isinstance(block_txs, list | tuple):
             block_txs = list(block_txs)
         recent = self._recent
@@ -575,12 +610,19 @@ class Mempool:
             tx = self._by_hash.get(h)
             if tx is not None:
                 touched.add(tx.sender)
+                if senders is not None:
+                    senders.add(tx.sender)
                 self._remove(self._senders[tx.sender], tx)
                 included.append(tx)
                 continue
             sender = _sender_of(wire)
+            if sender is None:
+                senders = None
+            elif senders is not None:
+                senders.add(sender)
             if sender is not None and sender in self._senders:
                 touched.add(sender)
+        self._block_senders = senders
         view = self._view()
         if self._params is not None and view.params is not self._params:
             self._recheck_static(view, touched, dropped)

@@ -155,7 +155,11 @@ def test_a_reoffer_while_nothing_changed_gets_the_same_answer_without_a_state_re
         again = mp.add(b0.wire)
         assert (again.code, again.log) == (first.code, first.log)
     assert reads["n"] == before
-    mp.update([])  # a block committed (none of ours): the checks run again
+    mp.update([])  # a block without b's txs: check 11 alone is asked again (over11)
+    assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
+    assert reads["n"] == before
+    mp.update([])  # two blocks since the kept answer: the checks run again
+    mp.update([])
     assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
     assert reads["n"] > before
 
