@@ -128,6 +128,8 @@ class Core(Recovery):
         #: when this node started its first round of the height, and when it first counted
         #: 2f+1 prevotes for a block in each round (HeightTiming, for the proposer's sizing)
         self._started_ms: int | None = None
+        #: the deadline of the commit wait that started round 0 (HeightTiming.scheduled_ms)
+        self._scheduled_ms: int | None = None
         self._polka_at: dict[int, tuple[bytes, int]] = {}
         #: own signed messages of this height (re-gossip)
         self.own_messages: dict[tuple[int, int], Vote | Proposal] = {}
@@ -183,6 +185,7 @@ class Core(Recovery):
         acts: list[CoreAction] = []
         if t.step == STEP_NEW_HEIGHT:
             if self.step == STEP_NEW_HEIGHT:
+                self._scheduled_ms = t.at_ms
                 return self._start_round(self._start_round_no, now_ms)
             return []
         if t.round != self.round:
@@ -418,7 +421,7 @@ class Core(Recovery):
         while self.decided is None:
             # [L49] a block with 2f+1 precommits in any round decides the height
             if self._commit_candidates:
-                decided = self._try_decide(acts)
+                decided = self._try_decide(acts, now_ms)
                 if decided:
                     break
             if self.step == STEP_NEW_HEIGHT:
@@ -510,7 +513,7 @@ class Core(Recovery):
                     return b
         return None
 
-    def _try_decide(self, acts: list[CoreAction]) -> bool:
+    def _try_decide(self, acts: list[CoreAction], now_ms: int) -> bool:
         for r, bid in list(self._commit_candidates):
             block = self.blocks.get(bid)
             if block is None:
@@ -532,6 +535,8 @@ class Core(Recovery):
                 r,
                 polka[1] if polka is not None and polka[0] == bid else None,
                 None if first is None else len(first.block.txs),
+                self._scheduled_ms,
+                now_ms,
             )
             acts.append(Decided(self.height, block, commit, timing))
             return True
