@@ -68,6 +68,11 @@ class HeightTiming:
     #: transactions in the round-0 proposal this node held (None: none arrived): when the
     #: height needed more rounds, the size of the block that did not make it
     first_txs: int | None = None
+    #: when round 0 was due (the commit wait's deadline; None: the height started at once,
+    #: after a restart or while catching up): started_ms minus it is the driver's lateness
+    scheduled_ms: int | None = None
+    #: when this node counted the precommits that decided the height (before the commit)
+    decided_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

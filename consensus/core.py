@@ -128,6 +128,8 @@ class Core(Recovery):
         #: when this node started its first round of the height, and when it first counted
         #: 2f+1 prevotes for a block in each round (HeightTiming, for the proposer's sizing)
         self._started_ms: int | None = None
+        #: the deadline of the commit wait that started round 0 (HeightTiming.scheduled_ms)
+        self._scheduled_ms: int | None = None
         self._polka_at: dict[int, tuple[bytes, int]] = {}
         #: own signed messages of this height (re-gossip)
         self.own_messages: dict[tuple[int, int], Vote | Proposal] = {}
@@ -183,7 +185,8 @@ class Core(Recovery):
         acts: list[CoreAction] = []
         if t.step == STEP_NEW_HEIGHT:
             if self.step == STEP_NEW_HEIGHT:
-                return self._start_round(self._start_round_no, now_ms)
+                self._scheduled_ms = t.at_ms
+                return self._start_round(self._start_round_no, now_ms, due_ms=t.at_ms)
             return []
         if t.round != self.round:
             return []
@@ -339,7 +342,11 @@ class Core(Recovery):
 
     # ------------------------------------------------------------------ rounds
 
-    def _start_round(self, round: int, now_ms: int) -> list[CoreAction]:  # [L11]
+    def _start_round(
+        self, round: int, now_ms: int, due_ms: int | None = None
+    ) -> list[CoreAction]:  # [L11]
+        """Enter `round`; `due_ms` is when it was due, for a round the commit wait started
+        (its proposal's time, see _block_time). Its deadlines count from `now_ms`."""
         assert self.ctx is not None
         self.round = round
         self.step = STEP_PROPOSE
@@ -347,7 +354,7 @@ class Core(Recovery):
             self._started_ms = now_ms
         acts: list[CoreAction] = []
         if self._can_sign() and self.proposer(round) == self.signer.public_key:  # type: ignore[union-attr]  # _can_sign(): a signer
-            p = self._make_proposal(round, now_ms)
+            p = self._make_proposal(round, now_ms, due_ms)
             if p is not None:
                 acts.append(SignedProposal(p))
                 acts += self.on_proposal(p, now_ms)
@@ -358,7 +365,7 @@ class Core(Recovery):
         )
         return acts + self._process(now_ms)
 
-    def _make_proposal(self, round: int, now_ms: int) -> Proposal | None:
+    def _make_proposal(self, round: int, now_ms: int, due_ms: int | None) -> Proposal | None:
         ls = self.last_signed
         if ls is not None and ls.hrs == (self.height, round, STEP_PROPOSE):
             # restarted after proposing in this round: send the very same proposal again
@@ -371,7 +378,7 @@ class Core(Recovery):
         if self.valid_value is not None:  # [L15]
             block, pol = self.valid_value, self.valid_round
         else:
-            block, pol = self._build_block(now_ms), -1
+            block, pol = self._build_block(self._block_time(now_ms, due_ms)), -1
         assert self.signer is not None
         sig = self.signer.sign(
             Proposal.sign_bytes_for(self.chain_id, self.height, round, pol, block.hash)
@@ -381,10 +388,20 @@ class Core(Recovery):
         self.own_messages[(round, STEP_PROPOSE)] = p
         return p
 
-    def _build_block(self, now_ms: int) -> Block:
+    def _block_time(self, now_ms: int, due_ms: int | None) -> int:
+        """The time to stamp on a new block: our clock, or, in a round the commit wait
+        started late (a busy loop fires its timer late; a commit's write overran the wait),
+        the time it was due, at most max_stamp_lag_ms behind our clock. The next height is
+        due block_time_ms after this time, so a stamp taken late would stretch every
+        interval by the driver's lateness; the round's deadlines still count from now."""
+        if due_ms is None or due_ms >= now_ms:
+            return now_ms
+        return max(due_ms, now_ms - self.params.max_stamp_lag_ms)
+
+    def _build_block(self, stamp_ms: int) -> Block:
         ctx = self.ctx
         assert ctx is not None and self.signer is not None
-        time_ms = max(now_ms, ctx.prev_time_ms + 1)
+        time_ms = max(stamp_ms, ctx.prev_time_ms + 1)
         evidence: list[DuplicateVoteEvidence] = []
         oldest = self.height - self.params.max_evidence_age
         for ev in self.evidence_pool.values():
@@ -418,7 +435,7 @@ class Core(Recovery):
         while self.decided is None:
             # [L49] a block with 2f+1 precommits in any round decides the height
             if self._commit_candidates:
-                decided = self._try_decide(acts)
+                decided = self._try_decide(acts, now_ms)
                 if decided:
                     break
             if self.step == STEP_NEW_HEIGHT:
@@ -510,7 +527,7 @@ class Core(Recovery):
                     return b
         return None
 
-    def _try_decide(self, acts: list[CoreAction]) -> bool:
+    def _try_decide(self, acts: list[CoreAction], now_ms: int) -> bool:
         for r, bid in list(self._commit_candidates):
             block = self.blocks.get(bid)
             if block is None:
@@ -532,6 +549,8 @@ class Core(Recovery):
                 r,
                 polka[1] if polka is not None and polka[0] == bid else None,
                 None if first is None else len(first.block.txs),
+                self._scheduled_ms,
+                now_ms,
             )
             acts.append(Decided(self.height, block, commit, timing))
             return True

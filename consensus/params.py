@@ -21,6 +21,10 @@ class ConsensusParams:
     commit_ms: int = 1000
     #: a proposed block's time may be at most this far ahead of our clock
     max_clock_drift_ms: int = 5000
+    #: a proposer whose round 0 started late (after the commit wait's deadline) stamps its
+    #: block with that deadline, at most this far behind its clock: the block interval stays
+    #: block_time_ms instead of growing by the lateness of the node's timer (0: its clock)
+    max_stamp_lag_ms: int = 500
     #: votes for rounds further ahead than this are dropped (memory bound)
     max_round_ahead: int = 100
     #: bytes of blocks kept for rounds after the current one (see core.block_bytes); a

@@ -510,12 +510,15 @@ class Replica:
         self.store.put(KEY_VSET + be64(h), vs.to_bytes())
         self._vsets[h] = vs
 
-    def _context(self, h: int) -> HeightContext:
+    def _context(self, h: int, prev: tuple[Block, Commit] | None = None) -> HeightContext:
+        """Height `h`'s context; `prev` is block h - 1 and its commit when the caller holds
+        them (a commit: not read back from the store and decoded again)."""
         vs = self.validator_set(h)
         assert vs is not None, f"validator set of height {h} missing"
         if h == 1:
             return HeightContext(1, vs, None, self.app.genesis_hash(), 0, None)
-        prev = self.block(h - 1)
+        if prev is None:
+            prev = self.block(h - 1)
         assert prev is not None, f"block {h - 1} missing"
         block, commit = prev
         return HeightContext(
@@ -556,7 +559,7 @@ class Replica:
             del self._timeouts[key]
         out: list[Action] = [Committed(h, block, commit, timing), self._status_broadcast(now_ms)]
         self._update_catching_up()
-        ctx = self._context(h + 1)
+        ctx = self._context(h + 1, (block, commit))
         # commit_ms is the target block interval, counted from the committed block's time
         # (its proposer's clock), so the time spent executing and voting on a large block
         # is not added on top of it; never later than commit_ms from now (liveness bound),

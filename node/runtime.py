@@ -88,6 +88,21 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def height_times(a: Committed, now: int) -> dict[str, int | str]:
+    """The committed height's pacing in the log line ("-" unknown): `late_ms`, how long after
+    round 0 was due this node started it (a busy loop fires the timer late); `decided_ms`,
+    from the block's time to this node's decision; `commit_ms`, from the decision to now
+    (the commit's write and the step around it). The next height is due `block_time_ms`
+    after the block's time, so a late start or a late decision stretches the interval."""
+    t = a.timing
+    if t is None:
+        return {"late_ms": "-", "decided_ms": "-", "commit_ms": "-"}
+    late = "-" if t.scheduled_ms is None or t.started_ms is None else t.started_ms - t.scheduled_ms
+    decided = "-" if t.decided_ms is None else t.decided_ms - a.block.header.time_ms
+    wrote = "-" if t.decided_ms is None else now - t.decided_ms
+    return {"late_ms": late, "decided_ms": decided, "commit_ms": wrote}
+
+
 class Node:
     """One running node. `await start()`, then `await stop()`; `run()` wraps both."""
 
@@ -536,6 +551,7 @@ class Node:
                 txs=len(block.txs),
                 round=getattr(a.commit, "round", "?"),
                 polka_ms=polka_ms(a),
+                **height_times(a, now_ms()),
                 time=rfc3339(block.header.time_ms),
                 hash=block.hash.hex()[:12],
                 mempool=len(self._mempool),

@@ -407,6 +407,14 @@ class TxGossipPolicy:
         if alive != self._peer_set:
             self._peer_set = alive
             self._epoch += 1  # relay targets are chosen again among the new set
+        if not self._pending:
+            # nothing to offer: an idle node flushes 20 times a second, and scanning each
+            # peer's lanes for nothing was ~5 % of an idle 21-validator node's loop; every
+            # order entry is dead, and a later tx's seq is past every cursor either way
+            for lane in self._lanes:
+                lane.order.clear()
+                lane.head = 0
+            return 0
         states = []
         for pid in peers:
             state = self._peers.get(pid)

@@ -155,3 +155,17 @@ def _is_round0_proposal(ch: int, payload: bytes, height: int) -> bool:
     return (
         isinstance(msg, ProposalMsg) and msg.proposal.height == height and msg.proposal.round == 0
     )
+
+
+def test_commits_report_when_the_height_was_due_and_decided() -> None:
+    """scheduled_ms is the commit wait's deadline that started round 0 (a timer fired on time
+    here: started_ms equals it) and decided_ms the step that counted the precommits."""
+    net = RecordingNet(4, latency_ms=10)
+    net.start()
+    assert net.run_until(lambda: min(net.heights()) >= 4)
+    for _, now, c, _ in net.committed_actions():
+        t = c.timing
+        assert t is not None and t.decided_ms == now
+        if c.height >= 2:
+            assert t.scheduled_ms is not None and t.started_ms == t.scheduled_ms
+            assert t.polka_ms is not None and t.polka_ms <= t.decided_ms

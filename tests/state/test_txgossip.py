@@ -390,3 +390,35 @@ def test_hold_bounds_are_validated(kwargs: dict[str, int], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         TxGossipPolicy(LIM, **kwargs)
     TxGossipPolicy(LIM, min_batch_txs=1, max_hold_ms=0)  # the boundary itself is fine
+
+
+def test_an_empty_flush_scans_no_peer_and_changes_nothing_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing pending (an idle node): the flush sends nothing and does not scan each peer's
+    lanes; peers that came and went meanwhile are handled as by a full flush, and txs added
+    later reach every connected peer once, relayed ones after their delay."""
+    p, w = make(delay_ms=100)
+    h1, w1 = tx(1)
+    p.add(h1, w1, 0)
+    assert p.flush([A, B], 0, w) == 2
+    p.remove([h1])
+    scans: list[bytes] = []
+    real = TxGossipPolicy._flush_peer
+
+    def counted(self: TxGossipPolicy, pid: bytes, *args: object) -> bool:
+        scans.append(pid)
+        return real(self, pid, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TxGossipPolicy, "_flush_peer", counted)
+    assert p.flush([A, B, C], 10, w) == 0
+    assert p.flush([B, C], 20, w) == 0  # A left while idle: forgotten
+    assert scans == []
+    h2, w2 = tx(2)
+    h3, w3 = tx(3)
+    p.add(h2, w2, 30)
+    p.add(h3, w3, 30, from_peer=C)
+    assert p.flush([A, B, C], 30, w) == 3  # A is back: it starts over
+    assert w.to(A) == [w1, w2] and w.to(B) == [w1, w2] and w.to(C) == [w2]
+    assert p.flush([A, B, C], 130, w) == 2  # the relayed tx, never back to C
+    assert w.to(A) == [w1, w2, w3] and w.to(B) == [w1, w2, w3] and w.to(C) == [w2]
