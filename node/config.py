@@ -507,9 +507,9 @@ class ConsensusConfig(_Section):
     """Tendermint timeouts in milliseconds: round r waits base + r * delta.
 
     Each key is ``timeout_`` + a ConsensusParams field, whose default it takes (and
-    max_future_block_bytes is that field's own name: a memory bound). The wait
-    between blocks is the chain's block_time_ms (genesis), not a node setting, so that all
-    validators agree on it."""
+    max_future_block_bytes, a memory bound, and max_stamp_lag_ms are those fields' own
+    names). The wait between blocks is the chain's block_time_ms (genesis), not a node
+    setting, so that all validators agree on it."""
 
     timeout_propose_ms: int = Field(_CONSENSUS.propose_ms, ge=1, le=600_000)
     timeout_propose_delta_ms: int = Field(_CONSENSUS.propose_delta_ms, ge=0, le=600_000)
@@ -522,6 +522,13 @@ class ConsensusConfig(_Section):
         ge=0,
         le=16 * 1024 * MIB,
         description="bytes of proposed blocks kept for rounds after the current one",
+    )
+    max_stamp_lag_ms: int = Field(
+        _CONSENSUS.max_stamp_lag_ms,
+        ge=0,
+        le=600_000,
+        description="a late round 0's proposer stamps its due time, at most this far behind "
+        "its clock (0: its clock)",
     )
 
     def to_params(self, chain: ChainParams) -> ConsensusParams:

@@ -208,6 +208,7 @@ INT_RANGES = [
     ("consensus", "timeout_precommit_ms", 1, 600_000),
     ("consensus", "timeout_precommit_delta_ms", 0, 600_000),
     ("consensus", "max_future_block_bytes", 0, 16 * 1024 * MIB),
+    ("consensus", "max_stamp_lag_ms", 0, 600_000),
     ("state", "state_history", 0, 1 << 40),
     ("state", "prune_per_block", 1, 1_000_000),
     ("state", "prune_idle_step", 0, 1_000_000),
