@@ -215,8 +215,8 @@ class Node:
 
     def _count_refusal(self, res: CheckResult) -> None:
         """Refusals by error name (clients' and peers'), for the metrics."""
-        if res.code is not Code.OK:
-            name = res.code.name.lower()
+        name = res.error  # the code's name, from CheckResult's table (None: admitted)
+        if name is not None:
             self.refusals[name] = self.refusals.get(name, 0) + 1
 
     # ---------------------------------------------------------------- start / stop
