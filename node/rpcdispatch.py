@@ -147,13 +147,20 @@ def _broadcast_args(params: Any) -> dict[str, Any] | None:
     mode = params.get("mode")
     if type(tx) is not str or not (mode is None or (type(mode) is str and mode in _MODES)):
         return None
+    wire = _hex_wire(tx)
+    if wire is None:
+        return None
+    return {"tx": wire, "mode": _BROADCAST.params[1].default if mode is None else mode}
+
+
+def _hex_wire(tx: str) -> bytes | None:
+    """The bytes of a tx's hex string, None when it is not plain hex (whitespace between
+    pairs, which bytes.fromhex accepts, is refused as _check_hex does)."""
     try:
         wire = bytes.fromhex(tx)
     except ValueError:
         return None
-    if 2 * len(wire) != len(tx):  # whitespace between pairs: refused, as _check_hex does
-        return None
-    return {"tx": wire, "mode": _BROADCAST.params[1].default if mode is None else mode}
+    return wire if 2 * len(wire) == len(tx) else None
 
 
 def _sync_wires(calls: list[Any]) -> list[bytes] | None:
@@ -180,11 +187,8 @@ def _sync_wires(calls: list[Any]) -> list[bytes] | None:
         tx = params.get("tx")
         if type(tx) is not str or (mode is not None and (type(mode) is not str or mode != "sync")):
             return None
-        try:
-            wire = bytes.fromhex(tx)
-        except ValueError:
-            return None
-        if 2 * len(wire) != len(tx):  # whitespace between pairs: refused, as _check_hex does
+        wire = _hex_wire(tx)
+        if wire is None:
             return None
         wires.append(wire)
     return wires

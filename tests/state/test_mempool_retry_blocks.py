@@ -10,26 +10,11 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mempool import PARAMS, A, Acct, B, C, make, tx
+from test_mempool_retry import _count_reads as _reads
 
 from state.crypto import sha256
 from state.errors import Code
 from state.mempool import Mempool, MempoolLimits
-
-
-def _reads(view: object) -> dict[str, int]:
-    reads = {"n": 0}
-    real_account, real_result = view.account, view.tx_result  # type: ignore[attr-defined]
-
-    def account(addr: bytes) -> Acct:
-        reads["n"] += 1
-        return real_account(addr)  # type: ignore[no-any-return]
-
-    def tx_result(h: bytes) -> object | None:
-        reads["n"] += 1
-        return real_result(h)
-
-    view.account, view.tx_result = account, tx_result  # type: ignore[attr-defined]
-    return reads
 
 
 def _commit(view, mp: Mempool, *txs) -> None:  # type: ignore[no-untyped-def]
