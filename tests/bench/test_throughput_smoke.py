@@ -72,6 +72,40 @@ def test_throughput_smoke_run(tmp_path: Path) -> None:
     # every offer in the window was a first offer (no refusal to offer again)
     assert 0 < r["offers"] <= r["accepted"]
     assert 1 <= r["offers_per_request"] <= 100
+    # the open loop offers its rate, within the pre-signed 10 % margin
+    assert r["supply_exhausted"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_saturating_run_that_offers_every_pre_signed_tx_says_so(tmp_path: Path) -> None:
+    """A saturating figure taken after the supply ran out is the supply's, not the chain's
+    capacity (on a fast day the old 3,000 tx/s supply capped the saturating figure)."""
+    out = tmp_path / "result.json"
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "throughput.py"),
+        "--validators",
+        "1",
+        "--seconds",
+        "4",
+        "--warmup",
+        "1",
+        "--max-rate",
+        "40",
+        "--senders",
+        "100",
+        "--base-port",
+        str(free_base_port(1)),
+        "--json",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=220)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["supply_exhausted"] is True
+    assert r["submitted"] + r["skipped"] == int(40 * 5 * 1.1)
+    assert "every pre-signed transaction was offered" in proc.stdout
 
 
 def test_open_loop_batches_wait_for_the_txs_due_but_never_beyond_a_full_request() -> None:
