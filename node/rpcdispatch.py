@@ -134,6 +134,7 @@ _BROADCAST = BY_NAME["broadcast_tx"]
 _BROADCAST_PARAMS = frozenset(p.name for p in _BROADCAST.params)
 assert [p.name for p in _BROADCAST.params] == ["tx", "mode"], "update _broadcast_args"
 _MODES = frozenset(BROADCAST_MODES)
+_DEFAULT_MODE = _BROADCAST.params[1].default
 
 
 def _broadcast_args(params: Any) -> dict[str, Any] | None:
@@ -141,6 +142,15 @@ def _broadcast_args(params: Any) -> dict[str, Any] | None:
     ``_bind`` finds the first failing check and its exact error). What ``_bind`` does for
     this method, without the generic loop over the table's params and kinds: 100 of these
     make the batches clients send."""
+    parts = _broadcast_parts(params)
+    if parts is None:
+        return None
+    return {"tx": parts[0], "mode": _DEFAULT_MODE if parts[1] is None else parts[1]}
+
+
+def _broadcast_parts(params: Any) -> tuple[bytes, str | None] | None:
+    """The tx's bytes and the mode as given (None: absent) when broadcast_tx's params pass
+    every check, else None: the one check both the per-call and the batch path use."""
     if type(params) is not dict or not params.keys() <= _BROADCAST_PARAMS:
         return None
     tx = params.get("tx")
@@ -148,9 +158,7 @@ def _broadcast_args(params: Any) -> dict[str, Any] | None:
     if type(tx) is not str or not (mode is None or (type(mode) is str and mode in _MODES)):
         return None
     wire = _hex_wire(tx)
-    if wire is None:
-        return None
-    return {"tx": wire, "mode": _BROADCAST.params[1].default if mode is None else mode}
+    return None if wire is None else (wire, mode)
 
 
 def _hex_wire(tx: str) -> bytes | None:
@@ -166,31 +174,21 @@ def _hex_wire(tx: str) -> bytes | None:
 def _sync_wires(calls: list[Any]) -> list[bytes] | None:
     """The txs of a batch made only of well-formed sync-mode ``broadcast_tx`` calls whose
     params pass every check (with or without an id), in order; else None (the batch is
-    answered call by call). ``_broadcast_args``' checks, inlined: this runs for every call of
-    every such batch (a refused re-offer too), and its dict of arguments is not needed."""
+    answered call by call). Its arguments' dict is not built: this runs for every call of
+    every such batch (a refused re-offer too)."""
     wires: list[bytes] = []
-    known = _BROADCAST_PARAMS
     for req in calls:
         if (
             type(req) is not dict
             or req.get("method") != "broadcast_tx"
             or req.get("jsonrpc") != "2.0"
+            or not _valid_id(req.get("id"))
         ):
             return None
-        id_ = req.get("id")
-        if id_ is not None and type(id_) is not str and type(id_) is not int:
+        parts = _broadcast_parts(req.get("params"))
+        if parts is None or (_DEFAULT_MODE if parts[1] is None else parts[1]) != "sync":
             return None
-        params = req.get("params")
-        if type(params) is not dict or not params.keys() <= known:
-            return None
-        mode = params.get("mode")
-        tx = params.get("tx")
-        if type(tx) is not str or (mode is not None and (type(mode) is not str or mode != "sync")):
-            return None
-        wire = _hex_wire(tx)
-        if wire is None:
-            return None
-        wires.append(wire)
+        wires.append(parts[0])
     return wires
 
 

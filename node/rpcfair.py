@@ -105,11 +105,7 @@ class AddressBudget:
         (True); else False, and the caller awaits :meth:`take`. No coroutine: most calls
         never wait, and a batch makes a hundred of them."""
         w = 1 if weight <= 1 else min(weight, self.capacity)  # max(1, min(...)), cheaper
-        acct = self._accounts.get(source)
-        if acct is None:
-            acct = self._accounts[source] = _Account()
-        if not acct.new_turn_scheduled:
-            self._schedule_turn(source, acct)
+        acct = self._turn_account(source)
         if not acct.waiting and acct.used + w <= self.capacity:
             acct.used += w
             return True
@@ -121,11 +117,7 @@ class AddressBudget:
         share in one step, not call by call)."""
         if n <= 0:
             return 0
-        acct = self._accounts.get(source)
-        if acct is None:
-            acct = self._accounts[source] = _Account()
-        if not acct.new_turn_scheduled:
-            self._schedule_turn(source, acct)
+        acct = self._turn_account(source)
         if acct.waiting:
             return 0
         got = min(n, self.capacity - acct.used)
@@ -133,6 +125,16 @@ class AddressBudget:
             return 0
         acct.used += got
         return got
+
+    def _turn_account(self, source: str) -> _Account:
+        """`source`'s account, with the start of its next turn scheduled (try_take's and
+        try_take_ones' common first step)."""
+        acct = self._accounts.get(source)
+        if acct is None:
+            acct = self._accounts[source] = _Account()
+        if not acct.new_turn_scheduled:
+            self._schedule_turn(source, acct)
+        return acct
 
     def _schedule_turn(self, source: str, acct: _Account) -> None:
         if not acct.new_turn_scheduled:
