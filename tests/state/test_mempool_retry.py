@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_mempool import PARAMS, A, Acct, B, C, make, tx
+from test_mempool import PARAMS, A, Acct, B, C, View, make, tx
 
 import state.mempool as mempool_mod
 import state.tx as txmod
@@ -224,8 +224,35 @@ def test_a_kept_answer_is_not_reused_after_a_pending_tx_left() -> None:
     assert mp.add(b0.wire).code is Code.OK
 
 
-# every tx the differential test below offers: 3 senders, nonces 0-3, two variants each
+# every tx the differential tests offer: 3 senders, nonces 0-3, two variants each
 _POOL = [tx(s, n, amount=v) for s in (A, B, C) for n in range(4) for v in (1, 2)]
+
+
+def differential_pair(max_block_txs: int) -> tuple[Mempool, Mempool, View]:
+    """A mempool with the retry cache and one without it (retry_cache=0) over one view: the
+    two sides of the differential tests (here and in test_mempool_retry_blocks.py)."""
+    limits = dict(max_txs=3, max_future_txs=1, max_future_per_sender=1)
+    cached, view = make(MempoolLimits(**limits), a=7, b=100, c=100)
+    view.params = replace(PARAMS, max_block_txs=max_block_txs)
+    return cached, Mempool(lambda: view, MempoolLimits(**limits, retry_cache=0)), view
+
+
+def offer_both(cached: Mempool, plain: Mempool, wire: bytes, peer: bool) -> None:
+    """The same offer to both sides gets the same answer, code and message."""
+    r1 = cached.add(wire, peer=peer)
+    r2 = plain.add(wire, peer=peer)
+    assert (r1.code, r1.log) == (r2.code, r2.log)
+
+
+def commit_block(view: View, mempools: list[Mempool], txs: list[Tx]) -> None:
+    """A block of `txs` (each sender's fee and nonce applied to the view) reaches `mempools`."""
+    for t in txs:
+        acct = view.accounts.get(t.sender, Acct())
+        view.accounts[t.sender] = Acct(balance=acct.balance - t.fee, nonce=t.nonce + 1)
+        view.committed.add(t.hash)
+    wires = [t.wire for t in txs]
+    for mp in mempools:
+        mp.update(wires)
 
 
 @settings(max_examples=150, deadline=None)
@@ -246,26 +273,14 @@ def test_kept_answers_never_differ_from_a_mempool_without_them(
     """Differential: the same offers (clients' and peers'), blocks and removals given to a
     mempool with the retry cache and one without (retry_cache=0) get the same answers (code
     and message); a backlog bound of one block below max_txs makes the two sides differ."""
-    limits = dict(max_txs=3, max_future_txs=1, max_future_per_sender=1)
-    cached, view = make(MempoolLimits(**limits), a=7, b=100, c=100)
-    view.params = replace(PARAMS, max_block_txs=2)
-    plain = Mempool(lambda: view, MempoolLimits(**limits, retry_cache=0))
+    cached, plain, view = differential_pair(max_block_txs=2)
     for op, k in ops:
         if op in ("add", "gossip"):
-            peer = op == "gossip"
-            r1 = cached.add(_POOL[k].wire, peer=peer)
-            r2 = plain.add(_POOL[k].wire, peer=peer)
-            assert (r1.code, r1.log) == (r2.code, r2.log)
+            offer_both(cached, plain, _POOL[k].wire, peer=op == "gossip")
         elif op == "remove":
             assert cached.remove(_POOL[k].hash) == plain.remove(_POOL[k].hash)
         else:  # a block of up to k txs reaped by the plain mempool commits
-            wires = plain.reap(k, 1 << 20)
-            for w in wires:
-                t = plain.get(sha256(w))
-                assert t is not None
-                acct = view.accounts[t.sender]
-                view.accounts[t.sender] = Acct(balance=acct.balance - t.fee, nonce=t.nonce + 1)
-                view.committed.add(t.hash)
-            cached.update(wires)
-            plain.update(wires)
+            txs = [plain.get(sha256(w)) for w in plain.reap(k, 1 << 20)]
+            assert None not in txs
+            commit_block(view, [cached, plain], txs)  # type: ignore[arg-type]  # None excluded above
         assert [t.hash for t in cached] == [t.hash for t in plain]

@@ -10,20 +10,12 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mempool import PARAMS, A, Acct, B, C, make, tx
+from test_mempool_retry import _POOL, commit_block, differential_pair, offer_both
 from test_mempool_retry import _count_reads as _reads
 
 from state.crypto import sha256
 from state.errors import Code
 from state.mempool import Mempool, MempoolLimits
-
-
-def _commit(view, mp: Mempool, *txs) -> None:  # type: ignore[no-untyped-def]
-    """A block of `txs` (each sender's nonce and fee applied to the view) reaches `mp`."""
-    for t in txs:
-        acct = view.accounts.get(t.sender, Acct())
-        view.accounts[t.sender] = Acct(balance=acct.balance - t.fee, nonce=t.nonce + 1)
-        view.committed.add(t.hash)
-    mp.update([t.wire for t in txs])
 
 
 def test_a_block_of_other_senders_asks_check_11_only() -> None:
@@ -32,7 +24,7 @@ def test_a_block_of_other_senders_asks_check_11_only() -> None:
     assert mp.add(a0.wire).code is Code.OK and mp.add(a1.wire).code is Code.OK
     first = mp.add(b0.wire)
     assert first.code is Code.MEMPOOL_FULL
-    _commit(view, mp, a0)  # one of a's: b untouched, one pending left, room for b0
+    commit_block(view, [mp], [a0])  # one of a's: b untouched, one pending left, room for b0
     assert mp.add(tx(C, 0).wire, peer=True).code is Code.OK  # the room taken again
     reads = _reads(view)
     again = mp.add(b0.wire)
@@ -46,7 +38,7 @@ def test_a_block_with_a_tx_of_the_sender_runs_the_checks_again() -> None:
     assert mp.add(a0.wire).code is Code.OK
     assert mp.add(b0.wire).code is Code.MEMPOOL_FULL
     other = tx(B, 0, amount=2)  # b's nonce 0, other bytes, committed through another node
-    _commit(view, mp, other)
+    commit_block(view, [mp], [other])
     assert mp.add(b0.wire).code is Code.BAD_NONCE  # check 9, not the kept refusal
 
 
@@ -60,7 +52,7 @@ def test_a_changed_backlog_bound_is_named_in_the_new_answer() -> None:
         assert mp.add(t.wire, peer=True).code is Code.OK
     first = mp.add(b0.wire)
     assert first.code is Code.MEMPOOL_FULL and first.log.startswith("1 transactions pending")
-    _commit(view, mp, a0)  # the mean block is 1 tx: the bound is 3 now, 2 pending
+    commit_block(view, [mp], [a0])  # the mean block is 1 tx: the bound is 3 now, 2 pending
     assert mp.add(tx(C, 0).wire, peer=True).code is Code.OK  # 3 pending: at the bound
     plain = Mempool(lambda: view, replace(mp.limits, retry_cache=0))
     for t in (a1, a2, tx(C, 0)):
@@ -72,9 +64,7 @@ def test_a_changed_backlog_bound_is_named_in_the_new_answer() -> None:
     assert again.log != first.log
 
 
-_SIGNERS = (A, B, C)
-# every tx the differential test offers: 3 senders, nonces 0-3, two variants each
-_POOL = [tx(s, n, amount=v) for s in _SIGNERS for n in range(4) for v in (1, 2)]
+_SIGNERS = (A, B, C)  # the senders of _POOL's txs, in its order
 
 
 @settings(max_examples=200, deadline=None)
@@ -96,16 +86,10 @@ def test_answers_across_blocks_never_differ_from_a_mempool_without_the_cache(
     """Differential, with blocks of the pending txs, blocks holding a tx the mempools never
     saw (a sender's nonce used up elsewhere), empty blocks and credits to a sender (a
     transfer to it in a block of others' txs): the same answers, code and message."""
-    limits = dict(max_txs=3, max_future_txs=1, max_future_per_sender=1)
-    cached, view = make(MempoolLimits(**limits), a=7, b=100, c=100)
-    view.params = replace(PARAMS, max_block_txs=1)
-    plain = Mempool(lambda: view, MempoolLimits(**limits, retry_cache=0))
+    cached, plain, view = differential_pair(max_block_txs=1)
     for op, k in ops:
         if op in ("add", "gossip"):
-            peer = op == "gossip"
-            r1 = cached.add(_POOL[k].wire, peer=peer)
-            r2 = plain.add(_POOL[k].wire, peer=peer)
-            assert (r1.code, r1.log) == (r2.code, r2.log)
+            offer_both(cached, plain, _POOL[k].wire, peer=op == "gossip")
         elif op == "credit":  # a block crediting the sender (no tx of its own)
             s = _SIGNERS[k].public_key
             acct = view.accounts.get(s, Acct())
@@ -121,13 +105,6 @@ def test_answers_across_blocks_never_differ_from_a_mempool_without_the_cache(
                 txs = [t] if t.nonce == acct.nonce and acct.balance >= t.fee else []
                 if t.hash in view.committed:
                     txs = []
-            wires = []
-            for t in txs:
-                assert t is not None
-                acct = view.accounts.get(t.sender, Acct())
-                view.accounts[t.sender] = Acct(balance=acct.balance - t.fee, nonce=t.nonce + 1)
-                view.committed.add(t.hash)
-                wires.append(t.wire)
-            cached.update(wires)
-            plain.update(wires)
+            assert None not in txs
+            commit_block(view, [cached, plain], txs)  # type: ignore[arg-type]  # None excluded above
         assert [t.hash for t in cached] == [t.hash for t in plain]
