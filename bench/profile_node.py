@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     # the throughput bench's own defaults, so an option it gains never breaks this run
     tp = throughput.parser().parse_args(["--json", "-"])
     tp.validators, tp.seconds, tp.warmup = args.validators, args.seconds, args.warmup
-    tp.rate, tp.max_rate, tp.json_out = args.rate or None, args.rate or 3000, None
+    tp.rate, tp.max_rate, tp.json_out = args.rate or None, args.rate or tp.max_rate, None
     tp.retry_full = args.retry_full
     if args.batch_wait_ms is not None:
         tp.batch_wait_ms = args.batch_wait_ms

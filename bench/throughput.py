@@ -14,7 +14,11 @@ node checking each transaction once.
 
 Saturating mode is closed-loop: each node has at most --window / N submitted transactions
 that are not committed yet (the observer publishes commits to the submitter through shared memory),
-so it measures the chain's capacity instead of filling mempools.
+so it measures the chain's capacity instead of filling mempools. The default window is twice
+the chain's max_block_txs (a full block committing and a full one waiting): a smaller one caps
+every block at the window and the figure at the bench's, not the chain's. A `mempool_full`
+refusal there is offered again once that node has committed more of ours (a client backing
+off for a block), never dropped: it is back-pressure, not a refusal of the tx.
 
 Overload (issue 14): `--overload F` first measures the saturating figure (closed loop), then
 starts a fresh network and offers F times that figure open loop, the way a client retries a
@@ -28,8 +32,8 @@ block_time_ms (a chain of many validators amortizes its per-height cost over lon
 
 Accounting (so that "lost" means a real loss):
 - refused: the node answered the submission with a code != 0 (a real admission refusal);
-  with --retry-full (implied by --overload) a mempool_full refusal is counted apart
-  ("refused_full_retried") and its transaction offered again;
+  with --retry-full (implied by --overload and by saturating mode) a mempool_full refusal
+  is counted apart ("refused_full_retried") and its transaction offered again;
 - errors: no answer (transport failure or RPC error): outcome unknown, not counted as refused;
 - after a refusal or error the submitter sends nothing more for that sender (its later nonces
   could never execute); txs of that sender already admitted behind the gap are "stranded";
@@ -66,6 +70,7 @@ from state.crypto import Signer, sha256, verify  # noqa: E402
 from state.devkeys import dev_signer  # noqa: E402
 from state.errors import Code  # noqa: E402
 from state.genesis_builder import genesis_doc  # noqa: E402
+from state.params import CHAIN_PARAMS  # noqa: E402
 from state.tx import build_tx  # noqa: E402
 
 CHAIN_ID = "huzhu-bench"
@@ -378,6 +383,9 @@ async def _submit(
     sent: list[Sent] = []
     blocked: set[int] = set()  # senders with a refused/unanswered tx: later nonces not sent
     retry: list[list[Work]] = [[] for _ in range(n)]
+    # closed loop: the node's commit count when it last refused mempool_full; its re-offers
+    # wait until that count moves (a block freed room) instead of spinning on refusals
+    held_at: list[int | None] = [None] * n
     full_retried = 0
     skipped = 0
     offers = 0  # broadcast_tx calls sent from measure_from on
@@ -414,6 +422,8 @@ async def _submit(
                 if retry_full and c == Code.MEMPOOL_FULL:
                     full_retried += 1
                     retry[node].append(item)
+                    if rate is None:
+                        held_at[node] = committed[node]
                     continue
                 sent.append((item[3], ts, c, item[0], item[1]))
                 if c == 0:
@@ -441,6 +451,12 @@ async def _submit(
         while time.time() < end and any(pos[i] < len(queues[i]) for i in range(n)):
             node = (node + 1) % n
             if rate is None:
+                if held_at[node] is not None:
+                    if committed[node] == held_at[node]:
+                        if node == n - 1:
+                            await asyncio.sleep(0.01)
+                        continue
+                    held_at[node] = None
                 # closed loop: at most `window` uncommitted txs per node
                 room = window - (admitted[node] + pending_calls[node] - committed[node])
                 take = min(RPC_BATCH, room)
@@ -633,6 +649,17 @@ def config_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+_CHAIN_DEFAULT = {spec.name: spec.default for spec in CHAIN_PARAMS}
+
+
+def window_of(args: argparse.Namespace) -> int:
+    """The closed loop's uncommitted txs in total: --window, else two of the chain's largest
+    blocks (one committing while the next is reaped), so the window never caps a block."""
+    if args.window is not None:
+        return int(args.window)
+    return 2 * int(args.max_block_txs or _CHAIN_DEFAULT["max_block_txs"])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.validators
     senders = args.senders
@@ -712,12 +739,12 @@ async def _run(
                 urls,
                 work,
                 args.rate,
-                max(RPC_BATCH, args.window // n),
+                max(RPC_BATCH, window_of(args) // n),
                 args.warmup + args.seconds,
                 start_at,
                 committed,
                 q,
-                args.retry_full,
+                args.retry_full or args.rate is None,
                 start_at + args.warmup,
                 min_batch(args.rate, args.batch_wait_ms or 0),
             ),
@@ -801,7 +828,7 @@ async def _run(
         "rate": args.rate,
         "mode": "open-loop"
         if args.rate
-        else f"closed-loop, {max(RPC_BATCH, args.window // n)} uncommitted per node",
+        else f"closed-loop, {max(RPC_BATCH, window_of(args) // n)} uncommitted per node",
         "submitted": len(sent),
         # every pre-signed tx was offered: the load stopped before the window's end, so a
         # saturating figure is the supply's (raise --max-rate), not the chain's capacity
@@ -956,7 +983,7 @@ PHASE_KEYS = (
 
 def saturating_phase(args: argparse.Namespace) -> dict[str, Any]:
     """One closed-loop run on a fresh network: the chain's capacity this minute."""
-    sat = run(argparse.Namespace(**{**vars(args), "rate": None, "retry_full": False}))
+    sat = run(argparse.Namespace(**{**vars(args), "rate": None}))
     print_table(sat)
     return sat
 
@@ -1007,9 +1034,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--window",
         type=int,
-        default=4000,
+        default=None,
         help="saturating mode: uncommitted submitted txs in total, split evenly over the "
-        "nodes (keep it under the mempool's max_txs, or refusals measure the mempool)",
+        "nodes (default: twice the chain's max_block_txs; a smaller window caps the blocks); "
+        "mempool_full refusals are offered again after that node's next commit",
     )
     p.add_argument("--senders", type=int, default=2000)
     p.add_argument(
@@ -1037,7 +1065,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retry-full",
         action="store_true",
-        help="offer a mempool_full refusal again instead of stopping its sender",
+        help="open loop: offer a mempool_full refusal again instead of stopping its sender "
+        "(saturating mode always does)",
     )
     p.add_argument(
         "--max-block-txs",

@@ -108,6 +108,59 @@ def test_a_saturating_run_that_offers_every_pre_signed_tx_says_so(tmp_path: Path
     assert "every pre-signed transaction was offered" in proc.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_saturating_window_above_the_mempools_bound_backs_off_instead_of_refusing(
+    tmp_path: Path,
+) -> None:
+    """The closed loop's window may exceed what a mempool takes (its default, two full
+    blocks, does at start-up): a mempool_full refusal is offered again after the node's next
+    commit, so no sender stops during the load and nothing is lost (the refusals still
+    waiting when the load ends count as refused, as in an overloaded open loop)."""
+    out = tmp_path / "result.json"
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "throughput.py"),
+        "--validators",
+        "1",
+        "--seconds",
+        "4",
+        "--warmup",
+        "1",
+        "--max-rate",
+        "1000",
+        "--senders",
+        "200",
+        "--window",
+        "1000",
+        "--set",
+        "mempool.max_txs=300",
+        "--base-port",
+        str(free_base_port(1)),
+        "--json",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=220)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["refused_full_retried"] > 0  # the window did reach the mempool's bound
+    assert r["skipped"] == 0  # no sender was stopped by a refusal during the load
+    assert set(r["refused_by_code"]) <= {"9"} and r["lost"] == 0
+    assert r["committed_tps"] > 0
+    assert r["block_txs_max"] <= 300
+
+
+def test_the_saturating_window_defaults_to_two_of_the_chains_largest_blocks() -> None:
+    """A window under one block capped every saturating block at the window (4,000 of the
+    chain's 5,000), and with it the maximum the overload figure divides by."""
+    sys.path.insert(0, str(ROOT))
+    from bench.throughput import parser, window_of
+
+    assert window_of(parser().parse_args(["--json", "-"])) == 10_000
+    assert window_of(parser().parse_args(["--json", "-", "--max-block-txs", "8000"])) == 16_000
+    assert window_of(parser().parse_args(["--json", "-", "--window", "3000"])) == 3000
+
+
 def test_open_loop_batches_wait_for_the_txs_due_but_never_beyond_a_full_request() -> None:
     sys.path.insert(0, str(ROOT))
     from bench.throughput import RPC_BATCH, min_batch
