@@ -275,9 +275,12 @@ class Poster:
     the wire (method, path, Content-Type, body); a connection is reused once its answer was
     read whole (Content-Length), and dropped on any error or when the server asks to close.
     `post` answers the body (whatever the status: the caller judges it, as it did
-    aiohttp's `resp.read()`), or raises OSError/EOFError/ValueError."""
+    aiohttp's `resp.read()`), or raises OSError/EOFError/ValueError. A connection idle for
+    `max_idle_s` is not reused: the node closes it after its keep-alive timeout (`[rpc]
+    keepalive_timeout_ms`, 15 s), and a request written on a closed one reads EOF, not an
+    answer (200 calls of a saturating run failed so, each stopping its sender)."""
 
-    def __init__(self, url: str, limit: int = 64) -> None:
+    def __init__(self, url: str, limit: int = 64, max_idle_s: float = 5.0) -> None:
         parts = urllib.parse.urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
@@ -286,12 +289,23 @@ class Poster:
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Content-Type: application/json\r\nContent-Length: "
         ).encode()
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        # (reader, writer, monotonic time it went idle), most recently used last
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._open = asyncio.Semaphore(limit)  # connections at once, as TCPConnector(limit)
+        self.max_idle_s = max_idle_s
+
+    def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The most recently used idle connection; those idle too long are closed."""
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if time.monotonic() - since < self.max_idle_s:
+                return reader, writer
+            writer.close()
+        return None
 
     async def post(self, body: bytes) -> bytes:
         async with self._open:
-            conn = self._idle.pop() if self._idle else None
+            conn = self._reusable()
             if conn is None:
                 conn = await asyncio.open_connection(self.host, self.port)
             reader, writer = conn
@@ -304,13 +318,13 @@ class Poster:
                 writer.close()
                 raise
             if keep:
-                self._idle.append(conn)
+                self._idle.append((reader, writer, time.monotonic()))
             else:
                 writer.close()
             return data
 
     def close(self) -> None:
-        for _, writer in self._idle:
+        for _, writer, _ in self._idle:
             writer.close()
         self._idle.clear()
 
@@ -338,6 +352,26 @@ def _response_head(head: bytes) -> tuple[int, bool]:
             return 0, keep
         raise ValueError("an answer without Content-Length")
     return length, keep
+
+
+def note_rpc_errors(answers: Any, calls: int, into: dict[str, int]) -> None:
+    """Counts a batch's calls that got no result by why: each JSON-RPC error by its code and
+    message, calls the answer left out (or a whole-request error object) apart."""
+    if not isinstance(answers, list):
+        answers = [answers]
+    answered = 0
+    for r in answers:
+        err = r.get("error") if isinstance(r, dict) else None
+        if err is None:
+            answered += 1
+            continue
+        kind = f"rpc {err.get('code')}: {str(err.get('message'))[:60]}"
+        into[kind] = into.get(kind, 0) + (1 if r.get("id") is not None else calls)
+        answered += 1
+    if answered < calls:
+        into["rpc: no answer for the call"] = into.get("rpc: no answer for the call", 0) + (
+            calls - answered
+        )
 
 
 #: an answer without a result reads as ERROR_NO_RESULT (one dict for every such answer)
@@ -388,6 +422,7 @@ async def _submit(
     held_at: list[int | None] = [None] * n
     full_retried = 0
     skipped = 0
+    errors_by_kind: dict[str, int] = {}  # calls without a code, by why (see note_rpc_errors)
     offers = 0  # broadcast_tx calls sent from measure_from on
     requests = 0  # the RPC batches that carried them
     admitted = [0] * n  # code 0 answers per node
@@ -410,13 +445,19 @@ async def _submit(
             body = b"[" + b",".join([item[2] for item in items]) + b"]"
             try:
                 answers = json.loads(await posters[node].post(body))
+                if isinstance(answers, dict):  # one error for the whole request
+                    answers = [answers]
                 by_id = {
                     r.get("id"): r.get("result", _NO_RESULT).get("code", ERROR_NO_RESULT)
                     for r in answers
                 }
                 codes = [by_id.get(item[4], ERROR_NO_RESULT) for item in items]
-            except (TimeoutError, OSError, EOFError, ValueError, AttributeError):
+                if ERROR_NO_RESULT in codes:
+                    note_rpc_errors(answers, len(items), errors_by_kind)
+            except (TimeoutError, OSError, EOFError, ValueError, AttributeError) as e:
                 codes = [ERROR_TRANSPORT] * len(items)
+                kind = f"transport: {type(e).__name__}"
+                errors_by_kind[kind] = errors_by_kind.get(kind, 0) + len(items)
             pending_calls[node] -= len(items)
             for item, c in zip(items, codes, strict=True):
                 if retry_full and c == Code.MEMPOOL_FULL:
@@ -490,7 +531,7 @@ async def _submit(
     gave_up = time.time()
     for items in retry:
         sent.extend((h, gave_up, int(Code.MEMPOOL_FULL), i, nc) for i, nc, _, h, _ in items)
-    out_q.put((sent, skipped, full_retried, offers, requests))
+    out_q.put((sent, skipped, full_retried, offers, requests, errors_by_kind))
 
 
 # -------------------------------------------------------------------------------- observing
@@ -788,7 +829,7 @@ async def _run(
         last_h = await observe(
             session, urls[0], stop, seen, blocks, start_height, node_of, committed
         )
-        sent, skipped, full_retried, offers, requests = box["out"]
+        sent, skipped, full_retried, offers, requests, errors_by_kind = box["out"]
         proc.join(timeout=30)
         rss = [peak_rss_mb(pid) for pid in pids]
         # the submitter has exited by now: without a reading at t_end its CPU is unknown
@@ -838,6 +879,9 @@ async def _run(
         "refused_by_code": refused_by_code,
         "refused_full_retried": full_retried,
         "errors": errors,
+        # why: a JSON-RPC error's code and message, a call the answer left out, a transport
+        # failure's exception (each error stops its sender, as a refusal does)
+        "errors_by_kind": errors_by_kind,
         "skipped": skipped,
         "stranded": len(stranded),
         "committed_tps": round(committed_tps, 1),

@@ -18,7 +18,9 @@ sys.path.insert(0, str(ROOT))
 from bench.throughput import Poster, _response_head  # noqa: E402
 
 
-async def _server(handler: Any) -> tuple[web.AppRunner, str, list[Any]]:
+async def _server(
+    handler: Any, keepalive_timeout: float = 75.0
+) -> tuple[web.AppRunner, str, list[Any]]:
     peers: list[Any] = []
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -27,7 +29,7 @@ async def _server(handler: Any) -> tuple[web.AppRunner, str, list[Any]]:
 
     app = web.Application(client_max_size=1 << 24)
     app.router.add_post("/", wrapped)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, keepalive_timeout=keepalive_timeout)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -85,6 +87,25 @@ async def test_an_error_status_answers_its_body_and_a_close_is_honoured() -> Non
         assert await poster.post(b"[]") == b'{"error":1}'
         assert await poster.post(b"[]") == b'{"error":1}'
         assert len(set(peers)) == 2  # the server closed the first: a new one
+    finally:
+        poster.close()
+        await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_connection_idle_past_the_servers_keep_alive_is_not_reused() -> None:
+    """The node closes an idle connection after its keep-alive timeout; a request written
+    on it read EOF (IncompleteReadError), failing every call it carried."""
+    async def empty(request: web.Request) -> web.Response:
+        return web.Response(body=b"[]")
+
+    runner, url, peers = await _server(empty, keepalive_timeout=0.05)
+    poster = Poster(url, max_idle_s=0.04)
+    try:
+        assert await poster.post(b"[]") == b"[]"
+        await asyncio.sleep(0.3)  # the server has closed it by now
+        assert await poster.post(b"[]") == b"[]"
+        assert len(set(peers)) == 2
     finally:
         poster.close()
         await runner.cleanup()
