@@ -477,6 +477,14 @@ class MempoolConfig(_Section):
         "burst), until a block passes without such a refusal; 0, or not below "
         "backlog_blocks: backlog_blocks throughout",
     )
+    peer_reserve_pct: int = Field(
+        _MEMPOOL.peer_reserve_pct,
+        ge=0,
+        le=90,
+        description="percent of max_txs a client's tx never fills while backlog_blocks is on: "
+        "room for peers' gossiped copies, so under overload every validator holds the same "
+        "transactions instead of each its own clients'",
+    )
     propose_max_txs: int = Field(
         PROPOSE_MAX_TXS_NO_CAP,
         ge=1,
@@ -500,6 +508,7 @@ class MempoolConfig(_Section):
             retry_cache=self.retry_cache,
             backlog_blocks=self.backlog_blocks,
             sustained_backlog_blocks=self.sustained_backlog_blocks,
+            peer_reserve_pct=self.peer_reserve_pct,
         )
 
 

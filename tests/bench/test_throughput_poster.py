@@ -96,6 +96,7 @@ async def test_an_error_status_answers_its_body_and_a_close_is_honoured() -> Non
 async def test_a_connection_idle_past_the_servers_keep_alive_is_not_reused() -> None:
     """The node closes an idle connection after its keep-alive timeout; a request written
     on it read EOF (IncompleteReadError), failing every call it carried."""
+
     async def empty(request: web.Request) -> web.Response:
         return web.Response(body=b"[]")
 

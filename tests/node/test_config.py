@@ -200,6 +200,7 @@ INT_RANGES = [
     ("mempool", "retry_cache", 0, 10_000_000),
     ("mempool", "backlog_blocks", 0, 10_000),
     ("mempool", "sustained_backlog_blocks", 0, 10_000),
+    ("mempool", "peer_reserve_pct", 0, 90),
     ("mempool", "propose_max_txs", 1, 1_000_000),
     ("consensus", "timeout_propose_ms", 1, 600_000),
     ("consensus", "timeout_propose_delta_ms", 0, 600_000),

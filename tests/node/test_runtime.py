@@ -192,6 +192,7 @@ def test_mempool_section_converts_to_the_mempool_settings() -> None:
     assert MempoolConfig().limits() == MempoolLimits()
     values = {f.name: 2_000 + i for i, f in enumerate(fields(MempoolLimits))}
     values["max_future_per_sender"] = 64  # its range ends there
+    values["peer_reserve_pct"] = 50  # a percent, 0..90
     assert MempoolConfig(**values).limits() == MempoolLimits(**values)
     assert set(MempoolConfig.model_fields) - set(values) == {"propose_max_txs"}
 

@@ -316,7 +316,8 @@ def test_future_per_sender_cap_at_boundary() -> None:
 
 
 def test_future_total_cap_at_boundary_leaves_room_for_executable_txs() -> None:
-    mp, _ = make(MempoolLimits(max_txs=4, max_future_txs=2), a=1000, b=1000, c=1000)
+    limits = MempoolLimits(max_txs=4, max_future_txs=2, peer_reserve_pct=0)
+    mp, _ = make(limits, a=1000, b=1000, c=1000)
     assert mp.add(tx(A, 5).wire).code is Code.OK
     assert mp.add(tx(B, 5).wire).code is Code.OK  # exactly at the total cap
     assert mp.add(tx(C, 5).wire).code is Code.MEMPOOL_FULL

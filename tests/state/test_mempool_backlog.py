@@ -29,7 +29,8 @@ def test_an_idle_chain_admits_one_block_of_max_block_txs_then_refuses_mempool_fu
 
 
 def test_the_bound_is_twice_the_mean_recent_block_within_max_txs() -> None:
-    mp, view = make(MempoolLimits(max_txs=10, backlog_blocks=2), a=1_000, b=1_000)
+    limits = MempoolLimits(max_txs=10, backlog_blocks=2, peer_reserve_pct=0)
+    mp, view = make(limits, a=1_000, b=1_000)
     view.params = SMALL_BLOCKS
     mp.update([b"x"] * 4)  # a block of 4 txs committed (none of ours): bound 8
     assert offer(mp, A, range(8)) == [Code.OK] * 8
@@ -183,3 +184,41 @@ def test_sustained_backlog_blocks_is_validated_and_defaults_to_two() -> None:
     with pytest.raises(ValueError, match="sustained_backlog_blocks"):
         MempoolLimits(sustained_backlog_blocks=-1)
     assert MempoolLimits(sustained_backlog_blocks=0).sustained_backlog_blocks == 0
+
+
+def test_a_client_never_fills_the_share_of_max_txs_kept_for_peers_copies() -> None:
+    """With a client bound as large as max_txs, each validator under overload filled its
+    mempool with its own clients' txs and refused its peers' copies (4 validators: 0.85 of
+    the saturating rate, p99 11 s, bench/README.md); peers' copies keep their share."""
+    mp, view = make(MempoolLimits(max_txs=8, peer_reserve_pct=25), a=1_000, b=1_000)
+    view.params = replace(PARAMS, max_block_txs=100)  # the blocks alone would allow 100
+    assert mp.client_max_txs() == 6 and mp.backlog_cap(view.params) == 6
+    assert offer(mp, A, range(6)) == [Code.OK] * 6
+    res = mp.add(tx(A, 6).wire)
+    assert res.code is Code.MEMPOOL_FULL
+    assert res.log == "6 transactions pending: max_txs less the 25 % kept for peers' copies"
+    assert [mp.add(tx(B, n).wire, peer=True).code for n in (0, 1)] == [Code.OK] * 2
+    assert mp.add(tx(B, 2).wire, peer=True).code is Code.MEMPOOL_FULL  # max_txs: 8
+    # 0: the client bound may reach max_txs (as backlog_blocks 0 always does)
+    mp0, view0 = make(MempoolLimits(max_txs=8, peer_reserve_pct=0), a=1_000)
+    view0.params = replace(PARAMS, max_block_txs=100)
+    assert offer(mp0, A, range(9)) == [Code.OK] * 8 + [Code.MEMPOOL_FULL]
+
+
+def test_the_defaults_leave_peers_a_block_above_the_largest_client_bound() -> None:
+    """At the default max_block_txs (5,000) a client's bound reaches three blocks, 15,000; a
+    peer's copies keep the 5,000 above it (and 10,000 under sustained overload)."""
+    lim = MempoolLimits()
+    mp, view = make(lim)
+    view.params = replace(PARAMS, max_block_txs=5_000)
+    for _ in range(RECENT_BLOCKS):
+        mp.update([b"x"] * 5_000)
+    assert mp.backlog_cap(view.params) == 15_000 == mp.client_max_txs()
+    assert lim.max_txs - mp.backlog_cap(view.params) >= view.params.max_block_txs
+
+
+def test_peer_reserve_pct_is_validated() -> None:
+    with pytest.raises(ValueError, match="peer_reserve_pct"):
+        MempoolLimits(peer_reserve_pct=91)
+    with pytest.raises(ValueError, match="peer_reserve_pct"):
+        MempoolLimits(peer_reserve_pct=-1)
