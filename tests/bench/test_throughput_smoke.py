@@ -32,33 +32,26 @@ REQUIRED = (
 )
 
 
+def run_bench(tmp_path: Path, argv: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """bench/throughput.py with `argv` (split on spaces) on free ports; its process and its
+    JSON result."""
+    out = tmp_path / "result.json"
+    args = argv.split()
+    validators = args[args.index("--validators") + 1]
+    cmd = [sys.executable, str(ROOT / "bench" / "throughput.py"), *args]
+    cmd += ["--base-port", str(free_base_port(int(validators))), "--json", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=220)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc, json.loads(out.read_text())
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_throughput_smoke_run(tmp_path: Path) -> None:
-    out = tmp_path / "result.json"
-    cmd = [
-        sys.executable,
-        str(ROOT / "bench" / "throughput.py"),
-        "--validators",
-        "4",
-        "--seconds",
-        "10",
-        "--rate",
-        "200",
-        "--warmup",
-        "2",
-        "--senders",
-        "400",
-        "--block-time-ms",
-        "1500",
-        "--base-port",
-        str(free_base_port(4)),
-        "--json",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=220)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    r = json.loads(out.read_text())
+    proc, r = run_bench(
+        tmp_path,
+        "--validators 4 --seconds 10 --rate 200 --warmup 2 --senders 400 --block-time-ms 1500",
+    )
     missing = [k for k in REQUIRED if k not in r]
     assert not missing, missing
     assert r["validators"] == 4
@@ -81,28 +74,9 @@ def test_throughput_smoke_run(tmp_path: Path) -> None:
 def test_a_saturating_run_that_offers_every_pre_signed_tx_says_so(tmp_path: Path) -> None:
     """A saturating figure taken after the supply ran out is the supply's, not the chain's
     capacity (on a fast day the old 3,000 tx/s supply capped the saturating figure)."""
-    out = tmp_path / "result.json"
-    cmd = [
-        sys.executable,
-        str(ROOT / "bench" / "throughput.py"),
-        "--validators",
-        "1",
-        "--seconds",
-        "4",
-        "--warmup",
-        "1",
-        "--max-rate",
-        "40",
-        "--senders",
-        "100",
-        "--base-port",
-        str(free_base_port(1)),
-        "--json",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=220)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    r = json.loads(out.read_text())
+    proc, r = run_bench(
+        tmp_path, "--validators 1 --seconds 4 --warmup 1 --max-rate 40 --senders 100"
+    )
     assert r["supply_exhausted"] is True
     assert r["submitted"] + r["skipped"] == int(40 * 5 * 1.1)
     assert "every pre-signed transaction was offered" in proc.stdout
@@ -117,32 +91,10 @@ def test_a_saturating_window_above_the_mempools_bound_backs_off_instead_of_refus
     blocks, does at start-up): a mempool_full refusal is offered again after the node's next
     commit, so no sender stops during the load and nothing is lost (the refusals still
     waiting when the load ends count as refused, as in an overloaded open loop)."""
-    out = tmp_path / "result.json"
-    cmd = [
-        sys.executable,
-        str(ROOT / "bench" / "throughput.py"),
-        "--validators",
-        "1",
-        "--seconds",
-        "4",
-        "--warmup",
-        "1",
-        "--max-rate",
-        "1000",
-        "--senders",
-        "200",
-        "--window",
-        "1000",
-        "--set",
-        "mempool.max_txs=300",
-        "--base-port",
-        str(free_base_port(1)),
-        "--json",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=220)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    r = json.loads(out.read_text())
+    proc, r = run_bench(
+        tmp_path,
+        "--validators 1 --seconds 4 --warmup 1 --max-rate 1000 --senders 200 --window 1000 --set mempool.max_txs=300",
+    )
     assert r["refused_full_retried"] > 0  # the window did reach the mempool's bound
     assert r["skipped"] == 0  # no sender was stopped by a refusal during the load
     assert set(r["refused_by_code"]) <= {"9"} and r["lost"] == 0
