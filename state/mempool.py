@@ -466,7 +466,7 @@ class Mempool:
         different mempools, a block's txs decoded again by every other validator, and the
         clients of a node proposing 1 block in N waiting N blocks (4 validators under 2x
         overload, max_txs 10,000 reached by the client bound: 0.85 of the saturating rate, a
-        p99 of 11 s; with room for peers' copies, max_txs 20,000: 0.97, 5-6 s)."""
+        p99 of 11 s; with room for peers' copies, max_txs 20,000: 0.94-0.97, 5-6 s)."""
         lim = self.limits
         return max(1, lim.max_txs - lim.max_txs * lim.peer_reserve_pct // 100)
 
