@@ -143,14 +143,13 @@ def _broadcast_args(params: Any) -> dict[str, Any] | None:
     this method, without the generic loop over the table's params and kinds: 100 of these
     make the batches clients send."""
     parts = _broadcast_parts(params)
-    if parts is None:
-        return None
-    return {"tx": parts[0], "mode": _DEFAULT_MODE if parts[1] is None else parts[1]}
+    return None if parts is None else {"tx": parts[0], "mode": parts[1]}
 
 
-def _broadcast_parts(params: Any) -> tuple[bytes, str | None] | None:
-    """The tx's bytes and the mode as given (None: absent) when broadcast_tx's params pass
-    every check, else None: the one check both the per-call and the batch path use."""
+def _broadcast_parts(params: Any) -> tuple[bytes, str] | None:
+    """The tx's bytes and the mode (the method's default when absent) when broadcast_tx's
+    params pass every check, else None: the one check both the per-call and the batch path
+    use."""
     if type(params) is not dict or not params.keys() <= _BROADCAST_PARAMS:
         return None
     tx = params.get("tx")
@@ -158,7 +157,7 @@ def _broadcast_parts(params: Any) -> tuple[bytes, str | None] | None:
     if type(tx) is not str or not (mode is None or (type(mode) is str and mode in _MODES)):
         return None
     wire = _hex_wire(tx)
-    return None if wire is None else (wire, mode)
+    return None if wire is None else (wire, _DEFAULT_MODE if mode is None else mode)
 
 
 def _hex_wire(tx: str) -> bytes | None:
@@ -186,7 +185,7 @@ def _sync_wires(calls: list[Any]) -> list[bytes] | None:
         ):
             return None
         parts = _broadcast_parts(req.get("params"))
-        if parts is None or (_DEFAULT_MODE if parts[1] is None else parts[1]) != "sync":
+        if parts is None or parts[1] != "sync":
             return None
         wires.append(parts[0])
     return wires

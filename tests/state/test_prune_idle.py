@@ -34,12 +34,18 @@ def _block(store: CountingStore, tree: StateTree, root: bytes, v: int, floor: in
     return new_root
 
 
-def test_a_prune_with_nothing_below_its_floor_scans_once() -> None:
+def _chain(blocks: int) -> tuple[CountingStore, StateTree, bytes]:
+    """A tree after `blocks` blocks (versions 1..blocks) whose prunes had floor 0."""
     store = CountingStore()
     tree = StateTree(store)
     root = EMPTY_ROOT
-    for v in range(1, 4):
+    for v in range(1, blocks + 1):
         root = _block(store, tree, root, v, 0)
+    return store, tree, root
+
+
+def test_a_prune_with_nothing_below_its_floor_scans_once() -> None:
+    store, tree, _ = _chain(3)
     # the first prune scanned (two scans: roots, stale records); the next two did not
     assert store.scans == 2
     assert len(tree.prune(0, 10_000)) == 0 and tree.last_pruned == 0
@@ -47,11 +53,7 @@ def test_a_prune_with_nothing_below_its_floor_scans_once() -> None:
 
 
 def test_a_higher_floor_scans_and_prunes_then_rests() -> None:
-    store = CountingStore()
-    tree = StateTree(store)
-    root = EMPTY_ROOT
-    for v in range(1, 6):
-        root = _block(store, tree, root, v, 0)
+    store, tree, root = _chain(5)
     assert tree.stale_backlog(3) > 0
     before = store.scans
     store.write(tree.prune(3, 10_000))
@@ -64,11 +66,7 @@ def test_a_higher_floor_scans_and_prunes_then_rests() -> None:
 
 
 def test_an_update_at_the_rested_floor_is_pruned_at_the_next_call() -> None:
-    store = CountingStore()
-    tree = StateTree(store)
-    root = EMPTY_ROOT
-    for v in range(1, 5):  # stale records at versions 2..4
-        root = _block(store, tree, root, v, 0)
+    store, tree, root = _chain(4)  # stale records at versions 2..4
     store.write(tree.prune(5, 10_000))
     assert tree.stale_backlog(5) == 0
     rested = store.scans
@@ -85,11 +83,7 @@ def test_an_update_at_the_rested_floor_is_pruned_at_the_next_call() -> None:
 
 
 def test_a_budget_spent_before_the_floor_keeps_scanning() -> None:
-    store = CountingStore()
-    tree = StateTree(store)
-    root = EMPTY_ROOT
-    for v in range(1, 6):
-        root = _block(store, tree, root, v, 0)
+    store, tree, root = _chain(5)
     backlog = tree.stale_backlog(4)
     assert backlog > 30
     calls = 0
