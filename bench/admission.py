@@ -28,6 +28,7 @@ txs. The figures are CPU, not wall time: a busy machine changes them much less.
 `--parts` instead times admission's pieces in isolation (process or loop-thread CPU, best of
 7, no node): `codec.decode`, its `_check`, `decode_tx`, the worker pool's hand-off (a round
 of 16 one-tx requests, and one 500-tx batch, `verify_tx` stubbed: the loop's share only),
+`check_state` (checks 7-10) of fresh txs against a tx index of 200,000 entries in LevelDB,
 and `Mempool.add` of a re-offer refused mempool_full.
 `--profile N` also runs cProfile on the loop thread over the measured window and prints its
 top N functions by own time (PROFILE_SORT=cumulative in the environment: by cumulative
@@ -61,12 +62,14 @@ from node.runtime import Node  # noqa: E402
 from node.workers import WorkerPool  # noqa: E402
 from state import codec  # noqa: E402
 from state import tx as txmod  # noqa: E402
+from state.chain import TX_INDEX  # noqa: E402
 from state.crypto import Signer, sha256  # noqa: E402
 from state.genesis_builder import ValidatorSpec, genesis_doc  # noqa: E402
 from state.mempool import Mempool, MempoolLimits  # noqa: E402
 from state.model import Account  # noqa: E402
 from state.params import ChainParams  # noqa: E402
-from state.tx import build_tx, decode_tx  # noqa: E402
+from state.store import Batch, LevelDBStore  # noqa: E402
+from state.tx import build_tx, check_state, decode_tx  # noqa: E402
 from state.txgossip import encode_batch  # noqa: E402
 
 CHAIN = "admission-bench"
@@ -322,6 +325,7 @@ def parts(count: int) -> dict[str, Any]:
         def tx_result(self, tx_hash: bytes) -> None:
             return None
 
+    out["check_state_fresh_us"] = _check_state_us(txs, params)
     view = View()
     mp = Mempool(lambda: view, MempoolLimits(max_txs=1))
     mp.add(wires[0])
@@ -329,6 +333,43 @@ def parts(count: int) -> dict[str, Any]:
         mp.add(w)  # refused mempool_full: the first offer
     out["reoffer_full_us"] = _best(lambda: [mp.add(w) for w in wires[1:]], count - 1)
     return out
+
+
+#: committed transactions in the tx index `_check_state_us` reads (a few minutes of blocks)
+INDEX_ENTRIES = 200_000
+
+
+def _check_state_us(txs: list[Any], params: ChainParams) -> float:
+    """Checks 7-10 (`check_state`) of fresh txs (nonce = the account's) against a view whose
+    tx index is a real LevelDB of INDEX_ENTRIES committed txs: what one admission costs in
+    the state reads, the tx index read included where check 8 makes it."""
+    root = Path(tempfile.mkdtemp(prefix="huzhu-admission-index-"))
+    try:
+        store = LevelDBStore(str(root))
+        batch = Batch()
+        for i in range(INDEX_ENTRIES):
+            batch.ops[TX_INDEX + sha256(b"committed-%d" % i)] = b"\x00" * 12
+        store.write(batch, sync=False)
+        accounts = {t.sender: Account(balance=10**9, nonce=0) for t in txs}
+
+        class IndexedView:  # StateView's admission slice, its tx index on LevelDB
+            chain_id = CHAIN
+
+            def __init__(self) -> None:
+                self.params = params
+
+            def account(self, addr: bytes) -> Account:
+                return accounts[addr]
+
+            def tx_result(self, tx_hash: bytes) -> bytes | None:
+                return store.get(TX_INDEX + tx_hash)
+
+        view = IndexedView()
+        us = _best(lambda: [check_state(view, t) for t in txs], len(txs))
+        store.close()
+        return us
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def write_blob(root: Path, wires: list[bytes]) -> Path:

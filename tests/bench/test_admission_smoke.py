@@ -72,6 +72,12 @@ def test_parts_times_each_piece_of_admission() -> None:
     argv = ["--parts", "--txs", "200"]
     proc = bench(argv)
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    keys = ("codec_decode_us", "codec_check_us", "decode_tx_us", "handoff_16_requests_us")
+    keys = (
+        "codec_decode_us",
+        "codec_check_us",
+        "decode_tx_us",
+        "handoff_16_requests_us",
+        "check_state_fresh_us",
+    )
     assert all(r[k] > 0 for k in keys)
     assert set(r) == {*keys, "handoff_500_batch_us", "reoffer_full_us"}

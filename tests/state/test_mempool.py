@@ -97,6 +97,7 @@ def test_duplicate_hash_and_same_sender_nonce() -> None:
     assert mp.add(tx(A, 0, amount=2).wire).code is Code.DUPLICATE
     committed = tx(A, 1)
     view.committed.add(committed.hash)
+    view.accounts[A.public_key].nonce = 2  # executing it moved A's nonce past it
     assert mp.add(committed.wire).code is Code.DUPLICATE
 
 

@@ -54,11 +54,13 @@ class FakeView:
     chain_id: str = CHAIN
     accounts: dict[bytes, FakeAccount] = field(default_factory=dict)
     committed: set[bytes] = field(default_factory=set)
+    index_reads: int = 0  # tx_result calls: a LevelDB read each in the real view
 
     def account(self, addr: bytes) -> FakeAccount:
         return self.accounts.get(addr, FakeAccount())
 
     def tx_result(self, tx_hash: bytes) -> object | None:
+        self.index_reads += 1
         return {"height": 1} if tx_hash in self.committed else None
 
 
@@ -209,9 +211,28 @@ def test_duplicate_pending_and_committed() -> None:
 
     assert_refused(check(funded(), tx.wire, is_duplicate=is_dup), "duplicate", 10)
     assert seen == [tx]
-    view = funded()
+    view = funded(nonce=1)  # executing it moved the sender's nonce past it
     view.committed.add(tx.hash)
     assert_refused(check(view, tx.wire), "duplicate", 10)
+
+
+def test_committed_index_is_read_only_below_the_account_nonce() -> None:
+    """A tx at or above its sender's nonce cannot be committed (executing it would have moved
+    the nonce past it, and nonces never go back): admission skips the tx index read there,
+    and reads it below, where it tells duplicate (check 8) from bad_nonce (check 9)."""
+    fresh = build_tx(ALICE, CHAIN, "transfer", 2, 1, VALID_PAYLOADS["transfer"])
+    view = funded(nonce=2)
+    assert check(view, fresh.wire) is Code.OK
+    assert view.index_reads == 0
+    ahead = build_tx(ALICE, CHAIN, "transfer", 2 + NONCE_WINDOW, 1, VALID_PAYLOADS["transfer"])
+    assert check(view, ahead.wire) is Code.BAD_NONCE
+    assert view.index_reads == 0
+    old = build_tx(ALICE, CHAIN, "transfer", 1, 1, VALID_PAYLOADS["transfer"])
+    assert check(view, old.wire) is Code.BAD_NONCE  # stale, never committed
+    assert view.index_reads == 1
+    view.committed.add(old.hash)
+    assert check(view, old.wire) is Code.DUPLICATE  # the replay of a committed tx
+    assert view.index_reads == 2
 
 
 # --- order of checks --------------------------------------------------------------------
