@@ -82,6 +82,8 @@ WARMUP_S = 5.0
 OVERLOAD_WARMUP_S = 15.0
 POOL = "medical"
 RPC_BATCH = 100
+#: RPC requests in flight per node: the client's concurrency, in both modes (--inflight)
+INFLIGHT_PER_NODE = 8
 
 
 # ---------------------------------------------------------------------------- network setup
@@ -401,6 +403,7 @@ async def _submit(
     retry_full: bool = False,
     measure_from: float = 0.0,
     min_batch: int = 1,
+    inflight_per_node: int = INFLIGHT_PER_NODE,
 ) -> None:
     """Open-loop (or closed-loop saturating) submission; reports per-tx outcomes on out_q.
     `committed[k]` is the observer's count of committed txs that went to node k. With
@@ -519,7 +522,9 @@ async def _submit(
             task = asyncio.create_task(send(node, chunk))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
-            if len(inflight) >= 8 * n:  # bound client-side concurrency in both modes
+            # bound client-side concurrency in both modes: an open loop whose requests wait
+            # longer than inflight / rate falls behind its schedule (see offered_calls_per_s)
+            if len(inflight) >= inflight_per_node * n:
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
         if inflight:
             await asyncio.wait(inflight)
@@ -788,6 +793,7 @@ async def _run(
                 args.retry_full or args.rate is None,
                 start_at + args.warmup,
                 min_batch(args.rate, args.batch_wait_ms or 0),
+                args.inflight,
             ),
         )
         proc.start()
@@ -911,6 +917,9 @@ async def _run(
         # the submitting process shares the machine's cores: its CPU per broadcast_tx call
         # (first offers and re-offers of mempool_full refusals) over the window
         "offers": offers,
+        # what the open loop achieved: its schedule (`rate`) is met only while its requests
+        # in flight (--inflight per node) are answered fast enough
+        "offered_calls_per_s": round(offers / args.seconds, 1),
         "offers_per_request": round(offers / requests, 1) if requests else None,
         "submitter_cpu_pct": round((sub1 - sub0) / args.seconds * 100, 1)
         if sub0 is not None and sub1 is not None
@@ -990,6 +999,11 @@ def summary(sats: list[dict[str, Any]], overs: list[dict[str, Any]]) -> dict[str
     return {
         "saturating": sats[0],
         "pairs": len(overs),
+        # broadcast_tx calls (first offers and re-offers) per second the overloaded phases
+        # sent, over the median saturating figure: the overload achieved, not the one asked
+        "offered_over_max_each": [
+            round(o["offered_calls_per_s"] / sat_med, 2) if sat_med else None for o in overs
+        ],
         "saturating_tps_each": [s["committed_tps"] for s in sats],
         "overloaded_tps_each": [o["committed_tps"] for o in overs],
         "saturating_phases": [{k: s[k] for k in PHASE_KEYS if k in s} for s in sats],
@@ -1011,6 +1025,7 @@ PHASE_KEYS = (
     "node_cpu_us_per_tx",
     "machine_cpu_us_per_tx",
     "refused_full_retried",
+    "offered_calls_per_s",
     "block_txs_mean",
     "block_interval_ms",
     "rounds",
@@ -1132,6 +1147,14 @@ def parser() -> argparse.ArgumentParser:
         "before a request (0, the default: every 5 ms, whatever is due; --overload's open "
         "loop defaults to full batches of 100, as its saturating phase sends)",
     )
+    p.add_argument(
+        "--inflight",
+        type=int,
+        default=INFLIGHT_PER_NODE,
+        help=f"RPC requests the submitter has in flight per node at most (default "
+        f"{INFLIGHT_PER_NODE}): under overload the nodes answer more slowly and an open loop "
+        "falls behind its rate once they are all waiting (offered_calls_per_s shows it)",
+    )
     p.add_argument("--json", dest="json_out", required=True)
     p.add_argument("--plot", default=None)
     p.add_argument("--keep", action="store_true", help="keep the node directory and logs")
@@ -1149,6 +1172,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.pairs < 1:
         p.error("--pairs must be >= 1")
+    if args.inflight < 1:
+        p.error("--inflight must be >= 1")
     if args.warmup is None:
         args.warmup = OVERLOAD_WARMUP_S if args.overload else WARMUP_S
     result = overload(args) if args.overload else run(args)
@@ -1170,13 +1195,15 @@ def main(argv: list[str] | None = None) -> int:
             f"overload x{args.overload}, {args.pairs} pairs: committed "
             f"{result['overloaded_tps_each']} tx/s, saturating {result['saturating_tps_each']}: "
             f"committed/max = {result['committed_over_max']} (median over median; each "
-            f"against its neighbours {result['committed_over_max_each']})"
+            f"against its neighbours {result['committed_over_max_each']}); offered calls "
+            f"(first offers and re-offers) x max {result['offered_over_max_each']}"
         )
     elif args.overload:
         print(
             f"overload x{args.overload}: committed {result['committed_tps']} tx/s of "
             f"{result['saturating']['committed_tps']} saturating: "
-            f"committed/max = {result['committed_over_max']}"
+            f"committed/max = {result['committed_over_max']}; offered calls (first offers and "
+            f"re-offers) x max {result['offered_over_max_each']}"
         )
     if args.plot:
         plot(result, args.plot)

@@ -27,6 +27,7 @@ REQUIRED = (
     "efficiency",
     "offers",
     "offers_per_request",
+    "offered_calls_per_s",
     "submitter_cpu_us_per_offer",
     "machine_cpu_us_per_tx",
 )
@@ -65,8 +66,9 @@ def test_throughput_smoke_run(tmp_path: Path) -> None:
     # every offer in the window was a first offer (no refusal to offer again)
     assert 0 < r["offers"] <= r["accepted"]
     assert 1 <= r["offers_per_request"] <= 100
-    # the open loop offers its rate, within the pre-signed 10 % margin
+    # the open loop offers its rate, within the pre-signed 10 % margin, and says what it sent
     assert r["supply_exhausted"] is False
+    assert r["offered_calls_per_s"] == round(r["offers"] / 10, 1) and r["offers"] > 0
 
 
 @pytest.mark.slow
@@ -131,9 +133,15 @@ def test_alternating_phases_report_the_median_overloaded_over_the_median_saturat
     from bench.throughput import summary
 
     sats = [{"committed_tps": x, "lost": 0} for x in (2000.0, 2400.0, 2200.0, 1800.0)]
-    overs = [{"committed_tps": x, "lost": 0} for x in (2000.0, 2300.0, 1900.0)]
+    overs = [
+        {"committed_tps": x, "lost": 0, "offered_calls_per_s": y}
+        for x, y in ((2000.0, 4200.0), (2300.0, 3150.0), (1900.0, 2100.0))
+    ]
     r = summary(sats, overs)
     assert r["committed_over_max"] == round(2000 / 2100, 3)
+    # the overload each phase achieved (calls sent over the median saturating figure), which
+    # an open loop whose requests all wait falls short of
+    assert r["offered_over_max_each"] == [2.0, 1.5, 1.0]
     assert r["committed_over_max_each"] == [round(2000 / 2200, 3), round(2300 / 2300, 3), 0.95]
     assert r["pairs"] == 3 and r["lost_all_phases"] == 0
     # a single pair reads as before: the overloaded figure over the saturating one
