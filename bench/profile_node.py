@@ -1,11 +1,12 @@
 """Where one validator's CPU goes under load: bench/throughput.py's workload with py-spy on a node.
 
     python bench/profile_node.py --validators 4 --rate 1000 --seconds 30 [--node 1] [--json out.json]
-        [--retry-full] [--batch-wait-ms MS]
+        [--retry-full] [--batch-wait-ms MS] [--inflight N]
 
 An overloaded run as bench/throughput.py --overload's open loop makes it: `--rate` 2x the
-saturating figure, `--retry-full --batch-wait-ms 20` (refusals offered again, requests of
-~100 txs); compare its areas per committed tx against `--rate 0` (saturating).
+saturating figure, `--retry-full --batch-wait-ms 20 --inflight 32` (refusals offered again,
+requests of ~100 txs, enough of them in flight to send that rate); compare its areas per
+committed tx against `--rate 0` (saturating).
 
 Runs bench/throughput.py (imported, the same network set-up, workload and accounting) at a fixed
 open-loop rate and, over exactly its measured window, samples one node process with py-spy
@@ -270,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         help="open loop: wait for this many ms of txs before a request (throughput.py's)",
     )
     p.add_argument(
+        "--inflight",
+        type=int,
+        default=None,
+        help="RPC requests in flight per node (throughput.py's --inflight; --overload's open "
+        "loop uses 32 to send 2x)",
+    )
+    p.add_argument(
         "--gil",
         action="store_true",
         help="only samples of the thread holding the GIL: where the Python CPU goes, without "
@@ -301,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     tp.validators, tp.seconds, tp.warmup = args.validators, args.seconds, args.warmup
     tp.rate, tp.max_rate, tp.json_out = args.rate or None, args.rate or tp.max_rate, None
     tp.retry_full = args.retry_full
+    tp.inflight = args.inflight
     if args.batch_wait_ms is not None:
         tp.batch_wait_ms = args.batch_wait_ms
     result = throughput.run(tp)

@@ -191,3 +191,28 @@ def test_the_submitters_pre_encoded_calls_are_the_requests_it_sent_before() -> N
     }
     body = b"[" + b",".join(encode_call(k, wire) for k in (5, 2, 9)) + b"]"
     assert [c["id"] for c in json.loads(body)] == [5, 2, 9]
+
+
+def test_the_overloaded_open_loop_has_the_requests_in_flight_to_send_its_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--overload F must offer F times the saturating figure: 8 requests in flight per node
+    sent 1.3-1.9x when 2x was asked (the nodes answer slowly under overload), so its open
+    loop gets 32 unless --inflight says otherwise; other runs keep 8."""
+    sys.path.insert(0, str(ROOT))
+    from bench import throughput
+
+    seen: list[int | None] = []
+
+    def grab(args: Any) -> dict[str, Any]:
+        seen.append(args.inflight)
+        return {"committed_tps": 1.0}
+
+    monkeypatch.setattr(throughput, "run", grab)
+    monkeypatch.setattr(throughput, "print_table", lambda r: None)
+    for argv in (["--overload", "2"], ["--overload", "2", "--inflight", "5"]):
+        args = throughput.parser().parse_args([*argv, "--json", "-"])
+        throughput.overloaded_phase(args, 1000.0)
+        throughput.saturating_phase(args)
+    assert seen == [32, None, 5, 5]
+    assert throughput.INFLIGHT_PER_NODE == 8  # what `run` uses for None
