@@ -464,9 +464,10 @@ class Mempool:
         `peer_reserve_pct`. When a client's txs could fill max_txs, under overload each node
         filled its mempool with its own clients' txs and refused its peers' copies: N
         different mempools, a block's txs decoded again by every other validator, and the
-        clients of a node proposing 1 block in N waiting N blocks (4 validators under 2x
-        overload, max_txs 10,000 reached by the client bound: 0.85 of the saturating rate, a
-        p99 of 11 s; with room for peers' copies, max_txs 20,000: 0.94-0.97, 5-6 s)."""
+        clients of a node proposing 1 block in N waiting N blocks (4 validators under
+        bench/throughput.py --overload 2, which then sent 1.3-1.9x: max_txs 10,000 reached by
+        the client bound: 0.85 of the saturating rate, a p99 of 11 s; with room for peers'
+        copies, max_txs 20,000: 0.94-0.97, 5-6 s)."""
         lim = self.limits
         return max(1, lim.max_txs - lim.max_txs * lim.peer_reserve_pct // 100)
 
