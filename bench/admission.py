@@ -133,7 +133,10 @@ def make_home(
     cfg = {
         "rpc": {"listen": "127.0.0.1:0"},
         "p2p": {"listen": "127.0.0.1:0"},
-        "mempool": {"max_txs": max_txs or max(10_000, len(keys))},
+        # the paths that admit every tx (max_txs 0 here) run without the client backlog
+        # bound: with no block yet it is max_block_txs (5,000), which refused the rest
+        "mempool": {"max_txs": max_txs or max(10_000, len(keys))}
+        | ({} if max_txs else {"backlog_blocks": 0}),
         "workers": {"threads": threads},
     }
     write_config(home / "config.toml", NodeConfig.model_validate(cfg))

@@ -81,3 +81,11 @@ def test_parts_times_each_piece_of_admission() -> None:
     )
     assert all(r[k] > 0 for k in keys)
     assert set(r) == {*keys, "handoff_500_batch_us", "reoffer_full_us"}
+
+
+def test_more_txs_than_a_block_are_all_admitted(tmp_path: Path) -> None:
+    """The paths that admit every tx run without the client backlog bound, which on a node
+    with no block yet is max_block_txs (5,000): 5,001 were refused past it."""
+    out = tmp_path / "admission.json"
+    bench(["--threads", "0", "--path", "rpc", "--txs", "5001", "--json", str(out)])
+    assert json.loads(out.read_text())["txs"] == 5001
