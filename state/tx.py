@@ -418,14 +418,12 @@ def check_state(
     params = view.params
     if tx.fee < params.min_fee:
         return CheckResult(Code.FEE_TOO_LOW, f"fee {tx.fee} < min_fee {params.min_fee}", tx)
-    if is_duplicate(tx):
-        return CheckResult(Code.DUPLICATE, "transaction or sender nonce already seen", tx)
     account = view.account(tx.sender)
-    # Check 8's "committed" clause, asked only where it can hold: a committed tx set its
+    # Check 8's "committed" clause is asked only where it can hold: a committed tx set its
     # sender's nonce past its own, and a nonce never goes back (no rule lowers it, no
     # account is ever removed), so a tx at or above the account nonce is not committed.
     # The answer is check 8's either way; a tx index read (LevelDB) is saved per admission.
-    if tx.nonce < account.nonce and view.tx_result(tx.hash) is not None:
+    if is_duplicate(tx) or (tx.nonce < account.nonce and view.tx_result(tx.hash) is not None):
         return CheckResult(Code.DUPLICATE, "transaction or sender nonce already seen", tx)
     if not account.nonce <= tx.nonce < account.nonce + NONCE_WINDOW:
         return CheckResult(
