@@ -347,8 +347,8 @@ def _check_state_us(txs: list[Any], params: ChainParams) -> float:
     tx index is a real LevelDB of INDEX_ENTRIES committed txs: what one admission costs in
     the state reads, the tx index read included where check 8 makes it."""
     root = Path(tempfile.mkdtemp(prefix="huzhu-admission-index-"))
+    store = LevelDBStore(str(root))
     try:
-        store = LevelDBStore(str(root))
         batch = Batch()
         for i in range(INDEX_ENTRIES):
             batch.ops[TX_INDEX + sha256(b"committed-%d" % i)] = b"\x00" * 12
@@ -368,10 +368,9 @@ def _check_state_us(txs: list[Any], params: ChainParams) -> float:
                 return store.get(TX_INDEX + tx_hash)
 
         view = IndexedView()
-        us = _best(lambda: [check_state(view, t) for t in txs], len(txs))
-        store.close()
-        return us
+        return _best(lambda: [check_state(view, t) for t in txs], len(txs))
     finally:
+        store.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -365,19 +365,15 @@ def note_rpc_errors(answers: Any, calls: int, into: dict[str, int]) -> None:
     message, calls the answer left out (or a whole-request error object) apart."""
     if not isinstance(answers, list):
         answers = [answers]
-    answered = 0
     for r in answers:
         err = r.get("error") if isinstance(r, dict) else None
-        if err is None:
-            answered += 1
-            continue
-        kind = f"rpc {err.get('code')}: {str(err.get('message'))[:60]}"
-        into[kind] = into.get(kind, 0) + (1 if r.get("id") is not None else calls)
-        answered += 1
-    if answered < calls:
-        into["rpc: no answer for the call"] = into.get("rpc: no answer for the call", 0) + (
-            calls - answered
-        )
+        if err is not None:
+            kind = f"rpc {err.get('code')}: {str(err.get('message'))[:60]}"
+            into[kind] = into.get(kind, 0) + (1 if r.get("id") is not None else calls)
+    missing = calls - len(answers)
+    if missing > 0:
+        kind = "rpc: no answer for the call"
+        into[kind] = into.get(kind, 0) + missing
 
 
 #: an answer without a result reads as ERROR_NO_RESULT (one dict for every such answer)
@@ -1212,20 +1208,19 @@ def main(argv: list[str] | None = None) -> int:
             f"warning: an overloaded phase sent only {min(short)}x the saturating figure, not "
             f"{args.overload}x: its requests in flight were all waiting (raise --inflight)"
         )
+    sent = f"offered calls (first offers and re-offers) x max {result.get('offered_over_max_each')}"
     if args.overload and args.pairs > 1:
         print(
             f"overload x{args.overload}, {args.pairs} pairs: committed "
             f"{result['overloaded_tps_each']} tx/s, saturating {result['saturating_tps_each']}: "
             f"committed/max = {result['committed_over_max']} (median over median; each "
-            f"against its neighbours {result['committed_over_max_each']}); offered calls "
-            f"(first offers and re-offers) x max {result['offered_over_max_each']}"
+            f"against its neighbours {result['committed_over_max_each']}); {sent}"
         )
     elif args.overload:
         print(
             f"overload x{args.overload}: committed {result['committed_tps']} tx/s of "
             f"{result['saturating']['committed_tps']} saturating: "
-            f"committed/max = {result['committed_over_max']}; offered calls (first offers and "
-            f"re-offers) x max {result['offered_over_max_each']}"
+            f"committed/max = {result['committed_over_max']}; {sent}"
         )
     if args.plot:
         plot(result, args.plot)
