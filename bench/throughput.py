@@ -365,12 +365,15 @@ def note_rpc_errors(answers: Any, calls: int, into: dict[str, int]) -> None:
     message, calls the answer left out (or a whole-request error object) apart."""
     if not isinstance(answers, list):
         answers = [answers]
+    covered = 0  # calls the answers account for: a whole-request error (no id) all of them
     for r in answers:
         err = r.get("error") if isinstance(r, dict) else None
+        whole = err is not None and r.get("id") is None
+        covered += calls if whole else 1
         if err is not None:
             kind = f"rpc {err.get('code')}: {str(err.get('message'))[:60]}"
-            into[kind] = into.get(kind, 0) + (1 if r.get("id") is not None else calls)
-    missing = calls - len(answers)
+            into[kind] = into.get(kind, 0) + (calls if whole else 1)
+    missing = calls - covered
     if missing > 0:
         kind = "rpc: no answer for the call"
         into[kind] = into.get(kind, 0) + missing

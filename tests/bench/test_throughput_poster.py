@@ -145,3 +145,17 @@ def test_response_heads_it_reads(head: bytes, want: tuple[int, bool]) -> None:
 def test_response_heads_it_cannot_read_are_errors(head: bytes) -> None:
     with pytest.raises(ValueError):
         _response_head(head)
+
+
+def test_errors_are_counted_once_per_call_by_why() -> None:
+    """errors_by_kind: an error answer counts its call, a whole-request error (no id) every
+    call of the request, and only calls no answer accounts for count as left out."""
+    from bench.throughput import note_rpc_errors
+
+    kinds: dict[str, int] = {}
+    ok = {"id": 1, "result": {"code": 0}}
+    note_rpc_errors([ok, {"id": 2, "error": {"code": -32603, "message": "x"}}], 3, kinds)
+    assert kinds == {"rpc -32603: x": 1, "rpc: no answer for the call": 1}
+    kinds = {}
+    note_rpc_errors({"id": None, "error": {"code": -32600, "message": "bad"}}, 5, kinds)
+    assert kinds == {"rpc -32600: bad": 5}
