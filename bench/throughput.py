@@ -607,6 +607,7 @@ def cpu_seconds(pid: int) -> float | None:
 COUNTERS = (
     "huzhu_crypto_signature_checks_total",
     "huzhu_mempool_refused_txs_total",
+    "huzhu_mempool_peer_refused_txs_total",
     "huzhu_consensus_copies_dropped_total",
     "huzhu_gc_pause_seconds",  # collections and seconds by generation: what the heap costs
 )

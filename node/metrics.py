@@ -278,6 +278,15 @@ class NodeCollector(Collector):
         for name, n in sorted(self.node.refusals.items()):
             fam.add_metric([name], n)
         yield fam
+        fam = CounterMetricFamily(
+            "huzhu_mempool_peer_refused_txs",
+            "Peers' gossiped copies among the refused transactions, by error name: "
+            "mempool_full here means the validators' mempools hold different transactions.",
+            labels=["error"],
+        )
+        for name, n in sorted(self.node.peer_refusals.items()):
+            fam.add_metric([name], n)
+        yield fam
 
     def _p2p(self) -> Iterator[Metric]:
         yield _gauge("huzhu_p2p_peers", "Connected peers.", len(self.node.peers()))

@@ -133,6 +133,9 @@ class Node:
         self.metrics_server: MetricsServer | None = None
         #: transactions refused at admission, by error name (clients' and peers')
         self.refusals: dict[str, int] = {}
+        #: the peers' gossiped copies among them: a copy refused mempool_full means the
+        #: validators' mempools hold different txs (blocks then carry txs others lack)
+        self.peer_refusals: dict[str, int] = {}
         #: how many txs our next proposal may hold (node/pacing.py)
         self.sizer = BlockSizer(
             self.config.consensus.timeout_propose_ms, self.config.mempool.propose_max_txs
@@ -219,6 +222,13 @@ class Node:
         if name is not None:
             self.refusals[name] = self.refusals.get(name, 0) + 1
 
+    def _count_peer_refusal(self, res: CheckResult) -> None:
+        """A peer's gossiped copy: counted with every refusal, and apart (metrics)."""
+        name = res.error
+        if name is not None:
+            self.refusals[name] = self.refusals.get(name, 0) + 1
+            self.peer_refusals[name] = self.peer_refusals.get(name, 0) + 1
+
     # ---------------------------------------------------------------- start / stop
 
     async def start(self) -> None:
@@ -287,7 +297,7 @@ class Node:
             max_hold_ms=cfg.p2p.gossip_max_hold_ms,
         )
         self.gossip = TxGossip(self.p2p, policy, TXS)
-        self._intake = GossipIntake(self._admission, policy, self._count_refusal, self.vitals)
+        self._intake = GossipIntake(self._admission, policy, self._count_peer_refusal, self.vitals)
         self.rpc = RpcServer(self.service, cfg.rpc)
         if cfg.metrics.enabled:
             self.metrics = NodeMetrics(self, cfg.metrics.max_pools, cfg.metrics.max_claims_counted)

@@ -11,9 +11,11 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from consensus.messages import TXS
 from node.config import ConfigError, NodeConfig, load_config, parse_config, write_config
 from node.metrics import Histogram, StepClock
 from node.runtime import Node
+from state.txgossip import encode_batch
 from tests.node.test_runtime import make_home, transfer, wait_height
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -42,6 +44,7 @@ FAMILIES = (
     "huzhu_mempool_max_txs",
     "huzhu_mempool_backlog_cap_txs",
     "huzhu_mempool_refused_txs",
+    "huzhu_mempool_peer_refused_txs",
     "huzhu_p2p_peers",
     "huzhu_p2p_message_send_bytes",
     "huzhu_p2p_message_receive_bytes",
@@ -167,6 +170,25 @@ async def test_every_metric_is_present_and_moves(node: Node) -> None:
     assert members == {"waiting", "active", "lapsed", "left"}
     claims = {dict(k[1])["status"] for k in after if k[0] == "huzhu_pool_claims" and k[1]}
     assert claims == {"voting", "approved", "rejected", "paid"}
+
+
+async def test_peers_refused_copies_are_counted_apart(node: Node) -> None:
+    """A peer's copy of a pending tx is a duplicate counted among all refusals and among the
+    peers' own; a client's refusal is not a peer's."""
+    assert node.rpc is not None
+    url = node.rpc.url + "metrics"
+    wire = transfer(0)
+    assert (await node.service.broadcast_tx(wire, "sync"))["code"] == 0
+    assert (await node.service.broadcast_tx(b"\x01\x02", "sync"))["code"] != 0
+    batch = node._on_message(b"\x07" * 32, TXS, encode_batch([wire]))
+    if batch is not None:
+        await batch
+    _, after, _ = await scrape(url)
+    assert v(after, "huzhu_mempool_peer_refused_txs_total", error="duplicate") == 1
+    peers = {k[1] for k in after if k[0] == "huzhu_mempool_peer_refused_txs_total"}
+    assert peers == {(("error", "duplicate"),)}
+    assert v(after, "huzhu_mempool_refused_txs_total", error="duplicate") == 1
+    assert sum(n for k, n in after.items() if k[0] == "huzhu_mempool_refused_txs_total") == 2
 
 
 async def test_websocket_connections_are_counted(node: Node) -> None:
