@@ -213,8 +213,13 @@ class Node:
         self._count_refusal(res)
         if res.code is Code.OK:
             assert res.tx is not None
-            self.gossip.add(res.tx.hash, res.tx.wire)
+            if not self._mempool.withheld(res.tx.hash):  # else once its gap fills
+                self.gossip.add(res.tx.hash, res.tx.wire)
         return res
+
+    def _promoted_txs(self) -> list[tuple[bytes, bytes]]:
+        """Clients' txs held back behind a nonce gap that became executable: gossiped now."""
+        return [(t.hash, t.wire) for t in self._mempool.take_promoted()]
 
     def _count_refusal(self, res: CheckResult) -> None:
         """Refusals by error name (clients' and peers'), for the metrics."""
@@ -296,7 +301,7 @@ class Node:
             min_batch_txs=cfg.p2p.gossip_min_batch_txs,
             max_hold_ms=cfg.p2p.gossip_max_hold_ms,
         )
-        self.gossip = TxGossip(self.p2p, policy, TXS)
+        self.gossip = TxGossip(self.p2p, policy, TXS, ready=self._promoted_txs)
         self._intake = GossipIntake(self._admission, policy, self._count_peer_refusal, self.vitals)
         self.rpc = RpcServer(self.service, cfg.rpc)
         if cfg.metrics.enabled:

@@ -69,8 +69,12 @@ class TxGossip:
         channel: int = CH_TX,
         *,
         clock: Callable[[], int] = monotonic_ms,
+        ready: Callable[[], Iterable[tuple[bytes, bytes]]] | None = None,
     ) -> None:
+        """`ready`: (hash, wire) of the txs that became forwardable since its last call (the
+        mempool's withheld txs whose nonce gap filled), queued as our own at each flush."""
         self._transport = transport
+        self._ready = ready
         # P2PNode's cheap list of ids when there is one; a fake transport's peers() else
         ids = getattr(transport, "peer_ids", None)
         self._peer_ids: Callable[[], list[bytes]] = (
@@ -109,12 +113,16 @@ class TxGossip:
 
     def flush(self) -> int:
         """Send each connected peer one batch of txs it has not seen; return batches sent."""
+        now = self._clock()
+        if self._ready is not None:
+            for tx_hash, wire in self._ready():
+                self.policy.add(tx_hash, wire, now)
         connected = self._peer_ids()
 
         def send(peer_id: bytes, payload: bytes) -> bool:
             return self._transport.send(peer_id, self.channel, payload)
 
-        return self.policy.flush(connected, self._clock(), send)
+        return self.policy.flush(connected, now, send)
 
     async def run(self, interval_s: float) -> None:
         """Flush every `interval_s` until cancelled."""

@@ -126,7 +126,8 @@ class SimNode:
         self.counts[f"client_{res.code.name.lower()}"] += 1
         if res.ok:
             assert res.tx is not None
-            self.gossip.add(res.tx.hash, res.tx.wire, now_ms)
+            if not self.mempool.withheld(res.tx.hash):  # else once its gap fills
+                self.gossip.add(res.tx.hash, res.tx.wire, now_ms)
         return res
 
     def offer_client_txs(self, now_ms: int) -> None:
@@ -151,7 +152,9 @@ class SimNode:
         return True
 
     def flush_gossip(self, peers: list[bytes], now_ms: int, send: Send) -> None:
-        assert self.gossip is not None
+        assert self.gossip is not None and self.mempool is not None
+        for tx in self.mempool.take_promoted():  # withheld clients' txs whose gap filled
+            self.gossip.add(tx.hash, tx.wire, now_ms)
         before = self.gossip.txs_sent
         self.counts["gossip_batches"] += self.gossip.flush(peers, now_ms, send)
         self.counts["gossip_txs_sent"] += self.gossip.txs_sent - before

@@ -30,6 +30,17 @@ never filled would pin its transactions (and their slots) forever, so a transact
 behind a gap `future_lifetime_blocks` blocks after its admission is evicted: the count is of
 `update` calls (committed blocks this mempool saw), so no clock is read.
 
+Withheld from gossip. A client's tx admitted behind a nonce gap is not gossiped until it
+becomes executable here (`withheld`; `take_promoted` hands the driver those whose gap filled,
+by a client's tx, a peer's copy or a committed block), as Ethereum's txpool keeps its queued
+txs to itself: no peer can execute such a copy either, and each one took a slot of the
+peer's `max_future_txs`, shared by all senders. A client that sends a sender's later nonces
+while an earlier one is refused mempool_full (what a pipelining client does under overload)
+made its node gossip only gapped copies; 4 validators under bench/throughput.py --overload 2
+refused 39,000-49,000 such copies each in a 30 s window at that bound, each node then held different
+txs, and every block carried txs the other validators had to decode and check while judging
+it. The gap filler itself goes out first, so a peer receives the txs in nonce order.
+
 Backlog. Check 11 also bounds the pending txs by `backlog_blocks` times the mean size of the
 last committed blocks (never below max_block_txs): more only waits longer, and admitting it
 takes the CPU the chain needs to commit (`backlog_cap`). A burst may fill `backlog_blocks`;
@@ -192,6 +203,10 @@ class Mempool:
         self._sustained = 0  # blocks in a row that refused a client at the backlog bound
         #: the chain params pending txs were admitted under (None until the first admission)
         self._params: ChainParams | None = None
+        #: clients' txs pending behind a nonce gap: not gossiped until executable (module doc)
+        self._withheld: set[bytes] = set()
+        #: withheld txs that became executable since the last take_promoted(), nonce order
+        self._promoted: list[Tx] = []
 
     # ------------------------------------------------------------------ queries
 
@@ -216,6 +231,18 @@ class Mempool:
     def future_count(self) -> int:
         """Pending transactions behind a nonce gap (not reapable until it fills)."""
         return self._future
+
+    def withheld(self, tx_hash: bytes) -> bool:
+        """True for a client's pending tx behind a nonce gap: the driver does not gossip it
+        until `take_promoted` returns it (see the module docstring)."""
+        return tx_hash in self._withheld
+
+    def take_promoted(self) -> list[Tx]:
+        """The withheld txs that became executable since the last call, each sender's in
+        nonce order, still pending: the driver gossips them now."""
+        out, self._promoted = self._promoted, []
+        by_hash = self._by_hash
+        return [t for t in out if t.hash in by_hash]
 
     def known(self, wire: bytes) -> Tx | None:
         """The pending Tx of exactly these bytes (decoded, signature checked), else None."""
@@ -390,7 +417,8 @@ class Mempool:
         s = self._senders.get(tx.sender)
         if s is None:
             s = _Sender(view.account(tx.sender).nonce, tx.sender)
-        if tx.nonce != s.base + s.ready:  # behind a gap (check 9 gave nonce >= base)
+        gapped = tx.nonce != s.base + s.ready
+        if gapped:  # behind a gap (check 9 gave nonce >= base)
             if s.future >= lim.max_future_per_sender:
                 return self._refuse_full(
                     f"sender has {s.future} transactions pending behind a nonce gap",
@@ -412,6 +440,8 @@ class Mempool:
         self._bytes += len(tx.wire)
         self._epoch += 1
         self._changed[tx.sender] = self._epoch
+        if gapped and not peer:
+            self._withheld.add(tx.hash)
         self._recount(s)
         return res
 
@@ -530,6 +560,8 @@ class Mempool:
             ready += 1
             n += 1
         future = len(txs) - ready
+        if s.future and self._withheld:
+            self._promote(s, ready)
         self._future += future - s.future
         s.ready = ready
         s.future = future
@@ -537,6 +569,17 @@ class Mempool:
             self._gapped.add(s.addr)
         else:
             self._gapped.discard(s.addr)
+
+    def _promote(self, s: _Sender, ready: int) -> None:
+        """Move the sender's withheld txs now among its `ready` executable ones to the
+        promoted list (only a sender that had txs behind a gap can have any)."""
+        withheld = self._withheld
+        txs = s.txs
+        for n in range(s.base, s.base + ready):
+            tx = txs[n]
+            if tx.hash in withheld:
+                withheld.remove(tx.hash)
+                self._promoted.append(tx)
 
     # ------------------------------------------------------------------ block building
 
@@ -575,6 +618,8 @@ class Mempool:
         del self._by_hash[tx.hash]
         del self._admitted[tx.hash]
         self._bytes -= len(tx.wire)
+        if self._withheld:
+            self._withheld.discard(tx.hash)
         self._epoch += 1
         self._changed[s.addr] = self._epoch
 

@@ -74,6 +74,23 @@ def test_flush_sends_on_the_tx_channel_to_connected_peers_only() -> None:
     assert g.flush() == 1 and t.to(C) == [w]
 
 
+def test_txs_that_became_ready_are_queued_as_our_own_at_the_next_flush() -> None:
+    """The `ready` source (the mempool's withheld txs whose gap filled) is drained at each
+    flush, and what it gives goes to every peer at once, like a client's tx."""
+    t = FakeTransport(A, B)
+    h1, w1 = tx(1)
+    h2, w2 = tx(2)
+    ready: list[list[tuple[bytes, bytes]]] = [[], [(h1, w1), (h2, w2)]]
+    g = TxGossip(
+        t, TxGossipPolicy(GossipLimits.of(limits()), relay_delay_ms=60_000), clock=Clock(),
+        ready=lambda: ready.pop(0) if ready else [],
+    )  # fmt: skip
+    assert g.flush() == 0 and t.sent == []
+    assert g.flush() == 2  # not held by the relay delay
+    assert t.to(A) == [w1, w2] and t.to(B) == [w1, w2]
+    assert g.flush() == 0 and len(t.sent) == 2
+
+
 def test_relay_delay_runs_on_the_driver_clock() -> None:
     t, clock = FakeTransport(A, B), Clock()
     g = gossip(t, delay_ms=1_500, clock=clock)

@@ -129,6 +129,30 @@ def test_gossip_is_what_spreads_a_nodes_transactions() -> None:
     assert gossiped["committed"] > 0 and isolated["committed"] > 0
 
 
+def test_a_clients_tx_behind_a_gap_stays_with_its_node() -> None:
+    """Clients leave nonce gaps (sim/clients.py GAP): such a tx is not gossiped while no node
+    can execute it. Only node 0's clients submit here: the other nodes receive node 0's txs
+    by gossip, and none that is behind a gap (where it would take a future slot)."""
+    for seed in range(3):
+        w = World(SimConfig(validators=4, heights=6, txs=6), seed)
+        for node in w.nodes[1:]:
+            node.clients.txgen.per_block = 0
+        rec = w.run()
+        assert rec["ok"], rec
+        gapped = []
+        for n in w.nodes:
+            assert n.mempool is not None and n.chain is not None
+            view = n.chain.view()
+            pending = n.mempool.pending_nonce
+            gapped.append(
+                [t for t in n.mempool if t.nonce > pending(t.sender, view.account(t.sender).nonce)]
+            )
+        assert all(w.nodes[0].mempool.withheld(t.hash) for t in gapped[0])
+        assert gapped[1:] == [[], [], []], f"seed {seed}: peers' copies behind a gap"
+        assert sum(n.counts["gossip_ok"] for n in w.nodes[1:]) > 0
+    assert gapped[0]  # node 0's clients did leave a gap the run did not fill
+
+
 def test_sweep_totals_carry_the_mempool_counts() -> None:
     recs = sweep(SimConfig(validators=4, heights=3, txs=3), [0, 1], workers=1)
     tot = totals(recs)

@@ -349,6 +349,61 @@ def test_future_count_follows_commits_and_removals() -> None:
     assert mp.remove(tx(A, 3).hash) and mp.future_count == 0
 
 
+def test_a_clients_tx_behind_a_gap_is_withheld_until_its_gap_fills() -> None:
+    """Not gossiped while no node can execute it; once a client's tx fills the gap, every
+    tx it made executable is handed over, in nonce order, once."""
+    mp, _ = make(a=1000)
+    assert mp.add(tx(A, 0).wire).code is Code.OK
+    assert not mp.withheld(tx(A, 0).hash)
+    for n in (3, 2):
+        assert mp.add(tx(A, n).wire).code is Code.OK
+        assert mp.withheld(tx(A, n).hash)
+    assert mp.take_promoted() == []
+    assert mp.add(tx(A, 1).wire).code is Code.OK  # the gap filler itself goes out as usual
+    assert not mp.withheld(tx(A, 1).hash)
+    assert [t.nonce for t in mp.take_promoted()] == [2, 3]
+    assert not mp.withheld(tx(A, 2).hash) and not mp.withheld(tx(A, 3).hash)
+    assert mp.take_promoted() == []
+
+
+def test_a_peers_copy_behind_a_gap_is_not_withheld_but_can_fill_one() -> None:
+    """A peer's copy is the gossip policy's (held or relayed as it decides); a peer's copy
+    that fills the gap releases a client's withheld tx."""
+    mp, _ = make(a=1000, b=1000)
+    assert mp.add(tx(B, 1).wire, peer=True).code is Code.OK
+    assert not mp.withheld(tx(B, 1).hash)
+    assert mp.add(tx(A, 1).wire).code is Code.OK and mp.withheld(tx(A, 1).hash)
+    assert mp.add(tx(A, 0).wire, peer=True).code is Code.OK
+    assert mp.take_promoted() == [tx(A, 1)]
+
+
+def test_a_block_that_fills_the_gap_releases_withheld_txs() -> None:
+    mp, view = make(a=1000)
+    for n in (2, 3, 5):
+        assert mp.add(tx(A, n).wire).code is Code.OK
+    # the block carries nonces 0 and 1 (from elsewhere): 2 and 3 become executable, 5 not
+    view.accounts[A.public_key] = Acct(balance=990, nonce=2)
+    mp.update([tx(A, 0).wire, tx(A, 1).wire])
+    assert [t.nonce for t in mp.take_promoted()] == [2, 3]
+    assert mp.withheld(tx(A, 5).hash)
+
+
+def test_withheld_txs_that_leave_are_forgotten() -> None:
+    """Evicted (or removed) before or after being released: never handed over, never kept."""
+    mp, view = make(MempoolLimits(future_lifetime_blocks=1), a=1000)
+    assert mp.add(tx(A, 2).wire).code is Code.OK
+    assert mp.add(tx(A, 4).wire).code is Code.OK
+    mp.update([])  # the gap never fills: both expire
+    assert len(mp) == 0 and not mp.withheld(tx(A, 2).hash) and not mp.withheld(tx(A, 4).hash)
+    assert mp.add(tx(A, 1).wire).code is Code.OK
+    assert mp.add(tx(A, 0).wire).code is Code.OK
+    assert mp.take_promoted() == [tx(A, 1)]  # released
+    assert mp.add(tx(A, 3).wire).code is Code.OK
+    assert mp.add(tx(A, 2).wire).code is Code.OK
+    assert mp.remove(tx(A, 3).hash)  # released by 2, then removed before the driver took it
+    assert mp.take_promoted() == []
+
+
 def test_future_limits_must_not_be_negative() -> None:
     with pytest.raises(ValueError):
         MempoolLimits(max_future_txs=-1)
