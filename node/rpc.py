@@ -50,7 +50,7 @@ from node.jsonrpc import INVALID_REQUEST, LIMIT_EXCEEDED, NOT_FOUND, RpcError, d
 from node.listener import LimitedSite
 from node.methods import bind_handlers, openrpc_document
 from node.rpcdispatch import Dispatcher, MethodStats, batch_deadline, error_answer
-from node.wsconn import SendBudget, WsConn, notification
+from node.wsconn import LingeringWebSocket, SendBudget, WsConn, notification
 
 __all__ = ["MethodStats", "RpcServer"]
 
@@ -309,7 +309,7 @@ class RpcServer:
     # -- WebSocket --
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=self.config.max_body_bytes, heartbeat=30.0)
+        ws = LingeringWebSocket(max_msg_size=self.config.max_body_bytes, heartbeat=30.0)
         await ws.prepare(request)
         conn = WsConn(
             ws, self.config.ws_send_queue, self.config.ws_send_queue_bytes, self._send_budget
@@ -360,6 +360,7 @@ class RpcServer:
             conn.clear()  # its backlog no longer counts against the server's send budget
             if not ws.closed:
                 await ws.close()
+        await ws.linger(request)  # after a 1009: the client may still be writing (wsconn.py)
         return ws
 
     async def _ws_call(

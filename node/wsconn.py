@@ -8,11 +8,24 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
+from aiohttp.http_websocket import WebSocketError
 
 from node.jsonrpc import dumps
 
-__all__ = ["WS_SEND_TOTAL_BYTES", "SendBudget", "WsConn", "event_message", "notification"]
+__all__ = [
+    "WS_SEND_TOTAL_BYTES",
+    "LINGER_S",
+    "LingeringWebSocket",
+    "SendBudget",
+    "WsConn",
+    "event_message",
+    "notification",
+]
+
+#: Seconds a connection closed for a message over max_body_bytes stays open after the close
+#: frame, its incoming bytes read and discarded, for the client to finish writing and answer.
+LINGER_S = 2.0
 
 #: Bytes queued over all WebSockets of one server before the longest queues are dropped.
 #: Without it the per-connection bound multiplies: 256 connections x 16 MiB is 4 GiB, and
@@ -31,6 +44,39 @@ def notification(sub_json: str, kind_json: str, data_json: str) -> str:
         '{"jsonrpc":"2.0","method":"event","params":{"subscription":'
         f'{sub_json},"event":{kind_json},"data":{data_json}}}}}'
     )
+
+
+class LingeringWebSocket(web.WebSocketResponse):
+    """A WebSocket that, closing with 1009 (message too big), does not close the socket at
+    once: the client is usually still writing that message, and a socket closed with unread
+    bytes sends a TCP reset, which can discard the close frame before the client reads it
+    (it then saw 1006, abnormal closure, instead of 1009). The handler calls `linger`, which
+    keeps the connection open, discarding what arrives, until the client closes or LINGER_S.
+
+    aiohttp closes the transport through `_close_transport` (3.10 and later); with an older
+    aiohttp this override is never called and the socket closes at once, as before."""
+
+    _lingering = False
+
+    def _close_transport(self) -> None:
+        exc = self.exception()
+        if isinstance(exc, WebSocketError) and exc.code == WSCloseCode.MESSAGE_TOO_BIG:
+            self._lingering = True  # aiohttp's parser stopped: later bytes are discarded
+            return
+        super()._close_transport()
+
+    async def linger(self, request: web.Request, seconds: float = LINGER_S) -> None:
+        """After the 1009 close: wait for the client to close its side, at most `seconds`,
+        then close the socket (the request's protocol reads and drops its bytes meanwhile)."""
+        if not self._lingering:
+            return
+        transport = request.transport
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while transport is not None and not transport.is_closing() and loop.time() < end:
+            await asyncio.sleep(0.05)
+        if transport is not None:
+            transport.close()
 
 
 class SendBudget:

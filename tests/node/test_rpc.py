@@ -4,6 +4,7 @@ boundary, WebSocket subscriptions, /health."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -440,3 +441,32 @@ async def test_websocket_message_over_the_body_limit_closes_1009(rpc_server: Rpc
         await ws.send_str(" " * (limit + 1))
         msg = await asyncio.wait_for(ws.receive(), 5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
+
+
+async def test_a_client_still_writing_an_oversized_message_reads_its_1009(
+    rpc_server: RpcServer,
+) -> None:
+    """The node refuses a message over max_body_bytes as soon as its frame header says so,
+    while the client is still writing it. Closing the socket then (unread bytes: a TCP reset)
+    failed the client's write and lost the close frame (it saw 1006); the node lingers
+    instead, dropping what arrives, so the write completes and the 1009 is read."""
+    limit = rpc_server.config.max_body_bytes
+    reader, writer = await asyncio.open_connection("127.0.0.1", rpc_server.port)
+    try:
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + base64.b64encode(b"0123456789abcdef") + b"\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+        # a masked binary frame of limit + 1 bytes (64-bit length), then its first bytes
+        writer.write(b"\x82\xff" + (limit + 1).to_bytes(8, "big") + b"\0\0\0\0")
+        for _ in range(8):  # 512 KiB more, each part after the node has read the header
+            await asyncio.sleep(0.05)
+            writer.write(b"\0" * 65536)
+            await writer.drain()  # ConnectionResetError when the node reset the connection
+        frame = await asyncio.wait_for(reader.readexactly(4), 5)
+        assert frame[0] == 0x88 and int.from_bytes(frame[2:4], "big") == 1009, frame
+    finally:
+        writer.close()
