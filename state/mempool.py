@@ -572,14 +572,18 @@ class Mempool:
 
     def _promote(self, s: _Sender, ready: int) -> None:
         """Move the sender's withheld txs now among its `ready` executable ones to the
-        promoted list (only a sender that had txs behind a gap can have any)."""
+        promoted list (only a sender that had txs behind a gap can have any). The list holds
+        at most max_txs: a driver that never drains it leaves the rest to this node's own
+        proposals (they are pending and executable, only not gossiped)."""
         withheld = self._withheld
+        promoted = self._promoted
         txs = s.txs
         for n in range(s.base, s.base + ready):
             tx = txs[n]
             if tx.hash in withheld:
                 withheld.remove(tx.hash)
-                self._promoted.append(tx)
+                if len(promoted) < self.limits.max_txs:
+                    promoted.append(tx)
 
     # ------------------------------------------------------------------ block building
 

@@ -404,6 +404,23 @@ def test_withheld_txs_that_leave_are_forgotten() -> None:
     assert mp.take_promoted() == []
 
 
+def test_the_promoted_list_is_bounded_by_max_txs_when_never_drained() -> None:
+    limits = MempoolLimits(max_txs=3, peer_reserve_pct=0, backlog_blocks=0)
+    mp, view = make(limits, a=1000)
+    for n in (1, 3, 5):  # withheld, released by a block, committed by the next: undrained
+        assert mp.add(tx(A, n).wire).code is Code.OK and mp.withheld(tx(A, n).hash)
+        view.accounts[A.public_key] = Acct(balance=1000, nonce=n)
+        mp.update([tx(A, n - 1).wire])
+        view.accounts[A.public_key] = Acct(balance=1000, nonce=n + 1)
+        mp.update([tx(A, n).wire])
+    assert len(mp) == 0
+    assert mp.add(tx(A, 7).wire).code is Code.OK and mp.withheld(tx(A, 7).hash)
+    assert mp.add(tx(A, 6).wire).code is Code.OK  # fills the gap: 7 released, list full
+    assert not mp.withheld(tx(A, 7).hash)
+    assert mp.take_promoted() == []  # the three held were committed; 7 was not kept
+    assert mp.reap(10, 1 << 20) == [tx(A, 6).wire, tx(A, 7).wire]  # still proposable here
+
+
 def test_future_limits_must_not_be_negative() -> None:
     with pytest.raises(ValueError):
         MempoolLimits(max_future_txs=-1)
