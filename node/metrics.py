@@ -185,6 +185,14 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
 
 
+def _by_error(name: str, doc: str, counts: dict[str, int]) -> CounterMetricFamily:
+    """A counter labelled by protocol error name, from the node's plain dict of counts."""
+    fam = CounterMetricFamily(name, doc, labels=["error"])
+    for error, n in sorted(counts.items()):
+        fam.add_metric([error], n)
+    return fam
+
+
 class NodeCollector(Collector):
     """Reads a running `Node` at scrape time (never between scrapes)."""
 
@@ -270,23 +278,17 @@ class NodeCollector(Collector):
             "The pending transactions check 11 allows now: max_txs, or less by backlog_blocks.",
             mp.backlog_cap(self.node.chain.params),
         )
-        fam = CounterMetricFamily(
+        yield _by_error(
             "huzhu_mempool_refused_txs",
             "Transactions the mempool refused, by error name (PROTOCOL.md error names).",
-            labels=["error"],
+            self.node.refusals,
         )
-        for name, n in sorted(self.node.refusals.items()):
-            fam.add_metric([name], n)
-        yield fam
-        fam = CounterMetricFamily(
+        yield _by_error(
             "huzhu_mempool_peer_refused_txs",
             "Peers' gossiped copies among the refused transactions, by error name: "
             "mempool_full here means the validators' mempools hold different transactions.",
-            labels=["error"],
+            self.node.peer_refusals,
         )
-        for name, n in sorted(self.node.peer_refusals.items()):
-            fam.add_metric([name], n)
-        yield fam
 
     def _p2p(self) -> Iterator[Metric]:
         yield _gauge("huzhu_p2p_peers", "Connected peers.", len(self.node.peers()))

@@ -229,9 +229,9 @@ class Node:
 
     def _count_peer_refusal(self, res: CheckResult) -> None:
         """A peer's gossiped copy: counted with every refusal, and apart (metrics)."""
+        self._count_refusal(res)
         name = res.error
         if name is not None:
-            self.refusals[name] = self.refusals.get(name, 0) + 1
             self.peer_refusals[name] = self.peer_refusals.get(name, 0) + 1
 
     # ---------------------------------------------------------------- start / stop

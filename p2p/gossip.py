@@ -113,16 +113,15 @@ class TxGossip:
 
     def flush(self) -> int:
         """Send each connected peer one batch of txs it has not seen; return batches sent."""
-        now = self._clock()
         if self._ready is not None:
             for tx_hash, wire in self._ready():
-                self.policy.add(tx_hash, wire, now)
+                self.add(tx_hash, wire)
         connected = self._peer_ids()
 
         def send(peer_id: bytes, payload: bytes) -> bool:
             return self._transport.send(peer_id, self.channel, payload)
 
-        return self.policy.flush(connected, now, send)
+        return self.policy.flush(connected, self._clock(), send)
 
     async def run(self, interval_s: float) -> None:
         """Flush every `interval_s` until cancelled."""
