@@ -608,6 +608,7 @@ COUNTERS = (
     "huzhu_crypto_signature_checks_total",
     "huzhu_mempool_refused_txs_total",
     "huzhu_mempool_peer_refused_txs_total",
+    "huzhu_mempool_retry_evicted_txs_total",  # a re-offer of one is checked again
     "huzhu_consensus_copies_dropped_total",
     "huzhu_gc_pause_seconds",  # collections and seconds by generation: what the heap costs
 )

@@ -283,6 +283,12 @@ class NodeCollector(Collector):
             "Transactions the mempool refused, by error name (PROTOCOL.md error names).",
             self.node.refusals,
         )
+        yield CounterMetricFamily(
+            "huzhu_mempool_retry_evicted_txs",
+            "Transactions refused mempool_full and dropped from the retry cache to keep "
+            "[mempool] retry_cache: a client's re-offer of one is decoded and checked again.",
+            value=mp.retry_evicted,
+        )
         yield _by_error(
             "huzhu_mempool_peer_refused_txs",
             "Peers' gossiped copies among the refused transactions, by error name: "

@@ -207,6 +207,9 @@ class Mempool:
         self._withheld: set[bytes] = set()
         #: withheld txs that became executable since the last take_promoted(), nonce order
         self._promoted: list[Tx] = []
+        #: refused txs dropped from the retry cache to keep its bound (oldest first): a
+        #: client's re-offer of one is decoded and its signature checked again (metrics)
+        self.retry_evicted = 0
 
     # ------------------------------------------------------------------ queries
 
@@ -548,6 +551,7 @@ class Mempool:
         retry.move_to_end(tx.wire)
         while len(retry) > cap:
             retry.popitem(last=False)
+            self.retry_evicted += 1
 
     def _recount(self, s: _Sender) -> None:
         """Re-derive the sender's ready/future split (after its txs or base changed).

@@ -45,6 +45,7 @@ FAMILIES = (
     "huzhu_mempool_backlog_cap_txs",
     "huzhu_mempool_refused_txs",
     "huzhu_mempool_peer_refused_txs",
+    "huzhu_mempool_retry_evicted_txs",
     "huzhu_p2p_peers",
     "huzhu_p2p_message_send_bytes",
     "huzhu_p2p_message_receive_bytes",
@@ -117,6 +118,7 @@ async def test_every_metric_is_present_and_moves(node: Node) -> None:
     assert not missing, f"absent from the scrape: {missing}"
     assert v(before, "huzhu_pool_balance", pool="medical") >= 0
     assert v(before, "huzhu_mempool_max_txs") == node.mempool.limits.max_txs
+    assert v(before, "huzhu_mempool_retry_evicted_txs_total") == node.mempool.retry_evicted == 0
     # an idle chain's bound is one block of max_block_txs (below the default max_txs)
     cap = node.mempool.backlog_cap(node.chain.params)
     assert v(before, "huzhu_mempool_backlog_cap_txs") == cap == node.chain.params.max_block_txs

@@ -114,8 +114,10 @@ def test_other_bytes_of_a_kept_tx_are_checked_in_full(work: dict[str, int]) -> N
     assert work["verify"] == verified + 1
 
 
-@pytest.mark.parametrize(("cap", "skipped"), [(0, 0), (1, 1), (2, 2)])
-def test_retry_cache_keeps_at_most_its_bound(work: dict[str, int], cap: int, skipped: int) -> None:
+@pytest.mark.parametrize(("cap", "skipped", "evicted"), [(0, 0, 0), (1, 1, 2), (2, 2, 0)])
+def test_retry_cache_keeps_at_most_its_bound(
+    work: dict[str, int], cap: int, skipped: int, evicted: int
+) -> None:
     mp, _ = make(MempoolLimits(max_txs=1, retry_cache=cap), a=100, b=100)
     assert mp.add(tx(A, 0).wire).code is Code.OK
     refused = [tx(B, 0), tx(B, 1)]
@@ -125,6 +127,8 @@ def test_retry_cache_keeps_at_most_its_bound(work: dict[str, int], cap: int, ski
     for t in reversed(refused):  # the newest first: with room for one, it is the one kept
         assert mp.add(t.wire).code is Code.MEMPOOL_FULL
     assert work["decode"] - before == len(refused) - skipped
+    # cap 1: the second refusal pushed out the first, and the first's re-offer the second
+    assert mp.retry_evicted == evicted
 
 
 def test_retry_cache_bound_is_validated() -> None:
