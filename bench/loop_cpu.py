@@ -83,8 +83,9 @@ def per_tx(rates: dict[str, Any], tps: float) -> dict[str, dict[str, float]]:
 
 
 def compare(sat: dict[str, Any], over: dict[str, Any], top: int) -> list[dict[str, Any]]:
-    """Rows of the callbacks whose cost per committed tx differs most between the phases
-    (at least 0.05 µs either way), largest growth first, then a total."""
+    """Rows of the callbacks whose cost per committed tx changed by at least 0.05 µs either
+    way, or that cost at least 1 µs saturating, largest growth first, at most `top` (the
+    caller prints the total of every callback)."""
     keys = set(sat["cpu"]) | set(over["cpu"])
     rows = [
         {
