@@ -108,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overload", type=float, default=2.0)
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--top", type=int, default=20)
+    p.add_argument(
+        "--chaff",
+        action="store_true",
+        help="the overloaded phase as bench/throughput.py --chaff runs it: the saturating "
+        "closed loop plus (F - 1) x capacity calls a second refused at check 2",
+    )
     p.add_argument("--json", dest="json_out", default=None)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="huzhu-loopcpu-") as tmp:
@@ -119,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         tp = throughput.parser().parse_args(
             ["--validators", str(args.validators), "--seconds", str(args.seconds)]
             + ["--overload", str(args.overload), "--pairs", "1", "--json", "-"]
+            + (["--chaff"] if args.chaff else [])
         )
         tp.json_out = None
         tp.warmup = throughput.OVERLOAD_WARMUP_S
@@ -137,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             "node_cpu_us_per_tx": phase.get("node_cpu_us_per_tx"),
             "machine_cpu_us_per_tx": phase.get("machine_cpu_us_per_tx"),
             "offers_per_committed_tx": (
-                round(phase["offered_calls_per_s"] / phase["committed_tps"], 2)
+                round(
+                    (phase["offered_calls_per_s"] + phase.get("chaff_calls_per_s", 0))
+                    / phase["committed_tps"],
+                    2,
+                )
                 if phase.get("offered_calls_per_s") and phase["committed_tps"]
                 else None
             ),

@@ -407,6 +407,7 @@ async def _submit(
     measure_from: float = 0.0,
     min_batch: int = 1,
     inflight_per_node: int = INFLIGHT_PER_NODE,
+    chaff_rate: float = 0.0,
 ) -> None:
     """Open-loop (or closed-loop saturating) submission; reports per-tx outcomes on out_q.
     `committed[k]` is the observer's count of committed txs that went to node k. With
@@ -415,7 +416,8 @@ async def _submit(
     (first ones and re-offers) sent from `measure_from` on are counted, with the RPC requests
     that carried them. Open loop sends a node a request once `min_batch` txs are due (1:
     whatever is due, every 5 ms). Each request's body is its calls' pre-encoded JSON joined
-    (encoded_workload), sent as bytes; answers map back to their calls by id."""
+    (encoded_workload), sent as bytes; answers map back to their calls by id. `chaff_rate`:
+    that many broadcast_tx calls a second more, each refused at check 2 (`chaff_body`)."""
     n = len(urls)
     queues: list[list[Work]] = [[] for _ in range(n)]
     for item in work:
@@ -434,11 +436,19 @@ async def _submit(
     admitted = [0] * n  # code 0 answers per node
     pending_calls = [0] * n  # txs in RPC calls not answered yet
     posters = [Poster(u) for u in urls]
+    chaff: dict[str, Any] = {"calls": 0, "codes": {}}
     try:
         while time.time() < start_at:
             await asyncio.sleep(0.01)
         t0 = time.time()
         end = t0 + seconds
+        chaffing = (  # work[19] is a transfer (_signed_workload), most of a run's txs
+            asyncio.create_task(
+                _chaff(urls, chaff_body(work[19][2]), chaff_rate, end, measure_from, chaff)
+            )
+            if chaff_rate > 0
+            else None
+        )
         pos = [0] * n
         inflight: set[asyncio.Task[None]] = set()
 
@@ -531,6 +541,8 @@ async def _submit(
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
         if inflight:
             await asyncio.wait(inflight)
+        if chaffing is not None:
+            await chaffing
     finally:
         for poster in posters:
             poster.close()
@@ -539,7 +551,62 @@ async def _submit(
     gave_up = time.time()
     for items in retry:
         sent.extend((h, gave_up, int(Code.MEMPOOL_FULL), i, nc) for i, nc, _, h, _ in items)
-    out_q.put((sent, skipped, full_retried, offers, requests, errors_by_kind))
+    out_q.put((sent, skipped, full_retried, offers, requests, errors_by_kind, chaff))
+
+
+def chaff_body(call: bytes) -> bytes:
+    """A batch of RPC_BATCH broadcast_tx calls as long as `call` (a workload call), each
+    refused at check 2 (`malformed`): the tx's first byte becomes 0xc1, which msgpack never
+    uses. The cheapest refusal a call of that size can get: no signature, no state read."""
+    hexed = call.split(b'"tx":"', 1)[1].split(b'"', 1)[0]
+    bad = b"c1" + hexed[2:]
+    return b"[" + b",".join(_CALL % (-k, bad) for k in range(1, RPC_BATCH + 1)) + b"]"
+
+
+async def _chaff(
+    urls: list[str],
+    body: bytes,
+    rate: float,
+    end: float,
+    measure_from: float,
+    into: dict[str, Any],
+) -> None:
+    """`rate` calls a second of `body` (RPC_BATCH calls refused at check 2) to the nodes in
+    turn until `end`, open loop, at most OVERLOAD_INFLIGHT_PER_NODE requests in flight per
+    node; counts the calls sent from `measure_from` on and their answers' codes in `into`."""
+    posters = [Poster(u) for u in urls]
+    codes: dict[str, int] = into["codes"]
+    inflight: set[asyncio.Task[None]] = set()
+
+    async def send(node: int) -> None:
+        if time.time() >= measure_from:
+            into["calls"] += RPC_BATCH
+        try:
+            answers = json.loads(await posters[node].post(body))
+            got = [str(r.get("result", _NO_RESULT).get("code", ERROR_NO_RESULT)) for r in answers]
+        except (TimeoutError, OSError, EOFError, ValueError, AttributeError, TypeError):
+            got = [str(ERROR_TRANSPORT)] * RPC_BATCH
+        for c in got:
+            codes[c] = codes.get(c, 0) + 1
+
+    t0, sent, node = time.time(), 0, -1
+    try:
+        while time.time() < end:
+            if int((time.time() - t0) * rate) - sent < RPC_BATCH:
+                await asyncio.sleep(0.005)
+                continue
+            node = (node + 1) % len(urls)
+            sent += RPC_BATCH
+            task = asyncio.create_task(send(node))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+            if len(inflight) >= OVERLOAD_INFLIGHT_PER_NODE * len(urls):
+                await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+        if inflight:
+            await asyncio.wait(inflight)
+    finally:
+        for poster in posters:
+            poster.close()
 
 
 # -------------------------------------------------------------------------------- observing
@@ -799,6 +866,7 @@ async def _run(
                 start_at + args.warmup,
                 min_batch(args.rate, args.batch_wait_ms or 0),
                 args.inflight or INFLIGHT_PER_NODE,
+                getattr(args, "chaff_rate", 0.0),
             ),
         )
         proc.start()
@@ -840,7 +908,7 @@ async def _run(
         last_h = await observe(
             session, urls[0], stop, seen, blocks, start_height, node_of, committed
         )
-        sent, skipped, full_retried, offers, requests, errors_by_kind = box["out"]
+        sent, skipped, full_retried, offers, requests, errors_by_kind, chaff = box["out"]
         proc.join(timeout=30)
         rss = [peak_rss_mb(pid) for pid in pids]
         # the submitter has exited by now: without a reading at t_end its CPU is unknown
@@ -926,10 +994,14 @@ async def _run(
         # in flight (--inflight per node) are answered fast enough
         "offered_calls_per_s": round(offers / args.seconds, 1),
         "offers_per_request": round(offers / requests, 1) if requests else None,
+        # --chaff: broadcast_tx calls refused at check 2 sent besides the workload's, and
+        # their answers' codes (1, malformed, for every one: anything else is reported)
+        "chaff_calls_per_s": round(chaff["calls"] / args.seconds, 1),
+        "chaff_codes": chaff["codes"],
         "submitter_cpu_pct": round((sub1 - sub0) / args.seconds * 100, 1)
         if sub0 is not None and sub1 is not None
         else None,
-        "submitter_cpu_us_per_offer": round((sub1 - sub0) / offers * 1e6, 1)
+        "submitter_cpu_us_per_offer": round((sub1 - sub0) / (offers + chaff["calls"]) * 1e6, 1)
         if sub0 is not None and sub1 is not None and offers
         else None,
         # nodes and submitter together per committed tx: on a CPU-bound machine committed/max
@@ -1007,7 +1079,10 @@ def summary(sats: list[dict[str, Any]], overs: list[dict[str, Any]]) -> dict[str
         # broadcast_tx calls (first offers and re-offers) per second the overloaded phases
         # sent, over the median saturating figure: the overload achieved, not the one asked
         "offered_over_max_each": [
-            round(o["offered_calls_per_s"] / sat_med, 2) if sat_med else None for o in overs
+            round((o["offered_calls_per_s"] + o.get("chaff_calls_per_s", 0)) / sat_med, 2)
+            if sat_med
+            else None
+            for o in overs
         ],
         "saturating_tps_each": [s["committed_tps"] for s in sats],
         "overloaded_tps_each": [o["committed_tps"] for o in overs],
@@ -1031,6 +1106,8 @@ PHASE_KEYS = (
     "machine_cpu_us_per_tx",
     "refused_full_retried",
     "offered_calls_per_s",
+    "chaff_calls_per_s",
+    "chaff_codes",
     "block_txs_mean",
     "block_interval_ms",
     "rounds",
@@ -1055,6 +1132,8 @@ def saturating_phase(args: argparse.Namespace) -> dict[str, Any]:
 def overloaded_phase(args: argparse.Namespace, capacity: float) -> dict[str, Any]:
     """`--overload` times `capacity` offered open loop on a fresh network, refusals offered
     again."""
+    if args.chaff:
+        return chaffed_phase(args, capacity)
     rate = round(capacity * args.overload, 1)
     print(f"[overload] capacity {capacity} tx/s; offering {rate} tx/s", flush=True)
     # requests as full as the saturating phase's (25-100 txs, ~93 on average), not the few
@@ -1073,6 +1152,19 @@ def overloaded_phase(args: argparse.Namespace, capacity: float) -> dict[str, Any
         )
     )
     return over
+
+
+def chaffed_phase(args: argparse.Namespace, capacity: float) -> dict[str, Any]:
+    """`--chaff`'s stand-in for an overloaded phase: the saturating closed loop plus
+    (`--overload` - 1) times `capacity` calls a second refused at check 2, the cheapest
+    refusal a call can get. Its committed/max is what the chain keeps when the overload's
+    excess costs only its JSON-RPC round trips: a ceiling for the overloaded figure, whose
+    refusals also pass checks 3-11 (a re-offer's kept answer at least)."""
+    extra = round(capacity * (args.overload - 1), 1)
+    print(f"[chaff] capacity {capacity} tx/s; closed loop + {extra} calls/s refused", flush=True)
+    chaffed = run(argparse.Namespace(**{**vars(args), "rate": None, "chaff_rate": extra}))
+    print_table(chaffed)
+    return chaffed
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1132,6 +1224,13 @@ def parser() -> argparse.ArgumentParser:
         "(saturating first and last, each on a fresh network; default 3, ~10 minutes); "
         "committed/max is the median overloaded figure over the median saturating one "
         "(1: one saturating phase, then one overloaded)",
+    )
+    p.add_argument(
+        "--chaff",
+        action="store_true",
+        help="--overload: in place of each overloaded phase, the saturating closed loop plus "
+        "(F - 1) x capacity broadcast_tx calls a second that are refused at check 2 "
+        "(malformed): committed/max when the excess costs only its JSON-RPC round trips",
     )
     p.add_argument(
         "--retry-full",
