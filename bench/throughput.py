@@ -27,6 +27,11 @@ and reports committed/max: the share of the capacity the chain keeps under that 
 `--pairs K` (default 3) alternates K such overloaded phases with K + 1 saturating ones (each
 on a fresh network) and reports the median overloaded figure over the median saturating one:
 a single pair minutes apart measures the machine's drift as much as the node.
+`--chaff` replaces each overloaded phase by the saturating closed loop plus (F - 1) times the
+capacity in broadcast_tx calls a second that are refused at check 2 (`malformed`, the tx's first
+byte made one msgpack never uses; as long as the workload's calls): committed/max when the
+overload's excess costs only its JSON-RPC round trips, node and client, the ceiling of the
+overloaded figure on this machine.
 `--max-block-txs` sets the chain's max_block_txs in the bench's genesis, `--block-time-ms` its
 block_time_ms (a chain of many validators amortizes its per-height cost over longer blocks).
 
