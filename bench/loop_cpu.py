@@ -1,6 +1,7 @@
 """Where the event-loop thread's CPU goes, saturating against overloaded, on every node.
 
     python bench/loop_cpu.py --validators 4 --overload 2 --seconds 30 [--json out.json] [--top 20]
+        [--funcs state.mempool:Mempool.admit_checked,...] [--chaff]
 
 Runs bench/throughput.py --overload F --pairs 1 (a saturating phase, then F times its figure
 offered open loop on a fresh network) with every node's event loop charging each callback
@@ -9,6 +10,11 @@ node's code is unchanged), and prints, per callback (a task by its coroutine), t
 thread's CPU in µs per committed tx per node in each phase's window, and the difference.
 A row that grows is work the overload adds per committed tx. It also splits each node's CPU
 into the loop thread and the others (the signature-check workers) from /proc.
+
+`--funcs module:Qual.name,...` also charges those synchronous functions the thread CPU of
+their calls (inclusive) and prints them apart, with their calls per committed tx per node: a
+callback's growth placed within it (state.mempool:Mempool.admit_checked inside the worker
+hand-off's `_drain`, say). `--chaff` runs the overloaded phase as bench/throughput.py --chaff.
 
 Why not py-spy (bench/profile_node.py): a sampler charges wall time to whatever frame the
 GIL holder is in, including while the OS has it preempted; with 5 busy processes on 2 cores
@@ -54,6 +60,8 @@ def window_rates(runs: list[list[dict[str, Any]]], w0: float, w1: float) -> dict
     cpu: dict[str, float] = {}
     calls: dict[str, float] = {}
     threads: dict[str, float] = {}
+    fns: dict[str, float] = {}
+    fn_calls: dict[str, float] = {}
     nodes = 0
     for rows in runs:
         before = [r for r in rows if r["t"] <= w0 + 1.0]
@@ -65,10 +73,24 @@ def window_rates(runs: list[list[dict[str, Any]]], w0: float, w1: float) -> dict
         if dt <= 0:
             continue
         nodes += 1
-        for key, into in (("cpu", cpu), ("calls", calls), ("threads", threads)):
-            for k, v in b[key].items():
-                into[k] = into.get(k, 0.0) + (v - a[key].get(k, 0.0)) / dt
-    return {"cpu": cpu, "calls": calls, "threads": threads, "nodes": nodes}
+        pairs = (
+            ("cpu", cpu),
+            ("calls", calls),
+            ("threads", threads),
+            ("fns", fns),
+            ("fn_calls", fn_calls),
+        )
+        for key, into in pairs:
+            for k, v in b.get(key, {}).items():
+                into[k] = into.get(k, 0.0) + (v - a.get(key, {}).get(k, 0.0)) / dt
+    return {
+        "cpu": cpu,
+        "calls": calls,
+        "threads": threads,
+        "fns": fns,
+        "fn_calls": fn_calls,
+        "nodes": nodes,
+    }
 
 
 def per_tx(rates: dict[str, Any], tps: float) -> dict[str, dict[str, float]]:
@@ -79,6 +101,9 @@ def per_tx(rates: dict[str, Any], tps: float) -> dict[str, dict[str, float]]:
         "cpu": {k: v * scale for k, v in rates["cpu"].items()},
         "threads": {k: v * scale for k, v in rates["threads"].items()},
         "calls": {k: v / n for k, v in rates["calls"].items()},
+        "fns": {k: v * scale for k, v in rates.get("fns", {}).items()},
+        # calls per committed tx per node: how often the overload runs each function
+        "fn_calls": {k: v / n / tps if tps else 0.0 for k, v in rates.get("fn_calls", {}).items()},
     }
 
 
@@ -109,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--top", type=int, default=20)
     p.add_argument(
+        "--funcs",
+        default="",
+        help="also charge these synchronous functions (comma-separated module:Qual.name, e.g. "
+        "state.mempool:Mempool.admit_checked) their calls' thread CPU, inclusive, and print "
+        "them apart: to place a callback's growth within it (each call costs ~1 µs more)",
+    )
+    p.add_argument(
         "--chaff",
         action="store_true",
         help="the overloaded phase as bench/throughput.py --chaff runs it: the saturating "
@@ -120,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = Path(tmp)
         # inherited by every node process the bench starts (and only read by the hook)
         os.environ["HUZHU_LOOP_CPU_DIR"] = str(out_dir)
+        os.environ["HUZHU_LOOP_CPU_FUNCS"] = args.funcs
         paths = [str(HOOK_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
         os.environ["PYTHONPATH"] = os.pathsep.join(paths)
         tp = throughput.parser().parse_args(
@@ -180,6 +213,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['delta_us']:+.2f} | {r['calls_per_s'][0]} → {r['calls_per_s'][1]} |"
         )
     print(f"| all callbacks | {loop_sat:.1f} | {loop_over:.1f} | {loop_over - loop_sat:+.1f} | |")
+    if args.funcs:
+        print(
+            "\n| function (inclusive) | saturating | overloaded | delta | calls per committed tx |"
+        )
+        print("| --- | --- | --- | --- | --- |")
+        for k in sorted(set(sat["fns"]) | set(over["fns"])):
+            a, b = sat["fns"].get(k, 0.0), over["fns"].get(k, 0.0)
+            ca, cb = sat["fn_calls"].get(k, 0.0), over["fn_calls"].get(k, 0.0)
+            print(f"| {k} | {a:.2f} | {b:.2f} | {b - a:+.2f} | {ca:.2f} → {cb:.2f} |")
     if args.json_out:
         out = {"committed_over_max": result["committed_over_max"], "phases": phases}
         out["rows"] = rows

@@ -91,3 +91,59 @@ def test_rows_are_ordered_by_growth_per_committed_tx() -> None:
     assert [r["callback"] for r in rows] == ["b", "new", "a"]
     assert rows[0]["delta_us"] == 4.0
     assert rows[2]["calls_per_s"] == (1, 2)
+
+
+BURNER = """
+import time
+
+def spin(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        sum(range(1000))
+
+class Thing:
+    def method(self):
+        spin(0.01)
+"""
+
+FUNCS_PROGRAM = """
+import asyncio
+import burner
+
+async def main():
+    await asyncio.sleep(0)
+    for _ in range(30):
+        burner.spin(0.01)  # looked up at call time: the wrapper
+        burner.Thing().method()
+        await asyncio.sleep(0)
+
+asyncio.run(main())
+"""
+
+
+def test_named_functions_are_charged_their_calls_apart_and_a_misnamed_one_is_reported(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "burner.py").write_text(BURNER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUZHU_LOOP_CPU")}
+    env["PYTHONPATH"] = os.pathsep.join([str(HOOK_DIR), str(tmp_path)])
+    env["HUZHU_LOOP_CPU_DIR"] = str(out)
+    env["HUZHU_LOOP_CPU_FUNCS"] = "nowhere:spin,burner:missing, burner:spin,burner:Thing.method"
+    proc = subprocess.run(
+        [sys.executable, "-c", FUNCS_PROGRAM],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "burner:missing" in proc.stderr and "nowhere:spin" in proc.stderr
+    last = read_dumps(out)[0][-1]
+    # 30 direct calls and 30 through the method: inclusive of what a function calls
+    assert last["fn_calls"] == {"burner:spin": 60, "burner:Thing.method": 30}
+    assert last["fns"]["burner:spin"] >= 0.5  # 60 x 10 ms of thread CPU
+    assert 0.25 <= last["fns"]["burner:Thing.method"] <= last["fns"]["burner:spin"]
+    # the loop's own accounting is unchanged: the task ran the calls
+    assert last["cpu"]["task main"] >= 0.5
