@@ -147,3 +147,22 @@ def test_named_functions_are_charged_their_calls_apart_and_a_misnamed_one_is_rep
     assert 0.25 <= last["fns"]["burner:Thing.method"] <= last["fns"]["burner:spin"]
     # the loop's own accounting is unchanged: the task ran the calls
     assert last["cpu"]["task main"] >= 0.5
+
+
+def test_functions_come_out_per_committed_tx_per_node_beside_the_callbacks(tmp_path: Path) -> None:
+    # two nodes: check 11 ran 1,500 and 500 times a second, 30 and 10 ms of CPU a second
+    for pid, scale in (("1", 3.0), ("2", 1.0)):
+        rows = [
+            {
+                **snap(t, 0.01 * t, 0.02 * t),
+                "fns": {"m:check": scale * 0.01 * t},
+                "fn_calls": {"m:check": scale * 500 * t},
+            }
+            for t in range(95, 116)
+        ]
+        (tmp_path / f"{pid}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    each = per_tx(window_rates(read_dumps(tmp_path), 100.0, 110.0), 1000.0)
+    # 0.04 CPU-s per second over 2 nodes and 1,000 committed tx/s: 20 µs per tx per node
+    assert abs(each["fns"]["m:check"] - 20.0) < 1e-6
+    assert abs(each["fn_calls"]["m:check"] - 1.0) < 1e-9  # 2,000 calls/s / 2 nodes / 1,000
+    assert "m:check" not in each["cpu"]  # not counted among the callbacks' total
