@@ -1167,9 +1167,7 @@ def chaffed_phase(args: argparse.Namespace, capacity: float) -> dict[str, Any]:
     refusals also pass checks 3-11 (a re-offer's kept answer at least)."""
     extra = round(capacity * (args.overload - 1), 1)
     print(f"[chaff] capacity {capacity} tx/s; closed loop + {extra} calls/s refused", flush=True)
-    chaffed = run(argparse.Namespace(**{**vars(args), "rate": None, "chaff_rate": extra}))
-    print_table(chaffed)
-    return chaffed
+    return run(argparse.Namespace(**{**vars(args), "rate": None, "chaff_rate": extra}))
 
 
 def parser() -> argparse.ArgumentParser:
